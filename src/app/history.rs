@@ -1,0 +1,96 @@
+//! What the UI knows about a run: folded from the trainer's events, plain data only.
+
+use crate::engine::{BackendInfo, EvalReport, Event, ProjectionFrame, StepMetrics};
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum RunStatus {
+    #[default]
+    Idle,
+    Running,
+    Paused,
+    Finished {
+        stopped: bool,
+    },
+    Failed(String),
+}
+
+impl RunStatus {
+    pub fn is_active(&self) -> bool {
+        matches!(self, RunStatus::Running | RunStatus::Paused)
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            RunStatus::Idle => "idle".into(),
+            RunStatus::Running => "running".into(),
+            RunStatus::Paused => "paused".into(),
+            RunStatus::Finished { stopped: true } => "stopped".into(),
+            RunStatus::Finished { stopped: false } => "finished".into(),
+            RunStatus::Failed(_) => "failed".into(),
+        }
+    }
+}
+
+/// The curves and latest frames of the current run.
+#[derive(Clone, Debug, Default)]
+pub struct RunHistory {
+    pub backend: Option<BackendInfo>,
+    pub total_steps: u64,
+    pub steps: Vec<StepMetrics>,
+    pub evals: Vec<EvalReport>,
+    pub projection: Option<ProjectionFrame>,
+    /// The last export's outcome, for the status line.
+    pub export_message: Option<String>,
+}
+
+impl RunHistory {
+    /// Folds one event in; returns the new status when the event changes it.
+    pub fn apply(&mut self, ev: Event) -> Option<RunStatus> {
+        match ev {
+            Event::Started {
+                backend,
+                total_steps,
+            } => {
+                self.backend = Some(backend);
+                self.total_steps = total_steps;
+                Some(RunStatus::Running)
+            }
+            Event::Step(m) => {
+                self.steps.push(m);
+                None
+            }
+            Event::Eval(e) => {
+                self.evals.push(e);
+                None
+            }
+            Event::Projection(p) => {
+                self.projection = Some(p);
+                None
+            }
+            Event::Paused { .. } => Some(RunStatus::Paused),
+            Event::Resumed { .. } => Some(RunStatus::Running),
+            Event::Exported { dir, files } => {
+                self.export_message = Some(format!(
+                    "exported {} files to {}",
+                    files.len(),
+                    dir.display()
+                ));
+                None
+            }
+            Event::ExportFailed { message } => {
+                self.export_message = Some(format!("export failed: {message}"));
+                None
+            }
+            Event::Finished { stopped, .. } => Some(RunStatus::Finished { stopped }),
+            Event::Failed { message, .. } => Some(RunStatus::Failed(message)),
+        }
+    }
+
+    pub fn last_step(&self) -> u64 {
+        self.steps.last().map_or(0, |m| m.step)
+    }
+
+    pub fn latest_knn(&self) -> Option<&EvalReport> {
+        self.evals.last()
+    }
+}

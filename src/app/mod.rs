@@ -1,0 +1,53 @@
+//! The workbench window (eframe/egui). Never touches burn: it edits an `Experiment`,
+//! starts the engine's trainer thread, and draws the plain-data events it sends back.
+//!
+//! Panels draw and return [`Action`]s; the app applies them after drawing
+//! (the egui_demo_app pattern), so no panel mutates shared state behind another's back.
+
+pub mod history;
+pub mod palette;
+pub mod panels;
+pub mod screenshot;
+pub mod textures;
+pub mod workbench;
+
+use std::path::PathBuf;
+
+pub use history::{RunHistory, RunStatus};
+pub use screenshot::ScreenshotPlan;
+pub use workbench::{Action, Tab, WorkbenchApp};
+
+/// How the window is opened.
+#[derive(Debug, Default)]
+pub struct LaunchOptions {
+    pub preset: Option<PathBuf>,
+    pub screenshot: Option<ScreenshotPlan>,
+}
+
+/// Opens the window and runs until it is closed.
+pub fn launch(opts: LaunchOptions) -> anyhow::Result<()> {
+    let experiment = match &opts.preset {
+        Some(p) => crate::preset::Experiment::load(p)?,
+        None => crate::preset::Experiment::default(),
+    };
+    let native = eframe::NativeOptions {
+        viewport: eframe::egui::ViewportBuilder::default()
+            .with_title("contrastive-workbench")
+            .with_inner_size([1360.0, 860.0])
+            .with_min_inner_size([900.0, 600.0]),
+        ..Default::default()
+    };
+    let screenshot = opts.screenshot;
+    eframe::run_native(
+        "contrastive-workbench",
+        native,
+        Box::new(move |cc| {
+            let mut app = WorkbenchApp::new(cc.egui_ctx.clone(), experiment);
+            if let Some(plan) = screenshot {
+                app.enable_screenshot(plan);
+            }
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}

@@ -1,0 +1,155 @@
+//! The left panel: method, training and view-pipeline settings. Locked while a run is
+//! active (the run uses the settings it started with).
+
+use eframe::egui::{self, RichText};
+
+use crate::app::workbench::{Action, WorkbenchApp};
+use crate::methods::{self, MethodSpec, ParamSpec};
+use crate::preset::{BackendChoice, OptimizerKind, Schedule};
+
+pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, _actions: &mut Vec<Action>) {
+    let idle = !app.status.is_active();
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        ui.add_enabled_ui(idle, |ui| {
+            method_section(ui, app);
+            ui.separator();
+            training_section(ui, app);
+            ui.separator();
+            views_section(ui, app);
+            ui.separator();
+            export_section(ui, app);
+        });
+    });
+}
+
+fn method_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
+    ui.heading("Method");
+    let exp = &mut app.experiment;
+    let Ok((info, resolved)) = methods::resolve(&exp.method) else {
+        exp.method = MethodSpec::default();
+        return;
+    };
+    egui::ComboBox::from_label("method")
+        .selected_text(info.name)
+        .show_ui(ui, |ui| {
+            for m in methods::REGISTRY {
+                if ui.selectable_label(m.id == info.id, m.name).clicked() && m.id != info.id {
+                    exp.method = MethodSpec::with_defaults(m);
+                }
+            }
+        });
+    ui.label(RichText::new(info.summary).small());
+    ui.label(RichText::new(info.formula).small().monospace());
+    ui.label(RichText::new(info.paper).small().italics());
+    for p in info.params {
+        let mut v = resolved.get(p.key);
+        if param_widget(ui, p, &mut v) {
+            exp.method.set(p, v);
+        }
+    }
+}
+
+/// A labelled slider for one declared parameter; true when changed.
+fn param_widget(ui: &mut egui::Ui, p: &ParamSpec, v: &mut f64) -> bool {
+    ui.horizontal(|ui| {
+        let label = ui.label(p.label).on_hover_text(p.help);
+        let mut slider = egui::Slider::new(v, p.min..=p.max).logarithmic(p.logarithmic);
+        if p.integer {
+            slider = slider.integer();
+        }
+        ui.add(slider).labelled_by(label.id).changed()
+    })
+    .inner
+}
+
+fn training_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
+    ui.heading("Training");
+    let t = &mut app.experiment.train;
+    labelled(ui, "steps", |ui| ui.add(egui::DragValue::new(&mut t.steps).range(1..=1_000_000)));
+    labelled(ui, "batch size", |ui| {
+        ui.add(egui::Slider::new(&mut t.batch_size, 2..=512).logarithmic(true))
+    });
+    labelled(ui, "learning rate", |ui| {
+        ui.add(egui::Slider::new(&mut t.learning_rate, 1e-5..=1.0).logarithmic(true))
+    });
+    labelled(ui, "optimiser", |ui| {
+        egui::ComboBox::from_id_salt("optimizer")
+            .selected_text(match t.optimizer {
+                OptimizerKind::Adam => "Adam",
+                OptimizerKind::Sgd => "SGD + momentum",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut t.optimizer, OptimizerKind::Adam, "Adam");
+                ui.selectable_value(&mut t.optimizer, OptimizerKind::Sgd, "SGD + momentum");
+            })
+            .response
+    });
+    if t.optimizer == OptimizerKind::Sgd {
+        labelled(ui, "momentum", |ui| ui.add(egui::Slider::new(&mut t.momentum, 0.0..=0.99)));
+    }
+    labelled(ui, "schedule", |ui| {
+        egui::ComboBox::from_id_salt("schedule")
+            .selected_text(match t.schedule {
+                Schedule::Constant => "constant",
+                Schedule::Cosine => "warm-up + cosine",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut t.schedule, Schedule::Constant, "constant");
+                ui.selectable_value(&mut t.schedule, Schedule::Cosine, "warm-up + cosine");
+            })
+            .response
+    });
+    labelled(ui, "backend", |ui| {
+        egui::ComboBox::from_id_salt("backend")
+            .selected_text(format!("{:?}", t.backend))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut t.backend, BackendChoice::Auto, "Auto");
+                ui.selectable_value(&mut t.backend, BackendChoice::Cpu, "Cpu");
+                ui.selectable_value(&mut t.backend, BackendChoice::Gpu, "Gpu");
+            })
+            .response
+    });
+    labelled(ui, "seed", |ui| ui.add(egui::DragValue::new(&mut app.experiment.seed)));
+    labelled(ui, "eval every", |ui| {
+        ui.add(egui::DragValue::new(&mut app.experiment.eval.every).range(1..=100_000))
+    });
+}
+
+fn views_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
+    ui.heading("Views");
+    let v = &mut app.experiment.views;
+    ui.checkbox(&mut v.crop.enabled, "random resized crop");
+    if v.crop.enabled {
+        labelled(ui, "crop scale min", |ui| ui.add(egui::Slider::new(&mut v.crop.scale[0], 0.05..=1.0)));
+        labelled(ui, "crop scale max", |ui| ui.add(egui::Slider::new(&mut v.crop.scale[1], 0.05..=1.0)));
+        v.crop.scale[0] = v.crop.scale[0].min(v.crop.scale[1]);
+    }
+    labelled(ui, "flip p", |ui| ui.add(egui::Slider::new(&mut v.flip_p, 0.0..=1.0)));
+    labelled(ui, "jitter p", |ui| ui.add(egui::Slider::new(&mut v.jitter.p, 0.0..=1.0)));
+    labelled(ui, "brightness", |ui| ui.add(egui::Slider::new(&mut v.jitter.brightness, 0.0..=1.0)));
+    labelled(ui, "contrast", |ui| ui.add(egui::Slider::new(&mut v.jitter.contrast, 0.0..=1.0)));
+    labelled(ui, "saturation", |ui| ui.add(egui::Slider::new(&mut v.jitter.saturation, 0.0..=1.0)));
+    labelled(ui, "hue", |ui| ui.add(egui::Slider::new(&mut v.jitter.hue, 0.0..=0.5)));
+    labelled(ui, "grayscale p", |ui| ui.add(egui::Slider::new(&mut v.grayscale_p, 0.0..=1.0)));
+    labelled(ui, "blur p", |ui| ui.add(egui::Slider::new(&mut v.blur.p, 0.0..=1.0)));
+    labelled(ui, "blur sigma max", |ui| ui.add(egui::Slider::new(&mut v.blur.sigma[1], 0.1..=3.0)));
+    v.blur.sigma[0] = v.blur.sigma[0].min(v.blur.sigma[1]);
+    labelled(ui, "solarize p", |ui| ui.add(egui::Slider::new(&mut v.solarize_p, 0.0..=1.0)));
+}
+
+fn export_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
+    ui.heading("Export");
+    labelled(ui, "folder", |ui| ui.text_edit_singleline(&mut app.export_dir));
+    ui.collapsing("preset (TOML)", |ui| {
+        let mut text = app.experiment.to_toml();
+        ui.add(egui::TextEdit::multiline(&mut text).code_editor().interactive(false));
+    });
+}
+
+/// A row with a label that names the widget for accessibility (and for UI tests).
+fn labelled(ui: &mut egui::Ui, text: &str, add: impl FnOnce(&mut egui::Ui) -> egui::Response) {
+    ui.horizontal(|ui| {
+        let label = ui.label(text);
+        add(ui).labelled_by(label.id);
+    });
+}

@@ -1,0 +1,118 @@
+//! Title, dataset choice, run controls, status and backend line.
+
+use eframe::egui::{self, Color32, RichText};
+
+use crate::app::history::RunStatus;
+use crate::app::workbench::{Action, WorkbenchApp};
+use crate::data::DatasetSpec;
+use crate::data::builtin::FashionMnistMiniSpec;
+use crate::data::shapes::ShapesSpec;
+
+pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        ui.heading("contrastive-workbench");
+        ui.separator();
+        ui.label("Dataset:");
+        let current = app.experiment.dataset.label();
+        let idle = !app.status.is_active();
+        ui.add_enabled_ui(idle, |ui| {
+            egui::ComboBox::from_id_salt("dataset_choice")
+                .selected_text(current)
+                .show_ui(ui, |ui| {
+                    for (label, spec) in [
+                        ("shapes", DatasetSpec::Shapes(ShapesSpec::default())),
+                        (
+                            "fashion-mnist-mini",
+                            DatasetSpec::FashionMnistMini(FashionMnistMiniSpec::default()),
+                        ),
+                    ] {
+                        if ui.selectable_label(current == label, label).clicked() && current != label {
+                            actions.push(Action::LoadDataset(spec));
+                        }
+                    }
+                });
+        });
+        ui.separator();
+        run_controls(ui, app, actions);
+        ui.separator();
+        status_line(ui, app);
+    });
+    ui.horizontal(|ui| {
+        let backend = match &app.history.backend {
+            Some(b) => format!("Backend: {} — {}", b.name, b.reason),
+            None => "Backend: chosen when training starts (GPU if a hardware adapter exists, else CPU)".into(),
+        };
+        ui.label(RichText::new(backend).small());
+        if let Some(msg) = &app.history.export_message {
+            ui.separator();
+            ui.label(RichText::new(msg).small());
+        }
+        if let Some(err) = &app.dataset_error {
+            ui.separator();
+            ui.label(RichText::new(err).small().color(Color32::from_rgb(230, 120, 60)));
+        }
+    });
+    ui.add_space(2.0);
+}
+
+fn run_controls(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
+    match app.status {
+        RunStatus::Running => {
+            if ui.button("⏸ Pause").clicked() {
+                actions.push(Action::Pause);
+            }
+            if ui.button("⏹ Stop").clicked() {
+                actions.push(Action::Stop);
+            }
+        }
+        RunStatus::Paused => {
+            if ui.button("▶ Resume").clicked() {
+                actions.push(Action::Resume);
+            }
+            if ui.button("⏹ Stop").clicked() {
+                actions.push(Action::Stop);
+            }
+        }
+        _ => {
+            if ui.button("▶ Start").clicked() {
+                actions.push(Action::Start);
+            }
+        }
+    }
+    let enabled = app.can_export();
+    let export = ui
+        .add_enabled(enabled, egui::Button::new("💾 Export"))
+        .on_hover_text("Write the encoder (burnpack + safetensors), preset and metrics")
+        .on_disabled_hover_text("Train first: there is no model to export yet");
+    if export.clicked() {
+        actions.push(Action::Export(app.export_dir.clone().into()));
+    }
+}
+
+fn status_line(ui: &mut egui::Ui, app: &WorkbenchApp) {
+    let h = &app.history;
+    let mut text = format!("{}", app.status.label());
+    if h.total_steps > 0 {
+        text += &format!("  step {}/{}", h.last_step(), h.total_steps);
+    }
+    if let Some(m) = h.steps.last() {
+        text += &format!("  {:.0} views/s", m.views_per_sec);
+    }
+    if let Some(e) = h.latest_knn() {
+        text += &format!(
+            "  kNN {:.1}% (random init {:.1}%)",
+            100.0 * e.knn_top1,
+            100.0 * e.baseline_top1
+        );
+    }
+    let colour = match app.status {
+        RunStatus::Failed(_) => Color32::from_rgb(230, 90, 80),
+        RunStatus::Running => Color32::from_rgb(120, 200, 120),
+        _ => ui.visuals().text_color(),
+    };
+    ui.label(RichText::new(text).color(colour));
+    if let RunStatus::Failed(msg) = &app.status {
+        ui.label(RichText::new(msg).color(Color32::from_rgb(230, 90, 80)));
+    }
+}

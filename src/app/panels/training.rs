@@ -1,0 +1,18 @@
+//! The training tab: live curves on the left, the embedding projection on the right.
+
+use eframe::egui;
+
+use super::{dashboard, projection};
+use crate::app::workbench::WorkbenchApp;
+
+pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
+    let width = ui.available_width();
+    ui.horizontal_top(|ui| {
+        ui.vertical(|ui| {
+            ui.set_width(width * 0.55);
+            dashboard::show(ui, app);
+        });
+        ui.separator();
+        ui.vertical(|ui| projection::show(ui, app));
+    });
+}

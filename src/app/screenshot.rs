@@ -1,0 +1,110 @@
+//! `screenshot` mode: start training, wait for a given step's evaluation, save the window
+//! to a PNG through egui's screenshot command, then close. Used by CI's smoke test and to
+//! regenerate `screenshots/`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use eframe::egui;
+
+use super::history::{RunHistory, RunStatus};
+use super::workbench::Action;
+use crate::preset::Experiment;
+
+#[derive(Clone, Debug)]
+pub struct ScreenshotPlan {
+    pub path: PathBuf,
+    /// Training steps before the picture (0: do not train).
+    pub after_steps: u64,
+    pub tab: String,
+}
+
+const WAITING: u8 = 0;
+const REQUESTED: u8 = 1;
+const SAVED: u8 = 2;
+const FAILED: u8 = 3;
+
+pub struct ScreenshotState {
+    plan: ScreenshotPlan,
+    frames: u64,
+    started: bool,
+    phase: Arc<AtomicU8>,
+}
+
+impl ScreenshotState {
+    pub fn new(plan: ScreenshotPlan, exp: &mut Experiment) -> Self {
+        if plan.after_steps > 0 {
+            // Evaluate (and project) a few times on the way, and right at the picture.
+            exp.train.steps = exp.train.steps.max(plan.after_steps);
+            exp.eval.every = (plan.after_steps / 4).max(1);
+            while plan.after_steps % exp.eval.every != 0 {
+                exp.eval.every -= 1;
+            }
+        }
+        Self {
+            plan,
+            frames: 0,
+            started: false,
+            phase: Arc::new(AtomicU8::new(WAITING)),
+        }
+    }
+
+    /// Called every frame; returns the actions the plan needs (start, stop).
+    pub fn drive(&mut self, ctx: &egui::Context, status: &RunStatus, history: &RunHistory) -> Vec<Action> {
+        self.frames += 1;
+        let mut actions = Vec::new();
+        if self.plan.after_steps > 0 && !self.started {
+            self.started = true;
+            actions.push(Action::Start);
+        }
+        let ready = if self.plan.after_steps == 0 {
+            self.frames > 5
+        } else {
+            let evaluated = history.evals.last().is_some_and(|e| e.step >= self.plan.after_steps);
+            evaluated || matches!(status, RunStatus::Failed(_) | RunStatus::Finished { .. })
+        };
+        match self.phase.load(Ordering::SeqCst) {
+            WAITING if ready => {
+                if self.plan.after_steps > 0 {
+                    actions.push(Action::Pause);
+                }
+                self.phase.store(REQUESTED, Ordering::SeqCst);
+                let path = self.plan.path.clone();
+                let phase = Arc::clone(&self.phase);
+                let repaint = ctx.clone();
+                ctx.request_screenshot(move |img| {
+                    let ok = save_png(&path, &img);
+                    phase.store(if ok { SAVED } else { FAILED }, Ordering::SeqCst);
+                    repaint.request_repaint();
+                });
+            }
+            SAVED | FAILED => {
+                actions.push(Action::Stop);
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+            _ => {}
+        }
+        ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        actions
+    }
+}
+
+fn save_png(path: &std::path::Path, img: &egui::ColorImage) -> bool {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let [w, h] = img.size;
+    let bytes: Vec<u8> = img.pixels.iter().flat_map(|c| c.to_array()).collect();
+    match image::RgbaImage::from_raw(w as u32, h as u32, bytes).map(|i| i.save(path)) {
+        Some(Ok(())) => {
+            eprintln!("screenshot saved to {}", path.display());
+            true
+        }
+        Some(Err(e)) => {
+            eprintln!("cannot save screenshot {}: {e}", path.display());
+            false
+        }
+        None => false,
+    }
+}

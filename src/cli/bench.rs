@@ -1,0 +1,88 @@
+//! `bench`: throughput of the training step per backend and of the augmentation pipeline,
+//! printed as figures and as ratios against the CPU backend measured in the same run.
+
+use std::time::Instant;
+
+use crate::data::shapes::{ShapesSpec, generate};
+use crate::engine::backend::select_device;
+use crate::methods::{self, BuildContext, MethodSpec};
+use crate::model::SmallCnnConfig;
+use crate::model::tensor_io::images_to_tensor;
+use crate::preset::{BackendChoice, TrainSpec};
+use crate::views::{ViewPipeline, make_view_batch};
+
+pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
+    anyhow::ensure!(batch >= 2 && steps >= 1, "bench needs --batch >= 2 and --steps >= 1");
+    let data = generate(&ShapesSpec {
+        train_per_class: batch.div_ceil(8).max(64),
+        test_per_class: 1,
+        ..ShapesSpec::default()
+    });
+    let pipeline = ViewPipeline::default();
+    println!("reference model: SmallCnn [32, 64, 128, 256] + MLP 256-256-128, SimCLR NT-Xent, Adam");
+    println!("batch {batch} images = {} views, 32x32 RGB, {} CPU threads", 2 * batch, rayon::current_num_threads());
+
+    // Augmentation: one thread, then all of them.
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let aug = |seed_step: u64| make_view_batch(&data.train, [&pipeline, &pipeline], 0, seed_step, batch);
+    let t = Instant::now();
+    one.install(|| (0..3).for_each(|s| drop(aug(s))));
+    let single = (3 * 2 * batch) as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    (0..3).for_each(|s| drop(aug(s)));
+    let all = (3 * 2 * batch) as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "augmentation (crop, flip, jitter p=0.8, grey p=0.2, blur p=0.2): {single:.0} views/s on 1 thread \
+         ({:.0} us/view), {all:.0} views/s on all threads ({:.2}x)",
+        1e6 / single,
+        all / single
+    );
+
+    let mut cpu_rate = None;
+    for choice in [BackendChoice::Cpu, BackendChoice::Gpu] {
+        let (device, info) = match select_device(choice) {
+            Ok(found) => found,
+            Err(why) => {
+                println!("{why}: skipped");
+                continue;
+            }
+        };
+        let train = TrainSpec::default();
+        let spec = MethodSpec::default();
+        let (info_m, params) = methods::resolve(&spec).map_err(anyhow::Error::msg)?;
+        let ad = device.clone().autodiff();
+        let mut method = (info_m.build)(&BuildContext {
+            device: &ad,
+            encoder: &SmallCnnConfig::default(),
+            params: &params,
+            train: &train,
+        });
+        let views = aug(0);
+        let run = |method: &mut Box<dyn methods::Method>| {
+            let x = images_to_tensor(&views.data, 2 * views.n, views.size, &ad);
+            method.train_step(x, 1e-3).map(|o| o.loss)
+        };
+        for _ in 0..2 {
+            run(&mut method).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        let t = Instant::now();
+        for _ in 0..steps {
+            run(&mut method).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        let per_step = t.elapsed().as_secs_f64() / steps as f64;
+        let rate = (2 * batch) as f64 / per_step;
+        let ratio = cpu_rate.map_or(String::new(), |c: f64| format!(", {:.2}x the CPU backend", rate / c));
+        println!(
+            "training step on {}: {:.3} s/step = {rate:.0} views/s{ratio}",
+            info.name, per_step
+        );
+        if cpu_rate.is_none() {
+            cpu_rate = Some(rate);
+            println!(
+                "  augmentation on all threads would take {:.0}% of a step if not overlapped",
+                100.0 * (2 * batch) as f64 / all / per_step
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! `train`: a preset, headless.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use crossbeam_channel::bounded;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::engine::Event;
+use crate::engine::session::{export_and_report, run_experiment};
+use crate::preset::{BackendChoice, Experiment};
+
+pub fn train(
+    preset: Option<PathBuf>,
+    steps: Option<u64>,
+    out: Option<PathBuf>,
+    backend: Option<BackendChoice>,
+) -> anyhow::Result<()> {
+    let preset = preset.context("train needs --preset FILE (see presets/)")?;
+    let mut exp = Experiment::load(&preset)?;
+    if let Some(s) = steps {
+        exp.train.steps = s;
+    }
+    if let Some(b) = backend {
+        exp.train.backend = b;
+    }
+    exp.validate()
+        .map_err(|m| anyhow::anyhow!("preset {}: {m}", preset.display()))?;
+    let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+    let dataset = exp.dataset.load()?;
+    eprintln!(
+        "{}: {} on {} ({} train / {} test images), {} steps of {} images",
+        exp.name,
+        exp.method.kind,
+        dataset.name,
+        dataset.train.len(),
+        dataset.test.len(),
+        exp.train.steps,
+        exp.train.batch_size
+    );
+
+    let bar = ProgressBar::new(exp.train.steps);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    // The sender stays alive for the whole run: nothing will pause or stop it.
+    let (_commands_tx, commands) = bounded(1);
+    let stdout = std::io::stdout();
+    let mut last_knn = None;
+    let mut finished = false;
+    let mut emit = |ev: Event| {
+        let mut out = stdout.lock();
+        match ev {
+            Event::Started { backend, .. } => {
+                bar.println(format!("backend: {} ({})", backend.name, backend.reason));
+            }
+            Event::Step(m) => {
+                bar.set_position(m.step);
+                bar.set_message(format!("loss {:.4}  {:.0} views/s", m.loss, m.views_per_sec));
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({
+                        "step": m.step, "loss": m.loss, "align": m.align, "uniform": m.uniform,
+                        "z_std": m.z_std, "lr": m.lr, "views_per_sec": m.views_per_sec,
+                    })
+                );
+            }
+            Event::Eval(e) => {
+                last_knn = Some((e.knn_top1, e.baseline_top1));
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"step": e.step, "knn_top1": e.knn_top1, "baseline_top1": e.baseline_top1})
+                );
+            }
+            Event::Finished { .. } => finished = true,
+            Event::Failed { message, .. } => bar.println(format!("error: {message}")),
+            Event::Exported { dir, files } => {
+                bar.println(format!("exported to {}: {}", dir.display(), files.join(", ")));
+            }
+            Event::ExportFailed { message } => bar.println(format!("export failed: {message}")),
+            Event::Projection(_) | Event::Paused { .. } | Event::Resumed { .. } => {}
+        }
+    };
+    let result = run_experiment(&exp, &dataset, &commands, &mut emit);
+    bar.finish_and_clear();
+    // Export whatever is good: after a failure this is the model of the last good step.
+    export_and_report(&out, &exp, &result, &mut emit);
+    if let Some((knn, base)) = last_knn {
+        let line = serde_json::json!({"final_knn_top1": knn, "baseline_top1": base, "steps": result.steps_done});
+        println!("{line}");
+    }
+    if let Some(message) = result.failed {
+        bail!("{message}");
+    }
+    if !finished {
+        bail!("the run ended without finishing");
+    }
+    Ok(())
+}

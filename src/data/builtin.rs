@@ -1,0 +1,158 @@
+//! `fashion-mnist-mini`: a class-balanced subset of Fashion-MNIST shipped in `assets/`
+//! (500 train and 100 test images per class; MIT licence, see `assets/fashion-mnist-mini/`).
+//! Images are 28x28 grey, zero-padded to 32x32 and repeated over three channels so the
+//! same encoder serves every dataset.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::idx::read_idx;
+use super::{DataError, Dataset, ImageSet};
+
+pub const FASHION_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+/// Where the subset lives; defaults to the shipped assets.
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FashionMnistMiniSpec {
+    /// Folder with the four IDX files; empty means `<assets>/fashion-mnist-mini`.
+    pub path: Option<PathBuf>,
+}
+
+/// The assets folder: `$CW_ASSETS_DIR` if set, else the one in the source tree.
+pub fn assets_dir() -> PathBuf {
+    std::env::var_os("CW_ASSETS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("assets"))
+}
+
+pub fn load_fashion_mnist_mini(spec: &FashionMnistMiniSpec) -> Result<Dataset, DataError> {
+    let dir = spec
+        .path
+        .clone()
+        .unwrap_or_else(|| assets_dir().join("fashion-mnist-mini"));
+    let train = load_idx_pair(
+        &dir.join("train-images-idx3-ubyte.gz"),
+        &dir.join("train-labels-idx1-ubyte.gz"),
+        FASHION_CLASSES.len(),
+    )?;
+    let test = load_idx_pair(
+        &dir.join("t10k-images-idx3-ubyte.gz"),
+        &dir.join("t10k-labels-idx1-ubyte.gz"),
+        FASHION_CLASSES.len(),
+    )?;
+    Ok(Dataset {
+        name: "fashion-mnist-mini".into(),
+        class_names: FASHION_CLASSES.iter().map(|s| s.to_string()).collect(),
+        train,
+        test,
+    })
+}
+
+/// Loads an images/labels IDX pair as 32x32 RGB (zero-padded, grey repeated).
+pub fn load_idx_pair(images: &Path, labels: &Path, classes: usize) -> Result<ImageSet, DataError> {
+    let img = read_idx(images)?;
+    let lab = read_idx(labels)?;
+    if img.dims.len() != 3 {
+        return Err(DataError::format(
+            images,
+            format!("expected 3 dimensions (count, rows, cols), found {:?}", img.dims),
+        ));
+    }
+    if lab.dims.len() != 1 {
+        return Err(DataError::format(
+            labels,
+            format!("expected 1 dimension (count), found {:?}", lab.dims),
+        ));
+    }
+    let (n, rows, cols) = (img.dims[0], img.dims[1], img.dims[2]);
+    if lab.dims[0] != n {
+        return Err(DataError::format(
+            labels,
+            format!(
+                "{} labels but {} has {n} images",
+                lab.dims[0],
+                images.display()
+            ),
+        ));
+    }
+    if rows > 32 || cols > 32 {
+        return Err(DataError::format(
+            images,
+            format!("images are {rows}x{cols}; at most 32x32 is supported here"),
+        ));
+    }
+    if let Some(bad) = lab.data.iter().find(|&&l| l as usize >= classes) {
+        return Err(DataError::format(
+            labels,
+            format!("label {bad} is outside 0..{classes}"),
+        ));
+    }
+    let size = 32;
+    let (top, left) = ((size - rows) / 2, (size - cols) / 2);
+    let mut pixels = vec![0u8; n * size * size * 3];
+    for i in 0..n {
+        let src = &img.data[i * rows * cols..(i + 1) * rows * cols];
+        let dst = &mut pixels[i * size * size * 3..(i + 1) * size * size * 3];
+        for y in 0..rows {
+            for x in 0..cols {
+                let v = src[y * cols + x];
+                let o = ((y + top) * size + x + left) * 3;
+                dst[o..o + 3].fill(v);
+            }
+        }
+    }
+    Ok(ImageSet {
+        size,
+        pixels,
+        labels: lab.data.iter().map(|&l| l as u16).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::idx::encode_idx;
+
+    #[test]
+    fn shipped_subset_loads_balanced() {
+        let d = load_fashion_mnist_mini(&FashionMnistMiniSpec::default()).unwrap();
+        assert_eq!(d.train.len(), 5000);
+        assert_eq!(d.test.len(), 1000);
+        assert_eq!(d.train.class_counts(10), vec![500; 10]);
+        assert_eq!(d.test.class_counts(10), vec![100; 10]);
+        assert_eq!(d.image_size(), 32);
+        // Padding stays black, the centre has ink somewhere.
+        assert!(d.train.image(0)[..32 * 3].iter().all(|&p| p == 0));
+        assert!(d.train.pixels.iter().any(|&p| p > 200));
+    }
+
+    #[test]
+    fn mismatched_counts_and_missing_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = dir.path().join("imgs-ubyte");
+        let labels = dir.path().join("labs-ubyte");
+        std::fs::write(&images, encode_idx(&[3, 28, 28], &[0; 3 * 784])).unwrap();
+        std::fs::write(&labels, encode_idx(&[2], &[0, 1])).unwrap();
+        let err = load_idx_pair(&images, &labels, 10).unwrap_err().to_string();
+        assert!(err.contains("labs-ubyte") && err.contains("2 labels"), "{err}");
+
+        let missing = FashionMnistMiniSpec {
+            path: Some(dir.path().join("nowhere")),
+        };
+        let err = load_fashion_mnist_mini(&missing).unwrap_err().to_string();
+        assert!(err.contains("nowhere") && err.contains("train-images"), "{err}");
+    }
+}

@@ -1,0 +1,199 @@
+//! Writing a run's results: the encoder (burnpack and PyTorch-layout safetensors), the
+//! preset that reproduces the run, the metrics, and a README describing the tensors.
+//! Every file is written to a temporary name and renamed into place, so a crash or a
+//! failed export never leaves a half-written file where a good one was.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use burn::module::Module;
+use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
+
+use super::protocol::{EvalReport, StepMetrics};
+use crate::model::SmallCnn;
+use crate::preset::Experiment;
+use crate::views::{NORMALIZE_MEAN, NORMALIZE_STD};
+
+/// Everything logged during a run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MetricsLog {
+    pub steps: Vec<StepMetrics>,
+    pub evals: Vec<EvalReport>,
+}
+
+impl MetricsLog {
+    pub fn steps_csv(&self) -> String {
+        let mut s = String::from(
+            "step,loss,align,uniform,z_std,z_std_healthy,lr,steps_per_sec,views_per_sec\n",
+        );
+        for m in &self.steps {
+            s += &format!(
+                "{},{},{},{},{},{},{},{},{}\n",
+                m.step,
+                m.loss,
+                m.align,
+                m.uniform,
+                m.z_std,
+                m.z_std_healthy,
+                m.lr,
+                m.steps_per_sec,
+                m.views_per_sec
+            );
+        }
+        s
+    }
+
+    pub fn evals_csv(&self) -> String {
+        let mut s = String::from("step,knn_top1,baseline_top1\n");
+        for e in &self.evals {
+            s += &format!("{},{},{}\n", e.step, e.knn_top1, e.baseline_top1);
+        }
+        s
+    }
+}
+
+pub const ENCODER_BURNPACK: &str = "encoder.bpk";
+pub const ENCODER_SAFETENSORS: &str = "encoder.safetensors";
+
+/// Writes the export into `dir` (created if needed); returns the file names written.
+pub fn export_run(
+    dir: &Path,
+    encoder: &SmallCnn,
+    exp: &Experiment,
+    metrics: &MetricsLog,
+) -> anyhow::Result<Vec<String>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut written = Vec::new();
+
+    let target = dir.join(ENCODER_SAFETENSORS);
+    atomically(&target, |tmp| {
+        let mut store = SafetensorsStore::from_file(tmp)
+            .with_to_adapter(BurnToPyTorchAdapter)
+            .metadata("producer", "contrastive-workbench")
+            .metadata("input", input_description());
+        encoder
+            .save_into(&mut store)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    })?;
+    written.push(ENCODER_SAFETENSORS.to_string());
+
+    let target = dir.join(ENCODER_BURNPACK);
+    atomically(&target, |tmp| {
+        encoder
+            .clone()
+            .save_file(tmp)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    })?;
+    written.push(ENCODER_BURNPACK.to_string());
+
+    for (name, text) in [
+        ("preset.toml", exp.to_toml()),
+        ("metrics.csv", metrics.steps_csv()),
+        ("eval.csv", metrics.evals_csv()),
+        ("README.md", readme(encoder, exp)),
+    ] {
+        let target = dir.join(name);
+        atomically(&target, |tmp| {
+            let mut f = std::fs::File::create(tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            Ok(())
+        })?;
+        written.push(name.to_string());
+    }
+    Ok(written)
+}
+
+/// Runs `write` on a temporary path beside `target`, then renames it over `target`.
+fn atomically(target: &Path, write: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let file_name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp: PathBuf = target.with_file_name(format!(".{file_name}.partial"));
+    let outcome = write(&tmp).with_context(|| format!("cannot write {}", target.display()));
+    if let Err(e) = outcome {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, target)
+        .with_context(|| format!("cannot move {} into place", target.display()))
+}
+
+fn input_description() -> String {
+    format!(
+        "float32 [N, 3, 32, 32] RGB in 0..1, normalised per channel as (x - {NORMALIZE_MEAN}) / {NORMALIZE_STD}"
+    )
+}
+
+fn readme(encoder: &SmallCnn, exp: &Experiment) -> String {
+    let mut tensors = String::new();
+    let mut c_in = 3;
+    for (i, &c) in exp.encoder.channels.iter().enumerate() {
+        tensors += &format!(
+            "| blocks.{i}.conv.weight | [{c}, {c_in}, 3, 3] |\n| blocks.{i}.conv.bias | [{c}] |\n\
+             | blocks.{i}.bn.weight | [{c}] |\n| blocks.{i}.bn.bias | [{c}] |\n\
+             | blocks.{i}.bn.running_mean | [{c}] |\n| blocks.{i}.bn.running_var | [{c}] |\n"
+        );
+        c_in = c;
+    }
+    let dim = exp.encoder.output_dim();
+    format!(
+        r#"# Exported encoder: {name}
+
+Trained by contrastive-workbench with method `{method}` on `{dataset}`.
+`preset.toml` reproduces the run: `contrastive-workbench train --preset preset.toml`.
+
+## Files
+- `{st}`: the encoder's weights in PyTorch layout and names (float32).
+- `{bp}`: the same weights as a burn record (burnpack), for `SmallCnn::load_file`.
+- `metrics.csv`, `eval.csv`: the logged training metrics and kNN evaluations.
+
+## Input
+{input}.
+
+## Architecture ({params} parameters)
+Stage 0 is conv3x3 stride 1, later stages conv3x3 stride 2, all with padding 1; each conv
+is followed by BatchNorm2d (eps 1e-5) and ReLU; then global average pooling gives a
+{dim}-d representation.
+
+| tensor | shape |
+|---|---|
+{tensors}
+## Loading it in PyTorch
+```python
+import torch, torch.nn as nn
+from safetensors.torch import load_file
+
+def block(cin, cout, stride):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.BatchNorm2d(cout), nn.ReLU())
+
+class SmallCnn(nn.Module):
+    def __init__(self, channels={channels:?}):
+        super().__init__()
+        cins = [3] + channels[:-1]
+        self.blocks = nn.ModuleList(
+            block(ci, co, 1 if i == 0 else 2) for i, (ci, co) in enumerate(zip(cins, channels)))
+    def forward(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return x.mean(dim=(2, 3))
+
+state = {{k.replace(".conv.", ".0.").replace(".bn.", ".1."): v
+         for k, v in load_file("{st}").items()}}
+model = SmallCnn()
+model.load_state_dict(state, strict=False)  # num_batches_tracked is not stored
+model.eval()
+```
+"#,
+        name = exp.name,
+        method = exp.method.kind,
+        dataset = exp.dataset.label(),
+        st = ENCODER_SAFETENSORS,
+        bp = ENCODER_BURNPACK,
+        input = input_description(),
+        params = encoder.num_params(),
+        channels = exp.encoder.channels,
+    )
+}

@@ -1,0 +1,14 @@
+//! The engine: runs an experiment (on a background thread for the app, in the foreground
+//! for the CLI) and reports progress as plain-data events.
+//!
+//! Invariants: no egui here; nothing in `protocol` holds a tensor.
+
+pub mod backend;
+pub mod evaluate;
+pub mod export;
+pub mod protocol;
+pub mod session;
+pub mod trainer;
+
+pub use protocol::{BackendInfo, Command, EvalReport, Event, ProjectionFrame, StepMetrics};
+pub use trainer::{TrainerHandle, spawn_trainer};

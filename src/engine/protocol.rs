@@ -1,0 +1,89 @@
+//! Messages between the UI (or CLI) and the trainer: closed enums of plain data.
+
+use std::path::PathBuf;
+
+/// UI -> trainer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Hold before the next step until `Resume` or `Stop`.
+    Pause,
+    Resume,
+    /// End the run after the current step; the trained model stays available for export.
+    Stop,
+    /// Write the encoder, preset and metrics into this folder.
+    Export(PathBuf),
+}
+
+/// Where training runs, and why that backend was chosen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendInfo {
+    /// "CPU (flex)" or "GPU (wgpu: <adapter>)".
+    pub name: String,
+    /// Why: e.g. "no hardware GPU adapter found".
+    pub reason: String,
+}
+
+/// One logged training step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepMetrics {
+    pub step: u64,
+    pub loss: f32,
+    /// Wang & Isola alignment (alpha = 2) of the batch's positive pairs.
+    pub align: f32,
+    /// Wang & Isola uniformity (t = 2) of the batch's embeddings.
+    pub uniform: f32,
+    /// Mean per-dimension std of the normalised embeddings (collapse signal).
+    pub z_std: f32,
+    /// 1/sqrt(d): what `z_std` is for a healthy embedding.
+    pub z_std_healthy: f32,
+    pub lr: f64,
+    pub steps_per_sec: f32,
+    pub views_per_sec: f32,
+}
+
+/// A kNN evaluation of the encoder's representation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvalReport {
+    pub step: u64,
+    /// Top-1 accuracy in 0..=1 on the held-out queries.
+    pub knn_top1: f32,
+    /// The same evaluation of the encoder at initialisation (step 0).
+    pub baseline_top1: f32,
+}
+
+/// A 2-D projection of the held-out sample's representations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectionFrame {
+    pub step: u64,
+    pub points: Vec<[f32; 2]>,
+    pub labels: Vec<u16>,
+    /// Indices into the test split, parallel to `points`.
+    pub indices: Vec<usize>,
+    /// Fraction of variance per axis.
+    pub explained: [f32; 2],
+}
+
+/// Trainer -> UI.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// The run has begun on this backend.
+    Started {
+        backend: BackendInfo,
+        total_steps: u64,
+    },
+    /// A logged step's metrics.
+    Step(StepMetrics),
+    /// A kNN evaluation (the first one, at step 0, is the random-init baseline).
+    Eval(EvalReport),
+    /// A new projection of the sample embeddings.
+    Projection(ProjectionFrame),
+    Paused { step: u64 },
+    Resumed { step: u64 },
+    /// Files written by an export.
+    Exported { dir: PathBuf, files: Vec<String> },
+    ExportFailed { message: String },
+    /// The run ended normally (`stopped` when the user stopped it early).
+    Finished { step: u64, stopped: bool },
+    /// The run could not go on; the model of the last good step is kept for export.
+    Failed { step: u64, message: String },
+}

@@ -1,0 +1,239 @@
+//! The training loop shared by the app's trainer thread and the headless CLI.
+
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+
+use super::evaluate::{EvalSample, evaluate};
+use super::export::{MetricsLog, export_run};
+use super::protocol::{Command, EvalReport, Event, StepMetrics};
+use crate::data::Dataset;
+use crate::engine::backend::select_device;
+use crate::methods::{self, BuildContext, Method};
+use crate::metrics::{alignment, collapse, normalized_std, uniformity};
+use crate::model::tensor_io::images_to_tensor;
+use crate::preset::Experiment;
+use crate::views::make_view_batch;
+
+/// How a run ended, with what is needed to export its model afterwards.
+pub struct RunResult {
+    /// The method as trained so far (after a failure: as of the last good step).
+    pub method: Option<Box<dyn Method>>,
+    pub metrics: MetricsLog,
+    pub steps_done: u64,
+    pub failed: Option<String>,
+}
+
+/// Runs `exp` on `dataset`, reporting through `emit` and obeying `commands`.
+/// Never panics on bad input: failures become an `Event::Failed`.
+pub fn run_experiment(
+    exp: &Experiment,
+    dataset: &Dataset,
+    commands: &Receiver<Command>,
+    emit: &mut dyn FnMut(Event),
+) -> RunResult {
+    let mut result = RunResult {
+        method: None,
+        metrics: MetricsLog::default(),
+        steps_done: 0,
+        failed: None,
+    };
+    let fail = |result: &mut RunResult, emit: &mut dyn FnMut(Event), step, message: String| {
+        emit(Event::Failed {
+            step,
+            message: message.clone(),
+        });
+        result.failed = Some(message);
+    };
+    if let Err(message) = exp.validate() {
+        fail(&mut result, emit, 0, format!("invalid experiment: {message}"));
+        return result;
+    }
+    if dataset.train.len() < 2 || dataset.test.is_empty() {
+        fail(&mut result, emit, 0, format!(
+            "dataset {} is too small: {} train and {} test images",
+            dataset.name,
+            dataset.train.len(),
+            dataset.test.len()
+        ));
+        return result;
+    }
+    let (device, backend) = match select_device(exp.train.backend) {
+        Ok(found) => found,
+        Err(message) => {
+            fail(&mut result, emit, 0, message);
+            return result;
+        }
+    };
+    device.seed(exp.seed);
+    let (info, params) = match methods::resolve(&exp.method) {
+        Ok(found) => found,
+        Err(message) => {
+            fail(&mut result, emit, 0, message);
+            return result;
+        }
+    };
+    let train_device = device.clone().autodiff();
+    let method = (info.build)(&BuildContext {
+        device: &train_device,
+        encoder: &exp.encoder,
+        params: &params,
+        train: &exp.train,
+    });
+    let eval_device = device;
+    emit(Event::Started {
+        backend,
+        total_steps: exp.train.steps,
+    });
+
+    let sample = EvalSample::new(dataset, &exp.eval, exp.seed);
+    let mut baseline = f32::NAN;
+    let mut run_eval = |method: &dyn Method, step: u64, emit: &mut dyn FnMut(Event), log: &mut MetricsLog| {
+        let (acc, frame) = evaluate(method, dataset, &sample, &exp.eval, &eval_device, step);
+        if step == 0 {
+            baseline = acc;
+        }
+        let report = EvalReport {
+            step,
+            knn_top1: acc,
+            baseline_top1: baseline,
+        };
+        log.evals.push(report.clone());
+        emit(Event::Eval(report));
+        emit(Event::Projection(frame));
+    };
+    run_eval(method.as_ref(), 0, emit, &mut result.metrics);
+    result.method = Some(method);
+
+    let batch = exp.train.batch_size.min(dataset.train.len());
+    let mut window_start = Instant::now();
+    let mut window_steps = 0u64;
+    let mut stopped = false;
+    let mut step = 0;
+    while step < exp.train.steps {
+        match handle_commands(commands, step, exp, &mut result, emit) {
+            Flow::Continue => {}
+            Flow::Stop => {
+                stopped = true;
+                break;
+            }
+        }
+        let views = make_view_batch(&dataset.train, [&exp.views, &exp.views], exp.seed, step, batch);
+        let x = images_to_tensor(&views.data, 2 * views.n, views.size, &train_device);
+        let lr = exp.train.lr_at(step);
+        let method = result.method.as_mut().expect("method built above");
+        let out = match method.train_step(x, lr) {
+            Ok(out) => out,
+            Err(e) => {
+                let message = format!(
+                    "training stopped at step {step}: {e}. The model of step {} is kept; \
+                     try a lower learning rate",
+                    step.saturating_sub(1)
+                );
+                fail(&mut result, emit, step, message);
+                return result;
+            }
+        };
+        step += 1;
+        window_steps += 1;
+        result.steps_done = step;
+        if step % exp.train.log_every == 0 || step == exp.train.steps {
+            let secs = window_start.elapsed().as_secs_f32().max(1e-6);
+            let m = StepMetrics {
+                step,
+                loss: out.loss,
+                align: alignment(&out.embeddings, out.dim),
+                uniform: uniformity(&out.embeddings, out.dim),
+                z_std: normalized_std(&out.embeddings, out.dim),
+                z_std_healthy: collapse::healthy_std(out.dim),
+                lr,
+                steps_per_sec: window_steps as f32 / secs,
+                views_per_sec: (window_steps as usize * 2 * batch) as f32 / secs,
+            };
+            result.metrics.steps.push(m.clone());
+            emit(Event::Step(m));
+            window_start = Instant::now();
+            window_steps = 0;
+        }
+        if step % exp.eval.every == 0 || step == exp.train.steps {
+            let method = result.method.as_deref().expect("method built above");
+            run_eval(method, step, emit, &mut result.metrics);
+            // Evaluation time is not training time.
+            window_start = Instant::now();
+            window_steps = 0;
+        }
+    }
+    emit(Event::Finished { step, stopped });
+    result
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Applies pending commands; blocks while paused.
+fn handle_commands(
+    commands: &Receiver<Command>,
+    step: u64,
+    exp: &Experiment,
+    result: &mut RunResult,
+    emit: &mut dyn FnMut(Event),
+) -> Flow {
+    let mut paused = false;
+    loop {
+        let cmd = if paused {
+            match commands.recv_timeout(std::time::Duration::from_millis(200)) {
+                Ok(c) => c,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return Flow::Stop,
+            }
+        } else {
+            match commands.try_recv() {
+                Ok(c) => c,
+                Err(TryRecvError::Empty) => return Flow::Continue,
+                Err(TryRecvError::Disconnected) => return Flow::Stop,
+            }
+        };
+        match cmd {
+            Command::Pause => {
+                if !paused {
+                    paused = true;
+                    emit(Event::Paused { step });
+                }
+            }
+            Command::Resume => {
+                if paused {
+                    emit(Event::Resumed { step });
+                    return Flow::Continue;
+                }
+            }
+            Command::Stop => return Flow::Stop,
+            Command::Export(dir) => export_and_report(&dir, exp, result, emit),
+        }
+    }
+}
+
+/// Exports the current model and reports the outcome as an event.
+pub fn export_and_report(
+    dir: &std::path::Path,
+    exp: &Experiment,
+    result: &RunResult,
+    emit: &mut dyn FnMut(Event),
+) {
+    let Some(method) = result.method.as_deref() else {
+        emit(Event::ExportFailed {
+            message: "nothing to export yet: the model has not been built".into(),
+        });
+        return;
+    };
+    match export_run(dir, &method.encoder(), exp, &result.metrics) {
+        Ok(files) => emit(Event::Exported {
+            dir: dir.to_path_buf(),
+            files,
+        }),
+        Err(e) => emit(Event::ExportFailed {
+            message: format!("{e:#}"),
+        }),
+    }
+}

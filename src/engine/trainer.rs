@@ -1,0 +1,100 @@
+//! The trainer thread: runs an experiment off the UI thread, takes commands and sends
+//! events over bounded crossbeam channels, and wakes the UI after each event.
+//! A panic inside the run becomes an `Event::Failed`, never a hung UI.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use super::protocol::{Command, Event};
+use super::session::{RunResult, export_and_report, run_experiment};
+use crate::data::Dataset;
+use crate::preset::Experiment;
+
+/// Commands waiting for the trainer; small, since the user clicks slowly.
+const COMMAND_CAPACITY: usize = 64;
+/// Events waiting for the UI; when full the trainer waits (backpressure), it never drops.
+const EVENT_CAPACITY: usize = 4096;
+
+/// Called after each event so the UI repaints (egui's `request_repaint`).
+pub type Notify = Arc<dyn Fn() + Send + Sync>;
+
+/// The UI's side of a running trainer.
+pub struct TrainerHandle {
+    pub commands: Sender<Command>,
+    pub events: Receiver<Event>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TrainerHandle {
+    pub fn send(&self, cmd: Command) {
+        // A trainer that has exited cannot take commands; its final event already said why.
+        let _ = self.commands.send(cmd);
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
+impl Drop for TrainerHandle {
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Stop);
+        // Dropping `commands` disconnects the channel, which ends the trainer's export loop;
+        // the thread is detached rather than joined so closing the window never waits.
+    }
+}
+
+/// Starts training `exp` on `dataset` on a thread named "trainer".
+pub fn spawn_trainer(exp: Experiment, dataset: Arc<Dataset>, notify: Notify) -> TrainerHandle {
+    let (cmd_tx, cmd_rx) = bounded::<Command>(COMMAND_CAPACITY);
+    let (ev_tx, ev_rx) = bounded::<Event>(EVENT_CAPACITY);
+    let thread = std::thread::Builder::new()
+        .name("trainer".into())
+        .spawn(move || trainer_main(&exp, &dataset, &cmd_rx, &ev_tx, &notify))
+        .expect("spawning the trainer thread");
+    TrainerHandle {
+        commands: cmd_tx,
+        events: ev_rx,
+        thread: Some(thread),
+    }
+}
+
+fn trainer_main(
+    exp: &Experiment,
+    dataset: &Dataset,
+    commands: &Receiver<Command>,
+    events: &Sender<Event>,
+    notify: &Notify,
+) {
+    let mut emit = |ev: Event| {
+        let _ = events.send(ev);
+        notify();
+    };
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        run_experiment(exp, dataset, commands, &mut emit)
+    }));
+    let result: RunResult = match outcome {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            emit(Event::Failed {
+                step: 0,
+                message: format!("the trainer crashed: {message}"),
+            });
+            return;
+        }
+    };
+    // The run is over; keep the model so the user can still export it.
+    for cmd in commands.iter() {
+        if let Command::Export(dir) = cmd {
+            export_and_report(&dir, exp, &result, &mut emit);
+        }
+    }
+}

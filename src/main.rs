@@ -1,0 +1,10 @@
+//! `contrastive-workbench`: with no subcommand, opens the workbench window; `train` runs
+//! a preset headless, `bench` measures throughput, `screenshot` saves the window to a PNG.
+
+use clap::Parser;
+use contrastive_workbench::cli::{Cli, run};
+
+fn main() -> std::process::ExitCode {
+    contrastive_workbench::cli::init_tracing();
+    run(Cli::parse())
+}

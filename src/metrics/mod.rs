@@ -1,0 +1,11 @@
+//! Representation metrics on plain `f32` matrices (row-major `[n, d]`): no burn here, so
+//! each is checked against its formula directly.
+
+pub mod align_uniform;
+pub mod collapse;
+pub mod knn;
+pub mod matrix;
+
+pub use align_uniform::{alignment, uniformity};
+pub use collapse::normalized_std;
+pub use knn::{KnnParams, knn_accuracy};

@@ -1,0 +1,105 @@
+//! The reference encoder: a small CNN for 32x32 RGB inputs.
+//!
+//! conv3x3 3->32 (stride 1) -> 64 (s2) -> 128 (s2) -> 256 (s2), each followed by
+//! BatchNorm and ReLU, then global average pooling to a 256-d representation.
+//! Parameter names (as exported to safetensors, PyTorch layout) are
+//! `blocks.{i}.conv.weight|bias` and `blocks.{i}.bn.weight|bias|running_mean|running_var`.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// One conv -> BatchNorm -> ReLU stage.
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    pub conv: Conv2d,
+    pub bn: BatchNorm,
+}
+
+impl ConvBlock {
+    fn new(c_in: usize, c_out: usize, stride: usize, device: &Device) -> Self {
+        Self {
+            conv: Conv2dConfig::new([c_in, c_out], [3, 3])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(device),
+            bn: BatchNormConfig::new(c_out).init(device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        relu(self.bn.forward(self.conv.forward(x)))
+    }
+}
+
+/// The encoder's shape; the defaults are the reference model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmallCnnConfig {
+    /// Output channels of each stage; the first stage has stride 1, the rest stride 2.
+    pub channels: Vec<usize>,
+}
+
+impl Default for SmallCnnConfig {
+    fn default() -> Self {
+        Self {
+            channels: vec![32, 64, 128, 256],
+        }
+    }
+}
+
+impl SmallCnnConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.channels.is_empty() || self.channels.len() > 6 {
+            return Err(format!(
+                "encoder.channels has {} stages; use 1 to 6",
+                self.channels.len()
+            ));
+        }
+        if let Some(c) = self.channels.iter().find(|&&c| c == 0 || c > 1024) {
+            return Err(format!("encoder.channels contains {c}; each must be in 1..=1024"));
+        }
+        Ok(())
+    }
+
+    /// The representation's dimension.
+    pub fn output_dim(&self) -> usize {
+        self.channels.last().copied().unwrap_or(0)
+    }
+
+    pub fn init(&self, device: &Device) -> SmallCnn {
+        let mut c_in = 3;
+        let blocks = self
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let b = ConvBlock::new(c_in, c, if i == 0 { 1 } else { 2 }, device);
+                c_in = c;
+                b
+            })
+            .collect();
+        SmallCnn { blocks }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct SmallCnn {
+    pub blocks: Vec<ConvBlock>,
+}
+
+impl SmallCnn {
+    /// `[B, 3, H, W]` normalised images -> `[B, C]` representations.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut h = x;
+        for b in &self.blocks {
+            h = b.forward(h);
+        }
+        // Global average pool over H and W.
+        let [b, c, _, _] = h.dims();
+        h.mean_dim(3).mean_dim(2).reshape([b, c])
+    }
+}

@@ -1,0 +1,9 @@
+//! Networks: the encoder every method trains and the heads methods put on top of it.
+//! Plain burn modules; methods compose them.
+
+pub mod encoder;
+pub mod head;
+pub mod tensor_io;
+
+pub use encoder::{SmallCnn, SmallCnnConfig};
+pub use head::{MlpHead, MlpHeadConfig};

@@ -1,0 +1,306 @@
+//! Experiments as TOML presets: everything needed to reproduce a run.
+//!
+//! Every table uses `#[serde(default)]` (old presets keep loading as fields are added) and
+//! `deny_unknown_fields` (a typo is an error naming the field, not a silently ignored
+//! setting). Ranges are checked by [`Experiment::validate`], which names the field.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::DatasetSpec;
+use crate::methods::{self, MethodSpec};
+use crate::model::SmallCnnConfig;
+use crate::views::ViewPipeline;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    Adam,
+    /// SGD with (heavy-ball) momentum.
+    Sgd,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    Constant,
+    /// Linear warm-up, then cosine decay to zero (SimCLR's schedule).
+    Cosine,
+}
+
+/// Which compute backend trains the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// A hardware GPU through wgpu when one exists, else the CPU.
+    Auto,
+    /// burn's `flex` CPU backend.
+    Cpu,
+    /// The wgpu backend; fails with a clear message when no hardware GPU is found.
+    Gpu,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainSpec {
+    pub steps: u64,
+    /// Images per step; each gives two views.
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub optimizer: OptimizerKind,
+    /// SGD momentum (ignored by Adam).
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub schedule: Schedule,
+    pub warmup_steps: u64,
+    /// Metrics are reported every this many steps.
+    pub log_every: u64,
+    pub backend: BackendChoice,
+}
+
+impl Default for TrainSpec {
+    fn default() -> Self {
+        Self {
+            steps: 1000,
+            batch_size: 128,
+            learning_rate: 1e-3,
+            optimizer: OptimizerKind::Adam,
+            momentum: 0.9,
+            weight_decay: 1e-6,
+            schedule: Schedule::Cosine,
+            warmup_steps: 20,
+            log_every: 5,
+            backend: BackendChoice::Auto,
+        }
+    }
+}
+
+impl TrainSpec {
+    /// The learning rate at `step` under the schedule.
+    pub fn lr_at(&self, step: u64) -> f64 {
+        let base = self.learning_rate;
+        if step < self.warmup_steps {
+            return base * (step + 1) as f64 / self.warmup_steps as f64;
+        }
+        match self.schedule {
+            Schedule::Constant => base,
+            Schedule::Cosine => {
+                let span = self.steps.saturating_sub(self.warmup_steps).max(1) as f64;
+                let t = ((step - self.warmup_steps) as f64 / span).min(1.0);
+                0.5 * base * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvalSpec {
+    /// kNN evaluation and projection refresh every this many steps (and at 0 and the end).
+    pub every: u64,
+    pub knn_k: usize,
+    pub knn_temperature: f32,
+    /// Train images in the kNN bank.
+    pub bank_size: usize,
+    /// Held-out images queried (and projected).
+    pub query_size: usize,
+}
+
+impl Default for EvalSpec {
+    fn default() -> Self {
+        Self {
+            every: 100,
+            knn_k: 20,
+            knn_temperature: 0.1,
+            bank_size: 4000,
+            query_size: 800,
+        }
+    }
+}
+
+/// A whole experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Experiment {
+    pub name: String,
+    /// Seeds batches, views and initial weights.
+    pub seed: u64,
+    pub dataset: DatasetSpec,
+    pub views: ViewPipeline,
+    pub encoder: SmallCnnConfig,
+    pub method: MethodSpec,
+    pub train: TrainSpec,
+    pub eval: EvalSpec,
+}
+
+impl Default for Experiment {
+    fn default() -> Self {
+        Self {
+            name: "simclr-shapes".into(),
+            seed: 0,
+            dataset: DatasetSpec::default(),
+            views: ViewPipeline::default(),
+            encoder: SmallCnnConfig::default(),
+            method: MethodSpec::default(),
+            train: TrainSpec::default(),
+            eval: EvalSpec::default(),
+        }
+    }
+}
+
+/// A preset that cannot be used; the message names the file and the field.
+#[derive(Debug, thiserror::Error)]
+pub enum PresetError {
+    #[error("cannot read preset {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("preset {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Experiment {
+    pub fn load(path: &Path) -> Result<Self, PresetError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PresetError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates; `origin` names the source in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, PresetError> {
+        let invalid = |message: String| PresetError::Invalid {
+            path: origin.to_string(),
+            message,
+        };
+        let exp: Experiment = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        exp.validate().map_err(invalid)?;
+        Ok(exp)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot serialise: {e}\n"))
+    }
+
+    /// Checks ranges; the error names the field as written in the preset.
+    pub fn validate(&self) -> Result<(), String> {
+        let t = &self.train;
+        let check = |ok: bool, msg: String| if ok { Ok(()) } else { Err(msg) };
+        check(
+            (1..=10_000_000).contains(&t.steps),
+            format!("train.steps = {} is out of range: must be in 1..=10000000", t.steps),
+        )?;
+        check(
+            (2..=4096).contains(&t.batch_size),
+            format!("train.batch_size = {} is out of range: must be in 2..=4096", t.batch_size),
+        )?;
+        check(
+            t.learning_rate.is_finite() && t.learning_rate > 0.0 && t.learning_rate <= 10.0,
+            format!("train.learning_rate = {} is out of range: must be in (0, 10]", t.learning_rate),
+        )?;
+        check(
+            (0.0..1.0).contains(&t.momentum),
+            format!("train.momentum = {} is out of range: must be in [0, 1)", t.momentum),
+        )?;
+        check(
+            (0.0..=1.0).contains(&t.weight_decay),
+            format!("train.weight_decay = {} is out of range: must be in [0, 1]", t.weight_decay),
+        )?;
+        check(
+            t.log_every >= 1,
+            "train.log_every = 0 is out of range: must be at least 1".into(),
+        )?;
+        let e = &self.eval;
+        check(e.every >= 1, "eval.every = 0 is out of range: must be at least 1".into())?;
+        check(
+            (1..=200).contains(&e.knn_k),
+            format!("eval.knn_k = {} is out of range: must be in 1..=200", e.knn_k),
+        )?;
+        check(
+            e.knn_temperature > 0.0 && e.knn_temperature.is_finite(),
+            format!("eval.knn_temperature = {} is out of range: must be > 0", e.knn_temperature),
+        )?;
+        check(
+            e.bank_size >= 1 && e.query_size >= 1,
+            "eval.bank_size and eval.query_size must be at least 1".into(),
+        )?;
+        if let DatasetSpec::Shapes(s) = &self.dataset {
+            check(
+                s.train_per_class >= 1 && s.test_per_class >= 1,
+                "dataset.train_per_class and dataset.test_per_class must be at least 1".into(),
+            )?;
+            check(
+                (8..=128).contains(&s.size),
+                format!("dataset.size = {} is out of range: must be in 8..=128", s.size),
+            )?;
+        }
+        self.views.validate()?;
+        self.encoder.validate()?;
+        methods::resolve(&self.method).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_toml() {
+        let mut e = Experiment::default();
+        e.train.steps = 77;
+        e.views.jitter.hue = 0.2;
+        e.method.params.insert("temperature".into(), toml::Value::Float(0.2));
+        let back = Experiment::from_toml(&e.to_toml(), "mem").unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_named() {
+        let err = |text: &str| Experiment::from_toml(text, "p.toml").unwrap_err().to_string();
+        let e = err("[train]\nbatchsize = 3\n");
+        assert!(e.contains("p.toml") && e.contains("batchsize"), "{e}");
+        let e = err("[train]\nbatch_size = 1\n");
+        assert!(e.contains("train.batch_size = 1"), "{e}");
+        let e = err("[method]\nkind = \"simclr\"\ntemperature = -1.0\n");
+        assert!(e.contains("method.temperature"), "{e}");
+        let e = err("[method]\nkind = \"nope\"\n");
+        assert!(e.contains("nope") && e.contains("simclr"), "{e}");
+        let e = err("[dataset]\nkind = \"shapes\"\nsede = 3\n");
+        assert!(e.contains("sede"), "{e}");
+        let e = err("[views.crop]\nscale = [0.5, 2.0]\n");
+        assert!(e.contains("views.crop.scale"), "{e}");
+    }
+
+    #[test]
+    fn cosine_schedule_warms_up_then_decays_to_zero() {
+        let t = TrainSpec {
+            steps: 100,
+            warmup_steps: 10,
+            learning_rate: 1.0,
+            ..TrainSpec::default()
+        };
+        assert!((t.lr_at(0) - 0.1).abs() < 1e-12);
+        assert!((t.lr_at(9) - 1.0).abs() < 1e-12);
+        assert!((t.lr_at(10) - 1.0).abs() < 1e-12);
+        assert!((t.lr_at(55) - 0.5).abs() < 1e-12);
+        assert!(t.lr_at(100) < 1e-12);
+    }
+
+    #[test]
+    fn shipped_presets_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("presets");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                Experiment::load(&p).unwrap();
+                n += 1;
+            }
+        }
+        assert!(n >= 2);
+    }
+}
