@@ -192,37 +192,61 @@ impl Experiment {
         let check = |ok: bool, msg: String| if ok { Ok(()) } else { Err(msg) };
         check(
             (1..=10_000_000).contains(&t.steps),
-            format!("train.steps = {} is out of range: must be in 1..=10000000", t.steps),
+            format!(
+                "train.steps = {} is out of range: must be in 1..=10000000",
+                t.steps
+            ),
         )?;
         check(
             (2..=4096).contains(&t.batch_size),
-            format!("train.batch_size = {} is out of range: must be in 2..=4096", t.batch_size),
+            format!(
+                "train.batch_size = {} is out of range: must be in 2..=4096",
+                t.batch_size
+            ),
         )?;
         check(
             t.learning_rate.is_finite() && t.learning_rate > 0.0 && t.learning_rate <= 10.0,
-            format!("train.learning_rate = {} is out of range: must be in (0, 10]", t.learning_rate),
+            format!(
+                "train.learning_rate = {} is out of range: must be in (0, 10]",
+                t.learning_rate
+            ),
         )?;
         check(
             (0.0..1.0).contains(&t.momentum),
-            format!("train.momentum = {} is out of range: must be in [0, 1)", t.momentum),
+            format!(
+                "train.momentum = {} is out of range: must be in [0, 1)",
+                t.momentum
+            ),
         )?;
         check(
             (0.0..=1.0).contains(&t.weight_decay),
-            format!("train.weight_decay = {} is out of range: must be in [0, 1]", t.weight_decay),
+            format!(
+                "train.weight_decay = {} is out of range: must be in [0, 1]",
+                t.weight_decay
+            ),
         )?;
         check(
             t.log_every >= 1,
             "train.log_every = 0 is out of range: must be at least 1".into(),
         )?;
         let e = &self.eval;
-        check(e.every >= 1, "eval.every = 0 is out of range: must be at least 1".into())?;
+        check(
+            e.every >= 1,
+            "eval.every = 0 is out of range: must be at least 1".into(),
+        )?;
         check(
             (1..=200).contains(&e.knn_k),
-            format!("eval.knn_k = {} is out of range: must be in 1..=200", e.knn_k),
+            format!(
+                "eval.knn_k = {} is out of range: must be in 1..=200",
+                e.knn_k
+            ),
         )?;
         check(
             e.knn_temperature > 0.0 && e.knn_temperature.is_finite(),
-            format!("eval.knn_temperature = {} is out of range: must be > 0", e.knn_temperature),
+            format!(
+                "eval.knn_temperature = {} is out of range: must be > 0",
+                e.knn_temperature
+            ),
         )?;
         check(
             e.bank_size >= 1 && e.query_size >= 1,
@@ -235,7 +259,10 @@ impl Experiment {
             )?;
             check(
                 (8..=128).contains(&s.size),
-                format!("dataset.size = {} is out of range: must be in 8..=128", s.size),
+                format!(
+                    "dataset.size = {} is out of range: must be in 8..=128",
+                    s.size
+                ),
             )?;
         }
         self.views.validate()?;
@@ -253,14 +280,20 @@ mod tests {
         let mut e = Experiment::default();
         e.train.steps = 77;
         e.views.jitter.hue = 0.2;
-        e.method.params.insert("temperature".into(), toml::Value::Float(0.2));
+        e.method
+            .params
+            .insert("temperature".into(), toml::Value::Float(0.2));
         let back = Experiment::from_toml(&e.to_toml(), "mem").unwrap();
         assert_eq!(back, e);
     }
 
     #[test]
     fn unknown_fields_and_bad_values_are_named() {
-        let err = |text: &str| Experiment::from_toml(text, "p.toml").unwrap_err().to_string();
+        let err = |text: &str| {
+            Experiment::from_toml(text, "p.toml")
+                .unwrap_err()
+                .to_string()
+        };
         let e = err("[train]\nbatchsize = 3\n");
         assert!(e.contains("p.toml") && e.contains("batchsize"), "{e}");
         let e = err("[train]\nbatch_size = 1\n");

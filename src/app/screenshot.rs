@@ -51,7 +51,12 @@ impl ScreenshotState {
     }
 
     /// Called every frame; returns the actions the plan needs (start, stop).
-    pub fn drive(&mut self, ctx: &egui::Context, status: &RunStatus, history: &RunHistory) -> Vec<Action> {
+    pub fn drive(
+        &mut self,
+        ctx: &egui::Context,
+        status: &RunStatus,
+        history: &RunHistory,
+    ) -> Vec<Action> {
         self.frames += 1;
         let mut actions = Vec::new();
         if self.plan.after_steps > 0 && !self.started {
@@ -61,7 +66,10 @@ impl ScreenshotState {
         let ready = if self.plan.after_steps == 0 {
             self.frames > 5
         } else {
-            let evaluated = history.evals.last().is_some_and(|e| e.step >= self.plan.after_steps);
+            let evaluated = history
+                .evals
+                .last()
+                .is_some_and(|e| e.step >= self.plan.after_steps);
             evaluated || matches!(status, RunStatus::Failed(_) | RunStatus::Finished { .. })
         };
         match self.phase.load(Ordering::SeqCst) {

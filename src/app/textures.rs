@@ -31,6 +31,11 @@ impl TextureCache {
         self.map.retain(|k, _| !k.starts_with(prefix));
     }
 
+    /// How many textures have keys starting with `prefix`.
+    pub fn count_prefix(&self, prefix: &str) -> usize {
+        self.map.keys().filter(|k| k.starts_with(prefix)).count()
+    }
+
     pub fn clear(&mut self) {
         self.map.clear();
     }

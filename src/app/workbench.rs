@@ -35,7 +35,9 @@ impl Tab {
     }
 
     pub fn parse(s: &str) -> Option<Tab> {
-        Tab::ALL.into_iter().find(|t| t.label().eq_ignore_ascii_case(s))
+        Tab::ALL
+            .into_iter()
+            .find(|t| t.label().eq_ignore_ascii_case(s))
     }
 }
 
@@ -83,7 +85,9 @@ impl WorkbenchApp {
             Err(e) => {
                 // Fall back to the procedural set, which needs no files, and say why.
                 let fallback = DatasetSpec::default();
-                let d = fallback.load().expect("the procedural dataset needs no files");
+                let d = fallback
+                    .load()
+                    .expect("the procedural dataset needs no files");
                 (d, Some(format!("{e}; showing the built-in shapes instead")))
             }
         };
@@ -236,7 +240,8 @@ impl eframe::App for WorkbenchApp {
         }
         if self.status.is_active() {
             // Keep the step counter and throughput figures fresh even between events.
-            ui.ctx().request_repaint_after(std::time::Duration::from_millis(250));
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(250));
         }
     }
 }

@@ -12,19 +12,29 @@ use crate::preset::{BackendChoice, TrainSpec};
 use crate::views::{ViewPipeline, make_view_batch};
 
 pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
-    anyhow::ensure!(batch >= 2 && steps >= 1, "bench needs --batch >= 2 and --steps >= 1");
+    anyhow::ensure!(
+        batch >= 2 && steps >= 1,
+        "bench needs --batch >= 2 and --steps >= 1"
+    );
     let data = generate(&ShapesSpec {
         train_per_class: batch.div_ceil(8).max(64),
         test_per_class: 1,
         ..ShapesSpec::default()
     });
     let pipeline = ViewPipeline::default();
-    println!("reference model: SmallCnn [32, 64, 128, 256] + MLP 256-256-128, SimCLR NT-Xent, Adam");
-    println!("batch {batch} images = {} views, 32x32 RGB, {} CPU threads", 2 * batch, rayon::current_num_threads());
+    println!(
+        "reference model: SmallCnn [32, 64, 128, 256] + MLP 256-256-128, SimCLR NT-Xent, Adam"
+    );
+    println!(
+        "batch {batch} images = {} views, 32x32 RGB, {} CPU threads",
+        2 * batch,
+        rayon::current_num_threads()
+    );
 
     // Augmentation: one thread, then all of them.
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-    let aug = |seed_step: u64| make_view_batch(&data.train, [&pipeline, &pipeline], 0, seed_step, batch);
+    let aug =
+        |seed_step: u64| make_view_batch(&data.train, [&pipeline, &pipeline], 0, seed_step, batch);
     let t = Instant::now();
     one.install(|| (0..3).for_each(|s| drop(aug(s))));
     let single = (3 * 2 * batch) as f64 / t.elapsed().as_secs_f64();
@@ -71,7 +81,9 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
         }
         let per_step = t.elapsed().as_secs_f64() / steps as f64;
         let rate = (2 * batch) as f64 / per_step;
-        let ratio = cpu_rate.map_or(String::new(), |c: f64| format!(", {:.2}x the CPU backend", rate / c));
+        let ratio = cpu_rate.map_or(String::new(), |c: f64| {
+            format!(", {:.2}x the CPU backend", rate / c)
+        });
         println!(
             "training step on {}: {:.3} s/step = {rate:.0} views/s{ratio}",
             info.name, per_step

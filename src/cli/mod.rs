@@ -12,7 +12,11 @@ use crate::app::{self, LaunchOptions};
 use crate::preset::BackendChoice;
 
 #[derive(Parser, Debug)]
-#[command(name = "contrastive-workbench", version, about = "A workbench for contrastive self-supervised learning")]
+#[command(
+    name = "contrastive-workbench",
+    version,
+    about = "A workbench for contrastive self-supervised learning"
+)]
 pub struct Cli {
     /// Preset to open the window with (default: SimCLR on the built-in shapes).
     #[arg(long, global = true)]
@@ -77,7 +81,9 @@ impl From<BackendArg> for BackendChoice {
 
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,wgpu_core=warn,wgpu_hal=warn,naga=warn,eframe=warn,egui_wgpu=warn")
+        tracing_subscriber::EnvFilter::new(
+            "info,wgpu_core=warn,wgpu_hal=warn,naga=warn,eframe=warn,egui_wgpu=warn",
+        )
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -99,7 +105,11 @@ pub fn run(cli: Cli) -> ExitCode {
                 tab,
             }),
         }),
-        Some(Commands::Train { steps, out, backend }) => train::train(cli.preset, steps, out, backend.map(Into::into)),
+        Some(Commands::Train {
+            steps,
+            out,
+            backend,
+        }) => train::train(cli.preset, steps, out, backend.map(Into::into)),
         Some(Commands::Bench { batch, steps }) => bench::bench(batch, steps),
     };
     match result {

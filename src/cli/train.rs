@@ -8,7 +8,7 @@ use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::Event;
-use crate::engine::session::{export_and_report, run_experiment};
+use crate::engine::session::{RunOptions, export_and_report, run_experiment_with};
 use crate::preset::{BackendChoice, Experiment};
 
 pub fn train(
@@ -58,7 +58,10 @@ pub fn train(
             }
             Event::Step(m) => {
                 bar.set_position(m.step);
-                bar.set_message(format!("loss {:.4}  {:.0} views/s", m.loss, m.views_per_sec));
+                bar.set_message(format!(
+                    "loss {:.4}  {:.0} views/s",
+                    m.loss, m.views_per_sec
+                ));
                 let _ = writeln!(
                     out,
                     "{}",
@@ -79,16 +82,23 @@ pub fn train(
             Event::Finished { .. } => finished = true,
             Event::Failed { message, .. } => bar.println(format!("error: {message}")),
             Event::Exported { dir, files } => {
-                bar.println(format!("exported to {}: {}", dir.display(), files.join(", ")));
+                bar.println(format!(
+                    "exported to {}: {}",
+                    dir.display(),
+                    files.join(", ")
+                ));
             }
             Event::ExportFailed { message } => bar.println(format!("export failed: {message}")),
             Event::Projection(_) | Event::Paused { .. } | Event::Resumed { .. } => {}
         }
     };
-    let result = run_experiment(&exp, &dataset, &commands, &mut emit);
+    // Export after every evaluation, so `out` always holds the last good model.
+    let options = RunOptions {
+        export_each_eval: Some(out.clone()),
+    };
+    let result = run_experiment_with(&exp, &dataset, &commands, &options, &mut emit);
     bar.finish_and_clear();
-    // Export whatever is good: after a failure this is the model of the last good step.
-    export_and_report(&out, &exp, &result, &mut emit);
+    // The last step always evaluates, so the final model is exported above.
     if let Some((knn, base)) = last_knn {
         let line = serde_json::json!({"final_knn_top1": knn, "baseline_top1": base, "steps": result.steps_done});
         println!("{line}");

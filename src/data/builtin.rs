@@ -68,7 +68,10 @@ pub fn load_idx_pair(images: &Path, labels: &Path, classes: usize) -> Result<Ima
     if img.dims.len() != 3 {
         return Err(DataError::format(
             images,
-            format!("expected 3 dimensions (count, rows, cols), found {:?}", img.dims),
+            format!(
+                "expected 3 dimensions (count, rows, cols), found {:?}",
+                img.dims
+            ),
         ));
     }
     if lab.dims.len() != 1 {
@@ -147,12 +150,18 @@ mod tests {
         std::fs::write(&images, encode_idx(&[3, 28, 28], &[0; 3 * 784])).unwrap();
         std::fs::write(&labels, encode_idx(&[2], &[0, 1])).unwrap();
         let err = load_idx_pair(&images, &labels, 10).unwrap_err().to_string();
-        assert!(err.contains("labs-ubyte") && err.contains("2 labels"), "{err}");
+        assert!(
+            err.contains("labs-ubyte") && err.contains("2 labels"),
+            "{err}"
+        );
 
         let missing = FashionMnistMiniSpec {
             path: Some(dir.path().join("nowhere")),
         };
         let err = load_fashion_mnist_mini(&missing).unwrap_err().to_string();
-        assert!(err.contains("nowhere") && err.contains("train-images"), "{err}");
+        assert!(
+            err.contains("nowhere") && err.contains("train-images"),
+            "{err}"
+        );
     }
 }

@@ -55,7 +55,9 @@ pub fn parse_idx(bytes: &[u8]) -> Result<IdxArray, String> {
     }
     let ndims = bytes[3] as usize;
     if ndims == 0 || ndims > 4 {
-        return Err(format!("{ndims} dimensions is not a valid image or label file"));
+        return Err(format!(
+            "{ndims} dimensions is not a valid image or label file"
+        ));
     }
     let header = 4 + 4 * ndims;
     if bytes.len() < header {

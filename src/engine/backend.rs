@@ -58,7 +58,10 @@ fn gpu() -> Result<(Device, BackendInfo), String> {
         device,
         BackendInfo {
             name: format!("GPU (wgpu: {})", info.name),
-            reason: format!("hardware adapter {:?} via {:?}", info.device_type, info.backend),
+            reason: format!(
+                "hardware adapter {:?} via {:?}",
+                info.device_type, info.backend
+            ),
         },
     ))
 }

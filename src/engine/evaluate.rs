@@ -50,7 +50,12 @@ pub fn embed_images(
     let mut out = Vec::new();
     let mut dim = 0;
     for chunk in indices.chunks(EMBED_CHUNK) {
-        let x = images_to_tensor(&plain_batch(images, chunk), chunk.len(), images.size, device);
+        let x = images_to_tensor(
+            &plain_batch(images, chunk),
+            chunk.len(),
+            images.size,
+            device,
+        );
         let h = method.embed(x);
         dim = h.dims()[1];
         out.extend(matrix_to_vec(h));
@@ -69,8 +74,16 @@ pub fn evaluate(
 ) -> (f32, ProjectionFrame) {
     let (bank, d) = embed_images(method, &dataset.train, &sample.bank, device);
     let (queries, _) = embed_images(method, &dataset.test, &sample.queries, device);
-    let bank_labels: Vec<u16> = sample.bank.iter().map(|&i| dataset.train.labels[i]).collect();
-    let query_labels: Vec<u16> = sample.queries.iter().map(|&i| dataset.test.labels[i]).collect();
+    let bank_labels: Vec<u16> = sample
+        .bank
+        .iter()
+        .map(|&i| dataset.train.labels[i])
+        .collect();
+    let query_labels: Vec<u16> = sample
+        .queries
+        .iter()
+        .map(|&i| dataset.test.labels[i])
+        .collect();
     let acc = knn_accuracy(
         &bank,
         &bank_labels,

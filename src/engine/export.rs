@@ -106,7 +106,10 @@ pub fn export_run(
 }
 
 /// Runs `write` on a temporary path beside `target`, then renames it over `target`.
-fn atomically(target: &Path, write: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<()> {
+fn atomically(
+    target: &Path,
+    write: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let file_name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

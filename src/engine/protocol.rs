@@ -77,13 +77,28 @@ pub enum Event {
     Eval(EvalReport),
     /// A new projection of the sample embeddings.
     Projection(ProjectionFrame),
-    Paused { step: u64 },
-    Resumed { step: u64 },
+    Paused {
+        step: u64,
+    },
+    Resumed {
+        step: u64,
+    },
     /// Files written by an export.
-    Exported { dir: PathBuf, files: Vec<String> },
-    ExportFailed { message: String },
+    Exported {
+        dir: PathBuf,
+        files: Vec<String>,
+    },
+    ExportFailed {
+        message: String,
+    },
     /// The run ended normally (`stopped` when the user stopped it early).
-    Finished { step: u64, stopped: bool },
+    Finished {
+        step: u64,
+        stopped: bool,
+    },
     /// The run could not go on; the model of the last good step is kept for export.
-    Failed { step: u64, message: String },
+    Failed {
+        step: u64,
+        message: String,
+    },
 }

@@ -17,11 +17,22 @@ use crate::views::make_view_batch;
 
 /// How a run ended, with what is needed to export its model afterwards.
 pub struct RunResult {
-    /// The method as trained so far (after a failure: as of the last good step).
+    /// The method as trained so far.
     pub method: Option<Box<dyn Method>>,
     pub metrics: MetricsLog,
     pub steps_done: u64,
     pub failed: Option<String>,
+    /// The step whose loss was not finite. The model is then not trusted for export:
+    /// BatchNorm statistics saw the bad batch, and the weights may be what made it bad.
+    pub diverged_at: Option<u64>,
+}
+
+/// Optional behaviour of a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Export here after every evaluation, so the folder always holds the last good model
+    /// (the headless `train` command sets it).
+    pub export_each_eval: Option<std::path::PathBuf>,
 }
 
 /// Runs `exp` on `dataset`, reporting through `emit` and obeying `commands`.
@@ -32,11 +43,22 @@ pub fn run_experiment(
     commands: &Receiver<Command>,
     emit: &mut dyn FnMut(Event),
 ) -> RunResult {
+    run_experiment_with(exp, dataset, commands, &RunOptions::default(), emit)
+}
+
+pub fn run_experiment_with(
+    exp: &Experiment,
+    dataset: &Dataset,
+    commands: &Receiver<Command>,
+    options: &RunOptions,
+    emit: &mut dyn FnMut(Event),
+) -> RunResult {
     let mut result = RunResult {
         method: None,
         metrics: MetricsLog::default(),
         steps_done: 0,
         failed: None,
+        diverged_at: None,
     };
     let fail = |result: &mut RunResult, emit: &mut dyn FnMut(Event), step, message: String| {
         emit(Event::Failed {
@@ -46,16 +68,26 @@ pub fn run_experiment(
         result.failed = Some(message);
     };
     if let Err(message) = exp.validate() {
-        fail(&mut result, emit, 0, format!("invalid experiment: {message}"));
+        fail(
+            &mut result,
+            emit,
+            0,
+            format!("invalid experiment: {message}"),
+        );
         return result;
     }
     if dataset.train.len() < 2 || dataset.test.is_empty() {
-        fail(&mut result, emit, 0, format!(
-            "dataset {} is too small: {} train and {} test images",
-            dataset.name,
-            dataset.train.len(),
-            dataset.test.len()
-        ));
+        fail(
+            &mut result,
+            emit,
+            0,
+            format!(
+                "dataset {} is too small: {} train and {} test images",
+                dataset.name,
+                dataset.train.len(),
+                dataset.test.len()
+            ),
+        );
         return result;
     }
     let (device, backend) = match select_device(exp.train.backend) {
@@ -88,20 +120,21 @@ pub fn run_experiment(
 
     let sample = EvalSample::new(dataset, &exp.eval, exp.seed);
     let mut baseline = f32::NAN;
-    let mut run_eval = |method: &dyn Method, step: u64, emit: &mut dyn FnMut(Event), log: &mut MetricsLog| {
-        let (acc, frame) = evaluate(method, dataset, &sample, &exp.eval, &eval_device, step);
-        if step == 0 {
-            baseline = acc;
-        }
-        let report = EvalReport {
-            step,
-            knn_top1: acc,
-            baseline_top1: baseline,
+    let mut run_eval =
+        |method: &dyn Method, step: u64, emit: &mut dyn FnMut(Event), log: &mut MetricsLog| {
+            let (acc, frame) = evaluate(method, dataset, &sample, &exp.eval, &eval_device, step);
+            if step == 0 {
+                baseline = acc;
+            }
+            let report = EvalReport {
+                step,
+                knn_top1: acc,
+                baseline_top1: baseline,
+            };
+            log.evals.push(report.clone());
+            emit(Event::Eval(report));
+            emit(Event::Projection(frame));
         };
-        log.evals.push(report.clone());
-        emit(Event::Eval(report));
-        emit(Event::Projection(frame));
-    };
     run_eval(method.as_ref(), 0, emit, &mut result.metrics);
     result.method = Some(method);
 
@@ -118,18 +151,31 @@ pub fn run_experiment(
                 break;
             }
         }
-        let views = make_view_batch(&dataset.train, [&exp.views, &exp.views], exp.seed, step, batch);
+        let views = make_view_batch(
+            &dataset.train,
+            [&exp.views, &exp.views],
+            exp.seed,
+            step,
+            batch,
+        );
         let x = images_to_tensor(&views.data, 2 * views.n, views.size, &train_device);
         let lr = exp.train.lr_at(step);
         let method = result.method.as_mut().expect("method built above");
         let out = match method.train_step(x, lr) {
             Ok(out) => out,
             Err(e) => {
+                let kept = match &options.export_each_eval {
+                    Some(dir) => format!(
+                        "the export in {} from the last evaluation (if any) is kept",
+                        dir.display()
+                    ),
+                    None => "earlier exports are kept".into(),
+                };
                 let message = format!(
-                    "training stopped at step {step}: {e}. The model of step {} is kept; \
-                     try a lower learning rate",
-                    step.saturating_sub(1)
+                    "training diverged at step {step}: {e}. The run is stopped and {kept}; \
+                     try a lower learning rate"
                 );
+                result.diverged_at = Some(step);
                 fail(&mut result, emit, step, message);
                 return result;
             }
@@ -158,6 +204,9 @@ pub fn run_experiment(
         if step % exp.eval.every == 0 || step == exp.train.steps {
             let method = result.method.as_deref().expect("method built above");
             run_eval(method, step, emit, &mut result.metrics);
+            if let Some(dir) = &options.export_each_eval {
+                export_and_report(dir, exp, &result, emit);
+            }
             // Evaluation time is not training time.
             window_start = Instant::now();
             window_steps = 0;
@@ -221,6 +270,15 @@ pub fn export_and_report(
     result: &RunResult,
     emit: &mut dyn FnMut(Event),
 ) {
+    if let Some(step) = result.diverged_at {
+        emit(Event::ExportFailed {
+            message: format!(
+                "not exported: the model diverged (non-finite loss) at step {step}; \
+                 earlier exports are untouched"
+            ),
+        });
+        return;
+    }
     let Some(method) = result.method.as_deref() else {
         emit(Event::ExportFailed {
             message: "nothing to export yet: the model has not been built".into(),
@@ -235,5 +293,31 @@ pub fn export_and_report(
         Err(e) => emit(Event::ExportFailed {
             message: format!("{e:#}"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diverged_model_is_never_exported() {
+        let result = RunResult {
+            method: None,
+            metrics: MetricsLog::default(),
+            steps_done: 3,
+            failed: Some("diverged".into()),
+            diverged_at: Some(3),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut events = Vec::new();
+        export_and_report(dir.path(), &Experiment::default(), &result, &mut |e| {
+            events.push(e)
+        });
+        match events.as_slice() {
+            [Event::ExportFailed { message }] => assert!(message.contains("step 3"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

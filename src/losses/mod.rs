@@ -1,7 +1,7 @@
 //! Losses: pure functions of tensors, each documented with shapes and its paper.
 
-pub mod nt_xent;
 pub mod normalize;
+pub mod nt_xent;
 
 pub use normalize::l2_normalize;
 pub use nt_xent::nt_xent;

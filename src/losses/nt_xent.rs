@@ -13,9 +13,15 @@ use super::l2_normalize;
 /// # Panics
 /// If the row count is odd or `temperature` is not positive.
 pub fn nt_xent(z: Tensor<2>, temperature: f32) -> Tensor<1> {
-    assert!(temperature > 0.0, "Illegal temperature {temperature}: must be > 0");
+    assert!(
+        temperature > 0.0,
+        "Illegal temperature {temperature}: must be > 0"
+    );
     let [rows, _] = z.dims();
-    assert!(rows % 2 == 0 && rows >= 2, "NT-Xent needs 2N rows, got {rows}");
+    assert!(
+        rows % 2 == 0 && rows >= 2,
+        "NT-Xent needs 2N rows, got {rows}"
+    );
     let n = rows / 2;
     let device = z.device();
     let z = l2_normalize(z);
@@ -84,7 +90,10 @@ mod tests {
             total += -((sim(i, pos) / f64::from(t)).exp() / denom).ln();
         }
         let expected = total / m as f64;
-        assert!((f64::from(loss) - expected).abs() < 1e-5, "{loss} vs {expected}");
+        assert!(
+            (f64::from(loss) - expected).abs() < 1e-5,
+            "{loss} vs {expected}"
+        );
     }
 
     #[test]
@@ -94,7 +103,11 @@ mod tests {
         let loss = nt_xent(z.clone(), 0.5);
         let grads = loss.backward();
         let g = z.grad(&grads).expect("gradient for z");
-        let values = g.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+        let values = g
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap();
         assert!(values.iter().all(|v| v.is_finite()));
         assert!(values.iter().any(|v| v.abs() > 1e-4), "{values:?}");
     }

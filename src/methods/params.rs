@@ -74,7 +74,10 @@ impl Params {
     /// The value of `key`. Keys come from the method's own spec list, so a missing key is
     /// a programming error.
     pub fn get(&self, key: &str) -> f64 {
-        self.0.get(key).copied().unwrap_or_else(|| panic!("method parameter {key} is not declared"))
+        self.0
+            .get(key)
+            .copied()
+            .unwrap_or_else(|| panic!("method parameter {key} is not declared"))
     }
 }
 

@@ -46,8 +46,11 @@ pub fn knn_predict(
         .into_par_iter()
         .map(|j| {
             let col = sims.column(j);
-            let mut order: Vec<(f32, u16)> =
-                col.iter().copied().zip(bank_labels.iter().copied()).collect();
+            let mut order: Vec<(f32, u16)> = col
+                .iter()
+                .copied()
+                .zip(bank_labels.iter().copied())
+                .collect();
             order.select_nth_unstable_by(k - 1, |a, b| b.0.total_cmp(&a.0));
             let mut votes = vec![0.0f32; classes.max(1)];
             for &(s, l) in &order[..k] {
@@ -78,7 +81,11 @@ pub fn knn_accuracy(
     if pred.is_empty() {
         return 0.0;
     }
-    let hits = pred.iter().zip(query_labels).filter(|(p, l)| p == l).count();
+    let hits = pred
+        .iter()
+        .zip(query_labels)
+        .filter(|(p, l)| p == l)
+        .count();
     hits as f32 / pred.len() as f32
 }
 
@@ -87,7 +94,13 @@ mod tests {
     use super::*;
     use rand::RngExt;
 
-    fn clusters(n_per: usize, classes: usize, d: usize, spread: f32, seed: u64) -> (Vec<f32>, Vec<u16>) {
+    fn clusters(
+        n_per: usize,
+        classes: usize,
+        d: usize,
+        spread: f32,
+        seed: u64,
+    ) -> (Vec<f32>, Vec<u16>) {
         let mut rng = crate::seeding::rng_for(seed, crate::seeding::Stream::Sample, &[]);
         let mut x = Vec::new();
         let mut y = Vec::new();
@@ -125,7 +138,17 @@ mod tests {
         let bank = [1.0, 0.0, 0.0, 5.0];
         let labels = [0, 1];
         let q = [0.1, 0.3];
-        let p = knn_predict(&bank, &labels, &q, 2, 2, KnnParams { k: 1, temperature: 0.1 });
+        let p = knn_predict(
+            &bank,
+            &labels,
+            &q,
+            2,
+            2,
+            KnnParams {
+                k: 1,
+                temperature: 0.1,
+            },
+        );
         assert_eq!(p, vec![1]);
     }
 }

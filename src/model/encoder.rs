@@ -60,7 +60,9 @@ impl SmallCnnConfig {
             ));
         }
         if let Some(c) = self.channels.iter().find(|&&c| c == 0 || c > 1024) {
-            return Err(format!("encoder.channels contains {c}; each must be in 1..=1024"));
+            return Err(format!(
+                "encoder.channels contains {c}; each must be in 1..=1024"
+            ));
         }
         Ok(())
     }

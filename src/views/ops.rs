@@ -72,8 +72,7 @@ pub fn crop_resize(img: &ImageF32, b: CropBox, out: usize) -> ImageF32 {
         let y1 = (y0 + 1).min(img.height - 1);
         let ty = fy - y0 as f32;
         for ox in 0..out {
-            let fx =
-                (b.x as f32 + (ox as f32 + 0.5) * sx - 0.5).clamp(0.0, (img.width - 1) as f32);
+            let fx = (b.x as f32 + (ox as f32 + 0.5) * sx - 0.5).clamp(0.0, (img.width - 1) as f32);
             let x0 = fx.floor() as usize;
             let x1 = (x0 + 1).min(img.width - 1);
             let tx = fx - x0 as f32;
@@ -98,7 +97,8 @@ pub fn flip_horizontal(img: &mut ImageF32) {
     for y in 0..img.height {
         for x in 0..w / 2 {
             for c in 0..3 {
-                img.data.swap((y * w + x) * 3 + c, (y * w + (w - 1 - x)) * 3 + c);
+                img.data
+                    .swap((y * w + x) * 3 + c, (y * w + (w - 1 - x)) * 3 + c);
             }
         }
     }
@@ -279,7 +279,16 @@ mod tests {
     #[test]
     fn full_crop_resize_is_identity_and_flip_twice_is_identity() {
         let img = ramp(8);
-        let same = crop_resize(&img, CropBox { x: 0, y: 0, w: 8, h: 8 }, 8);
+        let same = crop_resize(
+            &img,
+            CropBox {
+                x: 0,
+                y: 0,
+                w: 8,
+                h: 8,
+            },
+            8,
+        );
         for (a, b) in img.data.iter().zip(&same.data) {
             assert!((a - b).abs() < 1e-6);
         }

@@ -107,7 +107,9 @@ impl ViewPipeline {
             if (0.0..=1.0).contains(&p) {
                 Ok(())
             } else {
-                Err(format!("views.{name} = {p} is out of range: a probability must be in 0..=1"))
+                Err(format!(
+                    "views.{name} = {p} is out of range: a probability must be in 0..=1"
+                ))
             }
         };
         let range = |name: &str, r: [f32; 2], lo: f32, hi: f32| {
@@ -130,7 +132,9 @@ impl ViewPipeline {
             ("jitter.saturation", self.jitter.saturation),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(format!("views.{name} = {v} is out of range: must be in 0..=1"));
+                return Err(format!(
+                    "views.{name} = {v} is out of range: must be in 0..=1"
+                ));
             }
         }
         if !(0.0..=0.5).contains(&self.jitter.hue) {
@@ -164,7 +168,11 @@ impl ViewPipeline {
         if rng.random_bool(f64::from(self.jitter.p)) {
             let j = &self.jitter;
             let mut factor = |x: f32| rng.random_range((1.0 - x).max(0.0)..=1.0 + x);
-            let (b, c, s) = (factor(j.brightness), factor(j.contrast), factor(j.saturation));
+            let (b, c, s) = (
+                factor(j.brightness),
+                factor(j.contrast),
+                factor(j.saturation),
+            );
             let h = rng.random_range(-j.hue..=j.hue);
             ops::adjust_brightness(&mut v, b);
             ops::adjust_contrast(&mut v, c);
@@ -204,7 +212,9 @@ mod tests {
     use super::*;
 
     fn img() -> ImageF32 {
-        let data = (0..32 * 32 * 3).map(|i| ((i * 7) % 255) as f32 / 255.0).collect();
+        let data = (0..32 * 32 * 3)
+            .map(|i| ((i * 7) % 255) as f32 / 255.0)
+            .collect();
         ImageF32 {
             width: 32,
             height: 32,

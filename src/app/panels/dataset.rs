@@ -22,24 +22,31 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
     let counts = d.train.class_counts(d.class_names.len());
     ui.horizontal_wrapped(|ui| {
         for (c, name) in d.class_names.iter().enumerate() {
-            ui.label(RichText::new(format!("■ {name}: {}", counts[c])).color(class_colour(c)));
+            ui.label(RichText::new(format!("{name}: {}", counts[c])).color(class_colour(c)));
         }
     });
     ui.separator();
+    let columns = ((ui.available_width() / (THUMB + 14.0)).floor() as usize).max(1);
     egui::ScrollArea::vertical().show(ui, |ui| {
-        ui.horizontal_wrapped(|ui| {
-            for i in 0..SHOWN.min(d.train.len()) {
-                let tex = app
-                    .textures
-                    .get(ui.ctx(), &format!("train/{i}"), d.image_size(), || d.train.image(i).to_vec());
-                let label = d.class_names[d.train.labels[i] as usize].clone();
-                ui.vertical(|ui| {
-                    ui.set_width(THUMB + 8.0);
-                    ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(THUMB, THUMB)))
-                        .on_hover_text(format!("train image {i}: {label}"));
-                    ui.label(RichText::new(label).small());
-                });
-            }
-        });
+        egui::Grid::new("dataset_grid")
+            .spacing([6.0, 6.0])
+            .show(ui, |ui| {
+                for i in 0..SHOWN.min(d.train.len()) {
+                    let tex =
+                        app.textures
+                            .get(ui.ctx(), &format!("train/{i}"), d.image_size(), || {
+                                d.train.image(i).to_vec()
+                            });
+                    let label = d.class_names[d.train.labels[i] as usize].clone();
+                    ui.vertical(|ui| {
+                        ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(THUMB, THUMB)))
+                            .on_hover_text(format!("train image {i}: {label}"));
+                        ui.label(RichText::new(label).small());
+                    });
+                    if (i + 1) % columns == 0 {
+                        ui.end_row();
+                    }
+                }
+            });
     });
 }

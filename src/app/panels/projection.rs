@@ -22,7 +22,10 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
     )).strong());
     let d = std::sync::Arc::clone(&app.dataset);
     let classes = d.class_names.len();
-    let side = ui.available_width().min(ui.available_height() - 110.0).max(200.0);
+    let side = ui
+        .available_width()
+        .min(ui.available_height() - 110.0)
+        .max(200.0);
     let response = Plot::new("projection")
         .width(ui.available_width())
         .height(side)
@@ -65,9 +68,16 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
         if let Some(i) = response.inner.filter(|_| response.response.hovered()) {
             let idx = frame.indices[i];
             let size = d.image_size();
-            let tex = app.textures.get(ui.ctx(), &format!("test/{idx}"), size, || d.test.image(idx).to_vec());
+            let tex = app
+                .textures
+                .get(ui.ctx(), &format!("test/{idx}"), size, || {
+                    d.test.image(idx).to_vec()
+                });
             ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(72.0, 72.0)));
-            ui.label(format!("held-out image {idx}: {}", d.class_names[frame.labels[i] as usize]));
+            ui.label(format!(
+                "held-out image {idx}: {}",
+                d.class_names[frame.labels[i] as usize]
+            ));
         } else {
             ui.label(RichText::new("Hover a point to see its image.").small());
         }

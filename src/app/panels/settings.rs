@@ -63,9 +63,11 @@ fn param_widget(ui: &mut egui::Ui, p: &ParamSpec, v: &mut f64) -> bool {
 }
 
 fn training_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
-    ui.heading("Training");
+    ui.heading("Optimisation");
     let t = &mut app.experiment.train;
-    labelled(ui, "steps", |ui| ui.add(egui::DragValue::new(&mut t.steps).range(1..=1_000_000)));
+    labelled(ui, "steps", |ui| {
+        ui.add(egui::DragValue::new(&mut t.steps).range(1..=1_000_000))
+    });
     labelled(ui, "batch size", |ui| {
         ui.add(egui::Slider::new(&mut t.batch_size, 2..=512).logarithmic(true))
     });
@@ -85,7 +87,9 @@ fn training_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
             .response
     });
     if t.optimizer == OptimizerKind::Sgd {
-        labelled(ui, "momentum", |ui| ui.add(egui::Slider::new(&mut t.momentum, 0.0..=0.99)));
+        labelled(ui, "momentum", |ui| {
+            ui.add(egui::Slider::new(&mut t.momentum, 0.0..=0.99))
+        });
     }
     labelled(ui, "schedule", |ui| {
         egui::ComboBox::from_id_salt("schedule")
@@ -109,40 +113,72 @@ fn training_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
             })
             .response
     });
-    labelled(ui, "seed", |ui| ui.add(egui::DragValue::new(&mut app.experiment.seed)));
+    labelled(ui, "seed", |ui| {
+        ui.add(egui::DragValue::new(&mut app.experiment.seed))
+    });
     labelled(ui, "eval every", |ui| {
         ui.add(egui::DragValue::new(&mut app.experiment.eval.every).range(1..=100_000))
     });
 }
 
 fn views_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
-    ui.heading("Views");
+    ui.heading("View pipeline");
     let v = &mut app.experiment.views;
     ui.checkbox(&mut v.crop.enabled, "random resized crop");
     if v.crop.enabled {
-        labelled(ui, "crop scale min", |ui| ui.add(egui::Slider::new(&mut v.crop.scale[0], 0.05..=1.0)));
-        labelled(ui, "crop scale max", |ui| ui.add(egui::Slider::new(&mut v.crop.scale[1], 0.05..=1.0)));
+        labelled(ui, "crop scale min", |ui| {
+            ui.add(egui::Slider::new(&mut v.crop.scale[0], 0.05..=1.0))
+        });
+        labelled(ui, "crop scale max", |ui| {
+            ui.add(egui::Slider::new(&mut v.crop.scale[1], 0.05..=1.0))
+        });
         v.crop.scale[0] = v.crop.scale[0].min(v.crop.scale[1]);
     }
-    labelled(ui, "flip p", |ui| ui.add(egui::Slider::new(&mut v.flip_p, 0.0..=1.0)));
-    labelled(ui, "jitter p", |ui| ui.add(egui::Slider::new(&mut v.jitter.p, 0.0..=1.0)));
-    labelled(ui, "brightness", |ui| ui.add(egui::Slider::new(&mut v.jitter.brightness, 0.0..=1.0)));
-    labelled(ui, "contrast", |ui| ui.add(egui::Slider::new(&mut v.jitter.contrast, 0.0..=1.0)));
-    labelled(ui, "saturation", |ui| ui.add(egui::Slider::new(&mut v.jitter.saturation, 0.0..=1.0)));
-    labelled(ui, "hue", |ui| ui.add(egui::Slider::new(&mut v.jitter.hue, 0.0..=0.5)));
-    labelled(ui, "grayscale p", |ui| ui.add(egui::Slider::new(&mut v.grayscale_p, 0.0..=1.0)));
-    labelled(ui, "blur p", |ui| ui.add(egui::Slider::new(&mut v.blur.p, 0.0..=1.0)));
-    labelled(ui, "blur sigma max", |ui| ui.add(egui::Slider::new(&mut v.blur.sigma[1], 0.1..=3.0)));
+    labelled(ui, "flip p", |ui| {
+        ui.add(egui::Slider::new(&mut v.flip_p, 0.0..=1.0))
+    });
+    labelled(ui, "jitter p", |ui| {
+        ui.add(egui::Slider::new(&mut v.jitter.p, 0.0..=1.0))
+    });
+    labelled(ui, "brightness", |ui| {
+        ui.add(egui::Slider::new(&mut v.jitter.brightness, 0.0..=1.0))
+    });
+    labelled(ui, "contrast", |ui| {
+        ui.add(egui::Slider::new(&mut v.jitter.contrast, 0.0..=1.0))
+    });
+    labelled(ui, "saturation", |ui| {
+        ui.add(egui::Slider::new(&mut v.jitter.saturation, 0.0..=1.0))
+    });
+    labelled(ui, "hue", |ui| {
+        ui.add(egui::Slider::new(&mut v.jitter.hue, 0.0..=0.5))
+    });
+    labelled(ui, "grayscale p", |ui| {
+        ui.add(egui::Slider::new(&mut v.grayscale_p, 0.0..=1.0))
+    });
+    labelled(ui, "blur p", |ui| {
+        ui.add(egui::Slider::new(&mut v.blur.p, 0.0..=1.0))
+    });
+    labelled(ui, "blur sigma max", |ui| {
+        ui.add(egui::Slider::new(&mut v.blur.sigma[1], 0.1..=3.0))
+    });
     v.blur.sigma[0] = v.blur.sigma[0].min(v.blur.sigma[1]);
-    labelled(ui, "solarize p", |ui| ui.add(egui::Slider::new(&mut v.solarize_p, 0.0..=1.0)));
+    labelled(ui, "solarize p", |ui| {
+        ui.add(egui::Slider::new(&mut v.solarize_p, 0.0..=1.0))
+    });
 }
 
 fn export_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
     ui.heading("Export");
-    labelled(ui, "folder", |ui| ui.text_edit_singleline(&mut app.export_dir));
+    labelled(ui, "folder", |ui| {
+        ui.text_edit_singleline(&mut app.export_dir)
+    });
     ui.collapsing("preset (TOML)", |ui| {
         let mut text = app.experiment.to_toml();
-        ui.add(egui::TextEdit::multiline(&mut text).code_editor().interactive(false));
+        ui.add(
+            egui::TextEdit::multiline(&mut text)
+                .code_editor()
+                .interactive(false),
+        );
     });
 }
 

@@ -13,11 +13,10 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
     ui.horizontal(|ui| {
         ui.heading("contrastive-workbench");
         ui.separator();
-        ui.label("Dataset:");
         let current = app.experiment.dataset.label();
         let idle = !app.status.is_active();
         ui.add_enabled_ui(idle, |ui| {
-            egui::ComboBox::from_id_salt("dataset_choice")
+            egui::ComboBox::from_label("dataset")
                 .selected_text(current)
                 .show_ui(ui, |ui| {
                     for (label, spec) in [
@@ -27,7 +26,9 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
                             DatasetSpec::FashionMnistMini(FashionMnistMiniSpec::default()),
                         ),
                     ] {
-                        if ui.selectable_label(current == label, label).clicked() && current != label {
+                        if ui.selectable_label(current == label, label).clicked()
+                            && current != label
+                        {
                             actions.push(Action::LoadDataset(spec));
                         }
                     }
@@ -40,8 +41,11 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
     });
     ui.horizontal(|ui| {
         let backend = match &app.history.backend {
-            Some(b) => format!("Backend: {} — {}", b.name, b.reason),
-            None => "Backend: chosen when training starts (GPU if a hardware adapter exists, else CPU)".into(),
+            Some(b) => format!("Backend: {}: {}", b.name, b.reason),
+            None => {
+                "Backend: chosen when training starts (GPU if a hardware adapter exists, else CPU)"
+                    .into()
+            }
         };
         ui.label(RichText::new(backend).small());
         if let Some(msg) = &app.history.export_message {
@@ -50,7 +54,11 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
         }
         if let Some(err) = &app.dataset_error {
             ui.separator();
-            ui.label(RichText::new(err).small().color(Color32::from_rgb(230, 120, 60)));
+            ui.label(
+                RichText::new(err)
+                    .small()
+                    .color(Color32::from_rgb(230, 120, 60)),
+            );
         }
     });
     ui.add_space(2.0);
@@ -59,30 +67,30 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
 fn run_controls(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
     match app.status {
         RunStatus::Running => {
-            if ui.button("⏸ Pause").clicked() {
+            if ui.button("Pause").clicked() {
                 actions.push(Action::Pause);
             }
-            if ui.button("⏹ Stop").clicked() {
+            if ui.button("Stop").clicked() {
                 actions.push(Action::Stop);
             }
         }
         RunStatus::Paused => {
-            if ui.button("▶ Resume").clicked() {
+            if ui.button("Resume").clicked() {
                 actions.push(Action::Resume);
             }
-            if ui.button("⏹ Stop").clicked() {
+            if ui.button("Stop").clicked() {
                 actions.push(Action::Stop);
             }
         }
         _ => {
-            if ui.button("▶ Start").clicked() {
+            if ui.button("Start").clicked() {
                 actions.push(Action::Start);
             }
         }
     }
     let enabled = app.can_export();
     let export = ui
-        .add_enabled(enabled, egui::Button::new("💾 Export"))
+        .add_enabled(enabled, egui::Button::new("Export"))
         .on_hover_text("Write the encoder (burnpack + safetensors), preset and metrics")
         .on_disabled_hover_text("Train first: there is no model to export yet");
     if export.clicked() {

@@ -14,7 +14,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>
     let seed = app.preview.seed;
     ui.horizontal(|ui| {
         ui.label(format!("Seed {seed}"));
-        if ui.button("🔀 Resample").clicked() {
+        if ui.button("Resample").clicked() {
             actions.push(Action::ResampleViews);
         }
         ui.label(
@@ -37,36 +37,41 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>
     let batch = app.experiment.train.batch_size.min(d.train.len());
     let indices = batch_indices(seed, 0, d.train.len(), batch);
     egui::ScrollArea::vertical().show(ui, |ui| {
-        egui::Grid::new("view_pairs").spacing([16.0, 8.0]).show(ui, |ui| {
-            ui.label(RichText::new("original").strong());
-            ui.label(RichText::new("view 1").strong());
-            ui.label(RichText::new("view 2").strong());
-            ui.end_row();
-            for (slot, &idx) in indices.iter().take(PAIRS).enumerate() {
-                let original = app.textures.get(ui.ctx(), &format!("train/{idx}"), size, || {
-                    d.train.image(idx).to_vec()
-                });
-                ui.add(egui::Image::new(original).fit_to_exact_size(egui::vec2(THUMB, THUMB)))
-                    .on_hover_text(d.class_names[d.train.labels[idx] as usize].clone());
-                for view in 0..2 {
-                    let tex_key = format!("view/{seed}/{pipeline_hash}/{slot}/{view}");
-                    let pipeline = &app.experiment.views;
-                    let tex = app.textures.get(ui.ctx(), &tex_key, size, || {
-                        let src = ImageF32::from_u8(d.train.image(idx), size, size);
-                        pipeline
-                            .apply(&src, size, &mut view_rng(seed, 0, slot, view))
-                            .to_u8()
-                    });
-                    ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(THUMB, THUMB)));
-                }
+        egui::Grid::new("view_pairs")
+            .spacing([16.0, 8.0])
+            .show(ui, |ui| {
+                ui.label(RichText::new("original").strong());
+                ui.label(RichText::new("view 1").strong());
+                ui.label(RichText::new("view 2").strong());
                 ui.end_row();
-            }
-        });
+                for (slot, &idx) in indices.iter().take(PAIRS).enumerate() {
+                    let original =
+                        app.textures
+                            .get(ui.ctx(), &format!("train/{idx}"), size, || {
+                                d.train.image(idx).to_vec()
+                            });
+                    ui.add(egui::Image::new(original).fit_to_exact_size(egui::vec2(THUMB, THUMB)))
+                        .on_hover_text(d.class_names[d.train.labels[idx] as usize].clone());
+                    for view in 0..2 {
+                        let tex_key = format!("view/{seed}/{pipeline_hash}/{slot}/{view}");
+                        let pipeline = &app.experiment.views;
+                        let tex = app.textures.get(ui.ctx(), &tex_key, size, || {
+                            let src = ImageF32::from_u8(d.train.image(idx), size, size);
+                            pipeline
+                                .apply(&src, size, &mut view_rng(seed, 0, slot, view))
+                                .to_u8()
+                        });
+                        ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(THUMB, THUMB)));
+                    }
+                    ui.end_row();
+                }
+            });
     });
 }
 
 /// FNV-1a, to key textures by pipeline settings.
 fn fxhash(s: &str) -> u64 {
-    s.bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }

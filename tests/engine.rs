@@ -1,0 +1,141 @@
+//! The trainer thread obeys its channel: pause, resume, stop; a panic inside the run
+//! becomes an error event instead of a hung UI.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use contrastive_workbench::data::Dataset;
+use contrastive_workbench::engine::{Command, Event, TrainerHandle, spawn_trainer};
+
+fn wait_for(
+    h: &TrainerHandle,
+    timeout: Duration,
+    mut pred: impl FnMut(&Event) -> bool,
+) -> Vec<Event> {
+    let deadline = Instant::now() + timeout;
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        if let Ok(ev) = h.events.recv_timeout(Duration::from_millis(50)) {
+            let done = pred(&ev);
+            seen.push(ev);
+            if done {
+                return seen;
+            }
+        }
+    }
+    panic!("timed out; events so far: {seen:?}");
+}
+
+#[test]
+fn pause_resume_and_stop_through_the_channel() {
+    let exp = common::tiny_experiment(8, 16, 100_000);
+    let dataset = Arc::new(exp.dataset.load().unwrap());
+    let repaints = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&repaints);
+    let h = spawn_trainer(
+        exp,
+        dataset,
+        Arc::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }),
+    );
+    let limit = Duration::from_secs(120);
+    wait_for(&h, limit, |e| matches!(e, Event::Started { .. }));
+    wait_for(&h, limit, |e| matches!(e, Event::Step(m) if m.step >= 2));
+
+    h.send(Command::Pause);
+    let seen = wait_for(&h, limit, |e| matches!(e, Event::Paused { .. }));
+    let paused_at = match seen.last() {
+        Some(Event::Paused { step }) => *step,
+        _ => unreachable!(),
+    };
+    // While paused no step is taken.
+    std::thread::sleep(Duration::from_millis(600));
+    let during: Vec<Event> = h.events.try_iter().collect();
+    assert!(
+        !during.iter().any(|e| matches!(e, Event::Step(_))),
+        "stepped while paused: {during:?}"
+    );
+
+    h.send(Command::Resume);
+    wait_for(
+        &h,
+        limit,
+        |e| matches!(e, Event::Resumed { step } if *step == paused_at),
+    );
+    wait_for(
+        &h,
+        limit,
+        |e| matches!(e, Event::Step(m) if m.step > paused_at),
+    );
+
+    let asked = Instant::now();
+    h.send(Command::Stop);
+    wait_for(&h, limit, |e| {
+        matches!(e, Event::Finished { stopped: true, .. })
+    });
+    // A step at this size takes well under a second; stopping waits for at most one step.
+    eprintln!("stop took {:?}", asked.elapsed());
+    assert!(
+        repaints.load(Ordering::SeqCst) > 0,
+        "the UI was never woken"
+    );
+}
+
+#[test]
+fn stopped_runs_can_still_export() {
+    let exp = common::tiny_experiment(8, 16, 100_000);
+    let dataset = Arc::new(exp.dataset.load().unwrap());
+    let h = spawn_trainer(exp, dataset, Arc::new(|| {}));
+    let limit = Duration::from_secs(120);
+    wait_for(&h, limit, |e| matches!(e, Event::Step(_)));
+    h.send(Command::Stop);
+    wait_for(&h, limit, |e| matches!(e, Event::Finished { .. }));
+    let dir = tempfile::tempdir().unwrap();
+    h.send(Command::Export(dir.path().to_path_buf()));
+    let seen = wait_for(&h, limit, |e| {
+        matches!(e, Event::Exported { .. } | Event::ExportFailed { .. })
+    });
+    assert!(
+        matches!(seen.last(), Some(Event::Exported { .. })),
+        "{seen:?}"
+    );
+    assert!(dir.path().join("encoder.safetensors").exists());
+    assert!(dir.path().join("preset.toml").exists());
+}
+
+#[test]
+fn a_panic_in_the_trainer_becomes_a_failed_event() {
+    let exp = common::tiny_experiment(8, 16, 10);
+    let mut dataset: Dataset = exp.dataset.load().unwrap();
+    // Corrupt the in-memory pixels: indexing an image now panics inside the run.
+    dataset.train.pixels.truncate(100);
+    let h = spawn_trainer(exp, Arc::new(dataset), Arc::new(|| {}));
+    let seen = wait_for(&h, Duration::from_secs(120), |e| {
+        matches!(e, Event::Failed { .. })
+    });
+    match seen.last() {
+        Some(Event::Failed { message, .. }) => assert!(message.contains("crashed"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_invalid_experiment_fails_with_the_field_named() {
+    let mut exp = common::tiny_experiment(8, 16, 10);
+    exp.train.learning_rate = -1.0;
+    let dataset = Arc::new(exp.dataset.load().unwrap());
+    let h = spawn_trainer(exp, dataset, Arc::new(|| {}));
+    let seen = wait_for(&h, Duration::from_secs(30), |e| {
+        matches!(e, Event::Failed { .. })
+    });
+    match seen.last() {
+        Some(Event::Failed { message, .. }) => {
+            assert!(message.contains("train.learning_rate"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+}

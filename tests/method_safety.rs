@@ -1,0 +1,68 @@
+//! A non-finite loss never reaches the weights: the step is refused.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use contrastive_workbench::methods::{self, BuildContext, MethodSpec, StepError};
+use contrastive_workbench::model::SmallCnnConfig;
+use contrastive_workbench::preset::TrainSpec;
+
+#[test]
+fn nan_input_is_refused_and_weights_are_unchanged() {
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    let (info, params) = methods::resolve(&MethodSpec::default()).unwrap();
+    let mut method = (info.build)(&BuildContext {
+        device: &ad,
+        encoder: &SmallCnnConfig::default(),
+        params: &params,
+        train: &TrainSpec::default(),
+    });
+    let weights = |m: &dyn methods::Method| m.encoder().blocks[0].conv.weight.val().into_data();
+    let before = weights(method.as_ref());
+
+    let mut bad = vec![0.1f32; 4 * 3 * 32 * 32];
+    bad[7] = f32::NAN;
+    let x = Tensor::<4>::from_data(TensorData::new(bad, [4, 3, 32, 32]), &ad);
+    match method.train_step(x, 1e-3) {
+        Err(StepError::NonFinite(v)) => assert!(!v.is_finite()),
+        Ok(o) => panic!("accepted a NaN batch: loss {}", o.loss),
+    }
+    // The update was not applied (BatchNorm statistics did see the batch: the engine
+    // therefore refuses to export a model after a non-finite loss).
+    assert_eq!(weights(method.as_ref()), before);
+
+    // A normal step afterwards still works and changes the weights.
+    let ok: Vec<f32> = (0..4 * 3 * 32 * 32)
+        .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
+        .collect();
+    let x = Tensor::<4>::from_data(TensorData::new(ok, [4, 3, 32, 32]), &ad);
+    let out = method.train_step(x, 1e-2).unwrap();
+    assert!(out.loss.is_finite());
+    assert_eq!(out.embeddings.len(), 4 * out.dim);
+}
+
+#[test]
+fn every_registered_method_takes_two_steps() {
+    let device = Device::flex().autodiff();
+    for info in methods::REGISTRY {
+        let spec = MethodSpec::with_defaults(info);
+        let (_, params) = methods::resolve(&spec).unwrap();
+        let mut m = (info.build)(&BuildContext {
+            device: &device,
+            encoder: &SmallCnnConfig {
+                channels: vec![8, 16],
+            },
+            params: &params,
+            train: &TrainSpec::default(),
+        });
+        for step in 0..2 {
+            let data: Vec<f32> = (0..8 * 3 * 16 * 16)
+                .map(|i| ((i * 13 + step) % 29) as f32 / 14.0 - 1.0)
+                .collect();
+            let x = Tensor::<4>::from_data(TensorData::new(data, [8, 3, 16, 16]), &device);
+            let out = m
+                .train_step(x, 1e-3)
+                .unwrap_or_else(|e| panic!("{}: {e}", info.id));
+            assert!(out.loss.is_finite(), "{}", info.id);
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The window, driven like a user would (egui_kittest: no display, no GPU needed except
+//! for the image snapshot, which uses a software Vulkan adapter).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use contrastive_workbench::app::{RunStatus, Tab, WorkbenchApp};
+use contrastive_workbench::preset::Experiment;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+fn harness(exp: Experiment) -> Harness<'static, WorkbenchApp> {
+    Harness::builder()
+        .with_size([1360.0, 860.0])
+        .build_eframe(move |cc| WorkbenchApp::new(cc.egui_ctx.clone(), exp))
+}
+
+/// Steps the UI until `pred` holds (the trainer runs on its own thread meanwhile).
+fn step_until(
+    h: &mut Harness<'static, WorkbenchApp>,
+    what: &str,
+    pred: impl Fn(&WorkbenchApp) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !pred(h.state()) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; status {:?}",
+            h.state().status
+        );
+        std::thread::sleep(Duration::from_millis(30));
+        h.run_steps(1);
+    }
+}
+
+#[test]
+fn the_main_window_builds_with_its_panels() {
+    let mut h = harness(Experiment::default());
+    h.run_steps(2);
+    h.get_by_label("Start");
+    h.get_by_label("Dataset");
+    h.get_by_label("Views");
+    h.get_by_label("Training");
+    h.get_by_label_contains("Press Start");
+    assert_eq!(h.state().status, RunStatus::Idle);
+}
+
+#[test]
+fn start_then_stop_changes_the_run_state() {
+    let mut h = harness(common::tiny_experiment(8, 16, 100_000));
+    h.run_steps(1);
+    h.get_by_label("Start").click();
+    h.run_steps(1);
+    assert_eq!(h.state().status, RunStatus::Running);
+    step_until(&mut h, "a logged step", |a| !a.history.steps.is_empty());
+    // While running the settings are locked and the controls change.
+    h.get_by_label("Pause");
+    h.get_by_label("Stop").click();
+    step_until(&mut h, "the run to stop", |a| {
+        a.status == RunStatus::Finished { stopped: true }
+    });
+    h.run_steps(1);
+    h.get_by_label("Start");
+    assert!(
+        h.state().history.projection.is_some(),
+        "the projection arrived"
+    );
+}
+
+#[test]
+fn the_views_panel_shows_pairs_and_resamples() {
+    let mut h = harness(Experiment::default());
+    h.get_by_label("Views").click();
+    h.run_steps(2);
+    assert_eq!(h.state().tab, Tab::Views);
+    h.get_by_label("Seed 0");
+    // 8 images, two views each, for seed 0.
+    assert_eq!(h.state().textures.count_prefix("view/0/"), 16);
+    h.get_by_label("Resample").click();
+    h.run_steps(2);
+    h.get_by_label("Seed 1");
+    assert_eq!(h.state().textures.count_prefix("view/1/"), 16);
+}
+
+#[test]
+fn dataset_panel_snapshot() {
+    let mut h = Harness::builder()
+        .with_size([1360.0, 860.0])
+        .wgpu()
+        .build_eframe(|cc| WorkbenchApp::new(cc.egui_ctx.clone(), Experiment::default()));
+    h.get_by_label("Dataset").click();
+    h.run_steps(3);
+    h.snapshot("dataset_panel");
+}
