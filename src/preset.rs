@@ -135,12 +135,13 @@ pub struct Experiment {
 }
 
 impl Default for Experiment {
+    /// SimCLR on the built-in shapes, as in `presets/simclr-shapes.toml`.
     fn default() -> Self {
         Self {
             name: "simclr-shapes".into(),
             seed: 0,
             dataset: DatasetSpec::default(),
-            views: ViewPipeline::default(),
+            views: ViewPipeline::strong_colour(),
             encoder: SmallCnnConfig::default(),
             method: MethodSpec::default(),
             train: TrainSpec::default(),

@@ -8,7 +8,7 @@ use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::Event;
-use crate::engine::session::{RunOptions, export_and_report, run_experiment_with};
+use crate::engine::session::{RunOptions, run_experiment_with};
 use crate::preset::{BackendChoice, Experiment};
 
 pub fn train(

@@ -1,9 +1,9 @@
 //! `shapes`: a procedurally generated, colourful, labelled image set.
 //!
-//! Each image is one shape (the label) of random colour, size, position and rotation on a
-//! random two-colour gradient background, anti-aliased by 4x4 supersampling. Colour carries
-//! no label information, so a representation must become colour-invariant to classify well:
-//! this is what makes colour jitter visibly matter.
+//! Each image is one shape (the label) of random colour, size, position and (mild) rotation
+//! on a random background, colours drawn from small palettes, anti-aliased by 4x4
+//! supersampling. Colour carries no label information, so a representation must become
+//! colour-invariant to classify well: this is what makes colour jitter visibly matter.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -73,20 +73,27 @@ fn generate_split(spec: &ShapesSpec, split: u64, per_class: usize) -> ImageSet {
 fn render(seed: u64, split: u64, index: u64, class: usize, size: usize) -> Vec<u8> {
     let mut rng = rng_for(seed, Stream::Dataset, &[split, index]);
     let s = size as f32;
-    let bg_a = random_colour(&mut rng);
-    let bg_b = random_colour(&mut rng);
+    // Colours come from small palettes, so colour alone cannot tell images apart: many
+    // images in a batch share their colours, and a contrastive method has to look at shape.
+    let bg = BACKGROUNDS[rng.random_range(0..BACKGROUNDS.len())];
     let fg = loop {
-        let c = random_colour(&mut rng);
-        // Keep the shape visible against both ends of the background gradient.
-        if colour_distance(c, bg_a) > 0.45 && colour_distance(c, bg_b) > 0.45 {
+        let c = FOREGROUNDS[rng.random_range(0..FOREGROUNDS.len())];
+        if colour_distance(c, bg) > 0.45 {
             break c;
         }
     };
+    // A faint lighting gradient across the background (a strong one is an instance cue
+    // that crops do not remove, and it slows learning of the shapes).
+    let shade: f32 = rng.random_range(0.0..0.05);
+    let bg_a = bg.map(|v| (v * (1.0 + shade)).min(1.0));
+    let bg_b = bg.map(|v| v * (1.0 - shade));
     let grad_angle: f32 = rng.random_range(0.0..std::f32::consts::TAU);
     let radius: f32 = rng.random_range(0.22..0.42) * s;
     let cx: f32 = rng.random_range(radius * 0.8..s - radius * 0.8);
     let cy: f32 = rng.random_range(radius * 0.8..s - radius * 0.8);
-    let rot: f32 = rng.random_range(0.0..std::f32::consts::TAU);
+    // Rotation is mild: SimCLR's views do not rotate, so a free angle would be an
+    // instance cue unrelated to the class (and squares would turn into diamonds).
+    let rot: f32 = rng.random_range(-0.35..0.35);
     let (sin, cos) = rot.sin_cos();
     let (gs, gc) = grad_angle.sin_cos();
 
@@ -120,13 +127,21 @@ fn render(seed: u64, split: u64, index: u64, class: usize, size: usize) -> Vec<u
     out
 }
 
-fn random_colour(rng: &mut crate::seeding::Rng) -> [f32; 3] {
-    [
-        rng.random_range(0.0..1.0),
-        rng.random_range(0.0..1.0),
-        rng.random_range(0.0..1.0),
-    ]
-}
+const FOREGROUNDS: [[f32; 3]; 6] = [
+    [0.90, 0.20, 0.20],
+    [0.95, 0.75, 0.10],
+    [0.20, 0.70, 0.30],
+    [0.20, 0.45, 0.90],
+    [0.65, 0.30, 0.80],
+    [0.95, 0.95, 0.95],
+];
+
+const BACKGROUNDS: [[f32; 3]; 4] = [
+    [0.10, 0.10, 0.12],
+    [0.45, 0.45, 0.48],
+    [0.15, 0.30, 0.40],
+    [0.55, 0.40, 0.25],
+];
 
 fn colour_distance(a: [f32; 3], b: [f32; 3]) -> f32 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()

@@ -26,7 +26,9 @@ pub static INFO: MethodInfo = MethodInfo {
             key: "temperature",
             label: "temperature t",
             help: "Softmax temperature of NT-Xent; lower sharpens the contrast between negatives",
-            default: 0.5,
+            // 0.5 in the paper's ImageNet runs; 0.2 learns faster on small data (as solo-learn's
+            // CIFAR settings).
+            default: 0.2,
             min: 0.01,
             max: 10.0,
             integer: false,

@@ -101,6 +101,26 @@ impl Default for ViewPipeline {
 }
 
 impl ViewPipeline {
+    /// Strong colour distortion and milder crops, for the built-in shapes: their colours
+    /// are a shortcut to telling images apart, and only a full hue rotation plus strong
+    /// brightness/contrast/saturation changes take it away (Chen et al. 2020, sec. 3).
+    pub fn strong_colour() -> Self {
+        Self {
+            crop: CropParams {
+                scale: [0.35, 1.0],
+                ..CropParams::default()
+            },
+            jitter: JitterParams {
+                p: 0.8,
+                brightness: 0.8,
+                contrast: 0.8,
+                saturation: 0.8,
+                hue: 0.5,
+            },
+            ..Self::default()
+        }
+    }
+
     /// Checks every parameter; the error names the field, as written in a preset.
     pub fn validate(&self) -> Result<(), String> {
         let prob = |name: &str, p: f32| {

@@ -12,7 +12,7 @@ pub fn tiny_experiment(train_per_class: usize, batch: usize, steps: u64) -> Expe
     e.dataset = DatasetSpec::Shapes(ShapesSpec {
         seed: 1,
         train_per_class,
-        test_per_class: 25,
+        test_per_class: 50,
         size: 32,
     });
     e.train.batch_size = batch;
