@@ -75,12 +75,12 @@ fn the_views_panel_shows_pairs_and_resamples() {
     h.run_steps(2);
     assert_eq!(h.state().tab, Tab::Views);
     h.get_by_label("Seed 0");
-    // 8 images, two views each, for seed 0.
-    assert_eq!(h.state().textures.count_prefix("view/0/"), 16);
+    // 12 images, two views each, for seed 0.
+    assert_eq!(h.state().textures.count_prefix("view/0/"), 24);
     h.get_by_label("Resample").click();
     h.run_steps(2);
     h.get_by_label("Seed 1");
-    assert_eq!(h.state().textures.count_prefix("view/1/"), 16);
+    assert_eq!(h.state().textures.count_prefix("view/1/"), 24);
 }
 
 #[test]

@@ -105,7 +105,10 @@ fn status_line(ui: &mut egui::Ui, app: &WorkbenchApp) {
         text += &format!("  step {}/{}", h.last_step(), h.total_steps);
     }
     if let Some(m) = h.steps.last() {
-        text += &format!("  {:.0} views/s", m.views_per_sec);
+        text += &format!(
+            "  {:.1} steps/s, {:.0} views/s",
+            m.steps_per_sec, m.views_per_sec
+        );
     }
     if let Some(e) = h.latest_knn() {
         text += &format!(

@@ -7,7 +7,9 @@ use crate::app::workbench::{Action, WorkbenchApp};
 use crate::views::ImageF32;
 use crate::views::pipeline::{batch_indices, view_rng};
 
-const PAIRS: usize = 8;
+const PAIRS: usize = 12;
+/// Triplets (original, view 1, view 2) per grid row.
+const PER_ROW: usize = 2;
 const THUMB: f32 = 96.0;
 
 pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
@@ -38,11 +40,16 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>
     let indices = batch_indices(seed, 0, d.train.len(), batch);
     egui::ScrollArea::vertical().show(ui, |ui| {
         egui::Grid::new("view_pairs")
-            .spacing([16.0, 8.0])
+            .spacing([8.0, 8.0])
             .show(ui, |ui| {
-                ui.label(RichText::new("original").strong());
-                ui.label(RichText::new("view 1").strong());
-                ui.label(RichText::new("view 2").strong());
+                for k in 0..PER_ROW {
+                    ui.label(RichText::new("original").strong());
+                    ui.label(RichText::new("view 1").strong());
+                    ui.label(RichText::new("view 2").strong());
+                    if k + 1 < PER_ROW {
+                        ui.add_space(24.0);
+                    }
+                }
                 ui.end_row();
                 for (slot, &idx) in indices.iter().take(PAIRS).enumerate() {
                     let original =
@@ -63,7 +70,11 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>
                         });
                         ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(THUMB, THUMB)));
                     }
-                    ui.end_row();
+                    if slot % PER_ROW == PER_ROW - 1 {
+                        ui.end_row();
+                    } else {
+                        ui.add_space(24.0);
+                    }
                 }
             });
     });
