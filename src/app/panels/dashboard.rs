@@ -2,7 +2,7 @@
 //! uniformity, the collapse signal against 1/sqrt(d), learning rate and throughput.
 
 use eframe::egui::{self, Color32, RichText};
-use egui_plot::{HLine, Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{Corner, HLine, Legend, Line, LineStyle, Plot, PlotPoints};
 
 use crate::app::workbench::WorkbenchApp;
 use crate::engine::StepMetrics;
@@ -36,13 +36,13 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp) {
         .num_columns(2)
         .spacing([8.0, 4.0])
         .show(ui, |ui| {
-            small_plot(ui, "loss", half, plot_h, |p| {
+            small_plot(ui, "loss", half, plot_h, Corner::RightTop, |p| {
                 p.line(Line::new(
                     "loss",
                     PlotPoints::from(series(|m| f64::from(m.loss))),
                 ));
             });
-            small_plot(ui, "kNN top-1 (%)", half, plot_h, |p| {
+            small_plot(ui, "kNN top-1 (%)", half, plot_h, Corner::LeftTop, |p| {
                 let pts: Vec<[f64; 2]> = h
                     .evals
                     .iter()
@@ -58,46 +58,67 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp) {
                 }
             });
             ui.end_row();
-            small_plot(ui, "alignment / uniformity", half, plot_h, |p| {
-                p.line(Line::new(
-                    "align (alpha=2)",
-                    PlotPoints::from(series(|m| f64::from(m.align))),
-                ));
-                p.line(Line::new(
-                    "uniform (t=2)",
-                    PlotPoints::from(series(|m| f64::from(m.uniform))),
-                ));
-            });
-            small_plot(ui, "embedding std (collapse signal)", half, plot_h, |p| {
-                p.line(Line::new(
-                    "std of normalised z",
-                    PlotPoints::from(series(|m| f64::from(m.z_std))),
-                ));
-                if let Some(m) = h.steps.last() {
-                    p.hline(
-                        HLine::new("1/sqrt(d)", f64::from(m.z_std_healthy))
-                            .style(LineStyle::dashed_loose())
-                            .color(Color32::GRAY),
+            small_plot(
+                ui,
+                "alignment / uniformity",
+                half,
+                plot_h,
+                Corner::RightTop,
+                |p| {
+                    p.line(Line::new(
+                        "align (alpha=2)",
+                        PlotPoints::from(series(|m| f64::from(m.align))),
+                    ));
+                    p.line(Line::new(
+                        "uniform (t=2)",
+                        PlotPoints::from(series(|m| f64::from(m.uniform))),
+                    ));
+                },
+            );
+            small_plot(
+                ui,
+                "embedding std (collapse signal)",
+                half,
+                plot_h,
+                Corner::LeftTop,
+                |p| {
+                    p.line(Line::new(
+                        "std of normalised z",
+                        PlotPoints::from(series(|m| f64::from(m.z_std))),
+                    ));
+                    if let Some(m) = h.steps.last() {
+                        p.hline(
+                            HLine::new("1/sqrt(d)", f64::from(m.z_std_healthy))
+                                .style(LineStyle::dashed_loose())
+                                .color(Color32::GRAY),
+                        );
+                    }
+                    p.set_plot_bounds_y(
+                        0.0..=0.15_f64.max(
+                            h.steps
+                                .last()
+                                .map_or(0.1, |m| 1.3 * f64::from(m.z_std_healthy)),
+                        ),
                     );
-                }
-                p.set_plot_bounds_y(
-                    0.0..=0.15_f64.max(
-                        h.steps
-                            .last()
-                            .map_or(0.1, |m| 1.3 * f64::from(m.z_std_healthy)),
-                    ),
-                );
-            });
+                },
+            );
             ui.end_row();
-            small_plot(ui, "learning rate", half, plot_h, |p| {
+            small_plot(ui, "learning rate", half, plot_h, Corner::RightTop, |p| {
                 p.line(Line::new("lr", PlotPoints::from(series(|m| m.lr))));
             });
-            small_plot(ui, "throughput (views/s)", half, plot_h, |p| {
-                p.line(Line::new(
-                    "views/s",
-                    PlotPoints::from(series(|m| f64::from(m.views_per_sec))),
-                ));
-            });
+            small_plot(
+                ui,
+                "throughput (views/s)",
+                half,
+                plot_h,
+                Corner::RightTop,
+                |p| {
+                    p.line(Line::new(
+                        "views/s",
+                        PlotPoints::from(series(|m| f64::from(m.views_per_sec))),
+                    ));
+                },
+            );
             ui.end_row();
         });
 }
@@ -107,6 +128,7 @@ fn small_plot(
     title: &str,
     width: f32,
     height: f32,
+    legend: Corner,
     add: impl FnOnce(&mut egui_plot::PlotUi),
 ) {
     ui.vertical(|ui| {
@@ -114,7 +136,7 @@ fn small_plot(
         Plot::new(title)
             .width(width)
             .height(height)
-            .legend(Legend::default())
+            .legend(Legend::default().position(legend))
             .allow_scroll(false)
             .show(ui, add);
     });

@@ -21,7 +21,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>
         }
         ui.label(
             RichText::new(
-                "Each row: an image and the two views SimCLR compares, exactly as training step 0 \
+                "Each triple: an image and the two views SimCLR compares, exactly as training step 0 \
                  draws them with this seed.",
             )
             .small(),
