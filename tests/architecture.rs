@@ -1,5 +1,6 @@
 //! The layering rules of ARCHITECTURE.md, checked on the source: the UI never uses burn,
 //! and the engine and everything below it never use egui.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use std::path::Path;
 

@@ -1,5 +1,6 @@
 //! The trainer thread obeys its channel: pause, resume, stop; a panic inside the run
 //! becomes an error event instead of a hung UI.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The exported encoder loads back: safetensors (PyTorch names and layout) with the same
 //! values as the module, and the burn record reproduces the same outputs.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};

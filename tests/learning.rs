@@ -1,5 +1,6 @@
 //! SimCLR learns: a short CPU run on the built-in shapes raises kNN accuracy on held-out
 //! images above the same encoder's accuracy at random initialisation.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! A non-finite loss never reaches the weights: the step is refused.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use burn::tensor::{Device, Tensor, TensorData};
 use contrastive_workbench::methods::{self, BuildContext, MethodSpec, StepError};

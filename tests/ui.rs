@@ -1,5 +1,6 @@
 //! The window, driven like a user would (egui_kittest: no display, no GPU needed except
 //! for the image snapshot, which uses a software Vulkan adapter).
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod common;
 

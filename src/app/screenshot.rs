@@ -38,7 +38,7 @@ impl ScreenshotState {
             // Evaluate (and project) a few times on the way, and right at the picture.
             exp.train.steps = exp.train.steps.max(plan.after_steps);
             exp.eval.every = (plan.after_steps / 4).max(1);
-            while plan.after_steps % exp.eval.every != 0 {
+            while !plan.after_steps.is_multiple_of(exp.eval.every) {
                 exp.eval.every -= 1;
             }
         }

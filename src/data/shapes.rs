@@ -221,7 +221,7 @@ mod tests {
     fn every_class_covers_a_plausible_area() {
         // Area of each shape at unit radius, estimated on a grid: distinct, non-trivial.
         let mut areas = Vec::new();
-        for class in 0..CLASSES.len() {
+        for (class, name) in CLASSES.iter().enumerate() {
             let mut n = 0;
             for i in 0..200 {
                 for j in 0..200 {
@@ -233,7 +233,7 @@ mod tests {
                 }
             }
             let area = n as f32 / 10_000.0;
-            assert!(area > 0.5 && area < 3.2, "{}: area {area}", CLASSES[class]);
+            assert!(area > 0.5 && area < 3.2, "{name}: area {area}");
             areas.push(area);
         }
         // Circle area close to pi * 0.81.

@@ -7,7 +7,7 @@ use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
 use crate::preset::{OptimizerKind, TrainSpec};
 
 pub fn build_optimizer(train: &TrainSpec) -> ModuleOptimizer {
-    let decay = (train.weight_decay > 0.0).then(|| WeightDecayConfig {
+    let decay = (train.weight_decay > 0.0).then_some(WeightDecayConfig {
         penalty: train.weight_decay as f32,
     });
     match train.optimizer {

@@ -15,7 +15,7 @@ pub struct Pca2 {
 
 /// Projects row-major `[n, d]` data onto its two leading principal components.
 pub fn pca_2d(x: &[f32], d: usize) -> Pca2 {
-    let n = if d == 0 { 0 } else { x.len() / d };
+    let n = x.len().checked_div(d).unwrap_or(0);
     if n < 2 || d < 2 {
         return Pca2 {
             points: vec![[0.0, 0.0]; n],

@@ -7,14 +7,16 @@ use contrastive_workbench::preset::{BackendChoice, Experiment, Schedule};
 
 /// SimCLR on a small shapes set, CPU backend, evaluation on a small sample.
 pub fn tiny_experiment(train_per_class: usize, batch: usize, steps: u64) -> Experiment {
-    let mut e = Experiment::default();
-    e.name = "test".into();
-    e.dataset = DatasetSpec::Shapes(ShapesSpec {
-        seed: 1,
-        train_per_class,
-        test_per_class: 50,
-        size: 32,
-    });
+    let mut e = Experiment {
+        name: "test".into(),
+        dataset: DatasetSpec::Shapes(ShapesSpec {
+            seed: 1,
+            train_per_class,
+            test_per_class: 50,
+            size: 32,
+        }),
+        ..Experiment::default()
+    };
     e.train.batch_size = batch;
     e.train.steps = steps;
     e.train.backend = BackendChoice::Cpu;

@@ -100,7 +100,7 @@ fn run_controls(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>
 
 fn status_line(ui: &mut egui::Ui, app: &WorkbenchApp) {
     let h = &app.history;
-    let mut text = format!("{}", app.status.label());
+    let mut text = app.status.label();
     if h.total_steps > 0 {
         text += &format!("  step {}/{}", h.last_step(), h.total_steps);
     }
