@@ -50,11 +50,10 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp) {
                     .collect();
                 p.line(Line::new("kNN top-1", PlotPoints::from(pts)));
                 if let Some(b) = h.evals.first() {
-                    p.hline(
-                        HLine::new("random init", 100.0 * f64::from(b.baseline_top1))
-                            .style(LineStyle::dashed_loose())
-                            .color(Color32::GRAY),
-                    );
+                    p.hline(reference_line(
+                        "random init",
+                        100.0 * f64::from(b.baseline_top1),
+                    ));
                 }
             });
             ui.end_row();
@@ -87,11 +86,7 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp) {
                         PlotPoints::from(series(|m| f64::from(m.z_std))),
                     ));
                     if let Some(m) = h.steps.last() {
-                        p.hline(
-                            HLine::new("1/sqrt(d)", f64::from(m.z_std_healthy))
-                                .style(LineStyle::dashed_loose())
-                                .color(Color32::GRAY),
-                        );
+                        p.hline(reference_line("1/sqrt(d)", f64::from(m.z_std_healthy)));
                     }
                     p.set_plot_bounds_y(
                         0.0..=0.15_f64.max(
@@ -121,6 +116,13 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp) {
             );
             ui.end_row();
         });
+}
+
+/// A dashed grey line marking a reference value (a baseline, a healthy level).
+fn reference_line(name: &str, y: f64) -> HLine {
+    HLine::new(name, y)
+        .style(LineStyle::dashed_loose())
+        .color(Color32::GRAY)
 }
 
 fn small_plot(
