@@ -94,3 +94,21 @@ fn dataset_panel_snapshot() {
     h.run_steps(3);
     h.snapshot("dataset_panel");
 }
+
+#[test]
+fn choosing_another_method_swaps_its_settings() {
+    let mut h = harness(Experiment::default());
+    h.run_steps(1);
+    // A setting's label and its slider share the name.
+    let shown = |h: &Harness<'static, WorkbenchApp>, name: &str| {
+        h.query_all_by_label(name).next().is_some()
+    };
+    assert!(shown(&h, "temperature t"));
+    h.get_by_label("method").click();
+    h.run_steps(3);
+    h.get_by_label("SimSiam").click();
+    h.run_steps(2);
+    assert_eq!(h.state().experiment.method.kind, "simsiam");
+    assert!(shown(&h, "predictor bottleneck"));
+    assert!(!shown(&h, "temperature t"));
+}

@@ -8,6 +8,7 @@
 pub mod optimizer;
 pub mod params;
 pub mod simclr;
+pub mod simsiam;
 
 use burn::tensor::{Device, Tensor};
 
@@ -54,6 +55,7 @@ pub trait Method: Send {
 }
 
 /// A registry entry: how to describe, configure and build a method.
+#[derive(Debug)]
 pub struct MethodInfo {
     /// The `kind` in presets.
     pub id: &'static str,
@@ -68,7 +70,7 @@ pub struct MethodInfo {
 }
 
 /// Every method the workbench offers.
-pub static REGISTRY: &[&MethodInfo] = &[&simclr::INFO];
+pub static REGISTRY: &[&MethodInfo] = &[&simclr::INFO, &simsiam::INFO];
 
 pub fn find(id: &str) -> Option<&'static MethodInfo> {
     REGISTRY.iter().copied().find(|m| m.id == id)

@@ -125,3 +125,41 @@ pub fn resolve(spec: &MethodSpec) -> Result<(&'static MethodInfo, Params), Strin
     }
     Ok((info, Params(out)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_method_resolves_with_its_defaults_and_round_trips_a_change() {
+        for info in REGISTRY {
+            let mut spec = MethodSpec::with_defaults(info);
+            let (found, params) = resolve(&spec).unwrap();
+            assert_eq!(found.id, info.id);
+            for p in info.params {
+                assert_eq!(params.get(p.key), p.default, "{}.{}", info.id, p.key);
+                spec.set(p, p.max);
+            }
+            let (_, params) = resolve(&spec).unwrap();
+            for p in info.params {
+                assert_eq!(params.get(p.key), p.max);
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_types_and_unknown_keys_are_named() {
+        let mut spec = MethodSpec::default();
+        spec.params
+            .insert("projection_dim".into(), toml::Value::Float(12.5));
+        assert!(
+            resolve(&spec)
+                .unwrap_err()
+                .contains("method.projection_dim")
+        );
+        let mut spec = MethodSpec::default();
+        spec.params.insert("tau".into(), toml::Value::Float(0.1));
+        let e = resolve(&spec).unwrap_err();
+        assert!(e.contains("method.tau") && e.contains("temperature"), "{e}");
+    }
+}
