@@ -9,6 +9,7 @@ pub mod optimizer;
 pub mod params;
 pub mod simclr;
 pub mod simsiam;
+pub mod trainable;
 
 use burn::tensor::{Device, Tensor};
 

@@ -3,12 +3,12 @@
 //! against the other 2N-2 views of the batch. The representation is h = f(x).
 
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 
+use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput};
 use crate::losses::nt_xent;
-use crate::model::tensor_io::{matrix_to_vec, scalar};
+use crate::model::tensor_io::matrix_to_vec;
 use crate::model::{MlpHead, MlpHeadConfig, SmallCnn};
 
 pub static INFO: MethodInfo = MethodInfo {
@@ -65,9 +65,7 @@ pub struct SimClrNet {
 }
 
 pub struct SimClr {
-    /// `None` only transiently while burn's optimiser consumes and returns the network.
-    net: Option<SimClrNet>,
-    optim: ModuleOptimizer,
+    net: Trainable<SimClrNet>,
     temperature: f32,
     projection_dim: usize,
 }
@@ -84,43 +82,31 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
         .init(ctx.device),
     };
     Box::new(SimClr {
-        net: Some(net),
-        optim: super::optimizer::build_optimizer(ctx.train),
+        net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
         temperature: ctx.params.get("temperature") as f32,
         projection_dim,
     })
 }
 
-impl SimClr {
-    fn net(&self) -> &SimClrNet {
-        self.net.as_ref().expect("network present between steps")
-    }
-}
-
 impl Method for SimClr {
     fn train_step(&mut self, views: Tensor<4>, lr: f64) -> Result<StepOutput, StepError> {
-        let net = self.net.take().expect("network present between steps");
-        let z = net.head.forward(net.encoder.forward(views));
-        let loss = nt_xent(z.clone(), self.temperature);
-        let value = scalar(loss.clone());
-        if !value.is_finite() {
-            self.net = Some(net);
-            return Err(StepError::NonFinite(value));
-        }
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
-        self.net = Some(self.optim.step(lr, net, grads));
+        let temperature = self.temperature;
+        let (loss, z) = self.net.step(lr, |net| {
+            let z = net.head.forward(net.encoder.forward(views));
+            (nt_xent(z.clone(), temperature), z)
+        })?;
         Ok(StepOutput {
-            loss: value,
+            loss,
             embeddings: matrix_to_vec(z.detach()),
             dim: self.projection_dim,
         })
     }
 
     fn embed(&self, images: Tensor<4>) -> Tensor<2> {
-        self.net().encoder.valid().forward(images)
+        self.net.net().encoder.valid().forward(images)
     }
 
     fn encoder(&self) -> SmallCnn {
-        self.net().encoder.clone()
+        self.net.net().encoder.clone()
     }
 }

@@ -7,14 +7,14 @@
 
 use burn::module::Module;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
-use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 
+use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput};
 use crate::losses::negative_cosine;
 use crate::model::SmallCnn;
-use crate::model::tensor_io::{matrix_to_vec, scalar};
+use crate::model::tensor_io::matrix_to_vec;
 
 pub static INFO: MethodInfo = MethodInfo {
     id: "simsiam",
@@ -100,9 +100,7 @@ impl SimSiamNet {
 }
 
 pub struct SimSiam {
-    /// `None` only transiently while burn's optimiser consumes and returns the network.
-    net: Option<SimSiamNet>,
-    optim: ModuleOptimizer,
+    net: Trainable<SimSiamNet>,
     stop_gradient: bool,
     dim: usize,
 }
@@ -127,48 +125,37 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
         },
     };
     Box::new(SimSiam {
-        net: Some(net),
-        optim: super::optimizer::build_optimizer(ctx.train),
+        net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
         stop_gradient: ctx.params.get("stop_gradient") >= 0.5,
         dim,
     })
 }
 
-impl SimSiam {
-    fn net(&self) -> &SimSiamNet {
-        self.net.as_ref().expect("network present between steps")
-    }
-}
-
 impl Method for SimSiam {
     fn train_step(&mut self, views: Tensor<4>, lr: f64) -> Result<StepOutput, StepError> {
-        let net = self.net.take().expect("network present between steps");
+        let stop_gradient = self.stop_gradient;
+        let target = |t: Tensor<2>| if stop_gradient { t.detach() } else { t };
         let [rows, _, _, _] = views.dims();
         let n = rows / 2;
-        let (z, p) = net.forward(views);
-        let (z1, z2) = (z.clone().narrow(0, 0, n), z.clone().narrow(0, n, n));
-        let (p1, p2) = (p.clone().narrow(0, 0, n), p.narrow(0, n, n));
-        let target = |t: Tensor<2>| if self.stop_gradient { t.detach() } else { t };
-        let loss = (negative_cosine(p1, target(z2)) + negative_cosine(p2, target(z1))) / 2.0;
-        let value = scalar(loss.clone());
-        if !value.is_finite() {
-            self.net = Some(net);
-            return Err(StepError::NonFinite(value));
-        }
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
-        self.net = Some(self.optim.step(lr, net, grads));
+        let (loss, z) = self.net.step(lr, |net| {
+            let (z, p) = net.forward(views);
+            let (z1, z2) = (z.clone().narrow(0, 0, n), z.clone().narrow(0, n, n));
+            let (p1, p2) = (p.clone().narrow(0, 0, n), p.narrow(0, n, n));
+            let loss = (negative_cosine(p1, target(z2)) + negative_cosine(p2, target(z1))) / 2.0;
+            (loss, z)
+        })?;
         Ok(StepOutput {
-            loss: value,
+            loss,
             embeddings: matrix_to_vec(z.detach()),
             dim: self.dim,
         })
     }
 
     fn embed(&self, images: Tensor<4>) -> Tensor<2> {
-        self.net().encoder.valid().forward(images)
+        self.net.net().encoder.valid().forward(images)
     }
 
     fn encoder(&self) -> SmallCnn {
-        self.net().encoder.clone()
+        self.net.net().encoder.clone()
     }
 }

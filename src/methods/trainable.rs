@@ -1,0 +1,48 @@
+//! The optimisation step every method shares: compute the loss, refuse it when it is not
+//! finite, otherwise back-propagate and let the optimiser update the network.
+
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::Tensor;
+
+use super::StepError;
+use crate::model::tensor_io::scalar;
+
+/// A network and its optimiser.
+pub struct Trainable<N: Module> {
+    /// `None` only transiently, while burn's optimiser consumes and returns the network.
+    net: Option<N>,
+    optim: ModuleOptimizer,
+}
+
+impl<N: Module> Trainable<N> {
+    pub fn new(net: N, optim: ModuleOptimizer) -> Self {
+        Self {
+            net: Some(net),
+            optim,
+        }
+    }
+
+    pub fn net(&self) -> &N {
+        self.net.as_ref().expect("network present between steps")
+    }
+
+    /// Runs `forward` (the loss and whatever the method wants back), then applies the update
+    /// only when the loss is finite. Returns the loss value and the extra output.
+    pub fn step<T>(
+        &mut self,
+        lr: f64,
+        forward: impl FnOnce(&N) -> (Tensor<1>, T),
+    ) -> Result<(f32, T), StepError> {
+        let net = self.net.take().expect("network present between steps");
+        let (loss, extra) = forward(&net);
+        let value = scalar(loss.clone());
+        if !value.is_finite() {
+            self.net = Some(net);
+            return Err(StepError::NonFinite(value));
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        self.net = Some(self.optim.step(lr, net, grads));
+        Ok((value, extra))
+    }
+}
