@@ -36,6 +36,8 @@ pub struct StepMetrics {
     pub z_std: f32,
     /// 1/sqrt(d): what `z_std` is for a healthy embedding.
     pub z_std_healthy: f32,
+    /// `z_std` has fallen far below the healthy value: the embeddings are collapsing.
+    pub collapsing: bool,
     pub lr: f64,
     pub steps_per_sec: f32,
     pub views_per_sec: f32,

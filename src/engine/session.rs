@@ -185,13 +185,15 @@ pub fn run_experiment_with(
         result.steps_done = step;
         if step % exp.train.log_every == 0 || step == exp.train.steps {
             let secs = window_start.elapsed().as_secs_f32().max(1e-6);
+            let z_std = normalized_std(&out.embeddings, out.dim);
             let m = StepMetrics {
                 step,
                 loss: out.loss,
                 align: alignment(&out.embeddings, out.dim),
                 uniform: uniformity(&out.embeddings, out.dim),
-                z_std: normalized_std(&out.embeddings, out.dim),
+                z_std,
                 z_std_healthy: collapse::healthy_std(out.dim),
+                collapsing: collapse::is_collapsing(z_std, out.dim),
                 lr,
                 steps_per_sec: window_steps as f32 / secs,
                 views_per_sec: (window_steps as usize * 2 * batch) as f32 / secs,

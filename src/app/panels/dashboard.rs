@@ -6,7 +6,6 @@ use egui_plot::{Corner, HLine, Legend, Line, LineStyle, Plot, PlotPoints};
 
 use crate::app::workbench::WorkbenchApp;
 use crate::engine::StepMetrics;
-use crate::metrics::collapse::is_collapsing;
 
 pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp) {
     let h = &app.history;
@@ -14,8 +13,7 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp) {
         ui.label("Press Start to train; curves appear here as it learns.");
     }
     if let Some(m) = h.steps.last() {
-        let d = (1.0 / (m.z_std_healthy * m.z_std_healthy)).round() as usize;
-        if is_collapsing(m.z_std, d) {
+        if m.collapsing {
             ui.label(
                 RichText::new(format!(
                     "COLLAPSE: embedding std {:.4} is far below the healthy 1/sqrt(d) = {:.4}; \
