@@ -20,6 +20,8 @@ pub enum Stream {
     Dataset = 3,
     /// Picking the fixed sample shown in projections and kNN banks.
     Sample = 4,
+    /// A method's own random choices (sampled negatives, queue and memory-bank start values).
+    Method = 5,
 }
 
 /// SplitMix64 finaliser: a cheap, well-mixed hash of a 64-bit value.

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use burn::tensor::{Device, Tensor, TensorData};
-use contrastive_workbench::methods::{self, BuildContext, MethodSpec, StepError};
+use contrastive_workbench::methods::{self, BuildContext, MethodSpec, StepError, TrainBatch};
 use contrastive_workbench::model::SmallCnnConfig;
 use contrastive_workbench::preset::TrainSpec;
 
@@ -16,6 +16,8 @@ fn nan_input_is_refused_and_weights_are_unchanged() {
         encoder: &SmallCnnConfig::default(),
         params: &params,
         train: &TrainSpec::default(),
+        dataset_len: 4,
+        seed: 0,
     });
     let weights = |m: &dyn methods::Method| m.encoder().blocks[0].conv.weight.val().into_data();
     let before = weights(method.as_ref());
@@ -23,7 +25,7 @@ fn nan_input_is_refused_and_weights_are_unchanged() {
     let mut bad = vec![0.1f32; 4 * 3 * 32 * 32];
     bad[7] = f32::NAN;
     let x = Tensor::<4>::from_data(TensorData::new(bad, [4, 3, 32, 32]), &ad);
-    match method.train_step(x, 1e-3) {
+    match method.train_step(batch(x, 0), 1e-3) {
         Err(StepError::NonFinite(v)) => assert!(!v.is_finite()),
         Ok(o) => panic!("accepted a NaN batch: loss {}", o.loss),
     }
@@ -36,9 +38,19 @@ fn nan_input_is_refused_and_weights_are_unchanged() {
         .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
         .collect();
     let x = Tensor::<4>::from_data(TensorData::new(ok, [4, 3, 32, 32]), &ad);
-    let out = method.train_step(x, 1e-2).unwrap();
+    let out = method.train_step(batch(x, 1), 1e-2).unwrap();
     assert!(out.loss.is_finite());
     assert_eq!(out.embeddings.len(), 4 * out.dim);
+}
+
+/// Views `[2N, ...]` of images 0..N at `step`.
+fn batch(views: Tensor<4>, step: u64) -> TrainBatch {
+    let n = views.dims()[0] / 2;
+    TrainBatch {
+        views,
+        indices: (0..n).collect(),
+        step,
+    }
 }
 
 #[test]
@@ -54,6 +66,8 @@ fn every_registered_method_takes_two_steps() {
             },
             params: &params,
             train: &TrainSpec::default(),
+            dataset_len: 16,
+            seed: 0,
         });
         for step in 0..2 {
             let data: Vec<f32> = (0..8 * 3 * 16 * 16)
@@ -61,7 +75,7 @@ fn every_registered_method_takes_two_steps() {
                 .collect();
             let x = Tensor::<4>::from_data(TensorData::new(data, [8, 3, 16, 16]), &device);
             let out = m
-                .train_step(x, 1e-3)
+                .train_step(batch(x, step as u64), 1e-3)
                 .unwrap_or_else(|e| panic!("{}: {e}", info.id));
             assert!(out.loss.is_finite(), "{}", info.id);
         }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::data::shapes::{ShapesSpec, generate};
 use crate::engine::backend::select_device;
-use crate::methods::{self, BuildContext, MethodSpec};
+use crate::methods::{self, BuildContext, MethodSpec, TrainBatch};
 use crate::model::SmallCnnConfig;
 use crate::model::tensor_io::images_to_tensor;
 use crate::preset::{BackendChoice, TrainSpec};
@@ -66,11 +66,17 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
             encoder: &SmallCnnConfig::default(),
             params: &params,
             train: &train,
+            dataset_len: data.train.len(),
+            seed: 0,
         });
         let views = aug(0);
         let run = |method: &mut Box<dyn methods::Method>| {
-            let x = images_to_tensor(&views.data, 2 * views.n, views.size, &ad);
-            method.train_step(x, 1e-3).map(|o| o.loss)
+            let batch = TrainBatch {
+                views: images_to_tensor(&views.data, 2 * views.n, views.size, &ad),
+                indices: views.indices.clone(),
+                step: 0,
+            };
+            method.train_step(batch, 1e-3).map(|o| o.loss)
         };
         for _ in 0..2 {
             run(&mut method).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -25,21 +25,38 @@ pub struct MetricsLog {
 impl MetricsLog {
     pub fn steps_csv(&self) -> String {
         let mut s = String::from(
-            "step,loss,align,uniform,z_std,z_std_healthy,lr,steps_per_sec,views_per_sec\n",
+            "step,loss,align,uniform,z_std,z_std_healthy,pos_sim,neg_sim,lr,steps_per_sec,views_per_sec",
         );
+        // Method signals become extra columns, named after the first logged step's.
+        let signal_names: Vec<&str> = self
+            .steps
+            .first()
+            .map(|m| m.signals.iter().map(|(k, _)| k.as_str()).collect())
+            .unwrap_or_default();
+        for name in &signal_names {
+            s += &format!(",{}", name.replace([',', ' '], "_"));
+        }
+        s.push('\n');
         for m in &self.steps {
             s += &format!(
-                "{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{}",
                 m.step,
                 m.loss,
                 m.align,
                 m.uniform,
                 m.z_std,
                 m.z_std_healthy,
+                m.pos_sim,
+                m.neg_sim,
                 m.lr,
                 m.steps_per_sec,
                 m.views_per_sec
             );
+            for name in &signal_names {
+                let v = m.signals.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
+                s += &format!(",{}", v.unwrap_or(f32::NAN));
+            }
+            s.push('\n');
         }
         s
     }

@@ -38,6 +38,12 @@ pub struct StepMetrics {
     pub z_std_healthy: f32,
     /// `z_std` has fallen far below the healthy value: the embeddings are collapsing.
     pub collapsing: bool,
+    /// Mean cosine similarity of the batch's positive pairs.
+    pub pos_sim: f32,
+    /// Mean cosine similarity of the batch's other (negative) pairs.
+    pub neg_sim: f32,
+    /// Method-specific values (queue fill, EMA momentum, MI estimate), by name.
+    pub signals: Vec<(String, f32)>,
     pub lr: f64,
     pub steps_per_sec: f32,
     pub views_per_sec: f32,

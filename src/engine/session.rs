@@ -9,8 +9,8 @@ use super::export::{MetricsLog, export_run};
 use super::protocol::{Command, EvalReport, Event, StepMetrics};
 use crate::data::Dataset;
 use crate::engine::backend::select_device;
-use crate::methods::{self, BuildContext, Method};
-use crate::metrics::{alignment, collapse, normalized_std, uniformity};
+use crate::methods::{self, BuildContext, Method, TrainBatch};
+use crate::metrics::{alignment, collapse, normalized_std, pair_similarities, uniformity};
 use crate::model::tensor_io::images_to_tensor;
 use crate::preset::Experiment;
 use crate::views::make_view_batch;
@@ -111,6 +111,8 @@ pub fn run_experiment_with(
         encoder: &exp.encoder,
         params: &params,
         train: &exp.train,
+        dataset_len: dataset.train.len(),
+        seed: exp.seed,
     });
     let eval_device = device;
     emit(Event::Started {
@@ -158,10 +160,14 @@ pub fn run_experiment_with(
             step,
             batch,
         );
-        let x = images_to_tensor(&views.data, 2 * views.n, views.size, &train_device);
+        let train_batch = TrainBatch {
+            views: images_to_tensor(&views.data, 2 * views.n, views.size, &train_device),
+            indices: views.indices,
+            step,
+        };
         let lr = exp.train.lr_at(step);
         let method = result.method.as_mut().expect("method built above");
-        let out = match method.train_step(x, lr) {
+        let out = match method.train_step(train_batch, lr) {
             Ok(out) => out,
             Err(e) => {
                 let kept = match &options.export_each_eval {
@@ -186,6 +192,7 @@ pub fn run_experiment_with(
         if step % exp.train.log_every == 0 || step == exp.train.steps {
             let secs = window_start.elapsed().as_secs_f32().max(1e-6);
             let z_std = normalized_std(&out.embeddings, out.dim);
+            let (pos_sim, neg_sim) = pair_similarities(&out.embeddings, out.dim);
             let m = StepMetrics {
                 step,
                 loss: out.loss,
@@ -194,6 +201,13 @@ pub fn run_experiment_with(
                 z_std,
                 z_std_healthy: collapse::healthy_std(out.dim),
                 collapsing: collapse::is_collapsing(z_std, out.dim),
+                pos_sim,
+                neg_sim,
+                signals: out
+                    .signals
+                    .iter()
+                    .map(|s| (s.name.to_string(), s.value))
+                    .collect(),
                 lr,
                 steps_per_sec: window_steps as f32 / secs,
                 views_per_sec: (window_steps as usize * 2 * batch) as f32 / secs,

@@ -5,18 +5,54 @@
 //! settings are declared as [`ParamSpec`]s, so presets validate them and the UI draws
 //! them without knowing the method.
 
+pub mod barlow_twins;
+pub mod byol;
+pub mod common;
+pub mod hadsell;
+pub mod instdisc;
+pub mod memory;
+pub mod moco;
+pub mod nce;
 pub mod optimizer;
 pub mod params;
 pub mod simclr;
 pub mod simsiam;
 pub mod trainable;
+pub mod triplet;
+pub mod vicreg;
 
+use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
-pub use params::{MethodSpec, ParamSpec, Params, resolve};
+pub use params::{MethodSpec, ParamKind, ParamSpec, Params, resolve};
 
+use crate::model::tensor_io::matrix_to_vec;
 use crate::model::{SmallCnn, SmallCnnConfig};
 use crate::preset::TrainSpec;
+
+/// One training step's input.
+pub struct TrainBatch {
+    /// `[2N, 3, H, W]`: rows `i` and `i + N` are two views of one image.
+    pub views: Tensor<4>,
+    /// The dataset indices of the `N` images (memory banks are keyed by them).
+    pub indices: Vec<usize>,
+    /// The step number, for methods with schedules or sampled negatives.
+    pub step: u64,
+}
+
+impl TrainBatch {
+    /// `N`, the number of images (half the number of views).
+    pub fn images(&self) -> usize {
+        self.indices.len()
+    }
+}
+
+/// A method-specific live value (queue fill, EMA momentum, an MI estimate in nats).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Signal {
+    pub name: &'static str,
+    pub value: f32,
+}
 
 /// What a method reports from one step.
 #[derive(Clone, Debug)]
@@ -25,6 +61,25 @@ pub struct StepOutput {
     /// The embeddings the loss compared, `[2N, dim]` row-major (rows i, i+N positive).
     pub embeddings: Vec<f32>,
     pub dim: usize,
+    /// Method-specific values for the dashboard.
+    pub signals: Vec<Signal>,
+}
+
+impl StepOutput {
+    /// An output with no method-specific signals.
+    pub fn new(loss: f32, embeddings: Tensor<2>, dim: usize) -> Self {
+        Self {
+            loss,
+            embeddings: matrix_to_vec(embeddings.detach()),
+            dim,
+            signals: Vec::new(),
+        }
+    }
+
+    pub fn with_signal(mut self, name: &'static str, value: f32) -> Self {
+        self.signals.push(Signal { name, value });
+        self
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,19 +95,29 @@ pub struct BuildContext<'a> {
     pub encoder: &'a SmallCnnConfig,
     pub params: &'a Params,
     pub train: &'a TrainSpec,
+    /// Training images in the dataset (memory banks hold one entry per image).
+    pub dataset_len: usize,
+    /// The experiment seed (methods that sample negatives derive their streams from it).
+    pub seed: u64,
 }
 
 pub trait Method: Send {
-    /// One optimisation step. `views` is `[2N, 3, H, W]` with rows `i` and `i + N` two
-    /// views of one image.
-    fn train_step(&mut self, views: Tensor<4>, lr: f64) -> Result<StepOutput, StepError>;
+    /// One optimisation step on a batch of paired views.
+    fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError>;
 
-    /// Representations (the encoder's output, no head) of `images`, in evaluation mode.
-    /// `images` live on the non-autodiff device.
-    fn embed(&self, images: Tensor<4>) -> Tensor<2>;
+    /// The encoder being trained (the representation is its output; heads are dropped).
+    fn encoder_ref(&self) -> &SmallCnn;
+
+    /// Representations of `images` in evaluation mode. `images` live on the non-autodiff
+    /// device.
+    fn embed(&self, images: Tensor<4>) -> Tensor<2> {
+        self.encoder_ref().valid().forward(images)
+    }
 
     /// A copy of the encoder for export.
-    fn encoder(&self) -> SmallCnn;
+    fn encoder(&self) -> SmallCnn {
+        self.encoder_ref().clone()
+    }
 }
 
 /// A registry entry: how to describe, configure and build a method.
@@ -71,7 +136,18 @@ pub struct MethodInfo {
 }
 
 /// Every method the workbench offers.
-pub static REGISTRY: &[&MethodInfo] = &[&simclr::INFO, &simsiam::INFO];
+pub static REGISTRY: &[&MethodInfo] = &[
+    &simclr::INFO,
+    &moco::INFO,
+    &byol::INFO,
+    &simsiam::INFO,
+    &barlow_twins::INFO,
+    &vicreg::INFO,
+    &instdisc::INFO,
+    &hadsell::INFO,
+    &triplet::INFO,
+    &nce::INFO,
+];
 
 pub fn find(id: &str) -> Option<&'static MethodInfo> {
     REGISTRY.iter().copied().find(|m| m.id == id)

@@ -1,5 +1,8 @@
 //! Method settings: declared by each method as [`ParamSpec`]s, stored in presets as
 //! `[method] kind = "..."` plus `key = value` lines, checked against the spec.
+//!
+//! Values are held as `f64` whatever their kind: a switch is 0 or 1, a choice is the index
+//! of the option. In TOML a switch is `true`/`false` and a choice is the option's name.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +10,20 @@ use serde::{Deserialize, Serialize};
 
 use super::{MethodInfo, REGISTRY, find};
 
-/// One numeric setting of a method.
+/// What kind of value a setting takes, which decides its TOML form and its widget.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ParamKind {
+    /// A real number in `min..=max`; `log` draws a logarithmic slider (temperatures, rates).
+    Number { log: bool },
+    /// A whole number in `min..=max` (dimensions, sizes).
+    Integer { log: bool },
+    /// On or off: `true`/`false` in TOML, a checkbox in the UI.
+    Switch,
+    /// One of named options: the name in TOML, a drop-down in the UI.
+    Choice(&'static [&'static str]),
+}
+
+/// One setting of a method.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ParamSpec {
     pub key: &'static str,
@@ -16,10 +32,93 @@ pub struct ParamSpec {
     pub default: f64,
     pub min: f64,
     pub max: f64,
-    /// Whole numbers only (dimensions, sizes).
-    pub integer: bool,
-    /// Drawn on a logarithmic slider (temperatures, rates).
-    pub logarithmic: bool,
+    pub kind: ParamKind,
+}
+
+impl ParamSpec {
+    /// A real-valued setting.
+    pub const fn number(
+        key: &'static str,
+        label: &'static str,
+        help: &'static str,
+        default: f64,
+        min: f64,
+        max: f64,
+    ) -> Self {
+        Self {
+            key,
+            label,
+            help,
+            default,
+            min,
+            max,
+            kind: ParamKind::Number { log: false },
+        }
+    }
+
+    /// A whole-number setting.
+    pub const fn integer(
+        key: &'static str,
+        label: &'static str,
+        help: &'static str,
+        default: f64,
+        min: f64,
+        max: f64,
+    ) -> Self {
+        Self {
+            kind: ParamKind::Integer { log: false },
+            ..Self::number(key, label, help, default, min, max)
+        }
+    }
+
+    /// An on/off setting.
+    pub const fn switch(
+        key: &'static str,
+        label: &'static str,
+        help: &'static str,
+        on: bool,
+    ) -> Self {
+        Self {
+            kind: ParamKind::Switch,
+            ..Self::number(key, label, help, if on { 1.0 } else { 0.0 }, 0.0, 1.0)
+        }
+    }
+
+    /// One of `options`; `default` is an index into them.
+    pub const fn choice(
+        key: &'static str,
+        label: &'static str,
+        help: &'static str,
+        options: &'static [&'static str],
+        default: usize,
+    ) -> Self {
+        Self {
+            kind: ParamKind::Choice(options),
+            ..Self::number(
+                key,
+                label,
+                help,
+                default as f64,
+                0.0,
+                (options.len() - 1) as f64,
+            )
+        }
+    }
+
+    /// The same setting drawn on a logarithmic slider.
+    pub const fn log(mut self) -> Self {
+        self.kind = match self.kind {
+            ParamKind::Number { .. } => ParamKind::Number { log: true },
+            ParamKind::Integer { .. } => ParamKind::Integer { log: true },
+            other => other,
+        };
+        self
+    }
+
+    /// Whole numbers only (integers, switches and choices).
+    pub fn is_integer(&self) -> bool {
+        !matches!(self.kind, ParamKind::Number { .. })
+    }
 }
 
 /// `[method]` in a preset.
@@ -59,10 +158,14 @@ impl MethodSpec {
 }
 
 fn value_of(spec: &ParamSpec, v: f64) -> toml::Value {
-    if spec.integer {
-        toml::Value::Integer(v.round() as i64)
-    } else {
-        toml::Value::Float(v)
+    match spec.kind {
+        ParamKind::Number { .. } => toml::Value::Float(v),
+        ParamKind::Integer { .. } => toml::Value::Integer(v.round() as i64),
+        ParamKind::Switch => toml::Value::Boolean(v >= 0.5),
+        ParamKind::Choice(options) => {
+            let i = (v.round().max(0.0) as usize).min(options.len() - 1);
+            toml::Value::String(options[i].into())
+        }
     }
 }
 
@@ -78,6 +181,50 @@ impl Params {
             .get(key)
             .copied()
             .unwrap_or_else(|| panic!("method parameter {key} is not declared"))
+    }
+
+    /// A switch's state.
+    pub fn on(&self, key: &str) -> bool {
+        self.get(key) >= 0.5
+    }
+
+    /// A whole-number setting (sizes, dimensions, choice indices).
+    pub fn count(&self, key: &str) -> usize {
+        self.get(key).round().max(0.0) as usize
+    }
+}
+
+/// Reads one value from TOML as the spec's kind; errors name the field.
+fn read_value(p: &ParamSpec, value: &toml::Value) -> Result<f64, String> {
+    let wrong = |expected: &str| {
+        format!(
+            "method.{} = {value} has the wrong type: expected {expected}",
+            p.key
+        )
+    };
+    match (p.kind, value) {
+        (ParamKind::Number { .. }, toml::Value::Float(f)) => Ok(*f),
+        (ParamKind::Number { .. } | ParamKind::Integer { .. }, toml::Value::Integer(i)) => {
+            Ok(*i as f64)
+        }
+        (ParamKind::Number { .. }, _) => Err(wrong("a number")),
+        (ParamKind::Integer { .. }, _) => Err(wrong("an integer")),
+        (ParamKind::Switch, toml::Value::Boolean(b)) => Ok(if *b { 1.0 } else { 0.0 }),
+        (ParamKind::Switch, _) => Err(wrong("true or false")),
+        (ParamKind::Choice(options), toml::Value::String(s)) => options
+            .iter()
+            .position(|o| o == s)
+            .map(|i| i as f64)
+            .ok_or_else(|| {
+                format!(
+                    "method.{} = \"{s}\" is not an option; options: {}",
+                    p.key,
+                    options.join(", ")
+                )
+            }),
+        (ParamKind::Choice(options), _) => {
+            Err(wrong(&format!("one of the strings {}", options.join(", "))))
+        }
     }
 }
 
@@ -105,15 +252,7 @@ pub fn resolve(spec: &MethodSpec) -> Result<(&'static MethodInfo, Params), Strin
     for p in info.params {
         let v = match spec.params.get(p.key) {
             None => p.default,
-            Some(toml::Value::Float(f)) if !p.integer => *f,
-            Some(toml::Value::Integer(i)) => *i as f64,
-            Some(other) => {
-                return Err(format!(
-                    "method.{} = {other} has the wrong type: expected {}",
-                    p.key,
-                    if p.integer { "an integer" } else { "a number" }
-                ));
-            }
+            Some(value) => read_value(p, value)?,
         };
         if !(v.is_finite() && v >= p.min && v <= p.max) {
             return Err(format!(
@@ -138,11 +277,19 @@ mod tests {
             assert_eq!(found.id, info.id);
             for p in info.params {
                 assert_eq!(params.get(p.key), p.default, "{}.{}", info.id, p.key);
+                assert!(
+                    p.min <= p.default && p.default <= p.max,
+                    "{}.{}",
+                    info.id,
+                    p.key
+                );
                 spec.set(p, p.max);
             }
-            let (_, params) = resolve(&spec).unwrap();
+            let text = toml::to_string(&spec).unwrap();
+            let back: MethodSpec = toml::from_str(&text).unwrap();
+            let (_, params) = resolve(&back).unwrap();
             for p in info.params {
-                assert_eq!(params.get(p.key), p.max);
+                assert_eq!(params.get(p.key), p.max, "{}.{}", info.id, p.key);
             }
         }
     }
@@ -161,5 +308,34 @@ mod tests {
         spec.params.insert("tau".into(), toml::Value::Float(0.1));
         let e = resolve(&spec).unwrap_err();
         assert!(e.contains("method.tau") && e.contains("temperature"), "{e}");
+    }
+
+    #[test]
+    fn switches_and_choices_read_their_toml_forms() {
+        let spec: MethodSpec =
+            toml::from_str("kind = \"simsiam\"\nstop_gradient = false\n").unwrap();
+        let (_, params) = resolve(&spec).unwrap();
+        assert!(!params.on("stop_gradient"));
+        let spec: MethodSpec = toml::from_str("kind = \"simsiam\"\nstop_gradient = 0\n").unwrap();
+        let e = resolve(&spec).unwrap_err();
+        assert!(
+            e.contains("method.stop_gradient") && e.contains("true or false"),
+            "{e}"
+        );
+        let spec: MethodSpec =
+            toml::from_str("kind = \"triplet\"\nmining = \"hardest\"\n").unwrap();
+        let e = resolve(&spec).unwrap_err();
+        assert!(
+            e.contains("method.mining") && e.contains("semi-hard"),
+            "{e}"
+        );
+        let spec: MethodSpec = toml::from_str("kind = \"triplet\"\nmining = \"hard\"\n").unwrap();
+        let (info, params) = resolve(&spec).unwrap();
+        let ParamKind::Choice(options) =
+            info.params.iter().find(|p| p.key == "mining").unwrap().kind
+        else {
+            panic!("mining is a choice")
+        };
+        assert_eq!(options[params.count("mining")], "hard");
     }
 }

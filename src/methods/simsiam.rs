@@ -6,15 +6,14 @@
 //! variant (two layers, BatchNorm on the output).
 
 use burn::module::Module;
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::Tensor;
-use burn::tensor::activation::relu;
+
+use super::common::Backbone;
 
 use super::trainable::Trainable;
-use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput};
+use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::negative_cosine;
-use crate::model::SmallCnn;
-use crate::model::tensor_io::matrix_to_vec;
+use crate::model::{BnMlp, BnMlpConfig, SmallCnn};
 
 pub static INFO: MethodInfo = MethodInfo {
     id: "simsiam",
@@ -27,74 +26,47 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "L = D(p1, sg(z2))/2 + D(p2, sg(z1))/2,  D(p, z) = -cos(p, z),  p = h(z),  \
               z = g(f(x))",
     params: &[
-        ParamSpec {
-            key: "projection_dim",
-            label: "projection dim",
-            help: "Output of the projector g (and of the predictor h)",
-            default: 128.0,
-            min: 2.0,
-            max: 2048.0,
-            integer: true,
-            logarithmic: true,
-        },
-        ParamSpec {
-            key: "predictor_hidden",
-            label: "predictor bottleneck",
-            help: "Hidden width of the predictor h (the paper uses a 4x bottleneck)",
-            default: 32.0,
-            min: 2.0,
-            max: 2048.0,
-            integer: true,
-            logarithmic: true,
-        },
-        ParamSpec {
-            key: "stop_gradient",
-            label: "stop-gradient (1 on, 0 off)",
-            help: "Off, a constant output minimises the loss; the paper reports collapse",
-            default: 1.0,
-            min: 0.0,
-            max: 1.0,
-            integer: true,
-            logarithmic: false,
-        },
+        ParamSpec::integer(
+            "projection_dim",
+            "projection dim",
+            "Output of the projector g (and of the predictor h)",
+            128.0,
+            2.0,
+            2048.0,
+        )
+        .log(),
+        ParamSpec::integer(
+            "predictor_hidden",
+            "predictor bottleneck",
+            "Hidden width of the predictor h (the paper uses a 4x bottleneck)",
+            32.0,
+            2.0,
+            2048.0,
+        )
+        .log(),
+        ParamSpec::switch(
+            "stop_gradient",
+            "stop-gradient",
+            "Off, a constant output minimises the loss; the paper reports collapse",
+            true,
+        ),
     ],
     build,
 };
 
-/// Linear -> BatchNorm -> ReLU -> Linear -> BatchNorm: the CIFAR variant of the projector.
-#[derive(Module, Debug)]
-pub struct Projector {
-    pub fc1: Linear,
-    pub bn1: BatchNorm,
-    pub fc2: Linear,
-    pub bn2: BatchNorm,
-}
-
-/// Linear -> BatchNorm -> ReLU -> Linear, with a bottleneck hidden layer.
-#[derive(Module, Debug)]
-pub struct Predictor {
-    pub fc1: Linear,
-    pub bn1: BatchNorm,
-    pub fc2: Linear,
-}
-
 #[derive(Module, Debug)]
 pub struct SimSiamNet {
-    pub encoder: SmallCnn,
-    pub projector: Projector,
-    pub predictor: Predictor,
+    /// Encoder f and projector g (the CIFAR variant: two layers, BatchNorm on the output).
+    pub backbone: Backbone,
+    /// Predictor h: Linear -> BatchNorm -> ReLU -> Linear with a bottleneck hidden layer.
+    pub predictor: BnMlp,
 }
 
 impl SimSiamNet {
     /// Projections z and predictions p of a `[B, 3, H, W]` batch.
     fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
-        let h = self.encoder.forward(x);
-        let g = &self.projector;
-        let z = g
-            .bn2
-            .forward(g.fc2.forward(relu(g.bn1.forward(g.fc1.forward(h)))));
-        let q = &self.predictor;
-        let p = q.fc2.forward(relu(q.bn1.forward(q.fc1.forward(z.clone()))));
+        let z = self.backbone.forward(x);
+        let p = self.predictor.forward(z.clone());
         (z, p)
     }
 }
@@ -108,31 +80,35 @@ pub struct SimSiam {
 fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let d = ctx.device;
     let rep = ctx.encoder.output_dim();
-    let dim = ctx.params.get("projection_dim") as usize;
-    let hidden = ctx.params.get("predictor_hidden") as usize;
+    let dim = ctx.params.count("projection_dim");
+    let hidden = ctx.params.count("predictor_hidden");
+    let mlp = |input, hidden, output, bn_last| {
+        BnMlpConfig {
+            input,
+            hidden,
+            output,
+            layers: 2,
+            bn_last,
+        }
+        .init(d)
+    };
     let net = SimSiamNet {
-        encoder: ctx.encoder.init(d),
-        projector: Projector {
-            fc1: LinearConfig::new(rep, rep).init(d),
-            bn1: BatchNormConfig::new(rep).init(d),
-            fc2: LinearConfig::new(rep, dim).init(d),
-            bn2: BatchNormConfig::new(dim).init(d),
+        backbone: Backbone {
+            encoder: ctx.encoder.init(d),
+            projector: mlp(rep, rep, dim, true),
         },
-        predictor: Predictor {
-            fc1: LinearConfig::new(dim, hidden).init(d),
-            bn1: BatchNormConfig::new(hidden).init(d),
-            fc2: LinearConfig::new(hidden, dim).init(d),
-        },
+        predictor: mlp(dim, hidden, dim, false),
     };
     Box::new(SimSiam {
         net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
-        stop_gradient: ctx.params.get("stop_gradient") >= 0.5,
+        stop_gradient: ctx.params.on("stop_gradient"),
         dim,
     })
 }
 
 impl Method for SimSiam {
-    fn train_step(&mut self, views: Tensor<4>, lr: f64) -> Result<StepOutput, StepError> {
+    fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
+        let views = batch.views;
         let stop_gradient = self.stop_gradient;
         let target = |t: Tensor<2>| if stop_gradient { t.detach() } else { t };
         let [rows, _, _, _] = views.dims();
@@ -144,18 +120,10 @@ impl Method for SimSiam {
             let loss = (negative_cosine(p1, target(z2)) + negative_cosine(p2, target(z1))) / 2.0;
             (loss, z)
         })?;
-        Ok(StepOutput {
-            loss,
-            embeddings: matrix_to_vec(z.detach()),
-            dim: self.dim,
-        })
+        Ok(StepOutput::new(loss, z, self.dim))
     }
 
-    fn embed(&self, images: Tensor<4>) -> Tensor<2> {
-        self.net.net().encoder.valid().forward(images)
-    }
-
-    fn encoder(&self) -> SmallCnn {
-        self.net.net().encoder.clone()
+    fn encoder_ref(&self) -> &SmallCnn {
+        &self.net.net().backbone.encoder
     }
 }

@@ -5,7 +5,9 @@ pub mod align_uniform;
 pub mod collapse;
 pub mod knn;
 pub mod matrix;
+pub mod pair_similarity;
 
 pub use align_uniform::{alignment, uniformity};
 pub use collapse::normalized_std;
 pub use knn::{KnnParams, knn_accuracy};
+pub use pair_similarity::pair_similarities;

@@ -1,9 +1,10 @@
 //! Networks: the encoder every method trains and the heads methods put on top of it.
 //! Plain burn modules; methods compose them.
 
+pub mod ema;
 pub mod encoder;
 pub mod head;
 pub mod tensor_io;
 
 pub use encoder::{SmallCnn, SmallCnnConfig};
-pub use head::{MlpHead, MlpHeadConfig};
+pub use head::{BnMlp, BnMlpConfig, MlpHead, MlpHeadConfig};

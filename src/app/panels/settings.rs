@@ -4,7 +4,7 @@
 use eframe::egui::{self, RichText};
 
 use crate::app::workbench::{Action, WorkbenchApp};
-use crate::methods::{self, MethodSpec, ParamSpec};
+use crate::methods::{self, MethodSpec, ParamKind, ParamSpec};
 use crate::preset::{BackendChoice, OptimizerKind, Schedule};
 
 pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, _actions: &mut Vec<Action>) {
@@ -49,17 +49,45 @@ fn method_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
     }
 }
 
-/// A labelled slider for one declared parameter; true when changed.
+/// The widget for one declared parameter (slider, checkbox or drop-down); true when changed.
 fn param_widget(ui: &mut egui::Ui, p: &ParamSpec, v: &mut f64) -> bool {
-    ui.horizontal(|ui| {
-        let label = ui.label(p.label).on_hover_text(p.help);
-        let mut slider = egui::Slider::new(v, p.min..=p.max).logarithmic(p.logarithmic);
-        if p.integer {
-            slider = slider.integer();
+    match p.kind {
+        ParamKind::Switch => {
+            let mut on = *v >= 0.5;
+            let changed = ui
+                .checkbox(&mut on, p.label)
+                .on_hover_text(p.help)
+                .changed();
+            *v = if on { 1.0 } else { 0.0 };
+            changed
         }
-        ui.add(slider).labelled_by(label.id).changed()
-    })
-    .inner
+        ParamKind::Choice(options) => {
+            let mut index = v.round().max(0.0) as usize;
+            let before = index;
+            egui::ComboBox::from_label(p.label)
+                .selected_text(options.get(index).copied().unwrap_or("?"))
+                .show_ui(ui, |ui| {
+                    for (i, name) in options.iter().enumerate() {
+                        ui.selectable_value(&mut index, i, *name);
+                    }
+                })
+                .response
+                .on_hover_text(p.help);
+            *v = index as f64;
+            index != before
+        }
+        ParamKind::Number { log } | ParamKind::Integer { log } => {
+            ui.horizontal(|ui| {
+                let label = ui.label(p.label).on_hover_text(p.help);
+                let mut slider = egui::Slider::new(v, p.min..=p.max).logarithmic(log);
+                if p.is_integer() {
+                    slider = slider.integer();
+                }
+                ui.add(slider).labelled_by(label.id).changed()
+            })
+            .inner
+        }
+    }
 }
 
 fn training_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {

@@ -1,0 +1,140 @@
+//! BYOL (Grill et al. 2020, "Bootstrap Your Own Latent"): an online network (encoder,
+//! projector, predictor) learns to predict a target network's projection of the other view.
+//! The target is an exponential moving average of the online encoder and projector and gets
+//! no gradient; there are no negatives.
+
+use burn::module::Module;
+
+use super::common::{Backbone, halves};
+use super::trainable::Trainable;
+use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
+use crate::losses::negative_cosine;
+use crate::model::ema::{ema_update, momentum_copy};
+use crate::model::{BnMlp, BnMlpConfig, SmallCnn};
+
+pub static INFO: MethodInfo = MethodInfo {
+    id: "byol",
+    name: "BYOL",
+    paper: "Grill et al. 2020, Bootstrap Your Own Latent: A New Approach to Self-Supervised Learning",
+    summary: "The online network predicts, from one view, what a target network outputs for the \
+              other view. The target is a slow moving average of the online network and \
+              receives no gradient, so there is no trivial solution to chase; no negatives are \
+              used. Its momentum rises from tau_base to 1 on a cosine schedule.",
+    formula: "L = ||q(z1)/|q(z1)| - z2'/|z2'| ||^2 + (symmetric),  z' = target,  \
+              xi <- tau xi + (1 - tau) theta,  tau = 1 - (1 - tau_base)(cos(pi k/K) + 1)/2",
+    params: &[
+        ParamSpec::number(
+            "tau_base",
+            "target momentum tau_base",
+            "EMA coefficient at step 0 (0.996 in the paper); it rises to 1 by the last step",
+            0.99,
+            0.0,
+            0.99999,
+        ),
+        ParamSpec::integer(
+            "hidden",
+            "MLP hidden width",
+            "Hidden width of projector and predictor (4096 in the paper)",
+            512.0,
+            8.0,
+            8192.0,
+        )
+        .log(),
+        ParamSpec::integer(
+            "projection_dim",
+            "projection dim",
+            "Output of projector and predictor (256 in the paper)",
+            128.0,
+            2.0,
+            2048.0,
+        )
+        .log(),
+    ],
+    build,
+};
+
+#[derive(Module, Debug)]
+pub struct ByolOnline {
+    pub backbone: Backbone,
+    pub predictor: BnMlp,
+}
+
+pub struct Byol {
+    online: Trainable<ByolOnline>,
+    target: Option<Backbone>,
+    tau_base: f64,
+    total_steps: u64,
+    dim: usize,
+}
+
+/// BYOL's momentum schedule (sec. 3.2): 1 - (1 - tau_base)(cos(pi k / K) + 1) / 2.
+pub fn tau_at(tau_base: f64, step: u64, total: u64) -> f64 {
+    let progress = step as f64 / total.max(1) as f64;
+    1.0 - (1.0 - tau_base) * ((std::f64::consts::PI * progress).cos() + 1.0) / 2.0
+}
+
+fn build(ctx: &BuildContext) -> Box<dyn Method> {
+    let p = ctx.params;
+    let (hidden, dim) = (p.count("hidden"), p.count("projection_dim"));
+    let online = ByolOnline {
+        backbone: Backbone::new(ctx, hidden, dim, 2),
+        predictor: BnMlpConfig {
+            input: dim,
+            hidden,
+            output: dim,
+            layers: 2,
+            bn_last: false,
+        }
+        .init(ctx.device),
+    };
+    let target = momentum_copy(Backbone::new(ctx, hidden, dim, 2), &online.backbone);
+    Box::new(Byol {
+        online: Trainable::new(online, super::optimizer::build_optimizer(ctx.train)),
+        target: Some(target),
+        tau_base: p.get("tau_base"),
+        total_steps: ctx.train.steps,
+        dim,
+    })
+}
+
+impl Method for Byol {
+    fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
+        let n = batch.images();
+        let target = self.target.take().expect("target present between steps");
+        let z_target = target.forward(batch.views.clone()).detach();
+        let (t1, t2) = halves(z_target, n);
+        let result = self.online.step(lr, |net| {
+            let z = net.backbone.forward(batch.views);
+            let (p1, p2) = halves(net.predictor.forward(z.clone()), n);
+            // ||a/|a| - b/|b|||^2 = 2 - 2 cos(a, b) = 2 + 2 negative_cosine.
+            let loss = (negative_cosine(p1, t2) + negative_cosine(p2, t1)) * 2.0 + 4.0;
+            (loss, z)
+        });
+        let (loss, z) = match result {
+            Ok(ok) => ok,
+            Err(e) => {
+                self.target = Some(target);
+                return Err(e);
+            }
+        };
+        let tau = tau_at(self.tau_base, batch.step, self.total_steps);
+        self.target = Some(ema_update(target, &self.online.net().backbone, tau));
+        Ok(StepOutput::new(loss, z, self.dim).with_signal("target tau", tau as f32))
+    }
+
+    fn encoder_ref(&self) -> &SmallCnn {
+        &self.online.net().backbone.encoder
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_momentum_schedule_runs_from_tau_base_to_one() {
+        assert!((tau_at(0.996, 0, 100) - 0.996).abs() < 1e-12);
+        assert!((tau_at(0.996, 50, 100) - 0.998).abs() < 1e-12);
+        assert!((tau_at(0.996, 100, 100) - 1.0).abs() < 1e-12);
+    }
+}

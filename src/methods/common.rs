@@ -1,0 +1,91 @@
+//! Pieces several methods share: splitting a paired batch, the encoder + projector backbone,
+//! and seeded random unit vectors (how queues and memory banks start).
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::RngExt;
+
+use super::BuildContext;
+use crate::model::{BnMlp, BnMlpConfig, MlpHead, MlpHeadConfig, SmallCnn};
+use crate::seeding::Rng;
+
+/// Rows `0..n` and `n..2n` of a `[2n, d]` batch: the first and second views.
+pub fn halves(t: Tensor<2>, n: usize) -> (Tensor<2>, Tensor<2>) {
+    (t.clone().narrow(0, 0, n), t.narrow(0, n, n))
+}
+
+/// A `[rows, cols]` tensor from row-major values.
+pub fn tensor_2d(values: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(values, [rows, cols]), device)
+}
+
+/// The encoder followed by a BatchNorm MLP projector.
+#[derive(Module, Debug)]
+pub struct Backbone {
+    pub encoder: SmallCnn,
+    pub projector: BnMlp,
+}
+
+impl Backbone {
+    pub fn new(ctx: &BuildContext, hidden: usize, output: usize, layers: usize) -> Self {
+        Self {
+            encoder: ctx.encoder.init(ctx.device),
+            projector: BnMlpConfig {
+                input: ctx.encoder.output_dim(),
+                hidden,
+                output,
+                layers,
+                bn_last: false,
+            }
+            .init(ctx.device),
+        }
+    }
+
+    /// Projections `[B, output]` of `[B, 3, H, W]` images.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.projector.forward(self.encoder.forward(x))
+    }
+}
+
+/// `count` random unit vectors of dimension `dim`, row-major (Gaussian, then normalised).
+pub fn random_unit_rows(count: usize, dim: usize, rng: &mut Rng) -> Vec<f32> {
+    let mut out = Vec::with_capacity(count * dim);
+    for _ in 0..count {
+        // Box-Muller: a Gaussian direction is uniform on the sphere.
+        let row: Vec<f32> = (0..dim)
+            .map(|_| {
+                let u1: f32 = rng.random_range(f32::EPSILON..1.0);
+                let u2: f32 = rng.random_range(0.0..1.0);
+                (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+            })
+            .collect();
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        out.extend(row.iter().map(|v| v / norm));
+    }
+    out
+}
+
+/// The encoder followed by SimCLR's MLP head (no BatchNorm).
+#[derive(Module, Debug)]
+pub struct HeadNet {
+    pub encoder: SmallCnn,
+    pub head: MlpHead,
+}
+
+impl HeadNet {
+    pub fn new(ctx: &BuildContext, hidden: usize, output: usize) -> Self {
+        Self {
+            encoder: ctx.encoder.init(ctx.device),
+            head: MlpHeadConfig {
+                input: ctx.encoder.output_dim(),
+                hidden,
+                output,
+            }
+            .init(ctx.device),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.head.forward(self.encoder.forward(x))
+    }
+}

@@ -1,0 +1,184 @@
+//! InstDisc (Wu, Xiong, Yu, Lin 2018, "Unsupervised Feature Learning via Non-Parametric
+//! Instance Discrimination"): every training image is its own class. A memory bank holds one
+//! L2-normalised feature per image; a view of image i must score its own bank entry above
+//! the others, through NCE with sampled negatives or the full non-parametric softmax. The
+//! bank entry is then moved toward the new feature with momentum.
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Int, Tensor, TensorData};
+use rand::RngExt;
+
+use super::memory::MemoryBank;
+use super::trainable::Trainable;
+use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
+use crate::losses::{binary_nce, l2_normalize};
+use crate::model::SmallCnn;
+use crate::model::tensor_io::matrix_to_vec;
+use crate::seeding::{Stream, rng_for};
+
+const OBJECTIVES: &[&str] = &["nce", "softmax"];
+
+pub static INFO: MethodInfo = MethodInfo {
+    id: "instdisc",
+    name: "InstDisc (memory bank)",
+    paper: "Wu et al. 2018, Unsupervised Feature Learning via Non-Parametric Instance Discrimination",
+    summary: "Each image is treated as its own class. Instead of a classifier with one weight \
+              per image, a memory bank stores the latest feature of every image, and a view must \
+              recognise its own image's entry among the others (NCE against sampled entries, or \
+              a softmax over the whole bank). The bank entry then moves halfway to the new \
+              feature.",
+    formula: "P(i|v) = exp(v_i.f/t) / Z,  NCE: h = P / (P + m/n),  \
+              L = -log h(i, f) - sum_noise log(1 - h(j, f)),  v_i <- norm(0.5 v_i + 0.5 f)",
+    params: &[
+        ParamSpec::choice(
+            "objective",
+            "objective",
+            "NCE with sampled negatives (the paper's for ImageNet) or the full softmax over the bank",
+            OBJECTIVES,
+            0,
+        ),
+        ParamSpec::integer(
+            "negatives",
+            "NCE negatives m",
+            "Bank entries sampled as noise per step (4096 in the paper)",
+            1024.0,
+            1.0,
+            65536.0,
+        )
+        .log(),
+        ParamSpec::number(
+            "temperature",
+            "temperature t",
+            "0.07 in the paper",
+            0.07,
+            0.01,
+            10.0,
+        )
+        .log(),
+        ParamSpec::number(
+            "bank_momentum",
+            "bank momentum",
+            "How much of the old entry is kept at each update (0.5 in the paper)",
+            0.5,
+            0.0,
+            0.999,
+        ),
+        ParamSpec::integer(
+            "feature_dim",
+            "feature dim",
+            "Dimension of the bank's features (128 in the paper)",
+            128.0,
+            2.0,
+            2048.0,
+        )
+        .log(),
+    ],
+    build,
+};
+
+#[derive(Module, Debug)]
+pub struct InstDiscNet {
+    pub encoder: SmallCnn,
+    pub fc: Linear,
+}
+
+pub struct InstDisc {
+    net: Trainable<InstDiscNet>,
+    bank: MemoryBank,
+    softmax: bool,
+    negatives: usize,
+    temperature: f64,
+    momentum: f32,
+    /// The NCE normalising constant, estimated once from the first batch as in the paper.
+    log_z: Option<f64>,
+    seed: u64,
+    dim: usize,
+}
+
+fn build(ctx: &BuildContext) -> Box<dyn Method> {
+    let p = ctx.params;
+    let dim = p.count("feature_dim");
+    let net = InstDiscNet {
+        encoder: ctx.encoder.init(ctx.device),
+        fc: LinearConfig::new(ctx.encoder.output_dim(), dim).init(ctx.device),
+    };
+    let len = ctx.dataset_len.max(2);
+    Box::new(InstDisc {
+        net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
+        bank: MemoryBank::new(len, dim, &mut rng_for(ctx.seed, Stream::Method, &[])),
+        softmax: OBJECTIVES[p.count("objective")] == "softmax",
+        negatives: p.count("negatives").min(len - 1),
+        temperature: p.get("temperature"),
+        momentum: p.get("bank_momentum") as f32,
+        log_z: None,
+        seed: ctx.seed,
+        dim,
+    })
+}
+
+impl Method for InstDisc {
+    fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
+        let n = batch.images();
+        let device = batch.views.device();
+        let t = self.temperature;
+        // The positive is image i's own (older) bank entry.
+        let positives = self.bank.gather(&batch.indices, &device);
+        let mut rng = rng_for(self.seed, Stream::Method, &[1, batch.step]);
+        let noise: Vec<usize> = (0..self.negatives)
+            .map(|_| rng.random_range(0..self.bank.len()))
+            .collect();
+        let (bank_all, noise_rows) = if self.softmax {
+            (Some(self.bank.tensor(&device)), None)
+        } else {
+            (None, Some(self.bank.gather(&noise, &device)))
+        };
+        let targets: Vec<i64> = batch.indices.iter().map(|&i| i as i64).collect();
+        let targets = Tensor::<2, Int>::from_data(TensorData::new(targets, [n, 1]), &device);
+        let len = self.bank.len() as f64;
+        let mut log_z = self.log_z;
+        // One view per image, as in the paper.
+        let (loss, f) = self.net.step(lr, |net| {
+            let f = l2_normalize(
+                net.fc
+                    .forward(net.encoder.forward(batch.views.narrow(0, 0, n))),
+            );
+            let loss = match (bank_all, noise_rows) {
+                (Some(bank), _) => {
+                    let logits = f.clone().matmul(bank.transpose()) / t;
+                    -log_softmax(logits, 1).gather(1, targets).mean()
+                }
+                (None, Some(noise)) => {
+                    let pos = (f.clone() * positives.clone()).sum_dim(1) / t;
+                    let neg = f.clone().matmul(noise.transpose()) / t;
+                    // Z ~ n * mean exp(v.f/t) over the noise, fixed after the first batch.
+                    let lz = *log_z.get_or_insert_with(|| {
+                        let e: Vec<f32> = matrix_to_vec(neg.clone().detach().exp());
+                        let mean = e.iter().map(|&v| f64::from(v)).sum::<f64>() / e.len() as f64;
+                        (len * mean).ln()
+                    });
+                    // h = P/(P + m Pn) = sigmoid(s/t - ln Z - ln(m/n)); binary_nce subtracts ln m.
+                    let shift = lz - len.ln();
+                    binary_nce(pos - shift, neg - shift)
+                }
+                (None, None) => unreachable!("one of the two objectives is prepared"),
+            };
+            (loss, f)
+        })?;
+        self.log_z = log_z;
+        let features = matrix_to_vec(f.clone().detach());
+        let staleness = self.bank.mean_age_of(&batch.indices, batch.step);
+        self.bank
+            .update(&batch.indices, &features, self.momentum, batch.step);
+        // What the loss compared: each feature and its bank entry.
+        let both = Tensor::cat(vec![f.detach(), positives], 0);
+        Ok(StepOutput::new(loss, both, self.dim)
+            .with_signal("bank coverage", self.bank.coverage())
+            .with_signal("bank entry age (steps)", staleness))
+    }
+
+    fn encoder_ref(&self) -> &SmallCnn {
+        &self.net.net().encoder
+    }
+}

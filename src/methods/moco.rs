@@ -1,0 +1,185 @@
+//! MoCo (He et al. 2020, "Momentum Contrast for Unsupervised Visual Representation
+//! Learning"; v2: Chen et al. 2020, "Improved Baselines with Momentum Contrastive Learning").
+//! A query encoder is trained by InfoNCE to pick its key (the other view, encoded by a
+//! momentum copy of the query encoder) out of a queue of keys from earlier batches.
+//!
+//! Shuffling BN: the paper shuffles the key batch across GPUs so BatchNorm statistics cannot
+//! leak which key belongs to which query. Here one device holds the whole batch and the key
+//! encoder's BatchNorm normalises over all keys at once, as single-GPU MoCo ports do; the
+//! leak the paper guards against is per-GPU sub-batches, which this setup does not have.
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::Tensor;
+
+use super::memory::KeyQueue;
+use super::trainable::Trainable;
+use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
+use crate::losses::{info_nce, l2_normalize};
+use crate::model::ema::{ema_update, momentum_copy};
+use crate::model::tensor_io::matrix_to_vec;
+use crate::model::{MlpHead, MlpHeadConfig, SmallCnn};
+use crate::seeding::{Stream, rng_for};
+
+pub static INFO: MethodInfo = MethodInfo {
+    id: "moco",
+    name: "MoCo v1/v2",
+    paper: "He et al. 2020, Momentum Contrast for Unsupervised Visual Representation Learning; \
+            Chen et al. 2020, Improved Baselines with Momentum Contrastive Learning",
+    summary: "A query view must find its key, the other view encoded by a slowly moving \
+              momentum copy of the encoder, among thousands of keys queued from earlier batches. \
+              The queue decouples the number of negatives from the batch size; the momentum \
+              keeps the queued keys consistent with each other. v2 adds an MLP head, a \
+              higher temperature and stronger augmentation.",
+    formula: "L = -log exp(q.k+/t) / (exp(q.k+/t) + sum_queue exp(q.k/t)),  \
+              theta_k <- m theta_k + (1 - m) theta_q",
+    params: &[
+        ParamSpec::number(
+            "temperature",
+            "temperature t",
+            "0.07 in MoCo v1, 0.2 in v2",
+            0.2,
+            0.01,
+            10.0,
+        )
+        .log(),
+        ParamSpec::integer(
+            "queue_size",
+            "queue size K",
+            "Keys kept as negatives (65536 on ImageNet; keep it below the dataset size)",
+            1024.0,
+            16.0,
+            65536.0,
+        )
+        .log(),
+        ParamSpec::number(
+            "momentum",
+            "key momentum m",
+            "EMA coefficient of the key encoder (0.999 in the paper; faster for short runs)",
+            0.99,
+            0.0,
+            0.99999,
+        ),
+        ParamSpec::switch(
+            "mlp_head",
+            "MLP head (v2)",
+            "v2's 2-layer MLP head instead of v1's single linear layer",
+            true,
+        ),
+        ParamSpec::integer(
+            "projection_dim",
+            "projection dim",
+            "Dimension of queries and keys",
+            128.0,
+            2.0,
+            2048.0,
+        )
+        .log(),
+    ],
+    build,
+};
+
+/// Encoder plus v1's linear layer or v2's MLP head.
+#[derive(Module, Debug)]
+pub struct MocoNet {
+    pub encoder: SmallCnn,
+    pub linear: Option<Linear>,
+    pub mlp: Option<MlpHead>,
+}
+
+impl MocoNet {
+    fn new(ctx: &BuildContext, mlp_head: bool, dim: usize) -> Self {
+        let rep = ctx.encoder.output_dim();
+        Self {
+            encoder: ctx.encoder.init(ctx.device),
+            linear: (!mlp_head).then(|| LinearConfig::new(rep, dim).init(ctx.device)),
+            mlp: mlp_head.then(|| {
+                MlpHeadConfig {
+                    input: rep,
+                    hidden: rep,
+                    output: dim,
+                }
+                .init(ctx.device)
+            }),
+        }
+    }
+
+    /// L2-normalised `[B, dim]` queries or keys.
+    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let h = self.encoder.forward(x);
+        let z = match (&self.linear, &self.mlp) {
+            (Some(fc), _) => fc.forward(h),
+            (None, Some(mlp)) => mlp.forward(h),
+            (None, None) => h,
+        };
+        l2_normalize(z)
+    }
+}
+
+pub struct Moco {
+    query: Trainable<MocoNet>,
+    /// The momentum key encoder: never trained, only moved toward the query encoder.
+    key: Option<MocoNet>,
+    queue: KeyQueue,
+    temperature: f64,
+    momentum: f64,
+    dim: usize,
+}
+
+fn build(ctx: &BuildContext) -> Box<dyn Method> {
+    let p = ctx.params;
+    let dim = p.count("projection_dim");
+    let mlp = p.on("mlp_head");
+    let query = MocoNet::new(ctx, mlp, dim);
+    let key = momentum_copy(MocoNet::new(ctx, mlp, dim), &query);
+    let queue = KeyQueue::new(
+        p.count("queue_size"),
+        dim,
+        &mut rng_for(ctx.seed, Stream::Method, &[]),
+    );
+    Box::new(Moco {
+        query: Trainable::new(query, super::optimizer::build_optimizer(ctx.train)),
+        key: Some(key),
+        queue,
+        temperature: p.get("temperature"),
+        momentum: p.get("momentum"),
+        dim,
+    })
+}
+
+impl Method for Moco {
+    fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
+        let n = batch.images();
+        let views = batch.views;
+        let key_net = self.key.take().expect("key encoder present between steps");
+        // Keys: second views through the momentum encoder, no gradient.
+        let k = key_net.forward(views.clone().narrow(0, n, n)).detach();
+        let queue = self.queue.tensor(&views.device());
+        let t = self.temperature;
+        let result = self.query.step(lr, |net| {
+            let q = net.forward(views.narrow(0, 0, n));
+            let pos = (q.clone() * k.clone()).sum_dim(1) / t;
+            let neg = q.clone().matmul(queue.transpose()) / t;
+            (info_nce(pos, neg), q)
+        });
+        let (loss, q) = match result {
+            Ok(ok) => ok,
+            Err(e) => {
+                self.key = Some(key_net);
+                return Err(e);
+            }
+        };
+        self.key = Some(ema_update(key_net, self.query.net(), self.momentum));
+        let keys = matrix_to_vec(k.clone());
+        self.queue.enqueue(&keys, batch.step);
+        let both = Tensor::cat(vec![q.detach(), k], 0);
+        Ok(StepOutput::new(loss, both, self.dim)
+            .with_signal("queue fill", self.queue.fill())
+            .with_signal("queue mean age (steps)", self.queue.mean_age(batch.step))
+            .with_signal("key momentum", self.momentum as f32))
+    }
+
+    fn encoder_ref(&self) -> &SmallCnn {
+        &self.query.net().encoder
+    }
+}
