@@ -11,11 +11,7 @@ use contrastive_workbench::preset::Experiment;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-fn harness(exp: Experiment) -> Harness<'static, WorkbenchApp> {
-    Harness::builder()
-        .with_size([1360.0, 860.0])
-        .build_eframe(move |cc| WorkbenchApp::new(cc.egui_ctx.clone(), exp))
-}
+use common::ui_harness as harness;
 
 /// Steps the UI until `pred` holds (the trainer runs on its own thread meanwhile).
 fn step_until(
@@ -111,4 +107,27 @@ fn choosing_another_method_swaps_its_settings() {
     assert_eq!(h.state().experiment.method.kind, "simsiam");
     assert!(shown(&h, "predictor bottleneck"));
     assert!(!shown(&h, "temperature t"));
+
+    // A switch is a checkbox, written to the preset as a boolean.
+    h.get_by_label("stop-gradient").click();
+    h.run_steps(2);
+    assert_eq!(
+        h.state().experiment.method.params.get("stop_gradient"),
+        Some(&toml::Value::Boolean(false))
+    );
+
+    // A choice is a drop-down, written as the option's name.
+    h.get_by_label("method").click();
+    h.run_steps(3);
+    h.get_by_label("Triplet loss").click();
+    h.run_steps(2);
+    h.get_by_label("negative mining").click();
+    h.run_steps(3);
+    h.get_by_label("hard").click();
+    h.run_steps(2);
+    assert_eq!(
+        h.state().experiment.method.params.get("mining"),
+        Some(&toml::Value::String("hard".into()))
+    );
+    contrastive_workbench::methods::resolve(&h.state().experiment.method).unwrap();
 }

@@ -3,6 +3,7 @@
 
 pub mod info_nce;
 pub mod margin;
+pub mod mutual_info;
 pub mod negative_cosine;
 pub mod normalize;
 pub mod nt_xent;
@@ -12,6 +13,7 @@ mod test_util;
 
 pub use info_nce::{binary_nce, info_nce, info_nce_bound};
 pub use margin::{Mining, choose_negatives, margin_contrastive, pairwise_sq_distances, triplet};
+pub use mutual_info::{MiEstimator, mi_estimate};
 pub use negative_cosine::negative_cosine;
 pub use normalize::l2_normalize;
 pub use nt_xent::nt_xent;

@@ -48,6 +48,11 @@ pub static INFO: MethodInfo = MethodInfo {
         )
         .log(),
     ],
+    diagram: super::siamese(
+        &[super::trained("encoder"), super::trained("projector")],
+        &[super::shared("encoder"), super::shared("projector")],
+        "cross-correlation C of z1, z2 -> identity",
+    ),
     build,
 };
 

@@ -50,6 +50,19 @@ pub static INFO: MethodInfo = MethodInfo {
         )
         .log(),
     ],
+    diagram: super::Diagram {
+        top_input: "views 1, 2 (online)",
+        top: &[
+            super::trained("encoder"),
+            super::trained("projector"),
+            super::trained("predictor q"),
+        ],
+        bottom_input: "views 2, 1 (target)",
+        bottom: &[super::ema("encoder"), super::ema("projector")],
+        bottom_stop_gradient: true,
+        store: None,
+        loss: "normalised MSE: q(z) vs target z'",
+    },
     build,
 };
 

@@ -39,6 +39,11 @@ pub static INFO: MethodInfo = MethodInfo {
         )
         .log(),
     ],
+    diagram: super::siamese(
+        &[super::trained("encoder"), super::trained("head, L2")],
+        &[super::shared("encoder"), super::shared("head, L2")],
+        "pairs: pull positives, push negatives to the margin",
+    ),
     build,
 };
 

@@ -35,9 +35,10 @@ pub static INFO: MethodInfo = MethodInfo {
         ParamSpec::choice(
             "objective",
             "objective",
-            "NCE with sampled negatives (the paper's for ImageNet) or the full softmax over the bank",
+            "Full softmax over the bank (the paper's choice for small data) or NCE with sampled \
+             negatives (its choice for ImageNet)",
             OBJECTIVES,
-            0,
+            1,
         ),
         ParamSpec::integer(
             "negatives",
@@ -75,6 +76,15 @@ pub static INFO: MethodInfo = MethodInfo {
         )
         .log(),
     ],
+    diagram: super::Diagram {
+        top_input: "view of image i",
+        top: &[super::trained("encoder"), super::trained("linear 128, L2")],
+        bottom_input: "",
+        bottom: &[],
+        bottom_stop_gradient: false,
+        store: Some("memory bank: one feature per image"),
+        loss: "NCE / softmax: f vs bank entry i and sampled entries",
+    },
     build,
 };
 

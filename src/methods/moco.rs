@@ -76,6 +76,15 @@ pub static INFO: MethodInfo = MethodInfo {
         )
         .log(),
     ],
+    diagram: super::Diagram {
+        top_input: "view 1 (query)",
+        top: &[super::trained("encoder f_q"), super::trained("head")],
+        bottom_input: "view 2 (key)",
+        bottom: &[super::ema("encoder f_k"), super::ema("head")],
+        bottom_stop_gradient: true,
+        store: Some("queue of K keys (FIFO)"),
+        loss: "InfoNCE: q vs k+ and the queue",
+    },
     build,
 };
 

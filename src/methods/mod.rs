@@ -8,6 +8,7 @@
 pub mod barlow_twins;
 pub mod byol;
 pub mod common;
+pub mod dim;
 pub mod hadsell;
 pub mod instdisc;
 pub mod memory;
@@ -120,6 +121,79 @@ pub trait Method: Send {
     }
 }
 
+/// How a box in a method's diagram relates to training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// Trained by the optimiser.
+    Trained,
+    /// The same weights as the box above it (a shared encoder).
+    Shared,
+    /// A momentum (EMA) copy of the box above it: no gradient, moved toward it each step.
+    Ema,
+}
+
+/// One box of a branch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stage {
+    pub label: &'static str,
+    pub mark: Mark,
+}
+
+/// The method's pipeline as the method panel draws it: one or two branches from the views
+/// to the loss, an optional stored set of features, and where gradients stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Diagram {
+    /// Input of the first branch, e.g. "view 1".
+    pub top_input: &'static str,
+    pub top: &'static [Stage],
+    /// Input of the second branch; empty when the method has one branch.
+    pub bottom_input: &'static str,
+    pub bottom: &'static [Stage],
+    /// The second branch's output is detached before the loss (stop-gradient).
+    pub bottom_stop_gradient: bool,
+    /// Features kept across steps (queue, memory bank), if any.
+    pub store: Option<&'static str>,
+    /// What the loss box says it compares.
+    pub loss: &'static str,
+}
+
+/// Shorthands for the diagram tables.
+pub const fn trained(label: &'static str) -> Stage {
+    Stage {
+        label,
+        mark: Mark::Trained,
+    }
+}
+pub const fn shared(label: &'static str) -> Stage {
+    Stage {
+        label,
+        mark: Mark::Shared,
+    }
+}
+pub const fn ema(label: &'static str) -> Stage {
+    Stage {
+        label,
+        mark: Mark::Ema,
+    }
+}
+
+/// The common siamese layout: both views through the same stages, one loss.
+pub const fn siamese(
+    stages: &'static [Stage],
+    shared_stages: &'static [Stage],
+    loss: &'static str,
+) -> Diagram {
+    Diagram {
+        top_input: "view 1",
+        top: stages,
+        bottom_input: "view 2",
+        bottom: shared_stages,
+        bottom_stop_gradient: false,
+        store: None,
+        loss,
+    }
+}
+
 /// A registry entry: how to describe, configure and build a method.
 #[derive(Debug)]
 pub struct MethodInfo {
@@ -132,6 +206,7 @@ pub struct MethodInfo {
     /// The loss, written out for the method panel.
     pub formula: &'static str,
     pub params: &'static [ParamSpec],
+    pub diagram: Diagram,
     pub build: fn(&BuildContext) -> Box<dyn Method>,
 }
 
@@ -144,6 +219,7 @@ pub static REGISTRY: &[&MethodInfo] = &[
     &barlow_twins::INFO,
     &vicreg::INFO,
     &instdisc::INFO,
+    &dim::INFO,
     &hadsell::INFO,
     &triplet::INFO,
     &nce::INFO,

@@ -64,6 +64,11 @@ pub static INFO: MethodInfo = MethodInfo {
         )
         .log(),
     ],
+    diagram: super::siamese(
+        &[super::trained("encoder"), super::trained("head, L2")],
+        &[super::shared("encoder"), super::shared("head, L2")],
+        "NCE or InfoNCE over 1 positive + k negatives",
+    ),
     build,
 };
 

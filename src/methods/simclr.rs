@@ -49,6 +49,11 @@ pub static INFO: MethodInfo = MethodInfo {
         )
         .log(),
     ],
+    diagram: super::siamese(
+        &[super::trained("encoder f"), super::trained("head g")],
+        &[super::shared("encoder f"), super::shared("head g")],
+        "NT-Xent: each view vs its partner and 2N-2 negatives",
+    ),
     build,
 };
 

@@ -51,6 +51,19 @@ pub static INFO: MethodInfo = MethodInfo {
             true,
         ),
     ],
+    diagram: super::Diagram {
+        top_input: "view 1",
+        top: &[
+            super::trained("encoder f"),
+            super::trained("projector g"),
+            super::trained("predictor h"),
+        ],
+        bottom_input: "view 2",
+        bottom: &[super::shared("encoder f"), super::shared("projector g")],
+        bottom_stop_gradient: true,
+        store: None,
+        loss: "negative cosine: p1 vs sg(z2), and swapped",
+    },
     build,
 };
 

@@ -51,6 +51,11 @@ pub static INFO: MethodInfo = MethodInfo {
         )
         .log(),
     ],
+    diagram: super::siamese(
+        &[super::trained("encoder"), super::trained("head, L2")],
+        &[super::shared("encoder"), super::shared("head, L2")],
+        "triplets (anchor, positive, mined negative)",
+    ),
     build,
 };
 

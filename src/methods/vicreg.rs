@@ -64,6 +64,11 @@ pub static INFO: MethodInfo = MethodInfo {
         )
         .log(),
     ],
+    diagram: super::siamese(
+        &[super::trained("encoder"), super::trained("expander")],
+        &[super::shared("encoder"), super::shared("expander")],
+        "invariance + variance + covariance",
+    ),
     build,
 };
 

@@ -100,8 +100,26 @@ impl SmallCnn {
         for b in &self.blocks {
             h = b.forward(h);
         }
-        // Global average pool over H and W.
-        let [b, c, _, _] = h.dims();
-        h.mean_dim(3).mean_dim(2).reshape([b, c])
+        global_pool(h)
     }
+
+    /// The representation and the feature map after stage `stage` (DIM's "local features").
+    pub fn forward_with_map(&self, x: Tensor<4>, stage: usize) -> (Tensor<2>, Tensor<4>) {
+        let mut h = x;
+        let mut map = None;
+        for (i, b) in self.blocks.iter().enumerate() {
+            h = b.forward(h);
+            if i == stage {
+                map = Some(h.clone());
+            }
+        }
+        let map = map.unwrap_or_else(|| h.clone());
+        (global_pool(h), map)
+    }
+}
+
+/// Global average pool over H and W: `[B, C, H, W]` -> `[B, C]`.
+fn global_pool(h: Tensor<4>) -> Tensor<2> {
+    let [b, c, _, _] = h.dims();
+    h.mean_dim(3).mean_dim(2).reshape([b, c])
 }

@@ -4,6 +4,7 @@
 pub mod ema;
 pub mod encoder;
 pub mod head;
+pub mod lab;
 pub mod tensor_io;
 
 pub use encoder::{SmallCnn, SmallCnnConfig};

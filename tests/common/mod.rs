@@ -1,9 +1,18 @@
 //! Small experiments for integration tests: real code paths, test-sized data.
 #![allow(dead_code)]
 
+use contrastive_workbench::app::WorkbenchApp;
 use contrastive_workbench::data::DatasetSpec;
 use contrastive_workbench::data::shapes::ShapesSpec;
 use contrastive_workbench::preset::{BackendChoice, Experiment, Schedule};
+use egui_kittest::Harness;
+
+/// The whole window on `exp`, headless.
+pub fn ui_harness(exp: Experiment) -> Harness<'static, WorkbenchApp> {
+    Harness::builder()
+        .with_size([1360.0, 860.0])
+        .build_eframe(move |cc| WorkbenchApp::new(cc.egui_ctx.clone(), exp))
+}
 
 /// SimCLR on a small shapes set, CPU backend, evaluation on a small sample.
 pub fn tiny_experiment(train_per_class: usize, batch: usize, steps: u64) -> Experiment {

@@ -1,5 +1,7 @@
 //! Live curves: loss, kNN accuracy against the random-init baseline, alignment and
-//! uniformity, the collapse signal against 1/sqrt(d), learning rate and throughput.
+//! uniformity, the collapse signal against 1/sqrt(d), positive/negative pair similarity,
+//! the method's own signals (queue fill, EMA momentum, MI bound...), learning rate and
+//! throughput.
 
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Corner, HLine, Legend, Line, LineStyle, Plot, PlotPoints};
@@ -25,95 +27,154 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp) {
             );
         }
     }
-    let plot_h = ((ui.available_height() - 40.0) / 3.0).clamp(110.0, 260.0);
-    let half = ui.available_width() / 2.0 - 8.0;
-    let series = |f: fn(&StepMetrics) -> f64| -> Vec<[f64; 2]> {
-        h.steps.iter().map(|m| [m.step as f64, f(m)]).collect()
-    };
-    egui::Grid::new("dashboard")
-        .num_columns(2)
-        .spacing([8.0, 4.0])
-        .show(ui, |ui| {
-            small_plot(ui, "loss", half, plot_h, Corner::RightTop, |p| {
-                p.line(Line::new(
-                    "loss",
-                    PlotPoints::from(series(|m| f64::from(m.loss))),
-                ));
-            });
-            small_plot(ui, "kNN top-1 (%)", half, plot_h, Corner::LeftTop, |p| {
-                let pts: Vec<[f64; 2]> = h
-                    .evals
-                    .iter()
-                    .map(|e| [e.step as f64, 100.0 * f64::from(e.knn_top1)])
-                    .collect();
-                p.line(Line::new("kNN top-1", PlotPoints::from(pts)));
-                if let Some(b) = h.evals.first() {
-                    p.hline(reference_line(
-                        "random init",
-                        100.0 * f64::from(b.baseline_top1),
-                    ));
+    if let Some(m) = h.steps.last() {
+        let mut line = format!(
+            "step {}: positive pairs cos {:.3}, negative pairs cos {:.3}",
+            m.step, m.pos_sim, m.neg_sim
+        );
+        for (name, v) in &m.signals {
+            line += &format!(" | {name} {v:.3}");
+        }
+        ui.label(RichText::new(line).small().monospace());
+    }
+    let panels = panels(app);
+    let rows = panels.len().div_ceil(2);
+    let plot_h =
+        ((ui.available_height() - 30.0 * rows as f32) / rows.min(3) as f32).clamp(110.0, 260.0);
+    let half = ui.available_width() / 2.0 - 14.0;
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        egui::Grid::new("dashboard")
+            .num_columns(2)
+            .spacing([8.0, 4.0])
+            .show(ui, |ui| {
+                for (i, panel) in panels.into_iter().enumerate() {
+                    small_plot(ui, &panel.title, half, plot_h, panel.legend, panel.draw);
+                    if i % 2 == 1 {
+                        ui.end_row();
+                    }
                 }
             });
-            ui.end_row();
-            small_plot(
-                ui,
-                "alignment / uniformity",
-                half,
-                plot_h,
-                Corner::RightTop,
-                |p| {
-                    p.line(Line::new(
-                        "align (alpha=2)",
-                        PlotPoints::from(series(|m| f64::from(m.align))),
-                    ));
-                    p.line(Line::new(
-                        "uniform (t=2)",
-                        PlotPoints::from(series(|m| f64::from(m.uniform))),
-                    ));
-                },
-            );
-            small_plot(
-                ui,
-                "embedding std (collapse signal)",
-                half,
-                plot_h,
-                Corner::LeftTop,
-                |p| {
-                    p.line(Line::new(
-                        "std of normalised z",
-                        PlotPoints::from(series(|m| f64::from(m.z_std))),
-                    ));
-                    if let Some(m) = h.steps.last() {
-                        p.hline(reference_line("1/sqrt(d)", f64::from(m.z_std_healthy)));
-                    }
-                    p.set_plot_bounds_y(
-                        0.0..=0.15_f64.max(
-                            h.steps
-                                .last()
-                                .map_or(0.1, |m| 1.3 * f64::from(m.z_std_healthy)),
-                        ),
-                    );
-                },
-            );
-            ui.end_row();
-            small_plot(ui, "learning rate", half, plot_h, Corner::RightTop, |p| {
-                p.line(Line::new("lr", PlotPoints::from(series(|m| m.lr))));
-            });
-            small_plot(
-                ui,
-                "throughput (views/s)",
-                half,
-                plot_h,
-                Corner::RightTop,
-                |p| {
-                    p.line(Line::new(
-                        "views/s",
-                        PlotPoints::from(series(|m| f64::from(m.views_per_sec))),
-                    ));
-                },
-            );
-            ui.end_row();
-        });
+    });
+}
+
+/// One plot of the dashboard.
+struct Panel<'a> {
+    title: String,
+    legend: Corner,
+    draw: Box<dyn FnOnce(&mut egui_plot::PlotUi) + 'a>,
+}
+
+impl<'a> Panel<'a> {
+    fn new(title: &str, legend: Corner, draw: impl FnOnce(&mut egui_plot::PlotUi) + 'a) -> Self {
+        Self {
+            title: title.into(),
+            legend,
+            draw: Box::new(draw),
+        }
+    }
+}
+
+/// The plots, in order: the shared ones, then one per method signal, then rates.
+fn panels(app: &WorkbenchApp) -> Vec<Panel<'_>> {
+    let h = &app.history;
+    let series = move |f: &dyn Fn(&StepMetrics) -> f64| -> PlotPoints<'static> {
+        PlotPoints::from(
+            h.steps
+                .iter()
+                .map(|m| [m.step as f64, f(m)])
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut out = vec![
+        Panel::new("loss", Corner::RightTop, move |p| {
+            p.line(Line::new("loss", series(&|m| f64::from(m.loss))));
+        }),
+        Panel::new("kNN top-1 (%)", Corner::LeftTop, move |p| {
+            let pts: Vec<[f64; 2]> = h
+                .evals
+                .iter()
+                .map(|e| [e.step as f64, 100.0 * f64::from(e.knn_top1)])
+                .collect();
+            p.line(Line::new("kNN top-1", PlotPoints::from(pts)));
+            if let Some(b) = h.evals.first() {
+                p.hline(reference_line(
+                    "random init",
+                    100.0 * f64::from(b.baseline_top1),
+                ));
+            }
+        }),
+        Panel::new("alignment / uniformity", Corner::RightTop, move |p| {
+            p.line(Line::new(
+                "align (alpha=2)",
+                series(&|m| f64::from(m.align)),
+            ));
+            p.line(Line::new(
+                "uniform (t=2)",
+                series(&|m| f64::from(m.uniform)),
+            ));
+        }),
+        Panel::new(
+            "embedding std (collapse signal)",
+            Corner::LeftTop,
+            move |p| {
+                p.line(Line::new(
+                    "std of normalised z",
+                    series(&|m| f64::from(m.z_std)),
+                ));
+                if let Some(m) = h.steps.last() {
+                    p.hline(reference_line("1/sqrt(d)", f64::from(m.z_std_healthy)));
+                }
+                p.set_plot_bounds_y(
+                    0.0..=0.15_f64.max(
+                        h.steps
+                            .last()
+                            .map_or(0.1, |m| 1.3 * f64::from(m.z_std_healthy)),
+                    ),
+                );
+            },
+        ),
+        Panel::new("pair similarity (cosine)", Corner::RightBottom, move |p| {
+            p.line(Line::new(
+                "positive pairs",
+                series(&|m| f64::from(m.pos_sim)),
+            ));
+            p.line(Line::new(
+                "negative pairs",
+                series(&|m| f64::from(m.neg_sim)),
+            ));
+        }),
+    ];
+    let names: Vec<String> = h
+        .steps
+        .last()
+        .map(|m| m.signals.iter().map(|(k, _)| k.clone()).collect())
+        .unwrap_or_default();
+    for name in names {
+        let key = name.clone();
+        out.push(Panel::new(&name, Corner::RightBottom, move |p| {
+            let value = |m: &StepMetrics| {
+                m.signals
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map_or(f64::NAN, |(_, v)| f64::from(*v))
+            };
+            p.line(Line::new(key.clone(), series(&value)));
+        }));
+    }
+    out.push(Panel::new("learning rate", Corner::RightTop, move |p| {
+        p.line(Line::new("lr", series(&|m| m.lr)));
+    }));
+    out.push(Panel::new(
+        "throughput (views/s)",
+        Corner::RightTop,
+        move |p| {
+            p.line(Line::new(
+                "views/s",
+                series(&|m| f64::from(m.views_per_sec)),
+            ));
+        },
+    ));
+    out
 }
 
 /// A dashed grey line marking a reference value (a baseline, a healthy level).
@@ -123,13 +184,13 @@ fn reference_line(name: &str, y: f64) -> HLine {
         .color(Color32::GRAY)
 }
 
-fn small_plot(
+fn small_plot<'a>(
     ui: &mut egui::Ui,
     title: &str,
     width: f32,
     height: f32,
     legend: Corner,
-    add: impl FnOnce(&mut egui_plot::PlotUi),
+    add: impl FnOnce(&mut egui_plot::PlotUi<'a>) + 'a,
 ) {
     ui.vertical(|ui| {
         ui.label(RichText::new(title).strong());

@@ -38,6 +38,7 @@ fn method_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
                 }
             }
         });
+    super::method_diagram::show(ui, &info.diagram);
     ui.label(RichText::new(info.summary).small());
     ui.label(RichText::new(info.formula).small().monospace());
     ui.label(RichText::new(info.paper).small().italics());
