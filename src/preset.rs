@@ -19,6 +19,8 @@ pub enum OptimizerKind {
     Adam,
     /// SGD with (heavy-ball) momentum.
     Sgd,
+    /// LARS: momentum SGD with a per-layer trust ratio (SimCLR's large-batch optimiser).
+    Lars,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,8 +51,10 @@ pub struct TrainSpec {
     pub batch_size: usize,
     pub learning_rate: f64,
     pub optimizer: OptimizerKind,
-    /// SGD momentum (ignored by Adam).
+    /// SGD and LARS momentum (ignored by Adam).
     pub momentum: f64,
+    /// LARS trust coefficient eta (0.001 in SimCLR; ignored by the others).
+    pub trust_coefficient: f64,
     pub weight_decay: f64,
     pub schedule: Schedule,
     pub warmup_steps: u64,
@@ -67,6 +71,7 @@ impl Default for TrainSpec {
             learning_rate: 1e-3,
             optimizer: OptimizerKind::Adam,
             momentum: 0.9,
+            trust_coefficient: 0.001,
             weight_decay: 1e-6,
             schedule: Schedule::Cosine,
             warmup_steps: 20,
@@ -217,6 +222,13 @@ impl Experiment {
             format!(
                 "train.momentum = {} is out of range: must be in [0, 1)",
                 t.momentum
+            ),
+        )?;
+        check(
+            t.trust_coefficient > 0.0 && t.trust_coefficient <= 1.0,
+            format!(
+                "train.trust_coefficient = {} is out of range: must be in (0, 1]",
+                t.trust_coefficient
             ),
         )?;
         check(

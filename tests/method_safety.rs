@@ -81,3 +81,47 @@ fn every_registered_method_takes_two_steps() {
         }
     }
 }
+
+#[test]
+fn every_optimiser_updates_the_weights() {
+    use contrastive_workbench::preset::OptimizerKind;
+    let device = Device::flex().autodiff();
+    for kind in [OptimizerKind::Adam, OptimizerKind::Sgd, OptimizerKind::Lars] {
+        let (info, params) = methods::resolve(&MethodSpec::default()).unwrap();
+        let train = TrainSpec {
+            optimizer: kind,
+            ..TrainSpec::default()
+        };
+        let mut m = (info.build)(&BuildContext {
+            device: &device,
+            encoder: &SmallCnnConfig {
+                channels: vec![8, 16],
+            },
+            params: &params,
+            train: &train,
+            dataset_len: 16,
+            seed: 0,
+        });
+        let weights = |m: &dyn methods::Method| {
+            m.encoder().blocks[1]
+                .conv
+                .weight
+                .val()
+                .into_data()
+                .iter::<f32>()
+                .collect::<Vec<f32>>()
+        };
+        let before = weights(m.as_ref());
+        for step in 0..2 {
+            let data: Vec<f32> = (0..8 * 3 * 16 * 16)
+                .map(|i| ((i * 7 + step) % 31) as f32 / 15.0 - 1.0)
+                .collect();
+            let x = Tensor::<4>::from_data(TensorData::new(data, [8, 3, 16, 16]), &device);
+            let out = m.train_step(batch(x, step as u64), 0.05).unwrap();
+            assert!(out.loss.is_finite(), "{kind:?}");
+        }
+        let after = weights(m.as_ref());
+        assert!(after.iter().all(|v| v.is_finite()), "{kind:?}");
+        assert_ne!(before, after, "{kind:?} did not move the weights");
+    }
+}

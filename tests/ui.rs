@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use contrastive_workbench::app::{RunStatus, Tab, WorkbenchApp};
 use contrastive_workbench::preset::Experiment;
+use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -116,11 +117,14 @@ fn choosing_another_method_swaps_its_settings() {
         Some(&toml::Value::Boolean(false))
     );
 
-    // A choice is a drop-down, written as the option's name.
+    // A choice is a drop-down, written as the option's name. (A tall window, so the
+    // settings below the method diagram are on screen without scrolling.)
+    h.set_size(egui::Vec2::new(1360.0, 1600.0));
     h.get_by_label("method").click();
     h.run_steps(3);
     h.get_by_label("Triplet loss").click();
     h.run_steps(2);
+    assert_eq!(h.state().experiment.method.kind, "triplet");
     h.get_by_label("negative mining").click();
     h.run_steps(3);
     h.get_by_label("hard").click();

@@ -11,6 +11,7 @@ pub mod common;
 pub mod dim;
 pub mod hadsell;
 pub mod instdisc;
+pub mod lars;
 pub mod memory;
 pub mod moco;
 pub mod nce;

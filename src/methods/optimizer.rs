@@ -20,5 +20,9 @@ pub fn build_optimizer(train: &TrainSpec) -> ModuleOptimizer {
                 nesterov: false,
             }))
             .init(),
+        OptimizerKind::Lars => {
+            super::lars::Lars::new(train.momentum, train.weight_decay, train.trust_coefficient)
+                .into_module_optimizer()
+        }
     }
 }

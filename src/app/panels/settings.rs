@@ -31,6 +31,8 @@ fn method_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
     };
     egui::ComboBox::from_label("method")
         .selected_text(info.name)
+        // Tall enough to list every method without scrolling.
+        .height(600.0)
         .show_ui(ui, |ui| {
             for m in methods::REGISTRY {
                 if ui.selectable_label(m.id == info.id, m.name).clicked() && m.id != info.id {
@@ -108,16 +110,23 @@ fn training_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
             .selected_text(match t.optimizer {
                 OptimizerKind::Adam => "Adam",
                 OptimizerKind::Sgd => "SGD + momentum",
+                OptimizerKind::Lars => "LARS",
             })
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut t.optimizer, OptimizerKind::Adam, "Adam");
                 ui.selectable_value(&mut t.optimizer, OptimizerKind::Sgd, "SGD + momentum");
+                ui.selectable_value(&mut t.optimizer, OptimizerKind::Lars, "LARS");
             })
             .response
     });
-    if t.optimizer == OptimizerKind::Sgd {
+    if t.optimizer != OptimizerKind::Adam {
         labelled(ui, "momentum", |ui| {
             ui.add(egui::Slider::new(&mut t.momentum, 0.0..=0.99))
+        });
+    }
+    if t.optimizer == OptimizerKind::Lars {
+        labelled(ui, "trust coefficient", |ui| {
+            ui.add(egui::Slider::new(&mut t.trust_coefficient, 1e-4..=0.1).logarithmic(true))
         });
     }
     labelled(ui, "schedule", |ui| {
