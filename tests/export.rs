@@ -84,3 +84,52 @@ fn safetensors_and_burnpack_round_trip() {
         values(loaded.valid().forward(x))
     );
 }
+
+#[test]
+fn cmc_exports_both_view_encoders_with_their_input_channels() {
+    use contrastive_workbench::engine::export::export_encoders;
+    use contrastive_workbench::methods::{self, BuildContext, MethodSpec};
+    use contrastive_workbench::preset::TrainSpec;
+    let device = Device::flex().autodiff();
+    let spec: MethodSpec = toml::from_str("kind = \"cmc\"").unwrap();
+    let (info, params) = methods::resolve(&spec).unwrap();
+    let encoder = SmallCnnConfig {
+        channels: vec![8, 16],
+    };
+    let method = (info.build)(&BuildContext {
+        device: &device,
+        encoder: &encoder,
+        params: &params,
+        train: &TrainSpec::default(),
+        dataset_len: 10,
+        seed: 0,
+    });
+    let mut exp = Experiment::default();
+    exp.encoder = encoder;
+    exp.method = spec;
+    let dir = tempfile::tempdir().unwrap();
+    let files = export_encoders(
+        dir.path(),
+        &method.export_encoders(),
+        &exp,
+        &MetricsLog::default(),
+    )
+    .unwrap();
+    for (name, c_in) in [("encoder_l", 1), ("encoder_ab", 2)] {
+        assert!(files.contains(&format!("{name}.safetensors")), "{files:?}");
+        let bytes = std::fs::read(dir.path().join(format!("{name}.safetensors"))).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let w = st.tensor("blocks.0.conv.weight").unwrap();
+        assert_eq!(w.shape(), &[8, c_in, 3, 3], "{name}");
+    }
+    let readme = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
+    assert!(
+        readme.contains("| blocks.0.conv.weight | [8, 1, 3, 3] |"),
+        "{readme}"
+    );
+    assert!(
+        readme.contains("| blocks.0.conv.weight | [8, 2, 3, 3] |"),
+        "{readme}"
+    );
+    assert!(readme.contains("encoder_ab = load(\"encoder_ab.safetensors\", in_channels=2)"));
+}

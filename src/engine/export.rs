@@ -11,6 +11,7 @@ use burn::module::Module;
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 
 use super::protocol::{EvalReport, StepMetrics};
+use crate::methods::{EncoderInput, ExportedEncoder};
 use crate::model::SmallCnn;
 use crate::preset::Experiment;
 use crate::views::{NORMALIZE_MEAN, NORMALIZE_STD};
@@ -73,42 +74,58 @@ impl MetricsLog {
 pub const ENCODER_BURNPACK: &str = "encoder.bpk";
 pub const ENCODER_SAFETENSORS: &str = "encoder.safetensors";
 
-/// Writes the export into `dir` (created if needed); returns the file names written.
+/// Writes the export of a single RGB encoder into `dir`; returns the file names written.
 pub fn export_run(
     dir: &Path,
     encoder: &SmallCnn,
     exp: &Experiment,
     metrics: &MetricsLog,
 ) -> anyhow::Result<Vec<String>> {
+    let only = ExportedEncoder {
+        name: "encoder",
+        network: encoder.clone(),
+        input: EncoderInput::Rgb,
+    };
+    export_encoders(dir, &[only], exp, metrics)
+}
+
+/// Writes the export into `dir` (created if needed): `<name>.safetensors` and `<name>.bpk`
+/// per encoder, then the preset, metrics and README. Returns the file names written.
+pub fn export_encoders(
+    dir: &Path,
+    encoders: &[ExportedEncoder],
+    exp: &Experiment,
+    metrics: &MetricsLog,
+) -> anyhow::Result<Vec<String>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut written = Vec::new();
-
-    let target = dir.join(ENCODER_SAFETENSORS);
-    atomically(&target, |tmp| {
-        let mut store = SafetensorsStore::from_file(tmp)
-            .with_to_adapter(BurnToPyTorchAdapter)
-            .metadata("producer", "contrastive-workbench")
-            .metadata("input", input_description());
-        encoder
-            .save_into(&mut store)
-            .map_err(|e| anyhow::anyhow!("{e}"))
-    })?;
-    written.push(ENCODER_SAFETENSORS.to_string());
-
-    let target = dir.join(ENCODER_BURNPACK);
-    atomically(&target, |tmp| {
-        encoder
-            .clone()
-            .save_file(tmp)
-            .map_err(|e| anyhow::anyhow!("{e}"))
-    })?;
-    written.push(ENCODER_BURNPACK.to_string());
+    for e in encoders {
+        let file = format!("{}.safetensors", e.name);
+        atomically(&dir.join(&file), |tmp| {
+            let mut store = SafetensorsStore::from_file(tmp)
+                .with_to_adapter(BurnToPyTorchAdapter)
+                .metadata("producer", "contrastive-workbench")
+                .metadata("input", input_description(e.input));
+            e.network
+                .save_into(&mut store)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        })?;
+        written.push(file);
+        let file = format!("{}.bpk", e.name);
+        atomically(&dir.join(&file), |tmp| {
+            e.network
+                .clone()
+                .save_file(tmp)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        })?;
+        written.push(file);
+    }
 
     for (name, text) in [
         ("preset.toml", exp.to_toml()),
         ("metrics.csv", metrics.steps_csv()),
         ("eval.csv", metrics.evals_csv()),
-        ("README.md", readme(encoder, exp)),
+        ("README.md", readme(encoders, exp)),
     ] {
         let target = dir.join(name);
         atomically(&target, |tmp| {
@@ -141,15 +158,24 @@ fn atomically(
         .with_context(|| format!("cannot move {} into place", target.display()))
 }
 
-fn input_description() -> String {
-    format!(
-        "float32 [N, 3, 32, 32] RGB in 0..1, normalised per channel as (x - {NORMALIZE_MEAN}) / {NORMALIZE_STD}"
-    )
+fn input_description(input: EncoderInput) -> String {
+    match input {
+        EncoderInput::Rgb => format!(
+            "float32 [N, 3, 32, 32] RGB in 0..1, normalised per channel as (x - {NORMALIZE_MEAN}) / {NORMALIZE_STD}"
+        ),
+        EncoderInput::LabL => "float32 [N, 1, 32, 32]: the L channel of CIE Lab (D65, sRGB), \
+             scaled as L / 50 - 1"
+            .into(),
+        EncoderInput::LabAb => "float32 [N, 2, 32, 32]: the a and b channels of CIE Lab (D65, \
+             sRGB), each divided by 100"
+            .into(),
+    }
 }
 
-fn readme(encoder: &SmallCnn, exp: &Experiment) -> String {
-    let mut tensors = String::new();
-    let mut c_in = 3;
+/// The tensor table of one encoder.
+fn tensor_table(exp: &Experiment, inputs: usize) -> String {
+    let mut tensors = String::from("| tensor | shape |\n|---|---|\n");
+    let mut c_in = inputs;
     for (i, &c) in exp.encoder.channels.iter().enumerate() {
         tensors += &format!(
             "| blocks.{i}.conv.weight | [{c}, {c_in}, 3, 3] |\n| blocks.{i}.conv.bias | [{c}] |\n\
@@ -158,7 +184,41 @@ fn readme(encoder: &SmallCnn, exp: &Experiment) -> String {
         );
         c_in = c;
     }
+    tensors
+}
+
+fn readme(encoders: &[ExportedEncoder], exp: &Experiment) -> String {
     let dim = exp.encoder.output_dim();
+    let mut files = String::new();
+    let mut sections = String::new();
+    let mut loads = String::new();
+    for e in encoders {
+        let c_in = e.input.channels();
+        files += &format!(
+            "- `{n}.safetensors`: weights in PyTorch layout and names (float32); `{n}.bpk`: \
+             the same as a burn record (burnpack), for `SmallCnn::load_file`.\n",
+            n = e.name
+        );
+        sections += &format!(
+            "## `{n}` ({p} parameters)\nInput: {input}.\n\n{table}\n",
+            n = e.name,
+            p = e.network.num_params(),
+            input = input_description(e.input),
+            table = tensor_table(exp, c_in),
+        );
+        loads += &format!(
+            "{n} = load(\"{n}.safetensors\", in_channels={c_in})\n",
+            n = e.name
+        );
+    }
+    let representation = if encoders.len() > 1 {
+        format!(
+            "The representation is the concatenation of the {} encoders' outputs.",
+            encoders.len()
+        )
+    } else {
+        "The representation is the encoder's output.".into()
+    };
     format!(
         r#"# Exported encoder: {name}
 
@@ -166,22 +226,14 @@ Trained by contrastive-workbench with method `{method}` on `{dataset}`.
 `preset.toml` reproduces the run: `contrastive-workbench train --preset preset.toml`.
 
 ## Files
-- `{st}`: the encoder's weights in PyTorch layout and names (float32).
-- `{bp}`: the same weights as a burn record (burnpack), for `SmallCnn::load_file`.
-- `metrics.csv`, `eval.csv`: the logged training metrics and kNN evaluations.
+{files}- `metrics.csv`, `eval.csv`: the logged training metrics and kNN evaluations.
 
-## Input
-{input}.
-
-## Architecture ({params} parameters)
+## Architecture
 Stage 0 is conv3x3 stride 1, later stages conv3x3 stride 2, all with padding 1; each conv
 is followed by BatchNorm2d (eps 1e-5) and ReLU; then global average pooling gives a
-{dim}-d representation.
+{dim}-d vector. {representation}
 
-| tensor | shape |
-|---|---|
-{tensors}
-## Loading it in PyTorch
+{sections}## Loading it in PyTorch
 ```python
 import torch, torch.nn as nn
 from safetensors.torch import load_file
@@ -190,9 +242,9 @@ def block(cin, cout, stride):
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.BatchNorm2d(cout), nn.ReLU())
 
 class SmallCnn(nn.Module):
-    def __init__(self, channels={channels:?}):
+    def __init__(self, channels={channels:?}, in_channels=3):
         super().__init__()
-        cins = [3] + channels[:-1]
+        cins = [in_channels] + channels[:-1]
         self.blocks = nn.ModuleList(
             block(ci, co, 1 if i == 0 else 2) for i, (ci, co) in enumerate(zip(cins, channels)))
     def forward(self, x):
@@ -200,20 +252,18 @@ class SmallCnn(nn.Module):
             x = b(x)
         return x.mean(dim=(2, 3))
 
-state = {{k.replace(".conv.", ".0.").replace(".bn.", ".1."): v
-         for k, v in load_file("{st}").items()}}
-model = SmallCnn()
-model.load_state_dict(state, strict=False)  # num_batches_tracked is not stored
-model.eval()
-```
+def load(path, in_channels):
+    state = {{k.replace(".conv.", ".0.").replace(".bn.", ".1."): v
+             for k, v in load_file(path).items()}}
+    model = SmallCnn(in_channels=in_channels)
+    model.load_state_dict(state, strict=False)  # num_batches_tracked is not stored
+    return model.eval()
+
+{loads}```
 "#,
         name = exp.name,
         method = exp.method.kind,
         dataset = exp.dataset.label(),
-        st = ENCODER_SAFETENSORS,
-        bp = ENCODER_BURNPACK,
-        input = input_description(),
-        params = encoder.num_params(),
         channels = exp.encoder.channels,
     )
 }

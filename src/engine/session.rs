@@ -5,7 +5,7 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
 use super::evaluate::{EvalSample, evaluate};
-use super::export::{MetricsLog, export_run};
+use super::export::{MetricsLog, export_encoders};
 use super::protocol::{Command, EvalReport, Event, StepMetrics};
 use crate::data::Dataset;
 use crate::engine::backend::select_device;
@@ -301,7 +301,7 @@ pub fn export_and_report(
         });
         return;
     };
-    match export_run(dir, &method.encoder(), exp, &result.metrics) {
+    match export_encoders(dir, &method.export_encoders(), exp, &result.metrics) {
         Ok(files) => emit(Event::Exported {
             dir: dir.to_path_buf(),
             files,

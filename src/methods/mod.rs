@@ -7,6 +7,7 @@
 
 pub mod barlow_twins;
 pub mod byol;
+pub mod cmc;
 pub mod common;
 pub mod dim;
 pub mod hadsell;
@@ -31,6 +32,35 @@ pub use params::{MethodSpec, ParamKind, ParamSpec, Params, resolve};
 use crate::model::tensor_io::matrix_to_vec;
 use crate::model::{SmallCnn, SmallCnnConfig};
 use crate::preset::TrainSpec;
+
+/// What an exported encoder takes as input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncoderInput {
+    /// Normalised RGB, 3 channels.
+    Rgb,
+    /// The L channel of CIE Lab, scaled L/50 - 1.
+    LabL,
+    /// The a and b channels of CIE Lab, scaled /100.
+    LabAb,
+}
+
+impl EncoderInput {
+    pub fn channels(self) -> usize {
+        match self {
+            EncoderInput::Rgb => 3,
+            EncoderInput::LabL => 1,
+            EncoderInput::LabAb => 2,
+        }
+    }
+}
+
+/// One network of a method's export.
+pub struct ExportedEncoder {
+    /// File stem: `<name>.safetensors`, `<name>.bpk`.
+    pub name: &'static str,
+    pub network: SmallCnn,
+    pub input: EncoderInput,
+}
 
 /// One training step's input.
 pub struct TrainBatch {
@@ -119,6 +149,16 @@ pub trait Method: Send {
     /// A copy of the encoder for export.
     fn encoder(&self) -> SmallCnn {
         self.encoder_ref().clone()
+    }
+
+    /// Every encoder to export: file stem, network, what its input is. One RGB encoder for
+    /// most methods; CMC has one per view.
+    fn export_encoders(&self) -> Vec<ExportedEncoder> {
+        vec![ExportedEncoder {
+            name: "encoder",
+            network: self.encoder(),
+            input: EncoderInput::Rgb,
+        }]
     }
 }
 
@@ -220,6 +260,7 @@ pub static REGISTRY: &[&MethodInfo] = &[
     &barlow_twins::INFO,
     &vicreg::INFO,
     &instdisc::INFO,
+    &cmc::INFO,
     &dim::INFO,
     &hadsell::INFO,
     &triplet::INFO,

@@ -73,7 +73,12 @@ impl SmallCnnConfig {
     }
 
     pub fn init(&self, device: &Device) -> SmallCnn {
-        let mut c_in = 3;
+        self.init_with_inputs(3, device)
+    }
+
+    /// The same architecture on `inputs` channels (CMC's L and ab encoders take 1 and 2).
+    pub fn init_with_inputs(&self, inputs: usize, device: &Device) -> SmallCnn {
+        let mut c_in = inputs;
         let blocks = self
             .channels
             .iter()
