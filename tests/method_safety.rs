@@ -125,3 +125,20 @@ fn every_optimiser_updates_the_weights() {
         assert_ne!(before, after, "{kind:?} did not move the weights");
     }
 }
+
+#[test]
+fn cmc_refuses_a_greyscale_dataset_with_a_clear_message() {
+    use contrastive_workbench::engine::session::run_experiment;
+    let text = "name = \"t\"\n[dataset]\nkind = \"fashion-mnist-mini\"\n[method]\nkind = \"cmc\"\n\
+                [train]\nsteps = 2\nbackend = \"cpu\"\n";
+    let exp = contrastive_workbench::preset::Experiment::from_toml(text, "t.toml").unwrap();
+    let dataset = exp.dataset.load().unwrap();
+    let (_keep, commands) = crossbeam_channel::bounded(1);
+    let result = run_experiment(&exp, &dataset, &commands, &mut |_| {});
+    let message = result.failed.expect("a greyscale dataset must be refused");
+    assert!(
+        message.contains("greyscale") && message.contains(&dataset.name),
+        "{message}"
+    );
+    assert_eq!(result.steps_done, 0);
+}

@@ -43,6 +43,13 @@ impl ImageSet {
         &self.pixels[i * n..(i + 1) * n]
     }
 
+    /// True when every pixel has R = G = B (a grey dataset stored as RGB).
+    pub fn is_grayscale(&self) -> bool {
+        self.pixels
+            .chunks_exact(3)
+            .all(|p| p[0] == p[1] && p[1] == p[2])
+    }
+
     /// Images per class, indexed by class.
     pub fn class_counts(&self, classes: usize) -> Vec<usize> {
         let mut counts = vec![0; classes];

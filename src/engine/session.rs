@@ -105,6 +105,19 @@ pub fn run_experiment_with(
             return result;
         }
     };
+    if info.needs_colour && dataset.train.is_grayscale() {
+        fail(
+            &mut result,
+            emit,
+            0,
+            format!(
+                "{} needs colour images: dataset {} is greyscale, so its colour (ab) view \
+                 would be empty; pick a colour dataset such as shapes",
+                info.name, dataset.name
+            ),
+        );
+        return result;
+    }
     let train_device = device.clone().autodiff();
     let method = (info.build)(&BuildContext {
         device: &train_device,

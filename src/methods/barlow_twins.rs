@@ -53,6 +53,7 @@ pub static INFO: MethodInfo = MethodInfo {
         &[super::shared("encoder"), super::shared("projector")],
         "cross-correlation C of z1, z2 -> identity",
     ),
+    needs_colour: false,
     build,
 };
 

@@ -63,6 +63,7 @@ pub static INFO: MethodInfo = MethodInfo {
         store: None,
         loss: "normalised MSE: q(z) vs target z'",
     },
+    needs_colour: false,
     build,
 };
 

@@ -89,6 +89,7 @@ pub static INFO: MethodInfo = MethodInfo {
         store: Some("memory banks: one L and one ab feature per image"),
         loss: "L feature vs ab bank (and ab vs L bank)",
     },
+    needs_colour: true,
     build,
 };
 

@@ -77,6 +77,7 @@ pub static INFO: MethodInfo = MethodInfo {
         store: None,
         loss: "MI estimate over (y_i, l_j) pairs; i = j positive",
     },
+    needs_colour: false,
     build,
 };
 

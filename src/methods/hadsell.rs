@@ -44,6 +44,7 @@ pub static INFO: MethodInfo = MethodInfo {
         &[super::shared("encoder"), super::shared("head, L2")],
         "pairs: pull positives, push negatives to the margin",
     ),
+    needs_colour: false,
     build,
 };
 

@@ -85,6 +85,7 @@ pub static INFO: MethodInfo = MethodInfo {
         store: Some("memory bank: one feature per image"),
         loss: "NCE / softmax: f vs bank entry i and sampled entries",
     },
+    needs_colour: false,
     build,
 };
 

@@ -85,6 +85,7 @@ pub static INFO: MethodInfo = MethodInfo {
         store: Some("queue of K keys (FIFO)"),
         loss: "InfoNCE: q vs k+ and the queue",
     },
+    needs_colour: false,
     build,
 };
 

@@ -248,6 +248,8 @@ pub struct MethodInfo {
     pub formula: &'static str,
     pub params: &'static [ParamSpec],
     pub diagram: Diagram,
+    /// The method compares colour with luminance (CMC): grey datasets are refused.
+    pub needs_colour: bool,
     pub build: fn(&BuildContext) -> Box<dyn Method>,
 }
 

@@ -69,6 +69,7 @@ pub static INFO: MethodInfo = MethodInfo {
         &[super::shared("encoder"), super::shared("head, L2")],
         "NCE or InfoNCE over 1 positive + k negatives",
     ),
+    needs_colour: false,
     build,
 };
 

@@ -54,6 +54,7 @@ pub static INFO: MethodInfo = MethodInfo {
         &[super::shared("encoder f"), super::shared("head g")],
         "NT-Xent: each view vs its partner and 2N-2 negatives",
     ),
+    needs_colour: false,
     build,
 };
 

@@ -64,6 +64,7 @@ pub static INFO: MethodInfo = MethodInfo {
         store: None,
         loss: "negative cosine: p1 vs sg(z2), and swapped",
     },
+    needs_colour: false,
     build,
 };
 

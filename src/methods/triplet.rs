@@ -56,6 +56,7 @@ pub static INFO: MethodInfo = MethodInfo {
         &[super::shared("encoder"), super::shared("head, L2")],
         "triplets (anchor, positive, mined negative)",
     ),
+    needs_colour: false,
     build,
 };
 

@@ -69,6 +69,7 @@ pub static INFO: MethodInfo = MethodInfo {
         &[super::shared("encoder"), super::shared("expander")],
         "invariance + variance + covariance",
     ),
+    needs_colour: false,
     build,
 };
 
