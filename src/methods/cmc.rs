@@ -11,7 +11,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor};
 use rand::RngExt;
 
-use super::memory::MemoryBank;
+use super::memory::{BANK_FEATURE_DIM, BANK_MOMENTUM, BANK_TEMPERATURE, MemoryBank};
 use super::trainable::Trainable;
 use super::{
     BuildContext, EncoderInput, ExportedEncoder, Method, MethodInfo, ParamSpec, StepError,
@@ -53,32 +53,9 @@ pub static INFO: MethodInfo = MethodInfo {
             65536.0,
         )
         .log(),
-        ParamSpec::number(
-            "temperature",
-            "temperature t",
-            "0.07 in the paper",
-            0.07,
-            0.01,
-            10.0,
-        )
-        .log(),
-        ParamSpec::number(
-            "bank_momentum",
-            "bank momentum",
-            "How much of the old entry is kept at each update (0.5 in the paper)",
-            0.5,
-            0.0,
-            0.999,
-        ),
-        ParamSpec::integer(
-            "feature_dim",
-            "feature dim",
-            "Dimension of each view's feature (128 in the paper)",
-            128.0,
-            2.0,
-            2048.0,
-        )
-        .log(),
+        BANK_TEMPERATURE,
+        BANK_MOMENTUM,
+        BANK_FEATURE_DIM,
     ],
     diagram: super::Diagram {
         top_input: "L channel",
