@@ -4,7 +4,8 @@
 
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
-use contrastive_workbench::engine::export::{MetricsLog, export_run};
+use contrastive_workbench::engine::export::{MetricsLog, export_encoders};
+use contrastive_workbench::methods::{EncoderInput, ExportedEncoder};
 use contrastive_workbench::model::{SmallCnn, SmallCnnConfig};
 use contrastive_workbench::preset::Experiment;
 
@@ -21,9 +22,14 @@ fn safetensors_and_burnpack_round_trip() {
     device.seed(3);
     let encoder = SmallCnnConfig::default().init(&device);
     let dir = tempfile::tempdir().unwrap();
-    let files = export_run(
+    let only = ExportedEncoder {
+        name: "encoder",
+        network: encoder.clone(),
+        input: EncoderInput::Rgb,
+    };
+    let files = export_encoders(
         dir.path(),
-        &encoder,
+        &[only],
         &Experiment::default(),
         &MetricsLog::default(),
     )
@@ -87,7 +93,6 @@ fn safetensors_and_burnpack_round_trip() {
 
 #[test]
 fn cmc_exports_both_view_encoders_with_their_input_channels() {
-    use contrastive_workbench::engine::export::export_encoders;
     use contrastive_workbench::methods::{self, BuildContext, MethodSpec};
     use contrastive_workbench::preset::TrainSpec;
     let device = Device::flex().autodiff();
@@ -104,9 +109,11 @@ fn cmc_exports_both_view_encoders_with_their_input_channels() {
         dataset_len: 10,
         seed: 0,
     });
-    let mut exp = Experiment::default();
-    exp.encoder = encoder;
-    exp.method = spec;
+    let exp = Experiment {
+        encoder,
+        method: spec,
+        ..Experiment::default()
+    };
     let dir = tempfile::tempdir().unwrap();
     let files = export_encoders(
         dir.path(),

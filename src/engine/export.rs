@@ -12,7 +12,6 @@ use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 
 use super::protocol::{EvalReport, StepMetrics};
 use crate::methods::{EncoderInput, ExportedEncoder};
-use crate::model::SmallCnn;
 use crate::preset::Experiment;
 use crate::views::{NORMALIZE_MEAN, NORMALIZE_STD};
 
@@ -69,24 +68,6 @@ impl MetricsLog {
         }
         s
     }
-}
-
-pub const ENCODER_BURNPACK: &str = "encoder.bpk";
-pub const ENCODER_SAFETENSORS: &str = "encoder.safetensors";
-
-/// Writes the export of a single RGB encoder into `dir`; returns the file names written.
-pub fn export_run(
-    dir: &Path,
-    encoder: &SmallCnn,
-    exp: &Experiment,
-    metrics: &MetricsLog,
-) -> anyhow::Result<Vec<String>> {
-    let only = ExportedEncoder {
-        name: "encoder",
-        network: encoder.clone(),
-        input: EncoderInput::Rgb,
-    };
-    export_encoders(dir, &[only], exp, metrics)
 }
 
 /// Writes the export into `dir` (created if needed): `<name>.safetensors` and `<name>.bpk`

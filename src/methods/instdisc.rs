@@ -106,6 +106,14 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
     })
 }
 
+/// The bank entries a step's features are scored against.
+enum Candidates {
+    /// Every entry (the non-parametric softmax).
+    WholeBank(Tensor<2>),
+    /// `m` sampled noise entries (NCE).
+    Noise(Tensor<2>),
+}
+
 impl Method for InstDisc {
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let n = batch.images();
@@ -113,14 +121,15 @@ impl Method for InstDisc {
         let t = self.temperature;
         // The positive is image i's own (older) bank entry.
         let positives = self.bank.gather(&batch.indices, &device);
-        let mut rng = rng_for(self.seed, Stream::Method, &[1, batch.step]);
-        let noise: Vec<usize> = (0..self.negatives)
-            .map(|_| rng.random_range(0..self.bank.len()))
-            .collect();
-        let (bank_all, noise_rows) = if self.softmax {
-            (Some(self.bank.tensor(&device)), None)
+        // What each feature is scored against: the whole bank, or sampled noise entries.
+        let candidates = if self.softmax {
+            Candidates::WholeBank(self.bank.tensor(&device))
         } else {
-            (None, Some(self.bank.gather(&noise, &device)))
+            let mut rng = rng_for(self.seed, Stream::Method, &[1, batch.step]);
+            let noise: Vec<usize> = (0..self.negatives)
+                .map(|_| rng.random_range(0..self.bank.len()))
+                .collect();
+            Candidates::Noise(self.bank.gather(&noise, &device))
         };
         let targets: Vec<i64> = batch.indices.iter().map(|&i| i as i64).collect();
         let targets = Tensor::<2, Int>::from_data(TensorData::new(targets, [n, 1]), &device);
@@ -132,12 +141,12 @@ impl Method for InstDisc {
                 net.fc
                     .forward(net.encoder.forward(batch.views.narrow(0, 0, n))),
             );
-            let loss = match (bank_all, noise_rows) {
-                (Some(bank), _) => {
+            let loss = match candidates {
+                Candidates::WholeBank(bank) => {
                     let logits = f.clone().matmul(bank.transpose()) / t;
                     -log_softmax(logits, 1).gather(1, targets).mean()
                 }
-                (None, Some(noise)) => {
+                Candidates::Noise(noise) => {
                     let pos = (f.clone() * positives.clone()).sum_dim(1) / t;
                     let neg = f.clone().matmul(noise.transpose()) / t;
                     // Z ~ n * mean exp(v.f/t) over the noise, fixed after the first batch.
@@ -150,7 +159,6 @@ impl Method for InstDisc {
                     let shift = lz - len.ln();
                     binary_nce(pos - shift, neg - shift)
                 }
-                (None, None) => unreachable!("one of the two objectives is prepared"),
             };
             (loss, f)
         })?;

@@ -112,7 +112,7 @@ impl Method for Nce {
         let k = self.negatives.min(n - 1).max(1);
         let device = batch.views.device();
         let mut rng = rng_for(self.seed, Stream::Method, &[3, batch.step]);
-        let negatives = sample_negatives(n, k.min(n - 1), &mut rng);
+        let negatives = sample_negatives(n, k, &mut rng);
         let neg_idx = Tensor::<2, Int>::from_data(TensorData::new(negatives, [n, k]), &device);
         let pos_idx: Vec<i64> = (0..n as i64).collect();
         let pos_idx = Tensor::<2, Int>::from_data(TensorData::new(pos_idx, [n, 1]), &device);
