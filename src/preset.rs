@@ -265,19 +265,7 @@ impl Experiment {
             e.bank_size >= 1 && e.query_size >= 1,
             "eval.bank_size and eval.query_size must be at least 1".into(),
         )?;
-        if let DatasetSpec::Shapes(s) = &self.dataset {
-            check(
-                s.train_per_class >= 1 && s.test_per_class >= 1,
-                "dataset.train_per_class and dataset.test_per_class must be at least 1".into(),
-            )?;
-            check(
-                (8..=128).contains(&s.size),
-                format!(
-                    "dataset.size = {} is out of range: must be in 8..=128",
-                    s.size
-                ),
-            )?;
-        }
+        self.dataset.validate()?;
         self.views.validate()?;
         self.encoder.validate()?;
         methods::resolve(&self.method).map(|_| ())

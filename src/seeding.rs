@@ -22,6 +22,8 @@ pub enum Stream {
     Sample = 4,
     /// A method's own random choices (sampled negatives, queue and memory-bank start values).
     Method = 5,
+    /// Splitting a loaded image folder into train and held-out images.
+    Split = 6,
 }
 
 /// SplitMix64 finaliser: a cheap, well-mixed hash of a 64-bit value.

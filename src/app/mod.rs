@@ -4,6 +4,7 @@
 //! Panels draw and return [`Action`]s; the app applies them after drawing
 //! (the egui_demo_app pattern), so no panel mutates shared state behind another's back.
 
+pub mod dataset_jobs;
 pub mod history;
 pub mod palette;
 pub mod panels;

@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use eframe::egui;
 
+use super::dataset_jobs::{DatasetJob, JobKind, JobOutcome};
 use super::history::{RunHistory, RunStatus};
 use super::panels;
 use super::screenshot::{ScreenshotPlan, ScreenshotState};
 use super::textures::TextureCache;
+use crate::data::detect::spec_for_path;
+use crate::data::inspect::Inspection;
 use crate::data::{Dataset, DatasetSpec};
 use crate::engine::{Command, TrainerHandle, spawn_trainer};
 use crate::preset::Experiment;
@@ -49,9 +52,27 @@ pub enum Action {
     Resume,
     Stop,
     Export(PathBuf),
+    /// Load in the background; the current dataset stays until it succeeds.
     LoadDataset(DatasetSpec),
+    /// Look at a typed, picked or dropped path: counts and memory before loading.
+    InspectPath(PathBuf),
+    /// Open the native folder dialog (off the UI thread).
+    BrowseDataset,
+    /// Stop the dataset dialog, inspection or load in flight.
+    CancelDatasetJob,
+    /// Forget the inspected dataset without loading it.
+    DismissInspection,
     ResampleViews,
     ShowTab(Tab),
+}
+
+/// Which images the dataset grid shows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BrowseState {
+    pub held_out: bool,
+    pub page: usize,
+    /// Only this class, when set.
+    pub class: Option<u16>,
 }
 
 /// Transient UI state of the views preview.
@@ -68,6 +89,14 @@ pub struct WorkbenchApp {
     pub dataset: Arc<Dataset>,
     /// The last dataset problem, shown until the next successful load.
     pub dataset_error: Option<String>,
+    /// The dataset dialog, inspection or load in flight (one at a time).
+    pub dataset_job: Option<DatasetJob>,
+    /// An inspected dataset waiting for the user's "Load".
+    pub inspection: Option<(DatasetSpec, Inspection)>,
+    /// The dataset tab's path field.
+    pub dataset_path: String,
+    /// The dataset tab's browsing position.
+    pub browse: BrowseState,
     pub tab: Tab,
     pub status: RunStatus,
     pub history: RunHistory,
@@ -79,25 +108,42 @@ pub struct WorkbenchApp {
 }
 
 impl WorkbenchApp {
-    pub fn new(ctx: egui::Context, experiment: Experiment) -> Self {
-        let (dataset, dataset_error) = match experiment.dataset.load() {
-            Ok(d) => (d, None),
-            Err(e) => {
-                // Fall back to the procedural set, which needs no files, and say why.
-                let fallback = DatasetSpec::default();
-                let d = fallback
-                    .load()
-                    .expect("the procedural dataset needs no files");
-                (d, Some(format!("{e}; showing the built-in shapes instead")))
+    pub fn new(ctx: egui::Context, mut experiment: Experiment) -> Self {
+        // Built-in data loads at once; a file dataset loads in the background while the
+        // procedural set (which needs no files) is shown.
+        let wanted = experiment.dataset.clone();
+        let mut dataset_job = None;
+        let (dataset, dataset_error) = if wanted.path().is_some() {
+            experiment.dataset = DatasetSpec::default();
+            dataset_job = Some(DatasetJob::load(wanted.clone()));
+            (shapes_fallback(), None)
+        } else {
+            match wanted.load() {
+                Ok(d) => (d, None),
+                Err(e) => {
+                    experiment.dataset = DatasetSpec::default();
+                    (
+                        shapes_fallback(),
+                        Some(format!("{e}; showing the built-in shapes instead")),
+                    )
+                }
             }
         };
         let export_dir = format!("runs/{}", experiment.name);
         let seed = experiment.seed;
+        let dataset_path = wanted
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         Self {
             ctx,
             experiment,
             dataset: Arc::new(dataset),
             dataset_error,
+            dataset_job,
+            inspection: None,
+            dataset_path,
+            browse: BrowseState::default(),
             tab: Tab::Training,
             status: RunStatus::Idle,
             history: RunHistory::default(),
@@ -125,6 +171,17 @@ impl WorkbenchApp {
             Action::Stop => self.send(Command::Stop),
             Action::Export(dir) => self.send(Command::Export(dir)),
             Action::LoadDataset(spec) => self.load_dataset(spec),
+            Action::InspectPath(path) => self.inspect_path(path),
+            Action::BrowseDataset => {
+                let start = self.experiment.dataset.path().map(|p| p.to_path_buf());
+                self.replace_job(DatasetJob::pick_folder(start));
+            }
+            Action::CancelDatasetJob => {
+                if let Some(job) = self.dataset_job.take() {
+                    job.cancel();
+                }
+            }
+            Action::DismissInspection => self.inspection = None,
             Action::ResampleViews => {
                 self.preview.seed = self.preview.seed.wrapping_add(1);
                 self.textures.forget_prefix("view/");
@@ -141,6 +198,10 @@ impl WorkbenchApp {
 
     fn start(&mut self) {
         if self.status.is_active() {
+            return;
+        }
+        if self.is_loading_dataset() {
+            self.dataset_error = Some("the dataset is still loading; start when it is in".into());
             return;
         }
         if let Err(message) = self.experiment.validate() {
@@ -162,16 +223,62 @@ impl WorkbenchApp {
             self.dataset_error = Some("stop the run before changing the dataset".into());
             return;
         }
-        match spec.load() {
-            Ok(d) => {
+        self.inspection = None;
+        self.replace_job(DatasetJob::load(spec));
+    }
+
+    fn inspect_path(&mut self, path: PathBuf) {
+        self.dataset_path = path.display().to_string();
+        match spec_for_path(&path, self.dataset.image_size()) {
+            Ok(spec) => self.replace_job(DatasetJob::inspect(spec)),
+            Err(e) => self.dataset_error = Some(e.to_string()),
+        }
+    }
+
+    /// Starts `job`, cancelling any job in flight (its result is dropped).
+    fn replace_job(&mut self, job: DatasetJob) {
+        if let Some(old) = self.dataset_job.replace(job) {
+            old.cancel();
+        }
+    }
+
+    /// Takes a finished dataset job's outcome into the app.
+    pub fn poll_dataset_job(&mut self) {
+        let Some(outcome) = self.dataset_job.as_ref().and_then(DatasetJob::poll) else {
+            return;
+        };
+        self.dataset_job = None;
+        match outcome {
+            JobOutcome::Picked(Some(path)) => self.inspect_path(path),
+            JobOutcome::Picked(None) => {}
+            JobOutcome::Inspected(spec, Ok(found)) => {
+                self.dataset_error = None;
+                self.inspection = Some((spec, found));
+            }
+            JobOutcome::Loaded(spec, Ok(d)) => {
+                self.dataset_path = spec
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
                 self.experiment.dataset = spec;
                 self.dataset = Arc::new(d);
                 self.dataset_error = None;
+                self.browse = BrowseState::default();
                 self.textures.clear();
             }
             // The loaded dataset stays; the error is shown.
-            Err(e) => self.dataset_error = Some(e.to_string()),
+            JobOutcome::Inspected(_, Err(e)) | JobOutcome::Loaded(_, Err(e)) => {
+                self.dataset_error = Some(e);
+            }
         }
+    }
+
+    /// Whether a dataset is being loaded (the Start button waits for it).
+    pub fn is_loading_dataset(&self) -> bool {
+        matches!(
+            self.dataset_job.as_ref().map(|j| &j.what),
+            Some(JobKind::Load(_))
+        )
     }
 
     /// Drains trainer events within a time budget; asks for another frame if more wait.
@@ -198,6 +305,12 @@ impl WorkbenchApp {
     }
 }
 
+fn shapes_fallback() -> Dataset {
+    DatasetSpec::default()
+        .load()
+        .expect("the procedural dataset needs no files")
+}
+
 impl eframe::App for WorkbenchApp {
     fn raw_input_hook(&mut self, _ctx: &egui::Context, raw_input: &mut egui::RawInput) {
         if self.screenshot.is_some() {
@@ -210,7 +323,9 @@ impl eframe::App for WorkbenchApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.poll_trainer();
+        self.poll_dataset_job();
         let mut actions = Vec::new();
+        panels::drop_target::show(ui.ctx(), &mut actions);
         egui::Panel::top("top_bar").show(ui, |ui| panels::top_bar::show(ui, self, &mut actions));
         egui::Panel::left("settings")
             .default_size(320.0)
@@ -225,7 +340,7 @@ impl eframe::App for WorkbenchApp {
             });
             ui.separator();
             match self.tab {
-                Tab::Dataset => panels::dataset::show(ui, self),
+                Tab::Dataset => panels::dataset::show(ui, self, &mut actions),
                 Tab::Views => panels::views::show(ui, self, &mut actions),
                 Tab::Training => panels::training::show(ui, self),
             }
@@ -237,6 +352,11 @@ impl eframe::App for WorkbenchApp {
         }
         for a in actions {
             self.apply(a);
+        }
+        if self.dataset_job.is_some() {
+            // Progress bars move and finished jobs are picked up without user input.
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(100));
         }
         if self.status.is_active() {
             // Keep the step counter and throughput figures fresh even between events.

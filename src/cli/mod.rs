@@ -1,6 +1,7 @@
 //! Command-line entry points. The GUI and the headless commands share the engine.
 
 pub mod bench;
+pub mod load;
 pub mod train;
 
 use std::path::PathBuf;

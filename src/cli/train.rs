@@ -28,7 +28,7 @@ pub fn train(
     exp.validate()
         .map_err(|m| anyhow::anyhow!("preset {}: {m}", preset.display()))?;
     let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
-    let dataset = exp.dataset.load()?;
+    let dataset = super::load::load_with_bar(&exp.dataset)?;
     eprintln!(
         "{}: {} on {} ({} train / {} test images), {} steps of {} images",
         exp.name,

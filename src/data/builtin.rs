@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::idx::read_idx;
-use super::{DataError, Dataset, ImageSet};
+use super::mnist::load_idx_pair;
+use super::{DataError, Dataset};
 
 pub const FASHION_CLASSES: [&str; 10] = [
     "T-shirt/top",
@@ -58,69 +58,7 @@ pub fn load_fashion_mnist_mini(spec: &FashionMnistMiniSpec) -> Result<Dataset, D
         class_names: FASHION_CLASSES.iter().map(|s| s.to_string()).collect(),
         train,
         test,
-    })
-}
-
-/// Loads an images/labels IDX pair as 32x32 RGB (zero-padded, grey repeated).
-pub fn load_idx_pair(images: &Path, labels: &Path, classes: usize) -> Result<ImageSet, DataError> {
-    let img = read_idx(images)?;
-    let lab = read_idx(labels)?;
-    if img.dims.len() != 3 {
-        return Err(DataError::format(
-            images,
-            format!(
-                "expected 3 dimensions (count, rows, cols), found {:?}",
-                img.dims
-            ),
-        ));
-    }
-    if lab.dims.len() != 1 {
-        return Err(DataError::format(
-            labels,
-            format!("expected 1 dimension (count), found {:?}", lab.dims),
-        ));
-    }
-    let (n, rows, cols) = (img.dims[0], img.dims[1], img.dims[2]);
-    if lab.dims[0] != n {
-        return Err(DataError::format(
-            labels,
-            format!(
-                "{} labels but {} has {n} images",
-                lab.dims[0],
-                images.display()
-            ),
-        ));
-    }
-    if rows > 32 || cols > 32 {
-        return Err(DataError::format(
-            images,
-            format!("images are {rows}x{cols}; at most 32x32 is supported here"),
-        ));
-    }
-    if let Some(bad) = lab.data.iter().find(|&&l| l as usize >= classes) {
-        return Err(DataError::format(
-            labels,
-            format!("label {bad} is outside 0..{classes}"),
-        ));
-    }
-    let size = 32;
-    let (top, left) = ((size - rows) / 2, (size - cols) / 2);
-    let mut pixels = vec![0u8; n * size * size * 3];
-    for i in 0..n {
-        let src = &img.data[i * rows * cols..(i + 1) * rows * cols];
-        let dst = &mut pixels[i * size * size * 3..(i + 1) * size * size * 3];
-        for y in 0..rows {
-            for x in 0..cols {
-                let v = src[y * cols + x];
-                let o = ((y + top) * size + x + left) * 3;
-                dst[o..o + 3].fill(v);
-            }
-        }
-    }
-    Ok(ImageSet {
-        size,
-        pixels,
-        labels: lab.data.iter().map(|&l| l as u16).collect(),
+        report: Default::default(),
     })
 }
 
@@ -128,6 +66,7 @@ pub fn load_idx_pair(images: &Path, labels: &Path, classes: usize) -> Result<Ima
 mod tests {
     use super::*;
     use crate::data::idx::encode_idx;
+    use crate::data::mnist::load_idx_pair;
 
     #[test]
     fn shipped_subset_loads_balanced() {

@@ -1,14 +1,23 @@
 //! Datasets: labelled sets of small RGB images held in memory as compact `u8` pixels.
 //!
-//! Every source (procedural shapes, IDX files, ...) produces the same [`Dataset`]:
-//! a train split (what the method trains on and the kNN bank) and a held-out test split
-//! (the kNN queries and the projection sample).
+//! Every source (procedural shapes, image folders, IDX files, CIFAR batches) produces the
+//! same [`Dataset`]: a train split (what the method trains on and the kNN bank) and a
+//! held-out test split (the kNN queries and the projection sample), plus a [`LoadReport`]
+//! of what was skipped and why.
 
 pub mod builtin;
+pub mod cifar;
+pub mod detect;
 pub mod idx;
+pub mod image_folder;
+pub mod inspect;
+pub mod mnist;
+pub mod progress;
 pub mod shapes;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+pub use progress::LoadProgress;
 
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +78,46 @@ pub struct Dataset {
     pub class_names: Vec<String>,
     pub train: ImageSet,
     pub test: ImageSet,
+    /// What the loader skipped or wants the user to know.
+    pub report: LoadReport,
+}
+
+/// A file a loader passed over, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SkippedFile {
+    pub path: PathBuf,
+    pub problem: String,
+}
+
+/// Source image sizes before resizing (width x height in pixels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SizeStats {
+    pub min: (u32, u32),
+    pub median: (u32, u32),
+    pub max: (u32, u32),
+}
+
+impl SizeStats {
+    /// Min, median and max by area; `None` for no sizes.
+    pub fn of(mut sizes: Vec<(u32, u32)>) -> Option<Self> {
+        if sizes.is_empty() {
+            return None;
+        }
+        sizes.sort_by_key(|&(w, h)| (u64::from(w) * u64::from(h), w));
+        Some(Self {
+            min: sizes[0],
+            median: sizes[sizes.len() / 2],
+            max: sizes[sizes.len() - 1],
+        })
+    }
+}
+
+/// The loader's account of a load: skipped files, warnings, the source sizes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoadReport {
+    pub skipped: Vec<SkippedFile>,
+    pub warnings: Vec<String>,
+    pub source_sizes: Option<SizeStats>,
 }
 
 impl Dataset {
@@ -85,6 +134,14 @@ pub enum DatasetSpec {
     Shapes(shapes::ShapesSpec),
     /// The Fashion-MNIST subset shipped in `assets/`.
     FashionMnistMini(builtin::FashionMnistMiniSpec),
+    /// A folder of images, one subfolder per class (torchvision's ImageFolder).
+    #[serde(alias = "image_folder")]
+    ImageFolder(image_folder::ImageFolderSpec),
+    /// MNIST or Fashion-MNIST IDX files (`*-ubyte`, `*-ubyte.gz`) in one folder.
+    #[serde(alias = "mnist")]
+    Idx(mnist::IdxSpec),
+    /// CIFAR-10 or CIFAR-100 binary batches in one folder.
+    Cifar(cifar::CifarSpec),
 }
 
 impl Default for DatasetSpec {
@@ -94,21 +151,87 @@ impl Default for DatasetSpec {
 }
 
 impl DatasetSpec {
-    /// A short name for the UI and file names.
-    pub fn label(&self) -> &'static str {
+    /// A short name for the UI and file names: the built-in name or the folder's name.
+    pub fn label(&self) -> String {
         match self {
-            DatasetSpec::Shapes(_) => "shapes",
-            DatasetSpec::FashionMnistMini(_) => "fashion-mnist-mini",
+            DatasetSpec::Shapes(_) => "shapes".into(),
+            DatasetSpec::FashionMnistMini(_) => "fashion-mnist-mini".into(),
+            DatasetSpec::ImageFolder(s) => folder_name(&s.path),
+            DatasetSpec::Idx(s) => folder_name(&s.path),
+            DatasetSpec::Cifar(s) => folder_name(&s.path),
+        }
+    }
+
+    /// The folder a file-based dataset reads, `None` for the built-in ones.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            DatasetSpec::Shapes(_) | DatasetSpec::FashionMnistMini(_) => None,
+            DatasetSpec::ImageFolder(s) => Some(&s.path),
+            DatasetSpec::Idx(s) => Some(&s.path),
+            DatasetSpec::Cifar(s) => Some(&s.path),
+        }
+    }
+
+    /// Checks the spec's own fields (not the files); the error names the preset field.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            DatasetSpec::Shapes(s) => {
+                if s.train_per_class < 1 || s.test_per_class < 1 {
+                    return Err(
+                        "dataset.train_per_class and dataset.test_per_class must be at least 1"
+                            .into(),
+                    );
+                }
+                if !(8..=128).contains(&s.size) {
+                    return Err(format!(
+                        "dataset.size = {} is out of range: must be in 8..=128",
+                        s.size
+                    ));
+                }
+                Ok(())
+            }
+            DatasetSpec::FashionMnistMini(_) => Ok(()),
+            DatasetSpec::ImageFolder(f) => {
+                require_path(&f.path)?;
+                f.validate()
+            }
+            DatasetSpec::Idx(s) => require_path(&s.path),
+            DatasetSpec::Cifar(s) => require_path(&s.path),
         }
     }
 
     /// Builds or loads the dataset.
     pub fn load(&self) -> Result<Dataset, DataError> {
-        match self {
+        self.load_with(&LoadProgress::default())
+    }
+
+    /// Loads, advancing `progress` and stopping early when it is cancelled.
+    pub fn load_with(&self, progress: &LoadProgress) -> Result<Dataset, DataError> {
+        let dataset = match self {
             DatasetSpec::Shapes(spec) => Ok(shapes::generate(spec)),
             DatasetSpec::FashionMnistMini(spec) => builtin::load_fashion_mnist_mini(spec),
-        }
+            DatasetSpec::ImageFolder(spec) => image_folder::load(spec, progress),
+            DatasetSpec::Idx(spec) => mnist::load(spec, progress),
+            DatasetSpec::Cifar(spec) => cifar::load(spec, progress),
+        }?;
+        progress.check()?;
+        Ok(dataset)
     }
+}
+
+fn require_path(path: &Path) -> Result<(), String> {
+    if path.as_os_str().is_empty() {
+        Err("dataset.path is missing: name the folder that holds the dataset".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// The last component of `path`, for display (lossy for non-UTF-8 names).
+pub fn folder_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// Why a dataset could not be loaded. Every variant names the file it is about.
@@ -122,6 +245,8 @@ pub enum DataError {
     },
     #[error("{path}: {problem}")]
     Format { path: PathBuf, problem: String },
+    #[error("loading was cancelled")]
+    Cancelled,
 }
 
 impl DataError {
@@ -129,6 +254,14 @@ impl DataError {
         DataError::Format {
             path: path.into(),
             problem: problem.into(),
+        }
+    }
+
+    /// An I/O error about `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        DataError::Io {
+            path: path.into(),
+            source,
         }
     }
 }

@@ -50,6 +50,7 @@ pub fn generate(spec: &ShapesSpec) -> Dataset {
         class_names: CLASSES.iter().map(|s| s.to_string()).collect(),
         train,
         test,
+        report: Default::default(),
     }
 }
 

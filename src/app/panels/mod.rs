@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 pub mod dataset;
+pub mod drop_target;
 pub mod method_diagram;
 pub mod projection;
 pub mod settings;

@@ -17,7 +17,7 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
         let idle = !app.status.is_active();
         ui.add_enabled_ui(idle, |ui| {
             egui::ComboBox::from_label("dataset")
-                .selected_text(current)
+                .selected_text(current.as_str())
                 .show_ui(ui, |ui| {
                     for (label, spec) in [
                         ("shapes", DatasetSpec::Shapes(ShapesSpec::default())),
@@ -31,6 +31,11 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
                         {
                             actions.push(Action::LoadDataset(spec));
                         }
+                    }
+                    ui.separator();
+                    if ui.button("Open folder...").clicked() {
+                        actions.push(Action::BrowseDataset);
+                        actions.push(Action::ShowTab(crate::app::Tab::Dataset));
                     }
                 });
         });
@@ -83,7 +88,11 @@ fn run_controls(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>
             }
         }
         _ => {
-            if ui.button("Start").clicked() {
+            let loading = app.is_loading_dataset();
+            let start = ui
+                .add_enabled(!loading, egui::Button::new("Start"))
+                .on_disabled_hover_text("The dataset is still loading");
+            if start.clicked() {
                 actions.push(Action::Start);
             }
         }
