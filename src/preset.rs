@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::DatasetSpec;
 use crate::methods::{self, MethodSpec};
 use crate::model::SmallCnnConfig;
-use crate::views::ViewPipeline;
+use crate::views::{ViewPipeline, ViewsSpec};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -132,7 +132,7 @@ pub struct Experiment {
     /// Seeds batches, views and initial weights.
     pub seed: u64,
     pub dataset: DatasetSpec,
-    pub views: ViewPipeline,
+    pub views: ViewsSpec,
     pub encoder: SmallCnnConfig,
     pub method: MethodSpec,
     pub train: TrainSpec,
@@ -146,7 +146,7 @@ impl Default for Experiment {
             name: "simclr-shapes".into(),
             seed: 0,
             dataset: DatasetSpec::default(),
-            views: ViewPipeline::strong_colour(),
+            views: ViewsSpec::same(ViewPipeline::strong_colour()),
             encoder: SmallCnnConfig::default(),
             method: MethodSpec::default(),
             train: TrainSpec::default(),
@@ -280,7 +280,13 @@ mod tests {
     fn round_trips_through_toml() {
         let mut e = Experiment::default();
         e.train.steps = 77;
-        e.views.jitter.hue = 0.2;
+        e.views = ViewsSpec::byol(ViewPipeline::default());
+        e.views
+            .view2
+            .steps
+            .push(crate::views::Transform::RandomErasing(
+                crate::views::transform::ErasingParams::default(),
+            ));
         e.method
             .params
             .insert("temperature".into(), toml::Value::Float(0.2));
@@ -305,8 +311,11 @@ mod tests {
         assert!(e.contains("nope") && e.contains("simclr"), "{e}");
         let e = err("[dataset]\nkind = \"shapes\"\nsede = 3\n");
         assert!(e.contains("sede"), "{e}");
-        let e = err("[views.crop]\nscale = [0.5, 2.0]\n");
-        assert!(e.contains("views.crop.scale"), "{e}");
+        let e = err("[[views.view1]]\nop = \"random-resized-crop\"\nscale = [0.5, 2.0]\n");
+        assert!(
+            e.contains("views.view1[0] (random-resized-crop): scale"),
+            "{e}"
+        );
     }
 
     #[test]

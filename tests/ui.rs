@@ -4,33 +4,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use contrastive_workbench::app::{RunStatus, Tab, WorkbenchApp};
 use contrastive_workbench::preset::Experiment;
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
+use common::step_until;
 use common::ui_harness as harness;
-
-/// Steps the UI until `pred` holds (the trainer runs on its own thread meanwhile).
-fn step_until(
-    h: &mut Harness<'static, WorkbenchApp>,
-    what: &str,
-    pred: impl Fn(&WorkbenchApp) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !pred(h.state()) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; status {:?}",
-            h.state().status
-        );
-        std::thread::sleep(Duration::from_millis(30));
-        h.run_steps(1);
-    }
-}
 
 #[test]
 fn the_main_window_builds_with_its_panels() {
@@ -79,6 +60,80 @@ fn the_views_panel_shows_pairs_and_resamples() {
     h.run_steps(2);
     h.get_by_label("Seed 1");
     assert_eq!(h.state().textures.count_prefix("view/1/"), 24);
+}
+
+#[test]
+fn pipeline_editor_adds_reorders_removes_and_the_preview_follows() {
+    use contrastive_workbench::app::panels::views::preview_key;
+    let mut h = harness(Experiment::default());
+    h.get_by_label("Views").click();
+    h.run_steps(2);
+    let ops = |h: &Harness<'static, WorkbenchApp>| -> Vec<&'static str> {
+        h.state()
+            .experiment
+            .views
+            .view1
+            .steps
+            .iter()
+            .map(|t| t.op())
+            .collect()
+    };
+    let before = ops(&h);
+    assert_eq!(before[0], "random-resized-crop");
+    let shown = |h: &Harness<'static, WorkbenchApp>| {
+        let key = preview_key(&h.state().experiment.views);
+        h.state().textures.count_prefix(&format!("view/0/{key}/"))
+    };
+    assert_eq!(shown(&h), 24);
+
+    // Add a rotation to view 1 (the first "Add transform" menu).
+    h.get_all_by_label("Add").next().unwrap().click();
+    h.run_steps(2);
+    h.get_by_label("rotation").click();
+    h.run_steps(2);
+    assert_eq!(ops(&h).last(), Some(&"rotation"));
+    assert_eq!(
+        h.state().experiment.views.view2.steps.len(),
+        before.len(),
+        "view 2 untouched"
+    );
+    // The preview was redrawn for the new pipeline.
+    assert_eq!(shown(&h), 24);
+
+    // Move it up one place: the last "Up" of view 1 belongs to the new step.
+    let n = ops(&h).len();
+    h.get_all_by_label("Up").nth(n - 1).unwrap().click();
+    h.run_steps(2);
+    assert_eq!(ops(&h)[n - 2], "rotation");
+
+    // Remove the crop (view 1's first "Remove").
+    h.get_all_by_label("Remove").next().unwrap().click();
+    h.run_steps(2);
+    assert_eq!(ops(&h)[0], "horizontal-flip");
+    assert_eq!(ops(&h).len(), before.len());
+    assert_eq!(shown(&h), 24);
+
+    // The edited pipeline round-trips through the preset.
+    let exp = &h.state().experiment;
+    let back = Experiment::from_toml(&exp.to_toml(), "mem").unwrap();
+    assert_eq!(back.views, exp.views);
+}
+
+#[test]
+fn cmc_preview_shows_the_lab_split() {
+    let mut exp = Experiment::default();
+    exp.method = contrastive_workbench::methods::MethodSpec::with_defaults(
+        contrastive_workbench::methods::REGISTRY
+            .iter()
+            .find(|m| m.id == "cmc")
+            .unwrap(),
+    );
+    let mut h = harness(exp);
+    h.get_by_label("Views").click();
+    h.run_steps(2);
+    assert!(h.query_all_by_label("L of view 1").count() >= 1);
+    assert!(h.query_all_by_label("ab of view 1").count() >= 1);
+    h.get_by_label_contains("split into its L channel");
 }
 
 #[test]

@@ -166,13 +166,7 @@ pub fn run_experiment_with(
                 break;
             }
         }
-        let views = make_view_batch(
-            &dataset.train,
-            [&exp.views, &exp.views],
-            exp.seed,
-            step,
-            batch,
-        );
+        let views = make_view_batch(&dataset.train, exp.views.pipelines(), exp.seed, step, batch);
         let train_batch = TrainBatch {
             views: images_to_tensor(&views.data, 2 * views.n, views.size, &train_device),
             indices: views.indices,

@@ -73,4 +73,23 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn agrees_with_the_previews_pixel_conversion() {
+        for rgb in [
+            [0.1, 0.6, 0.3],
+            [0.95, 0.4, 0.7],
+            [0.5, 0.5, 0.5],
+            [0.0, 0.0, 1.0],
+        ] {
+            let tensor = lab_of(rgb);
+            let pixel = crate::views::lab_split::rgb_to_lab(rgb);
+            for c in 0..3 {
+                assert!(
+                    (tensor[c] - pixel[c]).abs() < 0.05,
+                    "{tensor:?} vs {pixel:?}"
+                );
+            }
+        }
+    }
 }

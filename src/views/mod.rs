@@ -5,10 +5,14 @@
 //! of batch slot `i` at step `t` is a pure function of (seed, t, i, v).
 
 pub mod image_f32;
+pub mod lab_split;
 pub mod ops;
+pub mod ops_extra;
 pub mod pipeline;
+pub mod transform;
 
 pub use image_f32::ImageF32;
-pub use pipeline::{BlurParams, CropParams, JitterParams, ViewPipeline};
+pub use pipeline::{ViewPipeline, ViewsSpec};
+pub use transform::Transform;
 pub mod batch;
 pub use batch::{NORMALIZE_MEAN, NORMALIZE_STD, ViewBatch, make_view_batch};

@@ -1,217 +1,152 @@
-//! The augmentation pipeline of one view, with its parameters as saved in presets.
-//! Order follows SimCLR's torchvision recipe: crop -> flip -> colour jitter -> grayscale
-//! -> blur -> solarize. Jitter applies brightness, contrast, saturation, hue in that
-//! fixed order (torchvision shuffles it; a fixed order keeps previews easy to read).
+//! View pipelines: an ordered list of transforms per view, as saved in presets
+//! (`[[views.view1]] op = "random-resized-crop" ...`). The two views may differ (BYOL's
+//! asymmetric blur and solarize). Jitter applies brightness, contrast, saturation, hue in
+//! that fixed order (torchvision shuffles it; a fixed order keeps previews easy to read).
 
-use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use super::ImageF32;
 use super::ops;
+use super::transform::{
+    BlurParams, CropParams, JitterParams, ProbParams, SolarizeParams, Transform,
+};
 use crate::seeding::{Rng, Stream, rng_for};
 
+/// The transforms of one view, applied in order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CropParams {
-    pub enabled: bool,
-    /// Range of the crop's area as a fraction of the image.
-    pub scale: [f32; 2],
-    /// Range of the crop's aspect ratio (width / height).
-    pub ratio: [f32; 2],
-}
-
-impl Default for CropParams {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            scale: [0.2, 1.0],
-            ratio: [0.75, 4.0 / 3.0],
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct JitterParams {
-    /// Probability that jitter is applied at all.
-    pub p: f32,
-    /// Factors are drawn from [max(0, 1-x), 1+x] for these three...
-    pub brightness: f32,
-    pub contrast: f32,
-    pub saturation: f32,
-    /// ...and the hue shift from [-hue, hue] turns (at most 0.5).
-    pub hue: f32,
-}
-
-impl Default for JitterParams {
-    fn default() -> Self {
-        // SimCLR's strength-0.5 jitter for small images.
-        Self {
-            p: 0.8,
-            brightness: 0.4,
-            contrast: 0.4,
-            saturation: 0.4,
-            hue: 0.1,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BlurParams {
-    pub p: f32,
-    /// Range of the Gaussian's sigma in pixels.
-    pub sigma: [f32; 2],
-}
-
-impl Default for BlurParams {
-    fn default() -> Self {
-        Self {
-            p: 0.2,
-            sigma: [0.1, 1.0],
-        }
-    }
-}
-
-/// All parameters of one view's augmentation.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(transparent)]
 pub struct ViewPipeline {
-    pub crop: CropParams,
-    /// Probability of a horizontal flip.
-    pub flip_p: f32,
-    pub jitter: JitterParams,
-    pub grayscale_p: f32,
-    pub blur: BlurParams,
-    /// Probability of solarizing; 0 by default (BYOL uses it on one view).
-    pub solarize_p: f32,
+    pub steps: Vec<Transform>,
 }
 
 impl Default for ViewPipeline {
+    /// SimCLR's recipe for small images: crop, flip, jitter, grayscale, blur.
     fn default() -> Self {
-        Self {
-            crop: CropParams::default(),
-            flip_p: 0.5,
-            jitter: JitterParams::default(),
-            grayscale_p: 0.2,
-            blur: BlurParams::default(),
-            solarize_p: 0.0,
-        }
+        Self::simclr(JitterParams::default(), [0.2, 1.0])
     }
 }
 
 impl ViewPipeline {
+    fn simclr(jitter: JitterParams, scale: [f32; 2]) -> Self {
+        Self {
+            steps: vec![
+                Transform::RandomResizedCrop(CropParams {
+                    scale,
+                    ..CropParams::default()
+                }),
+                Transform::HorizontalFlip(ProbParams::default()),
+                Transform::ColorJitter(jitter),
+                Transform::Grayscale(ProbParams {
+                    p: 0.2,
+                    ..ProbParams::default()
+                }),
+                Transform::GaussianBlur(BlurParams::default()),
+            ],
+        }
+    }
+
     /// Strong colour distortion and milder crops, for the built-in shapes: their colours
     /// are a shortcut to telling images apart, and only a full hue rotation plus strong
     /// brightness/contrast/saturation changes take it away (Chen et al. 2020, sec. 3).
     pub fn strong_colour() -> Self {
-        Self {
-            crop: CropParams {
-                scale: [0.35, 1.0],
-                ..CropParams::default()
-            },
-            jitter: JitterParams {
+        Self::simclr(
+            JitterParams {
                 p: 0.8,
                 brightness: 0.8,
                 contrast: 0.8,
                 saturation: 0.8,
                 hue: 0.5,
+                ..JitterParams::default()
             },
-            ..Self::default()
-        }
+            [0.35, 1.0],
+        )
     }
 
-    /// Checks every parameter; the error names the field, as written in a preset.
-    pub fn validate(&self) -> Result<(), String> {
-        let prob = |name: &str, p: f32| {
-            if (0.0..=1.0).contains(&p) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "views.{name} = {p} is out of range: a probability must be in 0..=1"
-                ))
-            }
-        };
-        let range = |name: &str, r: [f32; 2], lo: f32, hi: f32| {
-            if r[0] >= lo && r[1] <= hi && r[0] <= r[1] {
-                Ok(())
-            } else {
-                Err(format!(
-                    "views.{name} = [{}, {}] is out of range: need {lo} <= min <= max <= {hi}",
-                    r[0], r[1]
-                ))
-            }
-        };
-        range("crop.scale", self.crop.scale, 0.01, 1.0)?;
-        range("crop.ratio", self.crop.ratio, 0.1, 10.0)?;
-        prob("flip_p", self.flip_p)?;
-        prob("jitter.p", self.jitter.p)?;
-        for (name, v) in [
-            ("jitter.brightness", self.jitter.brightness),
-            ("jitter.contrast", self.jitter.contrast),
-            ("jitter.saturation", self.jitter.saturation),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(format!(
-                    "views.{name} = {v} is out of range: must be in 0..=1"
-                ));
-            }
-        }
-        if !(0.0..=0.5).contains(&self.jitter.hue) {
-            return Err(format!(
-                "views.jitter.hue = {} is out of range: must be in 0..=0.5",
-                self.jitter.hue
-            ));
-        }
-        prob("grayscale_p", self.grayscale_p)?;
-        prob("blur.p", self.blur.p)?;
-        range("blur.sigma", self.blur.sigma, 0.0, 10.0)?;
-        prob("solarize_p", self.solarize_p)
+    /// No transform: the image as stored.
+    pub fn identity() -> Self {
+        Self { steps: Vec::new() }
+    }
+
+    /// Checks every step; `at` is the preset path of this view (`views.view1`).
+    pub fn validate(&self, at: &str) -> Result<(), String> {
+        self.steps
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, t)| t.validate(&format!("{at}[{i}]")))
     }
 
     /// Augments `img` into an `out x out` view using `rng`.
     pub fn apply(&self, img: &ImageF32, out: usize, rng: &mut Rng) -> ImageF32 {
-        let bbox = if self.crop.enabled {
-            ops::sample_crop(img.width, img.height, self.crop.scale, self.crop.ratio, rng)
-        } else {
-            ops::CropBox {
+        let mut v = img.clone();
+        for t in &self.steps {
+            v = t.apply(v, out, rng);
+        }
+        if v.width != out || v.height != out {
+            // No crop ran (or it was disabled): resize the whole image.
+            let whole = ops::CropBox {
                 x: 0,
                 y: 0,
-                w: img.width,
-                h: img.height,
-            }
-        };
-        let mut v = ops::crop_resize(img, bbox, out);
-        if rng.random_bool(f64::from(self.flip_p)) {
-            ops::flip_horizontal(&mut v);
-        }
-        if rng.random_bool(f64::from(self.jitter.p)) {
-            let j = &self.jitter;
-            let mut factor = |x: f32| rng.random_range((1.0 - x).max(0.0)..=1.0 + x);
-            let (b, c, s) = (
-                factor(j.brightness),
-                factor(j.contrast),
-                factor(j.saturation),
-            );
-            let h = rng.random_range(-j.hue..=j.hue);
-            ops::adjust_brightness(&mut v, b);
-            ops::adjust_contrast(&mut v, c);
-            ops::adjust_saturation(&mut v, s);
-            if h != 0.0 {
-                ops::adjust_hue(&mut v, h);
-            }
-        }
-        if rng.random_bool(f64::from(self.grayscale_p)) {
-            ops::to_grayscale(&mut v);
-        }
-        if rng.random_bool(f64::from(self.blur.p)) {
-            let sigma = rng.random_range(self.blur.sigma[0]..=self.blur.sigma[1]);
-            ops::gaussian_blur(&mut v, sigma);
-        }
-        if rng.random_bool(f64::from(self.solarize_p)) {
-            ops::solarize(&mut v, 0.5);
+                w: v.width,
+                h: v.height,
+            };
+            v = ops::crop_resize(&v, whole, out);
         }
         v
+    }
+}
+
+/// The pipelines of both views, as `[views]` in a preset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ViewsSpec {
+    pub view1: ViewPipeline,
+    pub view2: ViewPipeline,
+}
+
+impl Default for ViewsSpec {
+    fn default() -> Self {
+        Self::same(ViewPipeline::default())
+    }
+}
+
+impl ViewsSpec {
+    /// Both views from one pipeline (SimCLR, MoCo).
+    pub fn same(p: ViewPipeline) -> Self {
+        Self {
+            view1: p.clone(),
+            view2: p,
+        }
+    }
+
+    /// BYOL's asymmetric pair (Grill et al. 2020, table 6): blur always on view 1 and
+    /// rarely on view 2, solarize only on view 2.
+    pub fn byol(base: ViewPipeline) -> Self {
+        let with = |blur_p: f32, solarize_p: f32| {
+            let mut p = base.clone();
+            for t in &mut p.steps {
+                if let Transform::GaussianBlur(b) = t {
+                    b.p = blur_p;
+                }
+            }
+            p.steps.push(Transform::Solarize(SolarizeParams {
+                p: solarize_p,
+                ..SolarizeParams::default()
+            }));
+            p
+        };
+        Self {
+            view1: with(1.0, 0.0),
+            view2: with(0.1, 0.2),
+        }
+    }
+
+    pub fn pipelines(&self) -> [&ViewPipeline; 2] {
+        [&self.view1, &self.view2]
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        self.view1.validate("views.view1")?;
+        self.view2.validate("views.view2")
     }
 }
 
@@ -230,6 +165,7 @@ pub fn batch_indices(seed: u64, step: u64, dataset_len: usize, batch: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::views::transform::{ErasingParams, PosterizeParams, RotationParams};
 
     fn img() -> ImageF32 {
         let data = (0..32 * 32 * 3)
@@ -253,23 +189,45 @@ mod tests {
     }
 
     #[test]
-    fn output_shape_and_range_hold_for_strong_settings() {
-        let p = ViewPipeline {
-            jitter: JitterParams {
-                p: 1.0,
-                brightness: 1.0,
-                contrast: 1.0,
-                saturation: 1.0,
-                hue: 0.5,
-            },
-            blur: BlurParams {
-                p: 1.0,
-                sigma: [0.5, 2.0],
-            },
-            solarize_p: 0.5,
-            ..ViewPipeline::default()
-        };
-        for i in 0..50 {
+    fn output_shape_and_range_hold_for_every_transform_at_full_strength() {
+        let mut steps = Transform::catalogue();
+        for t in &mut steps {
+            match t {
+                Transform::ColorJitter(j) => {
+                    *j = JitterParams {
+                        p: 1.0,
+                        brightness: 1.0,
+                        contrast: 1.0,
+                        saturation: 1.0,
+                        hue: 0.5,
+                        ..JitterParams::default()
+                    }
+                }
+                Transform::Rotation(r) => {
+                    *r = RotationParams {
+                        p: 1.0,
+                        degrees: 180.0,
+                        ..RotationParams::default()
+                    }
+                }
+                Transform::Posterize(q) => {
+                    *q = PosterizeParams {
+                        p: 1.0,
+                        bits: 1,
+                        ..PosterizeParams::default()
+                    }
+                }
+                Transform::RandomErasing(e) => {
+                    *e = ErasingParams {
+                        p: 1.0,
+                        ..ErasingParams::default()
+                    }
+                }
+                _ => {}
+            }
+        }
+        let p = ViewPipeline { steps };
+        for i in 0..30 {
             let v = p.apply(&img(), 24, &mut view_rng(0, i, 0, 0));
             assert_eq!((v.width, v.height, v.data.len()), (24, 24, 24 * 24 * 3));
             assert!(v.data.iter().all(|x| (0.0..=1.0).contains(x)));
@@ -277,39 +235,77 @@ mod tests {
     }
 
     #[test]
-    fn disabled_pipeline_is_identity() {
-        let p = ViewPipeline {
-            crop: CropParams {
-                enabled: false,
-                ..CropParams::default()
-            },
-            flip_p: 0.0,
-            jitter: JitterParams {
-                p: 0.0,
-                ..JitterParams::default()
-            },
-            grayscale_p: 0.0,
-            blur: BlurParams {
-                p: 0.0,
-                ..BlurParams::default()
-            },
-            solarize_p: 0.0,
-        };
-        let v = p.apply(&img(), 32, &mut view_rng(0, 0, 0, 0));
-        for (a, b) in v.data.iter().zip(&img().data) {
-            assert!((a - b).abs() < 1e-6);
+    fn an_empty_or_all_disabled_pipeline_is_identity() {
+        let v = ViewPipeline::identity().apply(&img(), 32, &mut view_rng(0, 0, 0, 0));
+        assert_eq!(v, img());
+        let mut p = ViewPipeline::default();
+        for t in &mut p.steps {
+            *t.enabled_mut() = false;
         }
+        let v = p.apply(&img(), 32, &mut view_rng(0, 0, 0, 0));
+        assert_eq!(v, img());
     }
 
     #[test]
-    fn validation_names_the_field() {
-        let mut p = ViewPipeline::default();
-        p.crop.scale = [0.5, 1.5];
-        assert!(p.validate().unwrap_err().contains("views.crop.scale"));
-        let mut p = ViewPipeline::default();
-        p.jitter.hue = 0.9;
-        assert!(p.validate().unwrap_err().contains("views.jitter.hue"));
-        assert!(ViewPipeline::default().validate().is_ok());
+    fn order_matters_and_disabling_a_step_keeps_the_others_draws() {
+        // Grayscale then jitter differs from jitter then grayscale (saturation acts first).
+        let strong = JitterParams {
+            p: 1.0,
+            hue: 0.0,
+            ..JitterParams::default()
+        };
+        let grey = Transform::Grayscale(ProbParams {
+            p: 1.0,
+            ..ProbParams::default()
+        });
+        let a = ViewPipeline {
+            steps: vec![grey.clone(), Transform::ColorJitter(strong.clone())],
+        };
+        let b = ViewPipeline {
+            steps: vec![Transform::ColorJitter(strong), grey],
+        };
+        let rng = || view_rng(1, 0, 0, 0);
+        assert_ne!(
+            a.apply(&img(), 32, &mut rng()),
+            b.apply(&img(), 32, &mut rng())
+        );
+        // A disabled step draws nothing: the pipeline equals the one without it.
+        let mut with_off = ViewPipeline::default();
+        *with_off.steps[1].enabled_mut() = false;
+        let mut without = ViewPipeline::default();
+        without.steps.remove(1);
+        assert_eq!(
+            with_off.apply(&img(), 32, &mut rng()),
+            without.apply(&img(), 32, &mut rng())
+        );
+    }
+
+    #[test]
+    fn validation_names_the_view_and_step() {
+        let mut v = ViewsSpec::default();
+        v.view2.steps[0] = Transform::RandomResizedCrop(CropParams {
+            scale: [0.5, 1.5],
+            ..CropParams::default()
+        });
+        let err = v.validate().unwrap_err();
+        assert!(
+            err.contains("views.view2[0] (random-resized-crop): scale"),
+            "{err}"
+        );
+        assert!(ViewsSpec::default().validate().is_ok());
+    }
+
+    #[test]
+    fn byol_views_are_asymmetric() {
+        let v = ViewsSpec::byol(ViewPipeline::default());
+        let blur_p = |p: &ViewPipeline| {
+            p.steps.iter().find_map(|t| match t {
+                Transform::GaussianBlur(b) => Some(b.p),
+                _ => None,
+            })
+        };
+        assert_eq!((blur_p(&v.view1), blur_p(&v.view2)), (Some(1.0), Some(0.1)));
+        assert_ne!(v.view1, v.view2);
     }
 
     #[test]

@@ -6,12 +6,31 @@ use contrastive_workbench::data::DatasetSpec;
 use contrastive_workbench::data::shapes::ShapesSpec;
 use contrastive_workbench::preset::{BackendChoice, Experiment, Schedule};
 use egui_kittest::Harness;
+use std::time::{Duration, Instant};
 
 /// The whole window on `exp`, headless.
 pub fn ui_harness(exp: Experiment) -> Harness<'static, WorkbenchApp> {
     Harness::builder()
         .with_size([1360.0, 860.0])
         .build_eframe(move |cc| WorkbenchApp::new(cc.egui_ctx.clone(), exp))
+}
+
+/// Steps the UI until `pred` holds (trainer and loader threads run meanwhile).
+pub fn step_until(
+    h: &mut Harness<'static, WorkbenchApp>,
+    what: &str,
+    pred: impl Fn(&WorkbenchApp) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !pred(h.state()) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; status {:?}",
+            h.state().status
+        );
+        std::thread::sleep(Duration::from_millis(30));
+        h.run_steps(1);
+    }
 }
 
 /// SimCLR on a small shapes set, CPU backend, evaluation on a small sample.

@@ -47,12 +47,14 @@ fn source_row(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Actio
         }
     });
     ui.horizontal(|ui| {
-        ui.label("Folder:");
-        let field = ui.add(
-            egui::TextEdit::singleline(&mut app.dataset_path)
-                .hint_text("image folder, MNIST IDX folder or CIFAR batches folder")
-                .desired_width(420.0),
-        );
+        let label = ui.label("Folder:");
+        let field = ui
+            .add(
+                egui::TextEdit::singleline(&mut app.dataset_path)
+                    .hint_text("image folder, MNIST IDX folder or CIFAR batches folder")
+                    .desired_width(420.0),
+            )
+            .labelled_by(label.id);
         let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if (ui.button("Open").clicked() || entered) && !app.dataset_path.trim().is_empty() {
             actions.push(Action::InspectPath(app.dataset_path.trim().into()));
@@ -124,6 +126,7 @@ fn inspection_card(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<
             ui.horizontal(|ui| {
                 ui.label("Stored size");
                 ui.add(egui::DragValue::new(&mut f.size).range(8..=256).suffix(" px"));
+                let label = ui.label("resize");
                 egui::ComboBox::from_id_salt("resize_policy")
                     .selected_text(match f.resize {
                         ResizePolicy::CenterCrop => "resize + centre crop",
@@ -132,7 +135,9 @@ fn inspection_card(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<
                     .show_ui(ui, |ui| {
                         ui.selectable_value(&mut f.resize, ResizePolicy::CenterCrop, "resize + centre crop");
                         ui.selectable_value(&mut f.resize, ResizePolicy::Stretch, "stretch");
-                    });
+                    })
+                    .response
+                    .labelled_by(label.id);
                 ui.label("held out");
                 ui.add(egui::Slider::new(&mut f.held_out, 0.0..=0.5).fixed_decimals(2))
                     .on_hover_text("Fraction of each class kept for evaluation (ignored with train/ and val/ folders)");
@@ -223,6 +228,7 @@ fn browser(ui: &mut egui::Ui, app: &mut WorkbenchApp, d: &Dataset) {
         let class_text = b.class.map_or("all classes".to_string(), |c| {
             d.class_names[c as usize].clone()
         });
+        let label = ui.label("class");
         egui::ComboBox::from_id_salt("browse_class")
             .selected_text(class_text)
             .height(400.0)
@@ -231,7 +237,9 @@ fn browser(ui: &mut egui::Ui, app: &mut WorkbenchApp, d: &Dataset) {
                 for (c, name) in d.class_names.iter().enumerate() {
                     ui.selectable_value(&mut b.class, Some(c as u16), name);
                 }
-            });
+            })
+            .response
+            .labelled_by(label.id);
         if before != (b.held_out, b.class) {
             b.page = 0;
         }

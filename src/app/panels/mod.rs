@@ -5,6 +5,7 @@ pub mod dashboard;
 pub mod dataset;
 pub mod drop_target;
 pub mod method_diagram;
+pub mod pipeline_editor;
 pub mod projection;
 pub mod settings;
 pub mod top_bar;

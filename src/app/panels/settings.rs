@@ -7,7 +7,7 @@ use crate::app::workbench::{Action, WorkbenchApp};
 use crate::methods::{self, MethodSpec, ParamKind, ParamSpec};
 use crate::preset::{BackendChoice, OptimizerKind, Schedule};
 
-pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, _actions: &mut Vec<Action>) {
+pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
     let idle = !app.status.is_active();
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.add_enabled_ui(idle, |ui| {
@@ -15,7 +15,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, _actions: &mut Vec<Action
             ui.separator();
             training_section(ui, app);
             ui.separator();
-            views_section(ui, app);
+            views_section(ui, app, actions);
             ui.separator();
             export_section(ui, app);
         });
@@ -159,50 +159,23 @@ fn training_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
     });
 }
 
-fn views_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
+fn views_section(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
     ui.heading("View pipeline");
-    let v = &mut app.experiment.views;
-    ui.checkbox(&mut v.crop.enabled, "random resized crop");
-    if v.crop.enabled {
-        labelled(ui, "crop scale min", |ui| {
-            ui.add(egui::Slider::new(&mut v.crop.scale[0], 0.05..=1.0))
-        });
-        labelled(ui, "crop scale max", |ui| {
-            ui.add(egui::Slider::new(&mut v.crop.scale[1], 0.05..=1.0))
-        });
-        v.crop.scale[0] = v.crop.scale[0].min(v.crop.scale[1]);
+    for (name, p) in [
+        ("view 1", &app.experiment.views.view1),
+        ("view 2", &app.experiment.views.view2),
+    ] {
+        let ops: Vec<&str> = p
+            .steps
+            .iter()
+            .filter(|t| t.enabled())
+            .map(|t| t.op())
+            .collect();
+        ui.label(RichText::new(format!("{name}: {}", ops.join(" > "))).small());
     }
-    labelled(ui, "flip p", |ui| {
-        ui.add(egui::Slider::new(&mut v.flip_p, 0.0..=1.0))
-    });
-    labelled(ui, "jitter p", |ui| {
-        ui.add(egui::Slider::new(&mut v.jitter.p, 0.0..=1.0))
-    });
-    labelled(ui, "brightness", |ui| {
-        ui.add(egui::Slider::new(&mut v.jitter.brightness, 0.0..=1.0))
-    });
-    labelled(ui, "contrast", |ui| {
-        ui.add(egui::Slider::new(&mut v.jitter.contrast, 0.0..=1.0))
-    });
-    labelled(ui, "saturation", |ui| {
-        ui.add(egui::Slider::new(&mut v.jitter.saturation, 0.0..=1.0))
-    });
-    labelled(ui, "hue", |ui| {
-        ui.add(egui::Slider::new(&mut v.jitter.hue, 0.0..=0.5))
-    });
-    labelled(ui, "grayscale p", |ui| {
-        ui.add(egui::Slider::new(&mut v.grayscale_p, 0.0..=1.0))
-    });
-    labelled(ui, "blur p", |ui| {
-        ui.add(egui::Slider::new(&mut v.blur.p, 0.0..=1.0))
-    });
-    labelled(ui, "blur sigma max", |ui| {
-        ui.add(egui::Slider::new(&mut v.blur.sigma[1], 0.1..=3.0))
-    });
-    v.blur.sigma[0] = v.blur.sigma[0].min(v.blur.sigma[1]);
-    labelled(ui, "solarize p", |ui| {
-        ui.add(egui::Slider::new(&mut v.solarize_p, 0.0..=1.0))
-    });
+    if ui.button("Edit views...").clicked() {
+        actions.push(Action::ShowTab(crate::app::Tab::Views));
+    }
 }
 
 fn export_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
