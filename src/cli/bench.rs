@@ -102,5 +102,41 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
             );
         }
     }
+    data_stall(&data, batch, steps);
     Ok(())
+}
+
+/// A real CPU run through the session loop: how much of its time the trainer waited for
+/// the prefetching view pipeline.
+fn data_stall(data: &crate::data::Dataset, batch: usize, steps: usize) {
+    let mut exp = crate::preset::Experiment::default();
+    exp.train.batch_size = batch;
+    exp.train.steps = (2 * steps) as u64;
+    exp.train.log_every = 1;
+    exp.train.backend = BackendChoice::Cpu;
+    exp.eval.every = exp.train.steps;
+    exp.eval.bank_size = 200;
+    exp.eval.query_size = 100;
+    let (_keep, commands) = crossbeam_channel::bounded(1);
+    let result = crate::engine::session::run_experiment_with(
+        &exp,
+        data,
+        &commands,
+        &Default::default(),
+        &mut |_| {},
+    );
+    let waits: Vec<f32> = result.metrics.steps.iter().map(|m| m.data_wait).collect();
+    // Step 1 includes the first batch's build: nothing can be ahead of it yet.
+    let steady = &waits[1.min(waits.len())..];
+    let mean = steady.iter().sum::<f32>() / steady.len().max(1) as f32;
+    let worst = steady.iter().copied().fold(0.0f32, f32::max);
+    println!(
+        "data pipeline during a real run ({} steps, prefetch depth {}): the trainer waited for \
+         views {:.2}% of the time on average, {:.2}% in the worst step (first step: {:.1}%)",
+        waits.len(),
+        crate::views::prefetch::PREFETCH_DEPTH,
+        100.0 * mean,
+        100.0 * worst,
+        100.0 * waits.first().copied().unwrap_or(0.0)
+    );
 }

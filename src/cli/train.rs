@@ -67,7 +67,7 @@ pub fn train(
                     "{}",
                     serde_json::json!({
                         "step": m.step, "loss": m.loss, "align": m.align, "uniform": m.uniform,
-                        "z_std": m.z_std, "lr": m.lr, "views_per_sec": m.views_per_sec,
+                        "z_std": m.z_std, "lr": m.lr, "views_per_sec": m.views_per_sec, "data_wait": m.data_wait,
                     })
                 );
             }

@@ -25,7 +25,7 @@ pub struct MetricsLog {
 impl MetricsLog {
     pub fn steps_csv(&self) -> String {
         let mut s = String::from(
-            "step,loss,align,uniform,z_std,z_std_healthy,pos_sim,neg_sim,lr,steps_per_sec,views_per_sec",
+            "step,loss,align,uniform,z_std,z_std_healthy,pos_sim,neg_sim,lr,steps_per_sec,views_per_sec,data_wait",
         );
         // Method signals become extra columns, named after the first logged step's.
         let signal_names: Vec<&str> = self
@@ -39,7 +39,7 @@ impl MetricsLog {
         s.push('\n');
         for m in &self.steps {
             s += &format!(
-                "{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{}",
                 m.step,
                 m.loss,
                 m.align,
@@ -50,7 +50,8 @@ impl MetricsLog {
                 m.neg_sim,
                 m.lr,
                 m.steps_per_sec,
-                m.views_per_sec
+                m.views_per_sec,
+                m.data_wait
             );
             for name in &signal_names {
                 let v = m.signals.iter().find(|(k, _)| k == name).map(|(_, v)| *v);

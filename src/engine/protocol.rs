@@ -47,6 +47,9 @@ pub struct StepMetrics {
     pub lr: f64,
     pub steps_per_sec: f32,
     pub views_per_sec: f32,
+    /// Fraction of the logging window the trainer spent waiting for views (0: the
+    /// augmentation pipeline kept up).
+    pub data_wait: f32,
 }
 
 /// A kNN evaluation of the encoder's representation.

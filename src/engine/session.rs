@@ -13,7 +13,7 @@ use crate::methods::{self, BuildContext, Method, TrainBatch};
 use crate::metrics::{alignment, collapse, normalized_std, pair_similarities, uniformity};
 use crate::model::tensor_io::images_to_tensor;
 use crate::preset::Experiment;
-use crate::views::make_view_batch;
+use crate::views::prefetch::{PREFETCH_DEPTH, Prefetcher};
 
 /// How a run ended, with what is needed to export its model afterwards.
 pub struct RunResult {
@@ -154,87 +154,110 @@ pub fn run_experiment_with(
     result.method = Some(method);
 
     let batch = exp.train.batch_size.min(dataset.train.len());
-    let mut window_start = Instant::now();
-    let mut window_steps = 0u64;
-    let mut stopped = false;
-    let mut step = 0;
-    while step < exp.train.steps {
-        match handle_commands(commands, step, exp, &mut result, emit) {
-            Flow::Continue => {}
-            Flow::Stop => {
-                stopped = true;
-                break;
+    // Views for the coming steps are built on a producer thread while the trainer steps.
+    let outcome = std::thread::scope(|scope| {
+        let mut prefetch = Prefetcher::start(
+            scope,
+            &dataset.train,
+            &exp.views,
+            exp.seed,
+            0,
+            exp.train.steps,
+            batch,
+            PREFETCH_DEPTH,
+        );
+        let mut waited_before = prefetch.waited;
+        let mut window_start = Instant::now();
+        let mut window_steps = 0u64;
+        let mut stopped = false;
+        let mut step = 0;
+        while step < exp.train.steps {
+            match handle_commands(commands, step, exp, &mut result, emit) {
+                Flow::Continue => {}
+                Flow::Stop => {
+                    stopped = true;
+                    break;
+                }
             }
-        }
-        let views = make_view_batch(&dataset.train, exp.views.pipelines(), exp.seed, step, batch);
-        let train_batch = TrainBatch {
-            views: images_to_tensor(&views.data, 2 * views.n, views.size, &train_device),
-            indices: views.indices,
-            step,
-        };
-        let lr = exp.train.lr_at(step);
-        let method = result.method.as_mut().expect("method built above");
-        let out = match method.train_step(train_batch, lr) {
-            Ok(out) => out,
-            Err(e) => {
-                let kept = match &options.export_each_eval {
-                    Some(dir) => format!(
-                        "the export in {} from the last evaluation (if any) is kept",
-                        dir.display()
-                    ),
-                    None => "earlier exports are kept".into(),
-                };
-                let message = format!(
-                    "training diverged at step {step}: {e}. The run is stopped and {kept}; \
-                     try a lower learning rate"
-                );
-                result.diverged_at = Some(step);
-                fail(&mut result, emit, step, message);
-                return result;
-            }
-        };
-        step += 1;
-        window_steps += 1;
-        result.steps_done = step;
-        if step % exp.train.log_every == 0 || step == exp.train.steps {
-            let secs = window_start.elapsed().as_secs_f32().max(1e-6);
-            let z_std = normalized_std(&out.embeddings, out.dim);
-            let (pos_sim, neg_sim) = pair_similarities(&out.embeddings, out.dim);
-            let m = StepMetrics {
+            let views = prefetch
+                .next()
+                .expect("the producer makes one batch per step");
+            let train_batch = TrainBatch {
+                views: images_to_tensor(&views.data, 2 * views.n, views.size, &train_device),
+                indices: views.indices,
                 step,
-                loss: out.loss,
-                align: alignment(&out.embeddings, out.dim),
-                uniform: uniformity(&out.embeddings, out.dim),
-                z_std,
-                z_std_healthy: collapse::healthy_std(out.dim),
-                collapsing: collapse::is_collapsing(z_std, out.dim),
-                pos_sim,
-                neg_sim,
-                signals: out
-                    .signals
-                    .iter()
-                    .map(|s| (s.name.to_string(), s.value))
-                    .collect(),
-                lr,
-                steps_per_sec: window_steps as f32 / secs,
-                views_per_sec: (window_steps as usize * 2 * batch) as f32 / secs,
             };
-            result.metrics.steps.push(m.clone());
-            emit(Event::Step(m));
-            window_start = Instant::now();
-            window_steps = 0;
-        }
-        if step % exp.eval.every == 0 || step == exp.train.steps {
-            let method = result.method.as_deref().expect("method built above");
-            run_eval(method, step, emit, &mut result.metrics);
-            if let Some(dir) = &options.export_each_eval {
-                export_and_report(dir, exp, &result, emit);
+            let lr = exp.train.lr_at(step);
+            let method = result.method.as_mut().expect("method built above");
+            let out = match method.train_step(train_batch, lr) {
+                Ok(out) => out,
+                Err(e) => {
+                    let kept = match &options.export_each_eval {
+                        Some(dir) => format!(
+                            "the export in {} from the last evaluation (if any) is kept",
+                            dir.display()
+                        ),
+                        None => "earlier exports are kept".into(),
+                    };
+                    let message = format!(
+                        "training diverged at step {step}: {e}. The run is stopped and {kept}; \
+                     try a lower learning rate"
+                    );
+                    result.diverged_at = Some(step);
+                    fail(&mut result, emit, step, message);
+                    return None;
+                }
+            };
+            step += 1;
+            window_steps += 1;
+            result.steps_done = step;
+            if step % exp.train.log_every == 0 || step == exp.train.steps {
+                let secs = window_start.elapsed().as_secs_f32().max(1e-6);
+                let z_std = normalized_std(&out.embeddings, out.dim);
+                let (pos_sim, neg_sim) = pair_similarities(&out.embeddings, out.dim);
+                let m = StepMetrics {
+                    step,
+                    loss: out.loss,
+                    align: alignment(&out.embeddings, out.dim),
+                    uniform: uniformity(&out.embeddings, out.dim),
+                    z_std,
+                    z_std_healthy: collapse::healthy_std(out.dim),
+                    collapsing: collapse::is_collapsing(z_std, out.dim),
+                    pos_sim,
+                    neg_sim,
+                    signals: out
+                        .signals
+                        .iter()
+                        .map(|s| (s.name.to_string(), s.value))
+                        .collect(),
+                    lr,
+                    steps_per_sec: window_steps as f32 / secs,
+                    views_per_sec: (window_steps as usize * 2 * batch) as f32 / secs,
+                    data_wait: ((prefetch.waited - waited_before).as_secs_f32() / secs).min(1.0),
+                };
+                result.metrics.steps.push(m.clone());
+                emit(Event::Step(m));
+                window_start = Instant::now();
+                waited_before = prefetch.waited;
+                window_steps = 0;
             }
-            // Evaluation time is not training time.
-            window_start = Instant::now();
-            window_steps = 0;
+            if step % exp.eval.every == 0 || step == exp.train.steps {
+                let method = result.method.as_deref().expect("method built above");
+                run_eval(method, step, emit, &mut result.metrics);
+                if let Some(dir) = &options.export_each_eval {
+                    export_and_report(dir, exp, &result, emit);
+                }
+                // Evaluation time is not training time.
+                window_start = Instant::now();
+                waited_before = prefetch.waited;
+                window_steps = 0;
+            }
         }
-    }
+        Some((step, stopped))
+    });
+    let Some((step, stopped)) = outcome else {
+        return result;
+    };
     emit(Event::Finished { step, stopped });
     result
 }

@@ -9,6 +9,7 @@ pub mod lab_split;
 pub mod ops;
 pub mod ops_extra;
 pub mod pipeline;
+pub mod prefetch;
 pub mod transform;
 
 pub use image_f32::ImageF32;
