@@ -77,18 +77,29 @@ pub fn crop_resize(img: &ImageF32, b: CropBox, out: usize) -> ImageF32 {
             let x1 = (x0 + 1).min(img.width - 1);
             let tx = fx - x0 as f32;
             let o = (oy * out + ox) * 3;
-            for c in 0..3 {
-                let at = |x: usize, y: usize| img.data[(y * img.width + x) * 3 + c];
-                let top = at(x0, y0) * (1.0 - tx) + at(x1, y0) * tx;
-                let bottom = at(x0, y1) * (1.0 - tx) + at(x1, y1) * tx;
-                data[o + c] = top * (1.0 - ty) + bottom * ty;
-            }
+            bilinear(img, (x0, x1, tx), (y0, y1, ty), &mut data[o..o + 3]);
         }
     }
     ImageF32 {
         width: out,
         height: out,
         data,
+    }
+}
+
+/// Writes the RGB value interpolated between columns `x0`/`x1` (weight `tx` on `x1`) and
+/// rows `y0`/`y1` (weight `ty` on `y1`) into `out`.
+pub fn bilinear(
+    img: &ImageF32,
+    (x0, x1, tx): (usize, usize, f32),
+    (y0, y1, ty): (usize, usize, f32),
+    out: &mut [f32],
+) {
+    for (c, o) in out.iter_mut().enumerate().take(3) {
+        let at = |x: usize, y: usize| img.data[(y * img.width + x) * 3 + c];
+        let top = at(x0, y0) * (1.0 - tx) + at(x1, y0) * tx;
+        let bottom = at(x0, y1) * (1.0 - tx) + at(x1, y1) * tx;
+        *o = top * (1.0 - ty) + bottom * ty;
     }
 }
 
@@ -247,11 +258,12 @@ pub fn solarize(img: &mut ImageF32, threshold: f32) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::seeding::{Stream, rng_for};
 
-    fn ramp(n: usize) -> ImageF32 {
+    /// A deterministic test image with varied values in every channel.
+    pub(crate) fn ramp(n: usize) -> ImageF32 {
         let data = (0..n * n * 3).map(|i| (i % 97) as f32 / 96.0).collect();
         ImageF32 {
             width: n,

@@ -35,12 +35,8 @@ pub fn rotate(img: &ImageF32, degrees: f32) -> ImageF32 {
             let (x0, y0) = (sx.floor() as usize, sy.floor() as usize);
             let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
             let (tx, ty) = (sx - x0 as f32, sy - y0 as f32);
-            for c in 0..3 {
-                let at = |x: usize, y: usize| img.data[(y * w + x) * 3 + c];
-                let top = at(x0, y0) * (1.0 - tx) + at(x1, y0) * tx;
-                let bottom = at(x0, y1) * (1.0 - tx) + at(x1, y1) * tx;
-                out[(y * w + x) * 3 + c] = top * (1.0 - ty) + bottom * ty;
-            }
+            let o = (y * w + x) * 3;
+            super::ops::bilinear(img, (x0, x1, tx), (y0, y1, ty), &mut out[o..o + 3]);
         }
     }
     ImageF32 {
@@ -121,15 +117,7 @@ pub fn erase(img: &mut ImageF32, scale: [f32; 2], ratio: [f32; 2], value: f32, r
 mod tests {
     use super::*;
     use crate::seeding::{Stream, rng_for};
-
-    fn ramp(n: usize) -> ImageF32 {
-        let data = (0..n * n * 3).map(|i| (i % 97) as f32 / 96.0).collect();
-        ImageF32 {
-            width: n,
-            height: n,
-            data,
-        }
-    }
+    use crate::views::ops::tests::ramp;
 
     #[test]
     fn vertical_flip_twice_is_identity_and_moves_rows() {
