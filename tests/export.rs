@@ -69,9 +69,15 @@ fn safetensors_and_burnpack_round_trip() {
     assert_eq!(w, values(b0.conv.weight.val()));
     let (shape, g) = read("blocks.3.bn.weight");
     assert_eq!(shape, vec![256]);
-    assert_eq!(g, values(encoder.blocks[3].bn.gamma.val()));
+    assert_eq!(
+        g,
+        values(encoder.blocks[3].bn.as_ref().unwrap().gamma.val())
+    );
     let (_, rv) = read("blocks.1.bn.running_var");
-    assert_eq!(rv, values(encoder.blocks[1].bn.running_var.value()));
+    assert_eq!(
+        rv,
+        values(encoder.blocks[1].bn.as_ref().unwrap().running_var.value())
+    );
     let (_, bias) = read("blocks.2.conv.bias");
     assert_eq!(
         bias,
@@ -100,6 +106,7 @@ fn cmc_exports_both_view_encoders_with_their_input_channels() {
     let (info, params) = methods::resolve(&spec).unwrap();
     let encoder = SmallCnnConfig {
         channels: vec![8, 16],
+        ..SmallCnnConfig::default()
     };
     let method = (info.build)(&BuildContext {
         device: &device,
@@ -107,6 +114,7 @@ fn cmc_exports_both_view_encoders_with_their_input_channels() {
         params: &params,
         train: &TrainSpec::default(),
         dataset_len: 10,
+        image_size: 32,
         seed: 0,
     });
     let exp = Experiment {
@@ -138,5 +146,40 @@ fn cmc_exports_both_view_encoders_with_their_input_channels() {
         readme.contains("| blocks.0.conv.weight | [8, 2, 3, 3] |"),
         "{readme}"
     );
-    assert!(readme.contains("encoder_ab = load(\"encoder_ab.safetensors\", in_channels=2)"));
+    assert!(readme.contains(
+        "encoder_ab = load(\"encoder_ab.safetensors\", in_channels=2, layer_norm=False)"
+    ));
+}
+
+#[test]
+fn cmc_with_three_views_exports_l_a_and_b() {
+    use contrastive_workbench::methods::{self, BuildContext, MethodSpec};
+    use contrastive_workbench::preset::TrainSpec;
+    let device = Device::flex().autodiff();
+    let spec: MethodSpec = toml::from_str("kind = \"cmc\"\nviews = \"L-a-b\"").unwrap();
+    let (info, params) = methods::resolve(&spec).unwrap();
+    let encoder = SmallCnnConfig {
+        channels: vec![8, 16],
+        ..SmallCnnConfig::default()
+    };
+    let method = (info.build)(&BuildContext {
+        device: &device,
+        encoder: &encoder,
+        params: &params,
+        train: &TrainSpec::default(),
+        dataset_len: 10,
+        image_size: 32,
+        seed: 0,
+    });
+    let names: Vec<&str> = method.export_encoders().iter().map(|e| e.name).collect();
+    assert_eq!(names, ["encoder_l", "encoder_a", "encoder_b"]);
+    assert!(
+        method
+            .export_encoders()
+            .iter()
+            .all(|e| e.network.blocks[0].conv.weight.dims()[1] == 1)
+    );
+    // The representation concatenates the three encoders.
+    let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Default, &Device::flex());
+    assert_eq!(method.embed(x).dims(), [2, 3 * 16]);
 }

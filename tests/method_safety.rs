@@ -17,6 +17,7 @@ fn nan_input_is_refused_and_weights_are_unchanged() {
         params: &params,
         train: &TrainSpec::default(),
         dataset_len: 4,
+        image_size: 32,
         seed: 0,
     });
     let weights = |m: &dyn methods::Method| m.encoder().blocks[0].conv.weight.val().into_data();
@@ -63,10 +64,12 @@ fn every_registered_method_takes_two_steps() {
             device: &device,
             encoder: &SmallCnnConfig {
                 channels: vec![8, 16],
+                ..SmallCnnConfig::default()
             },
             params: &params,
             train: &TrainSpec::default(),
             dataset_len: 16,
+            image_size: 16,
             seed: 0,
         });
         for step in 0..2 {
@@ -96,10 +99,12 @@ fn every_optimiser_updates_the_weights() {
             device: &device,
             encoder: &SmallCnnConfig {
                 channels: vec![8, 16],
+                ..SmallCnnConfig::default()
             },
             params: &params,
             train: &train,
             dataset_len: 16,
+            image_size: 16,
             seed: 0,
         });
         let weights = |m: &dyn methods::Method| {

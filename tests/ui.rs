@@ -137,6 +137,38 @@ fn cmc_preview_shows_the_lab_split() {
 }
 
 #[test]
+fn cpc_preview_shows_each_views_patch_grid() {
+    let mut exp = Experiment::default();
+    exp.method = contrastive_workbench::methods::MethodSpec::with_defaults(
+        contrastive_workbench::methods::find("cpc").unwrap(),
+    );
+    let mut h = harness(exp);
+    h.get_by_label("Views").click();
+    h.run_steps(2);
+    assert!(h.query_all_by_label("patches of view 1").count() >= 1);
+    assert!(h.query_all_by_label("patches of view 2").count() >= 1);
+    h.get_by_label_contains("3x3 patches of 16x16 pixels at stride 8");
+    // 3 patches of 16 pixels with 2-pixel gaps around them: 3 * 16 + 4 * 2 = 56.
+    let sizes = h.state().textures.sizes_containing("patches of view");
+    assert!(!sizes.is_empty());
+    assert!(sizes.iter().all(|&s| s == [56, 56]), "{sizes:?}");
+    // The paper's finer grid, set in the method settings, changes the preview.
+    h.state_mut()
+        .experiment
+        .method
+        .params
+        .insert("grid".into(), toml::Value::Integer(7));
+    h.run_steps(2);
+    h.get_by_label_contains("7x7 patches of 8x8 pixels at stride 4");
+    assert!(
+        h.state()
+            .textures
+            .sizes_containing("patches of view")
+            .contains(&[72, 72])
+    );
+}
+
+#[test]
 fn dataset_panel_snapshot() {
     let mut h = Harness::builder()
         .with_size([1360.0, 860.0])

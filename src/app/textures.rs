@@ -36,6 +36,15 @@ impl TextureCache {
         self.map.keys().filter(|k| k.starts_with(prefix)).count()
     }
 
+    /// Pixel sizes of the textures whose key contains `needle`.
+    pub fn sizes_containing(&self, needle: &str) -> Vec<[usize; 2]> {
+        self.map
+            .iter()
+            .filter(|(k, _)| k.contains(needle))
+            .map(|(_, t)| t.size())
+            .collect()
+    }
+
     pub fn clear(&mut self) {
         self.map.clear();
     }

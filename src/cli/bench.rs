@@ -67,6 +67,7 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
             params: &params,
             train: &train,
             dataset_len: data.train.len(),
+            image_size: data.image_size(),
             seed: 0,
         });
         let views = aug(0);

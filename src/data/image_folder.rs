@@ -384,6 +384,9 @@ pub fn decode(
     Ok((out.to_rgb8().into_raw(), (w, h)))
 }
 
+/// A decoded file's RGB bytes and source size, or why it is skipped.
+type DecodeOutcome = Result<(Vec<u8>, (u32, u32)), String>;
+
 pub fn load(spec: &ImageFolderSpec, progress: &LoadProgress) -> Result<Dataset, DataError> {
     spec.validate()
         .map_err(|problem| DataError::format(&spec.path, problem))?;
@@ -396,7 +399,8 @@ pub fn load(spec: &ImageFolderSpec, progress: &LoadProgress) -> Result<Dataset, 
         .chain(scan.test.iter().map(|(p, l)| (p, *l, true)))
         .collect();
     progress.set_total(jobs.len());
-    let decoded: Vec<Option<Result<(Vec<u8>, (u32, u32)), String>>> = jobs
+    // Per file: None when cancelled, else the pixels and source size, or why it was skipped.
+    let decoded: Vec<Option<DecodeOutcome>> = jobs
         .par_iter()
         .map(|(path, _, _)| {
             if progress.is_cancelled() {

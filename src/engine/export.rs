@@ -12,6 +12,7 @@ use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 
 use super::protocol::{EvalReport, StepMetrics};
 use crate::methods::{EncoderInput, ExportedEncoder};
+use crate::model::Norm;
 use crate::preset::Experiment;
 use crate::views::{NORMALIZE_MEAN, NORMALIZE_STD};
 
@@ -151,19 +152,45 @@ fn input_description(input: EncoderInput) -> String {
         EncoderInput::LabAb => "float32 [N, 2, 32, 32]: the a and b channels of CIE Lab (D65, \
              sRGB), each divided by 100"
             .into(),
+        EncoderInput::LabA => "float32 [N, 1, 32, 32]: the a channel of CIE Lab (D65, sRGB), \
+             divided by 100"
+            .into(),
+        EncoderInput::LabB => "float32 [N, 1, 32, 32]: the b channel of CIE Lab (D65, sRGB), \
+             divided by 100"
+            .into(),
+        EncoderInput::RgbPatches(g) => format!(
+            "float32 [N * {n}, 3, {p}, {p}]: the {g}x{g} grid of {p}x{p} patches at stride {s} \
+             (top-left patch at pixel {o}, {o}) of each RGB image in 0..1, normalised per \
+             channel as (x - {NORMALIZE_MEAN}) / {NORMALIZE_STD}; an image's representation is \
+             the mean of its {n} patch outputs. In PyTorch: \
+             `x[:, :, {o}:, {o}:].unfold(2, {p}, {s}).unfold(3, {p}, {s})[:, :, :{g}, :{g}]\
+             .permute(0, 2, 3, 1, 4, 5).reshape(-1, 3, {p}, {p})`",
+            n = g.len(),
+            g = g.grid,
+            p = g.patch,
+            s = g.stride,
+            o = g.offset,
+        ),
     }
 }
 
 /// The tensor table of one encoder.
-fn tensor_table(exp: &Experiment, inputs: usize) -> String {
+fn tensor_table(exp: &Experiment, inputs: usize, norm: Norm) -> String {
     let mut tensors = String::from("| tensor | shape |\n|---|---|\n");
     let mut c_in = inputs;
     for (i, &c) in exp.encoder.channels.iter().enumerate() {
         tensors += &format!(
-            "| blocks.{i}.conv.weight | [{c}, {c_in}, 3, 3] |\n| blocks.{i}.conv.bias | [{c}] |\n\
-             | blocks.{i}.bn.weight | [{c}] |\n| blocks.{i}.bn.bias | [{c}] |\n\
-             | blocks.{i}.bn.running_mean | [{c}] |\n| blocks.{i}.bn.running_var | [{c}] |\n"
+            "| blocks.{i}.conv.weight | [{c}, {c_in}, 3, 3] |\n| blocks.{i}.conv.bias | [{c}] |\n"
         );
+        tensors += &match norm {
+            Norm::Batch => format!(
+                "| blocks.{i}.bn.weight | [{c}] |\n| blocks.{i}.bn.bias | [{c}] |\n\
+                 | blocks.{i}.bn.running_mean | [{c}] |\n| blocks.{i}.bn.running_var | [{c}] |\n"
+            ),
+            Norm::Layer => {
+                format!("| blocks.{i}.ln.weight | [{c}] |\n| blocks.{i}.ln.bias | [{c}] |\n")
+            }
+        };
         c_in = c;
     }
     tensors
@@ -186,11 +213,16 @@ fn readme(encoders: &[ExportedEncoder], exp: &Experiment) -> String {
             n = e.name,
             p = e.network.num_params(),
             input = input_description(e.input),
-            table = tensor_table(exp, c_in),
+            table = tensor_table(exp, c_in, e.network.norm()),
         );
         loads += &format!(
-            "{n} = load(\"{n}.safetensors\", in_channels={c_in})\n",
-            n = e.name
+            "{n} = load(\"{n}.safetensors\", in_channels={c_in}, layer_norm={ln})\n",
+            n = e.name,
+            ln = if e.network.norm() == Norm::Layer {
+                "True"
+            } else {
+                "False"
+            },
         );
     }
     let representation = if encoders.len() > 1 {
@@ -212,7 +244,8 @@ Trained by contrastive-workbench with method `{method}` on `{dataset}`.
 
 ## Architecture
 Stage 0 is conv3x3 stride 1, later stages conv3x3 stride 2, all with padding 1; each conv
-is followed by BatchNorm2d (eps 1e-5) and ReLU; then global average pooling gives a
+is followed by BatchNorm2d (eps 1e-5), or with layer norm GroupNorm(1, C) (eps 1e-5), and
+ReLU; then global average pooling gives a
 {dim}-d vector. {representation}
 
 {sections}## Loading it in PyTorch
@@ -220,24 +253,26 @@ is followed by BatchNorm2d (eps 1e-5) and ReLU; then global average pooling give
 import torch, torch.nn as nn
 from safetensors.torch import load_file
 
-def block(cin, cout, stride):
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.BatchNorm2d(cout), nn.ReLU())
+def block(cin, cout, stride, layer_norm):
+    norm = nn.GroupNorm(1, cout) if layer_norm else nn.BatchNorm2d(cout)
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), norm, nn.ReLU())
 
 class SmallCnn(nn.Module):
-    def __init__(self, channels={channels:?}, in_channels=3):
+    def __init__(self, channels={channels:?}, in_channels=3, layer_norm=False):
         super().__init__()
         cins = [in_channels] + channels[:-1]
         self.blocks = nn.ModuleList(
-            block(ci, co, 1 if i == 0 else 2) for i, (ci, co) in enumerate(zip(cins, channels)))
+            block(ci, co, 1 if i == 0 else 2, layer_norm)
+            for i, (ci, co) in enumerate(zip(cins, channels)))
     def forward(self, x):
         for b in self.blocks:
             x = b(x)
         return x.mean(dim=(2, 3))
 
-def load(path, in_channels):
-    state = {{k.replace(".conv.", ".0.").replace(".bn.", ".1."): v
+def load(path, in_channels, layer_norm):
+    state = {{k.replace(".conv.", ".0.").replace(".bn.", ".1.").replace(".ln.", ".1."): v
              for k, v in load_file(path).items()}}
-    model = SmallCnn(in_channels=in_channels)
+    model = SmallCnn(in_channels=in_channels, layer_norm=layer_norm)
     model.load_state_dict(state, strict=False)  # num_batches_tracked is not stored
     return model.eval()
 

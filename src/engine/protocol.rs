@@ -42,6 +42,10 @@ pub struct StepMetrics {
     pub pos_sim: f32,
     /// Mean cosine similarity of the batch's other (negative) pairs.
     pub neg_sim: f32,
+    /// Histograms of the batch's positive and negative pair cosines
+    /// (`metrics::SIMILARITY_BINS` bins over [-1, 1]).
+    pub pos_hist: Vec<u32>,
+    pub neg_hist: Vec<u32>,
     /// Method-specific values (queue fill, EMA momentum, MI estimate), by name.
     pub signals: Vec<(String, f32)>,
     pub lr: f64,

@@ -10,7 +10,7 @@ use super::protocol::{Command, EvalReport, Event, StepMetrics};
 use crate::data::Dataset;
 use crate::engine::backend::select_device;
 use crate::methods::{self, BuildContext, Method, TrainBatch};
-use crate::metrics::{alignment, collapse, normalized_std, pair_similarities, uniformity};
+use crate::metrics::{alignment, collapse, normalized_std, pair_similarity, uniformity};
 use crate::model::tensor_io::images_to_tensor;
 use crate::preset::Experiment;
 use crate::views::prefetch::{PREFETCH_DEPTH, Prefetcher};
@@ -125,6 +125,7 @@ pub fn run_experiment_with(
         params: &params,
         train: &exp.train,
         dataset_len: dataset.train.len(),
+        image_size: dataset.image_size(),
         seed: exp.seed,
     });
     let eval_device = device;
@@ -180,7 +181,7 @@ pub fn run_experiment_with(
                 }
             }
             let views = prefetch
-                .next()
+                .next_batch()
                 .expect("the producer makes one batch per step");
             let train_batch = TrainBatch {
                 views: images_to_tensor(&views.data, 2 * views.n, views.size, &train_device),
@@ -214,7 +215,7 @@ pub fn run_experiment_with(
             if step % exp.train.log_every == 0 || step == exp.train.steps {
                 let secs = window_start.elapsed().as_secs_f32().max(1e-6);
                 let z_std = normalized_std(&out.embeddings, out.dim);
-                let (pos_sim, neg_sim) = pair_similarities(&out.embeddings, out.dim);
+                let pairs = pair_similarity(&out.embeddings, out.dim);
                 let m = StepMetrics {
                     step,
                     loss: out.loss,
@@ -223,8 +224,10 @@ pub fn run_experiment_with(
                     z_std,
                     z_std_healthy: collapse::healthy_std(out.dim),
                     collapsing: collapse::is_collapsing(z_std, out.dim),
-                    pos_sim,
-                    neg_sim,
+                    pos_sim: pairs.pos_mean,
+                    neg_sim: pairs.neg_mean,
+                    pos_hist: pairs.pos_hist,
+                    neg_hist: pairs.neg_hist,
                     signals: out
                         .signals
                         .iter()

@@ -9,11 +9,11 @@ pub mod normalize;
 pub mod nt_xent;
 pub mod redundancy;
 #[cfg(test)]
-mod test_util;
+pub(crate) mod test_util;
 
 pub use info_nce::{binary_nce, info_nce, info_nce_bound};
 pub use margin::{Mining, choose_negatives, margin_contrastive, pairwise_sq_distances, triplet};
-pub use mutual_info::{MiEstimator, mi_estimate};
+pub use mutual_info::{MiEstimator, mi_estimate, prior_discriminator_loss, prior_encoder_loss};
 pub use negative_cosine::negative_cosine;
 pub use normalize::l2_normalize;
 pub use nt_xent::nt_xent;

@@ -54,6 +54,21 @@ pub fn mi_estimate(t: Tensor<3>, estimator: MiEstimator) -> Tensor<1> {
     }
 }
 
+/// DIM's prior matching (Hjelm et al. 2019, sec. 3.3) is an adversarial game on the logits
+/// of a discriminator D. D's loss: `prior` `[n, 1]` scores samples of the prior, `encoded`
+/// `[m, 1]` the encoder's squashed outputs; D minimises -E_prior[log s(D)] -
+/// E_enc[log(1 - s(D))].
+pub fn prior_discriminator_loss(prior: Tensor<2>, encoded: Tensor<2>) -> Tensor<1> {
+    // -log s(x) = sp(-x), -log(1 - s(x)) = sp(x).
+    softplus(-prior, 1.0).mean() + softplus(encoded, 1.0).mean()
+}
+
+/// The encoder's side of prior matching: -E_enc[log s(D)], the non-saturating form of
+/// maximising D's error (its gradient does not vanish while D wins).
+pub fn prior_encoder_loss(encoded: Tensor<2>) -> Tensor<1> {
+    softplus(-encoded, 1.0).mean()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +105,21 @@ mod tests {
             expected,
             1e-5,
         );
+    }
+
+    #[test]
+    fn prior_matching_losses_match_the_logistic_losses_by_hand() {
+        let d = Device::flex();
+        let prior = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -0.5], [2, 1]), &d);
+        let enc = Tensor::<2>::from_data(TensorData::new(vec![0.25f32], [1, 1]), &d);
+        let s = |x: f64| 1.0 / (1.0 + (-x).exp());
+        let expected_disc = -(s(1.0).ln() + s(-0.5).ln()) / 2.0 - (1.0 - s(0.25)).ln();
+        close(
+            value(prior_discriminator_loss(prior, enc.clone())),
+            expected_disc,
+            1e-5,
+        );
+        close(value(prior_encoder_loss(enc)), -s(0.25).ln(), 1e-5);
     }
 
     #[test]

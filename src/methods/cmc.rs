@@ -1,9 +1,10 @@
 //! CMC (Tian, Krishnan, Isola 2019, "Contrastive Multiview Coding"): an image is split into
-//! views that are different channels of it, here CIE Lab's L (luminance) and ab (colour),
-//! each with its own encoder. Each view's feature must find the other view's feature of the
-//! same image among the other images' features, kept in one memory bank per view. With two
-//! views the core-view and full-graph objectives coincide. The representation is the
-//! concatenation of both encoders' outputs.
+//! views that are different channels of it, CIE Lab's L (luminance) and ab (colour), or L,
+//! a and b as three views, each with its own encoder. Each view's feature must find another
+//! view's feature of the same image among the other images' features, kept in one memory
+//! bank per view. Which pairs of views are contrasted is the objective: the core view (L
+//! against every other view) or the full graph (every pair); with two views they coincide.
+//! The representation is the concatenation of all encoders' outputs.
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
@@ -24,16 +25,20 @@ use crate::model::tensor_io::matrix_to_vec;
 use crate::seeding::{Stream, rng_for};
 
 const OBJECTIVES: &[&str] = &["infonce", "nce"];
+const VIEW_SETS: &[&str] = &["L-ab", "L-a-b"];
+const GRAPHS: &[&str] = &["core", "full"];
 
 pub static INFO: MethodInfo = MethodInfo {
     id: "cmc",
-    name: "CMC (L vs ab)",
+    name: "CMC (Lab views)",
     paper: "Tian, Krishnan, Isola 2019, Contrastive Multiview Coding",
     summary: "Each image is split into two views that see different information: its \
               luminance L and its colour channels ab (CIE Lab). Each view has its own encoder. \
               The L feature of an image must pick out the same image's ab feature among stored \
               ab features of other images, and the other way round; memory banks hold one \
-              feature per image and view. What survives is what the two views share.",
+              feature per image and view. What survives is what the views share; with L, a \
+              and b as three views, the core-view objective contrasts L with each of the \
+              others and the full graph contrasts every pair.",
     formula: "L = -log exp(f_L(i).v_ab(i)/t) / sum_{j in {i} + k sampled} exp(f_L(i).v_ab(j)/t) \
               + (L <-> ab),  v <- norm(m v + (1 - m) f)",
     params: &[
@@ -56,6 +61,21 @@ pub static INFO: MethodInfo = MethodInfo {
         BANK_TEMPERATURE,
         BANK_MOMENTUM,
         BANK_FEATURE_DIM,
+        ParamSpec::choice(
+            "views",
+            "views",
+            "Split each image into L and ab (two encoders), or L, a and b (three encoders)",
+            VIEW_SETS,
+            0,
+        ),
+        ParamSpec::choice(
+            "graph",
+            "view pairs",
+            "Core view: L against every other view; full graph: every pair of views \
+             (the same with two views)",
+            GRAPHS,
+            1,
+        ),
     ],
     diagram: super::Diagram {
         top_input: "L channel",
@@ -64,7 +84,7 @@ pub static INFO: MethodInfo = MethodInfo {
         bottom: &[super::trained("encoder ab"), super::trained("linear, L2")],
         bottom_stop_gradient: false,
         store: Some("memory banks: one L and one ab feature per image"),
-        loss: "L feature vs ab bank (and ab vs L bank)",
+        loss: "L feature vs ab bank (and ab vs L bank); with L, a, b: core or full graph",
     },
     needs_colour: true,
     build,
@@ -82,21 +102,76 @@ impl ViewNet {
     }
 }
 
+/// One encoder (and projection) per view.
 #[derive(Module, Debug)]
 pub struct CmcNet {
-    pub l: ViewNet,
-    pub ab: ViewNet,
+    pub views: Vec<ViewNet>,
 }
 
-/// The L and ab inputs of normalised RGB images.
-fn split_lab(x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+/// A view: which Lab channels (after `model::lab`'s scaling) its encoder sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LabView {
+    pub name: &'static str,
+    pub first: usize,
+    pub channels: usize,
+    pub input: EncoderInput,
+}
+
+const L: LabView = LabView {
+    name: "l",
+    first: 0,
+    channels: 1,
+    input: EncoderInput::LabL,
+};
+const AB: LabView = LabView {
+    name: "ab",
+    first: 1,
+    channels: 2,
+    input: EncoderInput::LabAb,
+};
+const A: LabView = LabView {
+    name: "a",
+    first: 1,
+    channels: 1,
+    input: EncoderInput::LabA,
+};
+const B: LabView = LabView {
+    name: "b",
+    first: 2,
+    channels: 1,
+    input: EncoderInput::LabB,
+};
+
+/// The views of a view set, L first (the core view).
+pub fn lab_views(set: &str) -> &'static [LabView] {
+    match set {
+        "L-a-b" => &[L, A, B],
+        _ => &[L, AB],
+    }
+}
+
+/// The pairs of views contrasted: the core view (0) with each other view, or every pair.
+pub fn view_pairs(views: usize, full_graph: bool) -> Vec<(usize, usize)> {
+    (0..views)
+        .flat_map(|i| (i + 1..views).map(move |j| (i, j)))
+        .filter(|&(i, _)| full_graph || i == 0)
+        .collect()
+}
+
+/// The views' inputs from normalised RGB images.
+fn split_lab(x: Tensor<4>, views: &[LabView]) -> Vec<Tensor<4>> {
     let lab = rgb_to_lab(x);
-    (lab.clone().narrow(1, 0, 1), lab.narrow(1, 1, 2))
+    views
+        .iter()
+        .map(|v| lab.clone().narrow(1, v.first, v.channels))
+        .collect()
 }
 
 pub struct Cmc {
     net: Trainable<CmcNet>,
-    banks: [MemoryBank; 2],
+    views: &'static [LabView],
+    pairs: Vec<(usize, usize)>,
+    banks: Vec<MemoryBank>,
     softmax: bool,
     negatives: usize,
     temperature: f64,
@@ -108,22 +183,26 @@ pub struct Cmc {
 fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let p = ctx.params;
     let dim = p.count("feature_dim");
-    let view = |inputs| ViewNet {
-        encoder: ctx.encoder.init_with_inputs(inputs, ctx.device),
-        fc: LinearConfig::new(ctx.encoder.output_dim(), dim).init(ctx.device),
-    };
+    let views = lab_views(VIEW_SETS[p.count("views")]);
     let net = CmcNet {
-        l: view(1),
-        ab: view(2),
+        views: views
+            .iter()
+            .map(|v| ViewNet {
+                encoder: ctx.encoder.init_with_inputs(v.channels, ctx.device),
+                fc: LinearConfig::new(ctx.encoder.output_dim(), dim).init(ctx.device),
+            })
+            .collect(),
     };
     let len = ctx.dataset_len.max(2);
     let mut rng = rng_for(ctx.seed, Stream::Method, &[]);
     Box::new(Cmc {
         net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
-        banks: [
-            MemoryBank::new(len, dim, &mut rng),
-            MemoryBank::new(len, dim, &mut rng),
-        ],
+        views,
+        pairs: view_pairs(views.len(), GRAPHS[p.count("graph")] == "full"),
+        banks: views
+            .iter()
+            .map(|_| MemoryBank::new(len, dim, &mut rng))
+            .collect(),
         softmax: OBJECTIVES[p.count("objective")] == "infonce",
         negatives: p.count("negatives").min(len - 1),
         temperature: p.get("temperature"),
@@ -158,8 +237,10 @@ impl Method for Cmc {
         let noise: Vec<usize> = (0..self.negatives)
             .map(|_| rng.random_range(0..len))
             .collect();
-        let (l_pos, l_neg) = self.candidates(0, &batch.indices, &noise, &device);
-        let (ab_pos, ab_neg) = self.candidates(1, &batch.indices, &noise, &device);
+        // Per view: its bank's entries for this batch (positives) and the sampled noise.
+        let stored: Vec<(Tensor<2>, Tensor<2>)> = (0..self.views.len())
+            .map(|v| self.candidates(v, &batch.indices, &noise, &device))
+            .collect();
         let (t, softmax) = (self.temperature, self.softmax);
         let contrast = move |f: Tensor<2>, pos: Tensor<2>, neg: Tensor<2>| {
             let pos = (f.clone() * pos).sum_dim(1) / t;
@@ -172,55 +253,98 @@ impl Method for Cmc {
                 binary_nce(pos, neg)
             }
         };
-        // One augmented view per image, split into L and ab, as in the paper.
-        let (loss, (fl, fab)) = self.net.step(lr, |net| {
-            let (l, ab) = split_lab(batch.views.narrow(0, 0, n));
-            let (fl, fab) = (net.l.features(l), net.ab.features(ab));
-            let loss = contrast(fl.clone(), ab_pos, ab_neg) + contrast(fab.clone(), l_pos, l_neg);
-            (loss, (fl, fab))
+        let (views, pairs) = (self.views, &self.pairs);
+        // One augmented view per image, split into its channel views, as in the paper.
+        let (loss, features) = self.net.step(lr, |net| {
+            let inputs = split_lab(batch.views.narrow(0, 0, n), views);
+            let f: Vec<Tensor<2>> = net
+                .views
+                .iter()
+                .zip(inputs)
+                .map(|(v, x)| v.features(x))
+                .collect();
+            // Each pair both ways: view i's feature against view j's bank, and back.
+            let loss = pairs
+                .iter()
+                .map(|&(i, j)| {
+                    contrast(f[i].clone(), stored[j].0.clone(), stored[j].1.clone())
+                        + contrast(f[j].clone(), stored[i].0.clone(), stored[i].1.clone())
+                })
+                .reduce(|a, b| a + b)
+                .expect("at least one pair of views");
+            (loss, f)
         })?;
-        let (fl, fab) = (fl.detach(), fab.detach());
         let staleness = self.banks[0].mean_age_of(&batch.indices, batch.step);
         let m = self.momentum;
-        self.banks[0].update(&batch.indices, &matrix_to_vec(fl.clone()), m, batch.step);
-        self.banks[1].update(&batch.indices, &matrix_to_vec(fab.clone()), m, batch.step);
-        // Rows i (L) and i + n (ab) are the positive pairs the loss compared.
-        let both = Tensor::cat(vec![fl, fab], 0);
+        let features: Vec<Tensor<2>> = features.into_iter().map(Tensor::detach).collect();
+        for (bank, f) in self.banks.iter_mut().zip(&features) {
+            bank.update(&batch.indices, &matrix_to_vec(f.clone()), m, batch.step);
+        }
+        // Rows i (L) and i + n (the next view) are positive pairs the loss compared.
+        let both = Tensor::cat(vec![features[0].clone(), features[1].clone()], 0);
         Ok(StepOutput::new(loss, both, self.dim)
             .with_signal("bank coverage", self.banks[0].coverage())
             .with_signal("bank entry age (steps)", staleness))
     }
 
     fn encoder_ref(&self) -> &SmallCnn {
-        &self.net.net().l.encoder
+        &self.net.net().views[0].encoder
     }
 
-    /// Both encoders' outputs, concatenated.
+    /// All encoders' outputs, concatenated (L first).
     fn embed(&self, images: Tensor<4>) -> Tensor<2> {
         let net = self.net.net();
-        let (l, ab) = split_lab(images);
-        Tensor::cat(
-            vec![
-                net.l.encoder.valid().forward(l),
-                net.ab.encoder.valid().forward(ab),
-            ],
-            1,
-        )
+        let outputs = net
+            .views
+            .iter()
+            .zip(split_lab(images, self.views))
+            .map(|(v, x)| v.encoder.valid().forward(x))
+            .collect();
+        Tensor::cat(outputs, 1)
     }
 
     fn export_encoders(&self) -> Vec<ExportedEncoder> {
-        let net = self.net.net();
-        vec![
-            ExportedEncoder {
-                name: "encoder_l",
-                network: net.l.encoder.clone(),
-                input: EncoderInput::LabL,
-            },
-            ExportedEncoder {
-                name: "encoder_ab",
-                network: net.ab.encoder.clone(),
-                input: EncoderInput::LabAb,
-            },
-        ]
+        self.net
+            .net()
+            .views
+            .iter()
+            .zip(self.views)
+            .map(|(net, view)| ExportedEncoder {
+                name: match view.name {
+                    "l" => "encoder_l",
+                    "ab" => "encoder_ab",
+                    "a" => "encoder_a",
+                    _ => "encoder_b",
+                },
+                network: net.encoder.clone(),
+                input: view.input,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_view_pairs_l_with_each_view_and_full_graph_pairs_all() {
+        assert_eq!(view_pairs(2, false), [(0, 1)]);
+        assert_eq!(view_pairs(2, true), [(0, 1)]);
+        assert_eq!(view_pairs(3, false), [(0, 1), (0, 2)]);
+        assert_eq!(view_pairs(3, true), [(0, 1), (0, 2), (1, 2)]);
+    }
+
+    #[test]
+    fn view_sets_cover_the_three_lab_channels_once() {
+        for set in VIEW_SETS {
+            let views = lab_views(set);
+            let channels: Vec<usize> = views
+                .iter()
+                .flat_map(|v| v.first..v.first + v.channels)
+                .collect();
+            assert_eq!(channels, [0, 1, 2], "{set}");
+            assert!(views.iter().all(|v| v.input.channels() == v.channels));
+        }
     }
 }

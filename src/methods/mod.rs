@@ -9,6 +9,7 @@ pub mod barlow_twins;
 pub mod byol;
 pub mod cmc;
 pub mod common;
+pub mod cpc;
 pub mod dim;
 pub mod hadsell;
 pub mod instdisc;
@@ -42,13 +43,20 @@ pub enum EncoderInput {
     LabL,
     /// The a and b channels of CIE Lab, scaled /100.
     LabAb,
+    /// The a channel of CIE Lab alone, scaled /100.
+    LabA,
+    /// The b channel of CIE Lab alone, scaled /100.
+    LabB,
+    /// Normalised RGB patches of CPC's grid; the image's representation is the mean of the
+    /// patches' outputs.
+    RgbPatches(crate::views::patch_grid::PatchGrid),
 }
 
 impl EncoderInput {
     pub fn channels(self) -> usize {
         match self {
-            EncoderInput::Rgb => 3,
-            EncoderInput::LabL => 1,
+            EncoderInput::Rgb | EncoderInput::RgbPatches(_) => 3,
+            EncoderInput::LabL | EncoderInput::LabA | EncoderInput::LabB => 1,
             EncoderInput::LabAb => 2,
         }
     }
@@ -129,6 +137,8 @@ pub struct BuildContext<'a> {
     pub train: &'a TrainSpec,
     /// Training images in the dataset (memory banks hold one entry per image).
     pub dataset_len: usize,
+    /// Side of the (square) training images in pixels.
+    pub image_size: usize,
     /// The experiment seed (methods that sample negatives derive their streams from it).
     pub seed: u64,
 }
@@ -264,6 +274,7 @@ pub static REGISTRY: &[&MethodInfo] = &[
     &instdisc::INFO,
     &cmc::INFO,
     &dim::INFO,
+    &cpc::INFO,
     &hadsell::INFO,
     &triplet::INFO,
     &nce::INFO,

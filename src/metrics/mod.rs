@@ -10,4 +10,4 @@ pub mod pair_similarity;
 pub use align_uniform::{alignment, uniformity};
 pub use collapse::normalized_std;
 pub use knn::{KnnParams, knn_accuracy};
-pub use pair_similarity::pair_similarities;
+pub use pair_similarity::{PairSimilarity, SIMILARITY_BINS, pair_similarity};

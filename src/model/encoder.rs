@@ -1,37 +1,74 @@
 //! The reference encoder: a small CNN for 32x32 RGB inputs.
 //!
 //! conv3x3 3->32 (stride 1) -> 64 (s2) -> 128 (s2) -> 256 (s2), each followed by
-//! BatchNorm and ReLU, then global average pooling to a 256-d representation.
+//! BatchNorm (or, with `norm = "layer"`, layer norm over C, H, W: GroupNorm with one group,
+//! as CPC v2 uses so patches of one image cannot share batch statistics) and ReLU, then
+//! global average pooling to a 256-d representation.
 //! Parameter names (as exported to safetensors, PyTorch layout) are
-//! `blocks.{i}.conv.weight|bias` and `blocks.{i}.bn.weight|bias|running_mean|running_var`.
+//! `blocks.{i}.conv.weight|bias` and `blocks.{i}.bn.weight|bias|running_mean|running_var`
+//! (or `blocks.{i}.ln.weight|bias`).
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::nn::{BatchNorm, BatchNormConfig, GroupNorm, GroupNormConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-/// One conv -> BatchNorm -> ReLU stage.
+/// The normalisation after each convolution.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Norm {
+    /// BatchNorm2d: statistics over the batch (the reference model).
+    #[default]
+    Batch,
+    /// Layer norm over each sample's C, H, W (GroupNorm with one group).
+    Layer,
+}
+
+impl Norm {
+    pub fn is_batch(&self) -> bool {
+        *self == Norm::Batch
+    }
+}
+
+/// One conv -> norm -> ReLU stage; exactly one of `bn` and `ln` is present.
 #[derive(Module, Debug)]
 pub struct ConvBlock {
     pub conv: Conv2d,
-    pub bn: BatchNorm,
+    pub bn: Option<BatchNorm>,
+    pub ln: Option<GroupNorm>,
 }
 
 impl ConvBlock {
-    fn new(c_in: usize, c_out: usize, stride: usize, device: &Device) -> Self {
+    fn new(c_in: usize, c_out: usize, stride: usize, norm: Norm, device: &Device) -> Self {
         Self {
             conv: Conv2dConfig::new([c_in, c_out], [3, 3])
                 .with_stride([stride, stride])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(device),
-            bn: BatchNormConfig::new(c_out).init(device),
+            bn: (norm == Norm::Batch).then(|| BatchNormConfig::new(c_out).init(device)),
+            ln: (norm == Norm::Layer).then(|| GroupNormConfig::new(1, c_out).init(device)),
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.bn.forward(self.conv.forward(x)))
+        let h = self.conv.forward(x);
+        let h = match (&self.bn, &self.ln) {
+            (Some(bn), _) => bn.forward(h),
+            (None, Some(ln)) => ln.forward(h),
+            (None, None) => h,
+        };
+        relu(h)
+    }
+
+    /// Which normalisation this block uses.
+    pub fn norm(&self) -> Norm {
+        if self.ln.is_some() {
+            Norm::Layer
+        } else {
+            Norm::Batch
+        }
     }
 }
 
@@ -41,12 +78,16 @@ impl ConvBlock {
 pub struct SmallCnnConfig {
     /// Output channels of each stage; the first stage has stride 1, the rest stride 2.
     pub channels: Vec<usize>,
+    /// BatchNorm (default) or layer norm after each convolution.
+    #[serde(skip_serializing_if = "Norm::is_batch")]
+    pub norm: Norm,
 }
 
 impl Default for SmallCnnConfig {
     fn default() -> Self {
         Self {
             channels: vec![32, 64, 128, 256],
+            norm: Norm::Batch,
         }
     }
 }
@@ -84,7 +125,7 @@ impl SmallCnnConfig {
             .iter()
             .enumerate()
             .map(|(i, &c)| {
-                let b = ConvBlock::new(c_in, c, if i == 0 { 1 } else { 2 }, device);
+                let b = ConvBlock::new(c_in, c, if i == 0 { 1 } else { 2 }, self.norm, device);
                 c_in = c;
                 b
             })
@@ -99,6 +140,11 @@ pub struct SmallCnn {
 }
 
 impl SmallCnn {
+    /// The normalisation its blocks use.
+    pub fn norm(&self) -> Norm {
+        self.blocks.first().map_or(Norm::Batch, ConvBlock::norm)
+    }
+
     /// `[B, 3, H, W]` normalised images -> `[B, C]` representations.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let mut h = x;

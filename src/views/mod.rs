@@ -8,6 +8,7 @@ pub mod image_f32;
 pub mod lab_split;
 pub mod ops;
 pub mod ops_extra;
+pub mod patch_grid;
 pub mod pipeline;
 pub mod prefetch;
 pub mod transform;

@@ -51,7 +51,7 @@ impl Prefetcher {
     }
 
     /// The next step's batch (in step order), blocking until it is ready.
-    pub fn next(&mut self) -> Option<ViewBatch> {
+    pub fn next_batch(&mut self) -> Option<ViewBatch> {
         let t = Instant::now();
         let b = self.batches.recv().ok();
         self.waited += t.elapsed();
@@ -75,18 +75,21 @@ mod tests {
         std::thread::scope(|s| {
             let mut p = Prefetcher::start(s, &d.train, &views, 3, 5, 9, 8, 2);
             for step in 5..9 {
-                let got = p.next().expect("a batch per step");
+                let got = p.next_batch().expect("a batch per step");
                 assert_eq!(
                     got,
                     make_view_batch(&d.train, views.pipelines(), 3, step, 8)
                 );
             }
-            assert!(p.next().is_none(), "the producer ends after the last step");
+            assert!(
+                p.next_batch().is_none(),
+                "the producer ends after the last step"
+            );
         });
         // Dropping the receiver early ends the producer (the scope would hang otherwise).
         std::thread::scope(|s| {
             let mut p = Prefetcher::start(s, &d.train, &views, 3, 0, 1_000_000, 8, 2);
-            p.next();
+            p.next_batch();
         });
     }
 }

@@ -1,5 +1,6 @@
 //! Live curves: loss, kNN accuracy against the random-init baseline, alignment and
-//! uniformity, the collapse signal against 1/sqrt(d), positive/negative pair similarity,
+//! uniformity, the collapse signal against 1/sqrt(d), positive/negative pair similarity
+//! (means over time, and their distributions at a few moments of the run),
 //! the method's own signals (queue fill, EMA momentum, MI bound...), learning rate and
 //! throughput.
 
@@ -14,18 +15,18 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp) {
     if h.steps.is_empty() && h.evals.is_empty() {
         ui.label("Press Start to train; curves appear here as it learns.");
     }
-    if let Some(m) = h.steps.last() {
-        if m.collapsing {
-            ui.label(
-                RichText::new(format!(
-                    "COLLAPSE: embedding std {:.4} is far below the healthy 1/sqrt(d) = {:.4}; \
+    if let Some(m) = h.steps.last()
+        && m.collapsing
+    {
+        ui.label(
+            RichText::new(format!(
+                "COLLAPSE: embedding std {:.4} is far below the healthy 1/sqrt(d) = {:.4}; \
                      the embeddings are converging to a point.",
-                    m.z_std, m.z_std_healthy
-                ))
-                .color(Color32::from_rgb(230, 90, 80))
-                .strong(),
-            );
-        }
+                m.z_std, m.z_std_healthy
+            ))
+            .color(Color32::from_rgb(230, 90, 80))
+            .strong(),
+        );
     }
     if let Some(m) = h.steps.last() {
         let mut line = format!(
@@ -143,6 +144,11 @@ fn panels(app: &WorkbenchApp) -> Vec<Panel<'_>> {
                 series(&|m| f64::from(m.neg_sim)),
             ));
         }),
+        Panel::new(
+            "pair similarity distribution (density)",
+            Corner::LeftTop,
+            move |p| similarity_distributions(p, &h.steps),
+        ),
     ];
     let names: Vec<String> = h
         .steps
@@ -177,6 +183,63 @@ fn panels(app: &WorkbenchApp) -> Vec<Panel<'_>> {
     out
 }
 
+const POSITIVE: Color32 = Color32::from_rgb(70, 170, 90);
+const NEGATIVE: Color32 = Color32::from_rgb(220, 90, 80);
+/// How many logged steps the distribution plot overlays (earlier ones fainter).
+const SNAPSHOTS: usize = 4;
+
+/// Histograms of positive and negative pair cosines, as densities: the latest logged step
+/// bold, a few earlier ones evenly spread over the run fainter, so the two distributions
+/// can be seen moving apart over time.
+fn similarity_distributions(p: &mut egui_plot::PlotUi, steps: &[StepMetrics]) {
+    if steps.is_empty() {
+        return;
+    }
+    let mut picks: Vec<usize> = (0..SNAPSHOTS)
+        .map(|k| k * steps.len().saturating_sub(1) / (SNAPSHOTS - 1))
+        .collect();
+    picks.dedup();
+    let Some(&latest) = picks.last() else {
+        return;
+    };
+    for (rank, &i) in picks.iter().enumerate() {
+        let m = &steps[i];
+        let fade = (rank + 1) as f32 / picks.len() as f32;
+        for (kind, hist, colour) in [
+            ("positive", &m.pos_hist, POSITIVE),
+            ("negative", &m.neg_hist, NEGATIVE),
+        ] {
+            let name = if i == latest {
+                format!("{kind} pairs, step {}", m.step)
+            } else {
+                format!("{kind} pairs, earlier")
+            };
+            let width = if i == latest { 2.0 } else { 1.0 };
+            p.line(
+                Line::new(name, PlotPoints::from(density(hist)))
+                    .color(colour.gamma_multiply(fade))
+                    .width(width),
+            );
+        }
+    }
+    p.set_plot_bounds_x(-1.0..=1.0);
+}
+
+/// Counts per bin over [-1, 1] -> (bin centre, density) points integrating to 1.
+fn density(hist: &[u32]) -> Vec<[f64; 2]> {
+    let total = hist.iter().map(|&c| f64::from(c)).sum::<f64>().max(1.0);
+    let width = 2.0 / hist.len().max(1) as f64;
+    hist.iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            [
+                -1.0 + (i as f64 + 0.5) * width,
+                f64::from(c) / total / width,
+            ]
+        })
+        .collect()
+}
+
 /// A dashed grey line marking a reference value (a baseline, a healthy level).
 fn reference_line(name: &str, y: f64) -> HLine {
     HLine::new(name, y)
@@ -201,4 +264,21 @@ fn small_plot<'a>(
             .allow_scroll(false)
             .show(ui, add);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn density_integrates_to_one_over_the_bins() {
+        let hist = vec![0, 3, 1, 0];
+        let d = density(&hist);
+        let width = 0.5;
+        let area: f64 = d.iter().map(|p| p[1] * width).sum();
+        assert!((area - 1.0).abs() < 1e-12, "{area}");
+        assert_eq!(d[1], [-0.25, 0.75 / width]);
+        // No pairs logged: a flat zero line, not NaN.
+        assert!(density(&[0, 0]).iter().all(|p| p[1] == 0.0));
+    }
 }

@@ -6,6 +6,8 @@ use eframe::egui::{self, RichText};
 
 use crate::app::panels::pipeline_editor;
 use crate::app::workbench::{Action, WorkbenchApp};
+use crate::methods::{MethodSpec, resolve};
+use crate::views::patch_grid::PatchGrid;
 use crate::views::pipeline::{batch_indices, view_rng};
 use crate::views::{ImageF32, lab_split};
 
@@ -37,6 +39,8 @@ enum Column {
     LabL,
     /// CMC's ab channels of view 1 (colour at fixed lightness).
     LabAb,
+    /// CPC's patch grid of view 0 or 1, context rows and predicted rows marked.
+    Patches(usize),
 }
 
 impl Column {
@@ -46,26 +50,67 @@ impl Column {
             Column::View(_) => "view 2",
             Column::LabL => "L of view 1",
             Column::LabAb => "ab of view 1",
+            Column::Patches(0) => "patches of view 1",
+            Column::Patches(_) => "patches of view 2",
         }
     }
 }
 
+/// Background of CPC's context rows and predicted rows in the patch mosaic.
+const CONTEXT_ROW: [f32; 3] = [0.25, 0.55, 0.95];
+const PREDICTED_ROW: [f32; 3] = [0.95, 0.6, 0.2];
+const MOSAIC_GAP: usize = 2;
+
+/// CPC's patch grid for the current settings and image size, and how many rows ahead it
+/// predicts.
+fn cpc_grid(method: &MethodSpec, image: usize) -> Option<(PatchGrid, usize)> {
+    let (_, params) = resolve(method).ok()?;
+    let grid = PatchGrid::new(image, params.count("grid")).ok()?;
+    let steps = params.count("steps").clamp(1, grid.grid - 1);
+    Some((grid, steps))
+}
+
 /// The columns the current method sees, and a sentence saying so.
-fn columns_for(method: &str) -> ([Column; 2], &'static str) {
-    match method {
-        "cmc" => (
-            [Column::LabL, Column::LabAb],
-            "CMC: one augmented view per image, split into its L channel (one encoder) and its \
-             ab channels (the other encoder); view 2 is not used.",
-        ),
+fn columns_for(method: &MethodSpec, image: usize) -> ([Column; 2], String) {
+    match method.kind.as_str() {
+        "cmc" => {
+            let three = method.params.get("views").and_then(toml::Value::as_str) == Some("L-a-b");
+            let text = if three {
+                "CMC: one augmented view per image, split into its L, a and b channels, one \
+                 encoder each (a and b are shown together); view 2 is not used."
+            } else {
+                "CMC: one augmented view per image, split into its L channel (one encoder) and \
+                 its ab channels (the other encoder); view 2 is not used."
+            };
+            ([Column::LabL, Column::LabAb], text.into())
+        }
         "dim" => (
             [Column::View(0), Column::View(1)],
             "Deep InfoMax: no view construction of its own; it contrasts a view's global vector \
-             with local feature-map positions (of the other view with cross_view on).",
+             with local feature-map positions (of the other view with cross_view on)."
+                .into(),
         ),
+        "cpc" => {
+            let text = match cpc_grid(method, image) {
+                Some((g, k)) => format!(
+                    "CPC: each view is cut into {n}x{n} patches of {p}x{p} pixels at stride {s} \
+                     (overlapping by half); both views are used as separate images. From the \
+                     context of the rows seen so far (blue, down to row {r}), the network \
+                     predicts the patch embeddings 1 to {k} rows below (orange); every row \
+                     takes its turn as the last context row. Patch augmentation, if on, is \
+                     applied per patch during training and not shown.",
+                    n = g.grid,
+                    p = g.patch,
+                    s = g.stride,
+                    r = g.grid - 1 - k,
+                ),
+                None => "CPC: the patch grid does not fit this image size.".into(),
+            };
+            ([Column::Patches(0), Column::Patches(1)], text)
+        }
         _ => (
             [Column::View(0), Column::View(1)],
-            "Each triple: an image and the two views the method compares.",
+            "Each triple: an image and the two views the method compares.".into(),
         ),
     }
 }
@@ -77,7 +122,7 @@ pub fn preview_key(views: &crate::views::ViewsSpec) -> u64 {
 
 fn preview(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
     let seed = app.preview.seed;
-    let (columns, explain) = columns_for(&app.experiment.method.kind);
+    let (columns, explain) = columns_for(&app.experiment.method, app.dataset.image_size());
     ui.horizontal(|ui| {
         ui.label(format!("Seed {seed}"));
         if ui.button("Resample").clicked() {
@@ -92,6 +137,7 @@ fn preview(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>)
     }
     // The pipeline may have been edited: key textures by its content too.
     let pipeline_hash = preview_key(&app.experiment.views);
+    let patches = cpc_grid(&app.experiment.method, app.dataset.image_size());
     let d = std::sync::Arc::clone(&app.dataset);
     let size = d.image_size();
     let batch = app.experiment.train.batch_size.min(d.train.len());
@@ -121,10 +167,18 @@ fn preview(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>)
                     ui.add(egui::Image::new(original).fit_to_exact_size(egui::vec2(THUMB, THUMB)))
                         .on_hover_text(d.class_names[d.train.labels[idx] as usize].clone());
                     for (k, column) in columns.into_iter().enumerate() {
-                        let tex_key =
-                            format!("view/{seed}/{pipeline_hash}/{slot}/{k}/{}", column.title());
+                        let (tex_size, grid_key) = match (column, patches) {
+                            (Column::Patches(_), Some((g, k))) => {
+                                (g.mosaic_size(MOSAIC_GAP), format!("{g:?}/{k}"))
+                            }
+                            _ => (size, String::new()),
+                        };
+                        let tex_key = format!(
+                            "view/{seed}/{pipeline_hash}/{slot}/{k}/{}{grid_key}",
+                            column.title()
+                        );
                         let views = &app.experiment.views;
-                        let tex = app.textures.get(ui.ctx(), &tex_key, size, || {
+                        let tex = app.textures.get(ui.ctx(), &tex_key, tex_size, || {
                             let src = ImageF32::from_u8(d.train.image(idx), size, size);
                             let view = |v: usize| {
                                 views.pipelines()[v].apply(
@@ -137,6 +191,10 @@ fn preview(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>)
                                 Column::View(v) => view(v).to_u8(),
                                 Column::LabL => lab_split::split(&view(0)).0.to_u8(),
                                 Column::LabAb => lab_split::split(&view(0)).1.to_u8(),
+                                Column::Patches(v) => match patches {
+                                    Some((g, k)) => patch_mosaic(&view(v), g, k).to_u8(),
+                                    None => view(v).to_u8(),
+                                },
                             }
                         });
                         ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(THUMB, THUMB)));
@@ -149,6 +207,19 @@ fn preview(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>)
                 }
             });
     });
+}
+
+/// The patches of `img` apart, on blue behind the context rows and orange behind the rows
+/// predicted from the last of them.
+fn patch_mosaic(img: &ImageF32, grid: PatchGrid, steps: usize) -> ImageF32 {
+    let last_context = grid.grid - 1 - steps;
+    grid.mosaic(img, MOSAIC_GAP, |row| {
+        if row <= last_context {
+            CONTEXT_ROW
+        } else {
+            PREDICTED_ROW
+        }
+    })
 }
 
 /// FNV-1a, to key textures by pipeline settings.
