@@ -47,11 +47,7 @@ fn nan_input_is_refused_and_weights_are_unchanged() {
 /// Views `[2N, ...]` of images 0..N at `step`.
 fn batch(views: Tensor<4>, step: u64) -> TrainBatch {
     let n = views.dims()[0] / 2;
-    TrainBatch {
-        views,
-        indices: (0..n).collect(),
-        step,
-    }
+    TrainBatch::untracked(views, (0..n).collect(), step)
 }
 
 #[test]

@@ -76,6 +76,7 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
                 views: images_to_tensor(&views.data, 2 * views.n, views.size, &ad),
                 indices: views.indices.clone(),
                 step: 0,
+                geometry: views.geometry.clone(),
             };
             method.train_step(batch, 1e-3).map(|o| o.loss)
         };

@@ -187,6 +187,7 @@ pub fn run_experiment_with(
                 views: images_to_tensor(&views.data, 2 * views.n, views.size, &train_device),
                 indices: views.indices,
                 step,
+                geometry: views.geometry,
             };
             let lr = exp.train.lr_at(step);
             let method = result.method.as_mut().expect("method built above");

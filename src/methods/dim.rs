@@ -349,14 +349,7 @@ mod tests {
         let views =
             Tensor::<4>::random([8, 3, 16, 16], burn::tensor::Distribution::Default, &device);
         let out = dim
-            .train_step(
-                TrainBatch {
-                    views,
-                    indices: (0..4).collect(),
-                    step: 0,
-                },
-                1e-3,
-            )
+            .train_step(TrainBatch::untracked(views, (0..4).collect(), 0), 1e-3)
             .unwrap();
         let names: Vec<&str> = out.signals.iter().map(|s| s.name).collect();
         assert_eq!(

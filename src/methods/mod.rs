@@ -19,6 +19,7 @@ pub mod moco;
 pub mod nce;
 pub mod optimizer;
 pub mod params;
+pub mod pixpro;
 pub mod simclr;
 pub mod simsiam;
 pub mod trainable;
@@ -33,6 +34,7 @@ pub use params::{MethodSpec, ParamKind, ParamSpec, Params, resolve};
 use crate::model::tensor_io::matrix_to_vec;
 use crate::model::{SmallCnn, SmallCnnConfig};
 use crate::preset::TrainSpec;
+use crate::views::geometry::ViewGeometry;
 
 /// What an exported encoder takes as input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,9 +80,23 @@ pub struct TrainBatch {
     pub indices: Vec<usize>,
     /// The step number, for methods with schedules or sampled negatives.
     pub step: u64,
+    /// Where each of the `2N` views lies in its source image (crops and flips), for
+    /// methods that match positions across views (PixPro).
+    pub geometry: Vec<ViewGeometry>,
 }
 
 impl TrainBatch {
+    /// A batch whose views are the whole images, unmirrored (tests, benchmarks).
+    pub fn untracked(views: Tensor<4>, indices: Vec<usize>, step: u64) -> Self {
+        let geometry = vec![ViewGeometry::IDENTITY; 2 * indices.len()];
+        Self {
+            views,
+            indices,
+            step,
+            geometry,
+        }
+    }
+
     /// `N`, the number of images (half the number of views).
     pub fn images(&self) -> usize {
         self.indices.len()
@@ -275,6 +291,7 @@ pub static REGISTRY: &[&MethodInfo] = &[
     &cmc::INFO,
     &dim::INFO,
     &cpc::INFO,
+    &pixpro::INFO,
     &hadsell::INFO,
     &triplet::INFO,
     &nce::INFO,

@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 
 use super::ImageF32;
+use super::geometry::ViewGeometry;
 use super::pipeline::{ViewPipeline, batch_indices, view_rng};
 use crate::data::ImageSet;
 
@@ -21,6 +22,8 @@ pub struct ViewBatch {
     pub data: Vec<f32>,
     /// The dataset indices of the `n` images.
     pub indices: Vec<usize>,
+    /// Where each of the `2n` views lies in its source image (crops and flips).
+    pub geometry: Vec<ViewGeometry>,
 }
 
 /// Builds the batch of training step `step`: deterministic in (seed, step).
@@ -36,19 +39,24 @@ pub fn make_view_batch(
     let size = images.size;
     let plane = 3 * size * size;
     let mut data = vec![0.0f32; 2 * n * plane];
-    data.par_chunks_mut(plane)
+    let geometry = data
+        .par_chunks_mut(plane)
         .enumerate()
-        .for_each(|(row, out)| {
+        .map(|(row, out)| {
             let (view, slot) = (row / n, row % n);
             let src = ImageF32::from_u8(images.image(indices[slot]), size, size);
-            let v = pipelines[view].apply(&src, size, &mut view_rng(seed, step, slot, view));
+            let (v, geometry) =
+                pipelines[view].apply_tracked(&src, size, &mut view_rng(seed, step, slot, view));
             write_chw_normalised(&v, out);
-        });
+            geometry
+        })
+        .collect();
     ViewBatch {
         n,
         size,
         data,
         indices,
+        geometry,
     }
 }
 

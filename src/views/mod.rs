@@ -4,6 +4,7 @@
 //! pair preview run the very same functions. Randomness comes from `seeding`, so view `v`
 //! of batch slot `i` at step `t` is a pure function of (seed, t, i, v).
 
+pub mod geometry;
 pub mod image_f32;
 pub mod lab_split;
 pub mod ops;

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ImageF32;
+use super::geometry::ViewGeometry;
 use super::ops;
 use super::transform::{
     BlurParams, CropParams, JitterParams, ProbParams, SolarizeParams, Transform,
@@ -77,9 +78,20 @@ impl ViewPipeline {
 
     /// Augments `img` into an `out x out` view using `rng`.
     pub fn apply(&self, img: &ImageF32, out: usize, rng: &mut Rng) -> ImageF32 {
+        self.apply_tracked(img, out, rng).0
+    }
+
+    /// [`apply`](Self::apply), also returning where the view lies in `img`.
+    pub fn apply_tracked(
+        &self,
+        img: &ImageF32,
+        out: usize,
+        rng: &mut Rng,
+    ) -> (ImageF32, ViewGeometry) {
+        let mut geometry = ViewGeometry::IDENTITY;
         let mut v = img.clone();
         for t in &self.steps {
-            v = t.apply(v, out, rng);
+            v = t.apply_tracked(v, out, rng, &mut geometry);
         }
         if v.width != out || v.height != out {
             // No crop ran (or it was disabled): resize the whole image.
@@ -91,7 +103,7 @@ impl ViewPipeline {
             };
             v = ops::crop_resize(&v, whole, out);
         }
-        v
+        (v, geometry)
     }
 }
 
@@ -165,7 +177,64 @@ pub fn batch_indices(seed: u64, step: u64, dataset_len: usize, batch: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::views::transform::{ErasingParams, PosterizeParams, RotationParams};
+    use crate::views::transform::{
+        CropParams, ErasingParams, PosterizeParams, ProbParams, RotationParams,
+    };
+
+    /// Every view pixel shows the source point its geometry names: on a ramp image
+    /// (red = x fraction, green = y fraction of the pixel centre), a cropped and mirrored
+    /// view's pixel values are its source coordinates.
+    #[test]
+    fn tracked_geometry_names_where_each_view_pixel_comes_from() {
+        let size = 32;
+        let data = (0..size * size)
+            .flat_map(|i| {
+                let (x, y) = (i % size, i / size);
+                [(x as f32 + 0.5) / 32.0, (y as f32 + 0.5) / 32.0, 0.0]
+            })
+            .collect();
+        let src = ImageF32 {
+            width: size,
+            height: size,
+            data,
+        };
+        let pipeline = ViewPipeline {
+            steps: vec![
+                Transform::HorizontalFlip(ProbParams {
+                    enabled: true,
+                    p: 0.5,
+                }),
+                Transform::RandomResizedCrop(CropParams::default()),
+                Transform::VerticalFlip(ProbParams {
+                    enabled: true,
+                    p: 0.5,
+                }),
+            ],
+        };
+        let mut mirrored = [0, 0];
+        for seed in 0..24 {
+            let (view, g) = pipeline.apply_tracked(&src, 16, &mut view_rng(seed, 0, 0, 0));
+            assert!(!g.rotated);
+            mirrored[0] += usize::from(g.scale[0] < 0.0);
+            mirrored[1] += usize::from(g.scale[1] < 0.0);
+            for oy in 1..15 {
+                for ox in 1..15 {
+                    let (x, y) = g.to_source((ox as f32 + 0.5) / 16.0, (oy as f32 + 0.5) / 16.0);
+                    let p = view.pixel(ox, oy);
+                    // Bilinear sampling of a linear ramp is exact away from the clamped edge.
+                    assert!(
+                        (p[0] - x).abs() < 1e-4,
+                        "seed {seed} ({ox}, {oy}): {p:?} vs {x}"
+                    );
+                    assert!(
+                        (p[1] - y).abs() < 1e-4,
+                        "seed {seed} ({ox}, {oy}): {p:?} vs {y}"
+                    );
+                }
+            }
+        }
+        assert!(mirrored.iter().all(|&m| m > 0 && m < 24), "{mirrored:?}");
+    }
 
     fn img() -> ImageF32 {
         let data = (0..32 * 32 * 3)

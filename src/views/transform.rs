@@ -5,6 +5,7 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use super::ImageF32;
+use super::geometry::ViewGeometry;
 use super::{ops, ops_extra};
 use crate::seeding::Rng;
 
@@ -337,6 +338,17 @@ impl Transform {
     /// Applies the step to `img` (already `out x out`, except before a crop).
     /// Disabled steps draw no random numbers, so toggling one leaves the others' draws.
     pub fn apply(&self, img: ImageF32, out: usize, rng: &mut Rng) -> ImageF32 {
+        self.apply_tracked(img, out, rng, &mut ViewGeometry::default())
+    }
+
+    /// [`apply`](Self::apply), also recording crops and flips in `geometry`.
+    pub fn apply_tracked(
+        &self,
+        img: ImageF32,
+        out: usize,
+        rng: &mut Rng,
+        geometry: &mut ViewGeometry,
+    ) -> ImageF32 {
         if !self.enabled() {
             return img;
         }
@@ -345,22 +357,26 @@ impl Transform {
         match self {
             Transform::RandomResizedCrop(t) => {
                 let bbox = ops::sample_crop(v.width, v.height, t.scale, t.ratio, rng);
+                geometry.crop(bbox, v.width, v.height);
                 v = ops::crop_resize(&v, bbox, out);
             }
             Transform::HorizontalFlip(t) => {
                 if coin(t.p, rng) {
                     ops::flip_horizontal(&mut v);
+                    geometry.flip_horizontal();
                 }
             }
             Transform::VerticalFlip(t) => {
                 if coin(t.p, rng) {
                     ops_extra::flip_vertical(&mut v);
+                    geometry.flip_vertical();
                 }
             }
             Transform::Rotation(t) => {
                 if coin(t.p, rng) {
                     let angle = rng.random_range(-t.degrees..=t.degrees);
                     v = ops_extra::rotate(&v, angle);
+                    geometry.rotated |= angle != 0.0;
                 }
             }
             Transform::ColorJitter(j) => {

@@ -108,6 +108,13 @@ fn columns_for(method: &MethodSpec, image: usize) -> ([Column; 2], String) {
             };
             ([Column::Patches(0), Column::Patches(1)], text)
         }
+        "pixpro" => (
+            [Column::View(0), Column::View(1)],
+            "PixPro: feature-map positions of the two views that show the same place of the \
+             image (followed back through each view's crop and flips) are the positive pairs; \
+             views that do not overlap give none, and a rotated view gives none."
+                .into(),
+        ),
         _ => (
             [Column::View(0), Column::View(1)],
             "Each triple: an image and the two views the method compares.".into(),

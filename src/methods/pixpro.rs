@@ -1,0 +1,419 @@
+//! PixPro (Xie et al. 2021, "Propagate Yourself: Exploring Pixel-Level Consistency for
+//! Unsupervised Visual Representation Learning"): contrast is moved from images to pixels.
+//! Both views go through the encoder and a per-pixel projector; feature-map positions of
+//! the two views that show the same place of the image (their centres, mapped back through
+//! each view's crop and flips, lie within `threshold` feature-map cells) are positive
+//! pairs. The online side smooths its pixel features with the pixel propagation module
+//! (each pixel adds up the transformed features of the pixels similar to it) and must
+//! match the momentum encoder's features of the corresponding pixels in the other view.
+//! The paper's instance branch (sec. 3.4, BYOL-style: pooled features, projector,
+//! predictor against the momentum branch) is added with `instance_weight`; 0 is pure PixPro.
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::byol::tau_at;
+use super::common::halves;
+use super::trainable::Trainable;
+use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
+use crate::losses::negative_cosine;
+use crate::model::ema::{ema_update, momentum_copy};
+use crate::model::tensor_io::scalar;
+use crate::model::{BnMlp, BnMlpConfig, SmallCnn};
+use crate::views::geometry::ViewGeometry;
+
+pub static INFO: MethodInfo = MethodInfo {
+    id: "pixpro",
+    name: "PixPro",
+    paper: "Xie et al. 2021, Propagate Yourself: Exploring Pixel-Level Consistency for \
+            Unsupervised Visual Representation Learning",
+    summary: "Two crops of an image overlap somewhere; every position of the encoder's feature \
+              map of one crop that shows the same place as a position in the other crop forms \
+              a positive pair. The online network smooths its per-pixel features by \
+              propagating them between similar pixels of the same view, then must agree with \
+              a momentum encoder's feature of the matching pixel in the other view. The \
+              representation is the encoder's pooled output, as for every method here.",
+    formula: "y_i = sum_j max(cos(x_i, x_j), 0)^gamma g(x_j),  \
+              L = -mean_{(i,j): dist(i,j) < T} [cos(y_i^1, x'_j^2) + cos(y_j^2, x'_i^1)] \
+              - w [cos(q(z^1), z'^2) + cos(q(z^2), z'^1)],  ' = momentum encoder",
+    params: &[
+        ParamSpec::number(
+            "threshold",
+            "positive distance T",
+            "Pixels are a positive pair when their centres, in the original image, lie less \
+             than T feature-map cell diagonals apart (0.7 in the paper)",
+            0.7,
+            0.05,
+            4.0,
+        ),
+        ParamSpec::number(
+            "gamma",
+            "propagation sharpness gamma",
+            "Exponent on the (non-negative) cosine similarity in the pixel propagation module \
+             (2 in the paper)",
+            2.0,
+            0.0,
+            8.0,
+        ),
+        ParamSpec::number(
+            "instance_weight",
+            "instance branch weight",
+            "Weight of the instance-level branch (pooled features, projector and predictor \
+             against the momentum branch, as BYOL); the paper adds it for better linear \
+             evaluation, 0 leaves pixel consistency alone",
+            1.0,
+            0.0,
+            10.0,
+        ),
+        ParamSpec::number(
+            "tau_base",
+            "target momentum tau_base",
+            "EMA coefficient at step 0 (0.99 in the paper); it rises to 1 on a cosine schedule",
+            0.99,
+            0.0,
+            0.99999,
+        ),
+        ParamSpec::integer(
+            "hidden",
+            "projector hidden width",
+            "Hidden width of the per-pixel projector (1x1 convolutions)",
+            256.0,
+            8.0,
+            4096.0,
+        )
+        .log(),
+        ParamSpec::integer(
+            "projection_dim",
+            "pixel feature dim",
+            "Output dimension of the per-pixel projector (256 in the paper)",
+            64.0,
+            2.0,
+            1024.0,
+        )
+        .log(),
+    ],
+    diagram: super::Diagram {
+        top_input: "views 1, 2 (online)",
+        top: &[
+            super::trained("encoder -> map"),
+            super::trained("pixel projector"),
+            super::trained("pixel propagation"),
+        ],
+        bottom_input: "views 2, 1 (target)",
+        bottom: &[super::ema("encoder -> map"), super::ema("pixel projector")],
+        bottom_stop_gradient: true,
+        store: None,
+        loss: "cosine of matching pixels (same place); + instance branch",
+    },
+    needs_colour: false,
+    build,
+};
+
+/// The encoder with a projector applied at every position of its last feature map, and
+/// the instance branch's projector on the pooled output.
+#[derive(Module, Debug)]
+pub struct PixelBackbone {
+    pub encoder: SmallCnn,
+    pub projector: BnMlp,
+    pub instance_projector: BnMlp,
+}
+
+/// What the backbone gives for a batch of views.
+struct PixelOutput {
+    /// The pooled representation `[B, d]`.
+    pooled: Tensor<2>,
+    /// Pixel features `[B, side^2, out]`, positions row-major.
+    pixels: Tensor<3>,
+    /// The instance branch's projection `[B, out]`.
+    instance: Tensor<2>,
+    side: usize,
+}
+
+impl PixelBackbone {
+    fn forward(&self, x: Tensor<4>) -> PixelOutput {
+        let last = self.encoder.blocks.len() - 1;
+        let (pooled, map) = self.encoder.forward_with_map(x, last);
+        let [b, c, h, w] = map.dims();
+        let rows = map
+            .reshape([b, c, h * w])
+            .swap_dims(1, 2)
+            .reshape([b * h * w, c]);
+        let px = self.projector.forward(rows);
+        let out = px.dims()[1];
+        PixelOutput {
+            instance: self.instance_projector.forward(pooled.clone()),
+            pooled,
+            pixels: px.reshape([b, h * w, out]),
+            side: h,
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct PixProOnline {
+    pub backbone: PixelBackbone,
+    /// g of the pixel propagation module (one linear layer, the paper's best setting).
+    pub transform: Linear,
+    /// The instance branch's predictor.
+    pub predictor: BnMlp,
+}
+
+pub struct PixPro {
+    online: Trainable<PixProOnline>,
+    target: Option<PixelBackbone>,
+    threshold: f32,
+    gamma: f64,
+    instance_weight: f64,
+    tau_base: f64,
+    total_steps: u64,
+    dim: usize,
+}
+
+fn build(ctx: &BuildContext) -> Box<dyn Method> {
+    let p = ctx.params;
+    let (hidden, out) = (p.count("hidden"), p.count("projection_dim"));
+    let mlp = |input| {
+        BnMlpConfig {
+            input,
+            hidden,
+            output: out,
+            layers: 2,
+            bn_last: false,
+        }
+        .init(ctx.device)
+    };
+    let dim = ctx.encoder.output_dim();
+    let backbone = || PixelBackbone {
+        encoder: ctx.encoder.init(ctx.device),
+        projector: mlp(dim),
+        instance_projector: mlp(dim),
+    };
+    let online = PixProOnline {
+        backbone: backbone(),
+        transform: LinearConfig::new(out, out).init(ctx.device),
+        predictor: mlp(out),
+    };
+    let target = momentum_copy(backbone(), &online.backbone);
+    Box::new(PixPro {
+        online: Trainable::new(online, super::optimizer::build_optimizer(ctx.train)),
+        target: Some(target),
+        threshold: p.get("threshold") as f32,
+        gamma: p.get("gamma"),
+        instance_weight: p.get("instance_weight"),
+        tau_base: p.get("tau_base"),
+        total_steps: ctx.train.steps,
+        dim: ctx.encoder.output_dim(),
+    })
+}
+
+/// Rows of `[B, P, d]` scaled to unit length.
+fn unit_rows(x: Tensor<3>) -> Tensor<3> {
+    let norm = x
+        .clone()
+        .powf_scalar(2.0)
+        .sum_dim(2)
+        .sqrt()
+        .clamp_min(1e-12);
+    x / norm
+}
+
+/// The pixel propagation module: `y_i = sum_j max(cos(x_i, x_j), 0)^gamma g_j` within each
+/// image, `x` and `g` `[B, P, d]`.
+pub fn propagate(x: Tensor<3>, g: Tensor<3>, gamma: f64) -> Tensor<3> {
+    let u = unit_rows(x);
+    let similarity = u.clone().matmul(u.swap_dims(1, 2)).clamp_min(0.0);
+    similarity.powf_scalar(gamma).matmul(g)
+}
+
+/// Minus the mean cosine of `y` `[B, P, d]` (one view) and `target` `[B, P, d]` (the other)
+/// over the pairs `mask` `[B, P, P]` marks; 0 when no pair is marked.
+pub fn pixel_consistency(y: Tensor<3>, target: Tensor<3>, mask: Tensor<3>) -> Tensor<1> {
+    let cos = unit_rows(y).matmul(unit_rows(target).swap_dims(1, 2));
+    let pairs = mask.clone().sum().clamp_min(1.0);
+    -(cos * mask).sum() / pairs
+}
+
+/// `[B, P, P]` with 1 where cell `i` of view `a` and cell `j` of view `b` of image `k` show
+/// the same place: their centres in the source lie less than `threshold` cell diagonals
+/// apart (the larger of the two views' diagonals). A rotated view matches nothing.
+pub fn positive_pairs(
+    a: &[ViewGeometry],
+    b: &[ViewGeometry],
+    side: usize,
+    threshold: f32,
+) -> Vec<f32> {
+    let cells = side * side;
+    let mut mask = vec![0.0f32; a.len() * cells * cells];
+    for (k, (ga, gb)) in a.iter().zip(b).enumerate() {
+        if ga.rotated || gb.rotated {
+            continue;
+        }
+        let unit = ga.cell_diagonal(side).max(gb.cell_diagonal(side));
+        for i in 0..cells {
+            let (xa, ya) = ga.cell_centre(i / side, i % side, side);
+            for j in 0..cells {
+                let (xb, yb) = gb.cell_centre(j / side, j % side, side);
+                if (xa - xb).hypot(ya - yb) < threshold * unit {
+                    mask[(k * cells + i) * cells + j] = 1.0;
+                }
+            }
+        }
+    }
+    mask
+}
+
+fn tensor_3d(values: Vec<f32>, dims: [usize; 3], device: &Device) -> Tensor<3> {
+    Tensor::from_data(TensorData::new(values, dims), device)
+}
+
+impl Method for PixPro {
+    fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
+        let n = batch.images();
+        let device = batch.views.device();
+        let target = self.target.take().expect("target present between steps");
+        let t = target.forward(batch.views.clone());
+        let side = t.side;
+        let t_px = t.pixels.detach();
+        let (t1, t2) = (t_px.clone().narrow(0, 0, n), t_px.narrow(0, n, n));
+        let (z1, z2) = halves(t.instance.detach(), n);
+        let cells = side * side;
+        let (g1, g2) = batch.geometry.split_at(n);
+        let mask = tensor_3d(
+            positive_pairs(g1, g2, side, self.threshold),
+            [n, cells, cells],
+            &device,
+        );
+        let pairs_per_image = scalar(mask.clone().sum()) / n as f32;
+        let (gamma, instance_weight) = (self.gamma, self.instance_weight);
+        let result = self.online.step(lr, |net| {
+            let o = net.backbone.forward(batch.views);
+            let px = o.pixels;
+            let y = propagate(px.clone(), net.transform.forward(px), gamma);
+            let (y1, y2) = (y.clone().narrow(0, 0, n), y.narrow(0, n, n));
+            let mut loss = pixel_consistency(y1, t2, mask.clone())
+                + pixel_consistency(y2, t1, mask.swap_dims(1, 2));
+            if instance_weight > 0.0 {
+                let (q1, q2) = halves(net.predictor.forward(o.instance), n);
+                loss = loss + (negative_cosine(q1, z2) + negative_cosine(q2, z1)) * instance_weight;
+            }
+            (loss, o.pooled)
+        });
+        let (loss, pooled) = match result {
+            Ok(ok) => ok,
+            Err(e) => {
+                self.target = Some(target);
+                return Err(e);
+            }
+        };
+        let tau = tau_at(self.tau_base, batch.step, self.total_steps);
+        self.target = Some(ema_update(target, &self.online.net().backbone, tau));
+        Ok(StepOutput::new(loss, pooled, self.dim)
+            .with_signal("matching pixel pairs per image", pairs_per_image)
+            .with_signal("target tau", tau as f32))
+    }
+
+    fn encoder_ref(&self) -> &SmallCnn {
+        &self.online.net().backbone.encoder
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::losses::test_util::{close, value};
+    use crate::views::ops::CropBox;
+
+    fn values(t: Tensor<3>) -> Vec<f32> {
+        t.into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap()
+    }
+
+    #[test]
+    fn identical_views_pair_each_cell_with_itself_only() {
+        let g = [ViewGeometry::IDENTITY];
+        let mask = positive_pairs(&g, &g, 2, 0.7);
+        assert_eq!(
+            mask,
+            [
+                1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 1.
+            ]
+        );
+    }
+
+    #[test]
+    fn a_mirrored_view_pairs_cells_across_the_mirror_and_a_rotated_one_nothing() {
+        let mut flipped = ViewGeometry::IDENTITY;
+        flipped.flip_horizontal();
+        let mask = positive_pairs(&[ViewGeometry::IDENTITY], &[flipped], 2, 0.7);
+        // Cell 0 (top-left) of view a shows what cell 1 (top-right) of the mirror shows.
+        assert_eq!(
+            mask,
+            [
+                0., 1., 0., 0., 1., 0., 0., 0., 0., 0., 0., 1., 0., 0., 1., 0.
+            ]
+        );
+        let rotated = ViewGeometry {
+            rotated: true,
+            ..ViewGeometry::IDENTITY
+        };
+        let none = positive_pairs(&[ViewGeometry::IDENTITY], &[rotated], 2, 0.7);
+        assert!(none.iter().all(|&m| m == 0.0));
+    }
+
+    #[test]
+    fn distant_crops_share_no_pixels_and_overlapping_ones_share_the_overlap() {
+        let crop = |x, w| {
+            let mut g = ViewGeometry::IDENTITY;
+            g.crop(CropBox { x, y: 0, w, h: 32 }, 32, 32);
+            g
+        };
+        // The left quarter vs the right quarter: nothing in common.
+        let mask = positive_pairs(&[crop(0, 8)], &[crop(24, 8)], 4, 0.7);
+        assert!(mask.iter().all(|&m| m == 0.0));
+        // The left half vs the middle half (x 8..24): cell columns 4 pixels wide, so
+        // column 2 of a (centre x 10) lies on column 0 of b (centre x 10), row by row.
+        let mask = positive_pairs(&[crop(0, 16)], &[crop(8, 16)], 4, 0.7);
+        let at = |i: usize, j: usize| mask[i * 16 + j];
+        for row in 0..4 {
+            assert_eq!(at(row * 4 + 2, row * 4), 1.0);
+            assert_eq!(at(row * 4 + 3, row * 4 + 1), 1.0);
+            // Column 0 of a (centre x 2) is 8 pixels from b's nearest centre: no pair.
+            assert!((0..16).all(|j| at(row * 4, j) == 0.0));
+        }
+    }
+
+    #[test]
+    fn propagation_weights_by_clamped_cosine_to_the_power_gamma() {
+        let d = Device::flex();
+        // Three pixels: x0 = (1, 0), x1 = (1, 1), x2 = (-1, 0); g = identity features.
+        let x = tensor_3d(vec![1., 0., 1., 1., -1., 0.], [1, 3, 2], &d);
+        let y = values(propagate(x.clone(), x, 2.0));
+        // y0 = 1 * x0 + cos(45)^2 * x1 + 0 * x2 = (1.5, 0.5).
+        assert!(
+            (y[0] - 1.5).abs() < 1e-6 && (y[1] - 0.5).abs() < 1e-6,
+            "{y:?}"
+        );
+        // y2 = x2 only (its cosine with x0 and x1 is negative): (-1, 0).
+        assert!((y[4] + 1.0).abs() < 1e-6 && y[5].abs() < 1e-6, "{y:?}");
+    }
+
+    #[test]
+    fn consistency_is_minus_the_mean_cosine_over_marked_pairs() {
+        let d = Device::flex();
+        let y = tensor_3d(vec![1., 0., 0., 1.], [1, 2, 2], &d);
+        let t = tensor_3d(vec![1., 1., 0., 3.], [1, 2, 2], &d);
+        // Pairs (0, 0): cos 1/sqrt 2; (1, 1): cos 1.
+        let mask = tensor_3d(vec![1., 0., 0., 1.], [1, 2, 2], &d);
+        let expected = -(0.5f64.sqrt() + 1.0) / 2.0;
+        close(
+            value(pixel_consistency(y.clone(), t.clone(), mask)),
+            expected,
+            1e-6,
+        );
+        let none = tensor_3d(vec![0.; 4], [1, 2, 2], &d);
+        close(value(pixel_consistency(y, t, none)), 0.0, 1e-9);
+    }
+}
