@@ -115,6 +115,7 @@ fn cmc_exports_both_view_encoders_with_their_input_channels() {
         train: &TrainSpec::default(),
         dataset_len: 10,
         image_size: 32,
+        normalize: contrastive_workbench::views::Normalize::HALF,
         seed: 0,
     });
     let exp = Experiment {
@@ -169,6 +170,7 @@ fn cmc_with_three_views_exports_l_a_and_b() {
         train: &TrainSpec::default(),
         dataset_len: 10,
         image_size: 32,
+        normalize: contrastive_workbench::views::Normalize::HALF,
         seed: 0,
     });
     let names: Vec<&str> = method.export_encoders().iter().map(|e| e.name).collect();

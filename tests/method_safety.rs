@@ -18,6 +18,7 @@ fn nan_input_is_refused_and_weights_are_unchanged() {
         train: &TrainSpec::default(),
         dataset_len: 4,
         image_size: 32,
+        normalize: contrastive_workbench::views::Normalize::HALF,
         seed: 0,
     });
     let weights = |m: &dyn methods::Method| m.encoder().blocks[0].conv.weight.val().into_data();
@@ -66,6 +67,7 @@ fn every_registered_method_takes_two_steps() {
             train: &TrainSpec::default(),
             dataset_len: 16,
             image_size: 16,
+            normalize: contrastive_workbench::views::Normalize::HALF,
             seed: 0,
         });
         for step in 0..2 {
@@ -101,6 +103,7 @@ fn every_optimiser_updates_the_weights() {
             train: &train,
             dataset_len: 16,
             image_size: 16,
+            normalize: contrastive_workbench::views::Normalize::HALF,
             seed: 0,
         });
         let weights = |m: &dyn methods::Method| {

@@ -169,6 +169,26 @@ fn cpc_preview_shows_each_views_patch_grid() {
 }
 
 #[test]
+fn normalisation_is_edited_in_the_views_tab_and_saved_in_the_preset() {
+    use contrastive_workbench::views::Normalize;
+    let mut h = harness(Experiment::default());
+    h.get_by_label("Views").click();
+    h.run_steps(2);
+    assert_eq!(h.state().experiment.views.normalize, Normalize::HALF);
+    h.get_by_label("ImageNet").click();
+    h.run_steps(2);
+    assert_eq!(h.state().experiment.views.normalize, Normalize::IMAGENET);
+    h.get_by_label("From dataset").click();
+    h.run_steps(2);
+    let from_data = Normalize::of_images(&h.state().dataset.train);
+    assert_eq!(h.state().experiment.views.normalize, from_data);
+    assert_ne!(from_data, Normalize::HALF);
+    let exp = &h.state().experiment;
+    let back = Experiment::from_toml(&exp.to_toml(), "mem").unwrap();
+    assert_eq!(back.views.normalize, from_data);
+}
+
+#[test]
 fn dataset_panel_snapshot() {
     let mut h = Harness::builder()
         .with_size([1360.0, 860.0])

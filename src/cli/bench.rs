@@ -9,7 +9,7 @@ use crate::methods::{self, BuildContext, MethodSpec, TrainBatch};
 use crate::model::SmallCnnConfig;
 use crate::model::tensor_io::images_to_tensor;
 use crate::preset::{BackendChoice, TrainSpec};
-use crate::views::{ViewPipeline, make_view_batch};
+use crate::views::{Normalize, ViewPipeline, make_view_batch};
 
 pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -33,8 +33,16 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
 
     // Augmentation: one thread, then all of them.
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-    let aug =
-        |seed_step: u64| make_view_batch(&data.train, [&pipeline, &pipeline], 0, seed_step, batch);
+    let aug = |seed_step: u64| {
+        make_view_batch(
+            &data.train,
+            [&pipeline, &pipeline],
+            &Normalize::HALF,
+            0,
+            seed_step,
+            batch,
+        )
+    };
     let t = Instant::now();
     one.install(|| (0..3).for_each(|s| drop(aug(s))));
     let single = (3 * 2 * batch) as f64 / t.elapsed().as_secs_f64();
@@ -68,6 +76,7 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
             train: &train,
             dataset_len: data.train.len(),
             image_size: data.image_size(),
+            normalize: Normalize::HALF,
             seed: 0,
         });
         let views = aug(0);

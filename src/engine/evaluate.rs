@@ -11,6 +11,7 @@ use crate::model::tensor_io::{images_to_tensor, matrix_to_vec};
 use crate::preset::EvalSpec;
 use crate::projection::pca_2d;
 use crate::seeding::{Stream, rng_for};
+use crate::views::Normalize;
 use crate::views::batch::plain_batch;
 
 /// Images per forward pass when embedding.
@@ -45,13 +46,14 @@ pub fn embed_images(
     method: &dyn Method,
     images: &ImageSet,
     indices: &[usize],
+    normalize: &Normalize,
     device: &Device,
 ) -> (Vec<f32>, usize) {
     let mut out = Vec::new();
     let mut dim = 0;
     for chunk in indices.chunks(EMBED_CHUNK) {
         let x = images_to_tensor(
-            &plain_batch(images, chunk),
+            &plain_batch(images, chunk, normalize),
             chunk.len(),
             images.size,
             device,
@@ -69,11 +71,12 @@ pub fn evaluate(
     dataset: &Dataset,
     sample: &EvalSample,
     spec: &EvalSpec,
+    normalize: &Normalize,
     device: &Device,
     step: u64,
 ) -> (f32, ProjectionFrame) {
-    let (bank, d) = embed_images(method, &dataset.train, &sample.bank, device);
-    let (queries, _) = embed_images(method, &dataset.test, &sample.queries, device);
+    let (bank, d) = embed_images(method, &dataset.train, &sample.bank, normalize, device);
+    let (queries, _) = embed_images(method, &dataset.test, &sample.queries, normalize, device);
     let bank_labels: Vec<u16> = sample
         .bank
         .iter()

@@ -14,7 +14,7 @@ use super::protocol::{EvalReport, StepMetrics};
 use crate::methods::{EncoderInput, ExportedEncoder};
 use crate::model::Norm;
 use crate::preset::Experiment;
-use crate::views::{NORMALIZE_MEAN, NORMALIZE_STD};
+use crate::views::Normalize;
 
 /// Everything logged during a run.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -88,7 +88,7 @@ pub fn export_encoders(
             let mut store = SafetensorsStore::from_file(tmp)
                 .with_to_adapter(BurnToPyTorchAdapter)
                 .metadata("producer", "contrastive-workbench")
-                .metadata("input", input_description(e.input));
+                .metadata("input", input_description(e.input, &exp.views.normalize));
             e.network
                 .save_into(&mut store)
                 .map_err(|e| anyhow::anyhow!("{e}"))
@@ -141,10 +141,11 @@ fn atomically(
         .with_context(|| format!("cannot move {} into place", target.display()))
 }
 
-fn input_description(input: EncoderInput) -> String {
+fn input_description(input: EncoderInput, normalize: &Normalize) -> String {
     match input {
         EncoderInput::Rgb => format!(
-            "float32 [N, 3, 32, 32] RGB in 0..1, normalised per channel as (x - {NORMALIZE_MEAN}) / {NORMALIZE_STD}"
+            "float32 [N, 3, 32, 32] RGB in 0..1, {}",
+            normalize.describe()
         ),
         EncoderInput::LabL => "float32 [N, 1, 32, 32]: the L channel of CIE Lab (D65, sRGB), \
              scaled as L / 50 - 1"
@@ -160,8 +161,8 @@ fn input_description(input: EncoderInput) -> String {
             .into(),
         EncoderInput::RgbPatches(g) => format!(
             "float32 [N * {n}, 3, {p}, {p}]: the {g}x{g} grid of {p}x{p} patches at stride {s} \
-             (top-left patch at pixel {o}, {o}) of each RGB image in 0..1, normalised per \
-             channel as (x - {NORMALIZE_MEAN}) / {NORMALIZE_STD}; an image's representation is \
+             (top-left patch at pixel {o}, {o}) of each RGB image in 0..1, {norm}; an image's \
+             representation is \
              the mean of its {n} patch outputs. In PyTorch: \
              `x[:, :, {o}:, {o}:].unfold(2, {p}, {s}).unfold(3, {p}, {s})[:, :, :{g}, :{g}]\
              .permute(0, 2, 3, 1, 4, 5).reshape(-1, 3, {p}, {p})`",
@@ -170,6 +171,7 @@ fn input_description(input: EncoderInput) -> String {
             p = g.patch,
             s = g.stride,
             o = g.offset,
+            norm = normalize.describe(),
         ),
     }
 }
@@ -212,7 +214,7 @@ fn readme(encoders: &[ExportedEncoder], exp: &Experiment) -> String {
             "## `{n}` ({p} parameters)\nInput: {input}.\n\n{table}\n",
             n = e.name,
             p = e.network.num_params(),
-            input = input_description(e.input),
+            input = input_description(e.input, &exp.views.normalize),
             table = tensor_table(exp, c_in, e.network.norm()),
         );
         loads += &format!(

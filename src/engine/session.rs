@@ -126,6 +126,7 @@ pub fn run_experiment_with(
         train: &exp.train,
         dataset_len: dataset.train.len(),
         image_size: dataset.image_size(),
+        normalize: exp.views.normalize,
         seed: exp.seed,
     });
     let eval_device = device;
@@ -138,7 +139,15 @@ pub fn run_experiment_with(
     let mut baseline = f32::NAN;
     let mut run_eval =
         |method: &dyn Method, step: u64, emit: &mut dyn FnMut(Event), log: &mut MetricsLog| {
-            let (acc, frame) = evaluate(method, dataset, &sample, &exp.eval, &eval_device, step);
+            let (acc, frame) = evaluate(
+                method,
+                dataset,
+                &sample,
+                &exp.eval,
+                &exp.views.normalize,
+                &eval_device,
+                step,
+            );
             if step == 0 {
                 baseline = acc;
             }

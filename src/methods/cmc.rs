@@ -23,6 +23,7 @@ use crate::model::SmallCnn;
 use crate::model::lab::rgb_to_lab;
 use crate::model::tensor_io::matrix_to_vec;
 use crate::seeding::{Stream, rng_for};
+use crate::views::Normalize;
 
 const OBJECTIVES: &[&str] = &["infonce", "nce"];
 const VIEW_SETS: &[&str] = &["L-ab", "L-a-b"];
@@ -158,9 +159,9 @@ pub fn view_pairs(views: usize, full_graph: bool) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// The views' inputs from normalised RGB images.
-fn split_lab(x: Tensor<4>, views: &[LabView]) -> Vec<Tensor<4>> {
-    let lab = rgb_to_lab(x);
+/// The views' inputs from RGB images normalised by `normalize`.
+fn split_lab(x: Tensor<4>, views: &[LabView], normalize: &Normalize) -> Vec<Tensor<4>> {
+    let lab = rgb_to_lab(x, normalize);
     views
         .iter()
         .map(|v| lab.clone().narrow(1, v.first, v.channels))
@@ -171,6 +172,7 @@ pub struct Cmc {
     net: Trainable<CmcNet>,
     views: &'static [LabView],
     pairs: Vec<(usize, usize)>,
+    normalize: Normalize,
     banks: Vec<MemoryBank>,
     softmax: bool,
     negatives: usize,
@@ -199,6 +201,7 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
         net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
         views,
         pairs: view_pairs(views.len(), GRAPHS[p.count("graph")] == "full"),
+        normalize: ctx.normalize,
         banks: views
             .iter()
             .map(|_| MemoryBank::new(len, dim, &mut rng))
@@ -253,10 +256,10 @@ impl Method for Cmc {
                 binary_nce(pos, neg)
             }
         };
-        let (views, pairs) = (self.views, &self.pairs);
+        let (views, pairs, normalize) = (self.views, &self.pairs, self.normalize);
         // One augmented view per image, split into its channel views, as in the paper.
         let (loss, features) = self.net.step(lr, |net| {
-            let inputs = split_lab(batch.views.narrow(0, 0, n), views);
+            let inputs = split_lab(batch.views.narrow(0, 0, n), views, &normalize);
             let f: Vec<Tensor<2>> = net
                 .views
                 .iter()
@@ -297,7 +300,7 @@ impl Method for Cmc {
         let outputs = net
             .views
             .iter()
-            .zip(split_lab(images, self.views))
+            .zip(split_lab(images, self.views, &self.normalize))
             .map(|(v, x)| v.encoder.valid().forward(x))
             .collect();
         Tensor::cat(outputs, 1)

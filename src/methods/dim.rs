@@ -342,6 +342,7 @@ mod tests {
             train: &TrainSpec::default(),
             dataset_len: 8,
             image_size: 16,
+            normalize: crate::views::Normalize::HALF,
             seed: 0,
         });
         let disc = |d: &Dim| values(d.prior.as_ref().unwrap().net().fc1.weight.val());

@@ -34,6 +34,7 @@ pub use params::{MethodSpec, ParamKind, ParamSpec, Params, resolve};
 use crate::model::tensor_io::matrix_to_vec;
 use crate::model::{SmallCnn, SmallCnnConfig};
 use crate::preset::TrainSpec;
+use crate::views::Normalize;
 use crate::views::geometry::ViewGeometry;
 
 /// What an exported encoder takes as input.
@@ -155,6 +156,8 @@ pub struct BuildContext<'a> {
     pub dataset_len: usize,
     /// Side of the (square) training images in pixels.
     pub image_size: usize,
+    /// How the views (and evaluation images) are normalised (CMC undoes it for Lab).
+    pub normalize: Normalize,
     /// The experiment seed (methods that sample negatives derive their streams from it).
     pub seed: u64,
 }

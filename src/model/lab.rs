@@ -1,10 +1,11 @@
 //! RGB to CIE L*a*b* (D65 white, sRGB primaries) on tensors, for CMC's L and ab views.
-//! Works on the normalised inputs the networks take (`(x - 0.5) / 0.5`) and returns the
-//! channels scaled to roughly [-1, 1]: L/50 - 1, a/100, b/100.
+//! Works on the normalised inputs the networks take (undoing the experiment's
+//! normalisation first) and returns the channels scaled to roughly [-1, 1]: L/50 - 1,
+//! a/100, b/100.
 
 use burn::tensor::Tensor;
 
-use crate::views::{NORMALIZE_MEAN, NORMALIZE_STD};
+use crate::views::Normalize;
 
 /// sRGB gamma expansion, per element.
 fn to_linear(c: Tensor<4>) -> Tensor<4> {
@@ -21,9 +22,16 @@ fn lab_f(t: Tensor<4>) -> Tensor<4> {
     cube_root.mask_where(t.lower_equal_elem(DELTA * DELTA * DELTA), linear)
 }
 
-/// `[B, 3, H, W]` normalised RGB -> `[B, 3, H, W]` scaled L, a, b.
-pub fn rgb_to_lab(x: Tensor<4>) -> Tensor<4> {
-    let rgb = (x * f64::from(NORMALIZE_STD) + f64::from(NORMALIZE_MEAN)).clamp(0.0, 1.0);
+/// `[B, 3, H, W]` RGB normalised by `normalize` -> `[B, 3, H, W]` scaled L, a, b.
+pub fn rgb_to_lab(x: Tensor<4>, normalize: &Normalize) -> Tensor<4> {
+    let device = x.device();
+    let per_channel = |v: [f32; 3]| {
+        Tensor::<4>::from_data(
+            burn::tensor::TensorData::new(v.to_vec(), [1, 3, 1, 1]),
+            &device,
+        )
+    };
+    let rgb = (x * per_channel(normalize.std) + per_channel(normalize.mean)).clamp(0.0, 1.0);
     let lin = to_linear(rgb);
     let channel = |i: usize| lin.clone().narrow(1, i, 1);
     let (r, g, b) = (channel(0), channel(1), channel(2));
@@ -43,11 +51,13 @@ mod tests {
     use super::*;
     use burn::tensor::{Device, TensorData};
 
-    /// Lab (unscaled) of one RGB colour in 0..=1.
+    /// Lab (unscaled) of one RGB colour in 0..=1, going through the inputs' normalisation
+    /// (ImageNet's per-channel statistics, so undoing it channel by channel is tested).
     fn lab_of(rgb: [f32; 3]) -> [f32; 3] {
-        let x: Vec<f32> = rgb.iter().map(|c| (c - 0.5) / 0.5).collect();
+        let n = Normalize::IMAGENET;
+        let x: Vec<f32> = (0..3).map(|c| (rgb[c] - n.mean[c]) / n.std[c]).collect();
         let t = Tensor::<4>::from_data(TensorData::new(x, [1, 3, 1, 1]), &Device::flex());
-        let v: Vec<f32> = rgb_to_lab(t).into_data().iter::<f32>().collect();
+        let v: Vec<f32> = rgb_to_lab(t, &n).into_data().iter::<f32>().collect();
         [(v[0] + 1.0) * 50.0, v[1] * 100.0, v[2] * 100.0]
     }
 

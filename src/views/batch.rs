@@ -5,12 +5,9 @@ use rayon::prelude::*;
 
 use super::ImageF32;
 use super::geometry::ViewGeometry;
+use super::normalize::Normalize;
 use super::pipeline::{ViewPipeline, batch_indices, view_rng};
 use crate::data::ImageSet;
-
-/// Inputs are normalised per channel as `(x - mean) / std` with x in 0..=1.
-pub const NORMALIZE_MEAN: f32 = 0.5;
-pub const NORMALIZE_STD: f32 = 0.5;
 
 /// Two views of `n` images, normalised, CHW. Rows `0..n` are view 0, rows `n..2n` view 1,
 /// so row `i` and row `i + n` are a positive pair.
@@ -30,6 +27,7 @@ pub struct ViewBatch {
 pub fn make_view_batch(
     images: &ImageSet,
     pipelines: [&ViewPipeline; 2],
+    normalize: &Normalize,
     seed: u64,
     step: u64,
     batch: usize,
@@ -47,7 +45,7 @@ pub fn make_view_batch(
             let src = ImageF32::from_u8(images.image(indices[slot]), size, size);
             let (v, geometry) =
                 pipelines[view].apply_tracked(&src, size, &mut view_rng(seed, step, slot, view));
-            write_chw_normalised(&v, out);
+            normalize.write_chw(&v, out);
             geometry
         })
         .collect();
@@ -60,25 +58,15 @@ pub fn make_view_batch(
     }
 }
 
-/// Writes an HWC image as normalised CHW into `out`.
-pub fn write_chw_normalised(img: &ImageF32, out: &mut [f32]) {
-    let hw = img.width * img.height;
-    for (p, px) in img.data.chunks_exact(3).enumerate() {
-        for c in 0..3 {
-            out[c * hw + p] = (px[c] - NORMALIZE_MEAN) / NORMALIZE_STD;
-        }
-    }
-}
-
 /// Un-augmented images `indices` of `images`, normalised CHW (for embedding / evaluation).
-pub fn plain_batch(images: &ImageSet, indices: &[usize]) -> Vec<f32> {
+pub fn plain_batch(images: &ImageSet, indices: &[usize], normalize: &Normalize) -> Vec<f32> {
     let size = images.size;
     let plane = 3 * size * size;
     let mut data = vec![0.0f32; indices.len() * plane];
     data.par_chunks_mut(plane)
         .zip(indices.par_iter())
         .for_each(|(out, &i)| {
-            write_chw_normalised(&ImageF32::from_u8(images.image(i), size, size), out);
+            normalize.write_chw(&ImageF32::from_u8(images.image(i), size, size), out);
         });
     data
 }
@@ -95,8 +83,8 @@ mod tests {
             ..Default::default()
         });
         let p = ViewPipeline::default();
-        let a = make_view_batch(&d.train, [&p, &p], 9, 0, 8);
-        let b = make_view_batch(&d.train, [&p, &p], 9, 0, 8);
+        let a = make_view_batch(&d.train, [&p, &p], &Normalize::HALF, 9, 0, 8);
+        let b = make_view_batch(&d.train, [&p, &p], &Normalize::HALF, 9, 0, 8);
         assert_eq!(a, b);
         assert_eq!(a.data.len(), 16 * 3 * 32 * 32);
         assert!(a.data.iter().all(|v| (-1.0..=1.0).contains(v)));
@@ -104,7 +92,7 @@ mod tests {
         let src = ImageF32::from_u8(d.train.image(a.indices[0]), 32, 32);
         let v0 = p.apply(&src, 32, &mut view_rng(9, 0, 0, 0));
         let mut row = vec![0.0; 3 * 32 * 32];
-        write_chw_normalised(&v0, &mut row);
+        Normalize::HALF.write_chw(&v0, &mut row);
         assert_eq!(&a.data[..row.len()], row.as_slice());
     }
 }

@@ -7,6 +7,7 @@
 pub mod geometry;
 pub mod image_f32;
 pub mod lab_split;
+pub mod normalize;
 pub mod ops;
 pub mod ops_extra;
 pub mod patch_grid;
@@ -18,4 +19,5 @@ pub use image_f32::ImageF32;
 pub use pipeline::{ViewPipeline, ViewsSpec};
 pub use transform::Transform;
 pub mod batch;
-pub use batch::{NORMALIZE_MEAN, NORMALIZE_STD, ViewBatch, make_view_batch};
+pub use batch::{ViewBatch, make_view_batch};
+pub use normalize::Normalize;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ImageF32;
 use super::geometry::ViewGeometry;
+use super::normalize::Normalize;
 use super::ops;
 use super::transform::{
     BlurParams, CropParams, JitterParams, ProbParams, SolarizeParams, Transform,
@@ -113,6 +114,8 @@ impl ViewPipeline {
 pub struct ViewsSpec {
     pub view1: ViewPipeline,
     pub view2: ViewPipeline,
+    /// The final per-channel normalisation, shared by both views and evaluation.
+    pub normalize: Normalize,
 }
 
 impl Default for ViewsSpec {
@@ -127,6 +130,7 @@ impl ViewsSpec {
         Self {
             view1: p.clone(),
             view2: p,
+            normalize: Normalize::default(),
         }
     }
 
@@ -149,6 +153,7 @@ impl ViewsSpec {
         Self {
             view1: with(1.0, 0.0),
             view2: with(0.1, 0.2),
+            normalize: Normalize::default(),
         }
     }
 
@@ -157,6 +162,7 @@ impl ViewsSpec {
     }
 
     pub fn validate(&self) -> Result<(), String> {
+        self.normalize.validate()?;
         self.view1.validate("views.view1")?;
         self.view2.validate("views.view2")
     }

@@ -38,7 +38,14 @@ impl Prefetcher {
         let (tx, rx) = bounded(depth.max(1));
         scope.spawn(move || {
             for step in first..last {
-                let b = make_view_batch(images, views.pipelines(), seed, step, batch);
+                let b = make_view_batch(
+                    images,
+                    views.pipelines(),
+                    &views.normalize,
+                    seed,
+                    step,
+                    batch,
+                );
                 if tx.send(b).is_err() {
                     break; // the trainer stopped early
                 }
@@ -78,7 +85,7 @@ mod tests {
                 let got = p.next_batch().expect("a batch per step");
                 assert_eq!(
                     got,
-                    make_view_batch(&d.train, views.pipelines(), 3, step, 8)
+                    make_view_batch(&d.train, views.pipelines(), &views.normalize, 3, step, 8)
                 );
             }
             assert!(

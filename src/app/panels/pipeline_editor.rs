@@ -4,8 +4,9 @@
 
 use eframe::egui::{self, RichText};
 
+use crate::data::Dataset;
 use crate::views::transform::Transform;
-use crate::views::{ViewPipeline, ViewsSpec};
+use crate::views::{Normalize, ViewPipeline, ViewsSpec};
 
 /// What the user asked of one step; applied after the list is drawn.
 enum Edit {
@@ -16,7 +17,7 @@ enum Edit {
     CopyToOther,
 }
 
-pub fn show(ui: &mut egui::Ui, views: &mut ViewsSpec) {
+pub fn show(ui: &mut egui::Ui, views: &mut ViewsSpec, dataset: &Dataset) {
     // Compact rows: two views side by side must leave room for the preview.
     ui.spacing_mut().slider_width = 80.0;
     let mut copy = None;
@@ -39,6 +40,57 @@ pub fn show(ui: &mut egui::Ui, views: &mut ViewsSpec) {
         Some(_) => views.view1 = views.view2.clone(),
         None => {}
     }
+    ui.separator();
+    normalize_editor(ui, &mut views.normalize, dataset);
+}
+
+/// The final step, shared by both views, evaluation and the exported encoder's input.
+fn normalize_editor(ui: &mut egui::Ui, n: &mut Normalize, dataset: &Dataset) {
+    ui.label(
+        RichText::new("Normalize (last step of both views; also evaluation and export)").strong(),
+    );
+    for (name, values) in [("mean", &mut n.mean), ("std", &mut n.std)] {
+        ui.horizontal(|ui| {
+            ui.label(format!("{name:>4}"));
+            for (c, v) in ["R", "G", "B"].into_iter().zip(values.iter_mut()) {
+                let low = if name == "std" { 0.001 } else { -10.0 };
+                ui.add(
+                    egui::DragValue::new(v)
+                        .speed(0.005)
+                        .range(low..=10.0)
+                        .max_decimals(4)
+                        .prefix(format!("{c} ")),
+                )
+                .on_hover_text(format!("{name} of the {c} channel, for (x - mean) / std"));
+            }
+        });
+    }
+    ui.horizontal(|ui| {
+        if ui
+            .small_button("0.5 / 0.5")
+            .on_hover_text("0..1 to -1..1")
+            .clicked()
+        {
+            *n = Normalize::HALF;
+        }
+        if ui
+            .small_button("ImageNet")
+            .on_hover_text("torchvision's ImageNet mean and std")
+            .clicked()
+        {
+            *n = Normalize::IMAGENET;
+        }
+        if ui
+            .small_button("From dataset")
+            .on_hover_text(format!(
+                "mean and std of {}'s training images",
+                dataset.name
+            ))
+            .clicked()
+        {
+            *n = Normalize::of_images(&dataset.train);
+        }
+    });
 }
 
 /// Draws one view's list; true when the user asked to copy it to the other view.

@@ -23,7 +23,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>
         .show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 ui.add_enabled_ui(idle, |ui| {
-                    pipeline_editor::show(ui, &mut app.experiment.views);
+                    pipeline_editor::show(ui, &mut app.experiment.views, &app.dataset);
                 });
             });
         });
@@ -64,6 +64,9 @@ const MOSAIC_GAP: usize = 2;
 /// CPC's patch grid for the current settings and image size, and how many rows ahead it
 /// predicts.
 fn cpc_grid(method: &MethodSpec, image: usize) -> Option<(PatchGrid, usize)> {
+    if method.kind != "cpc" {
+        return None;
+    }
     let (_, params) = resolve(method).ok()?;
     let grid = PatchGrid::new(image, params.count("grid")).ok()?;
     let steps = params.count("steps").clamp(1, grid.grid - 1);
