@@ -140,3 +140,27 @@ fn an_invalid_experiment_fails_with_the_field_named() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn multi_crop_runs_through_the_engine_for_the_methods_that_use_it() {
+    use contrastive_workbench::methods::{MethodSpec, REGISTRY};
+    for info in REGISTRY.iter().filter(|m| m.multi_crop) {
+        let mut exp = common::tiny_experiment(8, 8, 3);
+        exp.encoder.channels = vec![8, 16];
+        exp.method = MethodSpec::with_defaults(info);
+        exp.views.local.count = 2;
+        exp.views.local.size = 12;
+        let dataset = exp.dataset.load().unwrap();
+        let (_keep, commands) = crossbeam_channel::bounded(1);
+        let result = contrastive_workbench::engine::session::run_experiment(
+            &exp,
+            &dataset,
+            &commands,
+            &mut |_| {},
+        );
+        assert!(result.failed.is_none(), "{}: {:?}", info.id, result.failed);
+        assert_eq!(result.steps_done, 3, "{}", info.id);
+        assert!(result.metrics.steps.iter().all(|m| m.loss.is_finite()));
+    }
+    assert!(REGISTRY.iter().filter(|m| m.multi_crop).count() >= 2);
+}

@@ -189,6 +189,30 @@ fn normalisation_is_edited_in_the_views_tab_and_saved_in_the_preset() {
 }
 
 #[test]
+fn local_crops_appear_in_the_preview_when_switched_on() {
+    let mut exp = Experiment::default();
+    exp.method = contrastive_workbench::methods::MethodSpec::with_defaults(
+        contrastive_workbench::methods::find("byol").unwrap(),
+    );
+    let mut h = harness(exp);
+    h.get_by_label("Views").click();
+    h.run_steps(2);
+    assert!(h.query_all_by_label("local crop 1").next().is_none());
+    assert!(h.query_all_by_label("Local crop pipeline").next().is_none());
+    h.state_mut().experiment.views.local.count = 2;
+    h.run_steps(2);
+    assert!(h.query_all_by_label("local crop 2").count() >= 1);
+    h.get_by_label_contains("2 local crops of 16x16 pixels per image, each predicting");
+    // The local crops' own pipeline is in the editor.
+    h.get_by_label("Local crop pipeline");
+    let sizes = h.state().textures.sizes_containing("local crop");
+    assert!(
+        !sizes.is_empty() && sizes.iter().all(|&s| s == [16, 16]),
+        "{sizes:?}"
+    );
+}
+
+#[test]
 fn dataset_panel_snapshot() {
     let mut h = Harness::builder()
         .with_size([1360.0, 860.0])

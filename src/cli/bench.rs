@@ -9,7 +9,7 @@ use crate::methods::{self, BuildContext, MethodSpec, TrainBatch};
 use crate::model::SmallCnnConfig;
 use crate::model::tensor_io::images_to_tensor;
 use crate::preset::{BackendChoice, TrainSpec};
-use crate::views::{Normalize, ViewPipeline, make_view_batch};
+use crate::views::{Normalize, ViewPipeline, ViewsSpec, make_view_batch};
 
 pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -21,7 +21,7 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
         test_per_class: 1,
         ..ShapesSpec::default()
     });
-    let pipeline = ViewPipeline::default();
+    let views_spec = ViewsSpec::same(ViewPipeline::default());
     println!(
         "reference model: SmallCnn [32, 64, 128, 256] + MLP 256-256-128, SimCLR NT-Xent, Adam"
     );
@@ -33,16 +33,7 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
 
     // Augmentation: one thread, then all of them.
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-    let aug = |seed_step: u64| {
-        make_view_batch(
-            &data.train,
-            [&pipeline, &pipeline],
-            &Normalize::HALF,
-            0,
-            seed_step,
-            batch,
-        )
-    };
+    let aug = |seed_step: u64| make_view_batch(&data.train, &views_spec, 0, seed_step, batch);
     let t = Instant::now();
     one.install(|| (0..3).for_each(|s| drop(aug(s))));
     let single = (3 * 2 * batch) as f64 / t.elapsed().as_secs_f64();
@@ -86,6 +77,7 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
                 indices: views.indices.clone(),
                 step: 0,
                 geometry: views.geometry.clone(),
+                local: None,
             };
             method.train_step(batch, 1e-3).map(|o| o.loss)
         };

@@ -7,6 +7,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use super::evaluate::{EvalSample, evaluate};
 use super::export::{MetricsLog, export_encoders};
 use super::protocol::{Command, EvalReport, Event, StepMetrics};
+use burn::tensor::{Tensor, TensorData};
+
 use crate::data::Dataset;
 use crate::engine::backend::select_device;
 use crate::methods::{self, BuildContext, Method, TrainBatch};
@@ -197,6 +199,20 @@ pub fn run_experiment_with(
                 indices: views.indices,
                 step,
                 geometry: views.geometry,
+                local: (views.local_count > 0).then(|| {
+                    Tensor::<4>::from_data(
+                        TensorData::new(
+                            views.local,
+                            [
+                                views.local_count * views.n,
+                                3,
+                                views.local_size,
+                                views.local_size,
+                            ],
+                        ),
+                        &train_device,
+                    )
+                }),
             };
             let lr = exp.train.lr_at(step);
             let method = result.method.as_mut().expect("method built above");

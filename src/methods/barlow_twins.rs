@@ -54,6 +54,7 @@ pub static INFO: MethodInfo = MethodInfo {
         "cross-correlation C of z1, z2 -> identity",
     ),
     needs_colour: false,
+    multi_crop: false,
     build,
 };
 

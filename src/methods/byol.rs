@@ -4,6 +4,7 @@
 //! no gradient; there are no negatives.
 
 use burn::module::Module;
+use burn::tensor::Tensor;
 
 use super::common::{Backbone, halves};
 use super::trainable::Trainable;
@@ -64,6 +65,7 @@ pub static INFO: MethodInfo = MethodInfo {
         loss: "normalised MSE: q(z) vs target z'",
     },
     needs_colour: false,
+    multi_crop: true,
     build,
 };
 
@@ -117,12 +119,26 @@ impl Method for Byol {
         let target = self.target.take().expect("target present between steps");
         let z_target = target.forward(batch.views.clone()).detach();
         let (t1, t2) = halves(z_target, n);
+        let local = batch.local;
         let result = self.online.step(lr, |net| {
             let z = net.backbone.forward(batch.views);
             let (p1, p2) = halves(net.predictor.forward(z.clone()), n);
             // ||a/|a| - b/|b|||^2 = 2 - 2 cos(a, b) = 2 + 2 negative_cosine.
-            let loss = (negative_cosine(p1, t2) + negative_cosine(p2, t1)) * 2.0 + 4.0;
-            (loss, z)
+            let mse = |p: Tensor<2>, t: Tensor<2>| negative_cosine(p, t) * 2.0 + 2.0;
+            let mut loss = mse(p1, t2.clone()) + mse(p2, t1.clone());
+            let mut terms = 2.0;
+            // Multi-crop: every local crop predicts the targets of both global views.
+            if let Some(local) = local {
+                let crops = local.dims()[0] / n;
+                let q = net.predictor.forward(net.backbone.forward(local));
+                for k in 0..crops {
+                    let q_k = q.clone().narrow(0, k * n, n);
+                    loss = loss + mse(q_k.clone(), t1.clone()) + mse(q_k, t2.clone());
+                    terms += 2.0;
+                }
+            }
+            // The paper's sum of the two symmetric terms, whatever the number of crops.
+            (loss * (2.0 / terms), z)
         });
         let (loss, z) = match result {
             Ok(ok) => ok,

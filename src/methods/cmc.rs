@@ -88,6 +88,7 @@ pub static INFO: MethodInfo = MethodInfo {
         loss: "L feature vs ab bank (and ab vs L bank); with L, a, b: core or full graph",
     },
     needs_colour: true,
+    multi_crop: false,
     build,
 };
 

@@ -116,6 +116,7 @@ pub static INFO: MethodInfo = MethodInfo {
         loss: "InfoNCE: prediction vs true patch and sampled patches",
     },
     needs_colour: false,
+    multi_crop: false,
     build,
 };
 

@@ -111,6 +111,7 @@ pub static INFO: MethodInfo = MethodInfo {
         loss: "MI estimates: (y_i, l_j) local, (y_i, M_j) global, i = j positive; + prior",
     },
     needs_colour: false,
+    multi_crop: false,
     build,
 };
 

@@ -45,6 +45,7 @@ pub static INFO: MethodInfo = MethodInfo {
         "pairs: pull positives, push negatives to the margin",
     ),
     needs_colour: false,
+    multi_crop: false,
     build,
 };
 

@@ -63,6 +63,7 @@ pub static INFO: MethodInfo = MethodInfo {
         loss: "NCE / softmax: f vs bank entry i and sampled entries",
     },
     needs_colour: false,
+    multi_crop: false,
     build,
 };
 

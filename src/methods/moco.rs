@@ -86,6 +86,7 @@ pub static INFO: MethodInfo = MethodInfo {
         loss: "InfoNCE: q vs k+ and the queue",
     },
     needs_colour: false,
+    multi_crop: false,
     build,
 };
 

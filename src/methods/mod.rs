@@ -84,6 +84,9 @@ pub struct TrainBatch {
     /// Where each of the `2N` views lies in its source image (crops and flips), for
     /// methods that match positions across views (PixPro).
     pub geometry: Vec<ViewGeometry>,
+    /// Multi-crop's local crops `[count * N, 3, s, s]` (crop `k` of image `i` at row
+    /// `k * N + i`), when the views settings ask for them.
+    pub local: Option<Tensor<4>>,
 }
 
 impl TrainBatch {
@@ -95,6 +98,7 @@ impl TrainBatch {
             indices,
             step,
             geometry,
+            local: None,
         }
     }
 
@@ -279,6 +283,8 @@ pub struct MethodInfo {
     pub diagram: Diagram,
     /// The method compares colour with luminance (CMC): grey datasets are refused.
     pub needs_colour: bool,
+    /// The method uses multi-crop's local crops when the views settings make them.
+    pub multi_crop: bool,
     pub build: fn(&BuildContext) -> Box<dyn Method>,
 }
 

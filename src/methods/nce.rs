@@ -70,6 +70,7 @@ pub static INFO: MethodInfo = MethodInfo {
         "NCE or InfoNCE over 1 positive + k negatives",
     ),
     needs_colour: false,
+    multi_crop: false,
     build,
 };
 

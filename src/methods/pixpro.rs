@@ -107,6 +107,7 @@ pub static INFO: MethodInfo = MethodInfo {
         loss: "cosine of matching pixels (same place); + instance branch",
     },
     needs_colour: false,
+    multi_crop: false,
     build,
 };
 

@@ -55,6 +55,7 @@ pub static INFO: MethodInfo = MethodInfo {
         "NT-Xent: each view vs its partner and 2N-2 negatives",
     ),
     needs_colour: false,
+    multi_crop: false,
     build,
 };
 

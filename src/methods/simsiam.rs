@@ -65,6 +65,7 @@ pub static INFO: MethodInfo = MethodInfo {
         loss: "negative cosine: p1 vs sg(z2), and swapped",
     },
     needs_colour: false,
+    multi_crop: true,
     build,
 };
 
@@ -127,12 +128,27 @@ impl Method for SimSiam {
         let target = |t: Tensor<2>| if stop_gradient { t.detach() } else { t };
         let [rows, _, _, _] = views.dims();
         let n = rows / 2;
+        let local = batch.local;
         let (loss, z) = self.net.step(lr, |net| {
             let (z, p) = net.forward(views);
             let (z1, z2) = (z.clone().narrow(0, 0, n), z.clone().narrow(0, n, n));
             let (p1, p2) = (p.clone().narrow(0, 0, n), p.narrow(0, n, n));
-            let loss = (negative_cosine(p1, target(z2)) + negative_cosine(p2, target(z1))) / 2.0;
-            (loss, z)
+            let mut loss =
+                negative_cosine(p1, target(z2.clone())) + negative_cosine(p2, target(z1.clone()));
+            let mut terms = 2.0;
+            // Multi-crop: every local crop predicts both global views (never the reverse).
+            if let Some(local) = local {
+                let crops = local.dims()[0] / n;
+                let (_, p_local) = net.forward(local);
+                for k in 0..crops {
+                    let p_k = p_local.clone().narrow(0, k * n, n);
+                    loss = loss
+                        + negative_cosine(p_k.clone(), target(z1.clone()))
+                        + negative_cosine(p_k, target(z2.clone()));
+                    terms += 2.0;
+                }
+            }
+            (loss / terms, z)
         })?;
         Ok(StepOutput::new(loss, z, self.dim))
     }

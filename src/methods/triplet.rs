@@ -57,6 +57,7 @@ pub static INFO: MethodInfo = MethodInfo {
         "triplets (anchor, positive, mined negative)",
     ),
     needs_colour: false,
+    multi_crop: false,
     build,
 };
 

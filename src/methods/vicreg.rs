@@ -70,6 +70,7 @@ pub static INFO: MethodInfo = MethodInfo {
         "invariance + variance + covariance",
     ),
     needs_colour: false,
+    multi_crop: false,
     build,
 };
 

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use super::ImageF32;
 use super::geometry::ViewGeometry;
 use super::normalize::Normalize;
-use super::pipeline::{ViewPipeline, batch_indices, view_rng};
+use super::pipeline::{ViewsSpec, batch_indices, view_rng};
 use crate::data::ImageSet;
 
 /// Two views of `n` images, normalised, CHW. Rows `0..n` are view 0, rows `n..2n` view 1,
@@ -21,13 +21,17 @@ pub struct ViewBatch {
     pub indices: Vec<usize>,
     /// Where each of the `2n` views lies in its source image (crops and flips).
     pub geometry: Vec<ViewGeometry>,
+    /// Multi-crop's local crops, normalised CHW: `count * n` crops of `local_size`
+    /// pixels, crop `k` of image `i` at row `k * n + i`. Empty when multi-crop is off.
+    pub local: Vec<f32>,
+    pub local_count: usize,
+    pub local_size: usize,
 }
 
 /// Builds the batch of training step `step`: deterministic in (seed, step).
 pub fn make_view_batch(
     images: &ImageSet,
-    pipelines: [&ViewPipeline; 2],
-    normalize: &Normalize,
+    views: &ViewsSpec,
     seed: u64,
     step: u64,
     batch: usize,
@@ -36,6 +40,7 @@ pub fn make_view_batch(
     let n = indices.len();
     let size = images.size;
     let plane = 3 * size * size;
+    let (pipelines, normalize) = (views.pipelines(), &views.normalize);
     let mut data = vec![0.0f32; 2 * n * plane];
     let geometry = data
         .par_chunks_mut(plane)
@@ -49,12 +54,29 @@ pub fn make_view_batch(
             geometry
         })
         .collect();
+    // Local crop k of slot i is view 2 + k of that slot: its own random stream.
+    let local = &views.local;
+    let local_plane = 3 * local.size * local.size;
+    let mut local_data = vec![0.0f32; local.count * n * local_plane];
+    local_data
+        .par_chunks_mut(local_plane.max(1))
+        .enumerate()
+        .for_each(|(row, out)| {
+            let (k, slot) = (row / n, row % n);
+            let src = ImageF32::from_u8(images.image(indices[slot]), size, size);
+            let mut rng = view_rng(seed, step, slot, 2 + k);
+            let v = local.pipeline.apply(&src, local.size, &mut rng);
+            normalize.write_chw(&v, out);
+        });
     ViewBatch {
         n,
         size,
         data,
         indices,
         geometry,
+        local: local_data,
+        local_count: local.count,
+        local_size: local.size,
     }
 }
 
@@ -74,6 +96,7 @@ pub fn plain_batch(images: &ImageSet, indices: &[usize], normalize: &Normalize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::views::ViewPipeline;
 
     #[test]
     fn rows_are_pairs_of_the_same_images_and_deterministic() {
@@ -83,8 +106,8 @@ mod tests {
             ..Default::default()
         });
         let p = ViewPipeline::default();
-        let a = make_view_batch(&d.train, [&p, &p], &Normalize::HALF, 9, 0, 8);
-        let b = make_view_batch(&d.train, [&p, &p], &Normalize::HALF, 9, 0, 8);
+        let a = make_view_batch(&d.train, &ViewsSpec::same(p.clone()), 9, 0, 8);
+        let b = make_view_batch(&d.train, &ViewsSpec::same(p.clone()), 9, 0, 8);
         assert_eq!(a, b);
         assert_eq!(a.data.len(), 16 * 3 * 32 * 32);
         assert!(a.data.iter().all(|v| (-1.0..=1.0).contains(v)));
@@ -94,5 +117,34 @@ mod tests {
         let mut row = vec![0.0; 3 * 32 * 32];
         Normalize::HALF.write_chw(&v0, &mut row);
         assert_eq!(&a.data[..row.len()], row.as_slice());
+        assert!(a.local.is_empty() && a.local_count == 0);
+    }
+
+    #[test]
+    fn local_crops_come_from_their_own_pipeline_and_stream() {
+        let d = crate::data::shapes::generate(&crate::data::shapes::ShapesSpec {
+            train_per_class: 4,
+            test_per_class: 1,
+            ..Default::default()
+        });
+        let mut views = ViewsSpec::default();
+        views.local.count = 3;
+        views.local.size = 12;
+        let a = make_view_batch(&d.train, &views, 5, 2, 8);
+        assert_eq!((a.local_count, a.local_size), (3, 12));
+        let plane = 3 * 12 * 12;
+        assert_eq!(a.local.len(), 3 * 8 * plane);
+        // Crop k = 2 of slot 5 sits at row 2 * 8 + 5 and is view 2 + 2 of that slot.
+        let src = ImageF32::from_u8(d.train.image(a.indices[5]), 32, 32);
+        let crop = views
+            .local
+            .pipeline
+            .apply(&src, 12, &mut view_rng(5, 2, 5, 4));
+        let mut row = vec![0.0; plane];
+        views.normalize.write_chw(&crop, &mut row);
+        assert_eq!(&a.local[(2 * 8 + 5) * plane..][..plane], row.as_slice());
+        // The global views do not change when local crops are added.
+        views.local.count = 0;
+        assert_eq!(make_view_batch(&d.train, &views, 5, 2, 8).data, a.data);
     }
 }

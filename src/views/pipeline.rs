@@ -108,6 +108,58 @@ impl ViewPipeline {
     }
 }
 
+/// Multi-crop (Caron et al. 2020, SwAV): besides the two global views, `count` small crops
+/// per image at `size` pixels, from their own pipeline (small crop scales). Methods that
+/// use them (BYOL, SimSiam) ask each local crop to predict the global views' targets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalCrops {
+    /// Local crops per image; 0 turns multi-crop off.
+    pub count: usize,
+    /// Side of a local crop in pixels.
+    pub size: usize,
+    pub pipeline: ViewPipeline,
+}
+
+impl Default for LocalCrops {
+    /// Off; when switched on, SwAV's proportions scaled to small images: 16-pixel crops
+    /// of 5-35% of the image.
+    fn default() -> Self {
+        let mut pipeline = ViewPipeline::strong_colour();
+        for t in &mut pipeline.steps {
+            if let Transform::RandomResizedCrop(c) = t {
+                c.scale = [0.05, 0.35];
+            }
+        }
+        Self {
+            count: 0,
+            size: 16,
+            pipeline,
+        }
+    }
+}
+
+impl LocalCrops {
+    pub const MAX_COUNT: usize = 8;
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.count > Self::MAX_COUNT {
+            return Err(format!(
+                "views.local.count = {} is out of range; use 0 (off) to {}",
+                self.count,
+                Self::MAX_COUNT
+            ));
+        }
+        if !(4..=512).contains(&self.size) {
+            return Err(format!(
+                "views.local.size = {} is out of range; use 4 to 512 pixels",
+                self.size
+            ));
+        }
+        self.pipeline.validate("views.local.pipeline")
+    }
+}
+
 /// The pipelines of both views, as `[views]` in a preset.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -116,6 +168,8 @@ pub struct ViewsSpec {
     pub view2: ViewPipeline,
     /// The final per-channel normalisation, shared by both views and evaluation.
     pub normalize: Normalize,
+    /// Small extra crops (multi-crop), off by default.
+    pub local: LocalCrops,
 }
 
 impl Default for ViewsSpec {
@@ -131,6 +185,7 @@ impl ViewsSpec {
             view1: p.clone(),
             view2: p,
             normalize: Normalize::default(),
+            local: LocalCrops::default(),
         }
     }
 
@@ -154,6 +209,7 @@ impl ViewsSpec {
             view1: with(1.0, 0.0),
             view2: with(0.1, 0.2),
             normalize: Normalize::default(),
+            local: LocalCrops::default(),
         }
     }
 
@@ -163,6 +219,7 @@ impl ViewsSpec {
 
     pub fn validate(&self) -> Result<(), String> {
         self.normalize.validate()?;
+        self.local.validate()?;
         self.view1.validate("views.view1")?;
         self.view2.validate("views.view2")
     }
@@ -183,6 +240,25 @@ pub fn batch_indices(seed: u64, step: u64, dataset_len: usize, batch: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_crops_round_trip_through_toml_and_are_checked() {
+        let mut views = ViewsSpec::default();
+        views.local.count = 4;
+        views.local.size = 14;
+        let text = toml::to_string(&views).unwrap();
+        assert!(
+            text.contains("[local]") && text.contains("[[local.pipeline]]"),
+            "{text}"
+        );
+        let back: ViewsSpec = toml::from_str(&text).unwrap();
+        assert_eq!(back, views);
+        views.local.count = 9;
+        assert!(views.validate().unwrap_err().contains("views.local.count"));
+        views.local.count = 2;
+        views.local.size = 2;
+        assert!(views.validate().unwrap_err().contains("views.local.size"));
+    }
     use crate::views::transform::{
         CropParams, ErasingParams, PosterizeParams, ProbParams, RotationParams,
     };

@@ -38,14 +38,7 @@ impl Prefetcher {
         let (tx, rx) = bounded(depth.max(1));
         scope.spawn(move || {
             for step in first..last {
-                let b = make_view_batch(
-                    images,
-                    views.pipelines(),
-                    &views.normalize,
-                    seed,
-                    step,
-                    batch,
-                );
+                let b = make_view_batch(images, views, seed, step, batch);
                 if tx.send(b).is_err() {
                     break; // the trainer stopped early
                 }
@@ -83,10 +76,7 @@ mod tests {
             let mut p = Prefetcher::start(s, &d.train, &views, 3, 5, 9, 8, 2);
             for step in 5..9 {
                 let got = p.next_batch().expect("a batch per step");
-                assert_eq!(
-                    got,
-                    make_view_batch(&d.train, views.pipelines(), &views.normalize, 3, step, 8)
-                );
+                assert_eq!(got, make_view_batch(&d.train, &views, 3, step, 8));
             }
             assert!(
                 p.next_batch().is_none(),

@@ -5,6 +5,7 @@
 use eframe::egui::{self, RichText};
 
 use crate::data::Dataset;
+use crate::views::pipeline::LocalCrops;
 use crate::views::transform::Transform;
 use crate::views::{Normalize, ViewPipeline, ViewsSpec};
 
@@ -29,7 +30,7 @@ pub fn show(ui: &mut egui::Ui, views: &mut ViewsSpec, dataset: &Dataset) {
                 &mut views.view2
             };
             col.push_id(v, |ui| {
-                if view_editor(ui, v, pipeline) {
+                if view_editor(ui, &format!("View {}", v + 1), Some(2 - v), pipeline) {
                     copy = Some(v);
                 }
             });
@@ -42,6 +43,38 @@ pub fn show(ui: &mut egui::Ui, views: &mut ViewsSpec, dataset: &Dataset) {
     }
     ui.separator();
     normalize_editor(ui, &mut views.normalize, dataset);
+    ui.separator();
+    local_crops_editor(ui, &mut views.local, dataset.image_size());
+}
+
+/// Multi-crop: how many local crops, their size, and their own pipeline.
+fn local_crops_editor(ui: &mut egui::Ui, local: &mut LocalCrops, image: usize) {
+    ui.label(RichText::new("Local crops (multi-crop, Caron et al. 2020)").strong());
+    ui.label(
+        RichText::new(
+            "Extra small crops per image; BYOL and SimSiam ask each to predict both global \
+             views. Other methods ignore them.",
+        )
+        .small(),
+    );
+    ui.horizontal(|ui| {
+        let l = ui.label("crops per image");
+        ui.add(egui::Slider::new(
+            &mut local.count,
+            0..=LocalCrops::MAX_COUNT,
+        ))
+        .labelled_by(l.id);
+    });
+    ui.horizontal(|ui| {
+        let l = ui.label("crop size (px)");
+        ui.add(egui::Slider::new(&mut local.size, 4..=image.max(4)))
+            .labelled_by(l.id);
+    });
+    if local.count > 0 {
+        ui.push_id("local_pipeline", |ui| {
+            view_editor(ui, "Local crop pipeline", None, &mut local.pipeline);
+        });
+    }
 }
 
 /// The final step, shared by both views, evaluation and the exported encoder's input.
@@ -93,13 +126,20 @@ fn normalize_editor(ui: &mut egui::Ui, n: &mut Normalize, dataset: &Dataset) {
     });
 }
 
-/// Draws one view's list; true when the user asked to copy it to the other view.
-fn view_editor(ui: &mut egui::Ui, v: usize, p: &mut ViewPipeline) -> bool {
+/// Draws one pipeline's list under `title`, with a "Copy to view N" button when
+/// `copy_to` names the other view; true when that button was pressed.
+fn view_editor(
+    ui: &mut egui::Ui,
+    title: &str,
+    copy_to: Option<usize>,
+    p: &mut ViewPipeline,
+) -> bool {
     let mut edits = Vec::new();
     ui.horizontal(|ui| {
-        ui.label(RichText::new(format!("View {}", v + 1)).strong());
-        let other = 2 - v;
-        if ui.small_button(format!("Copy to view {other}")).clicked() {
+        ui.label(RichText::new(title).strong());
+        if let Some(other) = copy_to
+            && ui.small_button(format!("Copy to view {other}")).clicked()
+        {
             edits.push(Edit::CopyToOther);
         }
     });

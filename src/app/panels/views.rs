@@ -41,6 +41,8 @@ enum Column {
     LabAb,
     /// CPC's patch grid of view 0 or 1, context rows and predicted rows marked.
     Patches(usize),
+    /// Multi-crop's local crop `k`.
+    Local(usize),
 }
 
 impl Column {
@@ -52,9 +54,13 @@ impl Column {
             Column::LabAb => "ab of view 1",
             Column::Patches(0) => "patches of view 1",
             Column::Patches(_) => "patches of view 2",
+            Column::Local(k) => LOCAL_TITLES[k.min(LOCAL_TITLES.len() - 1)],
         }
     }
 }
+
+/// Local crops shown per image (the rest are made in training but not previewed).
+const LOCAL_TITLES: [&str; 3] = ["local crop 1", "local crop 2", "local crop 3"];
 
 /// Background of CPC's context rows and predicted rows in the patch mosaic.
 const CONTEXT_ROW: [f32; 3] = [0.25, 0.55, 0.95];
@@ -132,7 +138,24 @@ pub fn preview_key(views: &crate::views::ViewsSpec) -> u64 {
 
 fn preview(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
     let seed = app.preview.seed;
-    let (columns, explain) = columns_for(&app.experiment.method, app.dataset.image_size());
+    let (columns, mut explain) = columns_for(&app.experiment.method, app.dataset.image_size());
+    let local = &app.experiment.views.local;
+    let mut columns = columns.to_vec();
+    if local.count > 0 {
+        columns.extend((0..local.count.min(LOCAL_TITLES.len())).map(Column::Local));
+        let uses = crate::methods::find(&app.experiment.method.kind).is_some_and(|m| m.multi_crop);
+        explain += &format!(
+            " Multi-crop: {} local crops of {}x{} pixels per image{}.",
+            local.count,
+            local.size,
+            local.size,
+            if uses {
+                ", each predicting both global views"
+            } else {
+                "; this method ignores them"
+            }
+        );
+    }
     ui.horizontal(|ui| {
         ui.label(format!("Seed {seed}"));
         if ui.button("Resample").clicked() {
@@ -153,14 +176,16 @@ fn preview(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>)
     let batch = app.experiment.train.batch_size.min(d.train.len());
     let indices = batch_indices(seed, 0, d.train.len(), batch);
     // Triplets (original, view 1, view 2) per grid row, as many as fit.
-    let per_row = ((ui.available_width() / (3.0 * (THUMB + 8.0) + 24.0)).floor() as usize).max(1);
+    let per_row = ((ui.available_width() / ((1 + columns.len()) as f32 * (THUMB + 8.0) + 24.0))
+        .floor() as usize)
+        .max(1);
     egui::ScrollArea::vertical().show(ui, |ui| {
         egui::Grid::new("view_pairs")
             .spacing([8.0, 8.0])
             .show(ui, |ui| {
                 for k in 0..per_row {
                     ui.label(RichText::new("original").strong());
-                    for c in columns {
+                    for c in &columns {
                         ui.label(RichText::new(c.title()).strong());
                     }
                     if k + 1 < per_row {
@@ -176,11 +201,12 @@ fn preview(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>)
                             });
                     ui.add(egui::Image::new(original).fit_to_exact_size(egui::vec2(THUMB, THUMB)))
                         .on_hover_text(d.class_names[d.train.labels[idx] as usize].clone());
-                    for (k, column) in columns.into_iter().enumerate() {
+                    for (k, &column) in columns.iter().enumerate() {
                         let (tex_size, grid_key) = match (column, patches) {
                             (Column::Patches(_), Some((g, k))) => {
                                 (g.mosaic_size(MOSAIC_GAP), format!("{g:?}/{k}"))
                             }
+                            (Column::Local(_), _) => (local.size, String::new()),
                             _ => (size, String::new()),
                         };
                         let tex_key = format!(
@@ -205,6 +231,16 @@ fn preview(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>)
                                     Some((g, k)) => patch_mosaic(&view(v), g, k).to_u8(),
                                     None => view(v).to_u8(),
                                 },
+                                // The same stream as training: view 2 + k of the slot.
+                                Column::Local(k) => views
+                                    .local
+                                    .pipeline
+                                    .apply(
+                                        &src,
+                                        views.local.size,
+                                        &mut view_rng(seed, 0, slot, 2 + k),
+                                    )
+                                    .to_u8(),
                             }
                         });
                         ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(THUMB, THUMB)));
