@@ -11,6 +11,16 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
 use common::step_until;
+
+/// The default experiment with method `id` at its default settings.
+fn experiment_with(id: &str) -> Experiment {
+    Experiment {
+        method: contrastive_workbench::methods::MethodSpec::with_defaults(
+            contrastive_workbench::methods::find(id).unwrap(),
+        ),
+        ..Experiment::default()
+    }
+}
 use common::ui_harness as harness;
 
 #[test]
@@ -121,14 +131,7 @@ fn pipeline_editor_adds_reorders_removes_and_the_preview_follows() {
 
 #[test]
 fn cmc_preview_shows_the_lab_split() {
-    let mut exp = Experiment::default();
-    exp.method = contrastive_workbench::methods::MethodSpec::with_defaults(
-        contrastive_workbench::methods::REGISTRY
-            .iter()
-            .find(|m| m.id == "cmc")
-            .unwrap(),
-    );
-    let mut h = harness(exp);
+    let mut h = harness(experiment_with("cmc"));
     h.get_by_label("Views").click();
     h.run_steps(2);
     assert!(h.query_all_by_label("L of view 1").count() >= 1);
@@ -138,11 +141,7 @@ fn cmc_preview_shows_the_lab_split() {
 
 #[test]
 fn cpc_preview_shows_each_views_patch_grid() {
-    let mut exp = Experiment::default();
-    exp.method = contrastive_workbench::methods::MethodSpec::with_defaults(
-        contrastive_workbench::methods::find("cpc").unwrap(),
-    );
-    let mut h = harness(exp);
+    let mut h = harness(experiment_with("cpc"));
     h.get_by_label("Views").click();
     h.run_steps(2);
     assert!(h.query_all_by_label("patches of view 1").count() >= 1);
@@ -190,11 +189,7 @@ fn normalisation_is_edited_in_the_views_tab_and_saved_in_the_preset() {
 
 #[test]
 fn local_crops_appear_in_the_preview_when_switched_on() {
-    let mut exp = Experiment::default();
-    exp.method = contrastive_workbench::methods::MethodSpec::with_defaults(
-        contrastive_workbench::methods::find("byol").unwrap(),
-    );
-    let mut h = harness(exp);
+    let mut h = harness(experiment_with("byol"));
     h.get_by_label("Views").click();
     h.run_steps(2);
     assert!(h.query_all_by_label("local crop 1").next().is_none());
