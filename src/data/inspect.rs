@@ -125,6 +125,53 @@ fn idx_count(path: &Path) -> Result<usize, DataError> {
 }
 
 /// `bytes` for people: "36.0 MiB".
+/// Memory the system can still give (Linux: `MemAvailable` in `/proc/meminfo`); `None`
+/// where that is unknown. Read by hand: one number from one text file, where a
+/// system-information crate would add a large dependency.
+pub fn available_memory() -> Option<u64> {
+    parse_mem_available(&std::fs::read_to_string("/proc/meminfo").ok()?)
+}
+
+/// `MemAvailable` from `/proc/meminfo` text, in bytes.
+pub fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// How a decoded size compares with the memory available.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemoryFit {
+    /// Fits, or the available memory is unknown.
+    Fits,
+    /// Over 80% of what is available: loading may push the system into swap.
+    Tight(String),
+    /// More than is available: loading would fail or get the app killed.
+    TooLarge(String),
+}
+
+pub fn memory_fit(bytes: u64, available: Option<u64>) -> MemoryFit {
+    let Some(free) = available else {
+        return MemoryFit::Fits;
+    };
+    let says = format!(
+        "needs about {} and {} is available",
+        human_bytes(bytes),
+        human_bytes(free)
+    );
+    if bytes > free {
+        MemoryFit::TooLarge(format!(
+            "Too large to load: it {says}. Lower the stored size or load part of the folder."
+        ))
+    } else if bytes > free / 10 * 8 {
+        MemoryFit::Tight(format!(
+            "Tight: it {says}; loading may make the system swap."
+        ))
+    } else {
+        MemoryFit::Fits
+    }
+}
+
 pub fn human_bytes(bytes: u64) -> String {
     let b = bytes as f64;
     if b >= 1024.0 * 1024.0 * 1024.0 {
@@ -133,5 +180,31 @@ pub fn human_bytes(bytes: u64) -> String {
         format!("{:.1} MiB", b / (1024.0 * 1024.0))
     } else {
         format!("{:.0} KiB", b / 1024.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn available_memory_is_read_from_meminfo_and_compared() {
+        let text = "MemTotal:       24000000 kB\nMemFree:         1000000 kB\nMemAvailable:   10000000 kB\n";
+        assert_eq!(parse_mem_available(text), Some(10_000_000 * 1024));
+        assert_eq!(parse_mem_available("MemTotal: 5 kB\n"), None);
+        let gib = 1u64 << 30;
+        assert_eq!(memory_fit(gib, Some(10 * gib)), MemoryFit::Fits);
+        assert_eq!(memory_fit(100 * gib, None), MemoryFit::Fits);
+        assert!(matches!(
+            memory_fit(9 * gib, Some(10 * gib)),
+            MemoryFit::Tight(_)
+        ));
+        let MemoryFit::TooLarge(why) = memory_fit(12 * gib, Some(10 * gib)) else {
+            panic!("12 GiB fits in 10?");
+        };
+        assert!(
+            why.contains("12.0 GiB") && why.contains("10.0 GiB"),
+            "{why}"
+        );
     }
 }

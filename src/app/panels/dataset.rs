@@ -11,7 +11,7 @@ use crate::app::palette::class_colour;
 use crate::app::workbench::{Action, BrowseState, WorkbenchApp};
 use crate::data::builtin::FashionMnistMiniSpec;
 use crate::data::image_folder::ResizePolicy;
-use crate::data::inspect::human_bytes;
+use crate::data::inspect::{MemoryFit, available_memory, human_bytes, memory_fit};
 use crate::data::shapes::ShapesSpec;
 use crate::data::{Dataset, DatasetSpec, ImageSet};
 
@@ -145,11 +145,19 @@ fn inspection_card(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<
             memory = (found.images * f.size * f.size * 3) as u64;
         }
         ui.label(format!("About {} in memory once decoded.", human_bytes(memory)));
+        let fit = memory_fit(memory, available_memory());
+        match &fit {
+            MemoryFit::Fits => {}
+            MemoryFit::Tight(why) | MemoryFit::TooLarge(why) => {
+                ui.label(RichText::new(why).color(WARN).strong());
+            }
+        }
         for note in &found.notes {
             ui.label(RichText::new(note).color(WARN).small());
         }
         ui.horizontal(|ui| {
-            if ui.button("Load").clicked() {
+            let fits = !matches!(fit, MemoryFit::TooLarge(_));
+            if ui.add_enabled(fits, egui::Button::new("Load")).clicked() {
                 actions.push(Action::LoadDataset(spec.clone()));
             }
             if ui.button("Dismiss").clicked() {
