@@ -1,4 +1,5 @@
 //! Every dataset format and every bad input, on files these tests write.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use std::path::{Path, PathBuf};
 

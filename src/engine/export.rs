@@ -123,7 +123,7 @@ pub fn export_encoders(
 }
 
 /// Runs `write` on a temporary path beside `target`, then renames it over `target`.
-fn atomically(
+pub(crate) fn atomically(
     target: &Path,
     write: impl FnOnce(&Path) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
@@ -243,6 +243,9 @@ Trained by contrastive-workbench with method `{method}` on `{dataset}`.
 
 ## Files
 {files}- `metrics.csv`, `eval.csv`: the logged training metrics and kNN evaluations.
+- `embeddings.npy` (float32 `[n, d]`, `numpy.load`), `embeddings.csv` (split, index, label,
+  class, then the values): the held-out images' representations (up to 10,000);
+  `vectors.tsv` and `metadata.tsv`: the same for the TensorFlow Embedding Projector.
 
 ## Architecture
 Stage 0 is conv3x3 stride 1, later stages conv3x3 stride 2, all with padding 1; each conv

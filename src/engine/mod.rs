@@ -4,6 +4,7 @@
 //! Invariants: no egui here; nothing in `protocol` holds a tensor.
 
 pub mod backend;
+pub mod embeddings_export;
 pub mod evaluate;
 pub mod export;
 pub mod protocol;

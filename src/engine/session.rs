@@ -4,10 +4,11 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
+use super::embeddings_export::EmbeddingTable;
 use super::evaluate::{EvalSample, evaluate};
 use super::export::{MetricsLog, export_encoders};
 use super::protocol::{Command, EvalReport, Event, StepMetrics};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::data::Dataset;
 use crate::engine::backend::select_device;
@@ -24,6 +25,8 @@ pub struct RunResult {
     pub metrics: MetricsLog,
     pub steps_done: u64,
     pub failed: Option<String>,
+    /// The device evaluation runs on (exports embed the held-out images with it).
+    pub device: Option<Device>,
     /// The step whose loss was not finite. The model is then not trusted for export:
     /// BatchNorm statistics saw the bad batch, and the weights may be what made it bad.
     pub diverged_at: Option<u64>,
@@ -60,6 +63,7 @@ pub fn run_experiment_with(
         metrics: MetricsLog::default(),
         steps_done: 0,
         failed: None,
+        device: None,
         diverged_at: None,
     };
     let fail = |result: &mut RunResult, emit: &mut dyn FnMut(Event), step, message: String| {
@@ -100,6 +104,7 @@ pub fn run_experiment_with(
         }
     };
     device.seed(exp.seed);
+    result.device = Some(device.clone());
     let (info, params) = match methods::resolve(&exp.method) {
         Ok(found) => found,
         Err(message) => {
@@ -184,7 +189,7 @@ pub fn run_experiment_with(
         let mut stopped = false;
         let mut step = 0;
         while step < exp.train.steps {
-            match handle_commands(commands, step, exp, &mut result, emit) {
+            match handle_commands(commands, step, exp, dataset, &mut result, emit) {
                 Flow::Continue => {}
                 Flow::Stop => {
                     stopped = true;
@@ -274,7 +279,7 @@ pub fn run_experiment_with(
                 let method = result.method.as_deref().expect("method built above");
                 run_eval(method, step, emit, &mut result.metrics);
                 if let Some(dir) = &options.export_each_eval {
-                    export_and_report(dir, exp, &result, emit);
+                    export_and_report(dir, exp, dataset, &result, emit);
                 }
                 // Evaluation time is not training time.
                 window_start = Instant::now();
@@ -301,6 +306,7 @@ fn handle_commands(
     commands: &Receiver<Command>,
     step: u64,
     exp: &Experiment,
+    dataset: &Dataset,
     result: &mut RunResult,
     emit: &mut dyn FnMut(Event),
 ) -> Flow {
@@ -333,7 +339,7 @@ fn handle_commands(
                 }
             }
             Command::Stop => return Flow::Stop,
-            Command::Export(dir) => export_and_report(&dir, exp, result, emit),
+            Command::Export(dir) => export_and_report(&dir, exp, dataset, result, emit),
         }
     }
 }
@@ -342,6 +348,7 @@ fn handle_commands(
 pub fn export_and_report(
     dir: &std::path::Path,
     exp: &Experiment,
+    dataset: &Dataset,
     result: &RunResult,
     emit: &mut dyn FnMut(Event),
 ) {
@@ -360,15 +367,31 @@ pub fn export_and_report(
         });
         return;
     };
-    match export_encoders(dir, &method.export_encoders(), exp, &result.metrics) {
-        Ok(files) => emit(Event::Exported {
-            dir: dir.to_path_buf(),
-            files,
-        }),
-        Err(e) => emit(Event::ExportFailed {
-            message: format!("{e:#}"),
-        }),
+    let mut files = match export_encoders(dir, &method.export_encoders(), exp, &result.metrics) {
+        Ok(files) => files,
+        Err(e) => {
+            emit(Event::ExportFailed {
+                message: format!("{e:#}"),
+            });
+            return;
+        }
+    };
+    if let Some(device) = &result.device {
+        let table = EmbeddingTable::of(method, dataset, &exp.views.normalize, device);
+        match table.write(dir) {
+            Ok(more) => files.extend(more),
+            Err(e) => {
+                emit(Event::ExportFailed {
+                    message: format!("the encoders were written, the embeddings not: {e:#}"),
+                });
+                return;
+            }
+        }
     }
+    emit(Event::Exported {
+        dir: dir.to_path_buf(),
+        files,
+    });
 }
 
 #[cfg(test)]
@@ -382,13 +405,19 @@ mod tests {
             metrics: MetricsLog::default(),
             steps_done: 3,
             failed: Some("diverged".into()),
+            device: None,
             diverged_at: Some(3),
         };
         let dir = tempfile::tempdir().unwrap();
         let mut events = Vec::new();
-        export_and_report(dir.path(), &Experiment::default(), &result, &mut |e| {
-            events.push(e)
-        });
+        let dataset = crate::data::DatasetSpec::default().load().unwrap();
+        export_and_report(
+            dir.path(),
+            &Experiment::default(),
+            &dataset,
+            &result,
+            &mut |e| events.push(e),
+        );
         match events.as_slice() {
             [Event::ExportFailed { message }] => assert!(message.contains("step 3"), "{message}"),
             other => panic!("{other:?}"),

@@ -1,0 +1,68 @@
+"""Reads a contrastive-workbench export with numpy and safetensors only (what a user taking
+the encoder elsewhere has), and checks it against expected.json, written by the Rust test
+(tests/python_export.rs) from what Rust wrote: tensor names, shapes and values, and the
+embeddings' shape and first row.
+
+Usage: python3 check_export.py EXPORT_DIR EXPECTED_JSON
+"""
+
+import csv
+import json
+import sys
+
+import numpy as np
+from safetensors.numpy import load_file
+
+
+def check_tensors(export_dir, expected):
+    for file, tensors in expected["safetensors"].items():
+        loaded = load_file(f"{export_dir}/{file}")
+        assert sorted(loaded) == sorted(tensors), (file, sorted(loaded), sorted(tensors))
+        for name, want in tensors.items():
+            a = loaded[name]
+            assert a.dtype == np.float32, (file, name, a.dtype)
+            assert list(a.shape) == want["shape"], (file, name, a.shape, want["shape"])
+            first = np.array(want["first"], dtype=np.float32)
+            assert np.array_equal(a.ravel()[: len(first)], first), (file, name)
+            total = float(a.astype(np.float64).sum())
+            assert abs(total - want["sum"]) <= 1e-9 * max(1.0, abs(want["sum"])), (
+                file, name, total, want["sum"])
+
+
+def check_embeddings(export_dir, expected):
+    want = expected["embeddings"]
+    e = np.load(f"{export_dir}/embeddings.npy")
+    assert e.dtype == np.float32, e.dtype
+    assert list(e.shape) == want["shape"], (e.shape, want["shape"])
+    assert np.array_equal(e[0], np.array(want["first_row"], dtype=np.float32))
+    # The text files hold the same numbers (Rust prints the shortest exact decimal).
+    with open(f"{export_dir}/embeddings.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    assert header[:4] == ["split", "index", "label", "class"], header
+    assert len(header) == 4 + e.shape[1] and len(body) == e.shape[0]
+    from_csv = np.array([[float(x) for x in r[4:]] for r in body], dtype=np.float32)
+    assert np.allclose(from_csv, e, rtol=1e-6, atol=0), "embeddings.csv differs from the NPY"
+    labels = [int(r[2]) for r in body]
+    assert labels == want["labels"], "labels in embeddings.csv"
+    vectors = np.loadtxt(f"{export_dir}/vectors.tsv", delimiter="\t", dtype=np.float64, ndmin=2)
+    assert np.allclose(vectors.astype(np.float32), e, rtol=1e-6, atol=0), "vectors.tsv"
+    with open(f"{export_dir}/metadata.tsv") as f:
+        meta = f.read().splitlines()
+    assert meta[0].split("\t") == ["class", "label", "split", "index"], meta[0]
+    assert len(meta) == e.shape[0] + 1
+    assert [int(m.split("\t")[1]) for m in meta[1:]] == want["labels"], "metadata.tsv labels"
+
+
+def main():
+    export_dir, expected_path = sys.argv[1], sys.argv[2]
+    with open(expected_path) as f:
+        expected = json.load(f)
+    check_tensors(export_dir, expected)
+    check_embeddings(export_dir, expected)
+    print(f"ok: {sum(len(t) for t in expected['safetensors'].values())} tensors, "
+          f"embeddings {expected['embeddings']['shape']}")
+
+
+if __name__ == "__main__":
+    main()

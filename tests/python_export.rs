@@ -1,0 +1,83 @@
+//! The export as a user elsewhere reads it: Python with numpy and safetensors only loads the
+//! encoder and the embeddings, and the names, shapes and values must be what Rust wrote.
+//! Needs `python3` with `numpy` and `safetensors` (`.ci/run` installs them; so does the
+//! README's test command). Set `PYTHON` to use another interpreter.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+mod common;
+
+use contrastive_workbench::engine::embeddings_export::EmbeddingTable;
+use contrastive_workbench::engine::session::{RunOptions, run_experiment_with};
+use serde_json::{Map, Value, json};
+
+/// Names, shapes, first values and sums of every tensor in a safetensors file, as read by
+/// the Rust `safetensors` crate.
+fn describe_safetensors(path: &std::path::Path) -> Value {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut out = Map::new();
+    for name in st.names() {
+        let t = st.tensor(name).unwrap();
+        let values: Vec<f32> = t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let sum: f64 = values.iter().map(|&v| f64::from(v)).sum();
+        out.insert(
+            name.to_string(),
+            json!({"shape": t.shape(), "first": &values[..values.len().min(4)], "sum": sum}),
+        );
+    }
+    Value::Object(out)
+}
+
+#[test]
+fn python_reads_the_export_with_numpy_and_safetensors() {
+    let mut exp = common::tiny_experiment(20, 16, 2);
+    exp.encoder.channels = vec![8, 16];
+    let dataset = exp.dataset.load().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let options = RunOptions {
+        export_each_eval: Some(dir.path().to_path_buf()),
+    };
+    let (_keep, commands) = crossbeam_channel::bounded(1);
+    let result = run_experiment_with(&exp, &dataset, &commands, &options, &mut |_| {});
+    assert!(result.failed.is_none(), "{:?}", result.failed);
+
+    // What Rust wrote: the tensors as the Rust reader sees them, and the embeddings of the
+    // exported model (recomputed: evaluation is deterministic).
+    let table = EmbeddingTable::of(
+        result.method.as_deref().unwrap(),
+        &dataset,
+        &exp.views.normalize,
+        result.device.as_ref().unwrap(),
+    );
+    let expected = json!({
+        "safetensors": {"encoder.safetensors": describe_safetensors(&dir.path().join("encoder.safetensors"))},
+        "embeddings": {
+            "shape": [table.rows.len(), table.dim],
+            "first_row": &table.values[..table.dim],
+            "labels": table.rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        },
+    });
+    let expected_path = dir.path().join("expected.json");
+    std::fs::write(&expected_path, expected.to_string()).unwrap();
+
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/check_export.py");
+    let out = std::process::Command::new(&python)
+        .arg(script)
+        .arg(dir.path())
+        .arg(&expected_path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python} ({e}); the export check needs Python 3"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the Python check failed (it needs numpy and safetensors: \
+         python3 -m pip install numpy safetensors)\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.starts_with("ok:"), "{stdout}");
+}
