@@ -97,13 +97,17 @@ fn safetensors_and_burnpack_round_trip() {
     );
 }
 
-#[test]
-fn cmc_exports_both_view_encoders_with_their_input_channels() {
-    use contrastive_workbench::methods::{self, BuildContext, MethodSpec};
+/// `spec`'s method on a two-stage encoder (8, 16 channels), and that encoder's config.
+fn small_method(
+    spec: &contrastive_workbench::methods::MethodSpec,
+) -> (
+    Box<dyn contrastive_workbench::methods::Method>,
+    SmallCnnConfig,
+) {
+    use contrastive_workbench::methods::{self, BuildContext};
     use contrastive_workbench::preset::TrainSpec;
     let device = Device::flex().autodiff();
-    let spec: MethodSpec = toml::from_str("kind = \"cmc\"").unwrap();
-    let (info, params) = methods::resolve(&spec).unwrap();
+    let (info, params) = methods::resolve(spec).unwrap();
     let encoder = SmallCnnConfig {
         channels: vec![8, 16],
         ..SmallCnnConfig::default()
@@ -118,6 +122,14 @@ fn cmc_exports_both_view_encoders_with_their_input_channels() {
         normalize: contrastive_workbench::views::Normalize::HALF,
         seed: 0,
     });
+    (method, encoder)
+}
+
+#[test]
+fn cmc_exports_both_view_encoders_with_their_input_channels() {
+    use contrastive_workbench::methods::MethodSpec;
+    let spec: MethodSpec = toml::from_str("kind = \"cmc\"").unwrap();
+    let (method, encoder) = small_method(&spec);
     let exp = Experiment {
         encoder,
         method: spec,
@@ -154,25 +166,9 @@ fn cmc_exports_both_view_encoders_with_their_input_channels() {
 
 #[test]
 fn cmc_with_three_views_exports_l_a_and_b() {
-    use contrastive_workbench::methods::{self, BuildContext, MethodSpec};
-    use contrastive_workbench::preset::TrainSpec;
-    let device = Device::flex().autodiff();
+    use contrastive_workbench::methods::MethodSpec;
     let spec: MethodSpec = toml::from_str("kind = \"cmc\"\nviews = \"L-a-b\"").unwrap();
-    let (info, params) = methods::resolve(&spec).unwrap();
-    let encoder = SmallCnnConfig {
-        channels: vec![8, 16],
-        ..SmallCnnConfig::default()
-    };
-    let method = (info.build)(&BuildContext {
-        device: &device,
-        encoder: &encoder,
-        params: &params,
-        train: &TrainSpec::default(),
-        dataset_len: 10,
-        image_size: 32,
-        normalize: contrastive_workbench::views::Normalize::HALF,
-        seed: 0,
-    });
+    let (method, _) = small_method(&spec);
     let names: Vec<&str> = method.export_encoders().iter().map(|e| e.name).collect();
     assert_eq!(names, ["encoder_l", "encoder_a", "encoder_b"]);
     assert!(
