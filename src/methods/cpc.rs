@@ -17,7 +17,7 @@ use rand::RngExt;
 
 use super::trainable::Trainable;
 use super::{
-    BuildContext, EncoderInput, ExportedEncoder, Method, MethodInfo, ParamSpec, StepError,
+    BuildContext, EncoderInput, ExportedEncoder, Method, MethodInfo, ParamSpec, Params, StepError,
     StepOutput, TrainBatch,
 };
 use crate::losses::{info_nce, info_nce_bound};
@@ -151,12 +151,19 @@ fn fitted_grid(image: usize, grid: usize) -> PatchGrid {
         })
 }
 
-fn build(ctx: &BuildContext) -> Box<dyn Method> {
-    let p = ctx.params;
-    let grid = fitted_grid(ctx.image_size, p.count("grid"));
-    let steps = p
+/// The patch grid and the number of rows predicted ahead that CPC's settings give on
+/// `image`-pixel images: what training uses and what the views preview draws.
+pub fn geometry(params: &Params, image: usize) -> (PatchGrid, usize) {
+    let grid = fitted_grid(image, params.count("grid"));
+    let steps = params
         .count("steps")
         .clamp(1, grid.grid.saturating_sub(1).max(1));
+    (grid, steps)
+}
+
+fn build(ctx: &BuildContext) -> Box<dyn Method> {
+    let p = ctx.params;
+    let (grid, steps) = geometry(p, ctx.image_size);
     let encoder = SmallCnnConfig {
         norm: if p.on("layer_norm") {
             Norm::Layer

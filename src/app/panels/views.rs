@@ -68,15 +68,13 @@ const PREDICTED_ROW: [f32; 3] = [0.95, 0.6, 0.2];
 const MOSAIC_GAP: usize = 2;
 
 /// CPC's patch grid for the current settings and image size, and how many rows ahead it
-/// predicts.
+/// predicts: the same function training uses.
 fn cpc_grid(method: &MethodSpec, image: usize) -> Option<(PatchGrid, usize)> {
     if method.kind != "cpc" {
         return None;
     }
     let (_, params) = resolve(method).ok()?;
-    let grid = PatchGrid::new(image, params.count("grid")).ok()?;
-    let steps = params.count("steps").clamp(1, grid.grid - 1);
-    Some((grid, steps))
+    Some(crate::methods::cpc::geometry(&params, image))
 }
 
 /// The columns the current method sees, and a sentence saying so.
