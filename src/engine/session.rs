@@ -2,14 +2,13 @@
 
 use std::time::Instant;
 
+use burn::tensor::Device;
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
 use super::embeddings_export::EmbeddingTable;
 use super::evaluate::{EvalSample, evaluate};
 use super::export::{MetricsLog, export_encoders};
 use super::protocol::{Command, EvalReport, Event, StepMetrics};
-use burn::tensor::{Device, Tensor, TensorData};
-
 use crate::data::Dataset;
 use crate::engine::backend::select_device;
 use crate::methods::{self, BuildContext, Method, TrainBatch};
@@ -205,16 +204,10 @@ pub fn run_experiment_with(
                 step,
                 geometry: views.geometry,
                 local: (views.local_count > 0).then(|| {
-                    Tensor::<4>::from_data(
-                        TensorData::new(
-                            views.local,
-                            [
-                                views.local_count * views.n,
-                                3,
-                                views.local_size,
-                                views.local_size,
-                            ],
-                        ),
+                    images_to_tensor(
+                        &views.local,
+                        views.local_count * views.n,
+                        views.local_size,
                         &train_device,
                     )
                 }),
