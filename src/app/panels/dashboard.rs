@@ -135,14 +135,9 @@ fn panels(app: &WorkbenchApp) -> Vec<Panel<'_>> {
             },
         ),
         Panel::new("pair similarity (cosine)", Corner::RightBottom, move |p| {
-            p.line(Line::new(
-                "positive pairs",
-                series(&|m| f64::from(m.pos_sim)),
-            ));
-            p.line(Line::new(
-                "negative pairs",
-                series(&|m| f64::from(m.neg_sim)),
-            ));
+            // The same colours as the distribution plot beside it.
+            p.line(Line::new("positive pairs", series(&|m| f64::from(m.pos_sim))).color(POSITIVE));
+            p.line(Line::new("negative pairs", series(&|m| f64::from(m.neg_sim))).color(NEGATIVE));
         }),
         Panel::new(
             "pair similarity distribution (density)",
