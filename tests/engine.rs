@@ -164,3 +164,63 @@ fn multi_crop_runs_through_the_engine_for_the_methods_that_use_it() {
     }
     assert!(REGISTRY.iter().filter(|m| m.multi_crop).count() >= 2);
 }
+
+#[test]
+fn linear_probes_run_at_start_on_demand_and_at_the_end() {
+    use contrastive_workbench::engine::session::run_experiment;
+    let mut exp = common::tiny_experiment(8, 16, 6);
+    exp.eval.every = 3;
+    let dataset = exp.dataset.load().unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let mut probes = Vec::new();
+    let mut finished_after_probes = false;
+    let result = run_experiment(&exp, &dataset, &rx, &mut |ev| match ev {
+        // Asked for after the middle evaluation, as the UI's button does.
+        Event::Eval(e) if e.step == 3 => tx.send(Command::Probe).unwrap(),
+        Event::Probe(p) => probes.push(p),
+        Event::Finished { .. } => finished_after_probes = probes.len() == 3,
+        _ => {}
+    });
+    assert!(result.failed.is_none(), "{:?}", result.failed);
+    assert_eq!(
+        probes.iter().map(|p| p.step).collect::<Vec<_>>(),
+        vec![0, 3, 6]
+    );
+    assert!(
+        finished_after_probes,
+        "every probe is reported before Finished"
+    );
+    let classes = dataset.class_names.len();
+    for p in &probes {
+        // The step-0 probe is everyone's baseline.
+        assert_eq!(p.baseline, probes[0].accuracy);
+        assert_eq!(p.class_names, dataset.class_names);
+        assert_eq!(p.confusion.len(), classes * classes);
+        let total: u32 = p.confusion.iter().sum();
+        assert_eq!(total as usize, exp.eval.query_size.min(dataset.test.len()));
+        let hits: u32 = (0..classes).map(|c| p.confusion[c * classes + c]).sum();
+        assert!((hits as f32 / total as f32 - p.accuracy).abs() < 1e-6);
+    }
+    assert_eq!(result.metrics.probes, probes);
+    // The export carries the probe figures and the final confusion matrix.
+    let dir = tempfile::tempdir().unwrap();
+    let mut exported = Vec::new();
+    contrastive_workbench::engine::session::export_and_report(
+        dir.path(),
+        &exp,
+        &dataset,
+        &result,
+        &mut |e| exported.push(e),
+    );
+    let csv = std::fs::read_to_string(dir.path().join("probe.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    let confusion = std::fs::read_to_string(dir.path().join("confusion.csv")).unwrap();
+    assert_eq!(confusion.lines().count(), classes + 1);
+    assert!(
+        confusion
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(&format!("\"{}\"", dataset.class_names[0]))
+    );
+}

@@ -1,6 +1,6 @@
 //! What the UI knows about a run: folded from the trainer's events, plain data only.
 
-use crate::engine::{BackendInfo, EvalReport, Event, ProjectionFrame, StepMetrics};
+use crate::engine::{BackendInfo, EvalReport, Event, ProbeReport, ProjectionFrame, StepMetrics};
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum RunStatus {
@@ -39,6 +39,10 @@ pub struct RunHistory {
     pub steps: Vec<StepMetrics>,
     pub evals: Vec<EvalReport>,
     pub projection: Option<ProjectionFrame>,
+    /// Linear probes, in step order (the first is the random-init baseline).
+    pub probes: Vec<ProbeReport>,
+    /// A probe that could not run, for the status line.
+    pub probe_error: Option<String>,
     /// The last export's outcome, for the status line.
     pub export_message: Option<String>,
 }
@@ -61,6 +65,14 @@ impl RunHistory {
             }
             Event::Eval(e) => {
                 self.evals.push(e);
+                None
+            }
+            Event::Probe(p) => {
+                self.probes.push(p);
+                None
+            }
+            Event::ProbeFailed { step, message } => {
+                self.probe_error = Some(format!("linear probe at step {step}: {message}"));
                 None
             }
             Event::Projection(p) => {

@@ -49,6 +49,7 @@ pub fn train(
     let (_commands_tx, commands) = bounded(1);
     let stdout = std::io::stdout();
     let mut last_knn = None;
+    let mut last_probe = None;
     let mut finished = false;
     let mut emit = |ev: Event| {
         let mut out = stdout.lock();
@@ -82,6 +83,17 @@ pub fn train(
                     serde_json::json!({"step": e.step, "knn_top1": e.knn_top1, "baseline_top1": e.baseline_top1})
                 );
             }
+            Event::Probe(p) => {
+                last_probe = Some((p.accuracy, p.baseline));
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"step": p.step, "probe_top1": p.accuracy, "probe_baseline_top1": p.baseline})
+                );
+            }
+            Event::ProbeFailed { step, message } => {
+                bar.println(format!("linear probe at step {step} failed: {message}"));
+            }
             Event::Finished { .. } => finished = true,
             Event::Failed { message, .. } => bar.println(format!("error: {message}")),
             Event::Exported { dir, files } => {
@@ -103,7 +115,11 @@ pub fn train(
     bar.finish_and_clear();
     // The last step always evaluates, so the final model is exported above.
     if let Some((knn, base)) = last_knn {
-        let line = serde_json::json!({"final_knn_top1": knn, "baseline_top1": base, "steps": result.steps_done});
+        let mut line = serde_json::json!({"final_knn_top1": knn, "baseline_top1": base, "steps": result.steps_done});
+        if let Some((probe, probe_base)) = last_probe {
+            line["final_probe_top1"] = serde_json::json!(probe);
+            line["probe_baseline_top1"] = serde_json::json!(probe_base);
+        }
         println!("{line}");
     }
     if let Some(message) = result.failed {

@@ -6,7 +6,7 @@ use burn::tensor::Device;
 use super::ProjectionFrame;
 use crate::data::{Dataset, ImageSet};
 use crate::methods::Method;
-use crate::metrics::{KnnParams, knn::knn_accuracy};
+use crate::metrics::{KnnParams, ProbeParams, ProbeScore, knn::knn_predict, linear_probe};
 use crate::model::tensor_io::{images_to_tensor, matrix_to_vec};
 use crate::preset::EvalSpec;
 use crate::projection::pca_2d;
@@ -65,6 +65,41 @@ pub fn embed_images(
     (out, dim)
 }
 
+/// The frozen features of one evaluation, kept for the linear probe (which runs on its own
+/// thread, so it owns them).
+#[derive(Clone, Debug)]
+pub struct ProbeInputs {
+    pub step: u64,
+    pub bank: Vec<f32>,
+    pub bank_labels: Vec<u16>,
+    pub queries: Vec<f32>,
+    pub query_labels: Vec<u16>,
+    pub dim: usize,
+    pub classes: usize,
+}
+
+impl ProbeInputs {
+    /// Trains the probe on the bank and scores it on the queries.
+    pub fn score(&self) -> ProbeScore {
+        linear_probe(
+            &self.bank,
+            &self.bank_labels,
+            &self.queries,
+            &self.query_labels,
+            self.dim,
+            self.classes,
+            ProbeParams::default(),
+        )
+    }
+}
+
+/// What one evaluation measured.
+pub struct Evaluation {
+    pub knn_top1: f32,
+    pub frame: ProjectionFrame,
+    pub probe_inputs: ProbeInputs,
+}
+
 /// kNN top-1 and a projection of the queries at `step`.
 pub fn evaluate(
     method: &dyn Method,
@@ -74,7 +109,7 @@ pub fn evaluate(
     normalize: &Normalize,
     device: &Device,
     step: u64,
-) -> (f32, ProjectionFrame) {
+) -> Evaluation {
     let (bank, d) = embed_images(method, &dataset.train, &sample.bank, normalize, device);
     let (queries, _) = embed_images(method, &dataset.test, &sample.queries, normalize, device);
     let bank_labels: Vec<u16> = sample
@@ -87,11 +122,10 @@ pub fn evaluate(
         .iter()
         .map(|&i| dataset.test.labels[i])
         .collect();
-    let acc = knn_accuracy(
+    let predicted = knn_predict(
         &bank,
         &bank_labels,
         &queries,
-        &query_labels,
         d,
         dataset.class_names.len(),
         KnnParams {
@@ -99,15 +133,33 @@ pub fn evaluate(
             temperature: spec.knn_temperature,
         },
     );
+    let knn_correct: Vec<bool> = predicted
+        .iter()
+        .zip(&query_labels)
+        .map(|(p, l)| p == l)
+        .collect();
+    let acc = knn_correct.iter().filter(|&&c| c).count() as f32 / knn_correct.len().max(1) as f32;
     let pca = pca_2d(&queries, d);
-    (
-        acc,
-        ProjectionFrame {
+    Evaluation {
+        knn_top1: acc,
+        probe_inputs: ProbeInputs {
+            step,
+            bank,
+            bank_labels,
+            queries: queries.clone(),
+            query_labels: query_labels.clone(),
+            dim: d,
+            classes: dataset.class_names.len(),
+        },
+        frame: ProjectionFrame {
             step,
             points: pca.points,
             labels: query_labels,
             indices: sample.queries.clone(),
             explained: pca.explained,
+            embeddings: queries,
+            dim: d,
+            knn_correct,
         },
-    )
+    }
 }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use burn::module::Module;
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 
-use super::protocol::{EvalReport, StepMetrics};
+use super::protocol::{EvalReport, ProbeReport, StepMetrics};
 use crate::methods::{EncoderInput, ExportedEncoder};
 use crate::model::Norm;
 use crate::preset::Experiment;
@@ -21,6 +21,7 @@ use crate::views::Normalize;
 pub struct MetricsLog {
     pub steps: Vec<StepMetrics>,
     pub evals: Vec<EvalReport>,
+    pub probes: Vec<ProbeReport>,
 }
 
 impl MetricsLog {
@@ -61,6 +62,35 @@ impl MetricsLog {
             s.push('\n');
         }
         s
+    }
+
+    pub fn probes_csv(&self) -> String {
+        let mut s = String::from("step,probe_top1,baseline_top1\n");
+        for p in &self.probes {
+            s += &format!("{},{},{}\n", p.step, p.accuracy, p.baseline);
+        }
+        s
+    }
+
+    /// The latest probe's confusion matrix: one row per true class, one column per
+    /// predicted class, headed by class names.
+    pub fn confusion_csv(&self) -> Option<String> {
+        let p = self.probes.last()?;
+        let k = p.class_names.len();
+        let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let mut s = String::from("true\\predicted");
+        for name in &p.class_names {
+            s += &format!(",{}", quote(name));
+        }
+        s.push('\n');
+        for (t, name) in p.class_names.iter().enumerate() {
+            s += &quote(name);
+            for c in 0..k {
+                s += &format!(",{}", p.confusion.get(t * k + c).copied().unwrap_or(0));
+            }
+            s.push('\n');
+        }
+        Some(s)
     }
 
     pub fn evals_csv(&self) -> String {
@@ -104,12 +134,19 @@ pub fn export_encoders(
         written.push(file);
     }
 
-    for (name, text) in [
+    let mut texts = vec![
         ("preset.toml", exp.to_toml()),
         ("metrics.csv", metrics.steps_csv()),
         ("eval.csv", metrics.evals_csv()),
         ("README.md", readme(encoders, exp)),
-    ] {
+    ];
+    if !metrics.probes.is_empty() {
+        texts.push(("probe.csv", metrics.probes_csv()));
+    }
+    if let Some(csv) = metrics.confusion_csv() {
+        texts.push(("confusion.csv", csv));
+    }
+    for (name, text) in texts {
         let target = dir.join(name);
         atomically(&target, |tmp| {
             let mut f = std::fs::File::create(tmp)?;

@@ -7,9 +7,12 @@ pub mod backend;
 pub mod embeddings_export;
 pub mod evaluate;
 pub mod export;
+pub mod probe_runner;
 pub mod protocol;
 pub mod session;
 pub mod trainer;
 
-pub use protocol::{BackendInfo, Command, EvalReport, Event, ProjectionFrame, StepMetrics};
+pub use protocol::{
+    BackendInfo, Command, EvalReport, Event, ProbeReport, ProjectionFrame, StepMetrics,
+};
 pub use trainer::{TrainerHandle, spawn_trainer};

@@ -12,6 +12,8 @@ pub enum Command {
     Stop,
     /// Write the encoder, preset and metrics into this folder.
     Export(PathBuf),
+    /// Train a linear probe on the latest evaluation's features (on its own thread).
+    Probe,
 }
 
 /// Where training runs, and why that backend was chosen.
@@ -66,6 +68,20 @@ pub struct EvalReport {
     pub baseline_top1: f32,
 }
 
+/// A linear probe on frozen features: trained on the kNN bank, scored on the held-out
+/// queries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeReport {
+    pub step: u64,
+    /// Top-1 accuracy in 0..=1.
+    pub accuracy: f32,
+    /// The probe on the encoder at initialisation (step 0).
+    pub baseline: f32,
+    /// `classes x classes` counts, row = true class, column = predicted.
+    pub confusion: Vec<u32>,
+    pub class_names: Vec<String>,
+}
+
 /// A 2-D projection of the held-out sample's representations.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProjectionFrame {
@@ -76,6 +92,12 @@ pub struct ProjectionFrame {
     pub indices: Vec<usize>,
     /// Fraction of variance per axis.
     pub explained: [f32; 2],
+    /// The representations projected, row-major `[n, dim]` (the UI's t-SNE and
+    /// neighbour lookup use them).
+    pub embeddings: Vec<f32>,
+    pub dim: usize,
+    /// Whether the kNN evaluation labelled each point correctly.
+    pub knn_correct: Vec<bool>,
 }
 
 /// Trainer -> UI.
@@ -90,6 +112,12 @@ pub enum Event {
     Step(StepMetrics),
     /// A kNN evaluation (the first one, at step 0, is the random-init baseline).
     Eval(EvalReport),
+    /// A linear probe finished.
+    Probe(ProbeReport),
+    ProbeFailed {
+        step: u64,
+        message: String,
+    },
     /// A new projection of the sample embeddings.
     Projection(ProjectionFrame),
     Paused {

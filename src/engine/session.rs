@@ -8,6 +8,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use super::embeddings_export::EmbeddingTable;
 use super::evaluate::{EvalSample, evaluate};
 use super::export::{MetricsLog, export_encoders};
+use super::probe_runner::ProbeRunner;
 use super::protocol::{Command, EvalReport, Event, StepMetrics};
 use crate::data::Dataset;
 use crate::engine::backend::select_device;
@@ -143,30 +144,39 @@ pub fn run_experiment_with(
 
     let sample = EvalSample::new(dataset, &exp.eval, exp.seed);
     let mut baseline = f32::NAN;
-    let mut run_eval =
-        |method: &dyn Method, step: u64, emit: &mut dyn FnMut(Event), log: &mut MetricsLog| {
-            let (acc, frame) = evaluate(
-                method,
-                dataset,
-                &sample,
-                &exp.eval,
-                &exp.views.normalize,
-                &eval_device,
-                step,
-            );
-            if step == 0 {
-                baseline = acc;
-            }
-            let report = EvalReport {
-                step,
-                knn_top1: acc,
-                baseline_top1: baseline,
-            };
-            log.evals.push(report.clone());
-            emit(Event::Eval(report));
-            emit(Event::Projection(frame));
+    // Linear probes at initialisation (the baseline), at the end and on demand.
+    let mut probes = ProbeRunner::new(dataset.class_names.clone());
+    let mut run_eval = |method: &dyn Method,
+                        step: u64,
+                        emit: &mut dyn FnMut(Event),
+                        log: &mut MetricsLog,
+                        probes: &mut ProbeRunner| {
+        let evaluation = evaluate(
+            method,
+            dataset,
+            &sample,
+            &exp.eval,
+            &exp.views.normalize,
+            &eval_device,
+            step,
+        );
+        if step == 0 {
+            baseline = evaluation.knn_top1;
+        }
+        let report = EvalReport {
+            step,
+            knn_top1: evaluation.knn_top1,
+            baseline_top1: baseline,
         };
-    run_eval(method.as_ref(), 0, emit, &mut result.metrics);
+        log.evals.push(report.clone());
+        emit(Event::Eval(report));
+        emit(Event::Projection(evaluation.frame));
+        probes.offer(
+            evaluation.probe_inputs,
+            step == 0 || step == exp.train.steps,
+        );
+    };
+    run_eval(method.as_ref(), 0, emit, &mut result.metrics, &mut probes);
     result.method = Some(method);
 
     let batch = exp.train.batch_size.min(dataset.train.len());
@@ -188,7 +198,8 @@ pub fn run_experiment_with(
         let mut stopped = false;
         let mut step = 0;
         while step < exp.train.steps {
-            match handle_commands(commands, step, exp, dataset, &mut result, emit) {
+            probes.poll(false, &mut result.metrics, emit);
+            match handle_commands(commands, step, exp, dataset, &mut result, &mut probes, emit) {
                 Flow::Continue => {}
                 Flow::Stop => {
                     stopped = true;
@@ -270,7 +281,11 @@ pub fn run_experiment_with(
             }
             if step % exp.eval.every == 0 || step == exp.train.steps {
                 let method = result.method.as_deref().expect("method built above");
-                run_eval(method, step, emit, &mut result.metrics);
+                run_eval(method, step, emit, &mut result.metrics, &mut probes);
+                if step == exp.train.steps {
+                    // The final probe belongs in the final export.
+                    probes.poll(true, &mut result.metrics, emit);
+                }
                 if let Some(dir) = &options.export_each_eval {
                     export_and_report(dir, exp, dataset, &result, emit);
                 }
@@ -282,6 +297,12 @@ pub fn run_experiment_with(
         }
         Some((step, stopped))
     });
+    // A stopped run has its last evaluation probed too; every probe is reported before
+    // the run says it finished.
+    if outcome.is_some() {
+        probes.start_latest();
+    }
+    probes.poll(true, &mut result.metrics, emit);
     let Some((step, stopped)) = outcome else {
         return result;
     };
@@ -301,6 +322,7 @@ fn handle_commands(
     exp: &Experiment,
     dataset: &Dataset,
     result: &mut RunResult,
+    probes: &mut ProbeRunner,
     emit: &mut dyn FnMut(Event),
 ) -> Flow {
     let mut paused = false;
@@ -333,6 +355,7 @@ fn handle_commands(
             }
             Command::Stop => return Flow::Stop,
             Command::Export(dir) => export_and_report(&dir, exp, dataset, result, emit),
+            Command::Probe => probes.start_latest(),
         }
     }
 }

@@ -1,0 +1,80 @@
+//! Runs linear probes on their own threads while training goes on, and reports them in
+//! the order they were started. The step-0 probe is the random-init baseline.
+
+use std::thread::JoinHandle;
+
+use super::evaluate::ProbeInputs;
+use super::export::MetricsLog;
+use super::protocol::{Event, ProbeReport};
+
+#[derive(Default)]
+pub struct ProbeRunner {
+    running: Vec<(u64, JoinHandle<crate::metrics::ProbeScore>)>,
+    /// The features of the latest evaluation (what an on-demand probe uses).
+    latest: Option<ProbeInputs>,
+    /// The last step a probe was started for.
+    started_for: Option<u64>,
+    baseline: Option<f32>,
+    class_names: Vec<String>,
+}
+
+impl ProbeRunner {
+    pub fn new(class_names: Vec<String>) -> Self {
+        Self {
+            class_names,
+            ..Self::default()
+        }
+    }
+
+    /// Keeps an evaluation's features; starts a probe on them when `probe_now`.
+    pub fn offer(&mut self, inputs: ProbeInputs, probe_now: bool) {
+        self.latest = Some(inputs);
+        if probe_now {
+            self.start_latest();
+        }
+    }
+
+    /// Probes the latest evaluation's features, unless that was done already.
+    pub fn start_latest(&mut self) {
+        let Some(inputs) = self.latest.clone() else {
+            return;
+        };
+        if self.started_for == Some(inputs.step) {
+            return;
+        }
+        self.started_for = Some(inputs.step);
+        let step = inputs.step;
+        let handle = std::thread::Builder::new()
+            .name("linear-probe".into())
+            .spawn(move || inputs.score())
+            .expect("spawning a linear-probe thread");
+        self.running.push((step, handle));
+    }
+
+    /// Reports the probes that have finished (in start order); `wait` joins them all.
+    pub fn poll(&mut self, wait: bool, log: &mut MetricsLog, emit: &mut dyn FnMut(Event)) {
+        while let Some((_, handle)) = self.running.first() {
+            if !wait && !handle.is_finished() {
+                return;
+            }
+            let (step, handle) = self.running.remove(0);
+            let Ok(score) = handle.join() else {
+                emit(Event::ProbeFailed {
+                    step,
+                    message: "the linear probe crashed".into(),
+                });
+                continue;
+            };
+            let baseline = *self.baseline.get_or_insert(score.accuracy);
+            let report = ProbeReport {
+                step,
+                accuracy: score.accuracy,
+                baseline,
+                confusion: score.confusion,
+                class_names: self.class_names.clone(),
+            };
+            log.probes.push(report.clone());
+            emit(Event::Probe(report));
+        }
+    }
+}
