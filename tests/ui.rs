@@ -261,3 +261,44 @@ fn choosing_another_method_swaps_its_settings() {
     );
     contrastive_workbench::methods::resolve(&h.state().experiment.method).unwrap();
 }
+
+#[test]
+fn clicking_a_projected_point_lists_its_nearest_neighbours() {
+    use contrastive_workbench::app::panels::projection::PLOT_LABEL;
+    use contrastive_workbench::engine::{Event, ProjectionFrame};
+    let mut h = harness(Experiment::default());
+    h.run_steps(1);
+    // Five held-out images laid out symmetrically, so image 12 sits at the plot's centre.
+    // Embeddings: image 12 = (1, 0); 10 is closest to it (cos 0.8), then 13 (cos 0), ...
+    let frame = ProjectionFrame {
+        step: 7,
+        points: vec![[-1.0, 0.0], [1.0, 0.0], [0.0, 0.0], [0.0, -1.0], [0.0, 1.0]],
+        labels: vec![0, 1, 0, 1, 0],
+        indices: vec![10, 11, 12, 13, 14],
+        explained: [0.5, 0.3],
+        embeddings: vec![0.8, 0.6, -1.0, 0.0, 1.0, 0.0, 0.0, 1.0, -0.6, 0.8],
+        dim: 2,
+        knn_correct: vec![true; 5],
+    };
+    h.state_mut().history.apply(Event::Projection(frame));
+    h.run_steps(2);
+    h.get_by_label_contains("Hover a point");
+    h.get_by_label(PLOT_LABEL).click();
+    h.run_steps(2);
+    assert_eq!(h.state().projection_view.selected, Some(12));
+    h.get_by_label_contains("Nearest neighbours of held-out image 12");
+    // The four others, most similar first, each with its cosine.
+    let first = h.get_by_label_contains("0.800").rect();
+    let second = h.get_by_label_contains("0.000").rect();
+    assert!(first.left() < second.left(), "most similar is listed first");
+    h.get_by_label_contains("-1.000");
+    for idx in [10, 11, 13, 14] {
+        assert_eq!(h.state().textures.count_prefix(&format!("test/{idx}")), 1);
+    }
+    // Like a user: move onto the button, then click.
+    h.get_by_label("Clear").hover();
+    h.run_steps(1);
+    h.get_by_label("Clear").click();
+    h.run_steps(2);
+    assert_eq!(h.state().projection_view.selected, None);
+}

@@ -1,6 +1,8 @@
 //! What the UI knows about a run: folded from the trainer's events, plain data only.
 
-use crate::engine::{BackendInfo, EvalReport, Event, ProbeReport, ProjectionFrame, StepMetrics};
+use crate::engine::{
+    BackendInfo, EvalReport, Event, ProbeReport, ProjectionFrame, SimilarityMatrix, StepMetrics,
+};
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum RunStatus {
@@ -39,6 +41,8 @@ pub struct RunHistory {
     pub steps: Vec<StepMetrics>,
     pub evals: Vec<EvalReport>,
     pub projection: Option<ProjectionFrame>,
+    /// The latest logged step's batch similarity matrix.
+    pub similarity: Option<SimilarityMatrix>,
     /// Linear probes, in step order (the first is the random-init baseline).
     pub probes: Vec<ProbeReport>,
     /// A probe that could not run, for the status line.
@@ -65,6 +69,10 @@ impl RunHistory {
             }
             Event::Eval(e) => {
                 self.evals.push(e);
+                None
+            }
+            Event::Similarity(s) => {
+                self.similarity = Some(s);
                 None
             }
             Event::Probe(p) => {

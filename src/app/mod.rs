@@ -8,8 +8,10 @@ pub mod dataset_jobs;
 pub mod history;
 pub mod palette;
 pub mod panels;
+pub mod projection_view;
 pub mod screenshot;
 pub mod textures;
+pub mod tsne_worker;
 pub mod workbench;
 
 use std::path::PathBuf;

@@ -8,6 +8,7 @@ use eframe::egui;
 use super::dataset_jobs::{DatasetJob, JobKind, JobOutcome};
 use super::history::{RunHistory, RunStatus};
 use super::panels;
+use super::projection_view::ProjectionView;
 use super::screenshot::{ScreenshotPlan, ScreenshotState};
 use super::textures::TextureCache;
 use crate::data::detect::spec_for_path;
@@ -64,6 +65,8 @@ pub enum Action {
     DismissInspection,
     ResampleViews,
     ShowTab(Tab),
+    /// Train a linear probe on the latest evaluation's features.
+    Probe,
 }
 
 /// Which images the dataset grid shows.
@@ -104,6 +107,7 @@ pub struct WorkbenchApp {
     pub export_dir: String,
     trainer: Option<TrainerHandle>,
     pub textures: TextureCache,
+    pub projection_view: ProjectionView,
     screenshot: Option<ScreenshotState>,
 }
 
@@ -151,6 +155,7 @@ impl WorkbenchApp {
             export_dir,
             trainer: None,
             textures: TextureCache::default(),
+            projection_view: ProjectionView::default(),
             screenshot: None,
         }
     }
@@ -169,6 +174,7 @@ impl WorkbenchApp {
             Action::Pause => self.send(Command::Pause),
             Action::Resume => self.send(Command::Resume),
             Action::Stop => self.send(Command::Stop),
+            Action::Probe => self.send(Command::Probe),
             Action::Export(dir) => self.send(Command::Export(dir)),
             Action::LoadDataset(spec) => self.load_dataset(spec),
             Action::InspectPath(path) => self.inspect_path(path),
@@ -342,7 +348,7 @@ impl eframe::App for WorkbenchApp {
             match self.tab {
                 Tab::Dataset => panels::dataset::show(ui, self, &mut actions),
                 Tab::Views => panels::views::show(ui, self, &mut actions),
-                Tab::Training => panels::training::show(ui, self),
+                Tab::Training => panels::training::show(ui, self, &mut actions),
             }
         });
         if let Some(shot) = &mut self.screenshot {

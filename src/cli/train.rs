@@ -104,7 +104,10 @@ pub fn train(
                 ));
             }
             Event::ExportFailed { message } => bar.println(format!("export failed: {message}")),
-            Event::Projection(_) | Event::Paused { .. } | Event::Resumed { .. } => {}
+            Event::Projection(_)
+            | Event::Similarity(_)
+            | Event::Paused { .. }
+            | Event::Resumed { .. } => {}
         }
     };
     // Export after every evaluation, so `out` always holds the last good model.

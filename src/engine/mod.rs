@@ -13,6 +13,7 @@ pub mod session;
 pub mod trainer;
 
 pub use protocol::{
-    BackendInfo, Command, EvalReport, Event, ProbeReport, ProjectionFrame, StepMetrics,
+    BackendInfo, Command, EvalReport, Event, ProbeReport, ProjectionFrame, SimilarityMatrix,
+    StepMetrics,
 };
 pub use trainer::{TrainerHandle, spawn_trainer};

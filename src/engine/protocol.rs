@@ -68,6 +68,19 @@ pub struct EvalReport {
     pub baseline_top1: f32,
 }
 
+/// The cosine similarity matrix of a logged step's first pairs (see
+/// `metrics::similarity_matrix`): rows/columns `0..pairs` are view 1, `pairs..2*pairs`
+/// view 2, so `(i, i + pairs)` are the positives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimilarityMatrix {
+    pub step: u64,
+    pub pairs: usize,
+    /// Row-major `[2 * pairs, 2 * pairs]` cosines.
+    pub cosines: Vec<f32>,
+    /// The method's temperature, when it has one: its logits are `cosines / temperature`.
+    pub temperature: Option<f32>,
+}
+
 /// A linear probe on frozen features: trained on the kNN bank, scored on the held-out
 /// queries.
 #[derive(Clone, Debug, PartialEq)]
@@ -112,6 +125,8 @@ pub enum Event {
     Step(StepMetrics),
     /// A kNN evaluation (the first one, at step 0, is the random-init baseline).
     Eval(EvalReport),
+    /// The latest logged step's similarity matrix.
+    Similarity(SimilarityMatrix),
     /// A linear probe finished.
     Probe(ProbeReport),
     ProbeFailed {

@@ -9,11 +9,14 @@ use super::embeddings_export::EmbeddingTable;
 use super::evaluate::{EvalSample, evaluate};
 use super::export::{MetricsLog, export_encoders};
 use super::probe_runner::ProbeRunner;
-use super::protocol::{Command, EvalReport, Event, StepMetrics};
+use super::protocol::{Command, EvalReport, Event, SimilarityMatrix, StepMetrics};
 use crate::data::Dataset;
 use crate::engine::backend::select_device;
 use crate::methods::{self, BuildContext, Method, TrainBatch};
-use crate::metrics::{alignment, collapse, normalized_std, pair_similarity, uniformity};
+use crate::metrics::{
+    MATRIX_PAIRS, alignment, collapse, normalized_std, pair_similarity, similarity_matrix,
+    uniformity,
+};
 use crate::model::tensor_io::images_to_tensor;
 use crate::preset::Experiment;
 use crate::views::prefetch::{PREFETCH_DEPTH, Prefetcher};
@@ -137,6 +140,7 @@ pub fn run_experiment_with(
         seed: exp.seed,
     });
     let eval_device = device;
+    let temperature = params.find("temperature").map(|t| t as f32);
     emit(Event::Started {
         backend,
         total_steps: exp.train.steps,
@@ -275,6 +279,13 @@ pub fn run_experiment_with(
                 };
                 result.metrics.steps.push(m.clone());
                 emit(Event::Step(m));
+                let (cosines, pairs) = similarity_matrix(&out.embeddings, out.dim, MATRIX_PAIRS);
+                emit(Event::Similarity(SimilarityMatrix {
+                    step,
+                    pairs,
+                    cosines,
+                    temperature,
+                }));
                 window_start = Instant::now();
                 waited_before = prefetch.waited;
                 window_steps = 0;

@@ -183,6 +183,12 @@ impl Params {
             .unwrap_or_else(|| panic!("method parameter {key} is not declared"))
     }
 
+    /// The value of `key` when the method declares it (code shared by every method asks
+    /// this, e.g. for a temperature).
+    pub fn find(&self, key: &str) -> Option<f64> {
+        self.0.get(key).copied()
+    }
+
     /// A switch's state.
     pub fn on(&self, key: &str) -> bool {
         self.get(key) >= 0.5

@@ -7,9 +7,11 @@ pub mod knn;
 pub mod linear_probe;
 pub mod matrix;
 pub mod pair_similarity;
+pub mod similarity_matrix;
 
 pub use align_uniform::{alignment, uniformity};
 pub use collapse::normalized_std;
 pub use knn::{KnnParams, knn_accuracy};
 pub use linear_probe::{ProbeParams, ProbeScore, linear_probe};
 pub use pair_similarity::{PairSimilarity, SIMILARITY_BINS, pair_similarity};
+pub use similarity_matrix::{MATRIX_PAIRS, similarity_matrix};

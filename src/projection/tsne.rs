@@ -140,19 +140,20 @@ impl Tsne {
                 [4.0 * g[0], 4.0 * g[1]]
             })
             .collect();
-        for i in 0..n {
+        let state = self
+            .y
+            .iter_mut()
+            .zip(self.velocity.iter_mut().zip(self.gains.iter_mut()));
+        for ((y, (v, gain)), g) in state.zip(&grad) {
             for c in 0..2 {
-                let g = grad[i][c];
-                let v = &mut self.velocity[i][c];
-                let gain = &mut self.gains[i][c];
                 // Delta-bar-delta: grow the step where the gradient keeps its direction.
-                *gain = if (g > 0.0) != (*v > 0.0) {
-                    *gain + 0.2
+                gain[c] = if (g[c] > 0.0) != (v[c] > 0.0) {
+                    gain[c] + 0.2
                 } else {
-                    (*gain * 0.8).max(0.01)
+                    (gain[c] * 0.8).max(0.01)
                 };
-                *v = momentum * *v - self.learning_rate * *gain * g;
-                self.y[i][c] += *v;
+                v[c] = momentum * v[c] - self.learning_rate * gain[c] * g[c];
+                y[c] += v[c];
             }
         }
         // Keep the picture centred so the axes do not drift.

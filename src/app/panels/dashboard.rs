@@ -2,15 +2,16 @@
 //! uniformity, the collapse signal against 1/sqrt(d), positive/negative pair similarity
 //! (means over time, and their distributions at a few moments of the run),
 //! the method's own signals (queue fill, EMA momentum, MI bound...), learning rate and
-//! throughput.
+//! throughput; below them the batch similarity matrix and the linear probe.
 
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Corner, HLine, Legend, Line, LineStyle, Plot, PlotPoints};
 
-use crate::app::workbench::WorkbenchApp;
+use super::{batch_similarity, probe};
+use crate::app::workbench::{Action, WorkbenchApp};
 use crate::engine::StepMetrics;
 
-pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp) {
+pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
     let h = &app.history;
     if h.steps.is_empty() && h.evals.is_empty() {
         ui.label("Press Start to train; curves appear here as it learns.");
@@ -55,6 +56,18 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp) {
                     }
                 }
             });
+        ui.add_space(6.0);
+        ui.horizontal_top(|ui| {
+            let side = (half - 20.0).min(260.0);
+            ui.vertical(|ui| {
+                ui.set_width(half);
+                batch_similarity::show(ui, app, side);
+            });
+            ui.vertical(|ui| {
+                ui.set_width(half);
+                probe::show(ui, app, side, actions);
+            });
+        });
     });
 }
 

@@ -1,31 +1,51 @@
-//! The live 2-D projection (PCA) of held-out embeddings, coloured by label, with the
-//! hovered image shown beside it.
+//! The live 2-D projection (PCA, or t-SNE animated on its own thread) of the held-out
+//! sample's embeddings, coloured by class or by kNN correctness. Hovering shows the image;
+//! clicking selects it and lists its nearest neighbours in embedding space (cosine), which
+//! are ringed on the plot and joined to it.
 
-use eframe::egui::{self, RichText};
-use egui_plot::{Legend, Plot, PlotPoints, Points};
+use eframe::egui::{self, Color32, RichText};
+use egui_plot::{Legend, Line, MarkerShape, Plot, PlotPoint, PlotPoints, Points};
 
 use crate::app::palette::class_colour;
+use crate::app::projection_view::{ColourBy, ProjectionMode};
+use crate::app::tsne_worker::ITERATIONS_PER_DATA;
 use crate::app::workbench::WorkbenchApp;
+use crate::engine::ProjectionFrame;
+use crate::projection::nearest_cosine;
+
+/// The accessible name of the scatter plot (what UI tests find it by).
+pub const PLOT_LABEL: &str = "embedding projection";
+const RIGHT: Color32 = Color32::from_rgb(70, 170, 90);
+const WRONG: Color32 = Color32::from_rgb(220, 90, 80);
+const THUMB: f32 = 56.0;
 
 pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
+    controls(ui, app);
     let Some(frame) = app.history.projection.clone() else {
-        ui.label(RichText::new("Embedding projection").strong());
-        ui.label("The PCA of held-out embeddings appears when training starts.");
+        ui.label("The projection of held-out embeddings appears when training starts.");
         return;
     };
-    ui.label(RichText::new(format!(
-        "Embedding projection (PCA) at step {}: {} held-out images; axes explain {:.0}% and {:.0}% of variance",
-        frame.step,
-        frame.points.len(),
-        100.0 * frame.explained[0],
-        100.0 * frame.explained[1]
-    )).strong());
-    let d = std::sync::Arc::clone(&app.dataset);
-    let classes = d.class_names.len();
+    let (mut points, caption) = layout(ui, app, &frame);
+    // A layout from an earlier run's sample can briefly be longer than this frame.
+    points.truncate(frame.points.len());
+    ui.label(RichText::new(caption).strong());
+    let neighbours = selected_position(app, &frame).map(|i| {
+        (
+            i,
+            nearest_cosine(
+                &frame.embeddings,
+                frame.dim,
+                i,
+                app.projection_view.neighbours,
+            ),
+        )
+    });
     let side = ui
         .available_width()
-        .min(ui.available_height() - 110.0)
+        .min(ui.available_height() - 190.0)
         .max(200.0);
+    let colour_by = app.projection_view.colour;
+    let names = app.dataset.class_names.clone();
     let response = Plot::new("projection")
         .width(ui.available_width())
         .height(side)
@@ -33,53 +53,277 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
         .legend(Legend::default())
         .show_axes(false)
         .show(ui, |p| {
-            for c in 0..classes {
-                let pts: Vec<[f64; 2]> = frame
-                    .points
-                    .iter()
-                    .zip(&frame.labels)
-                    .filter(|(_, l)| **l as usize == c)
-                    .map(|(q, _)| [f64::from(q[0]), f64::from(q[1])])
-                    .collect();
+            draw_points(p, &frame, &points, colour_by, &names);
+            if let Some((i, near)) = &neighbours {
+                draw_selection(p, &points, *i, near);
+            }
+            hovered_point(p, &points)
+        });
+    response
+        .response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, PLOT_LABEL));
+    let hovered = response.inner.filter(|_| response.response.hovered());
+    if let Some(i) = hovered
+        && response.response.clicked()
+    {
+        app.projection_view.selected = Some(frame.indices[i]);
+    }
+    ui.horizontal(|ui| match hovered {
+        Some(i) => {
+            thumbnail(ui, app, frame.indices[i]);
+            ui.label(format!(
+                "held-out image {}: {}{}",
+                frame.indices[i],
+                class_name(app, frame.labels[i]),
+                if frame.knn_correct.get(i) == Some(&false) {
+                    " (kNN gets it wrong)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        None => {
+            ui.label(
+                RichText::new("Hover a point to see its image; click it for its neighbours.")
+                    .small(),
+            );
+        }
+    });
+    if let Some((i, near)) = neighbours {
+        neighbour_strip(ui, app, &frame, i, &near);
+    }
+}
+
+fn controls(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
+    let v = &mut app.projection_view;
+    ui.horizontal(|ui| {
+        ui.label("Projection:");
+        ui.selectable_value(&mut v.mode, ProjectionMode::Pca, "PCA");
+        ui.selectable_value(&mut v.mode, ProjectionMode::Tsne, "t-SNE");
+        ui.separator();
+        ui.label("Colour:");
+        ui.selectable_value(&mut v.colour, ColourBy::Class, "class");
+        ui.selectable_value(&mut v.colour, ColourBy::KnnCorrect, "kNN right/wrong");
+        if v.mode == ProjectionMode::Tsne {
+            ui.separator();
+            let before = v.tsne_paused;
+            ui.checkbox(&mut v.tsne_paused, "Pause t-SNE");
+            if v.tsne_paused != before {
+                let paused = v.tsne_paused;
+                v.tsne(ui.ctx()).set_paused(paused);
+            }
+        }
+    });
+}
+
+/// The points to draw and the caption saying what they are.
+fn layout(
+    ui: &egui::Ui,
+    app: &mut WorkbenchApp,
+    frame: &ProjectionFrame,
+) -> (Vec<[f32; 2]>, String) {
+    let pca = || {
+        (
+            frame.points.clone(),
+            format!(
+                "PCA at step {}: {} held-out images; axes explain {:.0}% and {:.0}% of variance",
+                frame.step,
+                frame.points.len(),
+                100.0 * frame.explained[0],
+                100.0 * frame.explained[1]
+            ),
+        )
+    };
+    if app.projection_view.mode == ProjectionMode::Pca {
+        return pca();
+    }
+    let worker = app.projection_view.tsne(ui.ctx());
+    worker.offer(frame.step, &frame.embeddings, frame.dim);
+    match worker.latest() {
+        Some(l) if !l.points.is_empty() => (
+            l.points.clone(),
+            format!(
+                "t-SNE of step {}'s embeddings: {} held-out images, iteration {}{} ({:.0} it/s)",
+                l.step,
+                l.points.len(),
+                l.iterations,
+                if l.iterations >= ITERATIONS_PER_DATA {
+                    ", settled"
+                } else {
+                    ""
+                },
+                l.iterations_per_sec
+            ),
+        ),
+        _ => {
+            let (p, _) = pca();
+            (p, "t-SNE is starting; showing PCA meanwhile".into())
+        }
+    }
+}
+
+fn draw_points(
+    p: &mut egui_plot::PlotUi,
+    frame: &ProjectionFrame,
+    points: &[[f32; 2]],
+    colour_by: ColourBy,
+    names: &[String],
+) {
+    let xy = |q: &[f32; 2]| [f64::from(q[0]), f64::from(q[1])];
+    let series = |keep: &dyn Fn(usize) -> bool| -> Vec<[f64; 2]> {
+        points
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| keep(*i))
+            .map(|(_, q)| xy(q))
+            .collect()
+    };
+    match colour_by {
+        ColourBy::Class => {
+            for (c, name) in names.iter().enumerate() {
+                let pts = series(&|i| frame.labels.get(i).is_some_and(|&l| l as usize == c));
                 p.points(
-                    Points::new(d.class_names[c].clone(), PlotPoints::from(pts))
+                    Points::new(name.clone(), PlotPoints::from(pts))
                         .color(class_colour(c))
                         .radius(2.5),
                 );
             }
-            // The point nearest the pointer, in screen distance.
-            p.pointer_coordinate().and_then(|ptr| {
-                let t = p.transform();
-                let at = t.position_from_point(&ptr);
-                frame
-                    .points
-                    .iter()
-                    .enumerate()
-                    .map(|(i, q)| {
-                        let s = t.position_from_point(&egui_plot::PlotPoint::new(q[0], q[1]));
-                        (i, s.distance(at))
-                    })
-                    .filter(|(_, dist)| *dist < 12.0)
-                    .min_by(|a, b| a.1.total_cmp(&b.1))
-                    .map(|(i, _)| i)
-            })
-        });
-    ui.horizontal(|ui| {
-        if let Some(i) = response.inner.filter(|_| response.response.hovered()) {
-            let idx = frame.indices[i];
-            let size = d.image_size();
-            let tex = app
-                .textures
-                .get(ui.ctx(), &format!("test/{idx}"), size, || {
-                    d.test.image(idx).to_vec()
-                });
-            ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(72.0, 72.0)));
-            ui.label(format!(
-                "held-out image {idx}: {}",
-                d.class_names[frame.labels[i] as usize]
-            ));
-        } else {
-            ui.label(RichText::new("Hover a point to see its image.").small());
+        }
+        ColourBy::KnnCorrect => {
+            for (name, colour, want) in [("kNN right", RIGHT, true), ("kNN wrong", WRONG, false)] {
+                let pts = series(&|i| frame.knn_correct.get(i) == Some(&want));
+                p.points(
+                    Points::new(name, PlotPoints::from(pts))
+                        .color(colour)
+                        .radius(2.5),
+                );
+            }
+        }
+    }
+}
+
+/// Rings the selected point and its neighbours, joined by thin lines.
+fn draw_selection(p: &mut egui_plot::PlotUi, points: &[[f32; 2]], i: usize, near: &[(usize, f32)]) {
+    let Some(&sel) = points.get(i) else { return };
+    let sel = [f64::from(sel[0]), f64::from(sel[1])];
+    let near: Vec<[f64; 2]> = near
+        .iter()
+        .filter_map(|&(j, _)| points.get(j))
+        .map(|q| [f64::from(q[0]), f64::from(q[1])])
+        .collect();
+    for q in &near {
+        p.line(
+            Line::new("", PlotPoints::from(vec![sel, *q]))
+                .color(Color32::from_gray(140))
+                .width(0.8),
+        );
+    }
+    p.points(
+        Points::new("neighbours", PlotPoints::from(near))
+            .shape(MarkerShape::Circle)
+            .filled(false)
+            .radius(5.0)
+            .color(Color32::from_gray(60)),
+    );
+    p.points(
+        Points::new("selected", PlotPoints::from(vec![sel]))
+            .shape(MarkerShape::Circle)
+            .filled(false)
+            .radius(8.0)
+            .color(Color32::BLACK),
+    );
+}
+
+/// The point nearest the pointer, within 12 screen points.
+fn hovered_point(p: &egui_plot::PlotUi, points: &[[f32; 2]]) -> Option<usize> {
+    let ptr = p.pointer_coordinate()?;
+    let t = p.transform();
+    let at = t.position_from_point(&ptr);
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let s = t.position_from_point(&PlotPoint::new(q[0], q[1]));
+            (i, s.distance(at))
+        })
+        .filter(|(_, dist)| *dist < 12.0)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
+}
+
+/// Where the selected image sits in this frame (None when nothing is selected or it is
+/// not in the sample).
+fn selected_position(app: &WorkbenchApp, frame: &ProjectionFrame) -> Option<usize> {
+    let idx = app.projection_view.selected?;
+    frame.indices.iter().position(|&j| j == idx)
+}
+
+fn neighbour_strip(
+    ui: &mut egui::Ui,
+    app: &mut WorkbenchApp,
+    frame: &ProjectionFrame,
+    i: usize,
+    near: &[(usize, f32)],
+) {
+    let own = frame.labels[i];
+    ui.horizontal_wrapped(|ui| {
+        if ui.small_button("Clear").clicked() {
+            app.projection_view.selected = None;
+        }
+        ui.label(
+            RichText::new(format!(
+                "Nearest neighbours of held-out image {} ({}) at step {}, by cosine similarity:",
+                frame.indices[i],
+                class_name(app, own),
+                frame.step
+            ))
+            .strong(),
+        );
+    });
+    ui.horizontal_wrapped(|ui| {
+        thumbnail(ui, app, frame.indices[i]);
+        ui.separator();
+        for &(j, sim) in near {
+            ui.vertical(|ui| {
+                let clicked = thumbnail(ui, app, frame.indices[j]).clicked();
+                let same = frame.labels[j] == own;
+                ui.label(
+                    RichText::new(format!("{}\n{sim:.3}", class_name(app, frame.labels[j])))
+                        .small()
+                        .color(if same { RIGHT } else { WRONG }),
+                );
+                if clicked {
+                    // Walk the neighbourhood: the neighbour becomes the selection.
+                    app.projection_view.selected = Some(frame.indices[j]);
+                }
+            });
         }
     });
+}
+
+/// A held-out image's thumbnail; clickable.
+fn thumbnail(ui: &mut egui::Ui, app: &mut WorkbenchApp, idx: usize) -> egui::Response {
+    let d = std::sync::Arc::clone(&app.dataset);
+    if idx >= d.test.len() {
+        // The run was on a dataset that has since been replaced.
+        return ui.label("(image not loaded)");
+    }
+    let tex = app
+        .textures
+        .get(ui.ctx(), &format!("test/{idx}"), d.image_size(), || {
+            d.test.image(idx).to_vec()
+        });
+    ui.add(
+        egui::Image::new(tex)
+            .fit_to_exact_size(egui::vec2(THUMB, THUMB))
+            .sense(egui::Sense::click()),
+    )
+}
+
+fn class_name(app: &WorkbenchApp, label: u16) -> String {
+    app.dataset
+        .class_names
+        .get(label as usize)
+        .cloned()
+        .unwrap_or_else(|| format!("class {label}"))
 }

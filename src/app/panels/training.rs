@@ -3,14 +3,14 @@
 use eframe::egui;
 
 use super::{dashboard, projection};
-use crate::app::workbench::WorkbenchApp;
+use crate::app::workbench::{Action, WorkbenchApp};
 
-pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
+pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
     let width = ui.available_width();
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
             ui.set_width(width * 0.55);
-            dashboard::show(ui, app);
+            dashboard::show(ui, app, actions);
         });
         ui.separator();
         ui.vertical(|ui| projection::show(ui, app));
