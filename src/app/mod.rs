@@ -5,6 +5,7 @@
 //! (the egui_demo_app pattern), so no panel mutates shared state behind another's back.
 
 pub mod dataset_jobs;
+pub mod frame_times;
 pub mod history;
 pub mod palette;
 pub mod panels;

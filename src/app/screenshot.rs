@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use eframe::egui;
 
+use super::frame_times::FrameTimes;
 use super::history::{RunHistory, RunStatus};
+use super::projection_view::{ProjectionMode, ProjectionView};
 use super::workbench::Action;
 use crate::preset::Experiment;
 
@@ -18,7 +20,14 @@ pub struct ScreenshotPlan {
     /// Training steps before the picture (0: do not train).
     pub after_steps: u64,
     pub tab: String,
+    /// Show the t-SNE projection, and wait for it to settle on the last evaluation.
+    pub tsne: bool,
+    /// Select the first projected image (its neighbours show).
+    pub select: bool,
 }
+
+/// t-SNE iterations on the final data before the picture is taken.
+const TSNE_SETTLED: u32 = 500;
 
 const WAITING: u8 = 0;
 const REQUESTED: u8 = 1;
@@ -29,6 +38,10 @@ pub struct ScreenshotState {
     plan: ScreenshotPlan,
     frames: u64,
     started: bool,
+    /// Training was paused for the picture.
+    paused: bool,
+    /// The frame times were printed.
+    reported: bool,
     phase: Arc<AtomicU8>,
 }
 
@@ -46,6 +59,8 @@ impl ScreenshotState {
             plan,
             frames: 0,
             started: false,
+            paused: false,
+            reported: false,
             phase: Arc::new(AtomicU8::new(WAITING)),
         }
     }
@@ -56,8 +71,26 @@ impl ScreenshotState {
         ctx: &egui::Context,
         status: &RunStatus,
         history: &RunHistory,
+        view: &mut ProjectionView,
+        frame_times: &FrameTimes,
     ) -> Vec<Action> {
         self.frames += 1;
+        if self.plan.tsne {
+            view.mode = ProjectionMode::Tsne;
+        }
+        if self.plan.select && view.selected.is_none() {
+            view.selected = history
+                .projection
+                .as_ref()
+                .and_then(|f| f.indices.first().copied());
+        }
+        // t-SNE is settled when its layout is of the last evaluation and has run a while.
+        let tsne_settled = !self.plan.tsne
+            || history.projection.as_ref().is_some_and(|f| {
+                view.tsne(ctx)
+                    .latest()
+                    .is_some_and(|l| l.step == f.step && l.iterations >= TSNE_SETTLED)
+            });
         let mut actions = Vec::new();
         if self.plan.after_steps > 0 && !self.started {
             self.started = true;
@@ -70,13 +103,16 @@ impl ScreenshotState {
                 .evals
                 .last()
                 .is_some_and(|e| e.step >= self.plan.after_steps);
-            evaluated || matches!(status, RunStatus::Failed(_) | RunStatus::Finished { .. })
+            if evaluated && !self.paused {
+                // Hold training still while the picture (and t-SNE) settles.
+                self.paused = true;
+                actions.push(Action::Pause);
+            }
+            (evaluated && tsne_settled)
+                || matches!(status, RunStatus::Failed(_) | RunStatus::Finished { .. })
         };
         match self.phase.load(Ordering::SeqCst) {
             WAITING if ready => {
-                if self.plan.after_steps > 0 {
-                    actions.push(Action::Pause);
-                }
                 self.phase.store(REQUESTED, Ordering::SeqCst);
                 let path = self.plan.path.clone();
                 let phase = Arc::clone(&self.phase);
@@ -88,6 +124,13 @@ impl ScreenshotState {
                 });
             }
             SAVED | FAILED => {
+                if let Some((p50, p99)) = frame_times.percentiles().filter(|_| !self.reported) {
+                    self.reported = true;
+                    eprintln!(
+                        "UI frame build time over the last {} frames: p50 {p50:.2} ms, p99 {p99:.2} ms",
+                        frame_times.len()
+                    );
+                }
                 actions.push(Action::Stop);
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use eframe::egui;
 
 use super::dataset_jobs::{DatasetJob, JobKind, JobOutcome};
+use super::frame_times::FrameTimes;
 use super::history::{RunHistory, RunStatus};
 use super::panels;
 use super::projection_view::ProjectionView;
@@ -108,6 +109,8 @@ pub struct WorkbenchApp {
     trainer: Option<TrainerHandle>,
     pub textures: TextureCache,
     pub projection_view: ProjectionView,
+    /// Build time of recent frames (the top bar shows p50/p99).
+    pub frame_times: FrameTimes,
     screenshot: Option<ScreenshotState>,
 }
 
@@ -156,6 +159,7 @@ impl WorkbenchApp {
             trainer: None,
             textures: TextureCache::default(),
             projection_view: ProjectionView::default(),
+            frame_times: FrameTimes::default(),
             screenshot: None,
         }
     }
@@ -328,6 +332,7 @@ impl eframe::App for WorkbenchApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let frame_start = std::time::Instant::now();
         self.poll_trainer();
         self.poll_dataset_job();
         let mut actions = Vec::new();
@@ -352,7 +357,13 @@ impl eframe::App for WorkbenchApp {
             }
         });
         if let Some(shot) = &mut self.screenshot {
-            for a in shot.drive(ui.ctx(), &self.status, &self.history) {
+            for a in shot.drive(
+                ui.ctx(),
+                &self.status,
+                &self.history,
+                &mut self.projection_view,
+                &self.frame_times,
+            ) {
                 actions.push(a);
             }
         }
@@ -369,5 +380,6 @@ impl eframe::App for WorkbenchApp {
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(250));
         }
+        self.frame_times.record(frame_start.elapsed());
     }
 }

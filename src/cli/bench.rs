@@ -1,5 +1,6 @@
 //! `bench`: throughput of the training step per backend and of the augmentation pipeline,
-//! printed as figures and as ratios against the CPU backend measured in the same run.
+//! printed as figures and as ratios against the CPU backend measured in the same run; then
+//! the live views' numerics (`bench_projection`).
 
 use std::time::Instant;
 
@@ -106,6 +107,7 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
         }
     }
     data_stall(&data, batch, steps);
+    super::bench_projection::projection_bench();
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 //! Command-line entry points. The GUI and the headless commands share the engine.
 
 pub mod bench;
+mod bench_projection;
+pub mod embed;
 pub mod load;
 pub mod train;
 
@@ -41,6 +43,32 @@ pub enum Commands {
         #[arg(long, value_enum)]
         backend: Option<BackendArg>,
     },
+    /// Embed a dataset with an exported encoder (a run folder): embeddings.csv/.npy and the
+    /// Embedding Projector's vectors.tsv + metadata.tsv.
+    Embed {
+        /// The run folder (written by Export or `train --out`).
+        #[arg(long)]
+        encoder: PathBuf,
+        /// Dataset path (image folder, IDX folder, CIFAR batches); default: the run's own.
+        #[arg(long)]
+        dataset: Option<PathBuf>,
+        /// Side image folders are resized to.
+        #[arg(long, default_value_t = 32)]
+        size: usize,
+        /// Output folder (default: <encoder>/embed-<dataset name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// kNN top-1 and a linear probe of an exported encoder, each against the same networks
+    /// at their random initialisation; one JSON line on stdout.
+    Eval {
+        #[arg(long)]
+        encoder: PathBuf,
+        #[arg(long)]
+        dataset: Option<PathBuf>,
+        #[arg(long, default_value_t = 32)]
+        size: usize,
+    },
     /// Measure training views/s per backend and augmentation images/s.
     Bench {
         /// Images per step (two views each).
@@ -49,6 +77,9 @@ pub enum Commands {
         /// Timed steps per backend (after two warm-up steps).
         #[arg(long, default_value_t = 5)]
         steps: usize,
+        /// Only the live views' numerics (PCA, t-SNE, neighbours, linear probe).
+        #[arg(long)]
+        projection_only: bool,
     },
     /// Open the window, train for a while, save a screenshot and exit.
     Screenshot {
@@ -60,6 +91,12 @@ pub enum Commands {
         /// Which tab to show: dataset, views or training.
         #[arg(long, default_value = "training")]
         tab: String,
+        /// Show the t-SNE projection (waits for it to settle) instead of PCA.
+        #[arg(long)]
+        tsne: bool,
+        /// Select the first projected image, so its nearest neighbours show.
+        #[arg(long)]
+        select: bool,
     },
 }
 
@@ -98,12 +135,20 @@ pub fn run(cli: Cli) -> ExitCode {
             preset: cli.preset,
             screenshot: None,
         }),
-        Some(Commands::Screenshot { out, steps, tab }) => app::launch(LaunchOptions {
+        Some(Commands::Screenshot {
+            out,
+            steps,
+            tab,
+            tsne,
+            select,
+        }) => app::launch(LaunchOptions {
             preset: cli.preset,
             screenshot: Some(app::ScreenshotPlan {
                 path: out,
                 after_steps: steps,
                 tab,
+                tsne,
+                select,
             }),
         }),
         Some(Commands::Train {
@@ -111,7 +156,25 @@ pub fn run(cli: Cli) -> ExitCode {
             out,
             backend,
         }) => train::train(cli.preset, steps, out, backend.map(Into::into)),
-        Some(Commands::Bench { batch, steps }) => bench::bench(batch, steps),
+        Some(Commands::Embed {
+            encoder,
+            dataset,
+            size,
+            out,
+        }) => embed::embed(&encoder, dataset.as_deref(), size, out),
+        Some(Commands::Eval {
+            encoder,
+            dataset,
+            size,
+        }) => embed::eval(&encoder, dataset.as_deref(), size),
+        Some(Commands::Bench {
+            projection_only: true,
+            ..
+        }) => {
+            bench_projection::projection_bench();
+            Ok(())
+        }
+        Some(Commands::Bench { batch, steps, .. }) => bench::bench(batch, steps),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

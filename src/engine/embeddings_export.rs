@@ -112,9 +112,11 @@ impl EmbeddingTable {
         npy_f32(&self.values, self.rows.len(), self.dim)
     }
 
-    /// Writes `embeddings.csv`, `embeddings.npy`, `vectors.tsv`, `metadata.tsv` into `dir`,
-    /// each atomically; returns their names.
+    /// Writes `embeddings.csv`, `embeddings.npy`, `vectors.tsv`, `metadata.tsv` into `dir`
+    /// (created if needed), each atomically; returns their names.
     pub fn write(&self, dir: &Path) -> anyhow::Result<Vec<String>> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
         let files = [
             ("embeddings.csv", self.csv().into_bytes()),
             ("embeddings.npy", self.npy()),

@@ -7,6 +7,7 @@ pub mod backend;
 pub mod embeddings_export;
 pub mod evaluate;
 pub mod export;
+pub mod frozen_encoder;
 pub mod probe_runner;
 pub mod protocol;
 pub mod session;

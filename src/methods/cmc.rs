@@ -12,6 +12,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor};
 use rand::RngExt;
 
+use super::encoder_input::embed_with;
 use super::memory::{BANK_FEATURE_DIM, BANK_MOMENTUM, BANK_TEMPERATURE, MemoryBank};
 use super::trainable::Trainable;
 use super::{
@@ -297,14 +298,15 @@ impl Method for Cmc {
 
     /// All encoders' outputs, concatenated (L first).
     fn embed(&self, images: Tensor<4>) -> Tensor<2> {
-        let net = self.net.net();
-        let outputs = net
+        let encoders: Vec<_> = self
+            .net
+            .net()
             .views
             .iter()
-            .zip(split_lab(images, self.views, &self.normalize))
-            .map(|(v, x)| v.encoder.valid().forward(x))
+            .zip(self.views)
+            .map(|(v, view)| (&v.encoder, view.input))
             .collect();
-        Tensor::cat(outputs, 1)
+        embed_with(&encoders, images, &self.normalize)
     }
 
     fn export_encoders(&self) -> Vec<ExportedEncoder> {

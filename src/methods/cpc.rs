@@ -15,6 +15,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::RngExt;
 
+use super::encoder_input::{embed_with, pool_patches};
 use super::trainable::Trainable;
 use super::{
     BuildContext, EncoderInput, ExportedEncoder, Method, MethodInfo, ParamSpec, Params, StepError,
@@ -25,6 +26,7 @@ use crate::model::autoregressive::{ContextKind, ContextNet};
 use crate::model::patches::{augment_patches, extract_patches};
 use crate::model::{Norm, SmallCnn, SmallCnnConfig};
 use crate::seeding::{Stream, rng_for};
+use crate::views::Normalize;
 use crate::views::patch_grid::PatchGrid;
 
 const CONTEXTS: &[&str] = &["masked-conv", "gru"];
@@ -209,13 +211,6 @@ pub fn prediction_loss(pred: Tensor<2>, target: Tensor<2>, negatives: Tensor<2>)
     info_nce(pos, neg)
 }
 
-/// Mean over the grid of each image's patch embeddings: `[B * g^2, d]` -> `[B, d]`.
-fn pool(z: Tensor<2>, patches: usize) -> Tensor<2> {
-    let [rows, d] = z.dims();
-    let b = rows / patches;
-    z.reshape([b, patches, d]).mean_dim(1).reshape([b, d])
-}
-
 impl Method for Cpc {
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let (grid, steps, dim) = (self.grid, self.steps, self.dim);
@@ -263,7 +258,7 @@ impl Method for Cpc {
             let loss = total_loss.expect("at least one prediction step") / steps as f64;
             (loss, (z, mi))
         })?;
-        let pooled = pool(z.detach(), grid.len());
+        let pooled = pool_patches(z.detach(), grid.len());
         let mut out = StepOutput::new(loss, pooled, dim);
         // The bound for the nearest row (k = 1) and the farthest.
         let bound = |t: &Tensor<1>| {
@@ -285,8 +280,9 @@ impl Method for Cpc {
 
     /// The mean of the patch embeddings (no patch augmentation at evaluation).
     fn embed(&self, images: Tensor<4>) -> Tensor<2> {
-        let patches = extract_patches(images, &self.grid);
-        pool(self.encoder_ref().valid().forward(patches), self.grid.len())
+        let input = EncoderInput::RgbPatches(self.grid);
+        // Normalisation only matters to Lab inputs.
+        embed_with(&[(self.encoder_ref(), input)], images, &Normalize::HALF)
     }
 
     fn export_encoders(&self) -> Vec<ExportedEncoder> {

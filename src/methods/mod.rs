@@ -11,6 +11,7 @@ pub mod cmc;
 pub mod common;
 pub mod cpc;
 pub mod dim;
+pub mod encoder_input;
 pub mod hadsell;
 pub mod instdisc;
 pub mod lars;
@@ -148,6 +149,9 @@ pub enum StepError {
     /// The loss was NaN or infinite; the step was not applied, the weights are unchanged.
     #[error("loss is {0}; the update was not applied")]
     NonFinite(f32),
+    /// An encoder loaded from a run folder is only for embedding.
+    #[error("this encoder was loaded from a run folder and is frozen: it cannot train")]
+    Frozen,
 }
 
 /// Everything a method needs to build itself.

@@ -96,7 +96,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
 
 fn controls(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
     let v = &mut app.projection_view;
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label("Projection:");
         ui.selectable_value(&mut v.mode, ProjectionMode::Pca, "PCA");
         ui.selectable_value(&mut v.mode, ProjectionMode::Tsne, "t-SNE");

@@ -53,6 +53,16 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
             }
         };
         ui.label(RichText::new(backend).small());
+        if let Some((p50, p99)) = app.frame_times.percentiles() {
+            ui.separator();
+            ui.label(
+                RichText::new(format!("UI frame build p50 {p50:.1} ms, p99 {p99:.1} ms")).small(),
+            )
+            .on_hover_text(format!(
+                "CPU time to build each of the last {} frames (drawing excluded)",
+                app.frame_times.len()
+            ));
+        }
         if let Some(msg) = &app.history.export_message {
             ui.separator();
             ui.label(RichText::new(msg).small());

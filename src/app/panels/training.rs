@@ -13,6 +13,11 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>
             dashboard::show(ui, app, actions);
         });
         ui.separator();
-        ui.vertical(|ui| projection::show(ui, app));
+        // Whatever is left; long captions wrap instead of pushing the plot off-screen.
+        let rest = ui.available_width();
+        ui.vertical(|ui| {
+            ui.set_max_width(rest);
+            projection::show(ui, app);
+        });
     });
 }

@@ -1,0 +1,134 @@
+//! An exported run folder loaded back as a frozen encoder: the preset says which method and
+//! encoder architecture it was, the `<name>.bpk` records hold the weights. It implements
+//! `Method` (its step refuses to train), so evaluation, projection and the embeddings
+//! export use it exactly as they use a method being trained.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+use crate::methods::encoder_input::embed_with;
+use crate::methods::{
+    self, BuildContext, EncoderInput, ExportedEncoder, Method, StepError, StepOutput, TrainBatch,
+};
+use crate::model::SmallCnn;
+use crate::preset::Experiment;
+
+pub struct FrozenEncoder {
+    /// The run folder it came from.
+    pub dir: PathBuf,
+    /// The preset the run was trained with (its normalisation is the encoder's input's).
+    pub experiment: Experiment,
+    encoders: Vec<(&'static str, SmallCnn, EncoderInput)>,
+}
+
+impl FrozenEncoder {
+    /// Loads `dir` (a folder written by Export or `train --out`) for images of side
+    /// `image_size` (CPC's patch grid depends on it). Errors name the file and the problem.
+    pub fn load(dir: &Path, image_size: usize) -> anyhow::Result<Self> {
+        Self::open(dir, image_size, true)
+    }
+
+    /// The same networks at the initialisation the run started from (same preset, same
+    /// seed), without the trained weights: the random-init baseline.
+    pub fn random_init(dir: &Path, image_size: usize) -> anyhow::Result<Self> {
+        Self::open(dir, image_size, false)
+    }
+
+    fn open(dir: &Path, image_size: usize, trained: bool) -> anyhow::Result<Self> {
+        let preset = dir.join("preset.toml");
+        if !preset.exists() {
+            bail!(
+                "{} has no preset.toml: not a run folder written by Export or `train --out`",
+                dir.display()
+            );
+        }
+        let experiment = Experiment::load(&preset)?;
+        let (info, params) = methods::resolve(&experiment.method)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", preset.display()))?;
+        // Built only for its architecture; the weights come from the records below.
+        let plain = Device::flex();
+        plain.seed(experiment.seed);
+        let device = plain.autodiff();
+        let method = (info.build)(&BuildContext {
+            device: &device,
+            encoder: &experiment.encoder,
+            params: &params,
+            train: &experiment.train,
+            dataset_len: 2,
+            image_size,
+            normalize: experiment.views.normalize,
+            seed: experiment.seed,
+        });
+        let mut encoders = Vec::new();
+        for ExportedEncoder {
+            name,
+            network,
+            input,
+        } in method.export_encoders()
+        {
+            if !trained {
+                encoders.push((name, network, input));
+                continue;
+            }
+            let path = dir.join(format!("{name}.bpk"));
+            if !path.exists() {
+                bail!(
+                    "{} is missing: a {} run exports it",
+                    path.display(),
+                    info.name
+                );
+            }
+            let network = network.try_load_file(&path).with_context(|| {
+                format!("{}: cannot load the encoder's weights", path.display())
+            })?;
+            encoders.push((name, network, input));
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            experiment,
+            encoders,
+        })
+    }
+
+    /// What the representation is made of, for messages: "encoder (RGB)" etc.
+    pub fn describe(&self) -> String {
+        self.encoders
+            .iter()
+            .map(|(name, _, input)| format!("{name} ({input:?})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl Method for FrozenEncoder {
+    fn train_step(&mut self, _batch: TrainBatch, _lr: f64) -> Result<StepOutput, StepError> {
+        Err(StepError::Frozen)
+    }
+
+    fn encoder_ref(&self) -> &SmallCnn {
+        &self.encoders[0].1
+    }
+
+    fn embed(&self, images: Tensor<4>) -> Tensor<2> {
+        let list: Vec<_> = self
+            .encoders
+            .iter()
+            .map(|(_, net, input)| (net, *input))
+            .collect();
+        embed_with(&list, images, &self.experiment.views.normalize)
+    }
+
+    fn export_encoders(&self) -> Vec<ExportedEncoder> {
+        self.encoders
+            .iter()
+            .map(|(name, net, input)| ExportedEncoder {
+                name,
+                network: net.clone(),
+                input: *input,
+            })
+            .collect()
+    }
+}
