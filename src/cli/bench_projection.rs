@@ -66,7 +66,7 @@ pub fn projection_bench() {
         }
         let per = t.elapsed().as_secs_f64() * 1e3 / iters as f64;
         println!(
-            "t-SNE (exact) on {n} points: affinities {setup:.0} ms once per evaluation, then \
+            "t-SNE (exact gradient) on {n} points: affinities {setup:.0} ms once per evaluation, then \
              {:.0} iterations/s ({per:.1} ms each = {:.2} frames)",
             1e3 / per,
             per / FRAME_MS

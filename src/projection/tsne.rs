@@ -3,12 +3,14 @@
 //! picture instead of jumping. Written here because the t-SNE crate (`bhtsne`) only runs a
 //! whole fit from scratch: no warm start, no stepping, which live animation needs.
 //!
-//! Geometry is cosine, like the kNN evaluation: rows are L2-normalised first. The gradient
-//! is exact (O(n^2) per iteration, rows in parallel with rayon), so the sample is capped at
-//! `TSNE_MAX_POINTS`; optimisation follows the reference implementation: early
+//! Geometry is cosine, like the kNN evaluation: rows are L2-normalised first (distances
+//! from one GEMM). Affinities are the usual sparse ones (each point's 3 * perplexity
+//! nearest). The gradient is exact (O(n^2) per iteration, one pass per row in parallel
+//! with rayon), so the sample is capped at `TSNE_MAX_POINTS`; optimisation follows the reference implementation: early
 //! exaggeration 12 for the first 250 iterations of a fresh layout, momentum 0.5 then 0.8,
 //! per-coordinate gains, learning rate max(n / 12, 50) (Belkina et al. 2019).
 
+use nalgebra::DMatrix;
 use rayon::prelude::*;
 
 use crate::metrics::matrix::l2_normalized_rows;
@@ -108,36 +110,41 @@ impl Tsne {
             0.8
         };
         let y = &self.y;
-        // Student-t kernel sum over all ordered pairs (the normaliser of q).
-        let z: f32 = (0..n)
-            .into_par_iter()
-            .map(|i| {
-                let yi = y[i];
-                y.iter()
-                    .enumerate()
-                    .filter(|&(j, _)| j != i)
-                    .map(|(_, yj)| kernel(yi, *yj))
-                    .sum::<f32>()
-            })
-            .sum::<f32>()
-            .max(f32::MIN_POSITIVE);
         let p = &self.p;
-        let grad: Vec<[f32; 2]> = (0..n)
+        // One pass per row: the attractive sum (p_ij w_ij), the repulsive sum (w_ij^2,
+        // divided by Z afterwards) and the row's share of Z = sum of all w_ij.
+        let rows: Vec<([f32; 2], [f32; 2], f32)> = (0..n)
             .into_par_iter()
             .map(|i| {
                 let yi = y[i];
                 let row = &p[i * n..(i + 1) * n];
-                let mut g = [0.0f32; 2];
-                for (j, yj) in y.iter().enumerate() {
+                let (mut attract, mut repel, mut z) = ([0.0f32; 2], [0.0f32; 2], 0.0f32);
+                for (j, (yj, &pij)) in y.iter().zip(row).enumerate() {
                     if j == i {
                         continue;
                     }
-                    let w = kernel(yi, *yj);
-                    let f = (exaggeration * row[j] - w / z) * w;
-                    g[0] += f * (yi[0] - yj[0]);
-                    g[1] += f * (yi[1] - yj[1]);
+                    let (dx, dy) = (yi[0] - yj[0], yi[1] - yj[1]);
+                    let w = 1.0 / (1.0 + dx * dx + dy * dy);
+                    let a = pij * w;
+                    attract[0] += a * dx;
+                    attract[1] += a * dy;
+                    let r = w * w;
+                    repel[0] += r * dx;
+                    repel[1] += r * dy;
+                    z += w;
                 }
-                [4.0 * g[0], 4.0 * g[1]]
+                (attract, repel, z)
+            })
+            .collect();
+        let z = rows.iter().map(|r| r.2).sum::<f32>().max(f32::MIN_POSITIVE);
+        // dC/dy_i = 4 sum_j (exaggeration * p_ij - w_ij / Z) w_ij (y_i - y_j)
+        let grad: Vec<[f32; 2]> = rows
+            .iter()
+            .map(|(a, r, _)| {
+                [
+                    4.0 * (exaggeration * a[0] - r[0] / z),
+                    4.0 * (exaggeration * a[1] - r[1] / z),
+                ]
             })
             .collect();
         let state = self
@@ -208,21 +215,18 @@ fn joint_probabilities(x: &[f32], d: usize, perplexity: f32) -> Vec<f32> {
     if n < 2 {
         return vec![0.0; n * n];
     }
-    let xn = l2_normalized_rows(x, d);
+    let xn = DMatrix::from_row_slice(n, d, &l2_normalized_rows(x, d));
+    // Cosine geometry: squared distance of unit vectors is 2 - 2 cos; one GEMM for all.
+    let gram = &xn * xn.transpose();
     // Perplexity above n - 1 cannot be reached.
     let target = perplexity.clamp(1.0, (n - 1) as f32).ln();
     let mut cond = vec![0.0f32; n * n];
     cond.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
-        let xi = &xn[i * d..(i + 1) * d];
-        let dist: Vec<f32> = (0..n)
-            .map(|j| {
-                let dot: f32 = xi
-                    .iter()
-                    .zip(&xn[j * d..(j + 1) * d])
-                    .map(|(a, b)| a * b)
-                    .sum();
-                (2.0 - 2.0 * dot).max(0.0)
-            })
+        // The Gram matrix is symmetric, so column i is row i.
+        let dist: Vec<f32> = gram
+            .column(i)
+            .iter()
+            .map(|&c| (2.0 - 2.0 * c).max(0.0))
             .collect();
         calibrate_row(&dist, i, target, row);
     });
@@ -237,26 +241,35 @@ fn joint_probabilities(x: &[f32], d: usize, perplexity: f32) -> Vec<f32> {
 }
 
 /// Fills `row` with exp(-beta * dist) / sum over j != i, with beta found so the entropy
-/// is `target` nats.
+/// is `target` nats. Only the `3 * perplexity` nearest points get probability (the
+/// standard sparse affinities of Barnes-Hut t-SNE and openTSNE; the rest would be ~0).
 fn calibrate_row(dist: &[f32], i: usize, target: f32, row: &mut [f32]) {
+    let keep = ((3.0 * target.exp()).ceil() as usize).min(dist.len() - 1);
+    let mut order: Vec<usize> = (0..dist.len()).filter(|&j| j != i).collect();
+    if keep < order.len() {
+        order.select_nth_unstable_by(keep, |&a, &b| dist[a].total_cmp(&dist[b]));
+        order.truncate(keep);
+    }
+    let near: Vec<f32> = order.iter().map(|&j| dist[j]).collect();
+    let mut probabilities = vec![0.0f32; near.len()];
+    calibrate(&near, target, &mut probabilities);
+    row.iter_mut().for_each(|v| *v = 0.0);
+    for (&j, &pj) in order.iter().zip(&probabilities) {
+        row[j] = pj;
+    }
+}
+
+/// exp(-beta * dist) normalised, with beta found by bisection so the entropy is `target`.
+fn calibrate(dist: &[f32], target: f32, row: &mut [f32]) {
     let (mut lo, mut hi) = (0.0f32, f32::INFINITY);
     let mut beta = 1.0f32;
     // Distances are shifted by the smallest so exp never underflows to all zeros.
-    let min = dist
-        .iter()
-        .enumerate()
-        .filter(|&(j, _)| j != i)
-        .map(|(_, &v)| v)
-        .fold(f32::INFINITY, f32::min);
+    let min = dist.iter().copied().fold(f32::INFINITY, f32::min);
     for _ in 0..64 {
         let mut sum = 0.0f32;
         let mut weighted = 0.0f32;
-        for (j, (&dj, out)) in dist.iter().zip(row.iter_mut()).enumerate() {
-            let v = if j == i {
-                0.0
-            } else {
-                (-beta * (dj - min)).exp()
-            };
+        for (&dj, out) in dist.iter().zip(row.iter_mut()) {
+            let v = (-beta * (dj - min)).exp();
             *out = v;
             sum += v;
             weighted += v * (dj - min);
