@@ -302,3 +302,54 @@ fn clicking_a_projected_point_lists_its_nearest_neighbours() {
     h.run_steps(2);
     assert_eq!(h.state().projection_view.selected, None);
 }
+
+#[test]
+fn an_exported_encoder_opens_for_browsing_without_training() {
+    use contrastive_workbench::engine::session::{export_and_report, run_experiment};
+    // A real run folder: a short run on the same built-in shapes the window shows.
+    let exp = common::tiny_experiment(8, 16, 4);
+    let dataset = Experiment::default().dataset.load().unwrap();
+    let (_tx, rx) = crossbeam_channel::unbounded();
+    let result = run_experiment(&exp, &dataset, &rx, &mut |_| {});
+    let run = tempfile::tempdir().unwrap();
+    export_and_report(run.path(), &exp, &dataset, &result, &mut |_| {});
+
+    let mut h = harness(Experiment::default());
+    h.run_steps(1);
+    let field = || (egui::accesskit::Role::TextInput, "run folder");
+    // The section sits at the bottom of the scrolling settings: focus and type, as the
+    // keyboard would.
+    h.get_by_role_and_label(field().0, field().1).focus();
+    h.run_steps(1);
+    h.get_by_role_and_label(field().0, field().1)
+        .type_text(&run.path().display().to_string());
+    h.run_steps(1);
+    h.get_by_label("Open encoder").click_accesskit();
+    step_until(&mut h, "the encoder's evaluation", |a| {
+        a.status == RunStatus::Finished { stopped: false }
+    });
+    h.run_steps(2);
+    let history = &h.state().history;
+    assert_eq!(history.evals.len(), 1);
+    let eval = &history.evals[0];
+    assert_ne!(eval.knn_top1, eval.baseline_top1, "trained vs random init");
+    assert!(history.projection.is_some());
+    assert_eq!(history.probes.len(), 1);
+    assert!(history.steps.is_empty(), "nothing was trained");
+    h.get_by_label_contains("browsing the frozen encoder");
+
+    // A folder that is not a run says so and the app carries on.
+    let empty = tempfile::tempdir().unwrap();
+    h.get_by_role_and_label(field().0, field().1).focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(field().0, field().1)
+        .type_text(&empty.path().display().to_string());
+    h.run_steps(1);
+    h.get_by_label("Open encoder").click_accesskit();
+    step_until(&mut h, "the refusal", |a| matches!(a.status, RunStatus::Failed(_)));
+    match &h.state().status {
+        RunStatus::Failed(m) => assert!(m.contains("has no preset.toml"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}

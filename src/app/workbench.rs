@@ -15,7 +15,7 @@ use super::textures::TextureCache;
 use crate::data::detect::spec_for_path;
 use crate::data::inspect::Inspection;
 use crate::data::{Dataset, DatasetSpec};
-use crate::engine::{Command, TrainerHandle, spawn_trainer};
+use crate::engine::{Command, TrainerHandle, spawn_browser, spawn_trainer};
 use crate::preset::Experiment;
 
 /// Longest the UI spends draining trainer events in one frame before yielding.
@@ -68,6 +68,8 @@ pub enum Action {
     ShowTab(Tab),
     /// Train a linear probe on the latest evaluation's features.
     Probe,
+    /// Evaluate and project the loaded dataset with an exported encoder (a run folder).
+    OpenEncoder(PathBuf),
 }
 
 /// Which images the dataset grid shows.
@@ -106,6 +108,8 @@ pub struct WorkbenchApp {
     pub history: RunHistory,
     pub preview: PreviewState,
     pub export_dir: String,
+    /// The run folder typed in "Browse with an encoder".
+    pub encoder_dir: String,
     trainer: Option<TrainerHandle>,
     pub textures: TextureCache,
     pub projection_view: ProjectionView,
@@ -156,6 +160,7 @@ impl WorkbenchApp {
             history: RunHistory::default(),
             preview: PreviewState { seed },
             export_dir,
+            encoder_dir: String::new(),
             trainer: None,
             textures: TextureCache::default(),
             projection_view: ProjectionView::default(),
@@ -179,6 +184,7 @@ impl WorkbenchApp {
             Action::Resume => self.send(Command::Resume),
             Action::Stop => self.send(Command::Stop),
             Action::Probe => self.send(Command::Probe),
+            Action::OpenEncoder(dir) => self.open_encoder(dir),
             Action::Export(dir) => self.send(Command::Export(dir)),
             Action::LoadDataset(spec) => self.load_dataset(spec),
             Action::InspectPath(path) => self.inspect_path(path),
@@ -223,6 +229,26 @@ impl WorkbenchApp {
         self.status = RunStatus::Running;
         self.trainer = Some(spawn_trainer(
             self.experiment.clone(),
+            Arc::clone(&self.dataset),
+            Arc::new(move || ctx.request_repaint()),
+        ));
+    }
+
+    /// Like `start`, but the job evaluates a frozen encoder instead of training one.
+    fn open_encoder(&mut self, dir: PathBuf) {
+        if self.status.is_active() {
+            return;
+        }
+        if self.is_loading_dataset() {
+            self.dataset_error =
+                Some("the dataset is still loading; open the encoder when it is in".into());
+            return;
+        }
+        let ctx = self.ctx.clone();
+        self.history = RunHistory::default();
+        self.status = RunStatus::Running;
+        self.trainer = Some(spawn_browser(
+            dir,
             Arc::clone(&self.dataset),
             Arc::new(move || ctx.request_repaint()),
         ));

@@ -4,6 +4,7 @@
 //! Invariants: no egui here; nothing in `protocol` holds a tensor.
 
 pub mod backend;
+pub mod browse;
 pub mod embeddings_export;
 pub mod evaluate;
 pub mod export;
@@ -17,4 +18,4 @@ pub use protocol::{
     BackendInfo, Command, EvalReport, Event, ProbeReport, ProjectionFrame, SimilarityMatrix,
     StepMetrics,
 };
-pub use trainer::{TrainerHandle, spawn_trainer};
+pub use trainer::{TrainerHandle, spawn_browser, spawn_trainer};

@@ -1,13 +1,17 @@
 //! The trainer thread: runs an experiment off the UI thread, takes commands and sends
 //! events over bounded crossbeam channels, and wakes the UI after each event.
-//! A panic inside the run becomes an `Event::Failed`, never a hung UI.
+//! A panic inside the run becomes an `Event::Failed`, never a hung UI. The same thread
+//! kind also browses an exported encoder (`spawn_browser`); either way, once the job is
+//! done it keeps the model and serves `Export` commands.
 
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
+use super::browse::browse_encoder;
 use super::protocol::{Command, Event};
 use super::session::{RunResult, export_and_report, run_experiment};
 use crate::data::Dataset;
@@ -49,11 +53,37 @@ impl Drop for TrainerHandle {
 
 /// Starts training `exp` on `dataset` on a thread named "trainer".
 pub fn spawn_trainer(exp: Experiment, dataset: Arc<Dataset>, notify: Notify) -> TrainerHandle {
+    spawn_job(dataset, notify, move |dataset, commands, emit| {
+        let result = run_experiment(&exp, dataset, commands, emit);
+        (exp, result)
+    })
+}
+
+/// Evaluates the exported encoder in `dir` on `dataset` on the same kind of thread (see
+/// `browse`); its model can then be exported like a trained one.
+pub fn spawn_browser(dir: PathBuf, dataset: Arc<Dataset>, notify: Notify) -> TrainerHandle {
+    spawn_job(dataset, notify, move |dataset, _commands, emit| {
+        browse_encoder(&dir, dataset, emit)
+    })
+}
+
+/// The job produces a run's result; afterwards the thread serves exports of it.
+type Job = dyn FnOnce(&Dataset, &Receiver<Command>, &mut dyn FnMut(Event)) -> (Experiment, RunResult)
+    + Send;
+
+fn spawn_job(
+    dataset: Arc<Dataset>,
+    notify: Notify,
+    job: impl FnOnce(&Dataset, &Receiver<Command>, &mut dyn FnMut(Event)) -> (Experiment, RunResult)
+    + Send
+    + 'static,
+) -> TrainerHandle {
     let (cmd_tx, cmd_rx) = bounded::<Command>(COMMAND_CAPACITY);
     let (ev_tx, ev_rx) = bounded::<Event>(EVENT_CAPACITY);
+    let job: Box<Job> = Box::new(job);
     let thread = std::thread::Builder::new()
         .name("trainer".into())
-        .spawn(move || trainer_main(&exp, &dataset, &cmd_rx, &ev_tx, &notify))
+        .spawn(move || job_main(job, &dataset, &cmd_rx, &ev_tx, &notify))
         .expect("spawning the trainer thread");
     TrainerHandle {
         commands: cmd_tx,
@@ -62,8 +92,8 @@ pub fn spawn_trainer(exp: Experiment, dataset: Arc<Dataset>, notify: Notify) -> 
     }
 }
 
-fn trainer_main(
-    exp: &Experiment,
+fn job_main(
+    job: Box<Job>,
     dataset: &Dataset,
     commands: &Receiver<Command>,
     events: &Sender<Event>,
@@ -73,10 +103,8 @@ fn trainer_main(
         let _ = events.send(ev);
         notify();
     };
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        run_experiment(exp, dataset, commands, &mut emit)
-    }));
-    let result: RunResult = match outcome {
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(dataset, commands, &mut emit)));
+    let (exp, result): (Experiment, RunResult) = match outcome {
         Ok(result) => result,
         Err(panic) => {
             let message = panic
@@ -94,7 +122,7 @@ fn trainer_main(
     // The run is over; keep the model so the user can still export it.
     for cmd in commands.iter() {
         if let Command::Export(dir) = cmd {
-            export_and_report(&dir, exp, dataset, &result, &mut emit);
+            export_and_report(&dir, &exp, dataset, &result, &mut emit);
         }
     }
 }

@@ -18,6 +18,8 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>
             views_section(ui, app, actions);
             ui.separator();
             export_section(ui, app);
+            ui.separator();
+            encoder_section(ui, app, actions);
         });
     });
 }
@@ -191,6 +193,29 @@ fn export_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
                 .interactive(false),
         );
     });
+}
+
+/// Open an exported encoder (a run folder) to evaluate and project the loaded dataset
+/// with it, without training.
+fn encoder_section(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
+    ui.heading("Browse with an encoder");
+    ui.label(
+        RichText::new(
+            "A run folder written by Export or `train --out`: its encoder embeds the loaded \
+             dataset for kNN, the linear probe and the projection (no training).",
+        )
+        .small(),
+    );
+    labelled(ui, "run folder", |ui| {
+        ui.text_edit_singleline(&mut app.encoder_dir)
+    });
+    let path = app.encoder_dir.trim();
+    if ui
+        .add_enabled(!path.is_empty(), egui::Button::new("Open encoder"))
+        .clicked()
+    {
+        actions.push(Action::OpenEncoder(std::path::PathBuf::from(path)));
+    }
 }
 
 /// A row with a label that names the widget for accessibility (and for UI tests).

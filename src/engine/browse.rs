@@ -1,0 +1,115 @@
+//! Browsing with an exported encoder instead of training one: load a run folder, evaluate
+//! it once on the loaded dataset (kNN, projection, linear probe, each against the same
+//! networks at their random initialisation) and report it with the events a run sends, so
+//! the dashboard, projection and neighbours work unchanged. The result can be exported
+//! (embeddings of this dataset included) like a trained model.
+
+use std::path::Path;
+
+use burn::tensor::Device;
+
+use super::evaluate::{EvalSample, evaluate};
+use super::export::MetricsLog;
+use super::frozen_encoder::FrozenEncoder;
+use super::protocol::{BackendInfo, EvalReport, Event, ProbeReport};
+use super::session::RunResult;
+use crate::data::Dataset;
+use crate::preset::Experiment;
+
+/// Evaluates the encoder in `dir` on `dataset`; returns the preset it was trained with and
+/// a result holding the frozen encoder (for export). Failures are reported as
+/// `Event::Failed` and leave no method in the result.
+pub fn browse_encoder(
+    dir: &Path,
+    dataset: &Dataset,
+    emit: &mut dyn FnMut(Event),
+) -> (Experiment, RunResult) {
+    let device = Device::flex();
+    let mut result = RunResult {
+        method: None,
+        metrics: MetricsLog::default(),
+        steps_done: 0,
+        failed: None,
+        device: Some(device.clone()),
+        diverged_at: None,
+    };
+    let loaded = FrozenEncoder::load(dir, dataset.image_size()).and_then(|trained| {
+        let initial = FrozenEncoder::random_init(dir, dataset.image_size())?;
+        Ok((trained, initial))
+    });
+    let (trained, initial) = match loaded {
+        Ok(pair) => pair,
+        Err(e) => {
+            let message = format!("cannot open the encoder: {e:#}");
+            emit(Event::Failed {
+                step: 0,
+                message: message.clone(),
+            });
+            result.failed = Some(message);
+            return (Experiment::default(), result);
+        }
+    };
+    if dataset.train.len() < 2 || dataset.test.is_empty() {
+        let message = format!(
+            "dataset {} needs train and held-out images to evaluate an encoder",
+            dataset.name
+        );
+        emit(Event::Failed {
+            step: 0,
+            message: message.clone(),
+        });
+        result.failed = Some(message);
+        return (trained.experiment.clone(), result);
+    }
+    let exp = trained.experiment.clone();
+    emit(Event::Started {
+        backend: BackendInfo {
+            name: "CPU (flex)".into(),
+            reason: format!("browsing the frozen encoder in {}", dir.display()),
+        },
+        total_steps: 0,
+    });
+    let sample = EvalSample::new(dataset, &exp.eval, exp.seed);
+    let run = |m: &FrozenEncoder| {
+        evaluate(
+            m,
+            dataset,
+            &sample,
+            &exp.eval,
+            &exp.views.normalize,
+            &device,
+            0,
+        )
+    };
+    let base = run(&initial);
+    let now = run(&trained);
+    let eval = EvalReport {
+        step: 0,
+        knn_top1: now.knn_top1,
+        baseline_top1: base.knn_top1,
+    };
+    result.metrics.evals.push(eval.clone());
+    emit(Event::Eval(eval));
+    emit(Event::Projection(now.frame));
+    let (probe, probe_base) = std::thread::scope(|s| {
+        // The two probes are independent: train them side by side.
+        let b = s.spawn(|| base.probe_inputs.score());
+        (now.probe_inputs.score(), b.join())
+    });
+    let probe_base = probe_base.map_or(f32::NAN, |p| p.accuracy);
+    let report = ProbeReport {
+        step: 0,
+        accuracy: probe.accuracy,
+        baseline: probe_base,
+        confusion: probe.confusion,
+        class_names: dataset.class_names.clone(),
+    };
+    result.metrics.probes.push(report.clone());
+    emit(Event::Probe(report));
+    result.method = Some(Box::new(trained));
+    emit(Event::Finished {
+        step: 0,
+        stopped: false,
+    });
+    (exp, result)
+}
