@@ -347,9 +347,40 @@ fn an_exported_encoder_opens_for_browsing_without_training() {
         .type_text(&empty.path().display().to_string());
     h.run_steps(1);
     h.get_by_label("Open encoder").click_accesskit();
-    step_until(&mut h, "the refusal", |a| matches!(a.status, RunStatus::Failed(_)));
+    step_until(&mut h, "the refusal", |a| {
+        matches!(a.status, RunStatus::Failed(_))
+    });
     match &h.state().status {
         RunStatus::Failed(m) => assert!(m.contains("has no preset.toml"), "{m}"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_second_run_can_be_compared_with_the_first() {
+    let mut h = harness(common::tiny_experiment(8, 16, 3));
+    h.run_steps(1);
+    for _ in 0..2 {
+        h.get_by_label("Start").click();
+        h.run_steps(1);
+        step_until(&mut h, "the run to finish", |a| {
+            a.status == RunStatus::Finished { stopped: false }
+        });
+        h.run_steps(1);
+    }
+    let past = &h.state().past_runs;
+    assert_eq!(past.len(), 1);
+    assert_eq!(past[0].label, "run 1: SimCLR (test)");
+    assert_eq!(past[0].steps.len(), 3);
+    assert_eq!(h.state().run_label, "run 2: SimCLR (test)");
+    h.get_by_label_contains("alignment vs uniformity");
+    // Overlaid by default; the switch above the plots (the legends below name the run
+    // too) takes it off.
+    let role = egui::accesskit::Role::CheckBox;
+    h.get_all_by_role_and_label(role, "run 1: SimCLR (test)")
+        .next()
+        .unwrap()
+        .click();
+    h.run_steps(2);
+    assert!(!h.state().past_runs[0].shown);
 }

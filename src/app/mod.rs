@@ -10,6 +10,7 @@ pub mod history;
 pub mod palette;
 pub mod panels;
 pub mod projection_view;
+pub mod run_archive;
 pub mod screenshot;
 pub mod textures;
 pub mod tsne_worker;

@@ -10,6 +10,7 @@ use super::frame_times::FrameTimes;
 use super::history::{RunHistory, RunStatus};
 use super::panels;
 use super::projection_view::ProjectionView;
+use super::run_archive::{PastRun, archive, run_label};
 use super::screenshot::{ScreenshotPlan, ScreenshotState};
 use super::textures::TextureCache;
 use crate::data::detect::spec_for_path;
@@ -70,6 +71,8 @@ pub enum Action {
     Probe,
     /// Evaluate and project the loaded dataset with an exported encoder (a run folder).
     OpenEncoder(PathBuf),
+    /// Overlay (or not) an earlier run's curves on the dashboard.
+    ShowPastRun(usize, bool),
 }
 
 /// Which images the dataset grid shows.
@@ -106,6 +109,11 @@ pub struct WorkbenchApp {
     pub tab: Tab,
     pub status: RunStatus,
     pub history: RunHistory,
+    /// The current run's legend label ("run 2: MoCo v2 (moco-shapes)").
+    pub run_label: String,
+    /// Earlier runs of this session, for comparison.
+    pub past_runs: Vec<PastRun>,
+    runs_started: usize,
     pub preview: PreviewState,
     pub export_dir: String,
     /// The run folder typed in "Browse with an encoder".
@@ -158,6 +166,9 @@ impl WorkbenchApp {
             tab: Tab::Training,
             status: RunStatus::Idle,
             history: RunHistory::default(),
+            run_label: String::new(),
+            past_runs: Vec::new(),
+            runs_started: 0,
             preview: PreviewState { seed },
             export_dir,
             encoder_dir: String::new(),
@@ -185,6 +196,11 @@ impl WorkbenchApp {
             Action::Stop => self.send(Command::Stop),
             Action::Probe => self.send(Command::Probe),
             Action::OpenEncoder(dir) => self.open_encoder(dir),
+            Action::ShowPastRun(i, shown) => {
+                if let Some(run) = self.past_runs.get_mut(i) {
+                    run.shown = shown;
+                }
+            }
             Action::Export(dir) => self.send(Command::Export(dir)),
             Action::LoadDataset(spec) => self.load_dataset(spec),
             Action::InspectPath(path) => self.inspect_path(path),
@@ -224,14 +240,23 @@ impl WorkbenchApp {
             self.status = RunStatus::Failed(format!("cannot start: {message}"));
             return;
         }
+        let label = run_label(self.runs_started + 1, &self.experiment);
+        self.begin_run(label);
         let ctx = self.ctx.clone();
-        self.history = RunHistory::default();
-        self.status = RunStatus::Running;
         self.trainer = Some(spawn_trainer(
             self.experiment.clone(),
             Arc::clone(&self.dataset),
             Arc::new(move || ctx.request_repaint()),
         ));
+    }
+
+    /// Archives the current run's curves for comparison and clears the dashboard.
+    fn begin_run(&mut self, label: String) {
+        let old = std::mem::take(&mut self.history);
+        let old_label = std::mem::replace(&mut self.run_label, label);
+        archive(&mut self.past_runs, old_label, old.steps, old.evals);
+        self.runs_started += 1;
+        self.status = RunStatus::Running;
     }
 
     /// Like `start`, but the job evaluates a frozen encoder instead of training one.
@@ -244,9 +269,13 @@ impl WorkbenchApp {
                 Some("the dataset is still loading; open the encoder when it is in".into());
             return;
         }
+        let label = format!(
+            "run {}: encoder from {}",
+            self.runs_started + 1,
+            dir.display()
+        );
+        self.begin_run(label);
         let ctx = self.ctx.clone();
-        self.history = RunHistory::default();
-        self.status = RunStatus::Running;
         self.trainer = Some(spawn_browser(
             dir,
             Arc::clone(&self.dataset),

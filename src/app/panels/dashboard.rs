@@ -8,8 +8,9 @@ use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Corner, HLine, Legend, Line, LineStyle, Plot, PlotPoints};
 
 use super::{batch_similarity, probe};
+use crate::app::run_archive::PastRun;
 use crate::app::workbench::{Action, WorkbenchApp};
-use crate::engine::StepMetrics;
+use crate::engine::{EvalReport, StepMetrics};
 
 pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
     let h = &app.history;
@@ -39,6 +40,7 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
         }
         ui.label(RichText::new(line).small().monospace());
     }
+    compare_row(ui, app, actions);
     let panels = panels(app);
     let rows = panels.len().div_ceil(2);
     let plot_h =
@@ -71,6 +73,22 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
     });
 }
 
+/// The earlier runs of the session, each with a switch to overlay it.
+fn compare_row(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
+    if app.past_runs.is_empty() {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Compare with:");
+        for (i, run) in app.past_runs.iter().enumerate() {
+            let mut shown = run.shown;
+            if ui.checkbox(&mut shown, &run.label).changed() {
+                actions.push(Action::ShowPastRun(i, shown));
+            }
+        }
+    });
+}
+
 /// One plot of the dashboard.
 struct Panel<'a> {
     title: String,
@@ -99,17 +117,48 @@ fn panels(app: &WorkbenchApp) -> Vec<Panel<'_>> {
                 .collect::<Vec<_>>(),
         )
     };
-    let mut out = vec![
-        Panel::new("loss", Corner::RightTop, move |p| {
-            p.line(Line::new("loss", series(&|m| f64::from(m.loss))));
-        }),
-        Panel::new("kNN top-1 (%)", Corner::LeftTop, move |p| {
-            let pts: Vec<[f64; 2]> = h
-                .evals
+    let shown: Vec<&PastRun> = app.past_runs.iter().filter(|r| r.shown).collect();
+    // With runs to compare, the current run's lines carry its name too.
+    let comparing = !shown.is_empty();
+    let label = app.run_label.as_str();
+    let this = move |what: &str| {
+        if !comparing {
+            what.to_string()
+        } else {
+            format!("{what}, {label}")
+        }
+    };
+    let knn_points = |evals: &[EvalReport]| -> PlotPoints<'static> {
+        PlotPoints::from(
+            evals
                 .iter()
                 .map(|e| [e.step as f64, 100.0 * f64::from(e.knn_top1)])
-                .collect();
-            p.line(Line::new("kNN top-1", PlotPoints::from(pts)));
+                .collect::<Vec<_>>(),
+        )
+    };
+    let past = shown.clone();
+    let past_knn = shown.clone();
+    let mut out = vec![
+        Panel::new("loss", Corner::RightTop, move |p| {
+            for run in &past {
+                p.line(
+                    Line::new(
+                        run.label.clone(),
+                        steps_series(&run.steps, &|m| f64::from(m.loss)),
+                    )
+                    .style(LineStyle::dashed_dense()),
+                );
+            }
+            p.line(Line::new(this("loss"), series(&|m| f64::from(m.loss))).width(2.0));
+        }),
+        Panel::new("kNN top-1 (%)", Corner::LeftTop, move |p| {
+            for run in &past_knn {
+                p.line(
+                    Line::new(run.label.clone(), knn_points(&run.evals))
+                        .style(LineStyle::dashed_dense()),
+                );
+            }
+            p.line(Line::new(this("kNN top-1"), knn_points(&h.evals)).width(2.0));
             if let Some(b) = h.evals.first() {
                 p.hline(reference_line(
                     "random init",
@@ -127,6 +176,11 @@ fn panels(app: &WorkbenchApp) -> Vec<Panel<'_>> {
                 series(&|m| f64::from(m.uniform)),
             ));
         }),
+        Panel::new(
+            "alignment vs uniformity (lower left is better)",
+            Corner::RightTop,
+            move |p| align_uniform_plane(p, &h.steps, &app.run_label, &shown),
+        ),
         Panel::new(
             "embedding std (collapse signal)",
             Corner::LeftTop,
@@ -189,6 +243,46 @@ fn panels(app: &WorkbenchApp) -> Vec<Panel<'_>> {
         },
     ));
     out
+}
+
+/// Step -> value points of a run's logged steps.
+fn steps_series(steps: &[StepMetrics], f: &dyn Fn(&StepMetrics) -> f64) -> PlotPoints<'static> {
+    PlotPoints::from(
+        steps
+            .iter()
+            .map(|m| [m.step as f64, f(m)])
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Wang & Isola (2020, Fig. 1 style): each run's path through the (uniformity, alignment)
+/// plane over its logged steps, its latest point marked; lower left is better.
+fn align_uniform_plane(
+    p: &mut egui_plot::PlotUi,
+    steps: &[StepMetrics],
+    label: &str,
+    past: &[&PastRun],
+) {
+    let path = |steps: &[StepMetrics]| -> Vec<[f64; 2]> {
+        steps
+            .iter()
+            .filter(|m| m.align.is_finite() && m.uniform.is_finite())
+            .map(|m| [f64::from(m.uniform), f64::from(m.align)])
+            .collect()
+    };
+    let runs = past
+        .iter()
+        .map(|r| (r.label.as_str(), path(&r.steps), 1.0))
+        .chain(std::iter::once((
+            if label.is_empty() { "this run" } else { label },
+            path(steps),
+            2.0,
+        )));
+    for (name, pts, width) in runs {
+        let Some(&last) = pts.last() else { continue };
+        p.line(Line::new(name, PlotPoints::from(pts)).width(width));
+        p.points(egui_plot::Points::new(name, PlotPoints::from(vec![last])).radius(3.0 * width));
+    }
 }
 
 const POSITIVE: Color32 = Color32::from_rgb(70, 170, 90);
