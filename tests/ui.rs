@@ -373,7 +373,10 @@ fn a_second_run_can_be_compared_with_the_first() {
     assert_eq!(past[0].label, "run 1: SimCLR (test)");
     assert_eq!(past[0].steps.len(), 3);
     assert_eq!(h.state().run_label, "run 2: SimCLR (test)");
-    h.get_by_label_contains("alignment vs uniformity");
+    h.get_by_role_and_label(
+        egui::accesskit::Role::Canvas,
+        "alignment vs uniformity (lower left is better)",
+    );
     // Overlaid by default; the switch above the plots (the legends below name the run
     // too) takes it off.
     let role = egui::accesskit::Role::CheckBox;
@@ -383,4 +386,146 @@ fn a_second_run_can_be_compared_with_the_first() {
         .click();
     h.run_steps(2);
     assert!(!h.state().past_runs[0].shown);
+}
+
+#[test]
+fn a_plots_data_saves_as_csv_from_its_context_menu() {
+    let mut h = harness(common::tiny_experiment(8, 16, 3));
+    let out = tempfile::tempdir().unwrap();
+    h.state_mut().export_dir = out.path().display().to_string();
+    h.run_steps(1);
+    h.get_by_label("Start").click();
+    h.run_steps(1);
+    step_until(&mut h, "the run to finish", |a| {
+        a.status == RunStatus::Finished { stopped: false }
+    });
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::Canvas, "loss")
+        .click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Save data (CSV)").click();
+    h.run_steps(2);
+    let csv = std::fs::read_to_string(out.path().join("plots/loss.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "series,step,loss");
+    // One row per logged step, with the loss the history holds.
+    let losses: Vec<f32> = h.state().history.steps.iter().map(|m| m.loss).collect();
+    assert_eq!(lines.len(), 1 + losses.len());
+    let first: f32 = lines[1].split(',').nth(2).unwrap().parse().unwrap();
+    assert_eq!(first, losses[0]);
+    h.get_by_label_contains("plots/loss.csv");
+}
+
+/// A run's events made up by formula (no trainer thread), so the picture is the same on
+/// every machine: 20 logged steps, five evaluations, a projection, a batch similarity
+/// matrix and two probes.
+fn synthetic_run() -> Vec<contrastive_workbench::engine::Event> {
+    use contrastive_workbench::engine::{
+        BackendInfo, EvalReport, Event, ProbeReport, ProjectionFrame, SimilarityMatrix, StepMetrics,
+    };
+    let mut events = vec![Event::Started {
+        backend: BackendInfo {
+            name: "CPU (flex)".into(),
+            reason: "synthetic".into(),
+        },
+        total_steps: 100,
+    }];
+    let hist = |centre: f32| -> Vec<u32> {
+        (0..40)
+            .map(|b| {
+                let x = -1.0 + (b as f32 + 0.5) * 0.05;
+                (100.0 * (-(x - centre).powi(2) / 0.02).exp()) as u32
+            })
+            .collect()
+    };
+    for i in 1..=20u64 {
+        let t = i as f32 / 20.0;
+        events.push(Event::Step(StepMetrics {
+            step: 5 * i,
+            loss: 5.0 - 1.5 * t,
+            align: 1.2 - 0.6 * t,
+            uniform: -1.0 - 1.5 * t,
+            z_std: 0.05 + 0.03 * t,
+            z_std_healthy: 0.088,
+            collapsing: false,
+            pos_sim: 0.5 + 0.4 * t,
+            neg_sim: 0.4 - 0.3 * t,
+            pos_hist: hist(0.5 + 0.4 * t),
+            neg_hist: hist(0.4 - 0.3 * t),
+            signals: vec![],
+            lr: 1e-3,
+            steps_per_sec: 1.0,
+            views_per_sec: 256.0,
+            data_wait: 0.0,
+        }));
+    }
+    for k in 0..5u64 {
+        events.push(Event::Eval(EvalReport {
+            step: 25 * k,
+            knn_top1: 0.3 + 0.05 * k as f32,
+            baseline_top1: 0.3,
+        }));
+    }
+    let n = 40;
+    events.push(Event::Projection(ProjectionFrame {
+        step: 100,
+        points: (0..n)
+            .map(|i| {
+                let a = i as f32 * 0.7;
+                let r = 1.0 + (i % 8) as f32;
+                [r * a.cos(), r * a.sin()]
+            })
+            .collect(),
+        labels: (0..n).map(|i| (i % 8) as u16).collect(),
+        indices: (0..n).collect(),
+        explained: [0.4, 0.2],
+        embeddings: (0..n * 4).map(|v| ((v * 7) % 11) as f32).collect(),
+        dim: 4,
+        knn_correct: (0..n).map(|i| i % 3 != 0).collect(),
+    }));
+    let m = 4;
+    events.push(Event::Similarity(SimilarityMatrix {
+        step: 100,
+        pairs: m,
+        cosines: (0..4 * m * m)
+            .map(|k| {
+                let (r, c) = (k / (2 * m), k % (2 * m));
+                if r == c || r.abs_diff(c) == m {
+                    0.9
+                } else {
+                    0.1 * ((r + c) % 5) as f32 - 0.2
+                }
+            })
+            .collect(),
+        temperature: Some(0.2),
+    }));
+    let classes: Vec<String> = ["circle", "square", "triangle"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (step, acc) in [(0, 0.4), (100, 0.7)] {
+        events.push(Event::Probe(ProbeReport {
+            step,
+            accuracy: acc,
+            baseline: 0.4,
+            confusion: vec![7, 2, 1, 1, 8, 1, 2, 2, 6],
+            class_names: classes.clone(),
+        }));
+    }
+    events
+}
+
+#[test]
+fn dashboard_snapshot() {
+    let mut h = Harness::builder()
+        .with_size([1360.0, 1400.0])
+        .wgpu()
+        .build_eframe(|cc| WorkbenchApp::new(cc.egui_ctx.clone(), Experiment::default()));
+    h.run_steps(1);
+    for ev in synthetic_run() {
+        h.state_mut().history.apply(ev);
+    }
+    h.run_steps(3);
+    h.get_by_label_contains("70.0% top-1 (random init 40.0%)");
+    h.snapshot("dashboard");
 }

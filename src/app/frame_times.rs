@@ -1,6 +1,6 @@
 //! How long the app takes to build each frame (the CPU time of `ui`, not the GPU's
-//! drawing), over the last `WINDOW` frames, for the p50/p99 readout in the top bar and the
-//! screenshot command's report.
+//! drawing), over the last `WINDOW` frames, for the p50/p99 readout in the top bar (F12
+//! toggles it) and the screenshot command's report.
 
 use std::collections::VecDeque;
 use std::time::Duration;

@@ -5,10 +5,12 @@
 //! (the egui_demo_app pattern), so no panel mutates shared state behind another's back.
 
 pub mod dataset_jobs;
+pub mod figure;
 pub mod frame_times;
 pub mod history;
 pub mod palette;
 pub mod panels;
+pub mod plot_export;
 pub mod projection_view;
 pub mod run_archive;
 pub mod screenshot;

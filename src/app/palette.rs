@@ -19,6 +19,11 @@ pub fn class_colour(label: usize) -> Color32 {
     TABLEAU10[label % TABLEAU10.len()]
 }
 
+/// `class_colour` for constants.
+pub const fn class_colour_const(label: usize) -> Color32 {
+    TABLEAU10[label % TABLEAU10.len()]
+}
+
 /// Diverging colour for `t` in [-1, 1]: blue below zero, near-white at zero, red above
 /// (ColorBrewer RdBu end points), for similarity heatmaps.
 pub fn diverging(t: f32) -> Color32 {

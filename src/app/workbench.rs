@@ -1,14 +1,16 @@
 //! The application state and its frame loop.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use eframe::egui;
 
 use super::dataset_jobs::{DatasetJob, JobKind, JobOutcome};
+use super::figure::Figure;
 use super::frame_times::FrameTimes;
 use super::history::{RunHistory, RunStatus};
 use super::panels;
+use super::plot_export;
 use super::projection_view::ProjectionView;
 use super::run_archive::{PastRun, archive, run_label};
 use super::screenshot::{ScreenshotPlan, ScreenshotState};
@@ -73,6 +75,13 @@ pub enum Action {
     OpenEncoder(PathBuf),
     /// Overlay (or not) an earlier run's curves on the dashboard.
     ShowPastRun(usize, bool),
+    /// Write a plot's data as CSV into the export folder's `plots/`.
+    SavePlotData(Figure),
+    /// Write the plot at `rect` (points) as `<name>.png` into the export folder's `plots/`.
+    SavePlotImage {
+        name: String,
+        rect: egui::Rect,
+    },
 }
 
 /// Which images the dataset grid shows.
@@ -121,8 +130,11 @@ pub struct WorkbenchApp {
     trainer: Option<TrainerHandle>,
     pub textures: TextureCache,
     pub projection_view: ProjectionView,
-    /// Build time of recent frames (the top bar shows p50/p99).
+    /// Build time of recent frames (F12 shows p50/p99 in the top bar).
     pub frame_times: FrameTimes,
+    pub show_frame_times: bool,
+    /// A saved plot picture's outcome, written by the screenshot callback.
+    plot_saved: Arc<Mutex<Option<String>>>,
     screenshot: Option<ScreenshotState>,
 }
 
@@ -176,6 +188,8 @@ impl WorkbenchApp {
             textures: TextureCache::default(),
             projection_view: ProjectionView::default(),
             frame_times: FrameTimes::default(),
+            show_frame_times: false,
+            plot_saved: Arc::default(),
             screenshot: None,
         }
     }
@@ -196,6 +210,20 @@ impl WorkbenchApp {
             Action::Stop => self.send(Command::Stop),
             Action::Probe => self.send(Command::Probe),
             Action::OpenEncoder(dir) => self.open_encoder(dir),
+            Action::SavePlotData(figure) => {
+                let dir = plot_export::plots_dir(&self.export_dir);
+                self.history.export_message = Some(match plot_export::save_csv(&dir, &figure) {
+                    Ok(path) => format!("saved {}", path.display()),
+                    Err(e) => format!("cannot save the plot's data into {}: {e}", dir.display()),
+                });
+            }
+            Action::SavePlotImage { name, rect } => plot_export::save_png(
+                &self.ctx,
+                plot_export::plots_dir(&self.export_dir),
+                name,
+                rect,
+                Arc::clone(&self.plot_saved),
+            ),
             Action::ShowPastRun(i, shown) => {
                 if let Some(run) = self.past_runs.get_mut(i) {
                     run.shown = shown;
@@ -389,6 +417,13 @@ impl eframe::App for WorkbenchApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let frame_start = std::time::Instant::now();
         self.poll_trainer();
+        if ui.input(|i| i.key_pressed(egui::Key::F12)) {
+            // A debug readout, off by default (it changes every frame).
+            self.show_frame_times = !self.show_frame_times;
+        }
+        if let Some(message) = self.plot_saved.lock().ok().and_then(|mut m| m.take()) {
+            self.history.export_message = Some(message);
+        }
         self.poll_dataset_job();
         let mut actions = Vec::new();
         panels::drop_target::show(ui.ctx(), &mut actions);

@@ -2,12 +2,15 @@
 //! uniformity, the collapse signal against 1/sqrt(d), positive/negative pair similarity
 //! (means over time, and their distributions at a few moments of the run),
 //! the method's own signals (queue fill, EMA momentum, MI bound...), learning rate and
-//! throughput; below them the batch similarity matrix and the linear probe.
+//! throughput; below them the batch similarity matrix and the linear probe. Each plot is a
+//! `Figure` (plain series data), so right-clicking one saves its data or its picture.
 
 use eframe::egui::{self, Color32, RichText};
-use egui_plot::{Corner, HLine, Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{Corner, HLine, Legend, Line, LineStyle, Plot, PlotPoints, Points};
 
 use super::{batch_similarity, probe};
+use crate::app::figure::{Figure, Series, Style};
+use crate::app::palette::{class_colour, class_colour_const};
 use crate::app::run_archive::PastRun;
 use crate::app::workbench::{Action, WorkbenchApp};
 use crate::engine::{EvalReport, StepMetrics};
@@ -41,8 +44,8 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
         ui.label(RichText::new(line).small().monospace());
     }
     compare_row(ui, app, actions);
-    let panels = panels(app);
-    let rows = panels.len().div_ceil(2);
+    let figures = figures(app);
+    let rows = figures.len().div_ceil(2);
     let plot_h =
         ((ui.available_height() - 30.0 * rows as f32) / rows.min(3) as f32).clamp(110.0, 260.0);
     let half = ui.available_width() / 2.0 - 14.0;
@@ -51,25 +54,26 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
             .num_columns(2)
             .spacing([8.0, 4.0])
             .show(ui, |ui| {
-                for (i, panel) in panels.into_iter().enumerate() {
-                    small_plot(ui, &panel.title, half, plot_h, panel.legend, panel.draw);
+                for (i, figure) in figures.into_iter().enumerate() {
+                    small_plot(ui, figure, half, plot_h, actions);
                     if i % 2 == 1 {
+                        ui.end_row();
+                    }
+                    if i == 3 {
+                        // The batch's similarity matrix and the probe, under the main curves.
+                        let side = (half - 20.0).min(plot_h + 40.0);
+                        ui.vertical(|ui| {
+                            ui.set_width(half);
+                            batch_similarity::show(ui, app, side);
+                        });
+                        ui.vertical(|ui| {
+                            ui.set_width(half);
+                            probe::show(ui, app, side, actions);
+                        });
                         ui.end_row();
                     }
                 }
             });
-        ui.add_space(6.0);
-        ui.horizontal_top(|ui| {
-            let side = (half - 20.0).min(260.0);
-            ui.vertical(|ui| {
-                ui.set_width(half);
-                batch_similarity::show(ui, app, side);
-            });
-            ui.vertical(|ui| {
-                ui.set_width(half);
-                probe::show(ui, app, side, actions);
-            });
-        });
     });
 }
 
@@ -89,180 +93,173 @@ fn compare_row(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>)
     });
 }
 
-/// One plot of the dashboard.
-struct Panel<'a> {
-    title: String,
-    legend: Corner,
-    draw: Box<dyn FnOnce(&mut egui_plot::PlotUi) + 'a>,
+/// Step -> value points of a run's logged steps.
+fn steps_series(steps: &[StepMetrics], f: impl Fn(&StepMetrics) -> f64) -> Vec<[f64; 2]> {
+    steps.iter().map(|m| [m.step as f64, f(m)]).collect()
 }
 
-impl<'a> Panel<'a> {
-    fn new(title: &str, legend: Corner, draw: impl FnOnce(&mut egui_plot::PlotUi) + 'a) -> Self {
-        Self {
-            title: title.into(),
-            legend,
-            draw: Box::new(draw),
-        }
+fn knn_series(evals: &[EvalReport]) -> Vec<[f64; 2]> {
+    evals
+        .iter()
+        .map(|e| [e.step as f64, 100.0 * f64::from(e.knn_top1)])
+        .collect()
+}
+
+/// The current run is drawn bold in the first palette colour; earlier run k dashed in
+/// colour k + 1, the same in every plot.
+const CURRENT: Style = Style::Line {
+    width: 2.0,
+    dashed: false,
+    colour: Some(class_colour_const(0)),
+};
+
+fn past_style(k: usize) -> Style {
+    Style::Line {
+        width: 1.0,
+        dashed: true,
+        colour: Some(class_colour(k + 1)),
+    }
+}
+
+fn coloured(colour: Color32) -> Style {
+    Style::Line {
+        width: 1.5,
+        dashed: false,
+        colour: Some(colour),
     }
 }
 
 /// The plots, in order: the shared ones, then one per method signal, then rates.
-fn panels(app: &WorkbenchApp) -> Vec<Panel<'_>> {
+pub fn figures(app: &WorkbenchApp) -> Vec<Figure> {
     let h = &app.history;
-    let series = move |f: &dyn Fn(&StepMetrics) -> f64| -> PlotPoints<'static> {
-        PlotPoints::from(
-            h.steps
-                .iter()
-                .map(|m| [m.step as f64, f(m)])
-                .collect::<Vec<_>>(),
-        )
-    };
-    let shown: Vec<&PastRun> = app.past_runs.iter().filter(|r| r.shown).collect();
+    let steps = &h.steps;
+    let shown: Vec<(usize, &PastRun)> = app
+        .past_runs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.shown)
+        .collect();
     // With runs to compare, the current run's lines carry its name too.
-    let comparing = !shown.is_empty();
-    let label = app.run_label.as_str();
-    let this = move |what: &str| {
-        if !comparing {
+    let this = |what: &str| {
+        if shown.is_empty() {
             what.to_string()
         } else {
-            format!("{what}, {label}")
+            format!("{what}, {}", app.run_label)
         }
     };
-    let knn_points = |evals: &[EvalReport]| -> PlotPoints<'static> {
-        PlotPoints::from(
-            evals
-                .iter()
-                .map(|e| [e.step as f64, 100.0 * f64::from(e.knn_top1)])
-                .collect::<Vec<_>>(),
-        )
-    };
-    let past = shown.clone();
-    let past_knn = shown.clone();
+
+    let mut loss = Figure::new("loss", Corner::RightTop).axes("step", "loss");
+    for &(k, run) in &shown {
+        loss.line(
+            &run.label,
+            steps_series(&run.steps, |m| f64::from(m.loss)),
+            past_style(k),
+        );
+    }
+    loss.line(
+        this("loss"),
+        steps_series(steps, |m| f64::from(m.loss)),
+        CURRENT,
+    );
+
+    let mut knn = Figure::new("kNN top-1 (%)", Corner::LeftTop).axes("step", "top1_percent");
+    for &(k, run) in &shown {
+        knn.line(&run.label, knn_series(&run.evals), past_style(k));
+    }
+    knn.line(this("kNN top-1"), knn_series(&h.evals), CURRENT);
+    if let Some(b) = h.evals.first() {
+        knn.reference("random init", 100.0 * f64::from(b.baseline_top1));
+    }
+
+    let mut au = Figure::new("alignment / uniformity", Corner::RightTop);
+    au.line(
+        "align (alpha=2)",
+        steps_series(steps, |m| f64::from(m.align)),
+        Style::LINE,
+    );
+    au.line(
+        "uniform (t=2)",
+        steps_series(steps, |m| f64::from(m.uniform)),
+        Style::LINE,
+    );
+
+    let plane = align_uniform_plane(steps, &app.run_label, &shown);
+
+    let mut collapse =
+        Figure::new("embedding std (collapse signal)", Corner::LeftTop).axes("step", "std");
+    collapse.line(
+        "std of normalised z",
+        steps_series(steps, |m| f64::from(m.z_std)),
+        Style::LINE,
+    );
+    if let Some(m) = steps.last() {
+        collapse.reference("1/sqrt(d)", f64::from(m.z_std_healthy));
+    }
+    let top = steps
+        .last()
+        .map_or(0.1, |m| 1.3 * f64::from(m.z_std_healthy));
+    collapse.y_range = Some((0.0, top.max(0.15)));
+
+    let mut pairs =
+        Figure::new("pair similarity (cosine)", Corner::RightBottom).axes("step", "cosine");
+    // The same colours as the distribution plot beside it.
+    pairs.line(
+        "positive pairs",
+        steps_series(steps, |m| f64::from(m.pos_sim)),
+        coloured(POSITIVE),
+    );
+    pairs.line(
+        "negative pairs",
+        steps_series(steps, |m| f64::from(m.neg_sim)),
+        coloured(NEGATIVE),
+    );
+
     let mut out = vec![
-        Panel::new("loss", Corner::RightTop, move |p| {
-            for run in &past {
-                p.line(
-                    Line::new(
-                        run.label.clone(),
-                        steps_series(&run.steps, &|m| f64::from(m.loss)),
-                    )
-                    .style(LineStyle::dashed_dense()),
-                );
-            }
-            p.line(Line::new(this("loss"), series(&|m| f64::from(m.loss))).width(2.0));
-        }),
-        Panel::new("kNN top-1 (%)", Corner::LeftTop, move |p| {
-            for run in &past_knn {
-                p.line(
-                    Line::new(run.label.clone(), knn_points(&run.evals))
-                        .style(LineStyle::dashed_dense()),
-                );
-            }
-            p.line(Line::new(this("kNN top-1"), knn_points(&h.evals)).width(2.0));
-            if let Some(b) = h.evals.first() {
-                p.hline(reference_line(
-                    "random init",
-                    100.0 * f64::from(b.baseline_top1),
-                ));
-            }
-        }),
-        Panel::new("alignment / uniformity", Corner::RightTop, move |p| {
-            p.line(Line::new(
-                "align (alpha=2)",
-                series(&|m| f64::from(m.align)),
-            ));
-            p.line(Line::new(
-                "uniform (t=2)",
-                series(&|m| f64::from(m.uniform)),
-            ));
-        }),
-        Panel::new(
-            "alignment vs uniformity (lower left is better)",
-            Corner::RightTop,
-            move |p| align_uniform_plane(p, &h.steps, &app.run_label, &shown),
-        ),
-        Panel::new(
-            "embedding std (collapse signal)",
-            Corner::LeftTop,
-            move |p| {
-                p.line(Line::new(
-                    "std of normalised z",
-                    series(&|m| f64::from(m.z_std)),
-                ));
-                if let Some(m) = h.steps.last() {
-                    p.hline(reference_line("1/sqrt(d)", f64::from(m.z_std_healthy)));
-                }
-                p.set_plot_bounds_y(
-                    0.0..=0.15_f64.max(
-                        h.steps
-                            .last()
-                            .map_or(0.1, |m| 1.3 * f64::from(m.z_std_healthy)),
-                    ),
-                );
-            },
-        ),
-        Panel::new("pair similarity (cosine)", Corner::RightBottom, move |p| {
-            // The same colours as the distribution plot beside it.
-            p.line(Line::new("positive pairs", series(&|m| f64::from(m.pos_sim))).color(POSITIVE));
-            p.line(Line::new("negative pairs", series(&|m| f64::from(m.neg_sim))).color(NEGATIVE));
-        }),
-        Panel::new(
-            "pair similarity distribution (density)",
-            Corner::LeftTop,
-            move |p| similarity_distributions(p, &h.steps),
-        ),
+        loss,
+        knn,
+        au,
+        plane,
+        collapse,
+        pairs,
+        similarity_distributions(steps),
     ];
-    let names: Vec<String> = h
-        .steps
+    let names: Vec<String> = steps
         .last()
         .map(|m| m.signals.iter().map(|(k, _)| k.clone()).collect())
         .unwrap_or_default();
     for name in names {
-        let key = name.clone();
-        out.push(Panel::new(&name, Corner::RightBottom, move |p| {
-            let value = |m: &StepMetrics| {
-                m.signals
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map_or(f64::NAN, |(_, v)| f64::from(*v))
-            };
-            p.line(Line::new(key.clone(), series(&value)));
-        }));
+        let mut f = Figure::new(&name, Corner::RightBottom);
+        let value = |m: &StepMetrics| {
+            m.signals
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map_or(f64::NAN, |(_, v)| f64::from(*v))
+        };
+        f.line(name.clone(), steps_series(steps, value), Style::LINE);
+        out.push(f);
     }
-    out.push(Panel::new("learning rate", Corner::RightTop, move |p| {
-        p.line(Line::new("lr", series(&|m| m.lr)));
-    }));
-    out.push(Panel::new(
-        "throughput (views/s)",
-        Corner::RightTop,
-        move |p| {
-            p.line(Line::new(
-                "views/s",
-                series(&|m| f64::from(m.views_per_sec)),
-            ));
-        },
-    ));
+    let mut lr = Figure::new("learning rate", Corner::RightTop).axes("step", "lr");
+    lr.line("lr", steps_series(steps, |m| m.lr), Style::LINE);
+    let mut speed =
+        Figure::new("throughput (views/s)", Corner::RightTop).axes("step", "views_per_sec");
+    speed.line(
+        "views/s",
+        steps_series(steps, |m| f64::from(m.views_per_sec)),
+        Style::LINE,
+    );
+    out.push(lr);
+    out.push(speed);
     out
-}
-
-/// Step -> value points of a run's logged steps.
-fn steps_series(steps: &[StepMetrics], f: &dyn Fn(&StepMetrics) -> f64) -> PlotPoints<'static> {
-    PlotPoints::from(
-        steps
-            .iter()
-            .map(|m| [m.step as f64, f(m)])
-            .collect::<Vec<_>>(),
-    )
 }
 
 /// Wang & Isola (2020, Fig. 1 style): each run's path through the (uniformity, alignment)
 /// plane over its logged steps, its latest point marked; lower left is better.
-fn align_uniform_plane(
-    p: &mut egui_plot::PlotUi,
-    steps: &[StepMetrics],
-    label: &str,
-    past: &[&PastRun],
-) {
+fn align_uniform_plane(steps: &[StepMetrics], label: &str, past: &[(usize, &PastRun)]) -> Figure {
+    let mut f = Figure::new(
+        "alignment vs uniformity (lower left is better)",
+        Corner::RightTop,
+    )
+    .axes("uniformity", "alignment");
     let path = |steps: &[StepMetrics]| -> Vec<[f64; 2]> {
         steps
             .iter()
@@ -272,17 +269,34 @@ fn align_uniform_plane(
     };
     let runs = past
         .iter()
-        .map(|r| (r.label.as_str(), path(&r.steps), 1.0))
+        .map(|&(k, r)| (r.label.as_str(), path(&r.steps), 1.0, class_colour(k + 1)))
         .chain(std::iter::once((
             if label.is_empty() { "this run" } else { label },
             path(steps),
             2.0,
+            class_colour(0),
         )));
-    for (name, pts, width) in runs {
+    for (name, pts, width, colour) in runs {
         let Some(&last) = pts.last() else { continue };
-        p.line(Line::new(name, PlotPoints::from(pts)).width(width));
-        p.points(egui_plot::Points::new(name, PlotPoints::from(vec![last])).radius(3.0 * width));
+        f.line(
+            name,
+            pts,
+            Style::Line {
+                width,
+                dashed: false,
+                colour: Some(colour),
+            },
+        );
+        f.line(
+            name,
+            vec![last],
+            Style::Markers {
+                radius: 3.0 * width,
+                colour,
+            },
+        );
     }
+    f
 }
 
 const POSITIVE: Color32 = Color32::from_rgb(70, 170, 90);
@@ -293,16 +307,19 @@ const SNAPSHOTS: usize = 4;
 /// Histograms of positive and negative pair cosines, as densities: the latest logged step
 /// bold, a few earlier ones evenly spread over the run fainter, so the two distributions
 /// can be seen moving apart over time.
-fn similarity_distributions(p: &mut egui_plot::PlotUi, steps: &[StepMetrics]) {
+fn similarity_distributions(steps: &[StepMetrics]) -> Figure {
+    let mut f = Figure::new("pair similarity distribution (density)", Corner::LeftTop)
+        .axes("cosine", "density");
+    f.x_range = Some((-1.0, 1.0));
     if steps.is_empty() {
-        return;
+        return f;
     }
     let mut picks: Vec<usize> = (0..SNAPSHOTS)
         .map(|k| k * steps.len().saturating_sub(1) / (SNAPSHOTS - 1))
         .collect();
     picks.dedup();
     let Some(&latest) = picks.last() else {
-        return;
+        return f;
     };
     for (rank, &i) in picks.iter().enumerate() {
         let m = &steps[i];
@@ -316,15 +333,18 @@ fn similarity_distributions(p: &mut egui_plot::PlotUi, steps: &[StepMetrics]) {
             } else {
                 format!("{kind} pairs, earlier")
             };
-            let width = if i == latest { 2.0 } else { 1.0 };
-            p.line(
-                Line::new(name, PlotPoints::from(density(hist)))
-                    .color(colour.gamma_multiply(fade))
-                    .width(width),
+            f.line(
+                name,
+                density(hist),
+                Style::Line {
+                    width: if i == latest { 2.0 } else { 1.0 },
+                    dashed: false,
+                    colour: Some(colour.gamma_multiply(fade)),
+                },
             );
         }
     }
-    p.set_plot_bounds_x(-1.0..=1.0);
+    f
 }
 
 /// Counts per bin over [-1, 1] -> (bin centre, density) points integrating to 1.
@@ -342,30 +362,86 @@ fn density(hist: &[u32]) -> Vec<[f64; 2]> {
         .collect()
 }
 
-/// A dashed grey line marking a reference value (a baseline, a healthy level).
-fn reference_line(name: &str, y: f64) -> HLine {
-    HLine::new(name, y)
-        .style(LineStyle::dashed_loose())
-        .color(Color32::GRAY)
-}
-
-fn small_plot<'a>(
+/// Draws one figure under its title; right-click saves its data (CSV) or picture (PNG).
+fn small_plot(
     ui: &mut egui::Ui,
-    title: &str,
+    figure: Figure,
     width: f32,
     height: f32,
-    legend: Corner,
-    add: impl FnOnce(&mut egui_plot::PlotUi<'a>) + 'a,
+    actions: &mut Vec<Action>,
 ) {
     ui.vertical(|ui| {
-        ui.label(RichText::new(title).strong());
-        Plot::new(title)
+        ui.label(RichText::new(&figure.title).strong());
+        let response = Plot::new(&figure.title)
             .width(width)
             .height(height)
-            .legend(Legend::default().position(legend))
+            .legend(Legend::default().position(figure.legend))
             .allow_scroll(false)
-            .show(ui, add);
+            .show(ui, |p| {
+                for s in &figure.series {
+                    draw_series(p, s);
+                }
+                if let Some((lo, hi)) = figure.x_range {
+                    p.set_plot_bounds_x(lo..=hi);
+                }
+                if let Some((lo, hi)) = figure.y_range {
+                    p.set_plot_bounds_y(lo..=hi);
+                }
+            })
+            .response;
+        let title = figure.title.clone();
+        response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, &title));
+        let rect = response.rect;
+        response.context_menu(|ui| {
+            if ui.button("Save data (CSV)").clicked() {
+                actions.push(Action::SavePlotData(figure.clone()));
+                ui.close();
+            }
+            if ui.button("Save picture (PNG)").clicked() {
+                actions.push(Action::SavePlotImage {
+                    name: figure.slug(),
+                    rect,
+                });
+                ui.close();
+            }
+        });
     });
+}
+
+fn draw_series(p: &mut egui_plot::PlotUi, s: &Series) {
+    let points = || PlotPoints::from(s.points.clone());
+    match s.style {
+        Style::Line {
+            width,
+            dashed,
+            colour,
+        } => {
+            let mut line = Line::new(s.name.clone(), points()).width(width);
+            if dashed {
+                line = line.style(LineStyle::dashed_dense());
+            }
+            if let Some(c) = colour {
+                line = line.color(c);
+            }
+            p.line(line);
+        }
+        Style::Markers { radius, colour } => {
+            p.points(
+                Points::new(s.name.clone(), points())
+                    .radius(radius)
+                    .color(colour),
+            );
+        }
+        Style::Reference => {
+            if let Some(&[_, y]) = s.points.first() {
+                p.hline(
+                    HLine::new(s.name.clone(), y)
+                        .style(LineStyle::dashed_loose())
+                        .color(Color32::GRAY),
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]

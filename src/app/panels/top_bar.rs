@@ -53,7 +53,11 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
             }
         };
         ui.label(RichText::new(backend).small());
-        if let Some((p50, p99)) = app.frame_times.percentiles() {
+        if let Some((p50, p99)) = app
+            .frame_times
+            .percentiles()
+            .filter(|_| app.show_frame_times)
+        {
             ui.separator();
             ui.label(
                 RichText::new(format!("UI frame build p50 {p50:.1} ms, p99 {p99:.1} ms")).small(),
