@@ -24,6 +24,15 @@ pub enum Stream {
     Method = 5,
     /// Splitting a loaded image folder into train and held-out images.
     Split = 6,
+    /// burn's own generator, re-seeded before every training step (so a resumed run draws
+    /// what the uninterrupted one would have).
+    Backend = 7,
+}
+
+/// The seed burn's generator gets before training step `step`.
+pub fn backend_seed(seed: u64, step: u64) -> u64 {
+    use rand::RngExt;
+    rng_for(seed, Stream::Backend, &[step]).random()
 }
 
 /// SplitMix64 finaliser: a cheap, well-mixed hash of a 64-bit value.

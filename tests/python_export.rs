@@ -40,6 +40,7 @@ fn python_reads_the_export_with_numpy_and_safetensors() {
     let dir = tempfile::tempdir().unwrap();
     let options = RunOptions {
         export_each_eval: Some(dir.path().to_path_buf()),
+        ..RunOptions::default()
     };
     let (_keep, commands) = crossbeam_channel::bounded(1);
     let result = run_experiment_with(&exp, &dataset, &commands, &options, &mut |_| {});

@@ -47,6 +47,8 @@ pub struct RunHistory {
     pub probes: Vec<ProbeReport>,
     /// A probe that could not run, for the status line.
     pub probe_error: Option<String>,
+    /// The last checkpoint's outcome, for the status line.
+    pub checkpoint_message: Option<String>,
     /// The last export's outcome, for the status line.
     pub export_message: Option<String>,
 }
@@ -95,6 +97,15 @@ impl RunHistory {
                     files.len(),
                     dir.display()
                 ));
+                None
+            }
+            Event::Checkpointed { step, path } => {
+                self.checkpoint_message =
+                    Some(format!("checkpoint at step {step}: {}", path.display()));
+                None
+            }
+            Event::CheckpointFailed { message } => {
+                self.checkpoint_message = Some(format!("checkpoint failed: {message}"));
                 None
             }
             Event::ExportFailed { message } => {

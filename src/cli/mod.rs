@@ -42,6 +42,13 @@ pub enum Commands {
         /// Override the preset's backend.
         #[arg(long, value_enum)]
         backend: Option<BackendArg>,
+        /// Write <out>/checkpoint.safetensors every this many steps (0: only when the run
+        /// ends or is interrupted).
+        #[arg(long, default_value_t = 100)]
+        checkpoint_every: u64,
+        /// Continue the run in --out from its checkpoint (--steps may extend it).
+        #[arg(long)]
+        resume: bool,
     },
     /// Embed a dataset with an exported encoder (a run folder): embeddings.csv/.npy and the
     /// Embedding Projector's vectors.tsv + metadata.tsv.
@@ -155,7 +162,16 @@ pub fn run(cli: Cli) -> ExitCode {
             steps,
             out,
             backend,
-        }) => train::train(cli.preset, steps, out, backend.map(Into::into)),
+            checkpoint_every,
+            resume,
+        }) => train::train(train::TrainArgs {
+            preset: cli.preset,
+            steps,
+            out,
+            backend: backend.map(Into::into),
+            checkpoint_every,
+            resume,
+        }),
         Some(Commands::Embed {
             encoder,
             dataset,

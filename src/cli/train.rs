@@ -3,22 +3,44 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::Event;
-use crate::engine::session::{RunOptions, run_experiment_with};
+use crate::engine::checkpoint::Checkpoint;
+use crate::engine::session::{CheckpointPlan, RunOptions, run_experiment_with};
 use crate::preset::{BackendChoice, Experiment};
 
-pub fn train(
-    preset: Option<PathBuf>,
-    steps: Option<u64>,
-    out: Option<PathBuf>,
-    backend: Option<BackendChoice>,
-) -> anyhow::Result<()> {
-    let preset = preset.context("train needs --preset FILE (see presets/)")?;
-    let mut exp = Experiment::load(&preset)?;
+/// What `train` was asked for on the command line.
+pub struct TrainArgs {
+    pub preset: Option<PathBuf>,
+    pub steps: Option<u64>,
+    pub out: Option<PathBuf>,
+    pub backend: Option<BackendChoice>,
+    pub checkpoint_every: u64,
+    /// Continue from `<out>/checkpoint.safetensors`.
+    pub resume: bool,
+}
+
+pub fn train(args: TrainArgs) -> anyhow::Result<()> {
+    let TrainArgs {
+        preset,
+        steps,
+        out,
+        backend,
+        checkpoint_every,
+        resume,
+    } = args;
+    let (mut exp, preset) = match (&preset, &out) {
+        (Some(p), _) => (Experiment::load(p)?, p.clone()),
+        // Resuming without a preset: the checkpoint carries its own.
+        (None, Some(dir)) if resume => (
+            Checkpoint::read(dir)?.experiment,
+            dir.join(crate::engine::checkpoint::CHECKPOINT_FILE),
+        ),
+        _ => bail!("train needs --preset FILE (see presets/), or --resume --out RUN"),
+    };
     if let Some(s) = steps {
         exp.train.steps = s;
     }
@@ -104,6 +126,10 @@ pub fn train(
                 ));
             }
             Event::ExportFailed { message } => bar.println(format!("export failed: {message}")),
+            Event::Checkpointed { .. } => {}
+            Event::CheckpointFailed { message } => {
+                bar.println(format!("checkpoint failed: {message}"));
+            }
             Event::Projection(_)
             | Event::Similarity(_)
             | Event::Paused { .. }
@@ -113,6 +139,11 @@ pub fn train(
     // Export after every evaluation, so `out` always holds the last good model.
     let options = RunOptions {
         export_each_eval: Some(out.clone()),
+        checkpoints: Some(CheckpointPlan {
+            dir: out.clone(),
+            every: checkpoint_every,
+        }),
+        resume_from: resume.then(|| out.clone()),
     };
     let result = run_experiment_with(&exp, &dataset, &commands, &options, &mut emit);
     bar.finish_and_clear();

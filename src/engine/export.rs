@@ -17,7 +17,7 @@ use crate::preset::Experiment;
 use crate::views::Normalize;
 
 /// Everything logged during a run.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MetricsLog {
     pub steps: Vec<StepMetrics>,
     pub evals: Vec<EvalReport>,

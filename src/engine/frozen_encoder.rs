@@ -10,6 +10,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::methods::encoder_input::embed_with;
+use crate::methods::state::MethodState;
 use crate::methods::{
     self, BuildContext, EncoderInput, ExportedEncoder, Method, StepError, StepOutput, TrainBatch,
 };
@@ -110,6 +111,14 @@ impl Method for FrozenEncoder {
 
     fn encoder_ref(&self) -> &SmallCnn {
         &self.encoders[0].1
+    }
+
+    fn save_state(&self, _state: &mut MethodState) -> anyhow::Result<()> {
+        bail!("a frozen encoder has no training state to checkpoint")
+    }
+
+    fn load_state(&mut self, _state: &MethodState) -> anyhow::Result<()> {
+        bail!("a frozen encoder cannot resume training")
     }
 
     fn embed(&self, images: Tensor<4>) -> Tensor<2> {

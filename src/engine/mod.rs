@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod browse;
+pub mod checkpoint;
 pub mod embeddings_export;
 pub mod evaluate;
 pub mod export;

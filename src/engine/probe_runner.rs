@@ -26,6 +26,12 @@ impl ProbeRunner {
         }
     }
 
+    /// A resumed run's baseline (its step-0 probe was reported before the checkpoint).
+    pub fn restore_baseline(&mut self, baseline: Option<f32>) {
+        self.baseline = baseline;
+        self.started_for = self.started_for.or(Some(0));
+    }
+
     /// Keeps an evaluation's features; starts a probe on them when `probe_now`.
     pub fn offer(&mut self, inputs: ProbeInputs, probe_now: bool) {
         self.latest = Some(inputs);

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 /// UI -> trainer.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
@@ -26,7 +28,7 @@ pub struct BackendInfo {
 }
 
 /// One logged training step.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepMetrics {
     pub step: u64,
     pub loss: f32,
@@ -59,7 +61,7 @@ pub struct StepMetrics {
 }
 
 /// A kNN evaluation of the encoder's representation.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {
     pub step: u64,
     /// Top-1 accuracy in 0..=1 on the held-out queries.
@@ -83,7 +85,7 @@ pub struct SimilarityMatrix {
 
 /// A linear probe on frozen features: trained on the kNN bank, scored on the held-out
 /// queries.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProbeReport {
     pub step: u64,
     /// Top-1 accuracy in 0..=1.
@@ -147,6 +149,14 @@ pub enum Event {
         files: Vec<String>,
     },
     ExportFailed {
+        message: String,
+    },
+    /// A checkpoint was written (`step` steps done).
+    Checkpointed {
+        step: u64,
+        path: PathBuf,
+    },
+    CheckpointFailed {
         message: String,
     },
     /// The run ended normally (`stopped` when the user stopped it early).

@@ -5,6 +5,7 @@ use std::time::Instant;
 use burn::tensor::Device;
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
+use super::checkpoint::Checkpoint;
 use super::embeddings_export::EmbeddingTable;
 use super::evaluate::{EvalSample, evaluate};
 use super::export::{MetricsLog, export_encoders};
@@ -19,6 +20,7 @@ use crate::metrics::{
 };
 use crate::model::tensor_io::images_to_tensor;
 use crate::preset::Experiment;
+use crate::seeding::backend_seed;
 use crate::views::prefetch::{PREFETCH_DEPTH, Prefetcher};
 
 /// How a run ended, with what is needed to export its model afterwards.
@@ -41,6 +43,17 @@ pub struct RunOptions {
     /// Export here after every evaluation, so the folder always holds the last good model
     /// (the headless `train` command sets it).
     pub export_each_eval: Option<std::path::PathBuf>,
+    /// Write `checkpoint.safetensors` here every `every` steps (0: never periodically),
+    /// when the run is stopped, and when it ends. A run that diverges keeps the last one.
+    pub checkpoints: Option<CheckpointPlan>,
+    /// Continue the run saved in this checkpoint (a file or a run folder).
+    pub resume_from: Option<std::path::PathBuf>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CheckpointPlan {
+    pub dir: std::path::PathBuf,
+    pub every: u64,
 }
 
 /// Runs `exp` on `dataset`, reporting through `emit` and obeying `commands`.
@@ -99,6 +112,14 @@ pub fn run_experiment_with(
         );
         return result;
     }
+    let resume = match options.resume_from.as_deref().map(|p| resumable(p, exp)) {
+        None => None,
+        Some(Ok(ckpt)) => Some(ckpt),
+        Some(Err(e)) => {
+            fail(&mut result, emit, 0, format!("cannot resume: {e:#}"));
+            return result;
+        }
+    };
     let (device, backend) = match select_device(exp.train.backend) {
         Ok(found) => found,
         Err(message) => {
@@ -139,6 +160,18 @@ pub fn run_experiment_with(
         normalize: exp.views.normalize,
         seed: exp.seed,
     });
+    let mut method = method;
+    if let Some(ckpt) = &resume
+        && let Err(e) = method.load_state(&ckpt.state)
+    {
+        fail(
+            &mut result,
+            emit,
+            ckpt.step,
+            format!("cannot resume: the checkpoint does not fit this method: {e:#}"),
+        );
+        return result;
+    }
     let eval_device = device;
     let temperature = params.find("temperature").map(|t| t as f32);
     emit(Event::Started {
@@ -147,7 +180,11 @@ pub fn run_experiment_with(
     });
 
     let sample = EvalSample::new(dataset, &exp.eval, exp.seed);
-    let mut baseline = f32::NAN;
+    // A resumed run's baseline is its first evaluation's.
+    let mut baseline = resume
+        .as_ref()
+        .and_then(|c| c.metrics.evals.first())
+        .map_or(f32::NAN, |e| e.baseline_top1);
     // Linear probes at initialisation (the baseline), at the end and on demand.
     let mut probes = ProbeRunner::new(dataset.class_names.clone());
     let mut run_eval = |method: &dyn Method,
@@ -180,7 +217,28 @@ pub fn run_experiment_with(
             step == 0 || step == exp.train.steps,
         );
     };
-    run_eval(method.as_ref(), 0, emit, &mut result.metrics, &mut probes);
+    let first_step = match resume {
+        Some(ckpt) => {
+            // The curves so far come back from the checkpoint, as if just logged.
+            for m in &ckpt.metrics.steps {
+                emit(Event::Step(m.clone()));
+            }
+            for e in &ckpt.metrics.evals {
+                emit(Event::Eval(e.clone()));
+            }
+            for p in &ckpt.metrics.probes {
+                emit(Event::Probe(p.clone()));
+            }
+            probes.restore_baseline(ckpt.metrics.probes.first().map(|p| p.baseline));
+            result.metrics = ckpt.metrics;
+            ckpt.step
+        }
+        None => {
+            run_eval(method.as_ref(), 0, emit, &mut result.metrics, &mut probes);
+            0
+        }
+    };
+    result.steps_done = first_step;
     result.method = Some(method);
 
     let batch = exp.train.batch_size.min(dataset.train.len());
@@ -191,7 +249,7 @@ pub fn run_experiment_with(
             &dataset.train,
             &exp.views,
             exp.seed,
-            0,
+            first_step,
             exp.train.steps,
             batch,
             PREFETCH_DEPTH,
@@ -200,7 +258,7 @@ pub fn run_experiment_with(
         let mut window_start = Instant::now();
         let mut window_steps = 0u64;
         let mut stopped = false;
-        let mut step = 0;
+        let mut step = first_step;
         while step < exp.train.steps {
             probes.poll(false, &mut result.metrics, emit);
             match handle_commands(commands, step, exp, dataset, &mut result, &mut probes, emit) {
@@ -228,6 +286,8 @@ pub fn run_experiment_with(
                 }),
             };
             let lr = exp.train.lr_at(step);
+            // burn's generator depends only on (seed, step): resuming draws the same.
+            train_device.seed(backend_seed(exp.seed, step));
             let method = result.method.as_mut().expect("method built above");
             let out = match method.train_step(train_batch, lr) {
                 Ok(out) => out,
@@ -290,6 +350,13 @@ pub fn run_experiment_with(
                 waited_before = prefetch.waited;
                 window_steps = 0;
             }
+            if let Some(plan) = &options.checkpoints
+                && plan.every > 0
+                && step % plan.every == 0
+                && step < exp.train.steps
+            {
+                save_checkpoint(plan, exp, &result, emit);
+            }
             if step % exp.eval.every == 0 || step == exp.train.steps {
                 let method = result.method.as_deref().expect("method built above");
                 run_eval(method, step, emit, &mut result.metrics, &mut probes);
@@ -314,11 +381,69 @@ pub fn run_experiment_with(
         probes.start_latest();
     }
     probes.poll(true, &mut result.metrics, emit);
+    // Stopped or finished (never diverged): keep where it got to.
+    if outcome.is_some()
+        && let Some(plan) = &options.checkpoints
+    {
+        save_checkpoint(plan, exp, &result, emit);
+    }
     let Some((step, stopped)) = outcome else {
         return result;
     };
     emit(Event::Finished { step, stopped });
     result
+}
+
+/// The checkpoint at `path`, if it continues `exp` (the same preset, perhaps with more
+/// steps).
+fn resumable(path: &std::path::Path, exp: &Experiment) -> anyhow::Result<Checkpoint> {
+    let ckpt = Checkpoint::read(path)?;
+    let mut saved = ckpt.experiment.clone();
+    saved.train.steps = exp.train.steps;
+    anyhow::ensure!(
+        saved == *exp,
+        "{} was made with a different preset (only the step count may change)",
+        path.display()
+    );
+    anyhow::ensure!(
+        ckpt.step <= exp.train.steps,
+        "{} is at step {}, past the run's {} steps",
+        path.display(),
+        ckpt.step,
+        exp.train.steps
+    );
+    Ok(ckpt)
+}
+
+/// Writes the run's checkpoint; a failure is reported and training goes on.
+fn save_checkpoint(
+    plan: &CheckpointPlan,
+    exp: &Experiment,
+    result: &RunResult,
+    emit: &mut dyn FnMut(Event),
+) {
+    let Some(method) = result.method.as_deref() else {
+        return;
+    };
+    let mut state = crate::methods::state::MethodState::default();
+    let written = method.save_state(&mut state).and_then(|()| {
+        Checkpoint {
+            step: result.steps_done,
+            experiment: exp.clone(),
+            metrics: result.metrics.clone(),
+            state,
+        }
+        .write(&plan.dir)
+    });
+    match written {
+        Ok(path) => emit(Event::Checkpointed {
+            step: result.steps_done,
+            path,
+        }),
+        Err(e) => emit(Event::CheckpointFailed {
+            message: format!("{e:#}"),
+        }),
+    }
 }
 
 enum Flow {

@@ -4,6 +4,7 @@
 //! negatives, no momentum encoder, no stop-gradient.
 
 use super::common::{Backbone, halves};
+use super::state::MethodState;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::barlow_twins;
@@ -76,6 +77,14 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
 }
 
 impl Method for BarlowTwins {
+    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
+        self.net.save("net", s)
+    }
+
+    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
+        self.net.load("net", s)
+    }
+
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let n = batch.images();
         let lambda = self.lambda;

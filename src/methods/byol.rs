@@ -7,6 +7,7 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 
 use super::common::{Backbone, halves};
+use super::state::MethodState;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::negative_cosine;
@@ -114,6 +115,16 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
 }
 
 impl Method for Byol {
+    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
+        self.online.save("online", s)?;
+        s.put_target("target", &self.target)
+    }
+
+    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
+        self.online.load("online", s)?;
+        s.load_target("target", &mut self.target)
+    }
+
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let n = batch.images();
         let target = self.target.take().expect("target present between steps");

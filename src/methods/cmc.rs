@@ -14,6 +14,7 @@ use rand::RngExt;
 
 use super::encoder_input::embed_with;
 use super::memory::{BANK_FEATURE_DIM, BANK_MOMENTUM, BANK_TEMPERATURE, MemoryBank};
+use super::state::MethodState;
 use super::trainable::Trainable;
 use super::{
     BuildContext, EncoderInput, ExportedEncoder, Method, MethodInfo, ParamSpec, StepError,
@@ -234,6 +235,22 @@ impl Cmc {
 }
 
 impl Method for Cmc {
+    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
+        self.net.save("net", s)?;
+        for (k, bank) in self.banks.iter().enumerate() {
+            bank.save(&format!("bank{k}"), s);
+        }
+        Ok(())
+    }
+
+    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
+        self.net.load("net", s)?;
+        for (k, bank) in self.banks.iter_mut().enumerate() {
+            bank.load(&format!("bank{k}"), s)?;
+        }
+        Ok(())
+    }
+
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let n = batch.images();
         let device = batch.views.device();

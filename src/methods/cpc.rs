@@ -16,6 +16,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::RngExt;
 
 use super::encoder_input::{embed_with, pool_patches};
+use super::state::MethodState;
 use super::trainable::Trainable;
 use super::{
     BuildContext, EncoderInput, ExportedEncoder, Method, MethodInfo, ParamSpec, Params, StepError,
@@ -212,6 +213,14 @@ pub fn prediction_loss(pred: Tensor<2>, target: Tensor<2>, negatives: Tensor<2>)
 }
 
 impl Method for Cpc {
+    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
+        self.net.save("net", s)
+    }
+
+    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
+        self.net.load("net", s)
+    }
+
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let (grid, steps, dim) = (self.grid, self.steps, self.dim);
         let g = grid.grid;

@@ -11,6 +11,7 @@
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 
+use super::state::MethodState;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::{MiEstimator, mi_estimate, prior_discriminator_loss, prior_encoder_loss};
@@ -215,6 +216,22 @@ struct Measured {
 }
 
 impl Method for Dim {
+    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
+        self.net.save("net", s)?;
+        if let Some(prior) = &self.prior {
+            prior.save("prior", s)?;
+        }
+        Ok(())
+    }
+
+    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
+        self.net.load("net", s)?;
+        if let Some(prior) = &mut self.prior {
+            prior.load("prior", s)?;
+        }
+        Ok(())
+    }
+
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let (estimator, stage, w) = (self.estimator, self.stage, self.weights);
         let n = batch.images();

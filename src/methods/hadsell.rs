@@ -6,6 +6,7 @@
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::common::{HeadNet, halves};
+use super::state::MethodState;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::{l2_normalize, margin_contrastive, pairwise_sq_distances};
@@ -72,6 +73,14 @@ pub fn diagonal_split(n: usize) -> (Vec<i64>, Vec<i64>) {
 }
 
 impl Method for Hadsell {
+    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
+        self.net.save("net", s)
+    }
+
+    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
+        self.net.load("net", s)
+    }
+
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let n = batch.images();
         let device = batch.views.device();

@@ -11,6 +11,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::RngExt;
 
 use super::memory::{BANK_FEATURE_DIM, BANK_MOMENTUM, BANK_TEMPERATURE, MemoryBank};
+use super::state::MethodState;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::{binary_nce, l2_normalize};
@@ -116,6 +117,23 @@ enum Candidates {
 }
 
 impl Method for InstDisc {
+    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
+        self.net.save("net", s)?;
+        self.bank.save("bank", s);
+        if let Some(z) = self.log_z {
+            s.put_f64("log_z", z);
+        }
+        Ok(())
+    }
+
+    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
+        self.net.load("net", s)?;
+        self.bank.load("bank", s)?;
+        // Absent when the run stopped before its first step estimated it.
+        self.log_z = s.f64("log_z").ok();
+        Ok(())
+    }
+
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let n = batch.images();
         let device = batch.views.device();

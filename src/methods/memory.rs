@@ -2,6 +2,7 @@
 //! Plain `f32` storage, never parameters: no gradient reaches them, the optimiser never
 //! sees them, and they are written only with detached values.
 
+use super::state::MethodState;
 use burn::tensor::{Device, Tensor};
 
 use super::ParamSpec;
@@ -60,6 +61,24 @@ impl KeyQueue {
 
     pub fn capacity(&self) -> usize {
         self.written_at.len()
+    }
+
+    pub fn save(&self, name: &str, state: &mut MethodState) {
+        state.put_f32s(&format!("{name}.data"), &self.data);
+        state.put_steps(&format!("{name}.written_at"), &self.written_at);
+        state.put_f64(&format!("{name}.next"), self.next as f64);
+    }
+
+    pub fn load(&mut self, name: &str, state: &MethodState) -> anyhow::Result<()> {
+        let data = state.f32s(&format!("{name}.data"), self.data.len())?;
+        let written_at = state.steps(&format!("{name}.written_at"), self.capacity())?;
+        let next = state.f64(&format!("{name}.next"))? as usize;
+        anyhow::ensure!(
+            next < self.capacity(),
+            "section {name}.next is out of range"
+        );
+        (self.data, self.written_at, self.next) = (data, written_at, next);
+        Ok(())
     }
 
     /// Enqueues `keys` (`[n, dim]` row-major), each replacing the oldest entry.
@@ -126,6 +145,18 @@ impl MemoryBank {
 
     pub fn len(&self) -> usize {
         self.written_at.len()
+    }
+
+    pub fn save(&self, name: &str, state: &mut MethodState) {
+        state.put_f32s(&format!("{name}.data"), &self.data);
+        state.put_steps(&format!("{name}.written_at"), &self.written_at);
+    }
+
+    pub fn load(&mut self, name: &str, state: &MethodState) -> anyhow::Result<()> {
+        let data = state.f32s(&format!("{name}.data"), self.data.len())?;
+        let written_at = state.steps(&format!("{name}.written_at"), self.len())?;
+        (self.data, self.written_at) = (data, written_at);
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {

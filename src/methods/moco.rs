@@ -13,6 +13,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::Tensor;
 
 use super::memory::KeyQueue;
+use super::state::MethodState;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::{info_nce, l2_normalize};
@@ -159,6 +160,19 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
 }
 
 impl Method for Moco {
+    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
+        self.query.save("query", s)?;
+        s.put_target("key", &self.key)?;
+        self.queue.save("queue", s);
+        Ok(())
+    }
+
+    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
+        self.query.load("query", s)?;
+        s.load_target("key", &mut self.key)?;
+        self.queue.load("queue", s)
+    }
+
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let n = batch.images();
         let views = batch.views;

@@ -23,6 +23,7 @@ pub mod params;
 pub mod pixpro;
 pub mod simclr;
 pub mod simsiam;
+pub mod state;
 pub mod trainable;
 pub mod triplet;
 pub mod vicreg;
@@ -187,6 +188,13 @@ pub trait Method: Send {
     fn encoder(&self) -> SmallCnn {
         self.encoder_ref().clone()
     }
+
+    /// Writes everything the next steps depend on into `state`: networks, optimiser
+    /// state, momentum targets, queues and memory banks (for checkpoints).
+    fn save_state(&self, state: &mut state::MethodState) -> anyhow::Result<()>;
+
+    /// Restores what `save_state` wrote, into a method built from the same settings.
+    fn load_state(&mut self, state: &state::MethodState) -> anyhow::Result<()>;
 
     /// Every encoder to export: file stem, network, what its input is. One RGB encoder for
     /// most methods; CMC has one per view.

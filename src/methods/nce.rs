@@ -8,6 +8,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::seq::index::sample;
 
 use super::common::{HeadNet, halves};
+use super::state::MethodState;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::{binary_nce, info_nce, info_nce_bound, l2_normalize};
@@ -108,6 +109,14 @@ pub fn sample_negatives(n: usize, k: usize, rng: &mut crate::seeding::Rng) -> Ve
 }
 
 impl Method for Nce {
+    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
+        self.net.save("net", s)
+    }
+
+    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
+        self.net.load("net", s)
+    }
+
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let n = batch.images();
         let k = self.negatives.min(n - 1).max(1);

@@ -15,6 +15,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::byol::tau_at;
 use super::common::halves;
+use super::state::MethodState;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::negative_cosine;
@@ -269,6 +270,16 @@ fn tensor_3d(values: Vec<f32>, dims: [usize; 3], device: &Device) -> Tensor<3> {
 }
 
 impl Method for PixPro {
+    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
+        self.online.save("online", s)?;
+        s.put_target("target", &self.target)
+    }
+
+    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
+        self.online.load("online", s)?;
+        s.load_target("target", &mut self.target)
+    }
+
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let n = batch.images();
         let device = batch.views.device();

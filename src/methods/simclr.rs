@@ -3,6 +3,7 @@
 //! against the other 2N-2 views of the batch. The representation is h = f(x).
 
 use super::common::HeadNet;
+use super::state::MethodState;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::nt_xent;
@@ -76,6 +77,14 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
 }
 
 impl Method for SimClr {
+    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
+        self.net.save("net", s)
+    }
+
+    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
+        self.net.load("net", s)
+    }
+
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let temperature = self.temperature;
         let (loss, z) = self.net.step(lr, |net| {

@@ -9,6 +9,7 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 
 use super::common::Backbone;
+use super::state::MethodState;
 
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
@@ -122,6 +123,14 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
 }
 
 impl Method for SimSiam {
+    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
+        self.net.save("net", s)
+    }
+
+    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
+        self.net.load("net", s)
+    }
+
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let views = batch.views;
         let stop_gradient = self.stop_gradient;

@@ -6,6 +6,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 
 use super::StepError;
+use super::state::MethodState;
 use crate::model::tensor_io::scalar;
 
 /// A network and its optimiser.
@@ -25,6 +26,21 @@ impl<N: Module> Trainable<N> {
 
     pub fn net(&self) -> &N {
         self.net.as_ref().expect("network present between steps")
+    }
+
+    /// Writes the network and its optimiser's state as sections `<name>.net`, `<name>.optim`.
+    pub fn save(&self, name: &str, state: &mut MethodState) -> anyhow::Result<()> {
+        state.put_module(&format!("{name}.net"), self.net())?;
+        state.put_optimizer(&format!("{name}.optim"), &self.optim)
+    }
+
+    /// Restores what `save` wrote; on error nothing changes.
+    pub fn load(&mut self, name: &str, state: &MethodState) -> anyhow::Result<()> {
+        let net = state.module(&format!("{name}.net"), self.net().clone())?;
+        let optim = state.optimizer(&format!("{name}.optim"), self.optim.clone())?;
+        self.net = Some(net);
+        self.optim = optim;
+        Ok(())
     }
 
     /// Runs `forward` (the loss and whatever the method wants back), then applies the update

@@ -7,6 +7,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::RngExt;
 
 use super::common::{HeadNet, halves};
+use super::state::MethodState;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::{Mining, choose_negatives, l2_normalize, pairwise_sq_distances, triplet};
@@ -87,6 +88,14 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
 }
 
 impl Method for Triplet {
+    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
+        self.net.save("net", s)
+    }
+
+    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
+        self.net.load("net", s)
+    }
+
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let n = batch.images();
         let device = batch.views.device();

@@ -4,6 +4,7 @@
 //! batch (variance) and different dimensions stay decorrelated (covariance).
 
 use super::common::{Backbone, halves};
+use super::state::MethodState;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::vicreg;
@@ -96,6 +97,14 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
 }
 
 impl Method for VicReg {
+    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
+        self.net.save("net", s)
+    }
+
+    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
+        self.net.load("net", s)
+    }
+
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let n = batch.images();
         let [a, b, c] = self.weights;

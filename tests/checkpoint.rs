@@ -1,0 +1,129 @@
+//! Checkpoints: a run stopped halfway and resumed from its checkpoint gives exactly the
+//! losses, embeddings and kNN accuracy of the uninterrupted run, for every method; the
+//! file is replaced atomically; broken or mismatched checkpoints are refused by name.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+mod common;
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use contrastive_workbench::engine::checkpoint::{CHECKPOINT_FILE, Checkpoint};
+use contrastive_workbench::engine::embeddings_export::EmbeddingTable;
+use contrastive_workbench::engine::session::{
+    CheckpointPlan, RunOptions, RunResult, run_experiment_with,
+};
+use contrastive_workbench::engine::{Command, Event};
+use contrastive_workbench::methods::{MethodSpec, REGISTRY};
+use contrastive_workbench::preset::Experiment;
+
+/// burn's CPU generator is one per process: runs in this file take turns.
+static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `exp`, checkpointing into `dir`; stops after step `stop_after` when given.
+fn run(exp: &Experiment, dir: &Path, resume: bool, stop_after: Option<u64>) -> RunResult {
+    let dataset = exp.dataset.load().unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let options = RunOptions {
+        checkpoints: Some(CheckpointPlan {
+            dir: dir.to_path_buf(),
+            every: 0,
+        }),
+        resume_from: resume.then(|| dir.to_path_buf()),
+        ..RunOptions::default()
+    };
+    run_experiment_with(exp, &dataset, &rx, &options, &mut |ev| {
+        if let Event::Step(m) = &ev
+            && Some(m.step) == stop_after
+        {
+            tx.send(Command::Stop).unwrap();
+        }
+    })
+}
+
+fn losses(r: &RunResult) -> Vec<(u64, f32)> {
+    r.metrics.steps.iter().map(|m| (m.step, m.loss)).collect()
+}
+
+#[test]
+fn every_method_resumes_exactly_where_it_stopped() {
+    let _turn = SEEDED.lock().unwrap_or_else(|p| p.into_inner());
+    for info in REGISTRY {
+        let mut exp = common::tiny_experiment(8, 16, 6);
+        exp.method = MethodSpec::with_defaults(info);
+        let whole_dir = tempfile::tempdir().unwrap();
+        let whole = run(&exp, whole_dir.path(), false, None);
+        assert!(whole.failed.is_none(), "{}: {:?}", info.id, whole.failed);
+
+        let dir = tempfile::tempdir().unwrap();
+        let first = run(&exp, dir.path(), false, Some(3));
+        assert_eq!(first.steps_done, 3, "{}", info.id);
+        assert_eq!(Checkpoint::read(dir.path()).unwrap().step, 3);
+        let resumed = run(&exp, dir.path(), true, None);
+        assert!(
+            resumed.failed.is_none(),
+            "{}: {:?}",
+            info.id,
+            resumed.failed
+        );
+
+        assert_eq!(losses(&resumed), losses(&whole), "{}: loss curve", info.id);
+        assert_eq!(
+            resumed.metrics.evals, whole.metrics.evals,
+            "{}: kNN evaluations",
+            info.id
+        );
+        let dataset = exp.dataset.load().unwrap();
+        let table = |r: &RunResult| {
+            EmbeddingTable::of(
+                r.method.as_deref().unwrap(),
+                &dataset,
+                &exp.views.normalize,
+                &Device::flex(),
+            )
+        };
+        assert_eq!(table(&resumed), table(&whole), "{}: embeddings", info.id);
+    }
+}
+
+#[test]
+fn a_killed_writer_leaves_the_previous_checkpoint_and_bad_ones_are_refused() {
+    let _turn = SEEDED.lock().unwrap_or_else(|p| p.into_inner());
+    let exp = common::tiny_experiment(8, 16, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let done = run(&exp, dir.path(), false, None);
+    assert!(done.failed.is_none());
+    let file = dir.path().join(CHECKPOINT_FILE);
+    let good = std::fs::read(&file).unwrap();
+
+    // A writer killed midway leaves only its temporary file; the checkpoint is untouched.
+    let partial = dir.path().join(format!(".{CHECKPOINT_FILE}.partial"));
+    std::fs::write(&partial, &good[..good.len() / 3]).unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), good);
+    assert_eq!(Checkpoint::read(dir.path()).unwrap().step, 2);
+    // The next checkpoint replaces the leftover and the file.
+    let mut longer = exp.clone();
+    longer.train.steps = 3;
+    let resumed = run(&longer, dir.path(), true, None);
+    assert!(resumed.failed.is_none(), "{:?}", resumed.failed);
+    assert!(!partial.exists());
+    assert_eq!(Checkpoint::read(dir.path()).unwrap().step, 3);
+
+    // A truncated file is refused with its name.
+    std::fs::write(&file, &good[..good.len() / 2]).unwrap();
+    let e = format!("{:#}", Checkpoint::read(dir.path()).err().unwrap());
+    assert!(
+        e.contains(CHECKPOINT_FILE) && e.contains("not a usable checkpoint"),
+        "{e}"
+    );
+    let failed = run(&longer, dir.path(), true, None);
+    assert!(failed.failed.unwrap().contains("cannot resume"));
+
+    // A checkpoint of another experiment is refused too.
+    std::fs::write(&file, &good).unwrap();
+    let mut other = longer.clone();
+    other.train.learning_rate *= 2.0;
+    let refused = run(&other, dir.path(), true, None);
+    let message = refused.failed.unwrap();
+    assert!(message.contains("different preset"), "{message}");
+}
