@@ -213,6 +213,8 @@ fn dataset_panel_snapshot() {
         .with_size([1360.0, 860.0])
         .wgpu()
         .build_eframe(|cc| WorkbenchApp::new(cc.egui_ctx.clone(), Experiment::default()));
+    // A folder nothing writes to: "Resume from checkpoint" stays disabled.
+    h.state_mut().export_dir = "runs/snapshot".into();
     h.get_by_label("Dataset").click();
     h.run_steps(3);
     h.snapshot("dataset_panel");
@@ -521,6 +523,7 @@ fn dashboard_snapshot() {
         .with_size([1360.0, 1400.0])
         .wgpu()
         .build_eframe(|cc| WorkbenchApp::new(cc.egui_ctx.clone(), Experiment::default()));
+    h.state_mut().export_dir = "runs/snapshot".into();
     h.run_steps(1);
     for ev in synthetic_run() {
         h.state_mut().history.apply(ev);
@@ -528,4 +531,29 @@ fn dashboard_snapshot() {
     h.run_steps(3);
     h.get_by_label_contains("70.0% top-1 (random init 40.0%)");
     h.snapshot("dashboard");
+}
+
+#[test]
+fn a_checkpointed_run_resumes_from_the_export_folder() {
+    let mut h = harness(common::tiny_experiment(8, 16, 4));
+    let out = tempfile::tempdir().unwrap();
+    h.state_mut().export_dir = out.path().display().to_string();
+    h.state_mut().checkpoint_every = 2;
+    h.run_steps(1);
+    h.get_by_label("Start").click();
+    h.run_steps(1);
+    step_until(&mut h, "the first run", |a| {
+        a.status == RunStatus::Finished { stopped: false }
+    });
+    h.run_steps(1);
+    h.get_by_label_contains("checkpoint at step 4");
+    // More steps asked for in the window extend the checkpointed run.
+    h.state_mut().experiment.train.steps = 6;
+    h.get_by_label("Resume from checkpoint").click_accesskit();
+    step_until(&mut h, "the resumed run", |a| {
+        a.status == RunStatus::Finished { stopped: false } && a.history.last_step() == 6
+    });
+    let steps: Vec<u64> = h.state().history.steps.iter().map(|m| m.step).collect();
+    assert_eq!(steps, vec![1, 2, 3, 4, 5, 6], "the curve continues");
+    assert_eq!(h.state().history.evals.first().unwrap().step, 0);
 }

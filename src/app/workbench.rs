@@ -18,7 +18,9 @@ use super::textures::TextureCache;
 use crate::data::detect::spec_for_path;
 use crate::data::inspect::Inspection;
 use crate::data::{Dataset, DatasetSpec};
-use crate::engine::{Command, TrainerHandle, spawn_browser, spawn_trainer};
+use crate::engine::checkpoint::{CHECKPOINT_FILE, Checkpoint};
+use crate::engine::session::{CheckpointPlan, RunOptions};
+use crate::engine::{Command, TrainerHandle, spawn_browser, spawn_trainer_with};
 use crate::preset::Experiment;
 
 /// Longest the UI spends draining trainer events in one frame before yielding.
@@ -73,6 +75,8 @@ pub enum Action {
     Probe,
     /// Evaluate and project the loaded dataset with an exported encoder (a run folder).
     OpenEncoder(PathBuf),
+    /// Continue the run checkpointed in the export folder.
+    ResumeRun,
     /// Overlay (or not) an earlier run's curves on the dashboard.
     ShowPastRun(usize, bool),
     /// Write a plot's data as CSV into the export folder's `plots/`.
@@ -127,6 +131,9 @@ pub struct WorkbenchApp {
     pub export_dir: String,
     /// The run folder typed in "Browse with an encoder".
     pub encoder_dir: String,
+    /// Checkpoint into the export folder every this many steps, on stop and at the end
+    /// (0: no checkpoints).
+    pub checkpoint_every: u64,
     trainer: Option<TrainerHandle>,
     pub textures: TextureCache,
     pub projection_view: ProjectionView,
@@ -184,6 +191,7 @@ impl WorkbenchApp {
             preview: PreviewState { seed },
             export_dir,
             encoder_dir: String::new(),
+            checkpoint_every: 200,
             trainer: None,
             textures: TextureCache::default(),
             projection_view: ProjectionView::default(),
@@ -195,6 +203,8 @@ impl WorkbenchApp {
     }
 
     pub fn enable_screenshot(&mut self, plan: ScreenshotPlan) {
+        // A picture run leaves no checkpoint behind.
+        self.checkpoint_every = 0;
         if let Some(tab) = Tab::parse(&plan.tab) {
             self.tab = tab;
         }
@@ -210,6 +220,7 @@ impl WorkbenchApp {
             Action::Stop => self.send(Command::Stop),
             Action::Probe => self.send(Command::Probe),
             Action::OpenEncoder(dir) => self.open_encoder(dir),
+            Action::ResumeRun => self.resume_run(),
             Action::SavePlotData(figure) => {
                 let dir = plot_export::plots_dir(&self.export_dir);
                 self.history.export_message = Some(match plot_export::save_csv(&dir, &figure) {
@@ -268,14 +279,68 @@ impl WorkbenchApp {
             self.status = RunStatus::Failed(format!("cannot start: {message}"));
             return;
         }
+        self.launch(None);
+    }
+
+    /// Starts the trainer on the current experiment, resuming from `resume` if given.
+    fn launch(&mut self, resume: Option<PathBuf>) {
         let label = run_label(self.runs_started + 1, &self.experiment);
         self.begin_run(label);
         let ctx = self.ctx.clone();
-        self.trainer = Some(spawn_trainer(
+        let options = RunOptions {
+            checkpoints: (self.checkpoint_every > 0).then(|| CheckpointPlan {
+                dir: PathBuf::from(&self.export_dir),
+                every: self.checkpoint_every,
+            }),
+            resume_from: resume,
+            ..RunOptions::default()
+        };
+        self.trainer = Some(spawn_trainer_with(
             self.experiment.clone(),
             Arc::clone(&self.dataset),
+            options,
             Arc::new(move || ctx.request_repaint()),
         ));
+    }
+
+    /// Whether the export folder holds a checkpoint to resume.
+    pub fn has_checkpoint(&self) -> bool {
+        std::path::Path::new(&self.export_dir)
+            .join(CHECKPOINT_FILE)
+            .is_file()
+    }
+
+    /// Continues the checkpointed run in the export folder: its own settings, with the step
+    /// count raised to this window's when that is larger.
+    fn resume_run(&mut self) {
+        if self.status.is_active() || self.is_loading_dataset() {
+            return;
+        }
+        let dir = PathBuf::from(&self.export_dir);
+        let (step, mut exp) = match Checkpoint::peek(&dir) {
+            Ok(found) => found,
+            Err(e) => {
+                self.status = RunStatus::Failed(format!("cannot resume: {e:#}"));
+                return;
+            }
+        };
+        if exp.dataset != self.experiment.dataset {
+            self.status = RunStatus::Failed(format!(
+                "cannot resume: the checkpoint trained on {}; load that dataset first",
+                exp.dataset.label()
+            ));
+            return;
+        }
+        exp.train.steps = exp.train.steps.max(self.experiment.train.steps);
+        if step >= exp.train.steps {
+            self.status = RunStatus::Failed(format!(
+                "cannot resume: the checkpoint is at step {step} of {}; raise the step count",
+                exp.train.steps
+            ));
+            return;
+        }
+        self.experiment = exp;
+        self.launch(Some(dir));
     }
 
     /// Archives the current run's curves for comparison and clears the dashboard.

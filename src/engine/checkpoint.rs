@@ -74,6 +74,35 @@ impl Checkpoint {
             .with_context(|| format!("{} is not a usable checkpoint", file.display()))
     }
 
+    /// The step and preset of the checkpoint in `dir`, reading only the file's header.
+    pub fn peek(dir: &Path) -> anyhow::Result<(u64, Experiment)> {
+        use std::io::Read;
+        let file = dir.join(CHECKPOINT_FILE);
+        let mut f = std::fs::File::open(&file)
+            .with_context(|| format!("cannot read checkpoint {}", file.display()))?;
+        let mut len = [0u8; 8];
+        f.read_exact(&mut len)?;
+        let n = u64::from_le_bytes(len);
+        anyhow::ensure!(n < 100_000_000, "{}: header too large", file.display());
+        let mut header = vec![0u8; n as usize];
+        f.read_exact(&mut header)
+            .with_context(|| format!("{} is truncated", file.display()))?;
+        let json: serde_json::Value = serde_json::from_slice(&header)
+            .with_context(|| format!("{} has a broken header", file.display()))?;
+        let meta = &json["__metadata__"];
+        let step = meta["step"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("{}: no step", file.display()))?;
+        let preset = meta["preset"]
+            .as_str()
+            .with_context(|| format!("{}: no preset", file.display()))?;
+        Ok((
+            step,
+            Experiment::from_toml(preset, &file.display().to_string())?,
+        ))
+    }
+
     fn parse(bytes: &[u8]) -> anyhow::Result<Self> {
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| anyhow!("{e}"))?;
         let meta = header

@@ -19,4 +19,4 @@ pub use protocol::{
     BackendInfo, Command, EvalReport, Event, ProbeReport, ProjectionFrame, SimilarityMatrix,
     StepMetrics,
 };
-pub use trainer::{TrainerHandle, spawn_browser, spawn_trainer};
+pub use trainer::{TrainerHandle, spawn_browser, spawn_trainer, spawn_trainer_with};

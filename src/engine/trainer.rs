@@ -13,7 +13,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::browse::browse_encoder;
 use super::protocol::{Command, Event};
-use super::session::{RunResult, export_and_report, run_experiment};
+use super::session::{RunOptions, RunResult, export_and_report, run_experiment_with};
 use crate::data::Dataset;
 use crate::preset::Experiment;
 
@@ -53,8 +53,18 @@ impl Drop for TrainerHandle {
 
 /// Starts training `exp` on `dataset` on a thread named "trainer".
 pub fn spawn_trainer(exp: Experiment, dataset: Arc<Dataset>, notify: Notify) -> TrainerHandle {
+    spawn_trainer_with(exp, dataset, RunOptions::default(), notify)
+}
+
+/// `spawn_trainer` with checkpoints or a resume.
+pub fn spawn_trainer_with(
+    exp: Experiment,
+    dataset: Arc<Dataset>,
+    options: RunOptions,
+    notify: Notify,
+) -> TrainerHandle {
     spawn_job(dataset, notify, move |dataset, commands, emit| {
-        let result = run_experiment(&exp, dataset, commands, emit);
+        let result = run_experiment_with(&exp, dataset, commands, &options, emit);
         (exp, result)
     })
 }

@@ -10,9 +10,12 @@ use std::time::{Duration, Instant};
 
 /// The whole window on `exp`, headless.
 pub fn ui_harness(exp: Experiment) -> Harness<'static, WorkbenchApp> {
-    Harness::builder()
+    let mut h = Harness::builder()
         .with_size([1360.0, 860.0])
-        .build_eframe(move |cc| WorkbenchApp::new(cc.egui_ctx.clone(), exp))
+        .build_eframe(move |cc| WorkbenchApp::new(cc.egui_ctx.clone(), exp));
+    // Tests that want checkpoints point the export folder somewhere temporary first.
+    h.state_mut().checkpoint_every = 0;
+    h
 }
 
 /// Steps the UI until `pred` holds (trainer and loader threads run meanwhile).

@@ -17,7 +17,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>
             ui.separator();
             views_section(ui, app, actions);
             ui.separator();
-            export_section(ui, app);
+            export_section(ui, app, actions);
             ui.separator();
             encoder_section(ui, app, actions);
         });
@@ -180,11 +180,31 @@ fn views_section(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Ac
     }
 }
 
-fn export_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
+fn export_section(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
     ui.heading("Export");
     labelled(ui, "folder", |ui| {
         ui.text_edit_singleline(&mut app.export_dir)
     });
+    labelled(ui, "checkpoint every", |ui| {
+        ui.add(egui::DragValue::new(&mut app.checkpoint_every).range(0..=100_000))
+            .on_hover_text(
+                "Steps between checkpoints written into the export folder (also on Stop and \
+                 at the end); 0 writes none",
+            )
+    });
+    if ui
+        .add_enabled(
+            app.has_checkpoint(),
+            egui::Button::new("Resume from checkpoint"),
+        )
+        .on_hover_text(
+            "Continue the run saved in the export folder exactly where it stopped (its own \
+             settings; a larger step count here extends it)",
+        )
+        .clicked()
+    {
+        actions.push(Action::ResumeRun);
+    }
     ui.collapsing("preset (TOML)", |ui| {
         let mut text = app.experiment.to_toml();
         ui.add(

@@ -67,6 +67,10 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
                 app.frame_times.len()
             ));
         }
+        if let Some(msg) = &app.history.checkpoint_message {
+            ui.separator();
+            ui.label(RichText::new(msg).small());
+        }
         if let Some(msg) = &app.history.export_message {
             ui.separator();
             ui.label(RichText::new(msg).small());
