@@ -159,6 +159,31 @@ fn training_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
     labelled(ui, "eval every", |ui| {
         ui.add(egui::DragValue::new(&mut app.experiment.eval.every).range(1..=100_000))
     });
+    let eval = &mut app.experiment.eval;
+    labelled(ui, "kNN k", |ui| {
+        ui.add(egui::DragValue::new(&mut eval.knn_k).range(1..=200))
+            .on_hover_text("Neighbours that vote (Wu et al. 2018 use 200 on ImageNet, 20 here)")
+    });
+    labelled(ui, "kNN temperature", |ui| {
+        ui.add(
+            egui::DragValue::new(&mut eval.knn_temperature)
+                .range(0.01..=1.0)
+                .speed(0.005),
+        )
+        .on_hover_text("Each neighbour votes with weight exp(cosine / T)")
+    });
+    labelled(ui, "kNN bank", |ui| {
+        ui.add(egui::DragValue::new(&mut eval.bank_size).range(10..=50_000))
+            .on_hover_text(
+                "Training images embedded as the kNN bank (and the probe's training set)",
+            )
+    });
+    labelled(ui, "projected", |ui| {
+        ui.add(egui::DragValue::new(&mut eval.query_size).range(10..=10_000))
+            .on_hover_text(
+                "Held-out images queried, probed and projected (t-SNE lays out the first 3,000)",
+            )
+    });
 }
 
 fn views_section(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
