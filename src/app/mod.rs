@@ -8,6 +8,7 @@ pub mod dataset_jobs;
 pub mod figure;
 pub mod frame_times;
 pub mod history;
+pub mod layout_worker;
 pub mod palette;
 pub mod panels;
 pub mod plot_export;
@@ -15,7 +16,6 @@ pub mod projection_view;
 pub mod run_archive;
 pub mod screenshot;
 pub mod textures;
-pub mod tsne_worker;
 pub mod workbench;
 
 use std::path::PathBuf;

@@ -1,15 +1,27 @@
 //! What the projection panel shows: which projection, how points are coloured, the
-//! selected image and the t-SNE worker (started the first time t-SNE is chosen).
+//! selected image and the layout workers (t-SNE, UMAP: each started when first chosen).
 
 use eframe::egui;
 
-use super::tsne_worker::TsneWorker;
+use super::layout_worker::{LayoutKind, LayoutWorker};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ProjectionMode {
     #[default]
     Pca,
     Tsne,
+    Umap,
+}
+
+impl ProjectionMode {
+    /// The layout worker this mode needs (PCA comes with each evaluation).
+    pub fn layout(self) -> Option<LayoutKind> {
+        match self {
+            ProjectionMode::Pca => None,
+            ProjectionMode::Tsne => Some(LayoutKind::Tsne),
+            ProjectionMode::Umap => Some(LayoutKind::Umap),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,8 +39,10 @@ pub struct ProjectionView {
     pub selected: Option<usize>,
     /// How many nearest neighbours the panel lists.
     pub neighbours: usize,
-    pub tsne_paused: bool,
-    tsne: Option<TsneWorker>,
+    /// The animated layout (t-SNE, UMAP) is paused.
+    pub layout_paused: bool,
+    /// One worker per layout kind, started on first use.
+    workers: Vec<LayoutWorker>,
 }
 
 impl Default for ProjectionView {
@@ -38,16 +52,34 @@ impl Default for ProjectionView {
             colour: ColourBy::Class,
             selected: None,
             neighbours: 8,
-            tsne_paused: false,
-            tsne: None,
+            layout_paused: false,
+            workers: Vec::new(),
         }
     }
 }
 
 impl ProjectionView {
-    /// The t-SNE worker, started on first use.
-    pub fn tsne(&mut self, ctx: &egui::Context) -> &mut TsneWorker {
-        self.tsne
-            .get_or_insert_with(|| TsneWorker::start(ctx.clone()))
+    /// The worker for `kind`, started on first use.
+    pub fn worker(&mut self, kind: LayoutKind, ctx: &egui::Context) -> &mut LayoutWorker {
+        let i = match self.workers.iter().position(|w| w.kind == kind) {
+            Some(i) => i,
+            None => {
+                let worker = LayoutWorker::start(kind, ctx.clone());
+                if self.layout_paused {
+                    worker.set_paused(true);
+                }
+                self.workers.push(worker);
+                self.workers.len() - 1
+            }
+        };
+        &mut self.workers[i]
+    }
+
+    /// Pauses or resumes every animated layout.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.layout_paused = paused;
+        for w in &self.workers {
+            w.set_paused(paused);
+        }
     }
 }

@@ -20,8 +20,10 @@ pub struct ScreenshotPlan {
     /// Training steps before the picture (0: do not train).
     pub after_steps: u64,
     pub tab: String,
-    /// Show the t-SNE projection, and wait for it to settle on the last evaluation.
+    /// Show the t-SNE (or UMAP) projection, and wait for it to settle on the last
+    /// evaluation.
     pub tsne: bool,
+    pub umap: bool,
     /// Select the first projected image (its neighbours show).
     pub select: bool,
 }
@@ -78,19 +80,24 @@ impl ScreenshotState {
         if self.plan.tsne {
             view.mode = ProjectionMode::Tsne;
         }
+        if self.plan.umap {
+            view.mode = ProjectionMode::Umap;
+        }
         if self.plan.select && view.selected.is_none() {
             view.selected = history
                 .projection
                 .as_ref()
                 .and_then(|f| f.indices.first().copied());
         }
-        // t-SNE is settled when its layout is of the last evaluation and has run a while.
-        let tsne_settled = !self.plan.tsne
-            || history.projection.as_ref().is_some_and(|f| {
-                view.tsne(ctx)
-                    .latest()
-                    .is_some_and(|l| l.step == f.step && l.iterations >= TSNE_SETTLED)
-            });
+        // An animated layout is ready when it shows the last evaluation and has run a while.
+        let tsne_settled = match view.mode.layout() {
+            None => true,
+            Some(kind) => history.projection.as_ref().is_some_and(|f| {
+                view.worker(kind, ctx).latest().is_some_and(|l| {
+                    l.step == f.step && (l.settled || l.iterations >= TSNE_SETTLED)
+                })
+            }),
+        };
         let mut actions = Vec::new();
         if self.plan.after_steps > 0 && !self.started {
             self.started = true;

@@ -1,5 +1,5 @@
-//! `bench` figures for the live views: PCA of 10k x 128, an exact t-SNE iteration on 2k
-//! points, a nearest-neighbour lookup and the linear probe, on synthetic clustered
+//! `bench` figures for the live views: PCA of 10k x 128, an exact t-SNE iteration and a
+//! UMAP epoch on 2k points, a nearest-neighbour lookup and the linear probe, on synthetic clustered
 //! embeddings. Each is also given as a ratio to a 60 fps frame (16.7 ms), the budget an
 //! animated view has to fit in on its own thread.
 
@@ -8,7 +8,7 @@ use std::time::Instant;
 use rand::{RngExt, SeedableRng};
 
 use crate::metrics::{ProbeParams, linear_probe};
-use crate::projection::{Tsne, nearest_cosine, pca_2d};
+use crate::projection::{Tsne, Umap, nearest_cosine, pca_2d};
 
 const FRAME_MS: f64 = 1000.0 / 60.0;
 
@@ -72,6 +72,23 @@ pub fn projection_bench() {
             per / FRAME_MS
         );
     }
+
+    let (small, _) = clustered(2000, 128, 2);
+    let t = Instant::now();
+    let mut umap = Umap::new(&small, 128, 15);
+    let setup = t.elapsed().as_secs_f64() * 1e3;
+    let epochs = 50;
+    let t = Instant::now();
+    for _ in 0..epochs {
+        umap.step();
+    }
+    let per = t.elapsed().as_secs_f64() * 1e3 / epochs as f64;
+    println!(
+        "UMAP on 2000 points (15 neighbours): graph {setup:.0} ms once per evaluation, then \
+         {:.0} epochs/s ({per:.2} ms each = {:.2} frames)",
+        1e3 / per,
+        per / FRAME_MS
+    );
 
     let (train_x, train_y) = (&x[..2000 * 128], &y[..2000]);
     let (test_x, test_y) = (&x[2000 * 4 * 128..], &y[2000 * 4..]);

@@ -101,6 +101,9 @@ pub enum Commands {
         /// Show the t-SNE projection (waits for it to settle) instead of PCA.
         #[arg(long)]
         tsne: bool,
+        /// Show the UMAP projection (waits for it to settle) instead of PCA.
+        #[arg(long)]
+        umap: bool,
         /// Select the first projected image, so its nearest neighbours show.
         #[arg(long)]
         select: bool,
@@ -147,6 +150,7 @@ pub fn run(cli: Cli) -> ExitCode {
             steps,
             tab,
             tsne,
+            umap,
             select,
         }) => app::launch(LaunchOptions {
             preset: cli.preset,
@@ -155,6 +159,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 after_steps: steps,
                 tab,
                 tsne,
+                umap,
                 select,
             }),
         }),

@@ -17,8 +17,11 @@ use crate::metrics::matrix::l2_normalized_rows;
 
 use super::pca::pca_2d;
 
-/// Largest sample the exact gradient is run on (9M pair weights, ~36 MB).
+/// Largest sample the exact gradient is run on (9M pair weights, ~36 MB); UMAP uses the
+/// same cap.
 pub const TSNE_MAX_POINTS: usize = 3000;
+/// Iterations after which a layout is left alone until new data arrives.
+pub const ITERATIONS_PER_DATA: u32 = 1000;
 const EXAGGERATION: f32 = 12.0;
 const EXAGGERATION_ITERS: u32 = 250;
 

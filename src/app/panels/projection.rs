@@ -1,4 +1,4 @@
-//! The live 2-D projection (PCA, or t-SNE animated on its own thread) of the held-out
+//! The live 2-D projection (PCA, or t-SNE / UMAP animated on their own threads) of the held-out
 //! sample's embeddings, coloured by class or by kNN correctness. Hovering shows the image;
 //! clicking selects it and lists its nearest neighbours in embedding space (cosine), which
 //! are ringed on the plot and joined to it.
@@ -6,9 +6,9 @@
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Legend, Line, MarkerShape, Plot, PlotPoint, PlotPoints, Points};
 
+use crate::app::layout_worker::LayoutKind;
 use crate::app::palette::class_colour;
 use crate::app::projection_view::{ColourBy, ProjectionMode};
-use crate::app::tsne_worker::ITERATIONS_PER_DATA;
 use crate::app::workbench::WorkbenchApp;
 use crate::engine::ProjectionFrame;
 use crate::projection::nearest_cosine;
@@ -100,17 +100,19 @@ fn controls(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
         ui.label("Projection:");
         ui.selectable_value(&mut v.mode, ProjectionMode::Pca, "PCA");
         ui.selectable_value(&mut v.mode, ProjectionMode::Tsne, "t-SNE");
+        ui.selectable_value(&mut v.mode, ProjectionMode::Umap, "UMAP");
         ui.separator();
         ui.label("Colour:");
         ui.selectable_value(&mut v.colour, ColourBy::Class, "class");
         ui.selectable_value(&mut v.colour, ColourBy::KnnCorrect, "kNN right/wrong");
-        if v.mode == ProjectionMode::Tsne {
+        if let Some(kind) = v.mode.layout() {
             ui.separator();
-            let before = v.tsne_paused;
-            ui.checkbox(&mut v.tsne_paused, "Pause t-SNE");
-            if v.tsne_paused != before {
-                let paused = v.tsne_paused;
-                v.tsne(ui.ctx()).set_paused(paused);
+            let mut paused = v.layout_paused;
+            if ui
+                .checkbox(&mut paused, format!("Pause {}", kind.name()))
+                .changed()
+            {
+                v.set_paused(paused);
             }
         }
     });
@@ -134,30 +136,35 @@ fn layout(
             ),
         )
     };
-    if app.projection_view.mode == ProjectionMode::Pca {
+    let Some(kind) = app.projection_view.mode.layout() else {
         return pca();
-    }
-    let worker = app.projection_view.tsne(ui.ctx());
+    };
+    let worker = app.projection_view.worker(kind, ui.ctx());
     worker.offer(frame.step, &frame.embeddings, frame.dim);
+    let unit = if kind == LayoutKind::Umap {
+        "epoch"
+    } else {
+        "iteration"
+    };
     match worker.latest() {
         Some(l) if !l.points.is_empty() => (
             l.points.clone(),
             format!(
-                "t-SNE of step {}'s embeddings: {} held-out images, iteration {}{} ({:.0} it/s)",
+                "{} of step {}'s embeddings: {} held-out images, {unit} {}{} ({:.0}/s)",
+                kind.name(),
                 l.step,
                 l.points.len(),
                 l.iterations,
-                if l.iterations >= ITERATIONS_PER_DATA {
-                    ", settled"
-                } else {
-                    ""
-                },
+                if l.settled { ", settled" } else { "" },
                 l.iterations_per_sec
             ),
         ),
         _ => {
             let (p, _) = pca();
-            (p, "t-SNE is starting; showing PCA meanwhile".into())
+            (
+                p,
+                format!("{} is starting; showing PCA meanwhile", kind.name()),
+            )
         }
     }
 }

@@ -1,19 +1,41 @@
-//! Runs t-SNE on its own thread so the projection animates without touching the frame
-//! rate: each evaluation's embeddings are handed over, the layout continues from the
+//! Runs t-SNE or UMAP on its own thread so the projection animates without touching the
+//! frame rate: each evaluation's embeddings are handed over, the layout continues from the
 //! previous one, and a new layout is published every `PUBLISH_EVERY` of work. It rests
-//! once a layout has had `ITERATIONS_PER_DATA` iterations, or while paused.
+//! once the layout has settled on its data, or while paused.
 
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded, unbounded};
 use eframe::egui;
 
-use crate::projection::{TSNE_MAX_POINTS, Tsne};
+use crate::projection::{IterativeLayout, TSNE_MAX_POINTS, Tsne, Umap};
 
-/// Iterations after which a layout is left alone until new data arrives.
-pub const ITERATIONS_PER_DATA: u32 = 1000;
 const PUBLISH_EVERY: Duration = Duration::from_millis(40);
 const PERPLEXITY: f32 = 30.0;
+const UMAP_NEIGHBOURS: usize = 15;
+
+/// Which layout a worker runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayoutKind {
+    Tsne,
+    Umap,
+}
+
+impl LayoutKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LayoutKind::Tsne => "t-SNE",
+            LayoutKind::Umap => "UMAP",
+        }
+    }
+
+    fn start(self, x: &[f32], d: usize) -> Box<dyn IterativeLayout> {
+        match self {
+            LayoutKind::Tsne => Box::new(Tsne::new(x, d, PERPLEXITY)),
+            LayoutKind::Umap => Box::new(Umap::new(x, d, UMAP_NEIGHBOURS)),
+        }
+    }
+}
 
 enum Input {
     Data {
@@ -26,34 +48,37 @@ enum Input {
 
 /// A layout as the worker last published it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct TsneLayout {
+pub struct Layout {
     /// The evaluation step whose embeddings it lays out.
     pub step: u64,
     /// One point for each of the first `points.len()` projected images.
     pub points: Vec<[f32; 2]>,
-    /// Iterations run on this step's data.
+    /// Iterations (t-SNE) or epochs (UMAP) run on this step's data.
     pub iterations: u32,
+    pub settled: bool,
     /// Iterations per second over the last burst of work.
     pub iterations_per_sec: f32,
 }
 
 /// The UI's handle; dropping it ends the thread.
-pub struct TsneWorker {
+pub struct LayoutWorker {
+    pub kind: LayoutKind,
     inputs: Sender<Input>,
-    layouts: Receiver<TsneLayout>,
-    latest: Option<TsneLayout>,
+    layouts: Receiver<Layout>,
+    latest: Option<Layout>,
     last_step_sent: Option<u64>,
 }
 
-impl TsneWorker {
-    pub fn start(ctx: egui::Context) -> Self {
+impl LayoutWorker {
+    pub fn start(kind: LayoutKind, ctx: egui::Context) -> Self {
         let (inputs, input_rx) = unbounded();
         let (layout_tx, layouts) = bounded(2);
         std::thread::Builder::new()
-            .name("tsne".into())
-            .spawn(move || run(&input_rx, &layout_tx, &ctx))
-            .expect("spawning the t-SNE thread");
+            .name(kind.name().to_lowercase())
+            .spawn(move || run(kind, &input_rx, &layout_tx, &ctx))
+            .expect("spawning the layout thread");
         Self {
+            kind,
             inputs,
             layouts,
             latest: None,
@@ -81,7 +106,7 @@ impl TsneWorker {
     }
 
     /// The newest layout published so far.
-    pub fn latest(&mut self) -> Option<&TsneLayout> {
+    pub fn latest(&mut self) -> Option<&Layout> {
         while let Ok(l) = self.layouts.try_recv() {
             self.latest = Some(l);
         }
@@ -89,14 +114,11 @@ impl TsneWorker {
     }
 }
 
-fn run(inputs: &Receiver<Input>, layouts: &Sender<TsneLayout>, ctx: &egui::Context) {
-    let mut tsne: Option<(u64, Tsne)> = None;
+fn run(kind: LayoutKind, inputs: &Receiver<Input>, layouts: &Sender<Layout>, ctx: &egui::Context) {
+    let mut current: Option<(u64, Box<dyn IterativeLayout>)> = None;
     let mut paused = false;
     loop {
-        let resting = paused
-            || tsne
-                .as_ref()
-                .is_none_or(|(_, t)| t.iters_on_data >= ITERATIONS_PER_DATA);
+        let resting = paused || current.as_ref().is_none_or(|(_, l)| l.settled());
         let next = if resting {
             inputs.recv().map_err(|_| TryRecvError::Disconnected)
         } else {
@@ -108,26 +130,29 @@ fn run(inputs: &Receiver<Input>, layouts: &Sender<TsneLayout>, ctx: &egui::Conte
                 step,
                 embeddings,
                 dim,
-            }) => match &mut tsne {
-                Some((s, t)) => {
+            }) => match &mut current {
+                Some((s, l)) => {
                     *s = step;
-                    t.set_data(&embeddings, dim);
+                    l.set_data(&embeddings, dim);
                 }
-                None => tsne = Some((step, Tsne::new(&embeddings, dim, PERPLEXITY))),
+                None => current = Some((step, kind.start(&embeddings, dim))),
             },
             Err(TryRecvError::Disconnected) => return,
             Err(TryRecvError::Empty) => {
-                let Some((step, t)) = &mut tsne else { continue };
+                let Some((step, l)) = &mut current else {
+                    continue;
+                };
                 let started = Instant::now();
                 let mut done = 0u32;
-                while started.elapsed() < PUBLISH_EVERY && t.iters_on_data < ITERATIONS_PER_DATA {
-                    t.step();
+                while started.elapsed() < PUBLISH_EVERY && !l.settled() {
+                    l.step();
                     done += 1;
                 }
-                let layout = TsneLayout {
+                let layout = Layout {
                     step: *step,
-                    points: t.layout().to_vec(),
-                    iterations: t.iters_on_data,
+                    points: l.layout().to_vec(),
+                    iterations: l.iterations(),
+                    settled: l.settled(),
                     iterations_per_sec: done as f32 / started.elapsed().as_secs_f32().max(1e-6),
                 };
                 // The UI only wants the newest; when it is behind, this one waits.
