@@ -139,6 +139,15 @@ fn train_and_val_folders_give_the_split() {
     let d = load_folder(ImageFolderSpec::at(dir.path())).unwrap();
     assert_eq!(d.class_names, vec!["a", "b"]);
     assert_eq!((d.train.len(), d.test.len()), (6, 4));
+    // Every image remembers its file (the Projector's metadata lists it).
+    for (set, split) in [(&d.train, "train"), (&d.test, "val")] {
+        for i in 0..set.len() {
+            let class = &d.class_names[set.labels[i] as usize];
+            let src = std::path::Path::new(set.source(i));
+            assert!(src.is_file(), "{src:?}");
+            assert!(src.starts_with(dir.path().join(split).join(class)), "{src:?}");
+        }
+    }
     assert!(
         d.report.warnings.iter().any(|w| w.contains("zebra")),
         "{:?}",
@@ -348,6 +357,8 @@ fn mnist_idx_folders_load_gzipped_or_plain() {
         "a folder named fashion gets its names"
     );
     assert_eq!(d.train.labels[13], 3);
+    let src = d.train.source(13);
+    assert!(src.ends_with("#13") && src.contains("train-images"), "{src}");
     // Pixel (0,0) of image 0 lands at (2,2) after padding, grey in all channels.
     let px = &d.train.image(0)[(2 * 32 + 2) * 3..][..3];
     assert_eq!(px, &[0, 0, 0]);

@@ -154,6 +154,7 @@ fn read_batch(
             ));
         }
         set.labels.push(label as u16);
+        set.sources.push(format!("{}#{i}", path.display()));
         let px = &r[label_bytes..];
         set.pixels
             .extend((0..plane).flat_map(|p| [px[p], px[plane + p], px[2 * plane + p]]));

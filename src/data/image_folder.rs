@@ -429,6 +429,7 @@ pub fn load(spec: &ImageFolderSpec, progress: &LoadProgress) -> Result<Dataset, 
                 let set = if is_test { &mut test } else { &mut train };
                 set.pixels.extend_from_slice(&pixels);
                 set.labels.push(label);
+                set.sources.push(path.display().to_string());
                 sizes.push(dims);
             }
             Err(problem) => report.skipped.push(SkippedFile {

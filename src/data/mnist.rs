@@ -168,5 +168,8 @@ pub fn load_idx_pair(images: &Path, labels: &Path, classes: usize) -> Result<Ima
         size,
         pixels,
         labels: lab.data.iter().map(|&l| l as u16).collect(),
+        sources: (0..n)
+            .map(|i| format!("{}#{i}", images.display()))
+            .collect(),
     })
 }

@@ -30,6 +30,9 @@ pub struct ImageSet {
     pub pixels: Vec<u8>,
     /// One class index per image.
     pub labels: Vec<u16>,
+    /// Where each image came from: its file, or `file#record` inside an IDX or CIFAR file.
+    /// Empty for generated images.
+    pub sources: Vec<String>,
 }
 
 impl ImageSet {
@@ -40,6 +43,11 @@ impl ImageSet {
 
     pub fn len(&self) -> usize {
         self.labels.len()
+    }
+
+    /// Where image `i` came from ("" for generated images).
+    pub fn source(&self, i: usize) -> &str {
+        self.sources.get(i).map_or("", String::as_str)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -67,6 +67,8 @@ fn generate_split(spec: &ShapesSpec, split: u64, per_class: usize) -> ImageSet {
         size,
         pixels: images.concat(),
         labels,
+        // Generated: no file to point to.
+        sources: Vec::new(),
     }
 }
 

@@ -26,6 +26,8 @@ pub struct EmbeddingTable {
     pub split: &'static str,
     /// Per row: the image's index in its split and its label.
     pub rows: Vec<(usize, u16)>,
+    /// Per row: the image's file (see `ImageSet::sources`; empty for generated images).
+    pub sources: Vec<String>,
     pub class_names: Vec<String>,
 }
 
@@ -50,6 +52,10 @@ impl EmbeddingTable {
             values,
             split,
             rows: indices.iter().map(|&i| (i, images.labels[i])).collect(),
+            sources: indices
+                .iter()
+                .map(|&i| images.source(i).to_string())
+                .collect(),
             class_names: dataset.class_names.clone(),
         }
     }
@@ -98,11 +104,13 @@ impl EmbeddingTable {
 
     /// The Projector's metadata: a header, then class, label, split and index per image.
     pub fn metadata_tsv(&self) -> String {
-        let mut s = String::from("class\tlabel\tsplit\tindex\n");
-        for &(index, label) in &self.rows {
-            // Tabs and newlines would break the columns.
-            let class = self.class(label).replace(['\t', '\n'], " ");
-            s += &format!("{class}\t{label}\t{}\t{index}\n", self.split);
+        let mut s = String::from("class\tlabel\tsplit\tindex\tsource\n");
+        // Tabs and newlines would break the columns.
+        let clean = |t: &str| t.replace(['\t', '\n'], " ");
+        for (r, &(index, label)) in self.rows.iter().enumerate() {
+            let class = clean(self.class(label));
+            let source = clean(self.sources.get(r).map_or("", String::as_str));
+            s += &format!("{class}\t{label}\t{}\t{index}\t{source}\n", self.split);
         }
         s
     }
@@ -175,6 +183,7 @@ mod tests {
             values: vec![0.5, -1.0, 2.0, 0.25],
             split: "test",
             rows: vec![(0, 1), (7, 0)],
+            sources: vec!["a/t-shirt/0.png".into(), String::new()],
             class_names: vec!["cat".into(), "t-shirt, top".into()],
         }
     }
@@ -209,7 +218,8 @@ mod tests {
         assert_eq!(t.vectors_tsv(), "0.5\t-1\n2\t0.25\n");
         assert_eq!(
             t.metadata_tsv(),
-            "class\tlabel\tsplit\tindex\nt-shirt, top\t1\ttest\t0\ncat\t0\ttest\t7\n"
+            "class\tlabel\tsplit\tindex\tsource\nt-shirt, top\t1\ttest\t0\ta/t-shirt/0.png\n\
+             cat\t0\ttest\t7\t\n"
         );
     }
 }
