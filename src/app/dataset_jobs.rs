@@ -15,7 +15,8 @@ pub enum JobOutcome {
     /// The dialog closed; `None` when the user cancelled it.
     Picked(Option<PathBuf>),
     Inspected(DatasetSpec, Result<Inspection, String>),
-    Loaded(DatasetSpec, Result<Dataset, String>),
+    /// Boxed: a dataset is large next to the other outcomes.
+    Loaded(DatasetSpec, Result<Box<Dataset>, String>),
 }
 
 /// A job in flight.
@@ -93,7 +94,7 @@ impl DatasetJob {
     pub fn load(spec: DatasetSpec) -> Self {
         let s = spec.clone();
         Self::spawn(JobKind::Load(spec), move |progress| {
-            let result = s.load_with(progress).map_err(|e| e.to_string());
+            let result = s.load_with(progress).map(Box::new).map_err(|e| e.to_string());
             JobOutcome::Loaded(s, result)
         })
     }

@@ -419,7 +419,7 @@ impl WorkbenchApp {
                     .map(|p| p.display().to_string())
                     .unwrap_or_default();
                 self.experiment.dataset = spec;
-                self.dataset = Arc::new(d);
+                self.dataset = Arc::from(d);
                 self.dataset_error = None;
                 self.browse = BrowseState::default();
                 self.textures.clear();
