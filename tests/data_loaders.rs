@@ -145,7 +145,10 @@ fn train_and_val_folders_give_the_split() {
             let class = &d.class_names[set.labels[i] as usize];
             let src = std::path::Path::new(set.source(i));
             assert!(src.is_file(), "{src:?}");
-            assert!(src.starts_with(dir.path().join(split).join(class)), "{src:?}");
+            assert!(
+                src.starts_with(dir.path().join(split).join(class)),
+                "{src:?}"
+            );
         }
     }
     assert!(
@@ -358,7 +361,10 @@ fn mnist_idx_folders_load_gzipped_or_plain() {
     );
     assert_eq!(d.train.labels[13], 3);
     let src = d.train.source(13);
-    assert!(src.ends_with("#13") && src.contains("train-images"), "{src}");
+    assert!(
+        src.ends_with("#13") && src.contains("train-images"),
+        "{src}"
+    );
     // Pixel (0,0) of image 0 lands at (2,2) after padding, grey in all channels.
     let px = &d.train.image(0)[(2 * 32 + 2) * 3..][..3];
     assert_eq!(px, &[0, 0, 0]);

@@ -94,7 +94,10 @@ impl DatasetJob {
     pub fn load(spec: DatasetSpec) -> Self {
         let s = spec.clone();
         Self::spawn(JobKind::Load(spec), move |progress| {
-            let result = s.load_with(progress).map(Box::new).map_err(|e| e.to_string());
+            let result = s
+                .load_with(progress)
+                .map(Box::new)
+                .map_err(|e| e.to_string());
             JobOutcome::Loaded(s, result)
         })
     }
