@@ -224,3 +224,42 @@ fn linear_probes_run_at_start_on_demand_and_at_the_end() {
             .starts_with(&format!("\"{}\"", dataset.class_names[0]))
     );
 }
+
+#[test]
+fn projections_carry_each_images_two_views_in_the_same_picture() {
+    use contrastive_workbench::engine::session::run_experiment;
+    use contrastive_workbench::views::{ViewPipeline, ViewsSpec};
+    let run = |views: ViewsSpec| {
+        let mut exp = common::tiny_experiment(8, 16, 2);
+        exp.views = views;
+        let dataset = exp.dataset.load().unwrap();
+        let (_tx, rx) = crossbeam_channel::unbounded();
+        let mut frames = Vec::new();
+        run_experiment(&exp, &dataset, &rx, &mut |ev| {
+            if let Event::Projection(f) = ev {
+                frames.push(f);
+            }
+        });
+        frames
+    };
+    // With no augmentation both views are the image itself: they land on its point.
+    let plain = run(ViewsSpec::same(ViewPipeline::identity()));
+    let f = plain.last().unwrap();
+    assert_eq!(f.view_pairs.len(), 100.min(f.points.len()));
+    for (pair, point) in f.view_pairs.iter().zip(&f.points) {
+        for v in pair {
+            assert!(
+                (v[0] - point[0]).abs() < 1e-3 && (v[1] - point[1]).abs() < 1e-3,
+                "{v:?} vs {point:?}"
+            );
+        }
+    }
+    // With augmentation the two views of an image land apart.
+    let augmented = run(ViewsSpec::same(ViewPipeline::default()));
+    let apart = augmented[0]
+        .view_pairs
+        .iter()
+        .filter(|p| (p[0][0] - p[1][0]).abs() + (p[0][1] - p[1][1]).abs() > 1e-3)
+        .count();
+    assert!(apart > 90, "{apart} of 100 pairs differ");
+}

@@ -281,6 +281,7 @@ fn clicking_a_projected_point_lists_its_nearest_neighbours() {
         embeddings: vec![0.8, 0.6, -1.0, 0.0, 1.0, 0.0, 0.0, 1.0, -0.6, 0.8],
         dim: 2,
         knn_correct: vec![true; 5],
+        view_pairs: vec![],
     };
     h.state_mut().history.apply(Event::Projection(frame));
     h.run_steps(2);
@@ -484,6 +485,15 @@ fn synthetic_run() -> Vec<contrastive_workbench::engine::Event> {
         embeddings: (0..n * 4).map(|v| ((v * 7) % 11) as f32).collect(),
         dim: 4,
         knn_correct: (0..n).map(|i| i % 3 != 0).collect(),
+        view_pairs: (0..10)
+            .map(|i| {
+                let a = i as f32 * 0.7;
+                [
+                    [a.cos() * 4.0, a.sin() * 4.0],
+                    [a.cos() * 5.0, a.sin() * 5.5],
+                ]
+            })
+            .collect(),
     }));
     let m = 4;
     events.push(Event::Similarity(SimilarityMatrix {

@@ -30,6 +30,9 @@ pub enum ColourBy {
     Class,
     /// Green where the kNN evaluation labels the image right, red where wrong.
     KnnCorrect,
+    /// The first images' two augmented views, view 1 and view 2 in two colours, joined
+    /// (PCA only: they are placed with the held-out images' axes).
+    View,
 }
 
 pub struct ProjectionView {

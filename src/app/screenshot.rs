@@ -10,7 +10,7 @@ use eframe::egui;
 
 use super::frame_times::FrameTimes;
 use super::history::{RunHistory, RunStatus};
-use super::projection_view::{ProjectionMode, ProjectionView};
+use super::projection_view::{ColourBy, ProjectionMode, ProjectionView};
 use super::workbench::Action;
 use crate::preset::Experiment;
 
@@ -26,6 +26,8 @@ pub struct ScreenshotPlan {
     pub umap: bool,
     /// Select the first projected image (its neighbours show).
     pub select: bool,
+    /// Show the augmented view pairs (colour by view).
+    pub pairs: bool,
 }
 
 /// t-SNE iterations on the final data before the picture is taken.
@@ -82,6 +84,9 @@ impl ScreenshotState {
         }
         if self.plan.umap {
             view.mode = ProjectionMode::Umap;
+        }
+        if self.plan.pairs {
+            view.colour = ColourBy::View;
         }
         if self.plan.select && view.selected.is_none() {
             view.selected = history

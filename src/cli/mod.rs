@@ -107,6 +107,9 @@ pub enum Commands {
         /// Select the first projected image, so its nearest neighbours show.
         #[arg(long)]
         select: bool,
+        /// Show the first images' pairs of augmented views on the PCA.
+        #[arg(long)]
+        pairs: bool,
     },
 }
 
@@ -152,6 +155,7 @@ pub fn run(cli: Cli) -> ExitCode {
             tsne,
             umap,
             select,
+            pairs,
         }) => app::launch(LaunchOptions {
             preset: cli.preset,
             screenshot: Some(app::ScreenshotPlan {
@@ -161,6 +165,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 tsne,
                 umap,
                 select,
+                pairs,
             }),
         }),
         Some(Commands::Train {

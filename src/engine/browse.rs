@@ -8,7 +8,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 
-use super::evaluate::{EvalSample, evaluate};
+use super::evaluate::{EvalSample, evaluate, view_pairs};
 use super::export::MetricsLog;
 use super::frozen_encoder::FrozenEncoder;
 use super::protocol::{BackendInfo, EvalReport, Event, ProbeReport};
@@ -90,7 +90,11 @@ pub fn browse_encoder(
     };
     result.metrics.evals.push(eval.clone());
     emit(Event::Eval(eval));
-    emit(Event::Projection(now.frame));
+    let mut frame = now.frame;
+    frame.view_pairs = view_pairs(
+        &trained, dataset, &sample, &exp.views, exp.seed, &device, &now.pca,
+    );
+    emit(Event::Projection(frame));
     let (probe, probe_base) = std::thread::scope(|s| {
         // The two probes are independent: train them side by side.
         let b = s.spawn(|| base.probe_inputs.score());

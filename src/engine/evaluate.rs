@@ -9,10 +9,11 @@ use crate::methods::Method;
 use crate::metrics::{KnnParams, ProbeParams, ProbeScore, knn::knn_predict, linear_probe};
 use crate::model::tensor_io::{images_to_tensor, matrix_to_vec};
 use crate::preset::EvalSpec;
-use crate::projection::pca_2d;
+use crate::projection::{Pca2, pca_2d};
 use crate::seeding::{Stream, rng_for};
 use crate::views::Normalize;
-use crate::views::batch::plain_batch;
+use crate::views::ViewsSpec;
+use crate::views::batch::{held_out_pairs, plain_batch};
 
 /// Images per forward pass when embedding.
 const EMBED_CHUNK: usize = 256;
@@ -98,6 +99,43 @@ pub struct Evaluation {
     pub knn_top1: f32,
     pub frame: ProjectionFrame,
     pub probe_inputs: ProbeInputs,
+    /// The PCA the frame's points come from (to place other rows in the same picture).
+    pub pca: Pca2,
+}
+
+/// How many held-out images the projection also shows as a pair of augmented views.
+pub const PAIRS_SHOWN: usize = 100;
+
+/// The first `PAIRS_SHOWN` projected images' two views (the same augmentations at every
+/// evaluation), embedded and placed in the frame's PCA picture: `[view 1, view 2]` each.
+/// The line between them is how far apart the method keeps a positive pair.
+pub fn view_pairs(
+    method: &dyn Method,
+    dataset: &Dataset,
+    sample: &EvalSample,
+    views: &ViewsSpec,
+    seed: u64,
+    device: &Device,
+    pca: &Pca2,
+) -> Vec<[[f32; 2]; 2]> {
+    let indices = &sample.queries[..sample.queries.len().min(PAIRS_SHOWN)];
+    let m = indices.len();
+    if m == 0 {
+        return Vec::new();
+    }
+    let data = held_out_pairs(&dataset.test, indices, views, seed);
+    let size = dataset.test.size;
+    let plane = 3 * size * size;
+    let mut embedded = Vec::new();
+    let mut dim = 0;
+    for chunk in data.chunks(EMBED_CHUNK * plane) {
+        let rows = chunk.len() / plane;
+        let h = method.embed(images_to_tensor(chunk, rows, size, device));
+        dim = h.dims()[1];
+        embedded.extend(matrix_to_vec(h));
+    }
+    let placed = pca.project(&embedded, dim);
+    (0..m).map(|i| [placed[i], placed[m + i]]).collect()
 }
 
 /// kNN top-1 and a projection of the queries at `step`.
@@ -153,13 +191,15 @@ pub fn evaluate(
         },
         frame: ProjectionFrame {
             step,
-            points: pca.points,
+            points: pca.points.clone(),
             labels: query_labels,
             indices: sample.queries.clone(),
             explained: pca.explained,
             embeddings: queries,
             dim: d,
             knn_correct,
+            view_pairs: Vec::new(),
         },
+        pca,
     }
 }

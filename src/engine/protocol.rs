@@ -113,6 +113,9 @@ pub struct ProjectionFrame {
     pub dim: usize,
     /// Whether the kNN evaluation labelled each point correctly.
     pub knn_correct: Vec<bool>,
+    /// For the first projected images (parallel to the start of `points`): where their
+    /// two augmented views land in the same PCA picture. Empty when not computed.
+    pub view_pairs: Vec<[[f32; 2]; 2]>,
 }
 
 /// Trainer -> UI.

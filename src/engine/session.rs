@@ -7,7 +7,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
 use super::checkpoint::Checkpoint;
 use super::embeddings_export::EmbeddingTable;
-use super::evaluate::{EvalSample, evaluate};
+use super::evaluate::{EvalSample, evaluate, view_pairs};
 use super::export::{MetricsLog, export_encoders};
 use super::probe_runner::ProbeRunner;
 use super::protocol::{Command, EvalReport, Event, SimilarityMatrix, StepMetrics};
@@ -211,7 +211,17 @@ pub fn run_experiment_with(
         };
         log.evals.push(report.clone());
         emit(Event::Eval(report));
-        emit(Event::Projection(evaluation.frame));
+        let mut frame = evaluation.frame;
+        frame.view_pairs = view_pairs(
+            method,
+            dataset,
+            &sample,
+            &exp.views,
+            exp.seed,
+            &eval_device,
+            &evaluation.pca,
+        );
+        emit(Event::Projection(frame));
         probes.offer(
             evaluation.probe_inputs,
             step == 0 || step == exp.train.steps,

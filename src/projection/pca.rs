@@ -11,6 +11,32 @@ pub struct Pca2 {
     pub points: Vec<[f32; 2]>,
     /// Fraction of total variance on each axis, descending.
     pub explained: [f32; 2],
+    /// The data mean and the two axes, to place other rows in the same picture.
+    pub mean: Vec<f64>,
+    pub axes: [Vec<f64>; 2],
+}
+
+impl Pca2 {
+    /// Row-major `[m, d]` rows placed on the same two axes as the fitted data.
+    pub fn project(&self, x: &[f32], d: usize) -> Vec<[f32; 2]> {
+        if self.mean.len() != d {
+            return vec![[0.0, 0.0]; x.len().checked_div(d).unwrap_or(0)];
+        }
+        x.chunks_exact(d)
+            .map(|row| {
+                let mut p = [0.0f64; 2];
+                for (k, axis) in self.axes.iter().enumerate() {
+                    p[k] = row
+                        .iter()
+                        .zip(&self.mean)
+                        .zip(axis)
+                        .map(|((&v, m), a)| (f64::from(v) - m) * a)
+                        .sum();
+                }
+                [p[0] as f32, p[1] as f32]
+            })
+            .collect()
+    }
 }
 
 /// Projects row-major `[n, d]` data onto its two leading principal components.
@@ -20,6 +46,8 @@ pub fn pca_2d(x: &[f32], d: usize) -> Pca2 {
         return Pca2 {
             points: vec![[0.0, 0.0]; n],
             explained: [0.0, 0.0],
+            mean: Vec::new(),
+            axes: [Vec::new(), Vec::new()],
         };
     }
     let m = DMatrix::from_row_slice(n, d, x).map(f64::from);
@@ -63,6 +91,11 @@ pub fn pca_2d(x: &[f32], d: usize) -> Pca2 {
     Pca2 {
         points: proj,
         explained: [share(0), share(1)],
+        mean: mean.iter().copied().collect(),
+        axes: [
+            axes[0].iter().copied().collect(),
+            axes[1].iter().copied().collect(),
+        ],
     }
 }
 
@@ -91,5 +124,9 @@ mod tests {
         // Projected coordinates are uncorrelated (components orthogonal).
         let cov: f32 = p.points.iter().map(|q| q[0] * q[1]).sum();
         assert!(cov.abs() < 1e-2, "{cov}");
+        // `project` places the fitted rows exactly where the fit did.
+        for (a, b) in p.project(&x, 3).iter().zip(&p.points) {
+            assert!((a[0] - b[0]).abs() < 1e-4 && (a[1] - b[1]).abs() < 1e-4);
+        }
     }
 }

@@ -80,6 +80,35 @@ pub fn make_view_batch(
     }
 }
 
+/// The evaluation's fixed pairs of views of images `indices`: `[2m, 3, H, W]` normalised
+/// CHW, view 1 of every image then view 2, drawn from a random stream no training step
+/// uses (so the same augmentations come back at every evaluation).
+pub fn held_out_pairs(
+    images: &ImageSet,
+    indices: &[usize],
+    views: &ViewsSpec,
+    seed: u64,
+) -> Vec<f32> {
+    let m = indices.len();
+    let size = images.size;
+    let plane = 3 * size * size;
+    let pipelines = views.pipelines();
+    let mut data = vec![0.0f32; 2 * m * plane];
+    data.par_chunks_mut(plane)
+        .enumerate()
+        .for_each(|(row, out)| {
+            let (view, slot) = (row / m, row % m);
+            let src = ImageF32::from_u8(images.image(indices[slot]), size, size);
+            let mut rng = view_rng(seed, EVALUATION_STEP, slot, view);
+            let v = pipelines[view].apply(&src, size, &mut rng);
+            views.normalize.write_chw(&v, out);
+        });
+    data
+}
+
+/// The "step" the evaluation's view pairs are drawn for (never a training step).
+const EVALUATION_STEP: u64 = u64::MAX;
+
 /// Un-augmented images `indices` of `images`, normalised CHW (for embedding / evaluation).
 pub fn plain_batch(images: &ImageSet, indices: &[usize], normalize: &Normalize) -> Vec<f32> {
     let size = images.size;
@@ -96,6 +125,18 @@ pub fn plain_batch(images: &ImageSet, indices: &[usize], normalize: &Normalize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evaluation_pairs_are_fixed_and_their_views_differ() {
+        let d = crate::data::DatasetSpec::default().load().unwrap();
+        let views = ViewsSpec::same(ViewPipeline::default());
+        let a = held_out_pairs(&d.test, &[3, 9], &views, 0);
+        assert_eq!(a, held_out_pairs(&d.test, &[3, 9], &views, 0));
+        let plane = 3 * 32 * 32;
+        assert_eq!(a.len(), 4 * plane);
+        // Rows: image 3 view 1, image 9 view 1, image 3 view 2, image 9 view 2.
+        assert_ne!(a[..plane], a[2 * plane..3 * plane]);
+    }
     use crate::views::ViewPipeline;
 
     #[test]

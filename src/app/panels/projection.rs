@@ -18,6 +18,8 @@ pub const PLOT_LABEL: &str = "embedding projection";
 const RIGHT: Color32 = Color32::from_rgb(70, 170, 90);
 const WRONG: Color32 = Color32::from_rgb(220, 90, 80);
 const THUMB: f32 = 56.0;
+const VIEW1: Color32 = Color32::from_rgb(242, 142, 43);
+const VIEW2: Color32 = Color32::from_rgb(118, 120, 237);
 
 pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
     controls(ui, app);
@@ -105,6 +107,12 @@ fn controls(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
         ui.label("Colour:");
         ui.selectable_value(&mut v.colour, ColourBy::Class, "class");
         ui.selectable_value(&mut v.colour, ColourBy::KnnCorrect, "kNN right/wrong");
+        ui.selectable_value(&mut v.colour, ColourBy::View, "augmented views")
+            .on_hover_text(
+                "The first 100 images' two augmented views (the same augmentations at every \
+                 evaluation), joined: a short line is a positive pair the encoder keeps \
+                 together. PCA only.",
+            );
         if let Some(kind) = v.mode.layout() {
             ui.separator();
             let mut paused = v.layout_paused;
@@ -139,6 +147,11 @@ fn layout(
     let Some(kind) = app.projection_view.mode.layout() else {
         return pca();
     };
+    if app.projection_view.colour == ColourBy::View {
+        // The views are placed with PCA's axes; a t-SNE/UMAP layout has no room for them.
+        let (p, caption) = pca();
+        return (p, format!("{caption} (augmented views are shown on PCA)"));
+    }
     let worker = app.projection_view.worker(kind, ui.ctx());
     worker.offer(frame.step, &frame.embeddings, frame.dim);
     let unit = if kind == LayoutKind::Umap {
@@ -192,6 +205,33 @@ fn draw_points(
                 p.points(
                     Points::new(name.clone(), PlotPoints::from(pts))
                         .color(class_colour(c))
+                        .radius(2.5),
+                );
+            }
+        }
+        ColourBy::View => {
+            // The held-out images faint, for context; the pairs on top.
+            p.points(
+                Points::new("held-out images", PlotPoints::from(series(&|_| true)))
+                    .color(Color32::from_gray(90))
+                    .radius(1.5),
+            );
+            for pair in &frame.view_pairs {
+                let ends: Vec<[f64; 2]> = pair.iter().map(xy).collect();
+                p.line(
+                    Line::new("", PlotPoints::from(ends))
+                        .color(Color32::from_gray(150))
+                        .width(0.7),
+                );
+            }
+            for (k, (name, colour)) in [("view 1", VIEW1), ("view 2", VIEW2)]
+                .into_iter()
+                .enumerate()
+            {
+                let pts: Vec<[f64; 2]> = frame.view_pairs.iter().map(|p| xy(&p[k])).collect();
+                p.points(
+                    Points::new(name, PlotPoints::from(pts))
+                        .color(colour)
                         .radius(2.5),
                 );
             }
