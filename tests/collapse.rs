@@ -53,9 +53,10 @@ fn without_stop_gradient_simsiam_collapses_and_the_alarm_fires() {
         })
         .unwrap();
     eprintln!(
-        "no stop-gradient: z_std {:.4} (healthy {:.4})",
-        last.z_std, last.z_std_healthy
+        "no stop-gradient: z_std {:.4} (healthy {:.4}), effective rank {:.2}",
+        last.z_std, last.z_std_healthy, last.effective_rank
     );
+    let collapsed_rank = last.effective_rank;
     assert!(last.collapsing, "z_std {} did not collapse", last.z_std);
     assert!(last.z_std < 0.25 * last.z_std_healthy);
     assert!(
@@ -72,8 +73,17 @@ fn without_stop_gradient_simsiam_collapses_and_the_alarm_fires() {
         })
         .collect();
     let last = steps.last().unwrap();
-    eprintln!("stop-gradient: z_std {:.4}", last.z_std);
+    eprintln!(
+        "stop-gradient: z_std {:.4}, effective rank {:.2}",
+        last.z_std, last.effective_rank
+    );
     assert!(steps.iter().all(|m| !m.collapsing));
     assert!(last.z_std > 0.5 * last.z_std_healthy);
+    // The collapsed run also uses fewer directions.
+    assert!(
+        collapsed_rank < last.effective_rank,
+        "effective rank {collapsed_rank} collapsed vs {} healthy",
+        last.effective_rank
+    );
     assert!(!dashboard_alarm(healthy), "alarm shown for a healthy run");
 }

@@ -450,6 +450,7 @@ fn synthetic_run() -> Vec<contrastive_workbench::engine::Event> {
             uniform: -1.0 - 1.5 * t,
             z_std: 0.05 + 0.03 * t,
             z_std_healthy: 0.088,
+            effective_rank: 10.0 + 20.0 * t,
             collapsing: false,
             pos_sim: 0.5 + 0.4 * t,
             neg_sim: 0.4 - 0.3 * t,

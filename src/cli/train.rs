@@ -90,7 +90,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
                     "{}",
                     serde_json::json!({
                         "step": m.step, "loss": m.loss, "align": m.align, "uniform": m.uniform,
-                        "z_std": m.z_std, "pos_sim": m.pos_sim, "neg_sim": m.neg_sim,
+                        "z_std": m.z_std, "effective_rank": m.effective_rank, "pos_sim": m.pos_sim, "neg_sim": m.neg_sim,
                         "pos_hist": m.pos_hist, "neg_hist": m.neg_hist,
                         "signals": m.signals.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
                         "lr": m.lr, "views_per_sec": m.views_per_sec, "data_wait": m.data_wait,

@@ -27,7 +27,7 @@ pub struct MetricsLog {
 impl MetricsLog {
     pub fn steps_csv(&self) -> String {
         let mut s = String::from(
-            "step,loss,align,uniform,z_std,z_std_healthy,pos_sim,neg_sim,lr,steps_per_sec,views_per_sec,data_wait",
+            "step,loss,align,uniform,z_std,z_std_healthy,effective_rank,pos_sim,neg_sim,lr,steps_per_sec,views_per_sec,data_wait",
         );
         // Method signals become extra columns, named after the first logged step's.
         let signal_names: Vec<&str> = self
@@ -41,13 +41,14 @@ impl MetricsLog {
         s.push('\n');
         for m in &self.steps {
             s += &format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 m.step,
                 m.loss,
                 m.align,
                 m.uniform,
                 m.z_std,
                 m.z_std_healthy,
+                m.effective_rank,
                 m.pos_sim,
                 m.neg_sim,
                 m.lr,

@@ -40,7 +40,12 @@ pub struct StepMetrics {
     pub z_std: f32,
     /// 1/sqrt(d): what `z_std` is for a healthy embedding.
     pub z_std_healthy: f32,
-    /// `z_std` has fallen far below the healthy value: the embeddings are collapsing.
+    /// Effective rank of the batch's normalised embeddings (Roy & Vetterli): how many
+    /// directions they use, 1..=d.
+    #[serde(default)]
+    pub effective_rank: f32,
+    /// `z_std` has fallen far below the healthy value, or the effective rank to about one
+    /// direction: the embeddings are collapsing.
     pub collapsing: bool,
     /// Mean cosine similarity of the batch's positive pairs.
     pub pos_sim: f32,

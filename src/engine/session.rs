@@ -15,8 +15,8 @@ use crate::data::Dataset;
 use crate::engine::backend::select_device;
 use crate::methods::{self, BuildContext, Method, TrainBatch};
 use crate::metrics::{
-    MATRIX_PAIRS, alignment, collapse, normalized_std, pair_similarity, similarity_matrix,
-    uniformity,
+    MATRIX_PAIRS, alignment, collapse, effective_rank, normalized_std, pair_similarity,
+    rank_collapsed, similarity_matrix, uniformity,
 };
 use crate::model::tensor_io::images_to_tensor;
 use crate::preset::Experiment;
@@ -324,6 +324,7 @@ pub fn run_experiment_with(
             if step % exp.train.log_every == 0 || step == exp.train.steps {
                 let secs = window_start.elapsed().as_secs_f32().max(1e-6);
                 let z_std = normalized_std(&out.embeddings, out.dim);
+                let rank = effective_rank(&out.embeddings, out.dim);
                 let pairs = pair_similarity(&out.embeddings, out.dim);
                 let m = StepMetrics {
                     step,
@@ -332,7 +333,9 @@ pub fn run_experiment_with(
                     uniform: uniformity(&out.embeddings, out.dim),
                     z_std,
                     z_std_healthy: collapse::healthy_std(out.dim),
-                    collapsing: collapse::is_collapsing(z_std, out.dim),
+                    effective_rank: rank,
+                    collapsing: collapse::is_collapsing(z_std, out.dim)
+                        || rank_collapsed(rank, out.dim),
                     pos_sim: pairs.pos_mean,
                     neg_sim: pairs.neg_mean,
                     pos_hist: pairs.pos_hist,

@@ -23,14 +23,22 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
     if let Some(m) = h.steps.last()
         && m.collapsing
     {
-        ui.label(
-            RichText::new(format!(
-                "COLLAPSE: embedding std {:.4} is far below the healthy 1/sqrt(d) = {:.4}; \
-                     the embeddings are converging to a point.",
+        let why = if m.z_std < 0.25 * m.z_std_healthy {
+            format!(
+                "embedding std {:.4} is far below the healthy 1/sqrt(d) = {:.4}; the \
+                 embeddings are converging to a point.",
                 m.z_std, m.z_std_healthy
-            ))
-            .color(Color32::from_rgb(230, 90, 80))
-            .strong(),
+            )
+        } else {
+            format!(
+                "the embeddings' effective rank is {:.2}: they use about one direction.",
+                m.effective_rank
+            )
+        };
+        ui.label(
+            RichText::new(format!("COLLAPSE: {why}"))
+                .color(Color32::from_rgb(230, 90, 80))
+                .strong(),
         );
     }
     if let Some(m) = h.steps.last() {
@@ -200,6 +208,20 @@ pub fn figures(app: &WorkbenchApp) -> Vec<Figure> {
         .map_or(0.1, |m| 1.3 * f64::from(m.z_std_healthy));
     collapse.y_range = Some((0.0, top.max(0.15)));
 
+    let mut rank = Figure::new("effective rank (directions used)", Corner::RightBottom)
+        .axes("step", "effective_rank");
+    rank.line(
+        "effective rank",
+        steps_series(steps, |m| f64::from(m.effective_rank)),
+        Style::LINE,
+    );
+    let top = steps
+        .iter()
+        .map(|m| f64::from(m.effective_rank))
+        .filter(|v| v.is_finite())
+        .fold(2.0, f64::max);
+    rank.y_range = Some((0.0, 1.1 * top));
+
     let mut pairs =
         Figure::new("pair similarity (cosine)", Corner::RightBottom).axes("step", "cosine");
     // The same colours as the distribution plot beside it.
@@ -220,6 +242,7 @@ pub fn figures(app: &WorkbenchApp) -> Vec<Figure> {
         au,
         plane,
         collapse,
+        rank,
         pairs,
         similarity_distributions(steps),
     ];
