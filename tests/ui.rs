@@ -496,7 +496,8 @@ fn synthetic_run() -> Vec<contrastive_workbench::engine::Event> {
             })
             .collect(),
     }));
-    let m = 4;
+    // 40 x 40 cells: drawn through the texture path.
+    let m = 20;
     events.push(Event::Similarity(SimilarityMatrix {
         step: 100,
         pairs: m,

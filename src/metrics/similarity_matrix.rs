@@ -1,11 +1,10 @@
-//! The batch's cosine similarity matrix, cut down to its first `m` pairs so the dashboard
-//! can draw it: rows/columns `0..m` are view 1 of images `0..m`, `m..2m` their view 2, so
+//! The batch's cosine similarity matrix, the whole batch up to `MATRIX_PAIRS` images: rows/columns `0..m` are view 1 of images `0..m`, `m..2m` their view 2, so
 //! positives sit on the two off-diagonals `(i, i + m)` and `(i + m, i)`.
 
 use super::matrix::{l2_normalized_rows, row};
 
-/// Most pairs the dashboard shows (a 32 x 32 heatmap).
-pub const MATRIX_PAIRS: usize = 16;
+/// Most pairs the dashboard shows: the whole batch up to 128 images (a 256 x 256 map).
+pub const MATRIX_PAIRS: usize = 128;
 
 /// Cosine similarities of the first `pairs` positive pairs of a `[2n, d]` batch (rows `i`
 /// and `i + n` positive), row-major `[2m, 2m]`, and `m` (at most `pairs` and `n`).

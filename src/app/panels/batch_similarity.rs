@@ -1,13 +1,14 @@
-//! The latest logged batch's similarity matrix: view 1 of the first images against view 2
-//! of the same images, positives outlined. For a method with a temperature it can show
+//! The latest logged batch's similarity matrix (2N x 2N, up to 128 images): view 1 of the
+//! images against view 2 of the same images, positives outlined. For a method with a temperature it can show
 //! what the loss sees: each row's softmax over cos / T (self excluded, as in NT-Xent).
 
 use eframe::egui::{self, RichText};
 
-use super::heatmap::Heatmap;
+use super::heatmap::{Heatmap, version_of};
 use crate::app::palette::{diverging, sequential};
 use crate::app::workbench::WorkbenchApp;
 use crate::engine::SimilarityMatrix;
+use crate::metrics::MATRIX_PAIRS;
 
 pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, side: f32) {
     ui.label(RichText::new("batch similarity matrix").strong());
@@ -53,6 +54,15 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, side: f32) {
             }
         },
         marked: &positive,
+        cache: (
+            egui::Id::unique("batch-similarity"),
+            version_of(
+                s.cosines
+                    .iter()
+                    .map(|c| c.to_bits())
+                    .chain([u32::from(softmax)]),
+            ),
+        ),
         hover: &|r, c| {
             let cos = s.cosines[r * size + c];
             let mut text = format!("{} vs {}: cos {cos:.3}", name(r), name(c));
@@ -72,8 +82,13 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, side: f32) {
     .show(ui);
     ui.label(
         RichText::new(format!(
-            "step {}: first {m} images, view 1 then view 2; outlined cells are positive pairs. {}",
+            "step {}: {} images, view 1 then view 2; outlined cells are positive pairs. {}",
             s.step,
+            if s.pairs < MATRIX_PAIRS {
+                format!("all {m} of the batch's")
+            } else {
+                format!("the first {m} of the batch's")
+            },
             if softmax {
                 "Darker = more of the row's probability."
             } else {

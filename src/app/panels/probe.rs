@@ -3,7 +3,7 @@
 
 use eframe::egui::{self, RichText};
 
-use super::heatmap::Heatmap;
+use super::heatmap::{Heatmap, version_of};
 use crate::app::palette::sequential;
 use crate::app::workbench::{Action, WorkbenchApp};
 
@@ -43,6 +43,10 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, side: f32, actions: &mut Vec<
         side,
         colour: &|r, c| sequential(p.confusion[r * k + c] as f32 / row_total(r) as f32),
         marked: &|r, c| r == c,
+        cache: (
+            egui::Id::unique("confusion"),
+            version_of(p.confusion.iter().copied()),
+        ),
         hover: &|r, c| {
             let n = p.confusion[r * k + c];
             format!(
