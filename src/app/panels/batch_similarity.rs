@@ -29,11 +29,15 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, side: f32) {
     }
     let m = s.pairs;
     let size = 2 * m;
-    let probabilities = row_softmax(s);
-    let max_p = probabilities
-        .iter()
-        .copied()
-        .fold(f32::MIN_POSITIVE, f32::max);
+    // Computed only when needed: for a new texture, or a hovered cell.
+    let softmaxed = std::cell::OnceCell::new();
+    let probabilities = || {
+        softmaxed.get_or_init(|| {
+            let p = row_softmax(s);
+            let max = p.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
+            (p, max)
+        })
+    };
     let name = |r: usize| {
         if r < m {
             format!("image {r}, view 1")
@@ -48,7 +52,8 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, side: f32) {
         side,
         colour: &|r, c| {
             if softmax {
-                sequential(probabilities[r * size + c] / max_p)
+                let (p, max) = probabilities();
+                sequential(p[r * size + c] / max)
             } else {
                 diverging(s.cosines[r * size + c])
             }
@@ -56,12 +61,12 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, side: f32) {
         marked: &positive,
         cache: (
             egui::Id::unique("batch-similarity"),
-            version_of(
-                s.cosines
-                    .iter()
-                    .map(|c| c.to_bits())
-                    .chain([u32::from(softmax)]),
-            ),
+            // A strided sample of the values identifies the matrix (runs reuse steps).
+            version_of(s.cosines.iter().step_by(97).map(|c| c.to_bits()).chain([
+                u32::from(softmax),
+                s.step as u32,
+                s.pairs as u32,
+            ])),
         ),
         hover: &|r, c| {
             let cos = s.cosines[r * size + c];
@@ -70,7 +75,7 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, side: f32) {
                 text += &format!(
                     ", logit {:.2}, softmax {:.3}",
                     cos / t,
-                    probabilities[r * size + c]
+                    probabilities().0[r * size + c]
                 );
             }
             if positive(r, c) {
@@ -82,13 +87,9 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, side: f32) {
     .show(ui);
     ui.label(
         RichText::new(format!(
-            "step {}: {} images, view 1 then view 2; outlined cells are positive pairs. {}",
+            "step {}: {m} images of the batch (up to {MATRIX_PAIRS}), view 1 then view 2; \
+             marked cells are positive pairs. {}",
             s.step,
-            if s.pairs < MATRIX_PAIRS {
-                format!("all {m} of the batch's")
-            } else {
-                format!("the first {m} of the batch's")
-            },
             if softmax {
                 "Darker = more of the row's probability."
             } else {

@@ -18,6 +18,9 @@ pub fn version_of(values: impl IntoIterator<Item = u32>) -> u64 {
     h.finish()
 }
 
+/// Marks cells too small for an outline.
+const MARK: Color32 = Color32::from_rgba_premultiplied(120, 100, 0, 120);
+
 /// Above this many cells the map is drawn as a texture.
 const TEXTURE_CELLS: usize = 1024;
 
@@ -62,8 +65,14 @@ impl Heatmap<'_> {
         let outline = Stroke::new((cell * 0.15).clamp(1.0, 2.0), Color32::BLACK);
         for r in 0..self.rows {
             for c in 0..self.cols {
-                if (self.marked)(r, c) {
+                if !(self.marked)(r, c) {
+                    continue;
+                }
+                if cell >= 3.0 {
                     painter.rect_stroke(at(r, c).shrink(0.5), 0.0, outline, StrokeKind::Inside);
+                } else {
+                    // Too small to outline: a faint mark that still lets the colour show.
+                    painter.rect_filled(at(r, c), 0.0, MARK);
                 }
             }
         }
@@ -91,7 +100,14 @@ impl Heatmap<'_> {
             .map(|(r, c)| (self.colour)(r, c))
             .collect();
         let image = ColorImage::new([self.cols, self.rows], pixels);
-        let texture = ctx.load_texture(format!("heatmap-{id:?}"), image, TextureOptions::NEAREST);
+        // Cells larger than a pixel stay crisp; a map with more cells than pixels is
+        // averaged rather than aliased into moire.
+        let options = if self.side >= self.rows.max(self.cols) as f32 {
+            TextureOptions::NEAREST
+        } else {
+            TextureOptions::LINEAR
+        };
+        let texture = ctx.load_texture(format!("heatmap-{id:?}"), image, options);
         ctx.data_mut(|d| d.insert_temp(id, (version, texture.clone())));
         texture
     }
