@@ -1,6 +1,8 @@
 //! 2-D projections of embeddings for the live scatter plot (PCA; t-SNE and UMAP, which
 //! step and warm-start), and the neighbour lookup the projection panel uses.
 
+#[cfg(test)]
+mod layout_checks;
 pub mod neighbours;
 pub mod pca;
 pub mod tsne;

@@ -303,28 +303,7 @@ fn calibrate(dist: &[f32], target: f32, row: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::{RngExt, SeedableRng};
-
-    /// `k` clusters of `per` points around random directions of a `d`-dim sphere.
-    fn clusters(k: usize, per: usize, d: usize, spread: f32) -> (Vec<f32>, Vec<usize>) {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let centres: Vec<Vec<f32>> = (0..k)
-            .map(|_| (0..d).map(|_| rng.random_range(-1.0..1.0f32)).collect())
-            .collect();
-        let mut x = Vec::new();
-        let mut labels = Vec::new();
-        for (c, centre) in centres.iter().enumerate() {
-            for _ in 0..per {
-                x.extend(
-                    centre
-                        .iter()
-                        .map(|v| v + spread * rng.random_range(-1.0..1.0f32)),
-                );
-                labels.push(c);
-            }
-        }
-        (x, labels)
-    }
+    use crate::projection::layout_checks::{assert_clusters_kept_apart, clusters};
 
     fn conditional_perplexity(dist: &[f32], i: usize, perplexity: f32) -> f32 {
         let mut row = vec![0.0; dist.len()];
@@ -373,43 +352,7 @@ mod tests {
         }
         let kl_end = t.kl_divergence();
         assert!(kl_end < 0.5 * kl_start, "KL {kl_start} -> {kl_end}");
-        // Every point's nearest other point in the layout is from its own cluster.
-        let y = t.layout();
-        for i in 0..y.len() {
-            let nearest = (0..y.len())
-                .filter(|&j| j != i)
-                .min_by(|&a, &b| {
-                    let da = (y[a][0] - y[i][0]).powi(2) + (y[a][1] - y[i][1]).powi(2);
-                    let db = (y[b][0] - y[i][0]).powi(2) + (y[b][1] - y[i][1]).powi(2);
-                    da.total_cmp(&db)
-                })
-                .unwrap();
-            assert_eq!(labels[nearest], labels[i], "point {i}");
-        }
-        // Clusters are farther apart than they are wide.
-        let centroid = |c: usize| {
-            let pts: Vec<_> = (0..y.len())
-                .filter(|&i| labels[i] == c)
-                .map(|i| y[i])
-                .collect();
-            let m = pts.iter().fold([0.0; 2], |a, q| [a[0] + q[0], a[1] + q[1]]);
-            let m = [m[0] / pts.len() as f32, m[1] / pts.len() as f32];
-            let radius = pts
-                .iter()
-                .map(|q| ((q[0] - m[0]).powi(2) + (q[1] - m[1]).powi(2)).sqrt())
-                .fold(0.0f32, f32::max);
-            (m, radius)
-        };
-        for a in 0..4 {
-            for b in a + 1..4 {
-                let ((ma, ra), (mb, rb)) = (centroid(a), centroid(b));
-                let gap = ((ma[0] - mb[0]).powi(2) + (ma[1] - mb[1]).powi(2)).sqrt();
-                assert!(
-                    gap > ra + rb,
-                    "clusters {a} and {b}: gap {gap}, radii {ra} {rb}"
-                );
-            }
-        }
+        assert_clusters_kept_apart(t.layout(), &labels, 4);
     }
 
     #[test]

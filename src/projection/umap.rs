@@ -245,26 +245,7 @@ fn smooth_memberships(near: &mut [(usize, f32)], k: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn clusters(k: usize, per: usize, d: usize, spread: f32) -> (Vec<f32>, Vec<usize>) {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let centres: Vec<Vec<f32>> = (0..k)
-            .map(|_| (0..d).map(|_| rng.random_range(-1.0..1.0f32)).collect())
-            .collect();
-        let mut x = Vec::new();
-        let mut labels = Vec::new();
-        for (c, centre) in centres.iter().enumerate() {
-            for _ in 0..per {
-                x.extend(
-                    centre
-                        .iter()
-                        .map(|v| v + spread * rng.random_range(-1.0..1.0f32)),
-                );
-                labels.push(c);
-            }
-        }
-        (x, labels)
-    }
+    use crate::projection::layout_checks::{assert_clusters_kept_apart, centroid, clusters};
 
     #[test]
     fn memberships_sum_to_log2_k_and_the_nearest_is_one() {
@@ -283,32 +264,7 @@ mod tests {
         while !u.settled() {
             u.step();
         }
-        let y = u.layout();
-        let dist =
-            |a: [f32; 2], b: [f32; 2]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
-        for i in 0..y.len() {
-            let nearest = (0..y.len())
-                .filter(|&j| j != i)
-                .min_by(|&a, &b| dist(y[a], y[i]).total_cmp(&dist(y[b], y[i])))
-                .unwrap();
-            assert_eq!(labels[nearest], labels[i], "point {i}");
-        }
-        let centroid = |c: usize| {
-            let pts: Vec<_> = (0..y.len())
-                .filter(|&i| labels[i] == c)
-                .map(|i| y[i])
-                .collect();
-            let m = pts.iter().fold([0.0; 2], |a, q| [a[0] + q[0], a[1] + q[1]]);
-            let m = [m[0] / pts.len() as f32, m[1] / pts.len() as f32];
-            let radius = pts.iter().map(|q| dist(*q, m)).fold(0.0f32, f32::max);
-            (m, radius)
-        };
-        for a in 0..4 {
-            for b in a + 1..4 {
-                let ((ma, ra), (mb, rb)) = (centroid(a), centroid(b));
-                assert!(dist(ma, mb) > ra + rb, "clusters {a} and {b} overlap");
-            }
-        }
+        assert_clusters_kept_apart(u.layout(), &labels, 4);
     }
 
     #[test]
@@ -319,16 +275,7 @@ mod tests {
             u.step();
         }
         let centroids = |y: &[[f32; 2]]| -> Vec<[f32; 2]> {
-            (0..3)
-                .map(|c| {
-                    let pts: Vec<_> = (0..y.len())
-                        .filter(|&i| labels[i] == c)
-                        .map(|i| y[i])
-                        .collect();
-                    let m = pts.iter().fold([0.0; 2], |a, q| [a[0] + q[0], a[1] + q[1]]);
-                    [m[0] / pts.len() as f32, m[1] / pts.len() as f32]
-                })
-                .collect()
+            (0..3).map(|c| centroid(y, &labels, c).0).collect()
         };
         let before = centroids(u.layout());
         let spread = u
