@@ -380,6 +380,16 @@ fn a_second_run_can_be_compared_with_the_first() {
         egui::accesskit::Role::Canvas,
         "alignment vs uniformity (lower left is better)",
     );
+    // The earlier run's curves are in the loss, kNN and alignment/uniformity legends.
+    let role = egui::accesskit::Role::CheckBox;
+    assert!(
+        h.get_all_by_role_and_label(role, "run 1: SimCLR (test)")
+            .count()
+            >= 4,
+        "compare switch + loss + kNN + plane"
+    );
+    h.get_by_role_and_label(role, "align, run 1: SimCLR (test)");
+    h.get_by_role_and_label(role, "uniform, run 1: SimCLR (test)");
     // Overlaid by default; the switch above the plots (the legends below name the run
     // too) takes it off.
     let role = egui::accesskit::Role::CheckBox;

@@ -180,13 +180,25 @@ pub fn figures(app: &WorkbenchApp) -> Vec<Figure> {
     }
 
     let mut au = Figure::new("alignment / uniformity", Corner::RightTop);
+    for &(k, run) in &shown {
+        au.line(
+            format!("align, {}", run.label),
+            steps_series(&run.steps, |m| f64::from(m.align)),
+            past_style(k),
+        );
+        au.line(
+            format!("uniform, {}", run.label),
+            steps_series(&run.steps, |m| f64::from(m.uniform)),
+            past_style(k),
+        );
+    }
     au.line(
-        "align (alpha=2)",
+        this("align (alpha=2)"),
         steps_series(steps, |m| f64::from(m.align)),
         Style::LINE,
     );
     au.line(
-        "uniform (t=2)",
+        this("uniform (t=2)"),
         steps_series(steps, |m| f64::from(m.uniform)),
         Style::LINE,
     );
