@@ -53,15 +53,8 @@ pub enum Commands {
     /// Embed a dataset with an exported encoder (a run folder): embeddings.csv/.npy and the
     /// Embedding Projector's vectors.tsv + metadata.tsv.
     Embed {
-        /// The run folder (written by Export or `train --out`).
-        #[arg(long)]
-        encoder: PathBuf,
-        /// Dataset path (image folder, IDX folder, CIFAR batches); default: the run's own.
-        #[arg(long)]
-        dataset: Option<PathBuf>,
-        /// Side image folders are resized to.
-        #[arg(long, default_value_t = 32)]
-        size: usize,
+        #[command(flatten)]
+        source: EncoderOnData,
         /// Output folder (default: <encoder>/embed-<dataset name>).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -69,12 +62,8 @@ pub enum Commands {
     /// kNN top-1 and a linear probe of an exported encoder, each against the same networks
     /// at their random initialisation; one JSON line on stdout.
     Eval {
-        #[arg(long)]
-        encoder: PathBuf,
-        #[arg(long)]
-        dataset: Option<PathBuf>,
-        #[arg(long, default_value_t = 32)]
-        size: usize,
+        #[command(flatten)]
+        source: EncoderOnData,
     },
     /// Measure training views/s per backend and augmentation images/s.
     Bench {
@@ -111,6 +100,20 @@ pub enum Commands {
         #[arg(long)]
         pairs: bool,
     },
+}
+
+/// An exported encoder and the dataset to run it on (`embed` and `eval`).
+#[derive(clap::Args, Debug)]
+pub struct EncoderOnData {
+    /// The run folder (written by Export or `train --out`).
+    #[arg(long)]
+    pub encoder: PathBuf,
+    /// Dataset path (image folder, IDX folder, CIFAR batches); default: the run's own.
+    #[arg(long)]
+    pub dataset: Option<PathBuf>,
+    /// Side image folders are resized to.
+    #[arg(long, default_value_t = 32)]
+    pub size: usize,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -182,17 +185,12 @@ pub fn run(cli: Cli) -> ExitCode {
             checkpoint_every,
             resume,
         }),
-        Some(Commands::Embed {
-            encoder,
-            dataset,
-            size,
-            out,
-        }) => embed::embed(&encoder, dataset.as_deref(), size, out),
-        Some(Commands::Eval {
-            encoder,
-            dataset,
-            size,
-        }) => embed::eval(&encoder, dataset.as_deref(), size),
+        Some(Commands::Embed { source, out }) => {
+            embed::embed(&source.encoder, source.dataset.as_deref(), source.size, out)
+        }
+        Some(Commands::Eval { source }) => {
+            embed::eval(&source.encoder, source.dataset.as_deref(), source.size)
+        }
         Some(Commands::Bench {
             projection_only: true,
             ..
