@@ -4,6 +4,7 @@
 //! `data` -> `views` -> `model` -> `losses` -> `methods` -> `engine` -> `metrics` / `projection`
 //! -> `app` (egui). `cli` drives the same engine headless.
 
+pub mod allocator;
 pub mod app;
 pub mod cli;
 pub mod data;

@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use super::bench_step::{measure_step, print_stage_parts, print_step};
 use crate::data::shapes::{ShapesSpec, generate};
 use crate::engine::backend::select_device;
 use crate::methods::{self, BuildContext, MethodSpec, TrainBatch};
@@ -11,6 +12,22 @@ use crate::model::SmallCnnConfig;
 use crate::model::tensor_io::images_to_tensor;
 use crate::preset::{BackendChoice, TrainSpec};
 use crate::views::{Normalize, ViewPipeline, ViewsSpec, make_view_batch};
+
+/// `bench --json`: the reference step, fused and with burn's ops, one JSON line each
+/// (what `bench/compare.py` reads beside PyTorch's).
+pub fn bench_json(batch: usize, steps: usize) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        batch >= 2 && steps >= 1,
+        "bench needs --batch >= 2 and --steps >= 1"
+    );
+    for fused in [true, false] {
+        println!(
+            "{}",
+            serde_json::to_string(&measure_step(batch, 2, steps, fused))?
+        );
+    }
+    Ok(())
+}
 
 pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -48,6 +65,24 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
         all / single
     );
 
+    println!(
+        "training step of the reference model on the CPU (median of {steps} after 2 warm-up):"
+    );
+    let fused = measure_step(batch, 2, steps, true);
+    let reference = measure_step(batch, 2, steps, false);
+    print_step(&fused);
+    print_step(&reference);
+    println!(
+        "  fused kernels: {:.2}x the views/s of burn's own ops",
+        fused.views_per_sec / reference.views_per_sec
+    );
+    print_stage_parts(2 * batch, 3);
+    println!(
+        "  augmentation on all threads would take {:.0}% of a fused step if not overlapped",
+        100.0 * (2 * batch) as f64 / all / fused.s_per_step
+    );
+
+    // The method as the session runs it, per backend.
     let mut cpu_rate = None;
     for choice in [BackendChoice::Cpu, BackendChoice::Gpu] {
         let (device, info) = match select_device(choice) {
@@ -95,15 +130,11 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
             format!(", {:.2}x the CPU backend", rate / c)
         });
         println!(
-            "training step on {}: {:.3} s/step = {rate:.0} views/s{ratio}",
+            "SimCLR's train_step on {}: {:.3} s/step = {rate:.0} views/s{ratio}",
             info.name, per_step
         );
         if cpu_rate.is_none() {
             cpu_rate = Some(rate);
-            println!(
-                "  augmentation on all threads would take {:.0}% of a step if not overlapped",
-                100.0 * (2 * batch) as f64 / all / per_step
-            );
         }
     }
     data_stall(&data, batch, steps);

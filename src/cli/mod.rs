@@ -2,6 +2,7 @@
 
 pub mod bench;
 mod bench_projection;
+pub mod bench_step;
 pub mod embed;
 pub mod load;
 pub mod train;
@@ -76,6 +77,10 @@ pub enum Commands {
         /// Only the live views' numerics (PCA, t-SNE, neighbours, linear probe).
         #[arg(long)]
         projection_only: bool,
+        /// Only the reference training step (fused kernels and burn's ops), one JSON line
+        /// each, for bench/compare.py.
+        #[arg(long)]
+        json: bool,
     },
     /// Open the window, train for a while, save a screenshot and exit.
     Screenshot {
@@ -198,6 +203,12 @@ pub fn run(cli: Cli) -> ExitCode {
             bench_projection::projection_bench();
             Ok(())
         }
+        Some(Commands::Bench {
+            batch,
+            steps,
+            json: true,
+            ..
+        }) => bench::bench_json(batch, steps),
         Some(Commands::Bench { batch, steps, .. }) => bench::bench(batch, steps),
     };
     match result {

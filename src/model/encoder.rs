@@ -15,6 +15,8 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::fast_block;
+
 /// The normalisation after each convolution.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -41,7 +43,7 @@ pub struct ConvBlock {
 }
 
 impl ConvBlock {
-    fn new(c_in: usize, c_out: usize, stride: usize, norm: Norm, device: &Device) -> Self {
+    pub fn new(c_in: usize, c_out: usize, stride: usize, norm: Norm, device: &Device) -> Self {
         Self {
             conv: Conv2dConfig::new([c_in, c_out], [3, 3])
                 .with_stride([stride, stride])
@@ -52,7 +54,8 @@ impl ConvBlock {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// The stage with burn's own ops, NCHW in and out.
+    pub fn forward_reference(&self, x: Tensor<4>) -> Tensor<4> {
         let h = self.conv.forward(x);
         let h = match (&self.bn, &self.ln) {
             (Some(bn), _) => bn.forward(h),
@@ -147,30 +150,46 @@ impl SmallCnn {
 
     /// `[B, 3, H, W]` normalised images -> `[B, C]` representations.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut h = x;
-        for b in &self.blocks {
-            h = b.forward(h);
-        }
-        global_pool(h)
+        self.run(x, None).0
     }
 
-    /// The representation and the feature map after stage `stage` (DIM's "local features").
+    /// The representation and the feature map (`[B, C, H, W]`) after stage `stage` (DIM's
+    /// "local features"; the last stage's when `stage` is past the end).
     pub fn forward_with_map(&self, x: Tensor<4>, stage: usize) -> (Tensor<2>, Tensor<4>) {
-        let mut h = x;
+        let (pooled, map) = self.run(x, Some(stage.min(self.blocks.len().saturating_sub(1))));
+        (pooled, map.expect("a kept stage yields its map"))
+    }
+
+    /// Whether this forward pass takes the fused channels-last path (`fast_block`).
+    fn fused(&self, device: &Device) -> bool {
+        fast_block::enabled()
+            && fast_block::supported_on(device)
+            && self.blocks.iter().all(fast_block::fits)
+    }
+
+    /// All stages, keeping stage `keep`'s output as an NCHW map.
+    fn run(&self, x: Tensor<4>, keep: Option<usize>) -> (Tensor<2>, Option<Tensor<4>>) {
         let mut map = None;
+        if self.fused(&x.device()) {
+            // NHWC from the input to the pool: one layout change, not one per stage.
+            let mut h = x.permute([0, 2, 3, 1]);
+            for (i, b) in self.blocks.iter().enumerate() {
+                h = fast_block::forward_nhwc(b, h);
+                if keep == Some(i) {
+                    map = Some(h.clone().permute([0, 3, 1, 2]));
+                }
+            }
+            let [b, _, _, c] = h.dims();
+            return (h.mean_dim(2).mean_dim(1).reshape([b, c]), map);
+        }
+        let mut h = x;
         for (i, b) in self.blocks.iter().enumerate() {
-            h = b.forward(h);
-            if i == stage {
+            h = b.forward_reference(h);
+            if keep == Some(i) {
                 map = Some(h.clone());
             }
         }
-        let map = map.unwrap_or_else(|| h.clone());
-        (global_pool(h), map)
+        let [b, c, _, _] = h.dims();
+        (h.mean_dim(3).mean_dim(2).reshape([b, c]), map)
     }
-}
-
-/// Global average pool over H and W: `[B, C, H, W]` -> `[B, C]`.
-fn global_pool(h: Tensor<4>) -> Tensor<2> {
-    let [b, c, _, _] = h.dims();
-    h.mean_dim(3).mean_dim(2).reshape([b, c])
 }

@@ -4,6 +4,7 @@
 pub mod autoregressive;
 pub mod ema;
 pub mod encoder;
+pub mod fast_block;
 pub mod head;
 pub mod lab;
 pub mod patches;

@@ -1,0 +1,100 @@
+"""PyTorch reference of `contrastive-workbench bench`'s training step, for side-by-side ratios.
+
+Same model, loss and optimiser as the workbench's reference step: conv3x3 3->32 (stride 1)
+->64->128->256 (stride 2), each BatchNorm + ReLU, global average pool, projection MLP
+256->256->128; SimCLR NT-Xent (t = 0.5); Adam lr 1e-3; 256 images = 512 views of 32x32x3;
+no augmentation (fixed random views). Prints one JSON line: median seconds per step over
+--steps timed steps after --warmup, its parts, views/s and the process's peak RSS.
+
+    python bench/torch_step.py --layout nchw --threads 2
+"""
+
+import argparse
+import json
+import resource
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def block(c_in, c_out, stride):
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.Sequential(
+            block(3, 32, 1), block(32, 64, 2), block(64, 128, 2), block(128, 256, 2)
+        )
+
+    def forward(self, x):
+        return self.blocks(x).mean(dim=(2, 3))
+
+
+def nt_xent(z, t):
+    z = F.normalize(z, dim=1)
+    n2 = z.shape[0]
+    sim = z @ z.t() / t
+    sim.fill_diagonal_(float("-inf"))
+    target = (torch.arange(n2) + n2 // 2) % n2
+    return F.cross_entropy(sim, target)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--layout", choices=["nchw", "channels_last"], default="nchw")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=256, help="images per step (two views each)")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=5)
+    args = ap.parse_args()
+
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    encoder = Encoder()
+    head = nn.Sequential(nn.Linear(256, 256), nn.ReLU(inplace=True), nn.Linear(256, 128))
+    model = nn.Sequential(encoder, head)
+    views = torch.randn(2 * args.batch, 3, 32, 32)
+    if args.layout == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+        views = views.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        t0 = time.perf_counter()
+        loss = nt_xent(model(views), 0.5)
+        t1 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        t2 = time.perf_counter()
+        opt.step()
+        t3 = time.perf_counter()
+        loss.item()
+        return t3 - t0, t1 - t0, t2 - t1, t3 - t2
+
+    for _ in range(args.warmup):
+        step()
+    runs = [step() for _ in range(args.steps)]
+    total, fwd, bwd, optim = (statistics.median(r[i] for r in runs) for i in range(4))
+    print(json.dumps({
+        "impl": f"pytorch {torch.__version__} {args.layout}",
+        "threads": args.threads,
+        "s_per_step": total,
+        "views_per_sec": 2 * args.batch / total,
+        "forward_loss_s": fwd,
+        "backward_s": bwd,
+        "optimizer_s": optim,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,368 @@
+//! The fused block as a burn backend extension on `flex`, with its own backward pass.
+//!
+//! burn-flex 0.22 runs a conv's gradients through burn-backend's generic defaults (a
+//! transposed convolution for the input, a 4x4 kernel sliced to 3x3 for a strided weight
+//! gradient) and BatchNorm as a chain of element-wise passes. Here the whole block is one
+//! autodiff node whose gradients are two GEMMs and three passes over the activation:
+//! dW = im2col(x)^T dZ, dX = col2im(dZ W^T), BatchNorm + ReLU folded into dZ.
+//! GEMMs go through `Flex::float_matmul` (the `gemm` crate, strided, multi-threaded), so this
+//! module needs no unsafe code.
+
+use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexDevice;
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Flex, TensorMetadata, backend_extension};
+use burn::tensor::TensorData;
+use rayon::prelude::*;
+
+use super::kernels::{
+    ConvGeometry, NormGrads, NormState, batch_stats, col2im, im2col, matrix_to_weight,
+    norm_relu_backward, scale_shift_relu, weight_to_matrix,
+};
+
+/// Row chunks of the weight-gradient GEMM: its K (all output positions) is split into
+/// this many parts, summed in order, so the small `[9*Ci, Co]` result is computed by
+/// several threads and deterministically.
+const WEIGHT_GRAD_CHUNKS: usize = 8;
+
+/// Training forward of conv3x3(pad 1) + BatchNorm (batch statistics) + ReLU on NHWC input.
+#[backend_extension(Flex, Autodiff)]
+pub trait FusedBlockBackend: Backend {
+    /// `x` `[B, H, W, Ci]`, `weight` `[Co, Ci, 3, 3]`, `bias`, `gamma`, `beta` `[Co]` ->
+    /// (`[B, Ho, Wo, Co]`, the batch mean of conv + bias, the biased batch variance).
+    fn conv_bn_relu_train(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        stride: usize,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// Inference of the same block with the running statistics (no autodiff: evaluation).
+#[backend_extension(Flex)]
+pub trait FusedBlockEvalBackend: Backend {
+    #[allow(clippy::too_many_arguments)]
+    fn conv_bn_relu_eval(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        running_mean: FloatTensor<Self>,
+        running_var: FloatTensor<Self>,
+        stride: usize,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
+}
+
+pub(super) fn floats(t: &FlexTensor) -> Vec<f32> {
+    match t.as_slice::<f32>() {
+        Some(s) => s.to_vec(),
+        None => t
+            .to_contiguous()
+            .as_slice::<f32>()
+            .map(<[f32]>::to_vec)
+            .unwrap_or_default(),
+    }
+}
+
+fn contiguous(t: FlexTensor) -> FlexTensor {
+    if t.as_slice::<f32>().is_some() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+pub(super) fn slice(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>()
+        .expect("fused block: tensor made contiguous before reading")
+}
+
+pub(super) fn tensor<const D: usize>(v: Vec<f32>, shape: [usize; D]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(v, shape))
+}
+
+fn geometry(x: &FlexTensor, weight: &FlexTensor, stride: usize) -> ConvGeometry {
+    let xs = x.shape();
+    let ws = weight.shape();
+    assert!(
+        xs.num_dims() == 4 && ws.num_dims() == 4 && ws[2] == 3 && ws[3] == 3 && ws[1] == xs[3],
+        "fused block: NHWC input {xs:?} does not fit a 3x3 weight {ws:?}"
+    );
+    ConvGeometry {
+        batch: xs[0],
+        height: xs[1],
+        width: xs[2],
+        c_in: xs[3],
+        c_out: ws[0],
+        stride,
+    }
+}
+
+/// `im2col(x) @ W` over every output position: `[M, Co]`.
+pub(super) fn convolve(x: &[f32], g: &ConvGeometry, wmat: &FlexTensor) -> FlexTensor {
+    let mut cols = vec![0.0f32; g.rows() * g.patch()];
+    im2col(x, g, 0..g.rows(), &mut cols);
+    Flex::float_matmul(tensor(cols, [g.rows(), g.patch()]), wmat.clone())
+}
+
+/// Everything the backward pass keeps from a training forward.
+#[derive(Clone, Debug)]
+pub(super) struct Saved {
+    pub(super) x: FlexTensor,
+    z: FlexTensor,
+    pub(super) wmat: FlexTensor,
+    mean: Vec<f32>,
+    rstd: Vec<f32>,
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+    pub(super) geometry: ConvGeometry,
+}
+
+pub(super) struct TrainForward {
+    pub(super) y: FlexTensor,
+    mean: FlexTensor,
+    var: FlexTensor,
+    pub(super) saved: Saved,
+}
+
+pub(super) fn forward_train(
+    x: FlexTensor,
+    weight: &FlexTensor,
+    bias: &FlexTensor,
+    gamma: &FlexTensor,
+    beta: &FlexTensor,
+    stride: usize,
+    epsilon: f64,
+) -> TrainForward {
+    let x = contiguous(x);
+    let g = geometry(&x, weight, stride);
+    let wmat = tensor(
+        weight_to_matrix(&floats(weight), g.c_in, g.c_out),
+        [g.patch(), g.c_out],
+    );
+    let z = contiguous(convolve(slice(&x), &g, &wmat));
+    let (mean, var) = batch_stats(slice(&z), g.c_out);
+    let rstd: Vec<f32> = var
+        .iter()
+        .map(|v| 1.0 / (f64::from(*v) + epsilon).sqrt() as f32)
+        .collect();
+    let (gamma, beta, bias) = (floats(gamma), floats(beta), floats(bias));
+    let scale: Vec<f32> = gamma.iter().zip(&rstd).map(|(g, r)| g * r).collect();
+    let shift: Vec<f32> = (0..g.c_out).map(|c| beta[c] - mean[c] * scale[c]).collect();
+    let y = scale_shift_relu(slice(&z), &scale, &shift);
+    let mean_out: Vec<f32> = mean.iter().zip(&bias).map(|(m, b)| m + b).collect();
+    TrainForward {
+        y: tensor(y, [g.batch, g.out_height(), g.out_width(), g.c_out]),
+        mean: tensor(mean_out, [g.c_out]),
+        var: tensor(var, [g.c_out]),
+        saved: Saved {
+            x,
+            z,
+            wmat,
+            mean,
+            rstd,
+            gamma,
+            beta,
+            geometry: g,
+        },
+    }
+}
+
+struct BlockGrads {
+    dx: Option<FlexTensor>,
+    dweight: FlexTensor,
+    dbias: FlexTensor,
+    dgamma: FlexTensor,
+    dbeta: FlexTensor,
+}
+
+fn backward(s: &Saved, dy: FlexTensor, need_dx: bool) -> BlockGrads {
+    let g = s.geometry;
+    let norm = norm_backward(s, dy);
+    let dz = tensor(norm.dz, [g.rows(), g.c_out]);
+    let dweight = weight_grad(slice(&s.x), &g, &dz);
+    let dx = need_dx.then(|| input_grad(&g, dz, &s.wmat));
+    BlockGrads {
+        dx,
+        dweight,
+        dbias: tensor(norm.dbias, [g.c_out]),
+        dgamma: tensor(norm.dgamma, [g.c_out]),
+        dbeta: tensor(norm.dbeta, [g.c_out]),
+    }
+}
+
+/// BatchNorm + ReLU backward: d loss / d (conv output) and the affine gradients.
+pub(super) fn norm_backward(s: &Saved, dy: FlexTensor) -> NormGrads {
+    let dy = contiguous(dy);
+    norm_relu_backward(
+        &NormState {
+            z: slice(&s.z),
+            mean: &s.mean,
+            rstd: &s.rstd,
+            gamma: &s.gamma,
+            beta: &s.beta,
+        },
+        slice(&dy),
+    )
+}
+
+/// dW = im2col(x)^T dZ, in row chunks whose patch matrices are rebuilt from x, summed in
+/// chunk order: `[Co, Ci, 3, 3]`.
+pub(super) fn weight_grad(x: &[f32], g: &ConvGeometry, dz: &FlexTensor) -> FlexTensor {
+    let (m, k, co) = (g.rows(), g.patch(), g.c_out);
+    let per_chunk = m.div_ceil(WEIGHT_GRAD_CHUNKS).max(1);
+    let partials: Vec<FlexTensor> = (0..m.div_ceil(per_chunk))
+        .into_par_iter()
+        .map(|c| {
+            let rows = c * per_chunk..((c + 1) * per_chunk).min(m);
+            let len = rows.len();
+            let mut cols = vec![0.0f32; len * k];
+            let dz_rows = dz.narrow(0, rows.start, len);
+            im2col(x, g, rows, &mut cols);
+            Flex::float_matmul(tensor(cols, [len, k]).transpose(0, 1), dz_rows)
+        })
+        .collect();
+    let mut dwmat = vec![0.0f32; k * co];
+    for p in partials {
+        let p = contiguous(p);
+        for (d, v) in dwmat.iter_mut().zip(slice(&p)) {
+            *d += v;
+        }
+    }
+    tensor(matrix_to_weight(&dwmat, g.c_in, co), [co, g.c_in, 3, 3])
+}
+
+/// dX = col2im(dZ W^T): `[B, H, W, Ci]`.
+pub(super) fn input_grad(g: &ConvGeometry, dz: FlexTensor, wmat: &FlexTensor) -> FlexTensor {
+    let dcols = contiguous(Flex::float_matmul(dz, wmat.transpose(0, 1)));
+    tensor(
+        col2im(slice(&dcols), g),
+        [g.batch, g.height, g.width, g.c_in],
+    )
+}
+
+impl FusedBlockBackend for Flex {
+    fn conv_bn_relu_train(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        stride: usize,
+        epsilon: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let f = forward_train(x, &weight, &bias, &gamma, &beta, stride, epsilon);
+        (f.y, f.mean, f.var)
+    }
+}
+
+impl FusedBlockEvalBackend for Flex {
+    fn conv_bn_relu_eval(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        running_mean: FlexTensor,
+        running_var: FlexTensor,
+        stride: usize,
+        epsilon: f64,
+    ) -> FlexTensor {
+        let x = contiguous(x);
+        let g = geometry(&x, &weight, stride);
+        let wmat = tensor(
+            weight_to_matrix(&floats(&weight), g.c_in, g.c_out),
+            [g.patch(), g.c_out],
+        );
+        let z = contiguous(convolve(slice(&x), &g, &wmat));
+        let (bias, gamma, beta) = (floats(&bias), floats(&gamma), floats(&beta));
+        let (mean, var) = (floats(&running_mean), floats(&running_var));
+        let scale: Vec<f32> = (0..g.c_out)
+            .map(|c| gamma[c] / (f64::from(var[c]) + epsilon).sqrt() as f32)
+            .collect();
+        let shift: Vec<f32> = (0..g.c_out)
+            .map(|c| beta[c] + (bias[c] - mean[c]) * scale[c])
+            .collect();
+        let y = scale_shift_relu(slice(&z), &scale, &shift);
+        tensor(y, [g.batch, g.out_height(), g.out_width(), g.c_out])
+    }
+}
+
+#[derive(Debug)]
+struct FusedBlockBackward;
+
+impl Backward<Flex, 5> for FusedBlockBackward {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Saved, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_w, node_b, node_gamma, node_beta] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let g = backward(&ops.state, dy, node_x.is_some());
+        if let (Some(node), Some(dx)) = (node_x, g.dx) {
+            grads.register::<Flex>(node.id, dx);
+        }
+        for (node, grad) in [
+            (node_w, g.dweight),
+            (node_b, g.dbias),
+            (node_gamma, g.dgamma),
+            (node_beta, g.dbeta),
+        ] {
+            if let Some(node) = node {
+                grads.register::<Flex>(node.id, grad);
+            }
+        }
+    }
+}
+
+/// A float tensor of the autodiff backend over flex.
+type Tracked<C> = FloatTensor<Autodiff<Flex, C>>;
+
+impl<C: CheckpointStrategy> FusedBlockBackend for Autodiff<Flex, C> {
+    fn conv_bn_relu_train(
+        x: Tracked<C>,
+        weight: Tracked<C>,
+        bias: Tracked<C>,
+        gamma: Tracked<C>,
+        beta: Tracked<C>,
+        stride: usize,
+        epsilon: f64,
+    ) -> (Tracked<C>, Tracked<C>, Tracked<C>) {
+        let prep = FusedBlockBackward
+            .prepare::<C>([
+                x.node(),
+                weight.node(),
+                bias.node(),
+                gamma.node(),
+                beta.node(),
+            ])
+            .compute_bound()
+            .stateful();
+        let f = forward_train(
+            x.primitive().clone(),
+            weight.primitive(),
+            bias.primitive(),
+            gamma.primitive(),
+            beta.primitive(),
+            stride,
+            epsilon,
+        );
+        let y = match prep {
+            OpsKind::Tracked(prep) => prep.finish(f.saved, f.y),
+            OpsKind::UnTracked(prep) => prep.finish(f.y),
+        };
+        // The statistics leave the graph: they feed only the running averages.
+        let constant = |t: FlexTensor| Self::float_from_data(t.into_data(), &FlexDevice);
+        (y, constant(f.mean), constant(f.var))
+    }
+}

@@ -1,0 +1,302 @@
+//! Plain-slice kernels of the fused 3x3 convolution + BatchNorm + ReLU block, channels-last.
+//!
+//! Layouts: activations are NHWC (`[B, H, W, C]`, row-major); a convolution's patch matrix
+//! ("cols") is `[B*Ho*Wo, 9*Ci]` with the columns ordered (kh, kw, ci); the weight matrix is
+//! `[9*Ci, Co]` in the same row order. Padding is 1 on every side.
+//!
+//! Every reduction runs over fixed row chunks whose partial sums are added in chunk order,
+//! so results do not depend on how rayon schedules the chunks: a step stays a pure function
+//! of its inputs, which checkpoint/resume relies on.
+
+use rayon::prelude::*;
+
+/// Rows per partial sum in the per-channel reductions.
+const REDUCE_ROWS: usize = 512;
+
+/// Output rows per im2col task.
+const IM2COL_ROWS: usize = 64;
+
+/// The geometry of one 3x3, padding-1 convolution on NHWC data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub batch: usize,
+    pub height: usize,
+    pub width: usize,
+    pub c_in: usize,
+    pub c_out: usize,
+    pub stride: usize,
+}
+
+impl ConvGeometry {
+    pub fn out_height(&self) -> usize {
+        (self.height + 2 - 3) / self.stride + 1
+    }
+
+    pub fn out_width(&self) -> usize {
+        (self.width + 2 - 3) / self.stride + 1
+    }
+
+    /// Output positions over the whole batch: the GEMM's M.
+    pub fn rows(&self) -> usize {
+        self.batch * self.out_height() * self.out_width()
+    }
+
+    /// Patch length: the GEMM's K.
+    pub fn patch(&self) -> usize {
+        9 * self.c_in
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.batch * self.height * self.width * self.c_in
+    }
+}
+
+/// The patch matrix of `x` (NHWC) for output rows `rows` (a range of `b*Ho*Wo + oh*Wo + ow`),
+/// written into `cols` (`rows.len() * 9 * Ci`). Out-of-image taps are zeros.
+pub fn im2col(x: &[f32], g: &ConvGeometry, rows: std::ops::Range<usize>, cols: &mut [f32]) {
+    let (ho, wo, k, ci) = (g.out_height(), g.out_width(), g.patch(), g.c_in);
+    debug_assert_eq!(cols.len(), rows.len() * k);
+    cols.par_chunks_mut(k * IM2COL_ROWS)
+        .enumerate()
+        .for_each(|(chunk, out)| {
+            let first = rows.start + chunk * IM2COL_ROWS;
+            for (j, patch) in out.chunks_mut(k).enumerate() {
+                let r = first + j;
+                let (b, rem) = (r / (ho * wo), r % (ho * wo));
+                let (oh, ow) = (rem / wo, rem % wo);
+                for kh in 0..3 {
+                    let ih = (oh * g.stride + kh) as isize - 1;
+                    for kw in 0..3 {
+                        let iw = (ow * g.stride + kw) as isize - 1;
+                        let dst = &mut patch[(kh * 3 + kw) * ci..(kh * 3 + kw + 1) * ci];
+                        if ih < 0 || iw < 0 || ih >= g.height as isize || iw >= g.width as isize {
+                            dst.fill(0.0);
+                        } else {
+                            let src = ((b * g.height + ih as usize) * g.width + iw as usize) * ci;
+                            dst.copy_from_slice(&x[src..src + ci]);
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// The input gradient from the patch-matrix gradient: the adjoint of [`im2col`] over all
+/// rows. Each image's taps are summed by one task, so no two tasks write the same pixel.
+pub fn col2im(dcols: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let (ho, wo, k, ci) = (g.out_height(), g.out_width(), g.patch(), g.c_in);
+    let image = g.height * g.width * ci;
+    let mut dx = vec![0.0f32; g.input_len()];
+    dx.par_chunks_mut(image)
+        .zip(dcols.par_chunks(ho * wo * k))
+        .for_each(|(dx, dcols)| {
+            for oh in 0..ho {
+                for ow in 0..wo {
+                    let patch = &dcols[(oh * wo + ow) * k..(oh * wo + ow + 1) * k];
+                    for kh in 0..3 {
+                        let ih = (oh * g.stride + kh) as isize - 1;
+                        if ih < 0 || ih >= g.height as isize {
+                            continue;
+                        }
+                        for kw in 0..3 {
+                            let iw = (ow * g.stride + kw) as isize - 1;
+                            if iw < 0 || iw >= g.width as isize {
+                                continue;
+                            }
+                            let dst = (ih as usize * g.width + iw as usize) * ci;
+                            let src = &patch[(kh * 3 + kw) * ci..(kh * 3 + kw + 1) * ci];
+                            for (d, s) in dx[dst..dst + ci].iter_mut().zip(src) {
+                                *d += s;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    dx
+}
+
+/// burn/PyTorch conv weight `[Co, Ci, 3, 3]` -> the GEMM's `[9*Ci, Co]`.
+pub fn weight_to_matrix(w: &[f32], c_in: usize, c_out: usize) -> Vec<f32> {
+    let mut m = vec![0.0f32; 9 * c_in * c_out];
+    for co in 0..c_out {
+        for ci in 0..c_in {
+            for t in 0..9 {
+                m[(t * c_in + ci) * c_out + co] = w[(co * c_in + ci) * 9 + t];
+            }
+        }
+    }
+    m
+}
+
+/// The inverse of [`weight_to_matrix`].
+pub fn matrix_to_weight(m: &[f32], c_in: usize, c_out: usize) -> Vec<f32> {
+    let mut w = vec![0.0f32; 9 * c_in * c_out];
+    for co in 0..c_out {
+        for ci in 0..c_in {
+            for t in 0..9 {
+                w[(co * c_in + ci) * 9 + t] = m[(t * c_in + ci) * c_out + co];
+            }
+        }
+    }
+    w
+}
+
+/// Adds chunk partials (each `[channels]`, in chunk order) into f64 totals.
+fn add_partials(partials: Vec<Vec<f32>>, channels: usize) -> Vec<f64> {
+    let mut total = vec![0.0f64; channels];
+    for p in partials {
+        for (t, v) in total.iter_mut().zip(p) {
+            *t += f64::from(v);
+        }
+    }
+    total
+}
+
+/// Per-channel sums over `[rows, channels]` data of `f(row, acc)`, in fixed row chunks.
+fn chunked_sums(
+    data: &[f32],
+    channels: usize,
+    f: impl Fn(usize, &[f32], &mut [f32]) + Sync,
+) -> Vec<f64> {
+    let partials = data
+        .par_chunks(REDUCE_ROWS * channels)
+        .enumerate()
+        .map(|(chunk, rows)| {
+            let mut acc = vec![0.0f32; channels];
+            for (j, row) in rows.chunks(channels).enumerate() {
+                f(chunk * REDUCE_ROWS + j, row, &mut acc);
+            }
+            acc
+        })
+        .collect();
+    add_partials(partials, channels)
+}
+
+/// Batch statistics of `z` (`[rows, channels]`): per-channel mean and biased variance
+/// (two passes, as the variance of centred values).
+pub fn batch_stats(z: &[f32], channels: usize) -> (Vec<f32>, Vec<f32>) {
+    let rows = (z.len() / channels).max(1) as f64;
+    let mean: Vec<f32> = chunked_sums(z, channels, |_, row, acc| {
+        for (a, v) in acc.iter_mut().zip(row) {
+            *a += v;
+        }
+    })
+    .into_iter()
+    .map(|s| (s / rows) as f32)
+    .collect();
+    let var = chunked_sums(z, channels, |_, row, acc| {
+        for ((a, v), m) in acc.iter_mut().zip(row).zip(&mean) {
+            let d = v - m;
+            *a += d * d;
+        }
+    })
+    .into_iter()
+    .map(|s| (s / rows) as f32)
+    .collect();
+    (mean, var)
+}
+
+/// `max(0, z * scale + shift)` per channel: the normalised, affine, rectified output.
+pub fn scale_shift_relu(z: &[f32], scale: &[f32], shift: &[f32]) -> Vec<f32> {
+    let channels = scale.len();
+    let mut y = vec![0.0f32; z.len()];
+    y.par_chunks_mut(REDUCE_ROWS * channels)
+        .zip(z.par_chunks(REDUCE_ROWS * channels))
+        .for_each(|(y, z)| {
+            for (y, z) in y.chunks_mut(channels).zip(z.chunks(channels)) {
+                for c in 0..channels {
+                    y[c] = (z[c] * scale[c] + shift[c]).max(0.0);
+                }
+            }
+        });
+    y
+}
+
+/// What the BatchNorm + ReLU backward needs from the forward pass, per channel.
+pub struct NormState<'a> {
+    pub z: &'a [f32],
+    pub mean: &'a [f32],
+    pub rstd: &'a [f32],
+    pub gamma: &'a [f32],
+    pub beta: &'a [f32],
+}
+
+/// Gradients of the BatchNorm (batch statistics) + ReLU part of the block.
+pub struct NormGrads {
+    /// d loss / d z, `[rows, channels]`.
+    pub dz: Vec<f32>,
+    pub dgamma: Vec<f32>,
+    pub dbeta: Vec<f32>,
+    /// d loss / d conv bias = column sums of `dz` (zero up to rounding: the batch mean
+    /// removes any constant).
+    pub dbias: Vec<f32>,
+}
+
+/// Backward of `y = relu(gamma * (z - mean) * rstd + beta)` with batch statistics.
+/// With g = dy masked by the ReLU and x^ the normalised value:
+/// dbeta = sum g, dgamma = sum g x^, dz = gamma rstd (g - dbeta/M - x^ dgamma/M).
+pub fn norm_relu_backward(s: &NormState, dy: &[f32]) -> NormGrads {
+    let channels = s.gamma.len();
+    let rows = (s.z.len() / channels).max(1) as f32;
+    let scale: Vec<f32> = s.gamma.iter().zip(s.rstd).map(|(g, r)| g * r).collect();
+    let shift: Vec<f32> = (0..channels)
+        .map(|c| s.beta[c] - s.mean[c] * scale[c])
+        .collect();
+    let gated = |z: f32, dy: f32, c: usize| {
+        if z * scale[c] + shift[c] > 0.0 {
+            dy
+        } else {
+            0.0
+        }
+    };
+    let sum_g = chunked_sums(s.z, channels, |r, z, acc| {
+        let dy = &dy[r * channels..(r + 1) * channels];
+        for c in 0..channels {
+            acc[c] += gated(z[c], dy[c], c);
+        }
+    });
+    let sum_gx = chunked_sums(s.z, channels, |r, z, acc| {
+        let dy = &dy[r * channels..(r + 1) * channels];
+        for c in 0..channels {
+            acc[c] += gated(z[c], dy[c], c) * (z[c] - s.mean[c]) * s.rstd[c];
+        }
+    });
+    let dbeta: Vec<f32> = sum_g.iter().map(|&v| v as f32).collect();
+    let dgamma: Vec<f32> = sum_gx.iter().map(|&v| v as f32).collect();
+    let mean_g: Vec<f32> = dbeta.iter().map(|v| v / rows).collect();
+    let mean_gx: Vec<f32> = dgamma.iter().map(|v| v / rows).collect();
+    let mut dz = vec![0.0f32; s.z.len()];
+    let partials = dz
+        .par_chunks_mut(REDUCE_ROWS * channels)
+        .zip(s.z.par_chunks(REDUCE_ROWS * channels))
+        .zip(dy.par_chunks(REDUCE_ROWS * channels))
+        .map(|((dz, z), dy)| {
+            let mut acc = vec![0.0f32; channels];
+            for ((dz, z), dy) in dz
+                .chunks_mut(channels)
+                .zip(z.chunks(channels))
+                .zip(dy.chunks(channels))
+            {
+                for c in 0..channels {
+                    let xh = (z[c] - s.mean[c]) * s.rstd[c];
+                    let g = gated(z[c], dy[c], c);
+                    let d = scale[c] * (g - mean_g[c] - xh * mean_gx[c]);
+                    dz[c] = d;
+                    acc[c] += d;
+                }
+            }
+            acc
+        })
+        .collect();
+    let dbias = add_partials(partials, channels)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    NormGrads {
+        dz,
+        dgamma,
+        dbeta,
+        dbias,
+    }
+}

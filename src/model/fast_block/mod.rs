@@ -1,0 +1,113 @@
+//! The encoder's conv3x3 + BatchNorm + ReLU stage as one fused, channels-last operation on
+//! the CPU (`flex`) backend: forward and backward are GEMMs over patch matrices with the
+//! normalisation folded into the same passes (see `extension`). Other devices, layer norm
+//! and unusual convolutions keep burn's own ops (`ConvBlock::forward_reference`).
+//!
+//! Between fused stages activations stay NHWC, so the encoder converts layouts once at
+//! its input and, for a returned feature map, once at its output.
+
+mod extension;
+pub mod kernels;
+pub mod profile;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::backend::{Dispatch, DispatchDevice};
+use burn::tensor::{Device, Tensor};
+
+use super::encoder::ConvBlock;
+use extension::{FusedBlockBackend, FusedBlockEvalBackend};
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Whether encoders take the fused path where it applies (on by default).
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Turns the fused path off or on for the whole process: `bench` measures burn's own ops
+/// against it, and tests compare the two.
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Whether the fused stage runs on this device (flex, with or without autodiff).
+pub fn supported_on(device: &Device) -> bool {
+    matches!(
+        device.clone().without_autodiff().as_dispatch(),
+        DispatchDevice::Flex(_)
+    )
+}
+
+/// Whether `block` has the shape the fused kernel implements: 3x3, padding 1, equal
+/// strides, no dilation or groups, with a bias and BatchNorm.
+pub fn fits(block: &ConvBlock) -> bool {
+    let c = &block.conv;
+    block.bn.is_some()
+        && c.bias.is_some()
+        && c.kernel_size == [3, 3]
+        && c.dilation == [1, 1]
+        && c.groups == 1
+        && c.stride[0] == c.stride[1]
+        && matches!(c.padding, burn::nn::PaddingConfig2d::Explicit(1, 1, 1, 1))
+}
+
+/// One fused stage on NHWC input `[B, H, W, Ci]` -> `[B, Ho, Wo, Co]`. In training mode
+/// (autodiff device, BatchNorm training) it normalises with the batch statistics and
+/// updates the running ones as burn's BatchNorm does; otherwise it uses them.
+/// Callers check [`fits`] and [`supported_on`] first.
+pub fn forward_nhwc(block: &ConvBlock, x: Tensor<4>) -> Tensor<4> {
+    let (conv, bn) = (
+        &block.conv,
+        block.bn.as_ref().expect("fused block needs BatchNorm"),
+    );
+    let bias = conv
+        .bias
+        .as_ref()
+        .expect("fused block needs a conv bias")
+        .val();
+    let device = x.device();
+    let stride = conv.stride[0];
+    if device.is_autodiff() && bn.training.is_enabled() {
+        let (y, mean, var) = <Dispatch as FusedBlockBackend>::conv_bn_relu_train(
+            x.into_dispatch(),
+            conv.weight.val().into_dispatch(),
+            bias.into_dispatch(),
+            bn.gamma.val().into_dispatch(),
+            bn.beta.val().into_dispatch(),
+            stride,
+            bn.epsilon,
+        );
+        let (mean, var) = (
+            Tensor::<1>::from_dispatch(mean),
+            Tensor::<1>::from_dispatch(var),
+        );
+        let m = bn.momentum;
+        let running_mean = bn.running_mean.value_sync().to_device(&device);
+        let running_var = bn.running_var.value_sync().to_device(&device);
+        bn.running_mean
+            .update((running_mean.mul_scalar(1.0 - m) + mean.detach().mul_scalar(m)).detach());
+        bn.running_var
+            .update((running_var.mul_scalar(1.0 - m) + var.detach().mul_scalar(m)).detach());
+        Tensor::from_dispatch(y)
+    } else if device.is_autodiff() {
+        // Inference on a training device (a frozen BatchNorm): burn's ops keep gradients
+        // flowing to whatever else is trained.
+        block
+            .forward_reference(x.permute([0, 3, 1, 2]))
+            .permute([0, 2, 3, 1])
+    } else {
+        let y = <Dispatch as FusedBlockEvalBackend>::conv_bn_relu_eval(
+            x.into_dispatch(),
+            conv.weight.val().into_dispatch(),
+            bias.into_dispatch(),
+            bn.gamma.val().into_dispatch(),
+            bn.beta.val().into_dispatch(),
+            bn.running_mean.value().to_device(&device).into_dispatch(),
+            bn.running_var.value().to_device(&device).into_dispatch(),
+            stride,
+            bn.epsilon,
+        );
+        Tensor::from_dispatch(y)
+    }
+}
