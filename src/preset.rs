@@ -4,7 +4,7 @@
 //! `deny_unknown_fields` (a typo is an error naming the field, not a silently ignored
 //! setting). Ranges are checked by [`Experiment::validate`], which names the field.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -168,6 +168,18 @@ pub enum PresetError {
     Invalid { path: String, message: String },
 }
 
+/// A name that is one plain folder under `runs/`: no separators, no `.`/`..`, no hidden or
+/// control characters.
+fn is_plain_folder_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name.trim() == name
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' ' | '+'))
+}
+
 impl Experiment {
     pub fn load(path: &Path) -> Result<Self, PresetError> {
         let text = std::fs::read_to_string(path).map_err(|source| PresetError::Io {
@@ -183,7 +195,13 @@ impl Experiment {
             path: origin.to_string(),
             message,
         };
-        let exp: Experiment = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        if table.is_empty() {
+            return Err(invalid(
+                "the preset is empty (no settings at all); see presets/ for examples".into(),
+            ));
+        }
+        let exp: Experiment = table.try_into().map_err(|e| invalid(e.to_string()))?;
         exp.validate().map_err(invalid)?;
         Ok(exp)
     }
@@ -192,10 +210,23 @@ impl Experiment {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot serialise: {e}\n"))
     }
 
+    /// Where a run of this experiment goes unless told otherwise: `runs/<name>`.
+    pub fn run_dir(&self) -> PathBuf {
+        Path::new("runs").join(&self.name)
+    }
+
     /// Checks ranges; the error names the field as written in the preset.
     pub fn validate(&self) -> Result<(), String> {
         let t = &self.train;
         let check = |ok: bool, msg: String| if ok { Ok(()) } else { Err(msg) };
+        check(
+            is_plain_folder_name(&self.name),
+            format!(
+                "name = {:?} cannot be a folder name under runs/: use letters, digits, spaces, \
+                 '-', '_' and '.' (not first), at most 100 characters",
+                self.name
+            ),
+        )?;
         check(
             (1..=10_000_000).contains(&t.steps),
             format!(

@@ -590,3 +590,58 @@ fn inspection_estimates_memory_and_a_cancelled_load_stops() {
     spec.load_with(&progress).unwrap();
     assert_eq!(progress.counts(), (12, 12));
 }
+
+#[cfg(unix)]
+#[test]
+fn links_back_into_the_folder_are_skipped_and_links_out_only_followed_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    for i in 0..4 {
+        save(
+            solid_rgb(16, 16, [200, 20, 20]),
+            &root.join(format!("red/r{i}.png")),
+        );
+        save(
+            solid_rgb(16, 16, [20, 20, 200]),
+            &root.join(format!("blue/b{i}.png")),
+        );
+    }
+    // A mirror of the whole tree would be a third class holding every image again.
+    std::os::unix::fs::symlink(".", root.join("mirror")).unwrap();
+    std::os::unix::fs::symlink("../red/r0.png", root.join("blue/again.png")).unwrap();
+    let outside = dir.path().join("elsewhere");
+    save(solid_rgb(16, 16, [20, 200, 20]), &outside.join("g0.png"));
+    std::os::unix::fs::symlink(&outside, root.join("green")).unwrap();
+
+    let d = load_folder(ImageFolderSpec {
+        held_out: 0.25,
+        ..ImageFolderSpec::at(&root)
+    })
+    .unwrap();
+    assert_eq!(d.class_names, vec!["blue", "red"]);
+    assert_eq!(d.train.len() + d.test.len(), 8, "every real image once");
+    let reasons: Vec<String> = d
+        .report
+        .skipped
+        .iter()
+        .map(|s| format!("{}: {}", s.path.display(), s.problem))
+        .collect();
+    for (link, why) in [
+        ("mirror", "back into the dataset folder"),
+        ("again.png", "back into the dataset folder"),
+        ("green", "dataset.follow_links"),
+    ] {
+        assert!(
+            reasons.iter().any(|r| r.contains(link) && r.contains(why)),
+            "{link} not reported as {why:?}: {reasons:?}"
+        );
+    }
+
+    let followed = load_folder(ImageFolderSpec {
+        held_out: 0.25,
+        follow_links: true,
+        ..ImageFolderSpec::at(&root)
+    })
+    .unwrap();
+    assert_eq!(followed.class_names, vec!["blue", "green", "red"]);
+}

@@ -211,7 +211,8 @@ fn linear_probes_run_at_start_on_demand_and_at_the_end() {
         &dataset,
         &result,
         &mut |e| exported.push(e),
-    );
+    )
+    .unwrap();
     let csv = std::fs::read_to_string(dir.path().join("probe.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4, "{csv}");
     let confusion = std::fs::read_to_string(dir.path().join("confusion.csv")).unwrap();

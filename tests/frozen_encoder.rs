@@ -24,7 +24,7 @@ fn train_and_export(exp: &Experiment, dir: &std::path::Path) -> RunResult {
     let result = run_experiment(exp, &dataset, &rx, &mut |_| {});
     assert!(result.failed.is_none(), "{:?}", result.failed);
     let mut events = Vec::new();
-    export_and_report(dir, exp, &dataset, &result, &mut |e| events.push(e));
+    export_and_report(dir, exp, &dataset, &result, &mut |e| events.push(e)).unwrap();
     assert!(
         matches!(events.last(), Some(Event::Exported { .. })),
         "{events:?}"

@@ -9,7 +9,7 @@ use contrastive_workbench::model::encoder::ConvBlock;
 use contrastive_workbench::model::fast_block;
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().to_vec::<f32>().expect("f32 tensor")
+    t.into_data().try_to_vec::<f32>().expect("f32 tensor")
 }
 
 /// max |a - b| / max(max |b|, 1e-6): the relative error the issue bounds by 1e-4.

@@ -315,7 +315,7 @@ fn an_exported_encoder_opens_for_browsing_without_training() {
     let (_tx, rx) = crossbeam_channel::unbounded();
     let result = run_experiment(&exp, &dataset, &rx, &mut |_| {});
     let run = tempfile::tempdir().unwrap();
-    export_and_report(run.path(), &exp, &dataset, &result, &mut |_| {});
+    export_and_report(run.path(), &exp, &dataset, &result, &mut |_| {}).unwrap();
 
     let mut h = harness(Experiment::default());
     h.run_steps(1);

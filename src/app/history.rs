@@ -51,6 +51,11 @@ pub struct RunHistory {
     pub checkpoint_message: Option<String>,
     /// The last export's outcome, for the status line.
     pub export_message: Option<String>,
+    /// Whether the last checkpoint / export failed: shown in red until one succeeds.
+    pub checkpoint_failed: bool,
+    pub export_failed: bool,
+    /// Settings that will not do what they seem to (from the run's start).
+    pub warnings: Vec<String>,
 }
 
 impl RunHistory {
@@ -92,6 +97,7 @@ impl RunHistory {
             Event::Paused { .. } => Some(RunStatus::Paused),
             Event::Resumed { .. } => Some(RunStatus::Running),
             Event::Exported { dir, files } => {
+                self.export_failed = false;
                 self.export_message = Some(format!(
                     "exported {} files to {}",
                     files.len(),
@@ -100,16 +106,23 @@ impl RunHistory {
                 None
             }
             Event::Checkpointed { step, path } => {
+                self.checkpoint_failed = false;
                 self.checkpoint_message =
                     Some(format!("checkpoint at step {step}: {}", path.display()));
                 None
             }
             Event::CheckpointFailed { message } => {
+                self.checkpoint_failed = true;
                 self.checkpoint_message = Some(format!("checkpoint failed: {message}"));
                 None
             }
             Event::ExportFailed { message } => {
+                self.export_failed = true;
                 self.export_message = Some(format!("export failed: {message}"));
+                None
+            }
+            Event::Warning { message } => {
+                self.warnings.push(message);
                 None
             }
             Event::Finished { stopped, .. } => Some(RunStatus::Finished { stopped }),

@@ -167,7 +167,7 @@ impl WorkbenchApp {
                 }
             }
         };
-        let export_dir = format!("runs/{}", experiment.name);
+        let export_dir = experiment.run_dir().display().to_string();
         let seed = experiment.seed;
         let dataset_path = wanted
             .path()

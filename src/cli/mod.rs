@@ -50,6 +50,10 @@ pub enum Commands {
         /// Continue the run in --out from its checkpoint (--steps may extend it).
         #[arg(long)]
         resume: bool,
+        /// Write into a non-empty --out that is not a run folder (its files may be
+        /// overwritten).
+        #[arg(long)]
+        force: bool,
     },
     /// Embed a dataset with an exported encoder (a run folder): embeddings.csv/.npy and the
     /// Embedding Projector's vectors.tsv + metadata.tsv.
@@ -182,6 +186,7 @@ pub fn run(cli: Cli) -> ExitCode {
             backend,
             checkpoint_every,
             resume,
+            force,
         }) => train::train(train::TrainArgs {
             preset: cli.preset,
             steps,
@@ -189,6 +194,7 @@ pub fn run(cli: Cli) -> ExitCode {
             backend: backend.map(Into::into),
             checkpoint_every,
             resume,
+            force,
         }),
         Some(Commands::Embed { source, out }) => {
             embed::embed(&source.encoder, source.dataset.as_deref(), source.size, out)
@@ -211,11 +217,21 @@ pub fn run(cli: Cli) -> ExitCode {
         }) => bench::bench_json(batch, steps),
         Some(Commands::Bench { batch, steps, .. }) => bench::bench(batch, steps),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+    exit_status(result)
+}
+
+/// 0: done and everything written; 1: failed (bad input, a failed run or write), the
+/// message on stderr once; 128 + signal: stopped by SIGINT (130) or SIGTERM (143) after
+/// writing the checkpoint and export. clap's usage errors exit 2.
+fn exit_status(result: anyhow::Result<()>) -> ExitCode {
+    let Err(e) = result else {
+        return ExitCode::SUCCESS;
+    };
+    if let Some(i) = e.downcast_ref::<train::Interrupted>() {
+        return ExitCode::from(u8::try_from(128 + i.signal).unwrap_or(1));
     }
+    if e.downcast_ref::<train::Reported>().is_none() {
+        eprintln!("error: {e:#}");
+    }
+    ExitCode::FAILURE
 }

@@ -2,9 +2,11 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::bail;
-use crossbeam_channel::bounded;
+use crossbeam_channel::{Sender, bounded};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::Event;
@@ -21,6 +23,95 @@ pub struct TrainArgs {
     pub checkpoint_every: u64,
     /// Continue from `<out>/checkpoint.safetensors`.
     pub resume: bool,
+    /// Write into a non-empty `--out` that is not a run folder.
+    pub force: bool,
+}
+
+/// An error already reported on stderr (and as a JSON line): `cli::run` only sets the
+/// exit status.
+#[derive(Debug)]
+pub struct Reported(pub String);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
+
+/// The run was stopped by SIGINT or SIGTERM after writing its checkpoint and export; the
+/// process exits with 128 + the signal, as shells expect.
+#[derive(Debug)]
+pub struct Interrupted {
+    pub signal: i32,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted by signal {}", self.signal)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Prints on stderr whether or not it is a terminal (`ProgressBar::println` prints
+/// nothing when the bar is hidden, as it is when stderr is piped).
+fn say(bar: &ProgressBar, message: &str) {
+    bar.suspend(|| eprintln!("{message}"));
+}
+
+/// A JSON line on stdout for what a script must not miss: failures and warnings.
+fn json_event(kind: &str, message: &str) {
+    println!("{}", serde_json::json!({"event": kind, "message": message}));
+}
+
+/// Ctrl-C and SIGTERM: the first asks the run to stop after its current step (it then
+/// writes its checkpoint and export); a second exits at once.
+struct Interrupts {
+    signal: Arc<AtomicUsize>,
+    done: Arc<AtomicBool>,
+}
+
+impl Interrupts {
+    fn install(commands: Sender<crate::engine::Command>) -> anyhow::Result<Self> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let signal = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        for sig in [SIGINT, SIGTERM] {
+            let seen = Arc::new(AtomicBool::new(false));
+            // Exits with 128 + sig if the flag is already set: the second signal.
+            signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, seen.clone())?;
+            signal_hook::flag::register(sig, seen.clone())?;
+            let (signal, done, commands) = (signal.clone(), done.clone(), commands.clone());
+            std::thread::Builder::new()
+                .name("signal-watch".into())
+                .spawn(move || {
+                    while !done.load(Ordering::Relaxed) {
+                        if seen.load(Ordering::Relaxed) {
+                            signal.store(sig as usize, Ordering::Relaxed);
+                            let _ = commands.send(crate::engine::Command::Stop);
+                            return;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                })?;
+        }
+        Ok(Self { signal, done })
+    }
+
+    fn signal(&self) -> Option<i32> {
+        match self.signal.load(Ordering::Relaxed) {
+            0 => None,
+            s => Some(s as i32),
+        }
+    }
+}
+
+impl Drop for Interrupts {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+    }
 }
 
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
@@ -31,6 +122,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         backend,
         checkpoint_every,
         resume,
+        force,
     } = args;
     let (mut exp, preset) = match (&preset, &out) {
         (Some(p), _) => (Experiment::load(p)?, p.clone()),
@@ -49,8 +141,16 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     }
     exp.validate()
         .map_err(|m| anyhow::anyhow!("preset {}: {m}", preset.display()))?;
-    let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+    let out = out.unwrap_or_else(|| exp.run_dir());
+    // Claimed before the (possibly long) dataset load: a folder that cannot be written,
+    // or that another run writes, is refused at once.
+    let claim = crate::engine::run_folder::claim(&out, force)?;
+    let (commands_tx, commands) = bounded(8);
+    let interrupts = Interrupts::install(commands_tx.clone())?;
     let dataset = super::load::load_with_bar(&exp.dataset)?;
+    if let Some(signal) = interrupts.signal() {
+        return Err(Interrupted { signal }.into());
+    }
     eprintln!(
         "{}: {} on {} ({} train / {} test images), {} steps of {} images",
         exp.name,
@@ -59,7 +159,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         dataset.train.len(),
         dataset.test.len(),
         exp.train.steps,
-        exp.train.batch_size
+        exp.train.batch_size.min(dataset.train.len())
     );
 
     let bar = ProgressBar::new(exp.train.steps);
@@ -67,74 +167,92 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    // The sender stays alive for the whole run: nothing will pause or stop it.
-    let (_commands_tx, commands) = bounded(1);
     let stdout = std::io::stdout();
     let mut last_knn = None;
     let mut last_probe = None;
     let mut finished = false;
-    let mut emit = |ev: Event| {
-        let mut out = stdout.lock();
-        match ev {
-            Event::Started { backend, .. } => {
-                bar.println(format!("backend: {} ({})", backend.name, backend.reason));
-            }
-            Event::Step(m) => {
-                bar.set_position(m.step);
-                bar.set_message(format!(
-                    "loss {:.4}  {:.0} views/s",
-                    m.loss, m.views_per_sec
-                ));
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({
-                        "step": m.step, "loss": m.loss, "align": m.align, "uniform": m.uniform,
-                        "z_std": m.z_std, "effective_rank": m.effective_rank, "pos_sim": m.pos_sim, "neg_sim": m.neg_sim,
-                        "pos_hist": m.pos_hist, "neg_hist": m.neg_hist,
-                        "signals": m.signals.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
-                        "lr": m.lr, "views_per_sec": m.views_per_sec, "data_wait": m.data_wait,
-                    })
-                );
-            }
-            Event::Eval(e) => {
-                last_knn = Some((e.knn_top1, e.baseline_top1));
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({"step": e.step, "knn_top1": e.knn_top1, "baseline_top1": e.baseline_top1})
-                );
-            }
-            Event::Probe(p) => {
-                last_probe = Some((p.accuracy, p.baseline));
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({"step": p.step, "probe_top1": p.accuracy, "probe_baseline_top1": p.baseline})
-                );
-            }
-            Event::ProbeFailed { step, message } => {
-                bar.println(format!("linear probe at step {step} failed: {message}"));
-            }
-            Event::Finished { .. } => finished = true,
-            Event::Failed { message, .. } => bar.println(format!("error: {message}")),
-            Event::Exported { dir, files } => {
-                bar.println(format!(
-                    "exported to {}: {}",
-                    dir.display(),
-                    files.join(", ")
-                ));
-            }
-            Event::ExportFailed { message } => bar.println(format!("export failed: {message}")),
-            Event::Checkpointed { .. } => {}
-            Event::CheckpointFailed { message } => {
-                bar.println(format!("checkpoint failed: {message}"));
-            }
-            Event::Projection(_)
-            | Event::Similarity(_)
-            | Event::Paused { .. }
-            | Event::Resumed { .. } => {}
+    let mut write_failed = None;
+    let mut emit = |ev: Event| match ev {
+        Event::Started { backend, .. } => {
+            say(
+                &bar,
+                &format!("backend: {} ({})", backend.name, backend.reason),
+            );
         }
+        Event::Step(m) => {
+            let mut out = stdout.lock();
+            bar.set_position(m.step);
+            bar.set_message(format!(
+                "loss {:.4}  {:.0} views/s",
+                m.loss, m.views_per_sec
+            ));
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::json!({
+                    "step": m.step, "loss": m.loss, "align": m.align, "uniform": m.uniform,
+                    "z_std": m.z_std, "effective_rank": m.effective_rank, "pos_sim": m.pos_sim, "neg_sim": m.neg_sim,
+                    "pos_hist": m.pos_hist, "neg_hist": m.neg_hist,
+                    "signals": m.signals.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+                    "lr": m.lr, "views_per_sec": m.views_per_sec, "data_wait": m.data_wait,
+                })
+            );
+        }
+        Event::Eval(e) => {
+            let mut out = stdout.lock();
+            last_knn = Some((e.knn_top1, e.baseline_top1));
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::json!({"step": e.step, "knn_top1": e.knn_top1, "baseline_top1": e.baseline_top1})
+            );
+        }
+        Event::Probe(p) => {
+            let mut out = stdout.lock();
+            last_probe = Some((p.accuracy, p.baseline));
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::json!({"step": p.step, "probe_top1": p.accuracy, "probe_baseline_top1": p.baseline})
+            );
+        }
+        Event::ProbeFailed { step, message } => {
+            say(
+                &bar,
+                &format!("linear probe at step {step} failed: {message}"),
+            );
+            json_event("probe_failed", &message);
+        }
+        Event::Finished { .. } => finished = true,
+        Event::Failed { message, .. } => {
+            say(&bar, &format!("error: {message}"));
+            json_event("failed", &message);
+        }
+        Event::Warning { message } => {
+            say(&bar, &format!("warning: {message}"));
+            json_event("warning", &message);
+        }
+        Event::Exported { dir, files } => {
+            say(
+                &bar,
+                &format!("exported to {}: {}", dir.display(), files.join(", ")),
+            );
+        }
+        Event::ExportFailed { message } => {
+            say(&bar, &format!("export failed: {message}"));
+            json_event("export_failed", &message);
+            write_failed = Some(message);
+        }
+        Event::Checkpointed { .. } => {}
+        Event::CheckpointFailed { message } => {
+            say(&bar, &format!("checkpoint failed: {message}"));
+            json_event("checkpoint_failed", &message);
+            write_failed = Some(message);
+        }
+        Event::Projection(_)
+        | Event::Similarity(_)
+        | Event::Paused { .. }
+        | Event::Resumed { .. } => {}
     };
     // Export after every evaluation, so `out` always holds the last good model.
     let options = RunOptions {
@@ -144,9 +262,14 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             every: checkpoint_every,
         }),
         resume_from: resume.then(|| out.clone()),
+        force,
     };
     let result = run_experiment_with(&exp, &dataset, &commands, &options, &mut emit);
     bar.finish_and_clear();
+    drop(claim);
+    let signal = interrupts.signal();
+    drop(interrupts);
+    drop(commands_tx);
     // The last step always evaluates, so the final model is exported above.
     if let Some((knn, base)) = last_knn {
         let mut line = serde_json::json!({"final_knn_top1": knn, "baseline_top1": base, "steps": result.steps_done});
@@ -157,10 +280,23 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         println!("{line}");
     }
     if let Some(message) = result.failed {
-        bail!("{message}");
+        return Err(Reported(message).into());
+    }
+    if let Some(message) = write_failed {
+        return Err(Reported(format!("a write failed: {message}")).into());
     }
     if !finished {
         bail!("the run ended without finishing");
+    }
+    if let Some(signal) = signal {
+        eprintln!(
+            "stopped by signal {signal} at step {}: checkpoint and export written to {}; \
+             `train --resume --out {}` continues",
+            result.steps_done,
+            out.display(),
+            out.display()
+        );
+        return Err(Interrupted { signal }.into());
     }
     Ok(())
 }

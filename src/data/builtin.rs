@@ -47,11 +47,13 @@ pub fn load_fashion_mnist_mini(spec: &FashionMnistMiniSpec) -> Result<Dataset, D
         &dir.join("train-images-idx3-ubyte.gz"),
         &dir.join("train-labels-idx1-ubyte.gz"),
         FASHION_CLASSES.len(),
+        &mut Vec::new(),
     )?;
     let test = load_idx_pair(
         &dir.join("t10k-images-idx3-ubyte.gz"),
         &dir.join("t10k-labels-idx1-ubyte.gz"),
         FASHION_CLASSES.len(),
+        &mut Vec::new(),
     )?;
     Ok(Dataset {
         name: "fashion-mnist-mini".into(),
@@ -88,7 +90,9 @@ mod tests {
         let labels = dir.path().join("labs-ubyte");
         std::fs::write(&images, encode_idx(&[3, 28, 28], &[0; 3 * 784])).unwrap();
         std::fs::write(&labels, encode_idx(&[2], &[0, 1])).unwrap();
-        let err = load_idx_pair(&images, &labels, 10).unwrap_err().to_string();
+        let err = load_idx_pair(&images, &labels, 10, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("labs-ubyte") && err.contains("2 labels"),
             "{err}"

@@ -121,6 +121,9 @@ pub fn load(spec: &CifarSpec, progress: &LoadProgress) -> Result<Dataset, DataEr
     })
 }
 
+/// The largest batch file read: CIFAR-100's train.bin is 150 MiB, CIFAR-10's batches 30 MiB.
+const MAX_BATCH_BYTES: u64 = 512 << 20;
+
 /// Appends one batch file's records to `set` (planar RGB to interleaved).
 fn read_batch(
     path: &Path,
@@ -129,6 +132,23 @@ fn read_batch(
     classes: usize,
     set: &mut ImageSet,
 ) -> Result<(), DataError> {
+    let meta = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(DataError::format(
+            path,
+            "not a regular file (a device, pipe or folder); CIFAR batches are read from disk",
+        ));
+    }
+    if meta.len() > MAX_BATCH_BYTES {
+        return Err(DataError::format(
+            path,
+            format!(
+                "{} bytes is larger than any CIFAR batch file (at most {} MiB here)",
+                meta.len(),
+                MAX_BATCH_BYTES >> 20
+            ),
+        ));
+    }
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
     let record = label_bytes + PIXELS;
     if bytes.is_empty() {

@@ -56,6 +56,9 @@ pub struct ImageFolderSpec {
     pub held_out: f32,
     /// Seeds that draw.
     pub split_seed: u64,
+    /// Follow symbolic links that lead out of the folder (links back into it never are).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub follow_links: bool,
 }
 
 impl Default for ImageFolderSpec {
@@ -66,6 +69,7 @@ impl Default for ImageFolderSpec {
             resize: ResizePolicy::default(),
             held_out: 0.2,
             split_seed: 0,
+            follow_links: false,
         }
     }
 }
@@ -141,36 +145,118 @@ fn has_image_extension(path: &Path) -> bool {
         .is_some_and(|e| EXTENSIONS.contains(&e.as_str()))
 }
 
-/// Visible subfolders and files of `dir`, each sorted by name.
-fn list_dir(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DataError> {
-    let mut dirs = Vec::new();
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
-        let path = entry.map_err(|e| DataError::io(dir, e))?.path();
-        if is_hidden(&path) {
-            continue;
-        }
-        if path.is_dir() {
-            dirs.push(path);
-        } else {
-            files.push(path);
-        }
-    }
-    dirs.sort();
-    files.sort();
-    Ok((dirs, files))
+/// Lists a dataset folder without ever reading an image twice: symbolic links that lead
+/// back into the folder (`root/mirror -> .`) are skipped and reported, as are links out of
+/// it unless `dataset.follow_links` is set.
+struct Walker {
+    root: PathBuf,
+    follow_links: bool,
+    /// Folders reached through links, so links out of the tree cannot loop.
+    visited: std::cell::RefCell<std::collections::HashSet<PathBuf>>,
 }
 
-/// Every visible file under `dir`, recursively, sorted (as torchvision walks a class).
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    walkdir::WalkDir::new(dir)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.path()))
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .collect()
+impl Walker {
+    fn new(root: &Path, follow_links: bool) -> Result<Self, DataError> {
+        Ok(Self {
+            root: root.canonicalize().map_err(|e| DataError::io(root, e))?,
+            follow_links,
+            visited: Default::default(),
+        })
+    }
+
+    /// Why the link at `path` is not followed, or `None` to follow it.
+    fn refuse_link(&self, path: &Path) -> Option<String> {
+        let target = match path.canonicalize() {
+            Ok(t) => t,
+            Err(e) => return Some(format!("broken symbolic link: {e}")),
+        };
+        if target.starts_with(&self.root) || self.root.starts_with(&target) {
+            return Some(format!(
+                "symbolic link back into the dataset folder (-> {}): not followed, its images \
+                 would be counted twice",
+                target.display()
+            ));
+        }
+        if !self.follow_links {
+            return Some(format!(
+                "symbolic link out of the dataset folder (-> {}): not followed; set \
+                 dataset.follow_links = true to read it",
+                target.display()
+            ));
+        }
+        if target.is_dir() && !self.visited.borrow_mut().insert(target.clone()) {
+            return Some(format!(
+                "symbolic link to a folder already read (-> {})",
+                target.display()
+            ));
+        }
+        None
+    }
+
+    /// Visible subfolders and files of `dir`, each sorted by name.
+    fn list_dir(
+        &self,
+        dir: &Path,
+        skipped: &mut Vec<SkippedFile>,
+    ) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DataError> {
+        let mut dirs = Vec::new();
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
+            let entry = entry.map_err(|e| DataError::io(dir, e))?;
+            let path = entry.path();
+            if is_hidden(&path) {
+                continue;
+            }
+            let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
+            if is_link && let Some(problem) = self.refuse_link(&path) {
+                skipped.push(SkippedFile { path, problem });
+                continue;
+            }
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+        dirs.sort();
+        files.sort();
+        Ok((dirs, files))
+    }
+
+    /// Every visible file under `dir`, recursively, sorted (as torchvision walks a class).
+    fn files_under(&self, dir: &Path, skipped: &mut Vec<SkippedFile>) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        let walk = walkdir::WalkDir::new(dir)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !is_hidden(e.path()));
+        for entry in walk {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    skipped.push(SkippedFile {
+                        path: e
+                            .path()
+                            .map_or_else(|| dir.to_path_buf(), Path::to_path_buf),
+                        problem: format!("cannot be read: {e}"),
+                    });
+                    continue;
+                }
+            };
+            let t = entry.file_type();
+            if t.is_file() {
+                files.push(entry.into_path());
+            } else if t.is_symlink() && entry.depth() > 0 {
+                let path = entry.into_path();
+                match self.refuse_link(&path) {
+                    Some(problem) => skipped.push(SkippedFile { path, problem }),
+                    None if path.is_dir() => files.extend(self.files_under(&path, skipped)),
+                    None => files.push(path),
+                }
+            }
+        }
+        files
+    }
 }
 
 /// Splits `files` into images and skipped non-images.
@@ -202,7 +288,9 @@ pub fn scan(spec: &ImageFolderSpec) -> Result<FolderScan, DataError> {
             "is a file; open the folder that holds the images (one subfolder per class)",
         ));
     }
-    let (dirs, root_files) = list_dir(root)?;
+    let walker = Walker::new(root, spec.follow_links)?;
+    let mut skipped = Vec::new();
+    let (dirs, root_files) = walker.list_dir(root, &mut skipped)?;
     let named = |name: &str| {
         dirs.iter()
             .find(|d| d.file_name().is_some_and(|n| n.eq_ignore_ascii_case(name)))
@@ -214,7 +302,7 @@ pub fn scan(spec: &ImageFolderSpec) -> Result<FolderScan, DataError> {
         class_names: Vec::new(),
         train: Vec::new(),
         test: Vec::new(),
-        skipped: Vec::new(),
+        skipped,
         warnings: Vec::new(),
     };
     match (named("train"), held_out_dir) {
@@ -222,11 +310,13 @@ pub fn scan(spec: &ImageFolderSpec) -> Result<FolderScan, DataError> {
             scan.layout = Layout::SplitFolders {
                 held_out: held_dir.clone(),
             };
-            let (classes, _) = list_dir(&train_dir)?;
+            let (classes, _) = walker.list_dir(&train_dir, &mut scan.skipped)?;
             for class_dir in classes {
                 let name = folder_name(&class_dir);
-                let train = sort_files(files_under(&class_dir), &mut scan.skipped);
-                let test = sort_files(files_under(&held_dir.join(&name)), &mut scan.skipped);
+                let train = walker.files_under(&class_dir, &mut scan.skipped);
+                let train = sort_files(train, &mut scan.skipped);
+                let test = walker.files_under(&held_dir.join(&name), &mut scan.skipped);
+                let test = sort_files(test, &mut scan.skipped);
                 if train.is_empty() {
                     scan.warnings.push(format!(
                         "class folder {} has no images; left out",
@@ -239,7 +329,7 @@ pub fn scan(spec: &ImageFolderSpec) -> Result<FolderScan, DataError> {
                 scan.train.extend(train.into_iter().map(|p| (p, label)));
                 scan.test.extend(test.into_iter().map(|p| (p, label)));
             }
-            let (held_classes, _) = list_dir(&held_dir)?;
+            let (held_classes, _) = walker.list_dir(&held_dir, &mut scan.skipped)?;
             for d in held_classes {
                 if !scan.class_names.contains(&folder_name(&d)) {
                     scan.warnings.push(format!(
@@ -254,7 +344,8 @@ pub fn scan(spec: &ImageFolderSpec) -> Result<FolderScan, DataError> {
             scan.layout = Layout::ClassFolders;
             let mut per_class = Vec::new();
             for class_dir in &dirs {
-                let files = sort_files(files_under(class_dir), &mut scan.skipped);
+                let files = walker.files_under(class_dir, &mut scan.skipped);
+                let files = sort_files(files, &mut scan.skipped);
                 if files.is_empty() {
                     scan.warnings.push(format!(
                         "class folder {} has no images; left out",

@@ -80,10 +80,11 @@ pub fn find_files(dir: &Path) -> Result<IdxFiles, DataError> {
 pub fn load(spec: &IdxSpec, progress: &LoadProgress) -> Result<Dataset, DataError> {
     let files = find_files(&spec.path)?;
     progress.set_total(2);
-    let train = load_idx_pair(&files.train_images, &files.train_labels, 10)?;
+    let mut warnings = Vec::new();
+    let train = load_idx_pair(&files.train_images, &files.train_labels, 10, &mut warnings)?;
     progress.tick();
     progress.check()?;
-    let test = load_idx_pair(&files.test_images, &files.test_labels, 10)?;
+    let test = load_idx_pair(&files.test_images, &files.test_labels, 10, &mut warnings)?;
     progress.tick();
     let fashion = match spec.classes {
         IdxClasses::Fashion => true,
@@ -104,14 +105,36 @@ pub fn load(spec: &IdxSpec, progress: &LoadProgress) -> Result<Dataset, DataErro
         class_names,
         train,
         test,
-        report: Default::default(),
+        report: super::LoadReport {
+            warnings,
+            ..Default::default()
+        },
     })
 }
 
+/// The most images one IDX file may hold here: 4 million is 12 GiB once padded to 32x32
+/// RGB (MNIST has 70,000, EMNIST's largest split 800,000).
+pub const MAX_IDX_IMAGES: usize = 4_000_000;
+
 /// Loads an images/labels IDX pair as 32x32 RGB (zero-padded, grey repeated).
-pub fn load_idx_pair(images: &Path, labels: &Path, classes: usize) -> Result<ImageSet, DataError> {
+/// Warnings about the files (data past the declared counts) go into `warnings`, naming
+/// the file.
+pub fn load_idx_pair(
+    images: &Path,
+    labels: &Path,
+    classes: usize,
+    warnings: &mut Vec<String>,
+) -> Result<ImageSet, DataError> {
     let img = read_idx(images)?;
     let lab = read_idx(labels)?;
+    for (path, array) in [(images, &img), (labels, &lab)] {
+        warnings.extend(
+            array
+                .warnings
+                .iter()
+                .map(|w| format!("{}: {w}", path.display())),
+        );
+    }
     if img.dims.len() != 3 {
         return Err(DataError::format(
             images,
@@ -139,6 +162,16 @@ pub fn load_idx_pair(images: &Path, labels: &Path, classes: usize) -> Result<Ima
         ));
     }
     let size = PADDED_SIZE;
+    if n > MAX_IDX_IMAGES {
+        return Err(DataError::format(
+            images,
+            format!(
+                "{n} images is more than the {MAX_IDX_IMAGES} this workbench holds in memory \
+                 (each takes {} bytes once padded to {size}x{size} RGB)",
+                size * size * 3
+            ),
+        ));
+    }
     if rows > size || cols > size {
         return Err(DataError::format(
             images,

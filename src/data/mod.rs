@@ -159,6 +159,14 @@ impl Default for DatasetSpec {
 }
 
 impl DatasetSpec {
+    /// The held-out fraction, for the sources that split by one (image folders).
+    pub fn held_out(&self) -> Option<f32> {
+        match self {
+            DatasetSpec::ImageFolder(f) => Some(f.held_out),
+            _ => None,
+        }
+    }
+
     /// A short name for the UI and file names: the built-in name or the folder's name.
     pub fn label(&self) -> String {
         match self {

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow, bail};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use super::export::{MetricsLog, atomically};
+use super::export::MetricsLog;
+use super::run_folder::{claim, write_atomically};
 use crate::methods::state::MethodState;
 use crate::preset::Experiment;
 
@@ -50,14 +51,9 @@ impl Checkpoint {
             ("metrics".to_string(), toml::to_string(&self.metrics)?),
         ]);
         let bytes = safetensors::serialize(views, Some(metadata))?;
+        let _claim = claim(dir, false)?;
         let path = dir.join(CHECKPOINT_FILE);
-        atomically(&path, |tmp| {
-            use std::io::Write;
-            let mut f = std::fs::File::create(tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            Ok(())
-        })?;
+        write_atomically(&path, &bytes)?;
         Ok(path)
     }
 

@@ -2,13 +2,12 @@
 //! (float32, C order, for `numpy.load`) and as the TensorFlow Embedding Projector pair
 //! `vectors.tsv` + `metadata.tsv` (load both at projector.tensorflow.org).
 
-use std::io::Write;
 use std::path::Path;
 
 use burn::tensor::Device;
 
 use super::evaluate::embed_images;
-use super::export::atomically;
+use super::run_folder::{claim, write_atomically};
 use crate::data::Dataset;
 use crate::methods::Method;
 use crate::views::Normalize;
@@ -123,8 +122,7 @@ impl EmbeddingTable {
     /// Writes `embeddings.csv`, `embeddings.npy`, `vectors.tsv`, `metadata.tsv` into `dir`
     /// (created if needed), each atomically; returns their names.
     pub fn write(&self, dir: &Path) -> anyhow::Result<Vec<String>> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        let _claim = claim(dir, false)?;
         let files = [
             ("embeddings.csv", self.csv().into_bytes()),
             ("embeddings.npy", self.npy()),
@@ -133,12 +131,7 @@ impl EmbeddingTable {
         ];
         let mut written = Vec::new();
         for (name, bytes) in files {
-            atomically(&dir.join(name), |tmp| {
-                let mut f = std::fs::File::create(tmp)?;
-                f.write_all(&bytes)?;
-                f.sync_all()?;
-                Ok(())
-            })?;
+            write_atomically(&dir.join(name), &bytes)?;
             written.push(name.to_string());
         }
         Ok(written)

@@ -3,14 +3,13 @@
 //! Every file is written to a temporary name and renamed into place, so a crash or a
 //! failed export never leaves a half-written file where a good one was.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::Context;
 use burn::module::Module;
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 
 use super::protocol::{EvalReport, ProbeReport, StepMetrics};
+use super::run_folder::{atomically, claim, write_atomically};
 use crate::methods::{EncoderInput, ExportedEncoder};
 use crate::model::Norm;
 use crate::preset::Experiment;
@@ -111,19 +110,24 @@ pub fn export_encoders(
     exp: &Experiment,
     metrics: &MetricsLog,
 ) -> anyhow::Result<Vec<String>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // Held while writing: refuses a folder another process writes, or one of foreign files.
+    let _claim = claim(dir, false)?;
     let mut written = Vec::new();
     for e in encoders {
         let file = format!("{}.safetensors", e.name);
-        atomically(&dir.join(&file), |tmp| {
-            let mut store = SafetensorsStore::from_file(tmp)
-                .with_to_adapter(BurnToPyTorchAdapter)
-                .metadata("producer", "contrastive-workbench")
-                .metadata("input", input_description(e.input, &exp.views.normalize));
-            e.network
-                .save_into(&mut store)
-                .map_err(|e| anyhow::anyhow!("{e}"))
-        })?;
+        // Serialised in memory, then written like every other file (burn-store's file
+        // writer goes through a 0600 temporary of the safetensors crate).
+        let mut store = SafetensorsStore::from_bytes(None)
+            .with_to_adapter(BurnToPyTorchAdapter)
+            .metadata("producer", "contrastive-workbench")
+            .metadata("input", input_description(e.input, &exp.views.normalize));
+        e.network
+            .save_into(&mut store)
+            .map_err(|e| anyhow::anyhow!("cannot serialise {file}: {e}"))?;
+        let bytes = store
+            .get_bytes()
+            .map_err(|e| anyhow::anyhow!("cannot serialise {file}: {e}"))?;
+        write_atomically(&dir.join(&file), &bytes)?;
         written.push(file);
         let file = format!("{}.bpk", e.name);
         atomically(&dir.join(&file), |tmp| {
@@ -148,35 +152,10 @@ pub fn export_encoders(
         texts.push(("confusion.csv", csv));
     }
     for (name, text) in texts {
-        let target = dir.join(name);
-        atomically(&target, |tmp| {
-            let mut f = std::fs::File::create(tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            Ok(())
-        })?;
+        write_atomically(&dir.join(name), text.as_bytes())?;
         written.push(name.to_string());
     }
     Ok(written)
-}
-
-/// Runs `write` on a temporary path beside `target`, then renames it over `target`.
-pub(crate) fn atomically(
-    target: &Path,
-    write: impl FnOnce(&Path) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let file_name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp: PathBuf = target.with_file_name(format!(".{file_name}.partial"));
-    let outcome = write(&tmp).with_context(|| format!("cannot write {}", target.display()));
-    if let Err(e) = outcome {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, target)
-        .with_context(|| format!("cannot move {} into place", target.display()))
 }
 
 fn input_description(input: EncoderInput, normalize: &Normalize) -> String {

@@ -12,7 +12,9 @@ pub mod export;
 pub mod frozen_encoder;
 pub mod probe_runner;
 pub mod protocol;
+pub mod run_folder;
 pub mod session;
+pub mod settings_check;
 pub mod trainer;
 
 pub use protocol::{

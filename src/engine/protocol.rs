@@ -167,6 +167,11 @@ pub enum Event {
     CheckpointFailed {
         message: String,
     },
+    /// A setting that will not do what it seems to (named as in the preset), said once
+    /// when the run starts.
+    Warning {
+        message: String,
+    },
     /// The run ended normally (`stopped` when the user stopped it early).
     Finished {
         step: u64,

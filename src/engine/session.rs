@@ -11,6 +11,7 @@ use super::evaluate::{EvalSample, evaluate, view_pairs};
 use super::export::{MetricsLog, export_encoders};
 use super::probe_runner::ProbeRunner;
 use super::protocol::{Command, EvalReport, Event, SimilarityMatrix, StepMetrics};
+use super::run_folder::claim;
 use crate::data::Dataset;
 use crate::engine::backend::select_device;
 use crate::methods::{self, BuildContext, Method, TrainBatch};
@@ -48,6 +49,8 @@ pub struct RunOptions {
     pub checkpoints: Option<CheckpointPlan>,
     /// Continue the run saved in this checkpoint (a file or a run folder).
     pub resume_from: Option<std::path::PathBuf>,
+    /// Write into a non-empty export or checkpoint folder that is not a run folder.
+    pub force: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -99,17 +102,19 @@ pub fn run_experiment_with(
         return result;
     }
     if dataset.train.len() < 2 || dataset.test.is_empty() {
-        fail(
-            &mut result,
-            emit,
-            0,
+        let why = if dataset.test.is_empty() && exp.dataset.held_out() == Some(0.0) {
+            "dataset.held_out = 0 holds no images out for evaluation: set it between 0 and 1 \
+             (0.2 is usual), or give the folder a val/ or test/ split"
+                .to_string()
+        } else {
             format!(
                 "dataset {} is too small: {} train and {} test images",
                 dataset.name,
                 dataset.train.len(),
                 dataset.test.len()
-            ),
-        );
+            )
+        };
+        fail(&mut result, emit, 0, why);
         return result;
     }
     let resume = match options.resume_from.as_deref().map(|p| resumable(p, exp)) {
@@ -120,6 +125,24 @@ pub fn run_experiment_with(
             return result;
         }
     };
+    // Held for the whole run: a second process writing the same folders is refused now,
+    // before any training, and not at the first export.
+    let mut claims = Vec::new();
+    let folders = options
+        .checkpoints
+        .as_ref()
+        .map(|p| &p.dir)
+        .into_iter()
+        .chain(options.export_each_eval.as_ref());
+    for dir in folders {
+        match claim(dir, options.force) {
+            Ok(c) => claims.push(c),
+            Err(e) => {
+                fail(&mut result, emit, 0, format!("{e:#}"));
+                return result;
+            }
+        }
+    }
     let (device, backend) = match select_device(exp.train.backend) {
         Ok(found) => found,
         Err(message) => {
@@ -178,6 +201,9 @@ pub fn run_experiment_with(
         backend,
         total_steps: exp.train.steps,
     });
+    for message in super::settings_check::warnings(exp, dataset, &params) {
+        emit(Event::Warning { message });
+    }
 
     let sample = EvalSample::new(dataset, &exp.eval, exp.seed);
     // A resumed run's baseline is its first evaluation's.
@@ -250,6 +276,14 @@ pub fn run_experiment_with(
     };
     result.steps_done = first_step;
     result.method = Some(method);
+    // The random-init evaluation is exported too: the baseline is in the folder.
+    if first_step == 0
+        && let Some(dir) = &options.export_each_eval
+        && let Err(message) = export_and_report(dir, exp, dataset, &result, emit)
+    {
+        fail(&mut result, emit, 0, stopped_unsaved(&message, "export"));
+        return result;
+    }
 
     let batch = exp.train.batch_size.min(dataset.train.len());
     // Views for the coming steps are built on a producer thread while the trainer steps.
@@ -367,8 +401,15 @@ pub fn run_experiment_with(
                 && plan.every > 0
                 && step % plan.every == 0
                 && step < exp.train.steps
+                && let Err(message) = save_checkpoint(plan, exp, &result, emit)
             {
-                save_checkpoint(plan, exp, &result, emit);
+                fail(
+                    &mut result,
+                    emit,
+                    step,
+                    stopped_unsaved(&message, "checkpoint"),
+                );
+                return None;
             }
             if step % exp.eval.every == 0 || step == exp.train.steps {
                 let method = result.method.as_deref().expect("method built above");
@@ -377,8 +418,11 @@ pub fn run_experiment_with(
                     // The final probe belongs in the final export.
                     probes.poll(true, &mut result.metrics, emit);
                 }
-                if let Some(dir) = &options.export_each_eval {
-                    export_and_report(dir, exp, dataset, &result, emit);
+                if let Some(dir) = &options.export_each_eval
+                    && let Err(message) = export_and_report(dir, exp, dataset, &result, emit)
+                {
+                    fail(&mut result, emit, step, stopped_unsaved(&message, "export"));
+                    return None;
                 }
                 // Evaluation time is not training time.
                 window_start = Instant::now();
@@ -394,30 +438,71 @@ pub fn run_experiment_with(
         probes.start_latest();
     }
     probes.poll(true, &mut result.metrics, emit);
-    // Stopped or finished (never diverged): keep where it got to.
-    if outcome.is_some()
-        && let Some(plan) = &options.checkpoints
-    {
-        save_checkpoint(plan, exp, &result, emit);
-    }
     let Some((step, stopped)) = outcome else {
         return result;
     };
+    // Stopped or finished (never diverged): keep where it got to, and for a stopped run
+    // its latest model too.
+    if let Some(plan) = &options.checkpoints
+        && let Err(message) = save_checkpoint(plan, exp, &result, emit)
+    {
+        fail(
+            &mut result,
+            emit,
+            step,
+            stopped_unsaved(&message, "checkpoint"),
+        );
+        return result;
+    }
+    if stopped
+        && let Some(dir) = &options.export_each_eval
+        && let Err(message) = export_and_report(dir, exp, dataset, &result, emit)
+    {
+        fail(&mut result, emit, step, stopped_unsaved(&message, "export"));
+        return result;
+    }
+    drop(claims);
     emit(Event::Finished { step, stopped });
     result
+}
+
+/// The run's failure when a planned write fails: it stops rather than train on unsaved.
+fn stopped_unsaved(message: &str, what: &str) -> String {
+    format!(
+        "the {what} could not be written ({message}); the run is stopped so that no training \
+         goes unsaved, and the last {what} written before stays"
+    )
 }
 
 /// The checkpoint at `path`, if it continues `exp` (the same preset, perhaps with more
 /// steps).
 fn resumable(path: &std::path::Path, exp: &Experiment) -> anyhow::Result<Checkpoint> {
     let ckpt = Checkpoint::read(path)?;
-    let mut saved = ckpt.experiment.clone();
-    saved.train.steps = exp.train.steps;
+    let differs = preset_differences(&ckpt.experiment, exp);
     anyhow::ensure!(
-        saved == *exp,
-        "{} was made with a different preset (only the step count may change)",
-        path.display()
+        differs.is_empty(),
+        "{} was made with a different preset (only the step count may change): {}",
+        path.display(),
+        differs.join("; ")
     );
+    // The folder's own preset (written by its last export) must be the checkpoint's too:
+    // a checkpoint copied in from another run would otherwise overwrite this run's export.
+    let folder = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(path)
+    };
+    let own = folder.join("preset.toml");
+    if own.is_file() {
+        let folder_exp = Experiment::load(&own)?;
+        let differs = preset_differences(&ckpt.experiment, &folder_exp);
+        anyhow::ensure!(
+            differs.is_empty(),
+            "the checkpoint in {} belongs to another run than this folder's preset.toml: {}",
+            folder.display(),
+            differs.join("; ")
+        );
+    }
     anyhow::ensure!(
         ckpt.step <= exp.train.steps,
         "{} is at step {}, past the run's {} steps",
@@ -428,15 +513,64 @@ fn resumable(path: &std::path::Path, exp: &Experiment) -> anyhow::Result<Checkpo
     Ok(ckpt)
 }
 
-/// Writes the run's checkpoint; a failure is reported and training goes on.
+/// Settings in which `a` (the checkpoint's) and `b` differ, as `field: a vs b`, the step
+/// count aside.
+fn preset_differences(a: &Experiment, b: &Experiment) -> Vec<String> {
+    let flat = |e: &Experiment| {
+        let mut e = e.clone();
+        e.train.steps = 0;
+        let mut out = std::collections::BTreeMap::new();
+        if let Ok(value) = toml::Value::try_from(&e) {
+            flatten("", &value, &mut out);
+        }
+        out
+    };
+    let (fa, fb) = (flat(a), flat(b));
+    let keys: std::collections::BTreeSet<&String> = fa.keys().chain(fb.keys()).collect();
+    keys.into_iter()
+        .filter(|k| fa.get(*k) != fb.get(*k))
+        .map(|k| {
+            let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(unset)".into());
+            format!(
+                "{k} = {} in the checkpoint, {} here",
+                show(fa.get(k)),
+                show(fb.get(k))
+            )
+        })
+        .collect()
+}
+
+fn flatten(
+    prefix: &str,
+    value: &toml::Value,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+/// Writes the run's checkpoint, reporting the outcome as an event.
 fn save_checkpoint(
     plan: &CheckpointPlan,
     exp: &Experiment,
     result: &RunResult,
     emit: &mut dyn FnMut(Event),
-) {
+) -> Result<(), String> {
     let Some(method) = result.method.as_deref() else {
-        return;
+        return Ok(());
     };
     let mut state = crate::methods::state::MethodState::default();
     let written = method.save_state(&mut state).and_then(|()| {
@@ -449,13 +583,20 @@ fn save_checkpoint(
         .write(&plan.dir)
     });
     match written {
-        Ok(path) => emit(Event::Checkpointed {
-            step: result.steps_done,
-            path,
-        }),
-        Err(e) => emit(Event::CheckpointFailed {
-            message: format!("{e:#}"),
-        }),
+        Ok(path) => {
+            emit(Event::Checkpointed {
+                step: result.steps_done,
+                path,
+            });
+            Ok(())
+        }
+        Err(e) => {
+            let message = format!("{e:#}");
+            emit(Event::CheckpointFailed {
+                message: message.clone(),
+            });
+            Err(message)
+        }
     }
 }
 
@@ -503,53 +644,51 @@ fn handle_commands(
                 }
             }
             Command::Stop => return Flow::Stop,
-            Command::Export(dir) => export_and_report(&dir, exp, dataset, result, emit),
+            // Asked for by the user: reported, and training goes on either way.
+            Command::Export(dir) => {
+                let _ = export_and_report(&dir, exp, dataset, result, emit);
+            }
             Command::Probe => probes.start_latest(),
         }
     }
 }
 
-/// Exports the current model and reports the outcome as an event.
+/// Exports the current model and reports the outcome as an event (the error is the
+/// message of the `ExportFailed` event).
 pub fn export_and_report(
     dir: &std::path::Path,
     exp: &Experiment,
     dataset: &Dataset,
     result: &RunResult,
     emit: &mut dyn FnMut(Event),
-) {
-    if let Some(step) = result.diverged_at {
+) -> Result<(), String> {
+    let mut failed = |message: String| {
         emit(Event::ExportFailed {
-            message: format!(
-                "not exported: the model diverged (non-finite loss) at step {step}; \
-                 earlier exports are untouched"
-            ),
+            message: message.clone(),
         });
-        return;
+        Err(message)
+    };
+    if let Some(step) = result.diverged_at {
+        return failed(format!(
+            "not exported: the model diverged (non-finite loss) at step {step}; \
+             earlier exports are untouched"
+        ));
     }
     let Some(method) = result.method.as_deref() else {
-        emit(Event::ExportFailed {
-            message: "nothing to export yet: the model has not been built".into(),
-        });
-        return;
+        return failed("nothing to export yet: the model has not been built".into());
     };
     let mut files = match export_encoders(dir, &method.export_encoders(), exp, &result.metrics) {
         Ok(files) => files,
-        Err(e) => {
-            emit(Event::ExportFailed {
-                message: format!("{e:#}"),
-            });
-            return;
-        }
+        Err(e) => return failed(format!("{e:#}")),
     };
     if let Some(device) = &result.device {
         let table = EmbeddingTable::of(method, dataset, &exp.views.normalize, device);
         match table.write(dir) {
             Ok(more) => files.extend(more),
             Err(e) => {
-                emit(Event::ExportFailed {
-                    message: format!("the encoders were written, the embeddings not: {e:#}"),
-                });
-                return;
+                return failed(format!(
+                    "the encoders were written, the embeddings not: {e:#}"
+                ));
             }
         }
     }
@@ -557,6 +696,7 @@ pub fn export_and_report(
         dir: dir.to_path_buf(),
         files,
     });
+    Ok(())
 }
 
 #[cfg(test)]
@@ -576,13 +716,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut events = Vec::new();
         let dataset = crate::data::DatasetSpec::default().load().unwrap();
-        export_and_report(
+        let outcome = export_and_report(
             dir.path(),
             &Experiment::default(),
             &dataset,
             &result,
             &mut |e| events.push(e),
         );
+        assert!(outcome.is_err());
         match events.as_slice() {
             [Event::ExportFailed { message }] => assert!(message.contains("step 3"), "{message}"),
             other => panic!("{other:?}"),

@@ -132,7 +132,7 @@ fn job_main(
     // The run is over; keep the model so the user can still export it.
     for cmd in commands.iter() {
         if let Command::Export(dir) = cmd {
-            export_and_report(&dir, &exp, dataset, &result, &mut emit);
+            let _ = export_and_report(&dir, &exp, dataset, &result, &mut emit);
         }
     }
 }

@@ -67,13 +67,28 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
                 app.frame_times.len()
             ));
         }
-        if let Some(msg) = &app.history.checkpoint_message {
-            ui.separator();
-            ui.label(RichText::new(msg).small());
+        let h = &app.history;
+        for (msg, failed) in [
+            (&h.checkpoint_message, h.checkpoint_failed),
+            (&h.export_message, h.export_failed),
+        ] {
+            if let Some(msg) = msg {
+                ui.separator();
+                if failed {
+                    // A failed write is where the user looks, in the colour of failure.
+                    ui.label(RichText::new(msg).strong().color(FAILURE));
+                } else {
+                    ui.label(RichText::new(msg).small());
+                }
+            }
         }
-        if let Some(msg) = &app.history.export_message {
+        for warning in &h.warnings {
             ui.separator();
-            ui.label(RichText::new(msg).small());
+            ui.label(
+                RichText::new(format!("warning: {warning}"))
+                    .small()
+                    .color(Color32::from_rgb(230, 160, 60)),
+            );
         }
         if let Some(err) = &app.dataset_error {
             ui.separator();
@@ -125,6 +140,9 @@ fn run_controls(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>
     }
 }
 
+/// The colour of a failed run or write.
+const FAILURE: Color32 = Color32::from_rgb(230, 90, 80);
+
 fn status_line(ui: &mut egui::Ui, app: &WorkbenchApp) {
     let h = &app.history;
     let mut text = app.status.label();
@@ -145,12 +163,12 @@ fn status_line(ui: &mut egui::Ui, app: &WorkbenchApp) {
         );
     }
     let colour = match app.status {
-        RunStatus::Failed(_) => Color32::from_rgb(230, 90, 80),
+        RunStatus::Failed(_) => FAILURE,
         RunStatus::Running => Color32::from_rgb(120, 200, 120),
         _ => ui.visuals().text_color(),
     };
     ui.label(RichText::new(text).color(colour));
     if let RunStatus::Failed(msg) = &app.status {
-        ui.label(RichText::new(msg).color(Color32::from_rgb(230, 90, 80)));
+        ui.label(RichText::new(msg).color(FAILURE));
     }
 }

@@ -22,7 +22,7 @@ use burn::tensor::TensorData;
 use rayon::prelude::*;
 
 use super::kernels::{
-    ConvGeometry, NormGrads, NormState, batch_stats, col2im, im2col, matrix_to_weight,
+    ConvGeometry, NormGrads, NormState, batch_stats, col2im_image, im2col, matrix_to_weight,
     norm_relu_backward, scale_shift_relu, weight_to_matrix,
 };
 
@@ -30,6 +30,9 @@ use super::kernels::{
 /// this many parts, summed in order, so the small `[9*Ci, Co]` result is computed by
 /// several threads and deterministically.
 const WEIGHT_GRAD_CHUNKS: usize = 8;
+
+/// Output positions per tile of the input-gradient GEMM + col2im.
+const INPUT_GRAD_TILE_ROWS: usize = 4096;
 
 /// Training forward of conv3x3(pad 1) + BatchNorm (batch statistics) + ReLU on NHWC input.
 #[backend_extension(Flex, Autodiff)]
@@ -192,7 +195,7 @@ fn backward(s: &Saved, dy: FlexTensor, need_dx: bool) -> BlockGrads {
     let norm = norm_backward(s, dy);
     let dz = tensor(norm.dz, [g.rows(), g.c_out]);
     let dweight = weight_grad(slice(&s.x), &g, &dz);
-    let dx = need_dx.then(|| input_grad(&g, dz, &s.wmat));
+    let dx = need_dx.then(|| input_grad(&g, &dz, &s.wmat));
     BlockGrads {
         dx,
         dweight,
@@ -243,13 +246,29 @@ pub(super) fn weight_grad(x: &[f32], g: &ConvGeometry, dz: &FlexTensor) -> FlexT
     tensor(matrix_to_weight(&dwmat, g.c_in, co), [co, g.c_in, 3, 3])
 }
 
-/// dX = col2im(dZ W^T): `[B, H, W, Ci]`.
-pub(super) fn input_grad(g: &ConvGeometry, dz: FlexTensor, wmat: &FlexTensor) -> FlexTensor {
-    let dcols = contiguous(Flex::float_matmul(dz, wmat.transpose(0, 1)));
-    tensor(
-        col2im(slice(&dcols), g),
-        [g.batch, g.height, g.width, g.c_in],
-    )
+/// dX = col2im(dZ W^T): `[B, H, W, Ci]`, in tiles of whole images so each tile's
+/// patch-matrix gradient is still in cache when col2im reads it.
+pub(super) fn input_grad(g: &ConvGeometry, dz: &FlexTensor, wmat: &FlexTensor) -> FlexTensor {
+    let rows_per_image = g.out_height() * g.out_width();
+    let images_per_tile = (INPUT_GRAD_TILE_ROWS / rows_per_image).max(1);
+    let image = g.height * g.width * g.c_in;
+    let w_t = wmat.transpose(0, 1);
+    let mut dx = vec![0.0f32; g.input_len()];
+    dx.par_chunks_mut(image * images_per_tile)
+        .enumerate()
+        .for_each(|(t, dx)| {
+            let images = dx.len() / image;
+            let first = t * images_per_tile * rows_per_image;
+            let dz = dz.narrow(0, first, images * rows_per_image);
+            let dcols = contiguous(Flex::float_matmul(dz, w_t.clone()));
+            for (dx, dcols) in dx
+                .chunks_mut(image)
+                .zip(slice(&dcols).chunks(rows_per_image * g.patch()))
+            {
+                col2im_image(dcols, g, dx);
+            }
+        });
+    tensor(dx, [g.batch, g.height, g.width, g.c_in])
 }
 
 impl FusedBlockBackend for Flex {

@@ -81,38 +81,41 @@ pub fn im2col(x: &[f32], g: &ConvGeometry, rows: std::ops::Range<usize>, cols: &
         });
 }
 
-/// The input gradient from the patch-matrix gradient: the adjoint of [`im2col`] over all
-/// rows. Each image's taps are summed by one task, so no two tasks write the same pixel.
-pub fn col2im(dcols: &[f32], g: &ConvGeometry) -> Vec<f32> {
+/// The input gradient of one image from its patch-matrix gradient (`Ho*Wo` rows): the
+/// adjoint of [`im2col`], summed into `dx` (`H*W*Ci`).
+pub fn col2im_image(dcols: &[f32], g: &ConvGeometry, dx: &mut [f32]) {
     let (ho, wo, k, ci) = (g.out_height(), g.out_width(), g.patch(), g.c_in);
-    let image = g.height * g.width * ci;
-    let mut dx = vec![0.0f32; g.input_len()];
-    dx.par_chunks_mut(image)
-        .zip(dcols.par_chunks(ho * wo * k))
-        .for_each(|(dx, dcols)| {
-            for oh in 0..ho {
-                for ow in 0..wo {
-                    let patch = &dcols[(oh * wo + ow) * k..(oh * wo + ow + 1) * k];
-                    for kh in 0..3 {
-                        let ih = (oh * g.stride + kh) as isize - 1;
-                        if ih < 0 || ih >= g.height as isize {
-                            continue;
-                        }
-                        for kw in 0..3 {
-                            let iw = (ow * g.stride + kw) as isize - 1;
-                            if iw < 0 || iw >= g.width as isize {
-                                continue;
-                            }
-                            let dst = (ih as usize * g.width + iw as usize) * ci;
-                            let src = &patch[(kh * 3 + kw) * ci..(kh * 3 + kw + 1) * ci];
-                            for (d, s) in dx[dst..dst + ci].iter_mut().zip(src) {
-                                *d += s;
-                            }
-                        }
+    for oh in 0..ho {
+        for ow in 0..wo {
+            let patch = &dcols[(oh * wo + ow) * k..(oh * wo + ow + 1) * k];
+            for kh in 0..3 {
+                let ih = (oh * g.stride + kh) as isize - 1;
+                if ih < 0 || ih >= g.height as isize {
+                    continue;
+                }
+                for kw in 0..3 {
+                    let iw = (ow * g.stride + kw) as isize - 1;
+                    if iw < 0 || iw >= g.width as isize {
+                        continue;
+                    }
+                    let dst = (ih as usize * g.width + iw as usize) * ci;
+                    let src = &patch[(kh * 3 + kw) * ci..(kh * 3 + kw + 1) * ci];
+                    for (d, s) in dx[dst..dst + ci].iter_mut().zip(src) {
+                        *d += s;
                     }
                 }
             }
-        });
+        }
+    }
+}
+
+/// [`col2im_image`] over a whole batch, one task per image (no two write the same pixel).
+pub fn col2im(dcols: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let (rows, image) = (g.out_height() * g.out_width(), g.height * g.width * g.c_in);
+    let mut dx = vec![0.0f32; g.input_len()];
+    dx.par_chunks_mut(image)
+        .zip(dcols.par_chunks(rows * g.patch()))
+        .for_each(|(dx, dcols)| col2im_image(dcols, g, dx));
     dx
 }
 
@@ -153,31 +156,33 @@ fn add_partials(partials: Vec<Vec<f32>>, channels: usize) -> Vec<f64> {
     total
 }
 
-/// Per-channel sums over `[rows, channels]` data of `f(row, acc)`, in fixed row chunks.
+/// Per-channel sums over `[rows, channels]` data of `f(row index, row, acc)` into
+/// `lanes * channels` accumulators, in fixed row chunks.
 fn chunked_sums(
     data: &[f32],
     channels: usize,
+    lanes: usize,
     f: impl Fn(usize, &[f32], &mut [f32]) + Sync,
 ) -> Vec<f64> {
     let partials = data
         .par_chunks(REDUCE_ROWS * channels)
         .enumerate()
         .map(|(chunk, rows)| {
-            let mut acc = vec![0.0f32; channels];
+            let mut acc = vec![0.0f32; lanes * channels];
             for (j, row) in rows.chunks(channels).enumerate() {
                 f(chunk * REDUCE_ROWS + j, row, &mut acc);
             }
             acc
         })
         .collect();
-    add_partials(partials, channels)
+    add_partials(partials, lanes * channels)
 }
 
 /// Batch statistics of `z` (`[rows, channels]`): per-channel mean and biased variance
 /// (two passes, as the variance of centred values).
 pub fn batch_stats(z: &[f32], channels: usize) -> (Vec<f32>, Vec<f32>) {
     let rows = (z.len() / channels).max(1) as f64;
-    let mean: Vec<f32> = chunked_sums(z, channels, |_, row, acc| {
+    let mean: Vec<f32> = chunked_sums(z, channels, 1, |_, row, acc| {
         for (a, v) in acc.iter_mut().zip(row) {
             *a += v;
         }
@@ -185,7 +190,7 @@ pub fn batch_stats(z: &[f32], channels: usize) -> (Vec<f32>, Vec<f32>) {
     .into_iter()
     .map(|s| (s / rows) as f32)
     .collect();
-    let var = chunked_sums(z, channels, |_, row, acc| {
+    let var = chunked_sums(z, channels, 1, |_, row, acc| {
         for ((a, v), m) in acc.iter_mut().zip(row).zip(&mean) {
             let d = v - m;
             *a += d * d;
@@ -250,20 +255,18 @@ pub fn norm_relu_backward(s: &NormState, dy: &[f32]) -> NormGrads {
             0.0
         }
     };
-    let sum_g = chunked_sums(s.z, channels, |r, z, acc| {
+    // One pass for both sums: accumulator lanes [0, C) hold sum g, [C, 2C) sum g x^.
+    let sums = chunked_sums(s.z, channels, 2, |r, z, acc| {
         let dy = &dy[r * channels..(r + 1) * channels];
+        let (sum_g, sum_gx) = acc.split_at_mut(channels);
         for c in 0..channels {
-            acc[c] += gated(z[c], dy[c], c);
+            let g = gated(z[c], dy[c], c);
+            sum_g[c] += g;
+            sum_gx[c] += g * (z[c] - s.mean[c]) * s.rstd[c];
         }
     });
-    let sum_gx = chunked_sums(s.z, channels, |r, z, acc| {
-        let dy = &dy[r * channels..(r + 1) * channels];
-        for c in 0..channels {
-            acc[c] += gated(z[c], dy[c], c) * (z[c] - s.mean[c]) * s.rstd[c];
-        }
-    });
-    let dbeta: Vec<f32> = sum_g.iter().map(|&v| v as f32).collect();
-    let dgamma: Vec<f32> = sum_gx.iter().map(|&v| v as f32).collect();
+    let dbeta: Vec<f32> = sums[..channels].iter().map(|&v| v as f32).collect();
+    let dgamma: Vec<f32> = sums[channels..].iter().map(|&v| v as f32).collect();
     let mean_g: Vec<f32> = dbeta.iter().map(|v| v / rows).collect();
     let mean_gx: Vec<f32> = dgamma.iter().map(|v| v / rows).collect();
     let mut dz = vec![0.0f32; s.z.len()];

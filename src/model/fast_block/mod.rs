@@ -20,9 +20,13 @@ use extension::{FusedBlockBackend, FusedBlockEvalBackend};
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
-/// Whether encoders take the fused path where it applies (on by default).
+/// Whether encoders take the fused path where it applies: on unless turned off with
+/// [`set_enabled`] or by the environment variable `CW_BURN_CONV=1` (burn's own ops, for
+/// comparing the two or ruling the kernels out when something looks wrong).
 pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
+    static BY_ENV: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let off = *BY_ENV.get_or_init(|| std::env::var_os("CW_BURN_CONV").is_some_and(|v| v == "1"));
+    !off && ENABLED.load(Ordering::Relaxed)
 }
 
 /// Turns the fused path off or on for the whole process: `bench` measures burn's own ops

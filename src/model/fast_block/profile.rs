@@ -95,7 +95,7 @@ pub fn fused_stage(g: &ConvGeometry, first: bool, reps: usize) -> StageParts {
         norm_relu_forward,
         norm_relu_backward,
         weight_grad: time(reps, || weight_grad(slice(&saved.x), g, &dz)),
-        input_grad: (!first).then(|| time(reps, || input_grad(g, dz.clone(), &saved.wmat))),
+        input_grad: (!first).then(|| time(reps, || input_grad(g, &dz, &saved.wmat))),
     }
 }
 

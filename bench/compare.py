@@ -1,0 +1,66 @@
+"""The reference training step, PyTorch and contrastive-workbench back to back on this machine.
+
+Runs bench/torch_step.py (NCHW, then channels_last) and `contrastive-workbench bench --json`
+(the fused kernels, then burn's own ops), each in its own process, with the same thread
+count, and prints views/s, the parts of the step, peak RSS and the ratios against PyTorch.
+
+    python3 -m pip install -r bench/requirements.txt     # once (large: PyPI's torch wheel)
+    cargo build --release
+    python3 bench/compare.py                              # or --binary PATH --python PATH
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def lines_of(cmd, env):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", default=os.path.join(HERE, "..", "target", "release", "contrastive-workbench"))
+    ap.add_argument("--python", default=sys.executable, help="a Python with torch installed")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=256)
+    args = ap.parse_args()
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), RAYON_NUM_THREADS=str(args.threads))
+    # Neither side gets the glibc variables that hide allocation costs.
+    for var in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"):
+        env.pop(var, None)
+    rows = []
+    for layout in ("nchw", "channels_last"):
+        rows += lines_of([args.python, os.path.join(HERE, "torch_step.py"), "--layout", layout,
+                          "--threads", str(args.threads), "--steps", str(args.steps),
+                          "--batch", str(args.batch)], env)
+    ours = lines_of([args.binary, "bench", "--json", "--steps", str(args.steps),
+                     "--batch", str(args.batch)], env)
+    base = rows[0]["views_per_sec"]
+    print(f"reference step: {2 * args.batch} views of 32x32x3, {args.threads} threads, "
+          f"median of {args.steps} steps after 2 warm-up")
+    print(f"{'implementation':58} {'s/step':>7} {'views/s':>8} {'vs PyTorch NCHW':>16} {'peak RSS':>9}")
+    for r in rows:
+        print(f"{r['impl']:58} {r['s_per_step']:7.3f} {r['views_per_sec']:8.0f} "
+              f"{r['views_per_sec'] / base:15.2f}x {r['peak_rss_mib']:7.0f} MiB")
+        print(f"{'':4}forward + loss {r['forward_loss_s']:.3f} s, backward {r['backward_s']:.3f} s, "
+              f"optimiser {r['optimizer_s']:.3f} s")
+    for r in ours:
+        p = r["phases"]
+        rss = r.get("peak_rss_mib")
+        print(f"{r['implementation']:58} {r['s_per_step']:7.3f} {r['views_per_sec']:8.0f} "
+              f"{r['views_per_sec'] / base:15.2f}x {rss if rss is None else round(rss):>5} MiB")
+        print(f"{'':4}forward + loss {p['encoder_forward'] + p['head_forward'] + p['loss']:.3f} s, "
+              f"backward {p['backward']:.3f} s, optimiser {p['optimizer']:.3f} s")
+    print(f"fused vs PyTorch channels_last: {ours[0]['views_per_sec'] / rows[1]['views_per_sec']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

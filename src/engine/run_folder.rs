@@ -1,0 +1,262 @@
+//! A run folder: where a run's export and checkpoints go. Two guarantees:
+//! - one writer at a time: a process holds an OS lock on `<dir>/.cw-run` (which also marks
+//!   the folder as a run folder) while it writes there; a second process is refused with
+//!   the holder's process id and command line;
+//! - an export never overwrites files it did not write: a non-empty folder that is not a
+//!   run folder is refused unless the caller forces it.
+//!
+//! Writes are atomic ([`write_atomically`]): a temporary file unique to the process and the
+//! call, then a rename, so an interrupted write leaves the previous file and two writers
+//! never share a temporary.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use anyhow::Context;
+
+/// The marker and lock file of a run folder.
+pub const MARKER: &str = ".cw-run";
+
+/// Files whose presence makes a folder written before markers existed a run folder.
+const LEGACY_RUN_FILES: [&str; 2] = ["checkpoint.safetensors", "encoder.safetensors"];
+
+/// A held claim on a run folder; the lock is released when the last claim of this process
+/// on the folder is dropped.
+#[derive(Debug)]
+pub struct RunFolderClaim {
+    dir: PathBuf,
+    _lock: Arc<File>,
+}
+
+impl RunFolderClaim {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for RunFolderClaim {
+    fn drop(&mut self) {
+        let mut held = held().lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = held.get_mut(&self.dir) {
+            entry.1 -= 1;
+            if entry.1 == 0 {
+                held.remove(&self.dir);
+            }
+        }
+    }
+}
+
+/// The folders this process holds, with how many claims share each lock. A second lock
+/// from the same process on Linux would conflict with its own first one, so claims within
+/// a process share one.
+fn held() -> &'static Mutex<HashMap<PathBuf, (Arc<File>, usize)>> {
+    static HELD: OnceLock<Mutex<HashMap<PathBuf, (Arc<File>, usize)>>> = OnceLock::new();
+    HELD.get_or_init(Default::default)
+}
+
+/// Claims `dir` for writing (creating it): refused when another process holds it, or when
+/// it is a non-empty folder that is not a run folder and `force` is false.
+pub fn claim(dir: &Path, force: bool) -> anyhow::Result<RunFolderClaim> {
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!(
+            "cannot use {} as the run folder: it is a file, not a folder",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let canonical = dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", dir.display()))?;
+    let mut held = held().lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((lock, count)) = held.get_mut(&canonical) {
+        *count += 1;
+        return Ok(RunFolderClaim {
+            dir: canonical,
+            _lock: lock.clone(),
+        });
+    }
+    let marker = canonical.join(MARKER);
+    if !marker.exists() && !force && !is_empty_or_legacy_run(&canonical)? {
+        anyhow::bail!(
+            "{} already holds files this program did not write; choose an empty folder or a \
+             run folder (or pass --force to write into it anyway)",
+            dir.display()
+        );
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&marker)
+        .with_context(|| format!("cannot write {}", marker.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&marker).unwrap_or_default();
+            anyhow::bail!(
+                "{} is in use by another run ({}); wait for it to finish or choose another folder",
+                dir.display(),
+                describe_holder(&holder)
+            );
+        }
+        Err(TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", marker.display()));
+        }
+    }
+    let me = format!(
+        "pid={}\ncommand={}\n",
+        std::process::id(),
+        std::env::args().collect::<Vec<_>>().join(" ")
+    );
+    file.set_len(0)
+        .and_then(|()| file.write_all(me.as_bytes()))
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", marker.display()))?;
+    remove_stale_temporaries(&canonical);
+    let lock = Arc::new(file);
+    held.insert(canonical.clone(), (lock.clone(), 1));
+    Ok(RunFolderClaim {
+        dir: canonical,
+        _lock: lock,
+    })
+}
+
+fn describe_holder(marker: &str) -> String {
+    let field = |key: &str| {
+        marker
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    match (field("pid="), field("command=")) {
+        (Some(pid), Some(cmd)) => format!("process {pid}: {cmd}"),
+        (Some(pid), None) => format!("process {pid}"),
+        _ => "another process".into(),
+    }
+}
+
+fn is_empty_or_legacy_run(dir: &Path) -> anyhow::Result<bool> {
+    let mut entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(Result::ok);
+    let Some(_) = entries.next() else {
+        return Ok(true);
+    };
+    Ok(LEGACY_RUN_FILES.iter().any(|f| dir.join(f).is_file()))
+}
+
+/// Temporaries of writers that died mid-write (`.<name>.<pid>-<n>.partial`, and the older
+/// `.<name>.partial`): only removed while the folder is held, so never a live writer's.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.ends_with(".partial") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// A temporary path beside `target`, unique to this process and call.
+pub fn temporary_beside(target: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let file_name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    target.with_file_name(format!(".{file_name}.{}-{n}.partial", std::process::id()))
+}
+
+/// Runs `write` on a fresh temporary path beside `target`, then renames it over `target`.
+/// On failure the temporary is removed and `target` is untouched.
+pub fn atomically(
+    target: &Path,
+    write: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let tmp = temporary_beside(target);
+    let outcome = write(&tmp).with_context(|| format!("cannot write {}", target.display()));
+    if let Err(e) = outcome {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, target)
+        .with_context(|| format!("cannot move {} into place", target.display()))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+}
+
+/// Writes `bytes` to `target` atomically, synced to disk, with the usual permissions.
+pub fn write_atomically(target: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    atomically(target, |tmp| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_names_are_unique_per_process_and_call() {
+        let a = temporary_beside(Path::new("/x/encoder.safetensors"));
+        let b = temporary_beside(Path::new("/x/encoder.safetensors"));
+        assert_ne!(a, b);
+        let pid = std::process::id().to_string();
+        assert!(a.to_string_lossy().contains(&pid), "{}", a.display());
+        assert!(a.to_string_lossy().ends_with(".partial"));
+    }
+
+    #[test]
+    fn a_folder_of_someone_elses_files_is_refused_unless_forced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("README.md"), "mine").expect("write");
+        let err = claim(dir.path(), false).expect_err("refused");
+        assert!(err.to_string().contains("did not write"), "{err}");
+        drop(claim(dir.path(), true).expect("forced"));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("README.md")).expect("read"),
+            "mine"
+        );
+        // Once claimed, it is a run folder.
+        drop(claim(dir.path(), false).expect("now a run folder"));
+    }
+
+    #[test]
+    fn a_folder_locked_elsewhere_is_refused_with_its_holder_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let marker = dir.path().join(MARKER);
+        std::fs::write(&marker, "pid=4242\ncommand=contrastive-workbench train\n").expect("w");
+        // A separate open file description conflicts even within one process.
+        let other = File::open(&marker).expect("open");
+        other.try_lock().expect("lock");
+        let err = claim(dir.path(), false).expect_err("refused");
+        assert!(err.to_string().contains("process 4242"), "{err}");
+        drop(other);
+        drop(claim(dir.path(), false).expect("free again"));
+    }
+
+    #[test]
+    fn claims_within_a_process_share_the_lock_and_a_file_is_no_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = claim(dir.path(), false).expect("first");
+        let b = claim(dir.path(), false).expect("second claim of the same process");
+        drop((a, b));
+        let file = dir.path().join("plain");
+        std::fs::write(&file, "x").expect("write");
+        let err = claim(&file, false).expect_err("a file");
+        assert!(err.to_string().contains("is a file"), "{err}");
+    }
+}

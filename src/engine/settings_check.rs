@@ -1,0 +1,89 @@
+//! Settings that are valid on their own but will not do what they seem to on this dataset:
+//! said once when the run starts (`Event::Warning`), each naming its field as in a preset.
+
+use crate::data::Dataset;
+use crate::methods::params::Params;
+use crate::preset::Experiment;
+
+/// The warnings for running `exp` on `dataset` with the method's resolved `params`.
+pub fn warnings(exp: &Experiment, dataset: &Dataset, params: &Params) -> Vec<String> {
+    let mut out = Vec::new();
+    let train = dataset.train.len();
+    let t = &exp.train;
+    if t.batch_size > train {
+        out.push(format!(
+            "train.batch_size = {} is larger than the {train} training images: each step uses \
+             all {train} of them",
+            t.batch_size
+        ));
+    }
+    if let Some(queue) = params.find("queue_size")
+        && queue as usize > train
+    {
+        out.push(format!(
+            "method.queue_size = {queue} is larger than the {train} training images: the queue \
+             holds several stale keys of every image, which then act as its own negatives"
+        ));
+    }
+    let bank = exp.eval.bank_size.min(train);
+    if exp.eval.knn_k > bank {
+        out.push(format!(
+            "eval.knn_k = {} is larger than the kNN bank ({bank} images): every query votes \
+             over the whole bank",
+            exp.eval.knn_k
+        ));
+    }
+    if t.warmup_steps >= t.steps {
+        out.push(format!(
+            "train.warmup_steps = {} is not shorter than the run ({} steps): the learning rate \
+             only rises, to {:.3e} at the last step, never reaching train.learning_rate = {}",
+            t.warmup_steps,
+            t.steps,
+            t.lr_at(t.steps.saturating_sub(1)),
+            t.learning_rate
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::DatasetSpec;
+    use crate::data::shapes::ShapesSpec;
+    use crate::methods::MethodSpec;
+
+    #[test]
+    fn each_nonsense_setting_is_named_and_sensible_ones_say_nothing() {
+        let dataset = DatasetSpec::Shapes(ShapesSpec {
+            train_per_class: 8,
+            test_per_class: 2,
+            ..ShapesSpec::default()
+        })
+        .load()
+        .expect("shapes");
+        let mut exp = Experiment::default();
+        let (_, params) = crate::methods::resolve(&exp.method).expect("default method");
+        assert!(warnings(&exp, &dataset, &params).is_empty() || dataset.train.len() < 128);
+
+        exp.train.batch_size = 512;
+        exp.eval.knn_k = 200;
+        exp.train.warmup_steps = exp.train.steps + 5;
+        exp.method = MethodSpec::with_defaults(
+            crate::methods::REGISTRY
+                .iter()
+                .find(|m| m.id == "moco")
+                .expect("moco"),
+        );
+        let (_, params) = crate::methods::resolve(&exp.method).expect("moco");
+        let said = warnings(&exp, &dataset, &params).join("\n");
+        for field in [
+            "train.batch_size",
+            "method.queue_size",
+            "eval.knn_k",
+            "train.warmup_steps",
+        ] {
+            assert!(said.contains(field), "{field} not named in:\n{said}");
+        }
+    }
+}
