@@ -228,3 +228,16 @@ fn the_encoder_takes_the_fused_path_and_agrees_with_burn_ops() {
     let (_, map) = fused.forward_with_map(x, 1);
     assert_eq!(map.dims(), [6, 64, 16, 16], "a kept map is NCHW");
 }
+
+#[test]
+fn a_nan_in_the_input_reaches_the_output() {
+    // The engine refuses a step whose loss is not finite; a rectifier that turned NaN into
+    // 0 would hide a bad batch from it.
+    let device = Device::flex().autodiff();
+    let block = ConvBlock::new(3, 4, 1, Norm::Batch, &device);
+    let mut v = vec![0.5f32; 2 * 3 * 4 * 4];
+    v[5] = f32::NAN;
+    let x = Tensor::<4>::from_data(TensorData::new(v, [2, 4, 4, 3]), &device);
+    let y = values(fast_block::forward_nhwc(&block, x));
+    assert!(y.iter().any(|v| v.is_nan()), "NaN swallowed");
+}

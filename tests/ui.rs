@@ -579,3 +579,28 @@ fn a_checkpointed_run_resumes_from_the_export_folder() {
     assert_eq!(steps, vec![1, 2, 3, 4, 5, 6], "the curve continues");
     assert_eq!(h.state().history.evals.first().unwrap().step, 0);
 }
+
+#[test]
+fn a_checkpoint_folder_that_cannot_be_written_fails_the_run_in_the_window() {
+    let mut h = harness(common::tiny_experiment(8, 16, 1000));
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the checkpoint folder should be: nothing can be written there.
+    let blocked = dir.path().join("not-a-folder");
+    std::fs::write(&blocked, "x").unwrap();
+    h.state_mut().export_dir = blocked.display().to_string();
+    h.state_mut().checkpoint_every = 2;
+    h.run_steps(1);
+    h.get_by_label("Start").click();
+    h.run_steps(1);
+    step_until(&mut h, "the run to fail", |a| {
+        matches!(a.status, RunStatus::Failed(_))
+    });
+    h.run_steps(2);
+    let RunStatus::Failed(message) = &h.state().status else {
+        unreachable!()
+    };
+    assert!(message.contains("is a file, not a folder"), "{message}");
+    assert!(h.state().history.last_step() < 1000, "it stopped");
+    // Shown in the window, not only in a log.
+    h.get_by_label_contains("is a file, not a folder");
+}

@@ -137,14 +137,14 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
             cpu_rate = Some(rate);
         }
     }
-    data_stall(&data, batch, steps);
+    data_stall(&data, batch, steps, fused.views_per_sec);
     super::bench_projection::projection_bench();
     Ok(())
 }
 
-/// A real CPU run through the session loop: how much of its time the trainer waited for
-/// the prefetching view pipeline.
-fn data_stall(data: &crate::data::Dataset, batch: usize, steps: usize) {
+/// A real CPU run through the session loop (augmentation on, prefetched): its training
+/// views/s against the bare step's, and how much of its time the trainer waited for views.
+fn data_stall(data: &crate::data::Dataset, batch: usize, steps: usize, step_rate: f64) {
     let mut exp = crate::preset::Experiment::default();
     exp.train.batch_size = batch;
     exp.train.steps = (2 * steps) as u64;
@@ -161,6 +161,19 @@ fn data_stall(data: &crate::data::Dataset, batch: usize, steps: usize) {
         &Default::default(),
         &mut |_| {},
     );
+    let rates: Vec<f64> = result.metrics.steps[1.min(result.metrics.steps.len())..]
+        .iter()
+        .map(|m| f64::from(m.views_per_sec))
+        .collect();
+    if !rates.is_empty() {
+        let rate = rates.iter().sum::<f64>() / rates.len() as f64;
+        println!(
+            "end to end (session loop, SimCLR, augmentation on, {} steps of {batch}): {rate:.0} \
+             training views/s = {:.2}x the bare step's {step_rate:.0}",
+            rates.len(),
+            rate / step_rate
+        );
+    }
     let waits: Vec<f32> = result.metrics.steps.iter().map(|m| m.data_wait).collect();
     // Step 1 includes the first batch's build: nothing can be ahead of it yet.
     let steady = &waits[1.min(waits.len())..];

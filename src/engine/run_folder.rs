@@ -83,7 +83,7 @@ pub fn claim(dir: &Path, force: bool) -> anyhow::Result<RunFolderClaim> {
     if !marker.exists() && !force && !is_empty_or_legacy_run(&canonical)? {
         anyhow::bail!(
             "{} already holds files this program did not write; choose an empty folder or a \
-             run folder (or pass --force to write into it anyway)",
+             run folder (the train command's --force writes into it anyway)",
             dir.display()
         );
     }

@@ -37,7 +37,7 @@ pub static INFO: MethodInfo = MethodInfo {
         ParamSpec::choice(
             "estimator",
             "MI estimator",
-            "Jensen-Shannon (the paper's default), Donsker-Varadhan (as MINE) or InfoNCE",
+            "Jensen-Shannon (the paper's default), Donsker-Varadhan (as MINE) or InfoNCE (each positive against every position of every other image, as the reference code)",
             ESTIMATORS,
             0,
         ),
@@ -261,13 +261,14 @@ impl Method for Dim {
                     .reshape([b * positions, c]);
                 let l = net.local_critic.forward(l);
                 let scores = g.clone().matmul(l.transpose()).reshape([b, b, positions]);
-                mi_estimate(scores, estimator)
+                mi_estimate(scores, estimator, n)
             });
             let global = net.map_critic.as_ref().map(|rho| {
                 let whole = rho.forward(map.clone().reshape([b, c * h * wd]));
                 mi_estimate(
                     g.clone().matmul(whole.transpose()).reshape([b, b, 1]),
                     estimator,
+                    n,
                 )
             });
             let mut objective = Tensor::<1>::zeros([1], &y.device());

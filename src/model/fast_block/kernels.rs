@@ -202,7 +202,8 @@ pub fn batch_stats(z: &[f32], channels: usize) -> (Vec<f32>, Vec<f32>) {
     (mean, var)
 }
 
-/// `max(0, z * scale + shift)` per channel: the normalised, affine, rectified output.
+/// `relu(z * scale + shift)` per channel: the normalised, affine, rectified output (NaN
+/// stays NaN).
 pub fn scale_shift_relu(z: &[f32], scale: &[f32], shift: &[f32]) -> Vec<f32> {
     let channels = scale.len();
     let mut y = vec![0.0f32; z.len()];
@@ -211,7 +212,10 @@ pub fn scale_shift_relu(z: &[f32], scale: &[f32], shift: &[f32]) -> Vec<f32> {
         .for_each(|(y, z)| {
             for (y, z) in y.chunks_mut(channels).zip(z.chunks(channels)) {
                 for c in 0..channels {
-                    y[c] = (z[c] * scale[c] + shift[c]).max(0.0);
+                    // Not f32::max: it drops a NaN, and a NaN must reach the loss so the
+                    // step is refused (as burn's and PyTorch's relu keep it).
+                    let v = z[c] * scale[c] + shift[c];
+                    y[c] = if v < 0.0 { 0.0 } else { v };
                 }
             }
         });

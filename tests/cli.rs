@@ -1,0 +1,371 @@
+//! The headless `train` command as a script meets it: stderr piped, failures visible on
+//! stdout as JSON lines and in the exit status, signals that write the checkpoint, one
+//! writer per run folder.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_contrastive-workbench");
+
+/// A small, fast SimCLR preset on shapes.
+fn preset(dir: &Path, name: &str, steps: u64) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"{name}\"\n\
+             [dataset]\nkind = \"shapes\"\ntrain_per_class = 8\ntest_per_class = 4\n\
+             [encoder]\nchannels = [8, 16]\n\
+             [train]\nsteps = {steps}\nbatch_size = 16\nlog_every = 1\nbackend = \"cpu\"\nwarmup_steps = 0\n\
+             [eval]\nevery = 1000000\nbank_size = 64\nquery_size = 32\nknn_k = 5\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn train(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("train")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[test]
+fn a_folder_that_cannot_be_written_fails_loudly_with_stderr_piped() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = preset(dir.path(), "w", 3);
+    let not_a_folder = dir.path().join("file");
+    std::fs::write(&not_a_folder, "x").unwrap();
+    for out_dir in [not_a_folder.as_path(), Path::new("/proc/cw-test-run")] {
+        let out = train(&[
+            "--preset",
+            p.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(&out_dir.display().to_string()), "{stderr}");
+    }
+}
+
+#[test]
+fn a_write_that_fails_mid_run_stops_it_and_says_so_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = preset(dir.path(), "mid", 40);
+    let out_dir = dir.path().join("run");
+    let mut child = Command::new(BIN)
+        .args([
+            "--preset",
+            p.to_str().unwrap(),
+            "train",
+            "--checkpoint-every",
+            "1",
+        ])
+        .args(["--out", out_dir.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Once training runs, take the folder's write permission away (root ignores modes,
+    // so replace the checkpoint by a folder: the rename onto it fails).
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let stepped = line.contains("\"step\":2,");
+        seen.push(line);
+        if stepped {
+            std::fs::remove_file(out_dir.join("checkpoint.safetensors")).ok();
+            std::fs::create_dir(out_dir.join("checkpoint.safetensors")).unwrap();
+            std::fs::write(out_dir.join("checkpoint.safetensors/keep"), "x").unwrap();
+            break;
+        }
+    }
+    seen.extend(lines.map(Result::unwrap));
+    let status = child.wait().unwrap();
+    let events: Vec<serde_json::Value> = seen
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(status.code(), Some(1), "{seen:?}");
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert!(kinds.contains(&"checkpoint_failed"), "{kinds:?}");
+    assert!(kinds.contains(&"failed"), "{kinds:?}");
+    let last_step = events
+        .iter()
+        .filter_map(|e| e["step"].as_u64())
+        .max()
+        .unwrap();
+    assert!(
+        last_step < 40,
+        "the run stopped instead of training unsaved"
+    );
+}
+
+fn spawn_long_run(preset: &Path, out_dir: &Path) -> (Child, impl Iterator<Item = String>) {
+    let mut child = Command::new(BIN)
+        .args([
+            "--preset",
+            preset.to_str().unwrap(),
+            "train",
+            "--checkpoint-every",
+            "0",
+        ])
+        .args(["--out", out_dir.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(Result::unwrap);
+    // Wait until it trains.
+    assert!(
+        lines.by_ref().any(|l| l.contains("\"loss\"")),
+        "no step line"
+    );
+    (child, lines)
+}
+
+fn signal(child: &Child, name: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{name}");
+}
+
+#[test]
+fn ctrl_c_and_sigterm_write_the_checkpoint_and_export_and_the_run_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = preset(dir.path(), "sig", 1_000_000);
+    for (name, code) in [("INT", 130), ("TERM", 143)] {
+        let out_dir = dir.path().join(format!("run-{name}"));
+        let (mut child, rest) = spawn_long_run(&p, &out_dir);
+        signal(&child, name);
+        let _: Vec<String> = rest.collect();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "SIG{name}");
+        for file in [
+            "checkpoint.safetensors",
+            "encoder.safetensors",
+            "preset.toml",
+        ] {
+            assert!(out_dir.join(file).is_file(), "SIG{name}: {file} missing");
+        }
+        let ckpt = contrastive_workbench::engine::checkpoint::Checkpoint::read(&out_dir).unwrap();
+        assert!(ckpt.step >= 1);
+        let more = (ckpt.step + 2).to_string();
+        let out = train(&[
+            "--resume",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--steps",
+            &more,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_second_run_on_the_same_folder_is_refused_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = preset(dir.path(), "two", 1_000_000);
+    let out_dir = dir.path().join("shared");
+    let (mut first, rest) = spawn_long_run(&p, &out_dir);
+    let second = train(&[
+        "--preset",
+        p.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("process {}", first.id())),
+        "the holder is named: {stderr}"
+    );
+    signal(&first, "TERM");
+    let _: Vec<String> = rest.collect();
+    assert_eq!(first.wait().unwrap().code(), Some(143));
+}
+
+#[test]
+fn a_folder_of_other_files_is_not_overwritten_and_names_are_not_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = preset(dir.path(), "mine", 2);
+    let users = dir.path().join("users-folder");
+    std::fs::create_dir(&users).unwrap();
+    std::fs::write(users.join("README.md"), "my notes").unwrap();
+    let out = train(&[
+        "--preset",
+        p.to_str().unwrap(),
+        "--out",
+        users.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    assert_eq!(
+        std::fs::read_to_string(users.join("README.md")).unwrap(),
+        "my notes"
+    );
+
+    let hostile = dir.path().join("hostile.toml");
+    std::fs::write(&hostile, "name = \"..\"\n").unwrap();
+    let out = train(&["--preset", hostile.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("name = \"..\""), "{stderr}");
+}
+
+#[test]
+fn a_checkpoint_copied_from_another_run_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = preset(dir.path(), "run-a", 2);
+    let b_text = std::fs::read_to_string(&a)
+        .unwrap()
+        .replace("run-a", "run-b")
+        .replace("batch_size = 16", "batch_size = 12");
+    let b = dir.path().join("run-b.toml");
+    std::fs::write(&b, b_text).unwrap();
+    let (out_a, out_b) = (dir.path().join("a"), dir.path().join("b"));
+    for (p, o) in [(&a, &out_a), (&b, &out_b)] {
+        let out = train(&[
+            "--preset",
+            p.to_str().unwrap(),
+            "--out",
+            o.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let before = std::fs::read(out_b.join("preset.toml")).unwrap();
+    std::fs::copy(
+        out_a.join("checkpoint.safetensors"),
+        out_b.join("checkpoint.safetensors"),
+    )
+    .unwrap();
+    let out = train(&["--resume", "--out", out_b.to_str().unwrap(), "--steps", "4"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("train.batch_size"), "{stderr}");
+    assert_eq!(std::fs::read(out_b.join("preset.toml")).unwrap(), before);
+}
+
+#[test]
+fn the_random_init_evaluation_is_exported_before_any_training() {
+    // Killed outright after its first steps, with no evaluation since step 0: the folder
+    // holds the random-init export (the baseline), not nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let p = preset(dir.path(), "base", 1_000_000);
+    let out_dir = dir.path().join("run");
+    let (mut child, _rest) = spawn_long_run(&p, &out_dir);
+    signal(&child, "KILL");
+    child.wait().unwrap();
+    let evals = std::fs::read_to_string(out_dir.join("eval.csv")).unwrap();
+    assert!(evals.lines().nth(1).unwrap().starts_with("0,"), "{evals}");
+    assert!(out_dir.join("encoder.safetensors").is_file());
+}
+
+#[test]
+fn exported_files_have_the_usual_permissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = preset(dir.path(), "perm", 2);
+    let out_dir = dir.path().join("run");
+    let out = train(&[
+        "--preset",
+        p.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        json_lines(&out)
+            .iter()
+            .any(|l| l["final_knn_top1"].is_number())
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |f: &str| {
+            std::fs::metadata(out_dir.join(f))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        for f in [
+            "encoder.safetensors",
+            "encoder.bpk",
+            "checkpoint.safetensors",
+            "embeddings.npy",
+        ] {
+            assert_eq!(mode(f), mode("preset.toml"), "{f}");
+        }
+    }
+}
+
+#[test]
+fn an_empty_preset_and_nonsense_settings_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.toml");
+    std::fs::write(&empty, "# nothing here\n").unwrap();
+    let out = train(&["--preset", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty"));
+
+    let p = preset(dir.path(), "odd", 2);
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("batch_size = 16", "batch_size = 500")
+        .replace("warmup_steps = 0", "warmup_steps = 10");
+    std::fs::write(&p, text).unwrap();
+    let out_dir = dir.path().join("run");
+    let out = train(&[
+        "--preset",
+        p.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let warnings: Vec<String> = json_lines(&out)
+        .iter()
+        .filter(|l| l["event"] == "warning")
+        .map(|l| l["message"].as_str().unwrap().to_string())
+        .collect();
+    for field in ["train.batch_size", "train.warmup_steps"] {
+        assert!(
+            warnings.iter().any(|w| w.contains(field)),
+            "{field}: {warnings:?}"
+        );
+    }
+}
