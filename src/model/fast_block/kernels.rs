@@ -52,33 +52,97 @@ impl ConvGeometry {
 }
 
 /// The patch matrix of `x` (NHWC) for output rows `rows` (a range of `b*Ho*Wo + oh*Wo + ow`),
-/// written into `cols` (`rows.len() * 9 * Ci`). Out-of-image taps are zeros.
+/// written into `cols` (`rows.len() * 9 * Ci`), in parallel. Out-of-image taps are zeros.
 pub fn im2col(x: &[f32], g: &ConvGeometry, rows: std::ops::Range<usize>, cols: &mut [f32]) {
-    let (ho, wo, k, ci) = (g.out_height(), g.out_width(), g.patch(), g.c_in);
+    let k = g.patch();
     debug_assert_eq!(cols.len(), rows.len() * k);
     cols.par_chunks_mut(k * IM2COL_ROWS)
         .enumerate()
         .for_each(|(chunk, out)| {
             let first = rows.start + chunk * IM2COL_ROWS;
-            for (j, patch) in out.chunks_mut(k).enumerate() {
-                let r = first + j;
-                let (b, rem) = (r / (ho * wo), r % (ho * wo));
-                let (oh, ow) = (rem / wo, rem % wo);
-                for kh in 0..3 {
-                    let ih = (oh * g.stride + kh) as isize - 1;
-                    for kw in 0..3 {
-                        let iw = (ow * g.stride + kw) as isize - 1;
-                        let dst = &mut patch[(kh * 3 + kw) * ci..(kh * 3 + kw + 1) * ci];
-                        if ih < 0 || iw < 0 || ih >= g.height as isize || iw >= g.width as isize {
-                            dst.fill(0.0);
-                        } else {
-                            let src = ((b * g.height + ih as usize) * g.width + iw as usize) * ci;
-                            dst.copy_from_slice(&x[src..src + ci]);
-                        }
-                    }
+            im2col_serial(x, g, first..first + out.len() / k, out);
+        });
+}
+
+/// [`im2col`] on the calling thread (for tiles that are already one task each).
+pub fn im2col_serial(x: &[f32], g: &ConvGeometry, rows: std::ops::Range<usize>, cols: &mut [f32]) {
+    let (ho, wo, k, ci) = (g.out_height(), g.out_width(), g.patch(), g.c_in);
+    debug_assert_eq!(cols.len(), rows.len() * k);
+    for (patch, r) in cols.chunks_mut(k).zip(rows) {
+        let (b, rem) = (r / (ho * wo), r % (ho * wo));
+        let (oh, ow) = (rem / wo, rem % wo);
+        for kh in 0..3 {
+            let ih = (oh * g.stride + kh) as isize - 1;
+            for kw in 0..3 {
+                let iw = (ow * g.stride + kw) as isize - 1;
+                let dst = &mut patch[(kh * 3 + kw) * ci..(kh * 3 + kw + 1) * ci];
+                if ih < 0 || iw < 0 || ih >= g.height as isize || iw >= g.width as isize {
+                    dst.fill(0.0);
+                } else {
+                    let src = ((b * g.height + ih as usize) * g.width + iw as usize) * ci;
+                    dst.copy_from_slice(&x[src..src + ci]);
                 }
             }
-        });
+        }
+    }
+}
+
+/// Per-channel count, mean and sum of squared deviations of one tile, in f64: tiles are
+/// combined exactly (Chan et al.'s pairwise update) without a pass over the whole output.
+#[derive(Clone, Debug)]
+pub struct TileMoments {
+    pub count: f64,
+    pub mean: Vec<f64>,
+    pub m2: Vec<f64>,
+}
+
+impl TileMoments {
+    /// The moments of `z` (`[rows, channels]`), two passes over data still in cache.
+    pub fn of(z: &[f32], channels: usize) -> Self {
+        let rows = z.len() / channels;
+        let mut sum = vec![0.0f64; channels];
+        for row in z.chunks(channels) {
+            for (s, v) in sum.iter_mut().zip(row) {
+                *s += f64::from(*v);
+            }
+        }
+        let mean: Vec<f64> = sum.iter().map(|s| s / rows.max(1) as f64).collect();
+        let mut m2 = vec![0.0f64; channels];
+        for row in z.chunks(channels) {
+            for ((a, v), m) in m2.iter_mut().zip(row).zip(&mean) {
+                let d = f64::from(*v) - m;
+                *a += d * d;
+            }
+        }
+        Self {
+            count: rows as f64,
+            mean,
+            m2,
+        }
+    }
+
+    /// Folds `other` in (order matters only in the last bits; callers fold in tile order).
+    pub fn merge(&mut self, other: &TileMoments) {
+        let n = self.count + other.count;
+        if other.count == 0.0 {
+            return;
+        }
+        for c in 0..self.mean.len() {
+            let delta = other.mean[c] - self.mean[c];
+            self.mean[c] += delta * other.count / n;
+            self.m2[c] += other.m2[c] + delta * delta * self.count * other.count / n;
+        }
+        self.count = n;
+    }
+
+    /// Mean and biased variance, as f32.
+    pub fn stats(&self) -> (Vec<f32>, Vec<f32>) {
+        let n = self.count.max(1.0);
+        (
+            self.mean.iter().map(|&m| m as f32).collect(),
+            self.m2.iter().map(|&m| (m / n) as f32).collect(),
+        )
+    }
 }
 
 /// The input gradient of one image from its patch-matrix gradient (`Ho*Wo` rows): the
@@ -176,30 +240,6 @@ fn chunked_sums(
         })
         .collect();
     add_partials(partials, lanes * channels)
-}
-
-/// Batch statistics of `z` (`[rows, channels]`): per-channel mean and biased variance
-/// (two passes, as the variance of centred values).
-pub fn batch_stats(z: &[f32], channels: usize) -> (Vec<f32>, Vec<f32>) {
-    let rows = (z.len() / channels).max(1) as f64;
-    let mean: Vec<f32> = chunked_sums(z, channels, 1, |_, row, acc| {
-        for (a, v) in acc.iter_mut().zip(row) {
-            *a += v;
-        }
-    })
-    .into_iter()
-    .map(|s| (s / rows) as f32)
-    .collect();
-    let var = chunked_sums(z, channels, 1, |_, row, acc| {
-        for ((a, v), m) in acc.iter_mut().zip(row).zip(&mean) {
-            let d = v - m;
-            *a += d * d;
-        }
-    })
-    .into_iter()
-    .map(|s| (s / rows) as f32)
-    .collect();
-    (mean, var)
 }
 
 /// `relu(z * scale + shift)` per channel: the normalised, affine, rectified output (NaN
@@ -305,5 +345,63 @@ pub fn norm_relu_backward(s: &NormState, dy: &[f32]) -> NormGrads {
         dgamma,
         dbeta,
         dbias,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_moments_merge_to_the_two_pass_statistics() {
+        // Two channels with a large offset (where one-pass E[x^2] - E[x]^2 loses digits).
+        let rows = 1000;
+        let z: Vec<f32> = (0..rows * 2)
+            .map(|i| {
+                if i % 2 == 0 {
+                    1000.0 + (i % 7) as f32
+                } else {
+                    -(i % 13) as f32 * 0.1
+                }
+            })
+            .collect();
+        let mut merged = TileMoments::of(&z[..0], 2);
+        for tile in z.chunks(2 * 96) {
+            merged.merge(&TileMoments::of(tile, 2));
+        }
+        let (mean, var) = merged.stats();
+        for c in 0..2 {
+            let col: Vec<f64> = z.iter().skip(c).step_by(2).map(|&v| f64::from(v)).collect();
+            let m = col.iter().sum::<f64>() / rows as f64;
+            let v = col.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / rows as f64;
+            assert!((f64::from(mean[c]) - m).abs() < 1e-4, "mean {c}");
+            assert!(
+                (f64::from(var[c]) - v).abs() < 1e-5 * v.max(1.0),
+                "var {c}: {} vs {v}",
+                var[c]
+            );
+        }
+    }
+
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        // <im2col(x), c> == <x, col2im(c)> for any x and c.
+        let g = ConvGeometry {
+            batch: 2,
+            height: 5,
+            width: 4,
+            c_in: 3,
+            c_out: 1,
+            stride: 2,
+        };
+        let x: Vec<f32> = (0..g.input_len()).map(|i| (i % 11) as f32 - 5.0).collect();
+        let c: Vec<f32> = (0..g.rows() * g.patch())
+            .map(|i| (i % 7) as f32 * 0.5)
+            .collect();
+        let mut cols = vec![0.0; c.len()];
+        im2col(&x, &g, 0..g.rows(), &mut cols);
+        let lhs: f32 = cols.iter().zip(&c).map(|(a, b)| a * b).sum();
+        let rhs: f32 = x.iter().zip(col2im(&c, &g)).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-3, "{lhs} vs {rhs}");
     }
 }

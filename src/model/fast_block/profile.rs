@@ -10,7 +10,7 @@ use burn::backend::ops::{ActivationOps, ConvOptions, ModuleOps};
 use super::extension::{
     Saved, convolve, forward_train, input_grad, norm_backward, slice, tensor, weight_grad,
 };
-use super::kernels::{ConvGeometry, batch_stats, scale_shift_relu, weight_to_matrix};
+use super::kernels::{ConvGeometry, scale_shift_relu, weight_to_matrix};
 
 /// Median seconds of each part of one stage's training step.
 #[derive(Clone, Debug, Default)]
@@ -78,10 +78,10 @@ pub fn fused_stage(g: &ConvGeometry, first: bool, reps: usize) -> StageParts {
         weight_to_matrix(slice(&weight), g.c_in, g.c_out),
         [g.patch(), g.c_out],
     );
+    // The fused forward computes the batch statistics inside the convolution's tiles.
     let conv_forward = time(reps, || convolve(slice(&x), g, &wmat));
-    let z = convolve(slice(&x), g, &wmat);
+    let (z, mean, var) = convolve(slice(&x), g, &wmat);
     let norm_relu_forward = time(reps, || {
-        let (mean, var) = batch_stats(slice(&z), g.c_out);
         let scale: Vec<f32> = var.iter().map(|v| 1.0 / (v + 1e-5).sqrt()).collect();
         let shift: Vec<f32> = mean.iter().zip(&scale).map(|(m, s)| -m * s).collect();
         scale_shift_relu(slice(&z), &scale, &shift)
