@@ -264,3 +264,34 @@ fn projections_carry_each_images_two_views_in_the_same_picture() {
         .count();
     assert!(apart > 90, "{apart} of 100 pairs differ");
 }
+
+#[test]
+fn an_image_folder_with_nothing_held_out_names_the_field() {
+    use contrastive_workbench::data::DatasetSpec;
+    use contrastive_workbench::data::image_folder::ImageFolderSpec;
+    let dir = tempfile::tempdir().unwrap();
+    for class in ["a", "b"] {
+        for i in 0..3 {
+            let img = image::RgbImage::from_pixel(8, 8, image::Rgb([i * 60, 10, 200]));
+            std::fs::create_dir_all(dir.path().join(class)).unwrap();
+            img.save(dir.path().join(format!("{class}/{i}.png")))
+                .unwrap();
+        }
+    }
+    let mut exp = common::tiny_experiment(8, 4, 2);
+    exp.dataset = DatasetSpec::ImageFolder(ImageFolderSpec {
+        held_out: 0.0,
+        size: 16,
+        ..ImageFolderSpec::at(dir.path())
+    });
+    let dataset = exp.dataset.load().unwrap();
+    let (_keep, commands) = crossbeam_channel::bounded(1);
+    let result = contrastive_workbench::engine::session::run_experiment(
+        &exp,
+        &dataset,
+        &commands,
+        &mut |_| {},
+    );
+    let message = result.failed.unwrap();
+    assert!(message.contains("dataset.held_out = 0"), "{message}");
+}

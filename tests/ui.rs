@@ -604,3 +604,17 @@ fn a_checkpoint_folder_that_cannot_be_written_fails_the_run_in_the_window() {
     // Shown in the window, not only in a log.
     h.get_by_label_contains("is a file, not a folder");
 }
+
+#[test]
+fn a_setting_that_will_not_do_what_it_seems_is_shown_as_a_warning() {
+    // 64 training images, a batch of 512: each step uses all 64, and the window says so.
+    let mut h = harness(common::tiny_experiment(8, 512, 3));
+    h.run_steps(1);
+    h.get_by_label("Start").click();
+    h.run_steps(1);
+    step_until(&mut h, "the run to finish", |a| {
+        a.status == RunStatus::Finished { stopped: false }
+    });
+    h.run_steps(1);
+    h.get_by_label_contains("warning: train.batch_size = 512");
+}

@@ -19,10 +19,23 @@ pub fn alignment(z: &[f32], d: usize) -> f32 {
         / n as f32
 }
 
-/// uniform = log mean over distinct pairs i < j of exp(-t ||f(x_i) - f(x_j)||^2), t = 2,
-/// over all rows of `z` (both views). Lower is more uniform; its minimum on the sphere
-/// approaches -4 as points spread out. Computed with log-sum-exp for stability.
+/// Uniformity of `z` `[2n, d]` (rows `i` and `i + n` the two views of image `i`) as Wang
+/// & Isola compute it: the mean of each view's own uniformity, so the n positive pairs
+/// (close by design) never enter the uniformity mean. An odd number of rows is taken as
+/// one set of points.
 pub fn uniformity(z: &[f32], d: usize) -> f32 {
+    let rows = z.len() / d.max(1);
+    if rows < 4 || rows % 2 == 1 {
+        return uniformity_of(z, d);
+    }
+    let (view1, view2) = z.split_at(rows / 2 * d);
+    0.5 * (uniformity_of(view1, d) + uniformity_of(view2, d))
+}
+
+/// uniform = log mean over distinct pairs i < j of exp(-t ||f(x_i) - f(x_j)||^2), t = 2,
+/// over all rows of `z`. Lower is more uniform; its minimum on the sphere approaches -4 as
+/// points spread out. Computed with log-sum-exp for stability.
+pub fn uniformity_of(z: &[f32], d: usize) -> f32 {
     const T: f64 = 2.0;
     let u = l2_normalized_rows(z, d);
     let rows = u.len() / d;
@@ -61,5 +74,18 @@ mod tests {
         assert!((f64::from(uniformity(&z, 2)) - expected).abs() < 1e-6);
         // All points equal: exp(0) everywhere, log 1 = 0 (the collapsed extreme).
         assert!(uniformity(&[1.0, 1.0, 1.0, 1.0, 2.0, 2.0], 2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn positive_pairs_do_not_enter_the_uniformity() {
+        // Two views, each the same two antipodal points: each view alone has one pair at
+        // squared distance 4, so uniformity is -8 (t = 2). Pooling all four rows would mix
+        // in the views' coinciding pairs (distance 0) and give log((2 + 4 e^-8) / 6).
+        let z = [1.0, 0.0, -1.0, 0.0, 1.0, 0.0, -1.0, 0.0];
+        assert!(
+            (f64::from(uniformity(&z, 2)) + 8.0).abs() < 1e-5,
+            "{}",
+            uniformity(&z, 2)
+        );
     }
 }

@@ -44,7 +44,8 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
         ui.separator();
         status_line(ui, app);
     });
-    ui.horizontal(|ui| {
+    // Wrapped: warnings and failed writes must stay readable, not run off the edge.
+    ui.horizontal_wrapped(|ui| {
         let backend = match &app.history.backend {
             Some(b) => format!("Backend: {}: {}", b.name, b.reason),
             None => {
