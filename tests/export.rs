@@ -181,3 +181,93 @@ fn cmc_with_three_views_exports_l_a_and_b() {
     let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Default, &Device::flex());
     assert_eq!(method.embed(x).dims(), [2, 3 * 16]);
 }
+
+#[test]
+fn the_onnx_graph_decodes_with_batchnorm_folded_into_its_convolutions() {
+    use contrastive_workbench::engine::onnx_export::{OPSET, decode};
+    // Train a few steps so the running statistics are not the identity.
+    let device = Device::flex().autodiff();
+    let cfg = SmallCnnConfig {
+        channels: vec![4, 8],
+        ..SmallCnnConfig::default()
+    };
+    let encoder = cfg.init(&device);
+    for _ in 0..3 {
+        let x = Tensor::<4>::random([6, 3, 8, 8], Distribution::Normal(0.5, 2.0), &device);
+        drop(encoder.forward(x));
+    }
+    let encoder = encoder.valid();
+    let dir = tempfile::tempdir().unwrap();
+    let only = ExportedEncoder {
+        name: "encoder",
+        network: encoder.clone(),
+        input: EncoderInput::Rgb,
+    };
+    let files = export_encoders(
+        dir.path(),
+        &[only],
+        &Experiment::default(),
+        &MetricsLog::default(),
+    )
+    .unwrap();
+    assert!(files.iter().any(|f| f == "encoder.onnx"), "{files:?}");
+    let model = decode(&std::fs::read(dir.path().join("encoder.onnx")).unwrap()).unwrap();
+    assert_eq!(model.opset_import[0].version, OPSET);
+    let graph = model.graph.unwrap();
+    let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
+    assert_eq!(
+        ops,
+        [
+            "Conv",
+            "Relu",
+            "Conv",
+            "Relu",
+            "GlobalAveragePool",
+            "Flatten"
+        ]
+    );
+    let input = graph.input[0]
+        .r#type
+        .as_ref()
+        .unwrap()
+        .tensor_type
+        .as_ref()
+        .unwrap();
+    let dims = &input.shape.as_ref().unwrap().dim;
+    assert_eq!(
+        dims[0].dim_param.as_deref(),
+        Some("batch"),
+        "a named dynamic batch"
+    );
+    assert_eq!(dims[1].dim_value, Some(3));
+
+    // Folded by hand: W' = W * gamma / sqrt(var + eps), b' = (b - mean) * that + beta.
+    let block = &encoder.blocks[1];
+    let bn = block.bn.as_ref().unwrap();
+    let (w, b) = (
+        values(block.conv.weight.val()),
+        values(block.conv.bias.as_ref().unwrap().val()),
+    );
+    let (g, beta) = (values(bn.gamma.val()), values(bn.beta.val()));
+    let (m, v) = (
+        values(bn.running_mean.value()),
+        values(bn.running_var.value()),
+    );
+    assert!(m.iter().any(|x| x.abs() > 1e-3), "statistics moved: {m:?}");
+    let init = |name: &str| -> Vec<f32> {
+        let t = graph.initializer.iter().find(|t| t.name == name).unwrap();
+        t.raw_data
+            .chunks(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    let (w_onnx, b_onnx) = (init("blocks.1.weight"), init("blocks.1.bias"));
+    for co in 0..8 {
+        let s = g[co] / (v[co] + bn.epsilon as f32).sqrt();
+        let k = 9 * 4;
+        for j in 0..k {
+            assert!((w_onnx[co * k + j] - w[co * k + j] * s).abs() < 1e-6);
+        }
+        assert!((b_onnx[co] - ((b[co] - m[co]) * s + beta[co])).abs() < 1e-5);
+    }
+}

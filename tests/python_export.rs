@@ -6,6 +6,7 @@
 
 mod common;
 
+use burn::module::Module;
 use contrastive_workbench::engine::embeddings_export::EmbeddingTable;
 use contrastive_workbench::engine::session::{RunOptions, run_experiment_with};
 use serde_json::{Map, Value, json};
@@ -62,6 +63,64 @@ fn python_reads_the_export_with_numpy_and_safetensors() {
             "labels": table.rows.iter().map(|r| r.1).collect::<Vec<_>>(),
         },
     });
+    // A fixed input and the burn encoder's output for it, for the ONNX check in Python.
+    let encoder = result
+        .method
+        .as_deref()
+        .unwrap()
+        .export_encoders()
+        .remove(0)
+        .network
+        .valid();
+    let n = 4;
+    let input: Vec<f32> = (0..n * 3 * 32 * 32)
+        .map(|i| ((i * 37) % 97) as f32 / 48.0 - 1.0)
+        .collect();
+    let x = burn::tensor::Tensor::<4>::from_data(
+        burn::tensor::TensorData::new(input.clone(), [n, 3, 32, 32]),
+        &burn::tensor::Device::flex(),
+    );
+    let output: Vec<f32> = encoder.forward(x).into_data().iter::<f32>().collect();
+    let npy = contrastive_workbench::engine::embeddings_export::npy_f32;
+    std::fs::write(
+        dir.path().join("onnx_input.npy"),
+        npy(&input, n, 3 * 32 * 32),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("onnx_output.npy"),
+        npy(&output, n, output.len() / n),
+    )
+    .unwrap();
+    // A layer-norm encoder (CPC's patch encoder uses one) in ln/, through the same check.
+    let ln = contrastive_workbench::model::SmallCnnConfig {
+        channels: vec![8, 16],
+        norm: contrastive_workbench::model::Norm::Layer,
+    }
+    .init(&burn::tensor::Device::flex());
+    let ln_dir = dir.path().join("ln");
+    contrastive_workbench::engine::export::export_encoders(
+        &ln_dir,
+        &[contrastive_workbench::methods::ExportedEncoder {
+            name: "encoder",
+            network: ln.clone(),
+            input: contrastive_workbench::methods::EncoderInput::Rgb,
+        }],
+        &exp,
+        &Default::default(),
+    )
+    .unwrap();
+    let x = burn::tensor::Tensor::<4>::from_data(
+        burn::tensor::TensorData::new(input.clone(), [n, 3, 32, 32]),
+        &burn::tensor::Device::flex(),
+    );
+    let ln_out: Vec<f32> = ln.forward(x).into_data().iter::<f32>().collect();
+    std::fs::write(ln_dir.join("onnx_input.npy"), npy(&input, n, 3 * 32 * 32)).unwrap();
+    std::fs::write(
+        ln_dir.join("onnx_output.npy"),
+        npy(&ln_out, n, ln_out.len() / n),
+    )
+    .unwrap();
     let expected_path = dir.path().join("expected.json");
     std::fs::write(&expected_path, expected.to_string()).unwrap();
 
@@ -77,8 +136,8 @@ fn python_reads_the_export_with_numpy_and_safetensors() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "the Python check failed (it needs numpy and safetensors: \
-         python3 -m pip install numpy safetensors)\nstdout: {stdout}\nstderr: {stderr}"
+        "the Python check failed (it needs numpy, safetensors, onnx and onnxruntime: \
+         python3 -m pip install numpy safetensors onnx onnxruntime)\nstdout: {stdout}\nstderr: {stderr}"
     );
     assert!(stdout.starts_with("ok:"), "{stdout}");
 }

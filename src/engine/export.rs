@@ -137,6 +137,11 @@ pub fn export_encoders(
                 .map_err(|e| anyhow::anyhow!("{e}"))
         })?;
         written.push(file);
+        let file = format!("{}.onnx", e.name);
+        let doc = input_description(e.input, &exp.views.normalize);
+        let model = super::onnx_export::encoder_model(&e.network, e.input.channels(), &doc);
+        write_atomically(&dir.join(&file), &super::onnx_export::encode(&model))?;
+        written.push(file);
     }
 
     let mut texts = vec![

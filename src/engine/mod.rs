@@ -10,6 +10,8 @@ pub mod embeddings_export;
 pub mod evaluate;
 pub mod export;
 pub mod frozen_encoder;
+pub mod onnx_export;
+pub mod onnx_proto;
 pub mod probe_runner;
 pub mod protocol;
 pub mod run_folder;

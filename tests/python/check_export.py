@@ -1,7 +1,8 @@
-"""Reads a contrastive-workbench export with numpy and safetensors only (what a user taking
-the encoder elsewhere has), and checks it against expected.json, written by the Rust test
-(tests/python_export.rs) from what Rust wrote: tensor names, shapes and values, and the
-embeddings' shape and first row.
+"""Reads a contrastive-workbench export as a user taking the encoder elsewhere does: the
+safetensors and embeddings with numpy and safetensors alone, checked against expected.json
+(written by the Rust test, tests/python_export.rs, from what Rust wrote: tensor names, shapes
+and values, the embeddings' shape and first row); and encoder.onnx with onnx's checker and
+onnxruntime, against the burn encoder's output for a fixed input.
 
 Usage: python3 check_export.py EXPORT_DIR EXPECTED_JSON
 """
@@ -54,14 +55,36 @@ def check_embeddings(export_dir, expected):
     assert [int(m.split("\t")[1]) for m in meta[1:]] == want["labels"], "metadata.tsv labels"
 
 
+def check_onnx(export_dir):
+    """encoder.onnx passes ONNX's full checker and, in onnxruntime, gives the burn
+    encoder's output for the fixed input the Rust test wrote (to 1e-4)."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(f"{export_dir}/encoder.onnx")
+    onnx.checker.check_model(model, full_check=True)
+    x = np.load(f"{export_dir}/onnx_input.npy").reshape(-1, 3, 32, 32).astype(np.float32)
+    want = np.load(f"{export_dir}/onnx_output.npy")
+    session = ort.InferenceSession(f"{export_dir}/encoder.onnx", providers=["CPUExecutionProvider"])
+    (got,) = session.run(["representation"], {"input": x})
+    err = float(np.abs(got - want).max())
+    scale = max(1.0, float(np.abs(want).max()))
+    assert err <= 1e-4 * scale, f"onnxruntime differs from burn by {err}"
+    # The batch dimension is dynamic: one image alone gives its own row.
+    (one,) = session.run(["representation"], {"input": x[:1]})
+    assert np.abs(one - want[:1]).max() <= 1e-4 * scale
+    return err
+
+
 def main():
     export_dir, expected_path = sys.argv[1], sys.argv[2]
     with open(expected_path) as f:
         expected = json.load(f)
     check_tensors(export_dir, expected)
     check_embeddings(export_dir, expected)
+    err = max(check_onnx(export_dir), check_onnx(f"{export_dir}/ln"))
     print(f"ok: {sum(len(t) for t in expected['safetensors'].values())} tensors, "
-          f"embeddings {expected['embeddings']['shape']}")
+          f"embeddings {expected['embeddings']['shape']}, onnx max error {err:.2e}")
 
 
 if __name__ == "__main__":
