@@ -156,10 +156,17 @@ pub fn export_encoders(
     if let Some(csv) = metrics.confusion_csv() {
         texts.push(("confusion.csv", csv));
     }
+    texts.push((
+        super::tensorboard::PROJECTOR_CONFIG,
+        super::tensorboard::projector_config(),
+    ));
     for (name, text) in texts {
         write_atomically(&dir.join(name), text.as_bytes())?;
         written.push(name.to_string());
     }
+    let events = super::tensorboard::event_file(exp, metrics);
+    write_atomically(&dir.join(super::tensorboard::EVENT_FILE), &events)?;
+    written.push(super::tensorboard::EVENT_FILE.to_string());
     Ok(written)
 }
 

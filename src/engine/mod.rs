@@ -17,6 +17,7 @@ pub mod protocol;
 pub mod run_folder;
 pub mod session;
 pub mod settings_check;
+pub mod tensorboard;
 pub mod trainer;
 
 pub use protocol::{

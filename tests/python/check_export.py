@@ -76,6 +76,47 @@ def check_onnx(export_dir):
     return err
 
 
+def check_tensorboard(export_dir):
+    """TensorBoard's own reader finds the scalars metrics.csv holds, and the hyperparameters.
+    Skipped, saying so, where the tensorboard package is missing (CI installs it)."""
+    try:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    except ImportError:
+        print("tensorboard not installed: event file check skipped")
+        return "skipped"
+    acc = EventAccumulator(export_dir)
+    acc.Reload()
+    tags = acc.Tags()["scalars"]
+    for tag in ["train/loss", "representation/align", "eval/knn_top1"]:
+        assert tag in tags, (tag, tags)
+    with open(f"{export_dir}/metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    loss = {int(r["step"]): float(r["loss"]) for r in rows}
+    got = {e.step: e.value for e in acc.Scalars("train/loss")}
+    assert sorted(got) == sorted(loss), (sorted(got), sorted(loss))
+    for step, value in got.items():
+        assert abs(value - loss[step]) <= 1e-6 * max(1.0, abs(loss[step])), (step, value, loss[step])
+    with open(f"{export_dir}/eval.csv", newline="") as f:
+        knn = {int(r["step"]): float(r["knn_top1"]) for r in csv.DictReader(f)}
+    assert {e.step: round(e.value, 6) for e in acc.Scalars("eval/knn_top1")} == {
+        k: round(v, 6) for k, v in knn.items()}
+    # The hyperparameters travel as the HParams plugin's session start.
+    from tensorboard.plugins.hparams import plugin_data_pb2
+    content = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
+    assert start.hparams["train.batch_size"].number_value > 0, start.hparams
+    assert start.hparams["method.kind"].string_value, start.hparams
+    # The projector's config, parsed by TensorBoard's own proto, points at the embeddings.
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector import projector_plugin
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+    with open(f"{export_dir}/projector_config.pbtxt") as f:
+        config = text_format.Parse(f.read(), ProjectorConfig())
+    tensor = projector_plugin._read_tensor_tsv_file(f"{export_dir}/{config.embeddings[0].tensor_path}")
+    assert tensor.shape == np.load(f"{export_dir}/embeddings.npy").shape, tensor.shape
+    return f"{len(got)} losses"
+
+
 def main():
     export_dir, expected_path = sys.argv[1], sys.argv[2]
     with open(expected_path) as f:
@@ -83,8 +124,10 @@ def main():
     check_tensors(export_dir, expected)
     check_embeddings(export_dir, expected)
     err = max(check_onnx(export_dir), check_onnx(f"{export_dir}/ln"))
+    tb = check_tensorboard(export_dir)
     print(f"ok: {sum(len(t) for t in expected['safetensors'].values())} tensors, "
-          f"embeddings {expected['embeddings']['shape']}, onnx max error {err:.2e}")
+          f"embeddings {expected['embeddings']['shape']}, onnx max error {err:.2e}, "
+          f"tensorboard {tb}")
 
 
 if __name__ == "__main__":
