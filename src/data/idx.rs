@@ -2,6 +2,10 @@
 //!
 //! Layout: a 4-byte magic `0x00 0x00 <type> <ndims>`, then `ndims` big-endian u32 sizes,
 //! then the data. Only unsigned bytes (type 0x08) occur in these datasets.
+//!
+//! Written here rather than taken from a crate: the MNIST crates read whole files without
+//! checking a header against the file, and the reader's job here is exactly that bound
+//! (a hostile header must be refused before anything is allocated).
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;

@@ -124,7 +124,6 @@ fn idx_count(path: &Path) -> Result<usize, DataError> {
     Ok(u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize)
 }
 
-/// `bytes` for people: "36.0 MiB".
 /// Memory the system can still give (Linux: `MemAvailable` in `/proc/meminfo`); `None`
 /// where that is unknown. Read by hand: one number from one text file, where a
 /// system-information crate would add a large dependency.
@@ -172,6 +171,7 @@ pub fn memory_fit(bytes: u64, available: Option<u64>) -> MemoryFit {
     }
 }
 
+/// `bytes` for people: "36.0 MiB".
 pub fn human_bytes(bytes: u64) -> String {
     let b = bytes as f64;
     if b >= 1024.0 * 1024.0 * 1024.0 {
