@@ -210,6 +210,37 @@ impl Experiment {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot serialise: {e}\n"))
     }
 
+    /// Every setting as a leaf of the preset's TOML, keyed by its dotted name as written in
+    /// a preset (`train.batch_size`); tables are walked, arrays are leaves.
+    pub fn settings(&self) -> std::collections::BTreeMap<String, toml::Value> {
+        fn walk(
+            prefix: &str,
+            v: toml::Value,
+            out: &mut std::collections::BTreeMap<String, toml::Value>,
+        ) {
+            match v {
+                toml::Value::Table(t) => {
+                    for (k, v) in t {
+                        let key = if prefix.is_empty() {
+                            k
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        walk(&key, v, out);
+                    }
+                }
+                leaf => {
+                    out.insert(prefix.to_string(), leaf);
+                }
+            }
+        }
+        let mut out = std::collections::BTreeMap::new();
+        if let Ok(v) = toml::Value::try_from(self) {
+            walk("", v, &mut out);
+        }
+        out
+    }
+
     /// Where a run of this experiment goes unless told otherwise: `runs/<name>`.
     pub fn run_dir(&self) -> PathBuf {
         Path::new("runs").join(&self.name)

@@ -66,19 +66,7 @@ fn a_write_that_fails_mid_run_stops_it_and_says_so_on_stdout() {
     let dir = tempfile::tempdir().unwrap();
     let p = preset(dir.path(), "mid", 40);
     let out_dir = dir.path().join("run");
-    let mut child = Command::new(BIN)
-        .args([
-            "--preset",
-            p.to_str().unwrap(),
-            "train",
-            "--checkpoint-every",
-            "1",
-        ])
-        .args(["--out", out_dir.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_train(&p, &out_dir, "1");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     // Once training runs, take the folder's write permission away (root ignores modes,
     // so replace the checkpoint by a folder: the rename onto it fails).
@@ -115,20 +103,20 @@ fn a_write_that_fails_mid_run_stops_it_and_says_so_on_stdout() {
     );
 }
 
-fn spawn_long_run(preset: &Path, out_dir: &Path) -> (Child, impl Iterator<Item = String>) {
-    let mut child = Command::new(BIN)
-        .args([
-            "--preset",
-            preset.to_str().unwrap(),
-            "train",
-            "--checkpoint-every",
-            "0",
-        ])
+/// `train` in the background with piped output.
+fn spawn_train(preset: &Path, out_dir: &Path, checkpoint_every: &str) -> Child {
+    Command::new(BIN)
+        .args(["--preset", preset.to_str().unwrap(), "train"])
+        .args(["--checkpoint-every", checkpoint_every])
         .args(["--out", out_dir.to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn spawn_long_run(preset: &Path, out_dir: &Path) -> (Child, impl Iterator<Item = String>) {
+    let mut child = spawn_train(preset, out_dir, "0");
     let mut lines = BufReader::new(child.stdout.take().unwrap())
         .lines()
         .map(Result::unwrap);

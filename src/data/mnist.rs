@@ -43,8 +43,18 @@ pub struct IdxFiles {
     pub test_labels: PathBuf,
 }
 
+/// Where Debian's dataset packages (`dataset-fashion-mnist`) put their files.
+const DEBIAN_DATASETS: &str = "/usr/share/datasets";
+
 /// Finds the four files in `dir`; the error names the folder and the missing file.
 pub fn find_files(dir: &Path) -> Result<IdxFiles, DataError> {
+    if !dir.exists() && dir.starts_with(DEBIAN_DATASETS) {
+        return Err(DataError::format(
+            dir,
+            "does not exist: Debian installs the full Fashion-MNIST there with \
+             `apt-get install dataset-fashion-mnist`",
+        ));
+    }
     let entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| DataError::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -205,4 +215,21 @@ pub fn load_idx_pair(
             .map(|i| format!("{}#{i}", images.display()))
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_debian_dataset_says_which_package_brings_it() {
+        let err = find_files(Path::new("/usr/share/datasets/no-such-dataset"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("apt-get install dataset-fashion-mnist"),
+            "{err}"
+        );
+    }
 }

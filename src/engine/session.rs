@@ -519,18 +519,15 @@ fn preset_differences(a: &Experiment, b: &Experiment) -> Vec<String> {
     let flat = |e: &Experiment| {
         let mut e = e.clone();
         e.train.steps = 0;
-        let mut out = std::collections::BTreeMap::new();
-        if let Ok(value) = toml::Value::try_from(&e) {
-            flatten("", &value, &mut out);
-        }
-        out
+        e.settings()
     };
     let (fa, fb) = (flat(a), flat(b));
     let keys: std::collections::BTreeSet<&String> = fa.keys().chain(fb.keys()).collect();
     keys.into_iter()
         .filter(|k| fa.get(*k) != fb.get(*k))
         .map(|k| {
-            let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(unset)".into());
+            let show =
+                |v: Option<&toml::Value>| v.map_or_else(|| "(unset)".into(), ToString::to_string);
             format!(
                 "{k} = {} in the checkpoint, {} here",
                 show(fa.get(k)),
@@ -538,28 +535,6 @@ fn preset_differences(a: &Experiment, b: &Experiment) -> Vec<String> {
             )
         })
         .collect()
-}
-
-fn flatten(
-    prefix: &str,
-    value: &toml::Value,
-    out: &mut std::collections::BTreeMap<String, String>,
-) {
-    match value {
-        toml::Value::Table(t) => {
-            for (k, v) in t {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        other => {
-            out.insert(prefix.to_string(), other.to_string());
-        }
-    }
 }
 
 /// Writes the run's checkpoint, reporting the outcome as an event.

@@ -136,34 +136,21 @@ fn text(s: &str) -> ProtoValue {
     }
 }
 
-/// The preset's settings as hyperparameters: every leaf by its dotted TOML name (numbers
-/// as numbers; switches, names and lists such as view pipelines as their TOML text).
+/// The preset's settings as hyperparameters, by their dotted TOML names (numbers as
+/// numbers; switches, names and lists such as view pipelines as their TOML text).
 fn hparams(exp: &Experiment) -> HashMap<String, ProtoValue> {
-    fn walk(prefix: &str, v: &toml::Value, out: &mut HashMap<String, ProtoValue>) {
-        let value = match v {
-            toml::Value::Table(t) => {
-                for (k, v) in t {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    walk(&key, v, out);
-                }
-                return;
-            }
-            toml::Value::Integer(i) => number(*i as f64),
-            toml::Value::Float(f) => number(*f),
-            toml::Value::String(s) => text(s),
-            other => text(&other.to_string()),
-        };
-        out.insert(prefix.to_string(), value);
-    }
-    let mut out = HashMap::new();
-    if let Ok(v) = toml::Value::try_from(exp) {
-        walk("", &v, &mut out);
-    }
-    out
+    exp.settings()
+        .into_iter()
+        .map(|(k, v)| {
+            let value = match v {
+                toml::Value::Integer(i) => number(i as f64),
+                toml::Value::Float(f) => number(f),
+                toml::Value::String(s) => text(&s),
+                other => text(&other.to_string()),
+            };
+            (k, value)
+        })
+        .collect()
 }
 
 /// The whole event file for a run: the version record, the hyperparameters, then one event
