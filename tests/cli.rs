@@ -35,6 +35,22 @@ fn train(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `train --preset P --out O`, which must succeed (stderr shown when it does not).
+fn train_ok(preset: &Path, out_dir: &Path) -> Output {
+    let out = train(&[
+        "--preset",
+        preset.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -236,17 +252,7 @@ fn a_checkpoint_copied_from_another_run_is_refused() {
     std::fs::write(&b, b_text).unwrap();
     let (out_a, out_b) = (dir.path().join("a"), dir.path().join("b"));
     for (p, o) in [(&a, &out_a), (&b, &out_b)] {
-        let out = train(&[
-            "--preset",
-            p.to_str().unwrap(),
-            "--out",
-            o.to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        train_ok(p, o);
     }
     let before = std::fs::read(out_b.join("preset.toml")).unwrap();
     std::fs::copy(
@@ -281,17 +287,7 @@ fn exported_files_have_the_usual_permissions() {
     let dir = tempfile::tempdir().unwrap();
     let p = preset(dir.path(), "perm", 2);
     let out_dir = dir.path().join("run");
-    let out = train(&[
-        "--preset",
-        p.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = train_ok(&p, &out_dir);
     assert!(
         json_lines(&out)
             .iter()
@@ -334,17 +330,7 @@ fn an_empty_preset_and_nonsense_settings_are_named() {
         .replace("warmup_steps = 0", "warmup_steps = 10");
     std::fs::write(&p, text).unwrap();
     let out_dir = dir.path().join("run");
-    let out = train(&[
-        "--preset",
-        p.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = train_ok(&p, &out_dir);
     let warnings: Vec<String> = json_lines(&out)
         .iter()
         .filter(|l| l["event"] == "warning")

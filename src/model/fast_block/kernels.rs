@@ -173,16 +173,6 @@ pub fn col2im_image(dcols: &[f32], g: &ConvGeometry, dx: &mut [f32]) {
     }
 }
 
-/// [`col2im_image`] over a whole batch, one task per image (no two write the same pixel).
-pub fn col2im(dcols: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    let (rows, image) = (g.out_height() * g.out_width(), g.height * g.width * g.c_in);
-    let mut dx = vec![0.0f32; g.input_len()];
-    dx.par_chunks_mut(image)
-        .zip(dcols.par_chunks(rows * g.patch()))
-        .for_each(|(dx, dcols)| col2im_image(dcols, g, dx));
-    dx
-}
-
 /// burn/PyTorch conv weight `[Co, Ci, 3, 3]` -> the GEMM's `[9*Ci, Co]`.
 pub fn weight_to_matrix(w: &[f32], c_in: usize, c_out: usize) -> Vec<f32> {
     let mut m = vec![0.0f32; 9 * c_in * c_out];
@@ -401,7 +391,15 @@ mod tests {
         let mut cols = vec![0.0; c.len()];
         im2col(&x, &g, 0..g.rows(), &mut cols);
         let lhs: f32 = cols.iter().zip(&c).map(|(a, b)| a * b).sum();
-        let rhs: f32 = x.iter().zip(col2im(&c, &g)).map(|(a, b)| a * b).sum();
+        let image = g.height * g.width * g.c_in;
+        let mut dx = vec![0.0; g.input_len()];
+        for (dx, c) in dx
+            .chunks_mut(image)
+            .zip(c.chunks(g.out_height() * g.out_width() * g.patch()))
+        {
+            col2im_image(c, &g, dx);
+        }
+        let rhs: f32 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
         assert!((lhs - rhs).abs() < 1e-3, "{lhs} vs {rhs}");
     }
 }
