@@ -37,6 +37,7 @@ pub fn purge_delay_ms() -> i64 {
     // SAFETY: reads an integer from mimalloc's option table.
     #[allow(unsafe_code)]
     let value = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
+    #[allow(clippy::useless_conversion)] // c_long is i64 here but i32 on Windows
     i64::from(value)
 }
 

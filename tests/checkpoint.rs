@@ -10,6 +10,7 @@ use std::path::Path;
 use burn::tensor::Device;
 use contrastive_workbench::engine::checkpoint::{CHECKPOINT_FILE, Checkpoint};
 use contrastive_workbench::engine::embeddings_export::EmbeddingTable;
+use contrastive_workbench::engine::run_folder::atomically;
 use contrastive_workbench::engine::session::{
     CheckpointPlan, RunOptions, RunResult, run_experiment_with,
 };
@@ -96,11 +97,31 @@ fn a_killed_writer_leaves_the_previous_checkpoint_and_bad_ones_are_refused() {
     let file = dir.path().join(CHECKPOINT_FILE);
     let good = std::fs::read(&file).unwrap();
 
-    // A writer killed midway leaves only its temporary file; the checkpoint is untouched.
-    let partial = dir.path().join(format!(".{CHECKPOINT_FILE}.partial"));
-    std::fs::write(&partial, &good[..good.len() / 3]).unwrap();
+    // A write that fails midway (the disk fills, the writer dies) leaves the checkpoint
+    // untouched and no temporary behind.
+    let failed = atomically(&file, |tmp| {
+        std::fs::write(tmp, &good[..good.len() / 3])?;
+        anyhow::bail!("the disk is full")
+    });
+    assert!(format!("{:#}", failed.unwrap_err()).contains("the disk is full"));
     assert_eq!(std::fs::read(&file).unwrap(), good);
     assert_eq!(Checkpoint::read(dir.path()).unwrap().step, 2);
+    let leftovers = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".partial")
+            })
+            .count()
+    };
+    assert_eq!(leftovers(dir.path()), 0);
+    // A killed process leaves its temporary file: the next claim of the folder sweeps it.
+    let partial = dir.path().join(format!(".{CHECKPOINT_FILE}.partial"));
+    std::fs::write(&partial, &good[..good.len() / 3]).unwrap();
     // The next checkpoint replaces the leftover and the file.
     let mut longer = exp.clone();
     longer.train.steps = 3;

@@ -73,13 +73,23 @@ fn pause_resume_and_stop_through_the_channel() {
         |e| matches!(e, Event::Step(m) if m.step > paused_at),
     );
 
-    let asked = Instant::now();
+    // Stopping a paused run takes no further step: it finishes where it paused.
+    h.send(Command::Pause);
+    let seen = wait_for(&h, limit, |e| matches!(e, Event::Paused { .. }));
+    let Some(Event::Paused { step: paused_again }) = seen.last().cloned() else {
+        unreachable!()
+    };
     h.send(Command::Stop);
-    wait_for(&h, limit, |e| {
-        matches!(e, Event::Finished { stopped: true, .. })
-    });
-    // A step at this size takes well under a second; stopping waits for at most one step.
-    eprintln!("stop took {:?}", asked.elapsed());
+    let seen = wait_for(&h, limit, |e| matches!(e, Event::Finished { .. }));
+    assert!(
+        matches!(seen.last(), Some(Event::Finished { step, stopped: true }) if *step == paused_again),
+        "stopped at {paused_again}, finished as {:?}",
+        seen.last()
+    );
+    assert!(
+        !seen.iter().any(|e| matches!(e, Event::Step(_))),
+        "stepped after stop: {seen:?}"
+    );
     assert!(
         repaints.load(Ordering::SeqCst) > 0,
         "the UI was never woken"

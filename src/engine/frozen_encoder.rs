@@ -10,6 +10,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::methods::encoder_input::embed_with;
+use crate::methods::persist::Persist;
 use crate::methods::state::MethodState;
 use crate::methods::{
     self, BuildContext, EncoderInput, ExportedEncoder, Method, StepError, StepOutput, TrainBatch,
@@ -113,7 +114,11 @@ impl Method for FrozenEncoder {
         &self.encoders[0].1
     }
 
-    fn save_state(&self, _state: &mut MethodState) -> anyhow::Result<()> {
+    fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
+        Vec::new()
+    }
+
+    fn save_state(&mut self, _state: &mut MethodState) -> anyhow::Result<()> {
         bail!("a frozen encoder has no training state to checkpoint")
     }
 

@@ -53,8 +53,10 @@ impl Drop for RunFolderClaim {
 /// The folders this process holds, with how many claims share each lock. A second lock
 /// from the same process on Linux would conflict with its own first one, so claims within
 /// a process share one.
-fn held() -> &'static Mutex<HashMap<PathBuf, (Arc<File>, usize)>> {
-    static HELD: OnceLock<Mutex<HashMap<PathBuf, (Arc<File>, usize)>>> = OnceLock::new();
+type HeldFolders = Mutex<HashMap<PathBuf, (Arc<File>, usize)>>;
+
+fn held() -> &'static HeldFolders {
+    static HELD: OnceLock<HeldFolders> = OnceLock::new();
     HELD.get_or_init(Default::default)
 }
 

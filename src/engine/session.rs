@@ -196,12 +196,14 @@ pub fn run_experiment_with(
         return result;
     }
     let eval_device = device;
-    let temperature = params.find("temperature").map(|t| t as f32);
+    let temperature = method.logit_temperature();
     emit(Event::Started {
         backend,
         total_steps: exp.train.steps,
     });
-    for message in super::settings_check::warnings(exp, dataset, &params) {
+    let mut warnings = super::settings_check::warnings(exp, dataset);
+    warnings.extend(method.warnings(dataset.train.len()));
+    for message in warnings {
         emit(Event::Warning { message });
     }
 
@@ -401,7 +403,7 @@ pub fn run_experiment_with(
                 && plan.every > 0
                 && step % plan.every == 0
                 && step < exp.train.steps
-                && let Err(message) = save_checkpoint(plan, exp, &result, emit)
+                && let Err(message) = save_checkpoint(plan, exp, &mut result, emit)
             {
                 fail(
                     &mut result,
@@ -444,7 +446,7 @@ pub fn run_experiment_with(
     // Stopped or finished (never diverged): keep where it got to, and for a stopped run
     // its latest model too.
     if let Some(plan) = &options.checkpoints
-        && let Err(message) = save_checkpoint(plan, exp, &result, emit)
+        && let Err(message) = save_checkpoint(plan, exp, &mut result, emit)
     {
         fail(
             &mut result,
@@ -541,10 +543,10 @@ fn preset_differences(a: &Experiment, b: &Experiment) -> Vec<String> {
 fn save_checkpoint(
     plan: &CheckpointPlan,
     exp: &Experiment,
-    result: &RunResult,
+    result: &mut RunResult,
     emit: &mut dyn FnMut(Event),
 ) -> Result<(), String> {
-    let Some(method) = result.method.as_deref() else {
+    let Some(method) = result.method.as_deref_mut() else {
         return Ok(());
     };
     let mut state = crate::methods::state::MethodState::default();

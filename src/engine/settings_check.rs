@@ -2,11 +2,11 @@
 //! said once when the run starts (`Event::Warning`), each naming its field as in a preset.
 
 use crate::data::Dataset;
-use crate::methods::params::Params;
 use crate::preset::Experiment;
 
-/// The warnings for running `exp` on `dataset` with the method's resolved `params`.
-pub fn warnings(exp: &Experiment, dataset: &Dataset, params: &Params) -> Vec<String> {
+/// The warnings for running `exp` on `dataset` (the method's own come from
+/// [`crate::methods::Method::warnings`]).
+pub fn warnings(exp: &Experiment, dataset: &Dataset) -> Vec<String> {
     let mut out = Vec::new();
     let train = dataset.train.len();
     let t = &exp.train;
@@ -15,14 +15,6 @@ pub fn warnings(exp: &Experiment, dataset: &Dataset, params: &Params) -> Vec<Str
             "train.batch_size = {} is larger than the {train} training images: each step uses \
              all {train} of them",
             t.batch_size
-        ));
-    }
-    if let Some(queue) = params.find("queue_size")
-        && queue as usize > train
-    {
-        out.push(format!(
-            "method.queue_size = {queue} is larger than the {train} training images: the queue \
-             holds several stale keys of every image, which then act as its own negatives"
         ));
     }
     let bank = exp.eval.bank_size.min(train);
@@ -51,7 +43,6 @@ mod tests {
     use super::*;
     use crate::data::DatasetSpec;
     use crate::data::shapes::ShapesSpec;
-    use crate::methods::MethodSpec;
 
     #[test]
     fn each_nonsense_setting_is_named_and_sensible_ones_say_nothing() {
@@ -63,26 +54,13 @@ mod tests {
         .load()
         .expect("shapes");
         let mut exp = Experiment::default();
-        let (_, params) = crate::methods::resolve(&exp.method).expect("default method");
-        assert!(warnings(&exp, &dataset, &params).is_empty() || dataset.train.len() < 128);
+        assert!(warnings(&exp, &dataset).is_empty() || dataset.train.len() < 128);
 
         exp.train.batch_size = 512;
         exp.eval.knn_k = 200;
         exp.train.warmup_steps = exp.train.steps + 5;
-        exp.method = MethodSpec::with_defaults(
-            crate::methods::REGISTRY
-                .iter()
-                .find(|m| m.id == "moco")
-                .expect("moco"),
-        );
-        let (_, params) = crate::methods::resolve(&exp.method).expect("moco");
-        let said = warnings(&exp, &dataset, &params).join("\n");
-        for field in [
-            "train.batch_size",
-            "method.queue_size",
-            "eval.knn_k",
-            "train.warmup_steps",
-        ] {
+        let said = warnings(&exp, &dataset).join("\n");
+        for field in ["train.batch_size", "eval.knn_k", "train.warmup_steps"] {
             assert!(said.contains(field), "{field} not named in:\n{said}");
         }
     }

@@ -4,11 +4,33 @@
 //! negatives, no momentum encoder, no stop-gradient.
 
 use super::common::{Backbone, halves};
-use super::state::MethodState;
-use super::trainable::Trainable;
-use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
+use super::plain::{Pairs, plain};
+use super::settings::{hidden_width, projection_dim};
+use super::{BuildContext, Method, MethodInfo, ParamSpec};
 use crate::losses::barlow_twins;
-use crate::model::SmallCnn;
+
+crate::settings! {
+    /// The settings of this method.
+    pub struct Settings {
+        lambda: f64 = ParamSpec::number(
+            "off-diagonal weight lambda",
+            "Weight of the redundancy-reduction term (0.0051 in the paper)",
+            0.0051,
+            1e-5,
+            1.0,
+        )
+        .log(),
+        hidden: usize = hidden_width(
+            "projector hidden width",
+            512.0,
+            "Width of the projector's hidden layers (8192 in the paper)",
+        ),
+        projection_dim: usize = projection_dim(
+            512.0,
+            "Output of the projector: the size of C (8192 in the paper)",
+        ),
+    }
+}
 
 pub static INFO: MethodInfo = MethodInfo {
     id: "barlow_twins",
@@ -20,35 +42,7 @@ pub static INFO: MethodInfo = MethodInfo {
               different information), which rules out collapse without any negatives.",
     formula: "C_ij = sum_b z1_bi z2_bj / N (standardised over the batch),  \
               L = sum_i (1 - C_ii)^2 + lambda sum_{i != j} C_ij^2",
-    params: &[
-        ParamSpec::number(
-            "lambda",
-            "off-diagonal weight lambda",
-            "Weight of the redundancy-reduction term (0.0051 in the paper)",
-            0.0051,
-            1e-5,
-            1.0,
-        )
-        .log(),
-        ParamSpec::integer(
-            "hidden",
-            "projector hidden width",
-            "Width of the projector's hidden layers (8192 in the paper)",
-            512.0,
-            8.0,
-            8192.0,
-        )
-        .log(),
-        ParamSpec::integer(
-            "projection_dim",
-            "projection dim",
-            "Output of the projector: the size of C (8192 in the paper)",
-            512.0,
-            2.0,
-            8192.0,
-        )
-        .log(),
-    ],
+    params: Settings::PARAMS,
     diagram: super::siamese(
         &[super::trained("encoder"), super::trained("projector")],
         &[super::shared("encoder"), super::shared("projector")],
@@ -56,47 +50,16 @@ pub static INFO: MethodInfo = MethodInfo {
     ),
     needs_colour: false,
     multi_crop: false,
+    preview: super::preview::pairs,
     build,
 };
 
-pub struct BarlowTwins {
-    net: Trainable<Backbone>,
-    lambda: f64,
-    dim: usize,
-}
-
 fn build(ctx: &BuildContext) -> Box<dyn Method> {
-    let p = ctx.params;
-    let dim = p.count("projection_dim");
-    let net = Backbone::new(ctx, p.count("hidden"), dim, 3);
-    Box::new(BarlowTwins {
-        net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
-        lambda: p.get("lambda"),
-        dim,
+    let s = Settings::read(ctx.params);
+    let net = Backbone::new(ctx, s.hidden, s.projection_dim, 3);
+    plain(ctx, net, move |z, pairs: &Pairs| {
+        let (z1, z2) = halves(z, pairs.images);
+        barlow_twins(z1, z2, s.lambda).into()
     })
-}
-
-impl Method for BarlowTwins {
-    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
-        self.net.save("net", s)
-    }
-
-    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
-        self.net.load("net", s)
-    }
-
-    fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
-        let n = batch.images();
-        let lambda = self.lambda;
-        let (loss, z) = self.net.step(lr, |net| {
-            let z = net.forward(batch.views);
-            let (z1, z2) = halves(z.clone(), n);
-            (barlow_twins(z1, z2, lambda), z)
-        })?;
-        Ok(StepOutput::new(loss, z, self.dim))
-    }
-
-    fn encoder_ref(&self) -> &SmallCnn {
-        &self.net.net().encoder
-    }
+    .boxed()
 }

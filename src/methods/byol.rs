@@ -7,12 +7,35 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 
 use super::common::{Backbone, halves};
-use super::state::MethodState;
+use super::persist::Persist;
+use super::settings::{hidden_width, projection_dim};
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::negative_cosine;
 use crate::model::ema::{ema_update, momentum_copy};
 use crate::model::{BnMlp, BnMlpConfig, SmallCnn};
+
+crate::settings! {
+    /// The settings of this method.
+    pub struct Settings {
+        tau_base: f64 = ParamSpec::number(
+            "target momentum tau_base",
+            "EMA coefficient at step 0 (0.996 in the paper); it rises to 1 by the last step",
+            0.99,
+            0.0,
+            0.99999,
+        ),
+        hidden: usize = hidden_width(
+            "MLP hidden width",
+            512.0,
+            "Hidden width of projector and predictor (4096 in the paper)",
+        ),
+        projection_dim: usize = projection_dim(
+            128.0,
+            "Output of projector and predictor (256 in the paper)",
+        ),
+    }
+}
 
 pub static INFO: MethodInfo = MethodInfo {
     id: "byol",
@@ -24,34 +47,7 @@ pub static INFO: MethodInfo = MethodInfo {
               used. Its momentum rises from tau_base to 1 on a cosine schedule.",
     formula: "L = ||q(z1)/|q(z1)| - z2'/|z2'| ||^2 + (symmetric),  z' = target,  \
               xi <- tau xi + (1 - tau) theta,  tau = 1 - (1 - tau_base)(cos(pi k/K) + 1)/2",
-    params: &[
-        ParamSpec::number(
-            "tau_base",
-            "target momentum tau_base",
-            "EMA coefficient at step 0 (0.996 in the paper); it rises to 1 by the last step",
-            0.99,
-            0.0,
-            0.99999,
-        ),
-        ParamSpec::integer(
-            "hidden",
-            "MLP hidden width",
-            "Hidden width of projector and predictor (4096 in the paper)",
-            512.0,
-            8.0,
-            8192.0,
-        )
-        .log(),
-        ParamSpec::integer(
-            "projection_dim",
-            "projection dim",
-            "Output of projector and predictor (256 in the paper)",
-            128.0,
-            2.0,
-            2048.0,
-        )
-        .log(),
-    ],
+    params: Settings::PARAMS,
     diagram: super::Diagram {
         top_input: "views 1, 2 (online)",
         top: &[
@@ -67,6 +63,7 @@ pub static INFO: MethodInfo = MethodInfo {
     },
     needs_colour: false,
     multi_crop: true,
+    preview: super::preview::pairs,
     build,
 };
 
@@ -91,8 +88,8 @@ pub fn tau_at(tau_base: f64, step: u64, total: u64) -> f64 {
 }
 
 fn build(ctx: &BuildContext) -> Box<dyn Method> {
-    let p = ctx.params;
-    let (hidden, dim) = (p.count("hidden"), p.count("projection_dim"));
+    let s = Settings::read(ctx.params);
+    let (hidden, dim) = (s.hidden, s.projection_dim);
     let online = ByolOnline {
         backbone: Backbone::new(ctx, hidden, dim, 2),
         predictor: BnMlpConfig {
@@ -108,21 +105,15 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
     Box::new(Byol {
         online: Trainable::new(online, super::optimizer::build_optimizer(ctx.train)),
         target: Some(target),
-        tau_base: p.get("tau_base"),
+        tau_base: s.tau_base,
         total_steps: ctx.train.steps,
         dim,
     })
 }
 
 impl Method for Byol {
-    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
-        self.online.save("online", s)?;
-        s.put_target("target", &self.target)
-    }
-
-    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
-        self.online.load("online", s)?;
-        s.load_target("target", &mut self.target)
+    fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
+        vec![("online", &mut self.online), ("target", &mut self.target)]
     }
 
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {

@@ -12,9 +12,11 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor};
 use rand::RngExt;
 
+use super::Params;
 use super::encoder_input::embed_with;
 use super::memory::{BANK_FEATURE_DIM, BANK_MOMENTUM, BANK_TEMPERATURE, MemoryBank};
-use super::state::MethodState;
+use super::persist::Persist;
+use super::preview::{PreviewColumn, ViewsPreview};
 use super::trainable::Trainable;
 use super::{
     BuildContext, EncoderInput, ExportedEncoder, Method, MethodInfo, ParamSpec, StepError,
@@ -31,6 +33,42 @@ const OBJECTIVES: &[&str] = &["infonce", "nce"];
 const VIEW_SETS: &[&str] = &["L-ab", "L-a-b"];
 const GRAPHS: &[&str] = &["core", "full"];
 
+crate::settings! {
+    /// The settings of this method.
+    pub struct Settings {
+        objective: &'static str = ParamSpec::choice(
+            "objective",
+            "Softmax over the positive and k sampled bank entries (InfoNCE), or binary NCE",
+            OBJECTIVES,
+            0,
+        ),
+        negatives: usize = ParamSpec::integer(
+            "negatives k",
+            "Bank entries sampled per step (16384 in the paper)",
+            1024.0,
+            1.0,
+            65536.0,
+        )
+        .log(),
+        temperature: f64 = BANK_TEMPERATURE,
+        bank_momentum: f64 = BANK_MOMENTUM,
+        feature_dim: usize = BANK_FEATURE_DIM,
+        views: &'static str = ParamSpec::choice(
+            "views",
+            "Split each image into L and ab (two encoders), or L, a and b (three encoders)",
+            VIEW_SETS,
+            0,
+        ),
+        graph: &'static str = ParamSpec::choice(
+            "view pairs",
+            "Core view: L against every other view; full graph: every pair of views \
+             (the same with two views)",
+            GRAPHS,
+            1,
+        ),
+    }
+}
+
 pub static INFO: MethodInfo = MethodInfo {
     id: "cmc",
     name: "CMC (Lab views)",
@@ -44,42 +82,7 @@ pub static INFO: MethodInfo = MethodInfo {
               others and the full graph contrasts every pair.",
     formula: "L = -log exp(f_L(i).v_ab(i)/t) / sum_{j in {i} + k sampled} exp(f_L(i).v_ab(j)/t) \
               + (L <-> ab),  v <- norm(m v + (1 - m) f)",
-    params: &[
-        ParamSpec::choice(
-            "objective",
-            "objective",
-            "Softmax over the positive and k sampled bank entries (InfoNCE), or binary NCE",
-            OBJECTIVES,
-            0,
-        ),
-        ParamSpec::integer(
-            "negatives",
-            "negatives k",
-            "Bank entries sampled per step (16384 in the paper)",
-            1024.0,
-            1.0,
-            65536.0,
-        )
-        .log(),
-        BANK_TEMPERATURE,
-        BANK_MOMENTUM,
-        BANK_FEATURE_DIM,
-        ParamSpec::choice(
-            "views",
-            "views",
-            "Split each image into L and ab (two encoders), or L, a and b (three encoders)",
-            VIEW_SETS,
-            0,
-        ),
-        ParamSpec::choice(
-            "graph",
-            "view pairs",
-            "Core view: L against every other view; full graph: every pair of views \
-             (the same with two views)",
-            GRAPHS,
-            1,
-        ),
-    ],
+    params: Settings::PARAMS,
     diagram: super::Diagram {
         top_input: "L channel",
         top: &[super::trained("encoder L"), super::trained("linear, L2")],
@@ -91,8 +94,24 @@ pub static INFO: MethodInfo = MethodInfo {
     },
     needs_colour: true,
     multi_crop: false,
+    preview,
     build,
 };
+
+/// One augmented view split by colour channels, one column per encoder.
+fn preview(params: &Params, _image: usize) -> ViewsPreview {
+    let text = if Settings::read(params).views == "L-a-b" {
+        "CMC: one augmented view per image, split into its L, a and b channels, one encoder \
+         each (a and b are shown together); view 2 is not used."
+    } else {
+        "CMC: one augmented view per image, split into its L channel (one encoder) and its ab \
+         channels (the other encoder); view 2 is not used."
+    };
+    ViewsPreview {
+        columns: [PreviewColumn::LabL, PreviewColumn::LabAb],
+        ..ViewsPreview::pairs(text)
+    }
+}
 
 #[derive(Module, Debug)]
 pub struct ViewNet {
@@ -186,9 +205,9 @@ pub struct Cmc {
 }
 
 fn build(ctx: &BuildContext) -> Box<dyn Method> {
-    let p = ctx.params;
-    let dim = p.count("feature_dim");
-    let views = lab_views(VIEW_SETS[p.count("views")]);
+    let s = Settings::read(ctx.params);
+    let dim = s.feature_dim;
+    let views = lab_views(s.views);
     let net = CmcNet {
         views: views
             .iter()
@@ -203,16 +222,16 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
     Box::new(Cmc {
         net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
         views,
-        pairs: view_pairs(views.len(), GRAPHS[p.count("graph")] == "full"),
+        pairs: view_pairs(views.len(), s.graph == "full"),
         normalize: ctx.normalize,
         banks: views
             .iter()
             .map(|_| MemoryBank::new(len, dim, &mut rng))
             .collect(),
-        softmax: OBJECTIVES[p.count("objective")] == "infonce",
-        negatives: p.count("negatives").min(len - 1),
-        temperature: p.get("temperature"),
-        momentum: p.get("bank_momentum") as f32,
+        softmax: s.objective == "infonce",
+        negatives: s.negatives.min(len - 1),
+        temperature: s.temperature,
+        momentum: s.bank_momentum as f32,
         seed: ctx.seed,
         dim,
     })
@@ -235,20 +254,12 @@ impl Cmc {
 }
 
 impl Method for Cmc {
-    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
-        self.net.save("net", s)?;
-        for (k, bank) in self.banks.iter().enumerate() {
-            bank.save(&format!("bank{k}"), s);
-        }
-        Ok(())
+    fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
+        vec![("net", &mut self.net), ("bank", &mut self.banks)]
     }
 
-    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
-        self.net.load("net", s)?;
-        for (k, bank) in self.banks.iter_mut().enumerate() {
-            bank.load(&format!("bank{k}"), s)?;
-        }
-        Ok(())
+    fn logit_temperature(&self) -> Option<f32> {
+        Some(self.temperature as f32)
     }
 
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {

@@ -16,7 +16,9 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::RngExt;
 
 use super::encoder_input::{embed_with, pool_patches};
-use super::state::MethodState;
+use super::persist::Persist;
+use super::preview::{PreviewColumn, ViewsPreview};
+use super::settings::hidden_width;
 use super::trainable::Trainable;
 use super::{
     BuildContext, EncoderInput, ExportedEncoder, Method, MethodInfo, ParamSpec, Params, StepError,
@@ -32,6 +34,61 @@ use crate::views::patch_grid::PatchGrid;
 
 const CONTEXTS: &[&str] = &["masked-conv", "gru"];
 
+crate::settings! {
+    /// The settings of this method.
+    pub struct Settings {
+        grid: usize = ParamSpec::integer(
+            "patch grid",
+            "Patches per row and column, overlapping by half: 3 on 32x32 images gives 16x16 \
+             patches at stride 8, the paper's 7 gives 8x8 patches at stride 4; reduced when \
+             the image is too small for patches of 2 pixels",
+            3.0,
+            2.0,
+            15.0,
+        ),
+        steps: usize = ParamSpec::integer(
+            "prediction steps k",
+            "Predict the rows 1..=k below each context row (at most grid - 1)",
+            2.0,
+            1.0,
+            14.0,
+        ),
+        context: &'static str = ParamSpec::choice(
+            "context network",
+            "PixelCNN-style masked convolution over the rows above (the paper's image model), \
+             or a GRU running down each column",
+            CONTEXTS,
+            0,
+        ),
+        context_dim: usize = hidden_width(
+            "context dim",
+            128.0,
+            "Channels of the context network",
+        ),
+        negatives: usize = ParamSpec::integer(
+            "negatives",
+            "Patches sampled from the whole batch (all positions, all images) as negatives for \
+             every prediction",
+            256.0,
+            1.0,
+            8192.0,
+        )
+        .log(),
+        layer_norm: bool = ParamSpec::switch(
+            "layer norm (CPC v2)",
+            "Layer norm instead of BatchNorm in the patch encoder: patches of one image must \
+             not share batch statistics, which leak the answer",
+            true,
+        ),
+        patch_augment: bool = ParamSpec::switch(
+            "patch augmentation (CPC v2)",
+            "Mirror each patch at random and drop two of its three colour channels half of the \
+             time, so neighbouring patches cannot be matched by low-level colour and edges",
+            true,
+        ),
+    }
+}
+
 pub static INFO: MethodInfo = MethodInfo {
     id: "cpc",
     name: "CPC (v1/v2)",
@@ -44,67 +101,7 @@ pub static INFO: MethodInfo = MethodInfo {
               (InfoNCE), which bounds the mutual information between context and future.",
     formula: "L_k = -E log [ exp(z_{r+k,c}^T W_k c_{r,c}) / sum_j exp(z_j^T W_k c_{r,c}) ],  \
               L = mean_k L_k,  I(c; z_{+k}) >= log(N+1) - L_k",
-    params: &[
-        ParamSpec::integer(
-            "grid",
-            "patch grid",
-            "Patches per row and column, overlapping by half: 3 on 32x32 images gives 16x16 \
-             patches at stride 8, the paper's 7 gives 8x8 patches at stride 4; reduced when \
-             the image is too small for patches of 2 pixels",
-            3.0,
-            2.0,
-            15.0,
-        ),
-        ParamSpec::integer(
-            "steps",
-            "prediction steps k",
-            "Predict the rows 1..=k below each context row (at most grid - 1)",
-            2.0,
-            1.0,
-            14.0,
-        ),
-        ParamSpec::choice(
-            "context",
-            "context network",
-            "PixelCNN-style masked convolution over the rows above (the paper's image model), \
-             or a GRU running down each column",
-            CONTEXTS,
-            0,
-        ),
-        ParamSpec::integer(
-            "context_dim",
-            "context dim",
-            "Channels of the context network",
-            128.0,
-            8.0,
-            1024.0,
-        )
-        .log(),
-        ParamSpec::integer(
-            "negatives",
-            "negatives",
-            "Patches sampled from the whole batch (all positions, all images) as negatives for \
-             every prediction",
-            256.0,
-            1.0,
-            8192.0,
-        )
-        .log(),
-        ParamSpec::switch(
-            "layer_norm",
-            "layer norm (CPC v2)",
-            "Layer norm instead of BatchNorm in the patch encoder: patches of one image must \
-             not share batch statistics, which leak the answer",
-            true,
-        ),
-        ParamSpec::switch(
-            "patch_augment",
-            "patch augmentation (CPC v2)",
-            "Mirror each patch at random and drop two of its three colour channels half of the \
-             time, so neighbouring patches cannot be matched by low-level colour and edges",
-            true,
-        ),
-    ],
+    params: Settings::PARAMS,
     diagram: super::Diagram {
         top_input: "patch rows <= r",
         top: &[
@@ -120,8 +117,30 @@ pub static INFO: MethodInfo = MethodInfo {
     },
     needs_colour: false,
     multi_crop: false,
+    preview,
     build,
 };
+
+/// Each view's patch grid, context rows and predicted rows marked.
+fn preview(params: &Params, image: usize) -> ViewsPreview {
+    let (g, k) = geometry(&Settings::read(params), image);
+    let text = format!(
+        "CPC: each view is cut into {n}x{n} patches of {p}x{p} pixels at stride {s} (overlapping \
+         by half); both views are used as separate images. From the context of the rows seen so \
+         far (blue, down to row {r}), the network predicts the patch embeddings 1 to {k} rows \
+         below (orange); every row takes its turn as the last context row. Patch augmentation, \
+         if on, is applied per patch during training and not shown.",
+        n = g.grid,
+        p = g.patch,
+        s = g.stride,
+        r = g.grid.saturating_sub(1 + k),
+    );
+    ViewsPreview {
+        columns: [PreviewColumn::Patches(0), PreviewColumn::Patches(1)],
+        text,
+        patches: Some((g, k)),
+    }
+}
 
 #[derive(Module, Debug)]
 pub struct CpcNet {
@@ -156,19 +175,17 @@ fn fitted_grid(image: usize, grid: usize) -> PatchGrid {
 
 /// The patch grid and the number of rows predicted ahead that CPC's settings give on
 /// `image`-pixel images: what training uses and what the views preview draws.
-pub fn geometry(params: &Params, image: usize) -> (PatchGrid, usize) {
-    let grid = fitted_grid(image, params.count("grid"));
-    let steps = params
-        .count("steps")
-        .clamp(1, grid.grid.saturating_sub(1).max(1));
+pub fn geometry(s: &Settings, image: usize) -> (PatchGrid, usize) {
+    let grid = fitted_grid(image, s.grid);
+    let steps = s.steps.clamp(1, grid.grid.saturating_sub(1).max(1));
     (grid, steps)
 }
 
 fn build(ctx: &BuildContext) -> Box<dyn Method> {
-    let p = ctx.params;
-    let (grid, steps) = geometry(p, ctx.image_size);
+    let s = Settings::read(ctx.params);
+    let (grid, steps) = geometry(&s, ctx.image_size);
     let encoder = SmallCnnConfig {
-        norm: if p.on("layer_norm") {
+        norm: if s.layer_norm {
             Norm::Layer
         } else {
             ctx.encoder.norm
@@ -176,8 +193,8 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
         ..ctx.encoder.clone()
     };
     let dim = encoder.output_dim();
-    let hidden = p.count("context_dim");
-    let kind = match CONTEXTS[p.count("context")] {
+    let hidden = s.context_dim;
+    let kind = match s.context {
         "gru" => ContextKind::Gru,
         _ => ContextKind::MaskedConv,
     };
@@ -196,8 +213,8 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
         net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
         grid,
         steps,
-        negatives: p.count("negatives").max(1),
-        patch_augment: p.on("patch_augment"),
+        negatives: s.negatives.max(1),
+        patch_augment: s.patch_augment,
         seed: ctx.seed,
         dim,
     })
@@ -213,12 +230,8 @@ pub fn prediction_loss(pred: Tensor<2>, target: Tensor<2>, negatives: Tensor<2>)
 }
 
 impl Method for Cpc {
-    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
-        self.net.save("net", s)
-    }
-
-    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
-        self.net.load("net", s)
+    fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
+        vec![("net", &mut self.net)]
     }
 
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {

@@ -11,7 +11,10 @@
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 
-use super::state::MethodState;
+use super::Params;
+use super::persist::Persist;
+use super::preview::ViewsPreview;
+use super::settings::hidden_width;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::{MiEstimator, mi_estimate, prior_discriminator_loss, prior_encoder_loss};
@@ -19,6 +22,63 @@ use crate::model::tensor_io::scalar;
 use crate::model::{MlpHead, MlpHeadConfig, SmallCnn};
 
 const ESTIMATORS: &[&str] = &["jsd", "dv", "infonce"];
+
+crate::settings! {
+    /// The settings of this method.
+    pub struct Settings {
+        estimator: &'static str = ParamSpec::choice(
+            "MI estimator",
+            "Jensen-Shannon (the paper's default), Donsker-Varadhan (as MINE) or InfoNCE (each positive against every position of every other image, as the reference code)",
+            ESTIMATORS,
+            0,
+        ),
+        local_stage: usize = ParamSpec::integer(
+            "local feature stage",
+            "Which encoder stage's feature map gives the local features (0 = first)",
+            2.0,
+            0.0,
+            5.0,
+        ),
+        cross_view: bool = ParamSpec::switch(
+            "cross-view pairs (AMDIM)",
+            "Score the global vector of one augmented view against the local features of the \
+             other view (Bachman et al. 2019), so colour and other per-view shortcuts cannot \
+             carry the mutual information; off is the DIM paper (same image, same view)",
+            true,
+        ),
+        local_weight: f64 = ParamSpec::number(
+            "local MI weight (beta)",
+            "Weight of the local objective: y against every position of the feature map \
+             (the paper's best setting, DIM(L), is beta 1, alpha 0)",
+            1.0,
+            0.0,
+            10.0,
+        ),
+        global_weight: f64 = ParamSpec::number(
+            "global MI weight (alpha)",
+            "Weight of the global objective: y against the whole feature map, flattened \
+             (DIM(G) is alpha 1, beta 0)",
+            0.0,
+            0.0,
+            10.0,
+        ),
+        prior_weight: f64 = ParamSpec::number(
+            "prior matching weight (gamma)",
+            "Weight of the adversarial term pushing the squashed representation 1 - e^-y \
+             toward a uniform prior on [0, 1]^d (the paper uses 0.1; 0 turns it off). The \
+             paper squashes with a sigmoid; this encoder's output is non-negative (ReLU then \
+             pooling), where a sigmoid could only reach [0.5, 1)",
+            0.0,
+            0.0,
+            10.0,
+        ),
+        critic_dim: usize = hidden_width(
+            "critic dim",
+            128.0,
+            "Dimension the critic embeds global and local features into",
+        ),
+    }
+}
 
 pub static INFO: MethodInfo = MethodInfo {
     id: "dim",
@@ -33,69 +93,7 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "max alpha I(y; M) + beta mean_p I(y; l_p) - gamma prior,  T(y, l) = phi(y) . psi(l),  \
               JSD: E_P[-sp(-T)] - E_N[sp(T)],  DV: E_P[T] - log E_N[e^T],  \
               InfoNCE: E[log softmax_j T(y_i, l_j)] + log B,  prior: -E log s(D(1 - e^-y))",
-    params: &[
-        ParamSpec::choice(
-            "estimator",
-            "MI estimator",
-            "Jensen-Shannon (the paper's default), Donsker-Varadhan (as MINE) or InfoNCE (each positive against every position of every other image, as the reference code)",
-            ESTIMATORS,
-            0,
-        ),
-        ParamSpec::integer(
-            "local_stage",
-            "local feature stage",
-            "Which encoder stage's feature map gives the local features (0 = first)",
-            2.0,
-            0.0,
-            5.0,
-        ),
-        ParamSpec::switch(
-            "cross_view",
-            "cross-view pairs (AMDIM)",
-            "Score the global vector of one augmented view against the local features of the \
-             other view (Bachman et al. 2019), so colour and other per-view shortcuts cannot \
-             carry the mutual information; off is the DIM paper (same image, same view)",
-            true,
-        ),
-        ParamSpec::number(
-            "local_weight",
-            "local MI weight (beta)",
-            "Weight of the local objective: y against every position of the feature map \
-             (the paper's best setting, DIM(L), is beta 1, alpha 0)",
-            1.0,
-            0.0,
-            10.0,
-        ),
-        ParamSpec::number(
-            "global_weight",
-            "global MI weight (alpha)",
-            "Weight of the global objective: y against the whole feature map, flattened \
-             (DIM(G) is alpha 1, beta 0)",
-            0.0,
-            0.0,
-            10.0,
-        ),
-        ParamSpec::number(
-            "prior_weight",
-            "prior matching weight (gamma)",
-            "Weight of the adversarial term pushing the squashed representation 1 - e^-y \
-             toward a uniform prior on [0, 1]^d (the paper uses 0.1; 0 turns it off). The \
-             paper squashes with a sigmoid; this encoder's output is non-negative (ReLU then \
-             pooling), where a sigmoid could only reach [0.5, 1)",
-            0.0,
-            0.0,
-            10.0,
-        ),
-        ParamSpec::integer(
-            "critic_dim",
-            "critic dim",
-            "Dimension the critic embeds global and local features into",
-            128.0,
-            8.0,
-            1024.0,
-        )
-        .log(),
-    ],
+    params: Settings::PARAMS,
     diagram: super::Diagram {
         top_input: "image",
         top: &[
@@ -113,8 +111,16 @@ pub static INFO: MethodInfo = MethodInfo {
     },
     needs_colour: false,
     multi_crop: false,
+    preview,
     build,
 };
+
+fn preview(_: &Params, _image: usize) -> ViewsPreview {
+    ViewsPreview::pairs(
+        "Deep InfoMax: no view construction of its own; it contrasts a view's global vector \
+         with local feature-map positions (of the other view with cross_view on).",
+    )
+}
 
 #[derive(Module, Debug)]
 pub struct DimNet {
@@ -164,10 +170,10 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
 
 impl Dim {
     fn new(ctx: &BuildContext) -> Self {
-        let p = ctx.params;
+        let s = Settings::read(ctx.params);
         let channels = &ctx.encoder.channels;
-        let stage = p.count("local_stage").min(channels.len().saturating_sub(1));
-        let critic = p.count("critic_dim");
+        let stage = s.local_stage.min(channels.len().saturating_sub(1));
+        let critic = s.critic_dim;
         let head = |input, output| {
             MlpHeadConfig {
                 input,
@@ -177,9 +183,9 @@ impl Dim {
             .init(ctx.device)
         };
         let weights = Weights {
-            global: p.get("global_weight"),
-            local: p.get("local_weight"),
-            prior: p.get("prior_weight"),
+            global: s.global_weight,
+            local: s.local_weight,
+            prior: s.prior_weight,
         };
         let side = map_side(ctx.image_size, stage);
         let dim = ctx.encoder.output_dim();
@@ -194,13 +200,13 @@ impl Dim {
         Dim {
             net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
             prior,
-            estimator: match ESTIMATORS[p.count("estimator")] {
+            estimator: match s.estimator {
                 "dv" => MiEstimator::DonskerVaradhan,
                 "infonce" => MiEstimator::InfoNce,
                 _ => MiEstimator::Jsd,
             },
             stage,
-            cross_view: p.on("cross_view"),
+            cross_view: s.cross_view,
             weights,
             seed: ctx.seed,
             dim,
@@ -216,20 +222,12 @@ struct Measured {
 }
 
 impl Method for Dim {
-    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
-        self.net.save("net", s)?;
-        if let Some(prior) = &self.prior {
-            prior.save("prior", s)?;
-        }
-        Ok(())
-    }
-
-    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
-        self.net.load("net", s)?;
+    fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
+        let mut parts: Vec<(&'static str, &mut dyn Persist)> = vec![("net", &mut self.net)];
         if let Some(prior) = &mut self.prior {
-            prior.load("prior", s)?;
+            parts.push(("prior", prior));
         }
-        Ok(())
+        parts
     }
 
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {

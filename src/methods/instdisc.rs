@@ -11,7 +11,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::RngExt;
 
 use super::memory::{BANK_FEATURE_DIM, BANK_MOMENTUM, BANK_TEMPERATURE, MemoryBank};
-use super::state::MethodState;
+use super::persist::{Estimate, Persist};
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::{binary_nce, l2_normalize};
@@ -20,6 +20,30 @@ use crate::model::tensor_io::matrix_to_vec;
 use crate::seeding::{Stream, rng_for};
 
 const OBJECTIVES: &[&str] = &["nce", "softmax"];
+
+crate::settings! {
+    /// The settings of this method.
+    pub struct Settings {
+        objective: &'static str = ParamSpec::choice(
+            "objective",
+            "Full softmax over the bank (the paper's choice for small data) or NCE with sampled \
+             negatives (its choice for ImageNet)",
+            OBJECTIVES,
+            1,
+        ),
+        negatives: usize = ParamSpec::integer(
+            "NCE negatives m",
+            "Bank entries sampled as noise per step (4096 in the paper)",
+            1024.0,
+            1.0,
+            65536.0,
+        )
+        .log(),
+        temperature: f64 = BANK_TEMPERATURE,
+        bank_momentum: f64 = BANK_MOMENTUM,
+        feature_dim: usize = BANK_FEATURE_DIM,
+    }
+}
 
 pub static INFO: MethodInfo = MethodInfo {
     id: "instdisc",
@@ -32,28 +56,7 @@ pub static INFO: MethodInfo = MethodInfo {
               feature.",
     formula: "P(i|v) = exp(v_i.f/t) / Z,  NCE: h = P / (P + m/n),  \
               L = -log h(i, f) - sum_noise log(1 - h(j, f)),  v_i <- norm(0.5 v_i + 0.5 f)",
-    params: &[
-        ParamSpec::choice(
-            "objective",
-            "objective",
-            "Full softmax over the bank (the paper's choice for small data) or NCE with sampled \
-             negatives (its choice for ImageNet)",
-            OBJECTIVES,
-            1,
-        ),
-        ParamSpec::integer(
-            "negatives",
-            "NCE negatives m",
-            "Bank entries sampled as noise per step (4096 in the paper)",
-            1024.0,
-            1.0,
-            65536.0,
-        )
-        .log(),
-        BANK_TEMPERATURE,
-        BANK_MOMENTUM,
-        BANK_FEATURE_DIM,
-    ],
+    params: Settings::PARAMS,
     diagram: super::Diagram {
         top_input: "view of image i",
         top: &[super::trained("encoder"), super::trained("linear 128, L2")],
@@ -65,6 +68,7 @@ pub static INFO: MethodInfo = MethodInfo {
     },
     needs_colour: false,
     multi_crop: false,
+    preview: super::preview::pairs,
     build,
 };
 
@@ -82,14 +86,14 @@ pub struct InstDisc {
     temperature: f64,
     momentum: f32,
     /// The NCE normalising constant, estimated once from the first batch as in the paper.
-    log_z: Option<f64>,
+    log_z: Estimate,
     seed: u64,
     dim: usize,
 }
 
 fn build(ctx: &BuildContext) -> Box<dyn Method> {
-    let p = ctx.params;
-    let dim = p.count("feature_dim");
+    let s = Settings::read(ctx.params);
+    let dim = s.feature_dim;
     let net = InstDiscNet {
         encoder: ctx.encoder.init(ctx.device),
         fc: LinearConfig::new(ctx.encoder.output_dim(), dim).init(ctx.device),
@@ -98,11 +102,11 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
     Box::new(InstDisc {
         net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
         bank: MemoryBank::new(len, dim, &mut rng_for(ctx.seed, Stream::Method, &[])),
-        softmax: OBJECTIVES[p.count("objective")] == "softmax",
-        negatives: p.count("negatives").min(len - 1),
-        temperature: p.get("temperature"),
-        momentum: p.get("bank_momentum") as f32,
-        log_z: None,
+        softmax: s.objective == "softmax",
+        negatives: s.negatives.min(len - 1),
+        temperature: s.temperature,
+        momentum: s.bank_momentum as f32,
+        log_z: Estimate(None),
         seed: ctx.seed,
         dim,
     })
@@ -117,21 +121,16 @@ enum Candidates {
 }
 
 impl Method for InstDisc {
-    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
-        self.net.save("net", s)?;
-        self.bank.save("bank", s);
-        if let Some(z) = self.log_z {
-            s.put_f64("log_z", z);
-        }
-        Ok(())
+    fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
+        vec![
+            ("net", &mut self.net),
+            ("bank", &mut self.bank),
+            ("log_z", &mut self.log_z),
+        ]
     }
 
-    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
-        self.net.load("net", s)?;
-        self.bank.load("bank", s)?;
-        // Absent when the run stopped before its first step estimated it.
-        self.log_z = s.f64("log_z").ok();
-        Ok(())
+    fn logit_temperature(&self) -> Option<f32> {
+        Some(self.temperature as f32)
     }
 
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
@@ -153,7 +152,7 @@ impl Method for InstDisc {
         let targets: Vec<i64> = batch.indices.iter().map(|&i| i as i64).collect();
         let targets = Tensor::<2, Int>::from_data(TensorData::new(targets, [n, 1]), &device);
         let len = self.bank.len() as f64;
-        let mut log_z = self.log_z;
+        let mut log_z = self.log_z.0;
         // One view per image, as in the paper.
         let (loss, f) = self.net.step(lr, |net| {
             let f = l2_normalize(
@@ -181,7 +180,7 @@ impl Method for InstDisc {
             };
             (loss, f)
         })?;
-        self.log_z = log_z;
+        self.log_z = Estimate(log_z);
         let features = matrix_to_vec(f.clone().detach());
         let staleness = self.bank.mean_age_of(&batch.indices, batch.step);
         self.bank

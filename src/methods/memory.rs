@@ -2,6 +2,7 @@
 //! Plain `f32` storage, never parameters: no gradient reaches them, the optimiser never
 //! sees them, and they are written only with detached values.
 
+use super::persist::Persist;
 use super::state::MethodState;
 use burn::tensor::{Device, Tensor};
 
@@ -10,17 +11,9 @@ use super::common::{random_unit_rows, tensor_2d};
 use crate::seeding::Rng;
 
 /// Settings every memory-bank method (InstDisc, CMC) shares, with the papers' values.
-pub const BANK_TEMPERATURE: ParamSpec = ParamSpec::number(
-    "temperature",
-    "temperature t",
-    "0.07 in the paper",
-    0.07,
-    0.01,
-    10.0,
-)
-.log();
+pub const BANK_TEMPERATURE: ParamSpec =
+    ParamSpec::number("temperature t", "0.07 in the paper", 0.07, 0.01, 10.0).log();
 pub const BANK_MOMENTUM: ParamSpec = ParamSpec::number(
-    "bank_momentum",
     "bank momentum",
     "How much of the old entry is kept at each update (0.5 in the paper)",
     0.5,
@@ -28,7 +21,6 @@ pub const BANK_MOMENTUM: ParamSpec = ParamSpec::number(
     0.999,
 );
 pub const BANK_FEATURE_DIM: ParamSpec = ParamSpec::integer(
-    "feature_dim",
     "feature dim",
     "Dimension of the features stored in the bank (128 in the paper)",
     128.0,
@@ -63,24 +55,6 @@ impl KeyQueue {
         self.written_at.len()
     }
 
-    pub fn save(&self, name: &str, state: &mut MethodState) {
-        state.put_f32s(&format!("{name}.data"), &self.data);
-        state.put_steps(&format!("{name}.written_at"), &self.written_at);
-        state.put_f64(&format!("{name}.next"), self.next as f64);
-    }
-
-    pub fn load(&mut self, name: &str, state: &MethodState) -> anyhow::Result<()> {
-        let data = state.f32s(&format!("{name}.data"), self.data.len())?;
-        let written_at = state.steps(&format!("{name}.written_at"), self.capacity())?;
-        let next = state.f64(&format!("{name}.next"))? as usize;
-        anyhow::ensure!(
-            next < self.capacity(),
-            "section {name}.next is out of range"
-        );
-        (self.data, self.written_at, self.next) = (data, written_at, next);
-        Ok(())
-    }
-
     /// Enqueues `keys` (`[n, dim]` row-major), each replacing the oldest entry.
     pub fn enqueue(&mut self, keys: &[f32], step: u64) {
         for key in keys.chunks_exact(self.dim) {
@@ -109,6 +83,27 @@ impl KeyQueue {
     /// Mean age in steps of the real keys at `step` (how stale the negatives are).
     pub fn mean_age(&self, step: u64) -> f32 {
         mean_age(&self.written_at, step)
+    }
+}
+
+impl Persist for KeyQueue {
+    fn save(&self, name: &str, state: &mut MethodState) -> anyhow::Result<()> {
+        state.put_f32s(&format!("{name}.data"), &self.data);
+        state.put_steps(&format!("{name}.written_at"), &self.written_at);
+        state.put_f64(&format!("{name}.next"), self.next as f64);
+        Ok(())
+    }
+
+    fn load(&mut self, name: &str, state: &MethodState) -> anyhow::Result<()> {
+        let data = state.f32s(&format!("{name}.data"), self.data.len())?;
+        let written_at = state.steps(&format!("{name}.written_at"), self.capacity())?;
+        let next = state.f64(&format!("{name}.next"))? as usize;
+        anyhow::ensure!(
+            next < self.capacity(),
+            "section {name}.next is out of range"
+        );
+        (self.data, self.written_at, self.next) = (data, written_at, next);
+        Ok(())
     }
 }
 
@@ -145,18 +140,6 @@ impl MemoryBank {
 
     pub fn len(&self) -> usize {
         self.written_at.len()
-    }
-
-    pub fn save(&self, name: &str, state: &mut MethodState) {
-        state.put_f32s(&format!("{name}.data"), &self.data);
-        state.put_steps(&format!("{name}.written_at"), &self.written_at);
-    }
-
-    pub fn load(&mut self, name: &str, state: &MethodState) -> anyhow::Result<()> {
-        let data = state.f32s(&format!("{name}.data"), self.data.len())?;
-        let written_at = state.steps(&format!("{name}.written_at"), self.len())?;
-        (self.data, self.written_at) = (data, written_at);
-        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -203,6 +186,21 @@ impl MemoryBank {
     pub fn mean_age_of(&self, indices: &[usize], step: u64) -> f32 {
         let written: Vec<Option<u64>> = indices.iter().map(|&i| self.written_at[i]).collect();
         mean_age(&written, step)
+    }
+}
+
+impl Persist for MemoryBank {
+    fn save(&self, name: &str, state: &mut MethodState) -> anyhow::Result<()> {
+        state.put_f32s(&format!("{name}.data"), &self.data);
+        state.put_steps(&format!("{name}.written_at"), &self.written_at);
+        Ok(())
+    }
+
+    fn load(&mut self, name: &str, state: &MethodState) -> anyhow::Result<()> {
+        let data = state.f32s(&format!("{name}.data"), self.data.len())?;
+        let written_at = state.steps(&format!("{name}.written_at"), self.len())?;
+        (self.data, self.written_at) = (data, written_at);
+        Ok(())
     }
 }
 

@@ -13,7 +13,8 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::Tensor;
 
 use super::memory::KeyQueue;
-use super::state::MethodState;
+use super::persist::Persist;
+use super::settings::{projection_dim, temperature};
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::{info_nce, l2_normalize};
@@ -21,6 +22,40 @@ use crate::model::ema::{ema_update, momentum_copy};
 use crate::model::tensor_io::matrix_to_vec;
 use crate::model::{MlpHead, MlpHeadConfig, SmallCnn};
 use crate::seeding::{Stream, rng_for};
+
+crate::settings! {
+    /// The settings of this method.
+    pub struct Settings {
+        temperature: f64 = temperature(
+            0.2,
+            "0.07 in MoCo v1, 0.2 in v2",
+        ),
+        queue_size: usize = ParamSpec::integer(
+            "queue size K",
+            "Keys kept as negatives (65536 on ImageNet; keep it below the dataset size)",
+            1024.0,
+            16.0,
+            65536.0,
+        )
+        .log(),
+        momentum: f64 = ParamSpec::number(
+            "key momentum m",
+            "EMA coefficient of the key encoder (0.999 in the paper; faster for short runs)",
+            0.99,
+            0.0,
+            0.99999,
+        ),
+        mlp_head: bool = ParamSpec::switch(
+            "MLP head (v2)",
+            "v2's 2-layer MLP head instead of v1's single linear layer",
+            true,
+        ),
+        projection_dim: usize = projection_dim(
+            128.0,
+            "Dimension of queries and keys",
+        ),
+    }
+}
 
 pub static INFO: MethodInfo = MethodInfo {
     id: "moco",
@@ -34,49 +69,7 @@ pub static INFO: MethodInfo = MethodInfo {
               higher temperature and stronger augmentation.",
     formula: "L = -log exp(q.k+/t) / (exp(q.k+/t) + sum_queue exp(q.k/t)),  \
               theta_k <- m theta_k + (1 - m) theta_q",
-    params: &[
-        ParamSpec::number(
-            "temperature",
-            "temperature t",
-            "0.07 in MoCo v1, 0.2 in v2",
-            0.2,
-            0.01,
-            10.0,
-        )
-        .log(),
-        ParamSpec::integer(
-            "queue_size",
-            "queue size K",
-            "Keys kept as negatives (65536 on ImageNet; keep it below the dataset size)",
-            1024.0,
-            16.0,
-            65536.0,
-        )
-        .log(),
-        ParamSpec::number(
-            "momentum",
-            "key momentum m",
-            "EMA coefficient of the key encoder (0.999 in the paper; faster for short runs)",
-            0.99,
-            0.0,
-            0.99999,
-        ),
-        ParamSpec::switch(
-            "mlp_head",
-            "MLP head (v2)",
-            "v2's 2-layer MLP head instead of v1's single linear layer",
-            true,
-        ),
-        ParamSpec::integer(
-            "projection_dim",
-            "projection dim",
-            "Dimension of queries and keys",
-            128.0,
-            2.0,
-            2048.0,
-        )
-        .log(),
-    ],
+    params: Settings::PARAMS,
     diagram: super::Diagram {
         top_input: "view 1 (query)",
         top: &[super::trained("encoder f_q"), super::trained("head")],
@@ -88,6 +81,7 @@ pub static INFO: MethodInfo = MethodInfo {
     },
     needs_colour: false,
     multi_crop: false,
+    preview: super::preview::pairs,
     build,
 };
 
@@ -128,6 +122,16 @@ impl MocoNet {
     }
 }
 
+/// A queue longer than the dataset holds several stale keys of each image.
+fn queue_warning(queue: usize, train_images: usize) -> Option<String> {
+    (queue > train_images).then(|| {
+        format!(
+            "method.queue_size = {queue} is larger than the {train_images} training images: the \
+             queue holds several stale keys of every image, which then act as its own negatives"
+        )
+    })
+}
+
 pub struct Moco {
     query: Trainable<MocoNet>,
     /// The momentum key encoder: never trained, only moved toward the query encoder.
@@ -139,13 +143,13 @@ pub struct Moco {
 }
 
 fn build(ctx: &BuildContext) -> Box<dyn Method> {
-    let p = ctx.params;
-    let dim = p.count("projection_dim");
-    let mlp = p.on("mlp_head");
+    let s = Settings::read(ctx.params);
+    let dim = s.projection_dim;
+    let mlp = s.mlp_head;
     let query = MocoNet::new(ctx, mlp, dim);
     let key = momentum_copy(MocoNet::new(ctx, mlp, dim), &query);
     let queue = KeyQueue::new(
-        p.count("queue_size"),
+        s.queue_size,
         dim,
         &mut rng_for(ctx.seed, Stream::Method, &[]),
     );
@@ -153,24 +157,29 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
         query: Trainable::new(query, super::optimizer::build_optimizer(ctx.train)),
         key: Some(key),
         queue,
-        temperature: p.get("temperature"),
-        momentum: p.get("momentum"),
+        temperature: s.temperature,
+        momentum: s.momentum,
         dim,
     })
 }
 
 impl Method for Moco {
-    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
-        self.query.save("query", s)?;
-        s.put_target("key", &self.key)?;
-        self.queue.save("queue", s);
-        Ok(())
+    fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
+        vec![
+            ("query", &mut self.query),
+            ("key", &mut self.key),
+            ("queue", &mut self.queue),
+        ]
     }
 
-    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
-        self.query.load("query", s)?;
-        s.load_target("key", &mut self.key)?;
-        self.queue.load("queue", s)
+    fn logit_temperature(&self) -> Option<f32> {
+        Some(self.temperature as f32)
+    }
+
+    fn warnings(&self, train_images: usize) -> Vec<String> {
+        queue_warning(self.queue.capacity(), train_images)
+            .into_iter()
+            .collect()
     }
 
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
@@ -206,5 +215,18 @@ impl Method for Moco {
 
     fn encoder_ref(&self) -> &SmallCnn {
         &self.query.net().encoder
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_queue_longer_than_the_dataset_is_named() {
+        let said = super::queue_warning(4096, 800).expect("a warning");
+        assert!(
+            said.contains("method.queue_size = 4096") && said.contains("800"),
+            "{said}"
+        );
+        assert_eq!(super::queue_warning(512, 800), None);
     }
 }

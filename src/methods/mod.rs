@@ -2,8 +2,10 @@
 //!
 //! A method owns its networks and optimiser and performs one training step on a batch of
 //! paired views; the engine owns everything else (data, schedule, metrics, export). Its
-//! settings are declared as [`ParamSpec`]s, so presets validate them and the UI draws
-//! them without knowing the method.
+//! settings are a typed struct declared with [`settings!`], whose [`ParamSpec`]s presets
+//! validate and the UI draws without knowing the method. What a method needs from the
+//! views and offers to the window is data on its [`MethodInfo`]. A method with one
+//! network and a loss on its projections is a [`plain::Plain`] composition.
 
 pub mod barlow_twins;
 pub mod byol;
@@ -20,7 +22,11 @@ pub mod moco;
 pub mod nce;
 pub mod optimizer;
 pub mod params;
+pub mod persist;
 pub mod pixpro;
+pub mod plain;
+pub mod preview;
+pub mod settings;
 pub mod simclr;
 pub mod simsiam;
 pub mod state;
@@ -189,12 +195,36 @@ pub trait Method: Send {
         self.encoder_ref().clone()
     }
 
-    /// Writes everything the next steps depend on into `state`: networks, optimiser
-    /// state, momentum targets, queues and memory banks (for checkpoints).
-    fn save_state(&self, state: &mut state::MethodState) -> anyhow::Result<()>;
+    /// Everything the next steps depend on, each part under its section name: networks
+    /// with their optimiser state, momentum targets, queues, memory banks. Checkpoints
+    /// save and load through this one list.
+    fn state(&mut self) -> Vec<(&'static str, &mut dyn persist::Persist)>;
+
+    /// Writes every part of [`Method::state`] into `state`.
+    fn save_state(&mut self, state: &mut state::MethodState) -> anyhow::Result<()> {
+        self.state()
+            .into_iter()
+            .try_for_each(|(name, part)| part.save(name, state))
+    }
 
     /// Restores what `save_state` wrote, into a method built from the same settings.
-    fn load_state(&mut self, state: &state::MethodState) -> anyhow::Result<()>;
+    fn load_state(&mut self, state: &state::MethodState) -> anyhow::Result<()> {
+        self.state()
+            .into_iter()
+            .try_for_each(|(name, part)| part.load(name, state))
+    }
+
+    /// Settings that are valid on their own but will not do what they seem to on a
+    /// dataset of `train_images` images, each naming its field as in a preset.
+    fn warnings(&self, _train_images: usize) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The temperature that turns the batch's cosine similarities into the logits its
+    /// loss softmaxes, for the dashboard's softmax view; `None` when the loss has none.
+    fn logit_temperature(&self) -> Option<f32> {
+        None
+    }
 
     /// Every encoder to export: file stem, network, what its input is. One RGB encoder for
     /// most methods; CMC has one per view.
@@ -297,6 +327,8 @@ pub struct MethodInfo {
     pub needs_colour: bool,
     /// The method uses multi-crop's local crops when the views settings make them.
     pub multi_crop: bool,
+    /// What the Views tab shows of its input, for these settings and image side.
+    pub preview: fn(&Params, usize) -> preview::ViewsPreview,
     pub build: fn(&BuildContext) -> Box<dyn Method>,
 }
 

@@ -8,15 +8,42 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::seq::index::sample;
 
 use super::common::{HeadNet, halves};
-use super::state::MethodState;
-use super::trainable::Trainable;
-use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
-use crate::losses::{binary_nce, info_nce, info_nce_bound, l2_normalize};
-use crate::model::SmallCnn;
+use super::plain::{Pairs, Scored, plain};
+use super::settings::{projection_dim, temperature};
+use super::{BuildContext, Method, MethodInfo, ParamSpec};
+use crate::losses::{binary_nce, info_nce, info_nce_bound};
 use crate::model::tensor_io::scalar;
 use crate::seeding::{Stream, rng_for};
 
 const ESTIMATORS: &[&str] = &["nce", "infonce"];
+
+crate::settings! {
+    /// The settings of this method.
+    pub struct Settings {
+        estimator: &'static str = ParamSpec::choice(
+            "estimator",
+            "Binary NCE (each candidate alone) or InfoNCE (softmax over k+1)",
+            ESTIMATORS,
+            1,
+        ),
+        negatives: usize = ParamSpec::integer(
+            "negatives k",
+            "Negatives per anchor, sampled from the batch (at most batch - 1)",
+            32.0,
+            1.0,
+            4096.0,
+        )
+        .log(),
+        temperature: f64 = temperature(
+            0.2,
+            "Scale of the cosine scores",
+        ),
+        projection_dim: usize = projection_dim(
+            128.0,
+            "Output of the head",
+        ),
+    }
+}
 
 pub static INFO: MethodInfo = MethodInfo {
     id: "nce",
@@ -29,42 +56,7 @@ pub static INFO: MethodInfo = MethodInfo {
               loss gives a lower bound on the mutual information between views, shown live.",
     formula: "s = cos(z1_i, z2_j)/t.  NCE: -log sig(s+ - ln k) - sum_k log(1 - sig(s- - ln k)).  \
               InfoNCE: -log exp(s+) / (exp(s+) + sum_k exp(s-)).  I(v1; v2) >= ln(k+1) - L_InfoNCE",
-    params: &[
-        ParamSpec::choice(
-            "estimator",
-            "estimator",
-            "Binary NCE (each candidate alone) or InfoNCE (softmax over k+1)",
-            ESTIMATORS,
-            1,
-        ),
-        ParamSpec::integer(
-            "negatives",
-            "negatives k",
-            "Negatives per anchor, sampled from the batch (at most batch - 1)",
-            32.0,
-            1.0,
-            4096.0,
-        )
-        .log(),
-        ParamSpec::number(
-            "temperature",
-            "temperature t",
-            "Scale of the cosine scores",
-            0.2,
-            0.01,
-            10.0,
-        )
-        .log(),
-        ParamSpec::integer(
-            "projection_dim",
-            "projection dim",
-            "Output of the head",
-            128.0,
-            2.0,
-            2048.0,
-        )
-        .log(),
-    ],
+    params: Settings::PARAMS,
     diagram: super::siamese(
         &[super::trained("encoder"), super::trained("head, L2")],
         &[super::shared("encoder"), super::shared("head, L2")],
@@ -72,29 +64,40 @@ pub static INFO: MethodInfo = MethodInfo {
     ),
     needs_colour: false,
     multi_crop: false,
+    preview: super::preview::pairs,
     build,
 };
 
-pub struct Nce {
-    net: Trainable<HeadNet>,
-    info_nce: bool,
-    negatives: usize,
-    temperature: f64,
-    seed: u64,
-    dim: usize,
-}
-
 fn build(ctx: &BuildContext) -> Box<dyn Method> {
-    let dim = ctx.params.count("projection_dim");
-    let net = HeadNet::new(ctx, ctx.encoder.output_dim(), dim);
-    Box::new(Nce {
-        net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
-        info_nce: ESTIMATORS[ctx.params.count("estimator")] == "infonce",
-        negatives: ctx.params.count("negatives"),
-        temperature: ctx.params.get("temperature"),
-        seed: ctx.seed,
-        dim,
+    let s = Settings::read(ctx.params);
+    let net = HeadNet::new(ctx, ctx.encoder.output_dim(), s.projection_dim);
+    let seed = ctx.seed;
+    plain(ctx, net, move |z, pairs: &Pairs| {
+        let n = pairs.images;
+        let k = s.negatives.min(n - 1).max(1);
+        let mut rng = rng_for(seed, Stream::Method, &[3, pairs.step]);
+        let index = |v: Vec<i64>, cols: usize| {
+            Tensor::<2, Int>::from_data(TensorData::new(v, [n, cols]), &pairs.device)
+        };
+        let neg_idx = index(sample_negatives(n, k, &mut rng), k);
+        let pos_idx = index((0..n as i64).collect(), 1);
+        let (z1, z2) = halves(z, n);
+        let scores = z1.matmul(z2.transpose()) / s.temperature;
+        let pos = scores.clone().gather(1, pos_idx);
+        let neg = scores.gather(1, neg_idx);
+        // The MI bound is reported for both estimators, from the same scores.
+        let info = info_nce(pos.clone(), neg.clone());
+        let bound = info_nce_bound(scalar(info.clone().detach()), k);
+        let loss = if s.estimator == "infonce" {
+            info
+        } else {
+            binary_nce(pos, neg)
+        };
+        Scored::from(loss).with_signal("InfoNCE MI bound (nats)", bound)
     })
+    .normalized()
+    .temperature(s.temperature)
+    .boxed()
 }
 
 /// For each of `n` anchors, `k` distinct other columns in `0..n` (never the anchor's own).
@@ -106,49 +109,6 @@ pub fn sample_negatives(n: usize, k: usize, rng: &mut crate::seeding::Rng) -> Ve
         }
     }
     out
-}
-
-impl Method for Nce {
-    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
-        self.net.save("net", s)
-    }
-
-    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
-        self.net.load("net", s)
-    }
-
-    fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
-        let n = batch.images();
-        let k = self.negatives.min(n - 1).max(1);
-        let device = batch.views.device();
-        let mut rng = rng_for(self.seed, Stream::Method, &[3, batch.step]);
-        let negatives = sample_negatives(n, k, &mut rng);
-        let neg_idx = Tensor::<2, Int>::from_data(TensorData::new(negatives, [n, k]), &device);
-        let pos_idx: Vec<i64> = (0..n as i64).collect();
-        let pos_idx = Tensor::<2, Int>::from_data(TensorData::new(pos_idx, [n, 1]), &device);
-        let (t, use_info_nce) = (self.temperature, self.info_nce);
-        let (loss, (z, bound)) = self.net.step(lr, |net| {
-            let z = l2_normalize(net.forward(batch.views));
-            let (z1, z2) = halves(z.clone(), n);
-            let scores = z1.matmul(z2.transpose()) / t;
-            let pos = scores.clone().gather(1, pos_idx);
-            let neg = scores.gather(1, neg_idx);
-            // The MI bound is reported for both estimators, from the same scores.
-            let info = info_nce(pos.clone(), neg.clone());
-            let bound = info_nce_bound(scalar(info.clone().detach()), k);
-            let loss = if use_info_nce {
-                info
-            } else {
-                binary_nce(pos, neg)
-            };
-            (loss, (z, bound))
-        })?;
-        Ok(StepOutput::new(loss, z, self.dim).with_signal("InfoNCE MI bound (nats)", bound))
-    }
-
-    fn encoder_ref(&self) -> &SmallCnn {
-        &self.net.net().encoder
-    }
 }
 
 #[cfg(test)]

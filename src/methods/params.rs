@@ -36,9 +36,9 @@ pub struct ParamSpec {
 }
 
 impl ParamSpec {
-    /// A real-valued setting.
+    /// A real-valued setting. Its key is set by [`crate::methods::settings!`] from the
+    /// field's name.
     pub const fn number(
-        key: &'static str,
         label: &'static str,
         help: &'static str,
         default: f64,
@@ -46,7 +46,7 @@ impl ParamSpec {
         max: f64,
     ) -> Self {
         Self {
-            key,
+            key: "",
             label,
             help,
             default,
@@ -56,9 +56,14 @@ impl ParamSpec {
         }
     }
 
+    /// The same setting stored under `key` (the settings struct's field name).
+    pub const fn keyed(mut self, key: &'static str) -> Self {
+        self.key = key;
+        self
+    }
+
     /// A whole-number setting.
     pub const fn integer(
-        key: &'static str,
         label: &'static str,
         help: &'static str,
         default: f64,
@@ -67,26 +72,20 @@ impl ParamSpec {
     ) -> Self {
         Self {
             kind: ParamKind::Integer { log: false },
-            ..Self::number(key, label, help, default, min, max)
+            ..Self::number(label, help, default, min, max)
         }
     }
 
     /// An on/off setting.
-    pub const fn switch(
-        key: &'static str,
-        label: &'static str,
-        help: &'static str,
-        on: bool,
-    ) -> Self {
+    pub const fn switch(label: &'static str, help: &'static str, on: bool) -> Self {
         Self {
             kind: ParamKind::Switch,
-            ..Self::number(key, label, help, if on { 1.0 } else { 0.0 }, 0.0, 1.0)
+            ..Self::number(label, help, if on { 1.0 } else { 0.0 }, 0.0, 1.0)
         }
     }
 
     /// One of `options`; `default` is an index into them.
     pub const fn choice(
-        key: &'static str,
         label: &'static str,
         help: &'static str,
         options: &'static [&'static str],
@@ -94,14 +93,7 @@ impl ParamSpec {
     ) -> Self {
         Self {
             kind: ParamKind::Choice(options),
-            ..Self::number(
-                key,
-                label,
-                help,
-                default as f64,
-                0.0,
-                (options.len() - 1) as f64,
-            )
+            ..Self::number(label, help, default as f64, 0.0, (options.len() - 1) as f64)
         }
     }
 
@@ -169,24 +161,22 @@ fn value_of(spec: &ParamSpec, v: f64) -> toml::Value {
     }
 }
 
-/// Resolved settings: every declared key with a checked value.
+/// Resolved settings: every declared key with a checked value. Methods read them through
+/// their typed settings struct (see [`crate::methods::settings!`]), never by string.
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct Params(BTreeMap<&'static str, f64>);
+pub struct Params {
+    values: BTreeMap<&'static str, f64>,
+    specs: &'static [ParamSpec],
+}
 
 impl Params {
     /// The value of `key`. Keys come from the method's own spec list, so a missing key is
-    /// a programming error.
+    /// a programming error (the settings structs make it impossible).
     pub fn get(&self, key: &str) -> f64 {
-        self.0
+        self.values
             .get(key)
             .copied()
             .unwrap_or_else(|| panic!("method parameter {key} is not declared"))
-    }
-
-    /// The value of `key` when the method declares it (code shared by every method asks
-    /// this, e.g. for a temperature).
-    pub fn find(&self, key: &str) -> Option<f64> {
-        self.0.get(key).copied()
     }
 
     /// A switch's state.
@@ -197,6 +187,15 @@ impl Params {
     /// A whole-number setting (sizes, dimensions, choice indices).
     pub fn count(&self, key: &str) -> usize {
         self.get(key).round().max(0.0) as usize
+    }
+
+    /// The chosen option of a choice setting, by name.
+    pub fn choice(&self, key: &str) -> &'static str {
+        let index = self.count(key);
+        match self.specs.iter().find(|p| p.key == key).map(|p| p.kind) {
+            Some(ParamKind::Choice(options)) => options[index.min(options.len() - 1)],
+            _ => panic!("method parameter {key} is not a choice"),
+        }
     }
 }
 
@@ -268,7 +267,13 @@ pub fn resolve(spec: &MethodSpec) -> Result<(&'static MethodInfo, Params), Strin
         }
         out.insert(p.key, v);
     }
-    Ok((info, Params(out)))
+    Ok((
+        info,
+        Params {
+            values: out,
+            specs: info.params,
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -13,9 +13,12 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::Params;
 use super::byol::tau_at;
 use super::common::halves;
-use super::state::MethodState;
+use super::persist::Persist;
+use super::preview::ViewsPreview;
+use super::settings::hidden_width;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::negative_cosine;
@@ -23,6 +26,57 @@ use crate::model::ema::{ema_update, momentum_copy};
 use crate::model::tensor_io::scalar;
 use crate::model::{BnMlp, BnMlpConfig, SmallCnn};
 use crate::views::geometry::ViewGeometry;
+
+crate::settings! {
+    /// The settings of this method.
+    pub struct Settings {
+        threshold: f64 = ParamSpec::number(
+            "positive distance T",
+            "Pixels are a positive pair when their centres, in the original image, lie less \
+             than T feature-map cell diagonals apart (0.7 in the paper)",
+            0.7,
+            0.05,
+            4.0,
+        ),
+        gamma: f64 = ParamSpec::number(
+            "propagation sharpness gamma",
+            "Exponent on the (non-negative) cosine similarity in the pixel propagation module \
+             (2 in the paper)",
+            2.0,
+            0.0,
+            8.0,
+        ),
+        instance_weight: f64 = ParamSpec::number(
+            "instance branch weight",
+            "Weight of the instance-level branch (pooled features, projector and predictor \
+             against the momentum branch, as BYOL); the paper adds it for better linear \
+             evaluation, 0 leaves pixel consistency alone",
+            1.0,
+            0.0,
+            10.0,
+        ),
+        tau_base: f64 = ParamSpec::number(
+            "target momentum tau_base",
+            "EMA coefficient at step 0 (0.99 in the paper); it rises to 1 on a cosine schedule",
+            0.99,
+            0.0,
+            0.99999,
+        ),
+        hidden: usize = hidden_width(
+            "projector hidden width",
+            256.0,
+            "Hidden width of the per-pixel projector (1x1 convolutions)",
+        ),
+        projection_dim: usize = ParamSpec::integer(
+            "pixel feature dim",
+            "Output dimension of the per-pixel projector (256 in the paper)",
+            64.0,
+            2.0,
+            1024.0,
+        )
+        .log(),
+    }
+}
 
 pub static INFO: MethodInfo = MethodInfo {
     id: "pixpro",
@@ -38,62 +92,7 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "y_i = sum_j max(cos(x_i, x_j), 0)^gamma g(x_j),  \
               L = -mean_{(i,j): dist(i,j) < T} [cos(y_i^1, x'_j^2) + cos(y_j^2, x'_i^1)] \
               - w [cos(q(z^1), z'^2) + cos(q(z^2), z'^1)],  ' = momentum encoder",
-    params: &[
-        ParamSpec::number(
-            "threshold",
-            "positive distance T",
-            "Pixels are a positive pair when their centres, in the original image, lie less \
-             than T feature-map cell diagonals apart (0.7 in the paper)",
-            0.7,
-            0.05,
-            4.0,
-        ),
-        ParamSpec::number(
-            "gamma",
-            "propagation sharpness gamma",
-            "Exponent on the (non-negative) cosine similarity in the pixel propagation module \
-             (2 in the paper)",
-            2.0,
-            0.0,
-            8.0,
-        ),
-        ParamSpec::number(
-            "instance_weight",
-            "instance branch weight",
-            "Weight of the instance-level branch (pooled features, projector and predictor \
-             against the momentum branch, as BYOL); the paper adds it for better linear \
-             evaluation, 0 leaves pixel consistency alone",
-            1.0,
-            0.0,
-            10.0,
-        ),
-        ParamSpec::number(
-            "tau_base",
-            "target momentum tau_base",
-            "EMA coefficient at step 0 (0.99 in the paper); it rises to 1 on a cosine schedule",
-            0.99,
-            0.0,
-            0.99999,
-        ),
-        ParamSpec::integer(
-            "hidden",
-            "projector hidden width",
-            "Hidden width of the per-pixel projector (1x1 convolutions)",
-            256.0,
-            8.0,
-            4096.0,
-        )
-        .log(),
-        ParamSpec::integer(
-            "projection_dim",
-            "pixel feature dim",
-            "Output dimension of the per-pixel projector (256 in the paper)",
-            64.0,
-            2.0,
-            1024.0,
-        )
-        .log(),
-    ],
+    params: Settings::PARAMS,
     diagram: super::Diagram {
         top_input: "views 1, 2 (online)",
         top: &[
@@ -109,8 +108,17 @@ pub static INFO: MethodInfo = MethodInfo {
     },
     needs_colour: false,
     multi_crop: false,
+    preview,
     build,
 };
+
+fn preview(_: &Params, _image: usize) -> ViewsPreview {
+    ViewsPreview::pairs(
+        "PixPro: feature-map positions of the two views that show the same place of the image \
+         (followed back through each view's crop and flips) are the positive pairs; views that \
+         do not overlap give none, and a rotated view gives none.",
+    )
+}
 
 /// The encoder with a projector applied at every position of its last feature map, and
 /// the instance branch's projector on the pooled output.
@@ -173,8 +181,8 @@ pub struct PixPro {
 }
 
 fn build(ctx: &BuildContext) -> Box<dyn Method> {
-    let p = ctx.params;
-    let (hidden, out) = (p.count("hidden"), p.count("projection_dim"));
+    let s = Settings::read(ctx.params);
+    let (hidden, out) = (s.hidden, s.projection_dim);
     let mlp = |input| {
         BnMlpConfig {
             input,
@@ -200,10 +208,10 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
     Box::new(PixPro {
         online: Trainable::new(online, super::optimizer::build_optimizer(ctx.train)),
         target: Some(target),
-        threshold: p.get("threshold") as f32,
-        gamma: p.get("gamma"),
-        instance_weight: p.get("instance_weight"),
-        tau_base: p.get("tau_base"),
+        threshold: s.threshold as f32,
+        gamma: s.gamma,
+        instance_weight: s.instance_weight,
+        tau_base: s.tau_base,
         total_steps: ctx.train.steps,
         dim: ctx.encoder.output_dim(),
     })
@@ -270,14 +278,8 @@ fn tensor_3d(values: Vec<f32>, dims: [usize; 3], device: &Device) -> Tensor<3> {
 }
 
 impl Method for PixPro {
-    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
-        self.online.save("online", s)?;
-        s.put_target("target", &self.target)
-    }
-
-    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
-        self.online.load("online", s)?;
-        s.load_target("target", &mut self.target)
+    fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
+        vec![("online", &mut self.online), ("target", &mut self.target)]
     }
 
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {

@@ -3,11 +3,31 @@
 //! against the other 2N-2 views of the batch. The representation is h = f(x).
 
 use super::common::HeadNet;
-use super::state::MethodState;
-use super::trainable::Trainable;
-use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
+use super::plain::{Pairs, plain};
+use super::settings::{hidden_width, projection_dim, temperature};
+use super::{BuildContext, Method, MethodInfo};
 use crate::losses::nt_xent;
-use crate::model::SmallCnn;
+
+crate::settings! {
+    /// The settings of this method.
+    pub struct Settings {
+        /// 0.5 in the paper's ImageNet runs; 0.2 learns faster on small data (as solo-learn's
+        /// CIFAR settings).
+        temperature: f64 = temperature(
+            0.2,
+            "Softmax temperature of NT-Xent; lower sharpens the contrast between negatives",
+        ),
+        projection_hidden: usize = hidden_width(
+            "head hidden width",
+            256.0,
+            "Hidden units of the projection MLP",
+        ),
+        projection_dim: usize = projection_dim(
+            128.0,
+            "Output dimension of the projection head (the space the loss sees)",
+        ),
+    }
+}
 
 pub static INFO: MethodInfo = MethodInfo {
     id: "simclr",
@@ -19,37 +39,7 @@ pub static INFO: MethodInfo = MethodInfo {
               the encoder's output is the representation.",
     formula: "l(i,j) = -log exp(sim(z_i, z_j)/t) / sum_{k != i} exp(sim(z_i, z_k)/t),  \
               sim = cosine,  loss = mean over all 2N views",
-    params: &[
-        // 0.5 in the paper's ImageNet runs; 0.2 learns faster on small data (as solo-learn's
-        // CIFAR settings).
-        ParamSpec::number(
-            "temperature",
-            "temperature t",
-            "Softmax temperature of NT-Xent; lower sharpens the contrast between negatives",
-            0.2,
-            0.01,
-            10.0,
-        )
-        .log(),
-        ParamSpec::integer(
-            "projection_hidden",
-            "head hidden width",
-            "Hidden units of the projection MLP",
-            256.0,
-            8.0,
-            4096.0,
-        )
-        .log(),
-        ParamSpec::integer(
-            "projection_dim",
-            "projection dim",
-            "Output dimension of the projection head (the space the loss sees)",
-            128.0,
-            2.0,
-            2048.0,
-        )
-        .log(),
-    ],
+    params: Settings::PARAMS,
     diagram: super::siamese(
         &[super::trained("encoder f"), super::trained("head g")],
         &[super::shared("encoder f"), super::shared("head g")],
@@ -57,44 +47,15 @@ pub static INFO: MethodInfo = MethodInfo {
     ),
     needs_colour: false,
     multi_crop: false,
+    preview: super::preview::pairs,
     build,
 };
 
-pub struct SimClr {
-    net: Trainable<HeadNet>,
-    temperature: f32,
-    projection_dim: usize,
-}
-
 fn build(ctx: &BuildContext) -> Box<dyn Method> {
-    let projection_dim = ctx.params.get("projection_dim") as usize;
-    let net = HeadNet::new(ctx, ctx.params.count("projection_hidden"), projection_dim);
-    Box::new(SimClr {
-        net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
-        temperature: ctx.params.get("temperature") as f32,
-        projection_dim,
-    })
-}
-
-impl Method for SimClr {
-    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
-        self.net.save("net", s)
-    }
-
-    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
-        self.net.load("net", s)
-    }
-
-    fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
-        let temperature = self.temperature;
-        let (loss, z) = self.net.step(lr, |net| {
-            let z = net.forward(batch.views);
-            (nt_xent(z.clone(), temperature), z)
-        })?;
-        Ok(StepOutput::new(loss, z, self.projection_dim))
-    }
-
-    fn encoder_ref(&self) -> &SmallCnn {
-        &self.net.net().encoder
-    }
+    let s = Settings::read(ctx.params);
+    let net = HeadNet::new(ctx, s.projection_hidden, s.projection_dim);
+    let t = s.temperature as f32;
+    plain(ctx, net, move |z, _: &Pairs| nt_xent(z, t).into())
+        .temperature(s.temperature)
+        .boxed()
 }

@@ -9,12 +9,36 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 
 use super::common::Backbone;
-use super::state::MethodState;
+use super::persist::Persist;
+use super::settings::projection_dim;
 
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::negative_cosine;
 use crate::model::{BnMlp, BnMlpConfig, SmallCnn};
+
+crate::settings! {
+    /// The settings of this method.
+    pub struct Settings {
+        projection_dim: usize = projection_dim(
+            128.0,
+            "Output of the projector g (and of the predictor h)",
+        ),
+        predictor_hidden: usize = ParamSpec::integer(
+            "predictor bottleneck",
+            "Hidden width of the predictor h (the paper uses a 4x bottleneck)",
+            32.0,
+            2.0,
+            2048.0,
+        )
+        .log(),
+        stop_gradient: bool = ParamSpec::switch(
+            "stop-gradient",
+            "Off, a constant output minimises the loss; the paper reports collapse",
+            true,
+        ),
+    }
+}
 
 pub static INFO: MethodInfo = MethodInfo {
     id: "simsiam",
@@ -26,32 +50,7 @@ pub static INFO: MethodInfo = MethodInfo {
               collapsing to a constant.",
     formula: "L = D(p1, sg(z2))/2 + D(p2, sg(z1))/2,  D(p, z) = -cos(p, z),  p = h(z),  \
               z = g(f(x))",
-    params: &[
-        ParamSpec::integer(
-            "projection_dim",
-            "projection dim",
-            "Output of the projector g (and of the predictor h)",
-            128.0,
-            2.0,
-            2048.0,
-        )
-        .log(),
-        ParamSpec::integer(
-            "predictor_hidden",
-            "predictor bottleneck",
-            "Hidden width of the predictor h (the paper uses a 4x bottleneck)",
-            32.0,
-            2.0,
-            2048.0,
-        )
-        .log(),
-        ParamSpec::switch(
-            "stop_gradient",
-            "stop-gradient",
-            "Off, a constant output minimises the loss; the paper reports collapse",
-            true,
-        ),
-    ],
+    params: Settings::PARAMS,
     diagram: super::Diagram {
         top_input: "view 1",
         top: &[
@@ -67,6 +66,7 @@ pub static INFO: MethodInfo = MethodInfo {
     },
     needs_colour: false,
     multi_crop: true,
+    preview: super::preview::pairs,
     build,
 };
 
@@ -94,10 +94,11 @@ pub struct SimSiam {
 }
 
 fn build(ctx: &BuildContext) -> Box<dyn Method> {
+    let s = Settings::read(ctx.params);
     let d = ctx.device;
     let rep = ctx.encoder.output_dim();
-    let dim = ctx.params.count("projection_dim");
-    let hidden = ctx.params.count("predictor_hidden");
+    let dim = s.projection_dim;
+    let hidden = s.predictor_hidden;
     let mlp = |input, hidden, output, bn_last| {
         BnMlpConfig {
             input,
@@ -117,18 +118,14 @@ fn build(ctx: &BuildContext) -> Box<dyn Method> {
     };
     Box::new(SimSiam {
         net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
-        stop_gradient: ctx.params.on("stop_gradient"),
+        stop_gradient: s.stop_gradient,
         dim,
     })
 }
 
 impl Method for SimSiam {
-    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
-        self.net.save("net", s)
-    }
-
-    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
-        self.net.load("net", s)
+    fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
+        vec![("net", &mut self.net)]
     }
 
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {

@@ -7,15 +7,37 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::RngExt;
 
 use super::common::{HeadNet, halves};
-use super::state::MethodState;
-use super::trainable::Trainable;
-use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
-use crate::losses::{Mining, choose_negatives, l2_normalize, pairwise_sq_distances, triplet};
-use crate::model::SmallCnn;
+use super::plain::{Pairs, Scored, plain};
+use super::settings::projection_dim;
+use super::{BuildContext, Method, MethodInfo, ParamSpec};
+use crate::losses::{Mining, choose_negatives, pairwise_sq_distances, triplet};
 use crate::model::tensor_io::matrix_to_vec;
 use crate::seeding::{Stream, rng_for};
 
 const MINING: &[&str] = &["random", "semi-hard", "hard"];
+
+crate::settings! {
+    /// The settings of this method.
+    pub struct Settings {
+        margin: f64 = ParamSpec::number(
+            "margin",
+            "Required gap between squared distances (0.2 in FaceNet)",
+            0.2,
+            0.0,
+            4.0,
+        ),
+        mining: &'static str = ParamSpec::choice(
+            "negative mining",
+            "How each anchor's negative is picked from the batch",
+            MINING,
+            1,
+        ),
+        projection_dim: usize = projection_dim(
+            64.0,
+            "Output of the head (128 in FaceNet)",
+        ),
+    }
+}
 
 pub static INFO: MethodInfo = MethodInfo {
     id: "triplet",
@@ -26,32 +48,7 @@ pub static INFO: MethodInfo = MethodInfo {
               too easy to teach anything; hard ones can stall learning early; semi-hard ones \
               (farther than the positive but inside the margin) are FaceNet's compromise.",
     formula: "L = mean max(0, ||a - p||^2 - ||a - n||^2 + margin),  a, p, n on the unit sphere",
-    params: &[
-        ParamSpec::number(
-            "margin",
-            "margin",
-            "Required gap between squared distances (0.2 in FaceNet)",
-            0.2,
-            0.0,
-            4.0,
-        ),
-        ParamSpec::choice(
-            "mining",
-            "negative mining",
-            "How each anchor's negative is picked from the batch",
-            MINING,
-            1,
-        ),
-        ParamSpec::integer(
-            "projection_dim",
-            "projection dim",
-            "Output of the head (128 in FaceNet)",
-            64.0,
-            2.0,
-            2048.0,
-        )
-        .log(),
-    ],
+    params: Settings::PARAMS,
     diagram: super::siamese(
         &[super::trained("encoder"), super::trained("head, L2")],
         &[super::shared("encoder"), super::shared("head, L2")],
@@ -59,78 +56,45 @@ pub static INFO: MethodInfo = MethodInfo {
     ),
     needs_colour: false,
     multi_crop: false,
+    preview: super::preview::pairs,
     build,
 };
 
-pub struct Triplet {
-    net: Trainable<HeadNet>,
-    margin: f64,
-    mining: Mining,
-    seed: u64,
-    dim: usize,
-}
-
 fn build(ctx: &BuildContext) -> Box<dyn Method> {
-    let dim = ctx.params.count("projection_dim");
-    let net = HeadNet::new(ctx, ctx.encoder.output_dim(), dim);
-    let mining = match MINING[ctx.params.count("mining")] {
+    let s = Settings::read(ctx.params);
+    let net = HeadNet::new(ctx, ctx.encoder.output_dim(), s.projection_dim);
+    let mining = match s.mining {
         "random" => Mining::Random,
         "hard" => Mining::Hard,
         _ => Mining::SemiHard,
     };
-    Box::new(Triplet {
-        net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
-        margin: ctx.params.get("margin"),
-        mining,
-        seed: ctx.seed,
-        dim,
+    let (seed, margin) = (ctx.seed, s.margin);
+    plain(ctx, net, move |z, pairs: &Pairs| {
+        let n = pairs.images;
+        let mut rng = rng_for(seed, Stream::Method, &[2, pairs.step]);
+        let (z1, z2) = halves(z, n);
+        let d = pairwise_sq_distances(z1, z2);
+        // Mining looks at the current distances but is not differentiated through.
+        let plain = matrix_to_vec(d.clone().detach());
+        let picks: Vec<i64> = choose_negatives(&plain, n, mining, |k| rng.random_range(0..k))
+            .into_iter()
+            .map(|j| j as i64)
+            .collect();
+        let col =
+            |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, [n, 1]), &pairs.device);
+        let ap = d
+            .clone()
+            .gather(1, col((0..n as i64).collect()))
+            .reshape([n]);
+        let an = d.gather(1, col(picks)).reshape([n]);
+        let violated = (ap.clone() - an.clone() + margin)
+            .detach()
+            .greater_elem(0.0);
+        let active = matrix_to_vec(violated.float().reshape([1, n]))
+            .iter()
+            .sum::<f32>();
+        Scored::from(triplet(ap, an, margin)).with_signal("active triplets", active / n as f32)
     })
-}
-
-impl Method for Triplet {
-    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
-        self.net.save("net", s)
-    }
-
-    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
-        self.net.load("net", s)
-    }
-
-    fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
-        let n = batch.images();
-        let device = batch.views.device();
-        let (margin, mining) = (self.margin, self.mining);
-        let mut rng = rng_for(self.seed, Stream::Method, &[2, batch.step]);
-        let mut active = 0.0f32;
-        let (loss, z) = self.net.step(lr, |net| {
-            let z = l2_normalize(net.forward(batch.views));
-            let (z1, z2) = halves(z.clone(), n);
-            let d = pairwise_sq_distances(z1, z2);
-            // Mining looks at the current distances but is not differentiated through.
-            let plain = matrix_to_vec(d.clone().detach());
-            let picks: Vec<i64> = choose_negatives(&plain, n, mining, |k| rng.random_range(0..k))
-                .into_iter()
-                .map(|j| j as i64)
-                .collect();
-            let pos_idx: Vec<i64> = (0..n as i64).collect();
-            let col =
-                |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, [n, 1]), &device);
-            let ap = d.clone().gather(1, col(pos_idx)).reshape([n]);
-            let an = d.gather(1, col(picks)).reshape([n]);
-            let violations = matrix_to_vec(
-                (ap.clone() - an.clone() + margin)
-                    .detach()
-                    .greater_elem(0.0)
-                    .float()
-                    .reshape([1, n]),
-            );
-            active = violations.iter().sum::<f32>() / n as f32;
-            (triplet(ap, an, margin), z)
-        })?;
-        Ok(StepOutput::new(loss, z, self.dim).with_signal("active triplets", active))
-    }
-
-    fn encoder_ref(&self) -> &SmallCnn {
-        &self.net.net().encoder
-    }
+    .normalized()
+    .boxed()
 }

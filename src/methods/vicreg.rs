@@ -4,12 +4,47 @@
 //! batch (variance) and different dimensions stay decorrelated (covariance).
 
 use super::common::{Backbone, halves};
-use super::state::MethodState;
-use super::trainable::Trainable;
-use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
+use super::plain::{Pairs, Scored, plain};
+use super::settings::{hidden_width, projection_dim};
+use super::{BuildContext, Method, MethodInfo, ParamSpec};
 use crate::losses::vicreg;
-use crate::model::SmallCnn;
 use crate::model::tensor_io::scalar;
+
+crate::settings! {
+    /// The settings of this method.
+    pub struct Settings {
+        sim_weight: f64 = ParamSpec::number(
+            "invariance weight lambda",
+            "Weight of the mean squared error between the views (25 in the paper)",
+            25.0,
+            0.0,
+            1000.0,
+        ),
+        var_weight: f64 = ParamSpec::number(
+            "variance weight mu",
+            "Weight of the std hinge (25 in the paper)",
+            25.0,
+            0.0,
+            1000.0,
+        ),
+        cov_weight: f64 = ParamSpec::number(
+            "covariance weight nu",
+            "Weight of the off-diagonal covariance (1 in the paper)",
+            1.0,
+            0.0,
+            1000.0,
+        ),
+        hidden: usize = hidden_width(
+            "projector hidden width",
+            512.0,
+            "Width of the expander's hidden layers (8192 in the paper)",
+        ),
+        projection_dim: usize = projection_dim(
+            512.0,
+            "Output of the expander (8192 in the paper)",
+        ),
+    }
+}
 
 pub static INFO: MethodInfo = MethodInfo {
     id: "vicreg",
@@ -21,50 +56,7 @@ pub static INFO: MethodInfo = MethodInfo {
               (covariance, which forbids redundancy).",
     formula: "L = lambda MSE(z1, z2) + mu sum_views mean_j max(0, 1 - sqrt(Var z_j + eps)) \
               + nu sum_views sum_{i != j} Cov(z)_ij^2 / d",
-    params: &[
-        ParamSpec::number(
-            "sim_weight",
-            "invariance weight lambda",
-            "Weight of the mean squared error between the views (25 in the paper)",
-            25.0,
-            0.0,
-            1000.0,
-        ),
-        ParamSpec::number(
-            "var_weight",
-            "variance weight mu",
-            "Weight of the std hinge (25 in the paper)",
-            25.0,
-            0.0,
-            1000.0,
-        ),
-        ParamSpec::number(
-            "cov_weight",
-            "covariance weight nu",
-            "Weight of the off-diagonal covariance (1 in the paper)",
-            1.0,
-            0.0,
-            1000.0,
-        ),
-        ParamSpec::integer(
-            "hidden",
-            "projector hidden width",
-            "Width of the expander's hidden layers (8192 in the paper)",
-            512.0,
-            8.0,
-            8192.0,
-        )
-        .log(),
-        ParamSpec::integer(
-            "projection_dim",
-            "projection dim",
-            "Output of the expander (8192 in the paper)",
-            512.0,
-            2.0,
-            8192.0,
-        )
-        .log(),
-    ],
+    params: Settings::PARAMS,
     diagram: super::siamese(
         &[super::trained("encoder"), super::trained("expander")],
         &[super::shared("encoder"), super::shared("expander")],
@@ -72,57 +64,22 @@ pub static INFO: MethodInfo = MethodInfo {
     ),
     needs_colour: false,
     multi_crop: false,
+    preview: super::preview::pairs,
     build,
 };
 
-pub struct VicReg {
-    net: Trainable<Backbone>,
-    weights: [f64; 3],
-    dim: usize,
-}
-
 fn build(ctx: &BuildContext) -> Box<dyn Method> {
-    let p = ctx.params;
-    let dim = p.count("projection_dim");
-    let net = Backbone::new(ctx, p.count("hidden"), dim, 3);
-    Box::new(VicReg {
-        net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
-        weights: [
-            p.get("sim_weight"),
-            p.get("var_weight"),
-            p.get("cov_weight"),
-        ],
-        dim,
-    })
-}
-
-impl Method for VicReg {
-    fn save_state(&self, s: &mut MethodState) -> anyhow::Result<()> {
-        self.net.save("net", s)
-    }
-
-    fn load_state(&mut self, s: &MethodState) -> anyhow::Result<()> {
-        self.net.load("net", s)
-    }
-
-    fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
-        let n = batch.images();
-        let [a, b, c] = self.weights;
-        let (loss, (z, terms)) = self.net.step(lr, |net| {
-            let z = net.forward(batch.views);
-            let (z1, z2) = halves(z.clone(), n);
-            let t = vicreg(z1, z2, a, b, c);
-            let parts = [t.invariance, t.variance, t.covariance];
-            (t.total, (z, parts))
-        })?;
-        let [inv, var, cov] = terms.map(|t| scalar(t.detach()));
-        Ok(StepOutput::new(loss, z, self.dim)
+    let s = Settings::read(ctx.params);
+    let net = Backbone::new(ctx, s.hidden, s.projection_dim, 3);
+    plain(ctx, net, move |z, pairs: &Pairs| {
+        let (z1, z2) = halves(z, pairs.images);
+        let t = vicreg(z1, z2, s.sim_weight, s.var_weight, s.cov_weight);
+        let value = |term: burn::tensor::Tensor<1>| scalar(term.detach());
+        let (inv, var, cov) = (value(t.invariance), value(t.variance), value(t.covariance));
+        Scored::from(t.total)
             .with_signal("invariance term", inv)
             .with_signal("variance term", var)
-            .with_signal("covariance term", cov))
-    }
-
-    fn encoder_ref(&self) -> &SmallCnn {
-        &self.net.net().encoder
-    }
+            .with_signal("covariance term", cov)
+    })
+    .boxed()
 }

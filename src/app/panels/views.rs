@@ -6,6 +6,7 @@ use eframe::egui::{self, RichText};
 
 use crate::app::panels::pipeline_editor;
 use crate::app::workbench::{Action, WorkbenchApp};
+use crate::methods::preview::{PreviewColumn, ViewsPreview};
 use crate::methods::{MethodSpec, resolve};
 use crate::views::patch_grid::PatchGrid;
 use crate::views::pipeline::{batch_indices, view_rng};
@@ -67,65 +68,26 @@ const CONTEXT_ROW: [f32; 3] = [0.25, 0.55, 0.95];
 const PREDICTED_ROW: [f32; 3] = [0.95, 0.6, 0.2];
 const MOSAIC_GAP: usize = 2;
 
-/// CPC's patch grid for the current settings and image size, and how many rows ahead it
-/// predicts: the same function training uses.
-fn cpc_grid(method: &MethodSpec, image: usize) -> Option<(PatchGrid, usize)> {
-    if method.kind != "cpc" {
-        return None;
+/// What the current method sees, as it says itself; a spec that does not resolve (the
+/// settings panel names the problem) previews plain pairs.
+fn preview_of(method: &MethodSpec, image: usize) -> (ViewsPreview, bool) {
+    match resolve(method) {
+        Ok((info, params)) => ((info.preview)(&params, image), info.multi_crop),
+        Err(_) => (
+            ViewsPreview::pairs("Each triple: an image and its two views."),
+            false,
+        ),
     }
-    let (_, params) = resolve(method).ok()?;
-    Some(crate::methods::cpc::geometry(&params, image))
 }
 
-/// The columns the current method sees, and a sentence saying so.
-fn columns_for(method: &MethodSpec, image: usize) -> ([Column; 2], String) {
-    match method.kind.as_str() {
-        "cmc" => {
-            let three = method.params.get("views").and_then(toml::Value::as_str) == Some("L-a-b");
-            let text = if three {
-                "CMC: one augmented view per image, split into its L, a and b channels, one \
-                 encoder each (a and b are shown together); view 2 is not used."
-            } else {
-                "CMC: one augmented view per image, split into its L channel (one encoder) and \
-                 its ab channels (the other encoder); view 2 is not used."
-            };
-            ([Column::LabL, Column::LabAb], text.into())
+impl From<PreviewColumn> for Column {
+    fn from(c: PreviewColumn) -> Self {
+        match c {
+            PreviewColumn::View(v) => Column::View(v),
+            PreviewColumn::LabL => Column::LabL,
+            PreviewColumn::LabAb => Column::LabAb,
+            PreviewColumn::Patches(v) => Column::Patches(v),
         }
-        "dim" => (
-            [Column::View(0), Column::View(1)],
-            "Deep InfoMax: no view construction of its own; it contrasts a view's global vector \
-             with local feature-map positions (of the other view with cross_view on)."
-                .into(),
-        ),
-        "cpc" => {
-            let text = match cpc_grid(method, image) {
-                Some((g, k)) => format!(
-                    "CPC: each view is cut into {n}x{n} patches of {p}x{p} pixels at stride {s} \
-                     (overlapping by half); both views are used as separate images. From the \
-                     context of the rows seen so far (blue, down to row {r}), the network \
-                     predicts the patch embeddings 1 to {k} rows below (orange); every row \
-                     takes its turn as the last context row. Patch augmentation, if on, is \
-                     applied per patch during training and not shown.",
-                    n = g.grid,
-                    p = g.patch,
-                    s = g.stride,
-                    r = g.grid - 1 - k,
-                ),
-                None => "CPC: the patch grid does not fit this image size.".into(),
-            };
-            ([Column::Patches(0), Column::Patches(1)], text)
-        }
-        "pixpro" => (
-            [Column::View(0), Column::View(1)],
-            "PixPro: feature-map positions of the two views that show the same place of the \
-             image (followed back through each view's crop and flips) are the positive pairs; \
-             views that do not overlap give none, and a rotated view gives none."
-                .into(),
-        ),
-        _ => (
-            [Column::View(0), Column::View(1)],
-            "Each triple: an image and the two views the method compares.".into(),
-        ),
     }
 }
 
@@ -136,12 +98,13 @@ pub fn preview_key(views: &crate::views::ViewsSpec) -> u64 {
 
 fn preview(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
     let seed = app.preview.seed;
-    let (columns, mut explain) = columns_for(&app.experiment.method, app.dataset.image_size());
+    let (shown, uses) = preview_of(&app.experiment.method, app.dataset.image_size());
+    let mut explain = shown.text;
+    let patches = shown.patches;
     let local = &app.experiment.views.local;
-    let mut columns = columns.to_vec();
+    let mut columns: Vec<Column> = shown.columns.into_iter().map(Column::from).collect();
     if local.count > 0 {
         columns.extend((0..local.count.min(LOCAL_TITLES.len())).map(Column::Local));
-        let uses = crate::methods::find(&app.experiment.method.kind).is_some_and(|m| m.multi_crop);
         explain += &format!(
             " Multi-crop: {} local crops of {}x{} pixels per image{}.",
             local.count,
@@ -168,7 +131,6 @@ fn preview(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>)
     }
     // The pipeline may have been edited: key textures by its content too.
     let pipeline_hash = preview_key(&app.experiment.views);
-    let patches = cpc_grid(&app.experiment.method, app.dataset.image_size());
     let d = std::sync::Arc::clone(&app.dataset);
     let size = d.image_size();
     let batch = app.experiment.train.batch_size.min(d.train.len());
