@@ -618,3 +618,55 @@ fn a_setting_that_will_not_do_what_it_seems_is_shown_as_a_warning() {
     h.run_steps(1);
     h.get_by_label_contains("warning: train.batch_size = 512");
 }
+
+/// eframe's storage, in memory.
+#[derive(Default)]
+struct MemoryStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.into(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn the_window_reopens_with_the_last_experiment_tab_and_projection() {
+    use contrastive_workbench::app::persisted::{KEY, Settings};
+    use eframe::App;
+
+    let mut h = harness(Experiment::default());
+    h.run_steps(1);
+    h.get_by_label("method").click();
+    h.run_steps(3);
+    h.get_by_label("SimSiam").click();
+    h.run_steps(2);
+    h.get_by_label("Views").click();
+    h.run_steps(2);
+    h.state_mut().projection_view.mode =
+        contrastive_workbench::app::projection_view::ProjectionMode::Umap;
+    // What eframe does on exit and every 30 s.
+    let mut storage = MemoryStorage::default();
+    h.state_mut().save(&mut storage);
+    let text = eframe::Storage::get_string(&storage, KEY).expect("saved");
+
+    let (settings, experiment) = Settings::parse(&text).unwrap();
+    let mut reopened = Harness::builder()
+        .with_size([1360.0, 860.0])
+        .build_eframe(move |cc| WorkbenchApp::restored(cc.egui_ctx.clone(), &settings, experiment));
+    reopened.run_steps(2);
+    let app = reopened.state();
+    assert_eq!(app.experiment.method.kind, "simsiam");
+    assert_eq!(app.tab, Tab::Views);
+    assert_eq!(
+        app.projection_view.mode,
+        contrastive_workbench::app::projection_view::ProjectionMode::Umap
+    );
+    reopened.get_by_label("Resample");
+}

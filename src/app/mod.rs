@@ -11,6 +11,7 @@ pub mod history;
 pub mod layout_worker;
 pub mod palette;
 pub mod panels;
+pub mod persisted;
 pub mod plot_export;
 pub mod projection_view;
 pub mod run_archive;
@@ -33,23 +34,42 @@ pub struct LaunchOptions {
 
 /// Opens the window and runs until it is closed.
 pub fn launch(opts: LaunchOptions) -> anyhow::Result<()> {
-    let experiment = match &opts.preset {
-        Some(p) => crate::preset::Experiment::load(p)?,
-        None => crate::preset::Experiment::default(),
+    // A preset named on the command line wins over the remembered experiment.
+    let preset = match &opts.preset {
+        Some(p) => Some(crate::preset::Experiment::load(p)?),
+        None => None,
     };
+    let screenshot = opts.screenshot;
     let native = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()
             .with_title("contrastive-workbench")
             .with_inner_size([1360.0, 860.0])
             .with_min_inner_size([900.0, 600.0]),
+        // A screenshot is taken at the size asked for, wherever the last window was.
+        persist_window: screenshot.is_none(),
         ..Default::default()
     };
-    let screenshot = opts.screenshot;
     eframe::run_native(
         "contrastive-workbench",
         native,
         Box::new(move |cc| {
-            let mut app = WorkbenchApp::new(cc.egui_ctx.clone(), experiment);
+            let saved = cc
+                .storage
+                .filter(|_| screenshot.is_none())
+                .and_then(|s| s.get_string(persisted::KEY))
+                .map(|text| persisted::Settings::parse(&text));
+            let ctx = cc.egui_ctx.clone();
+            let mut app = match (saved, preset) {
+                (Some(Ok((settings, remembered))), preset) => {
+                    WorkbenchApp::restored(ctx, &settings, preset.unwrap_or(remembered))
+                }
+                (Some(Err(problem)), preset) => {
+                    let mut app = WorkbenchApp::new(ctx, preset.unwrap_or_default());
+                    app.notice(format!("{problem}; starting from the defaults"));
+                    app
+                }
+                (None, preset) => WorkbenchApp::new(ctx, preset.unwrap_or_default()),
+            };
             if let Some(plan) = screenshot {
                 app.enable_screenshot(plan);
             }

@@ -73,3 +73,48 @@ impl Settings {
         toml::to_string(self).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_and_keep_the_experiment() {
+        let mut settings = Settings {
+            tab: Tab::Views,
+            projection: ProjectionMode::Tsne,
+            colour: ColourBy::KnnCorrect,
+            neighbours: 5,
+            ..Settings::default()
+        };
+        let mut exp = Experiment::default();
+        exp.train.steps = 1234;
+        settings.experiment = exp.to_toml();
+        let (back, experiment) = Settings::parse(&settings.to_toml()).unwrap();
+        assert_eq!(back, settings);
+        assert_eq!(experiment, exp);
+    }
+
+    #[test]
+    fn an_older_file_opens_with_defaults_for_what_it_lacks() {
+        // A version-1 file written before `encoder_dir` and the projection existed.
+        let text = "version = 1\ntab = \"Dataset\"\nexport_dir = \"runs/old\"\n";
+        let (settings, experiment) = Settings::parse(text).unwrap();
+        assert_eq!(settings.tab, Tab::Dataset);
+        assert_eq!(settings.export_dir, "runs/old");
+        assert_eq!(settings.projection, ProjectionMode::default());
+        assert_eq!(experiment, Experiment::default());
+    }
+
+    #[test]
+    fn newer_or_broken_settings_are_refused_with_a_reason() {
+        let newer = format!("version = {}\n", VERSION + 1);
+        let e = Settings::parse(&newer).unwrap_err();
+        assert!(e.contains("newer than this build"), "{e}");
+        let e = Settings::parse("tab = 3").unwrap_err();
+        assert!(e.contains("do not parse"), "{e}");
+        let bad = "experiment = \"[train]\\nsteps = -1\\n\"\n";
+        let e = Settings::parse(bad).unwrap_err();
+        assert!(e.contains("train.steps") || e.contains("steps"), "{e}");
+    }
+}

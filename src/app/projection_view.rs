@@ -5,7 +5,7 @@ use eframe::egui;
 
 use super::layout_worker::{LayoutKind, LayoutWorker};
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ProjectionMode {
     #[default]
     Pca,
@@ -24,7 +24,7 @@ impl ProjectionMode {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ColourBy {
     #[default]
     Class,

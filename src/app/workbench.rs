@@ -10,6 +10,7 @@ use super::figure::Figure;
 use super::frame_times::FrameTimes;
 use super::history::{RunHistory, RunStatus};
 use super::panels;
+use super::persisted::{self, Settings};
 use super::plot_export;
 use super::projection_view::ProjectionView;
 use super::run_archive::{PastRun, archive, run_label};
@@ -26,7 +27,7 @@ use crate::preset::Experiment;
 /// Longest the UI spends draining trainer events in one frame before yielding.
 const EVENT_BUDGET: std::time::Duration = std::time::Duration::from_millis(8);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Tab {
     Dataset,
     Views,
@@ -200,6 +201,40 @@ impl WorkbenchApp {
             plot_saved: Arc::default(),
             screenshot: None,
         }
+    }
+
+    /// What the window remembers for next time.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            version: persisted::VERSION,
+            experiment: self.experiment.to_toml(),
+            tab: self.tab,
+            projection: self.projection_view.mode,
+            colour: self.projection_view.colour,
+            neighbours: self.projection_view.neighbours,
+            export_dir: self.export_dir.clone(),
+            checkpoint_every: self.checkpoint_every,
+            encoder_dir: self.encoder_dir.clone(),
+        }
+    }
+
+    /// A window reopened as `settings` left it: `experiment` is the one they hold (or one
+    /// given on the command line instead).
+    pub fn restored(ctx: egui::Context, settings: &Settings, experiment: Experiment) -> Self {
+        let mut app = Self::new(ctx, experiment);
+        app.tab = settings.tab;
+        app.projection_view.mode = settings.projection;
+        app.projection_view.colour = settings.colour;
+        app.projection_view.neighbours = settings.neighbours;
+        app.export_dir.clone_from(&settings.export_dir);
+        app.checkpoint_every = settings.checkpoint_every;
+        app.encoder_dir.clone_from(&settings.encoder_dir);
+        app
+    }
+
+    /// Says, until the next run, why the saved settings were not used.
+    pub fn notice(&mut self, message: String) {
+        self.history.warnings.push(message);
     }
 
     pub fn enable_screenshot(&mut self, plan: ScreenshotPlan) {
@@ -470,6 +505,13 @@ fn shapes_fallback() -> Dataset {
 }
 
 impl eframe::App for WorkbenchApp {
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        // A screenshot run is scripted: it neither reads nor leaves settings.
+        if self.screenshot.is_none() {
+            storage.set_string(persisted::KEY, self.settings().to_toml());
+        }
+    }
+
     fn raw_input_hook(&mut self, _ctx: &egui::Context, raw_input: &mut egui::RawInput) {
         if self.screenshot.is_some() {
             // A screenshot should not depend on where Xvfb left the pointer.

@@ -64,7 +64,7 @@ pub fn peak_rss_mib() -> Option<f64> {
 /// `warmup` then `steps` timed steps of the reference step on flex (fused or burn's ops).
 pub fn measure_step(batch: usize, warmup: usize, steps: usize, fused: bool) -> StepFigures {
     fast_block::set_enabled(fused);
-    let device = Device::flex().autodiff();
+    let device = crate::engine::backend::cpu_device().autodiff();
     let encoder = SmallCnnConfig::default();
     let mut net = ReferenceNet {
         encoder: encoder.init(&device),

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::Device;
+use crate::engine::backend;
 
 use crate::data::Dataset;
 use crate::data::detect::spec_for_path;
@@ -38,13 +38,14 @@ pub fn embed(
     out: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let dataset = dataset_for(run, dataset, size)?;
-    let encoder = FrozenEncoder::load(run, dataset.image_size())?;
+    let device = backend::cpu_device();
+    let encoder = FrozenEncoder::load(run, dataset.image_size(), &device)?;
     let out = out.unwrap_or_else(|| run.join(format!("embed-{}", dataset.name)));
     let table = EmbeddingTable::of(
         &encoder,
         &dataset,
         &encoder.experiment.views.normalize,
-        &Device::flex(),
+        &device,
     );
     let files = table.write(&out)?;
     eprintln!(
@@ -68,11 +69,11 @@ pub fn eval(run: &Path, dataset: Option<&Path>, size: usize) -> anyhow::Result<(
         dataset.test.len()
     );
     let size = dataset.image_size();
-    let trained = FrozenEncoder::load(run, size)?;
-    let initial = FrozenEncoder::random_init(run, size)?;
+    let device = backend::cpu_device();
+    let trained = FrozenEncoder::load(run, size, &device)?;
+    let initial = FrozenEncoder::random_init(run, size, &device)?;
     let exp = &trained.experiment;
     let sample = EvalSample::new(&dataset, &exp.eval, exp.seed);
-    let device = Device::flex();
     let score = |encoder: &FrozenEncoder| {
         let e = evaluate(
             encoder,

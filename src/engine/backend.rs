@@ -22,9 +22,15 @@ pub fn select_device(choice: BackendChoice) -> Result<(Device, BackendInfo), Str
     }
 }
 
+/// The CPU device, for work that always runs there: browsing and embedding with an
+/// encoder loaded from a run folder, the CPU benchmark.
+pub fn cpu_device() -> Device {
+    Device::flex()
+}
+
 fn cpu(reason: &str) -> (Device, BackendInfo) {
     (
-        Device::flex(),
+        cpu_device(),
         BackendInfo {
             name: "CPU (flex)".into(),
             reason: reason.into(),

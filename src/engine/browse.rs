@@ -22,9 +22,10 @@ use crate::preset::Experiment;
 pub fn browse_encoder(
     dir: &Path,
     dataset: &Dataset,
+    device: &Device,
     emit: &mut dyn FnMut(Event),
 ) -> (Experiment, RunResult) {
-    let device = Device::flex();
+    let device = device.clone();
     let mut result = RunResult {
         method: None,
         metrics: MetricsLog::default(),
@@ -33,8 +34,8 @@ pub fn browse_encoder(
         device: Some(device.clone()),
         diverged_at: None,
     };
-    let loaded = FrozenEncoder::load(dir, dataset.image_size()).and_then(|trained| {
-        let initial = FrozenEncoder::random_init(dir, dataset.image_size())?;
+    let loaded = FrozenEncoder::load(dir, dataset.image_size(), &device).and_then(|trained| {
+        let initial = FrozenEncoder::random_init(dir, dataset.image_size(), &device)?;
         Ok((trained, initial))
     });
     let (trained, initial) = match loaded {

@@ -29,17 +29,17 @@ pub struct FrozenEncoder {
 impl FrozenEncoder {
     /// Loads `dir` (a folder written by Export or `train --out`) for images of side
     /// `image_size` (CPC's patch grid depends on it). Errors name the file and the problem.
-    pub fn load(dir: &Path, image_size: usize) -> anyhow::Result<Self> {
-        Self::open(dir, image_size, true)
+    pub fn load(dir: &Path, image_size: usize, device: &Device) -> anyhow::Result<Self> {
+        Self::open(dir, image_size, true, device)
     }
 
     /// The same networks at the initialisation the run started from (same preset, same
     /// seed), without the trained weights: the random-init baseline.
-    pub fn random_init(dir: &Path, image_size: usize) -> anyhow::Result<Self> {
-        Self::open(dir, image_size, false)
+    pub fn random_init(dir: &Path, image_size: usize, device: &Device) -> anyhow::Result<Self> {
+        Self::open(dir, image_size, false, device)
     }
 
-    fn open(dir: &Path, image_size: usize, trained: bool) -> anyhow::Result<Self> {
+    fn open(dir: &Path, image_size: usize, trained: bool, plain: &Device) -> anyhow::Result<Self> {
         let preset = dir.join("preset.toml");
         if !preset.exists() {
             bail!(
@@ -51,7 +51,6 @@ impl FrozenEncoder {
         let (info, params) = methods::resolve(&experiment.method)
             .map_err(|e| anyhow::anyhow!("{}: {e}", preset.display()))?;
         // Built only for its architecture; the weights come from the records below.
-        let plain = Device::flex();
         plain.seed(experiment.seed);
         let device = plain.autodiff();
         let method = (info.build)(&BuildContext {

@@ -73,7 +73,7 @@ pub fn spawn_trainer_with(
 /// `browse`); its model can then be exported like a trained one.
 pub fn spawn_browser(dir: PathBuf, dataset: Arc<Dataset>, notify: Notify) -> TrainerHandle {
     spawn_job(dataset, notify, move |dataset, _commands, emit| {
-        browse_encoder(&dir, dataset, emit)
+        browse_encoder(&dir, dataset, &super::backend::cpu_device(), emit)
     })
 }
 
