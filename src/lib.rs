@@ -6,6 +6,7 @@
 
 pub mod allocator;
 pub mod app;
+pub mod catalogue;
 pub mod cli;
 pub mod data;
 pub mod engine;

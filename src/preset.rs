@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::{self, MethodSpec};
 use crate::data::DatasetSpec;
-use crate::methods::{self, MethodSpec};
 use crate::model::SmallCnnConfig;
 use crate::views::{ViewPipeline, ViewsSpec};
 
@@ -330,7 +330,7 @@ impl Experiment {
         self.dataset.validate()?;
         self.views.validate()?;
         self.encoder.validate()?;
-        methods::resolve(&self.method).map(|_| ())
+        catalogue::resolve(&self.method).map(|_| ())
     }
 }
 

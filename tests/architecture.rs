@@ -48,3 +48,40 @@ fn below_the_ui_nothing_uses_egui() {
         }
     }
 }
+
+/// A file's text before its unit tests (tests may build what they like).
+fn without_tests(text: &str) -> &str {
+    text.split("#[cfg(test)]").next().unwrap_or(text)
+}
+
+#[test]
+fn the_ui_reads_the_burn_free_catalogue_not_the_methods() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for (path, text) in sources(&root.join("app")) {
+        assert!(
+            !text.contains("methods::"),
+            "{path} reaches into methods (use catalogue)"
+        );
+    }
+    for (path, text) in sources(&root.join("catalogue")) {
+        assert!(!text.contains("burn::"), "{path} uses burn");
+    }
+    // Presets describe methods through the catalogue too, so preset and methods do not
+    // import each other.
+    let preset = std::fs::read_to_string(root.join("preset.rs")).unwrap();
+    assert!(!preset.contains("methods::"), "preset.rs imports methods");
+}
+
+#[test]
+fn only_the_backend_module_creates_devices() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for (path, text) in sources(&root) {
+        if path.ends_with("engine/backend.rs") {
+            continue;
+        }
+        let code = without_tests(&text);
+        for made in ["Device::flex(", "Device::wgpu", "Device::default("] {
+            assert!(!code.contains(made), "{path} creates a device ({made})");
+        }
+    }
+}

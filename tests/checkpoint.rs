@@ -8,6 +8,7 @@ mod common;
 use std::path::Path;
 
 use burn::tensor::Device;
+use contrastive_workbench::catalogue::{MethodSpec, methods};
 use contrastive_workbench::engine::checkpoint::{CHECKPOINT_FILE, Checkpoint};
 use contrastive_workbench::engine::embeddings_export::EmbeddingTable;
 use contrastive_workbench::engine::run_folder::atomically;
@@ -15,7 +16,6 @@ use contrastive_workbench::engine::session::{
     CheckpointPlan, RunOptions, RunResult, run_experiment_with,
 };
 use contrastive_workbench::engine::{Command, Event};
-use contrastive_workbench::methods::{MethodSpec, REGISTRY};
 use contrastive_workbench::preset::Experiment;
 
 /// burn's CPU generator is one per process: runs in this file take turns.
@@ -49,7 +49,7 @@ fn losses(r: &RunResult) -> Vec<(u64, f32)> {
 #[test]
 fn every_method_resumes_exactly_where_it_stopped() {
     let _turn = SEEDED.lock().unwrap_or_else(|p| p.into_inner());
-    for info in REGISTRY {
+    for info in methods() {
         let mut exp = common::tiny_experiment(8, 16, 6);
         exp.method = MethodSpec::with_defaults(info);
         let whole_dir = tempfile::tempdir().unwrap();

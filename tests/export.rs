@@ -112,16 +112,19 @@ fn small_method(
         channels: vec![8, 16],
         ..SmallCnnConfig::default()
     };
-    let method = (info.build)(&BuildContext {
-        device: &device,
-        encoder: &encoder,
-        params: &params,
-        train: &TrainSpec::default(),
-        dataset_len: 10,
-        image_size: 32,
-        normalize: contrastive_workbench::views::Normalize::HALF,
-        seed: 0,
-    });
+    let method = methods::build(
+        info,
+        &BuildContext {
+            device: &device,
+            encoder: &encoder,
+            params: &params,
+            train: &TrainSpec::default(),
+            dataset_len: 10,
+            image_size: 32,
+            normalize: contrastive_workbench::views::Normalize::HALF,
+            seed: 0,
+        },
+    );
     (method, encoder)
 }
 

@@ -72,7 +72,8 @@ fn multi_encoder_and_patch_encoder_runs_load_back() {
         let result = train_and_export(&exp, dir.path());
         let dataset = exp.dataset.load().unwrap();
         let device = Device::flex();
-        let frozen = FrozenEncoder::load(dir.path(), dataset.image_size(), &Device::flex()).unwrap();
+        let frozen =
+            FrozenEncoder::load(dir.path(), dataset.image_size(), &Device::flex()).unwrap();
         let norm = &exp.views.normalize;
         assert_eq!(
             EmbeddingTable::of(&frozen, &dataset, norm, &device),
@@ -88,7 +89,12 @@ fn broken_run_folders_are_refused_with_the_file_named() {
     let exp = common::tiny_experiment(8, 16, 1);
     let dir = tempfile::tempdir().unwrap();
     train_and_export(&exp, dir.path());
-    let err = |p: &std::path::Path| FrozenEncoder::load(p, 32, &Device::flex()).err().unwrap().to_string();
+    let err = |p: &std::path::Path| {
+        FrozenEncoder::load(p, 32, &Device::flex())
+            .err()
+            .unwrap()
+            .to_string()
+    };
 
     let empty = tempfile::tempdir().unwrap();
     assert!(err(empty.path()).contains("has no preset.toml"));
@@ -96,7 +102,12 @@ fn broken_run_folders_are_refused_with_the_file_named() {
     let bpk = dir.path().join("encoder.bpk");
     let bytes = std::fs::read(&bpk).unwrap();
     std::fs::write(&bpk, &bytes[..bytes.len() / 2]).unwrap();
-    let e = format!("{:#}", FrozenEncoder::load(dir.path(), 32, &Device::flex()).err().unwrap());
+    let e = format!(
+        "{:#}",
+        FrozenEncoder::load(dir.path(), 32, &Device::flex())
+            .err()
+            .unwrap()
+    );
     assert!(
         e.contains("encoder.bpk") && e.contains("cannot load"),
         "{e}"
@@ -109,6 +120,11 @@ fn broken_run_folders_are_refused_with_the_file_named() {
     let preset = dir.path().join("preset.toml");
     let text = std::fs::read_to_string(&preset).unwrap();
     std::fs::write(&preset, text.replace("[train]", "[train]\nbogus = 1")).unwrap();
-    let e = format!("{:#}", FrozenEncoder::load(dir.path(), 32, &Device::flex()).err().unwrap());
+    let e = format!(
+        "{:#}",
+        FrozenEncoder::load(dir.path(), 32, &Device::flex())
+            .err()
+            .unwrap()
+    );
     assert!(e.contains("preset.toml") && e.contains("bogus"), "{e}");
 }

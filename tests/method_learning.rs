@@ -7,9 +7,9 @@
 
 mod common;
 
+use contrastive_workbench::catalogue::{MethodSpec, find, methods};
 use contrastive_workbench::engine::Event;
 use contrastive_workbench::engine::session::run_experiment;
-use contrastive_workbench::methods::{MethodSpec, REGISTRY};
 
 /// Steps of 64 images each method gets (test-sized; the README lists longer runs).
 const STEPS: u64 = 300;
@@ -27,7 +27,7 @@ const LAST_EVALS: usize = 3;
 
 /// kNN gain of `id` after the test budget, at `seed`: (random init, trained).
 fn knn_gain(id: &str, seed: u64) -> (f32, f32) {
-    let info = REGISTRY.iter().find(|m| m.id == id).unwrap();
+    let info = find(id).unwrap();
     let mut exp = common::tiny_experiment(100, 64, STEPS);
     exp.seed = seed;
     exp.encoder.channels = vec![16, 32, 64, 128];
@@ -85,7 +85,7 @@ macro_rules! learning_tests {
         #[test]
         fn every_registered_method_has_a_learning_test() {
             let listed = [$(stringify!($id)),*];
-            for info in REGISTRY {
+            for info in methods() {
                 assert!(listed.contains(&info.id), "{} has no learning test here", info.id);
             }
         }

@@ -11,16 +11,19 @@ fn nan_input_is_refused_and_weights_are_unchanged() {
     let device = Device::flex();
     let ad = device.clone().autodiff();
     let (info, params) = methods::resolve(&MethodSpec::default()).unwrap();
-    let mut method = (info.build)(&BuildContext {
-        device: &ad,
-        encoder: &SmallCnnConfig::default(),
-        params: &params,
-        train: &TrainSpec::default(),
-        dataset_len: 4,
-        image_size: 32,
-        normalize: contrastive_workbench::views::Normalize::HALF,
-        seed: 0,
-    });
+    let mut method = methods::build(
+        info,
+        &BuildContext {
+            device: &ad,
+            encoder: &SmallCnnConfig::default(),
+            params: &params,
+            train: &TrainSpec::default(),
+            dataset_len: 4,
+            image_size: 32,
+            normalize: contrastive_workbench::views::Normalize::HALF,
+            seed: 0,
+        },
+    );
     let weights = |m: &dyn methods::Method| m.encoder().blocks[0].conv.weight.val().into_data();
     let before = weights(method.as_ref());
 
@@ -55,22 +58,25 @@ fn batch(views: Tensor<4>, step: u64) -> TrainBatch {
 #[test]
 fn every_registered_method_takes_two_steps() {
     let device = Device::flex().autodiff();
-    for info in methods::REGISTRY {
+    for info in contrastive_workbench::catalogue::methods() {
         let spec = MethodSpec::with_defaults(info);
         let (_, params) = methods::resolve(&spec).unwrap();
-        let mut m = (info.build)(&BuildContext {
-            device: &device,
-            encoder: &SmallCnnConfig {
-                channels: vec![8, 16],
-                ..SmallCnnConfig::default()
+        let mut m = methods::build(
+            info,
+            &BuildContext {
+                device: &device,
+                encoder: &SmallCnnConfig {
+                    channels: vec![8, 16],
+                    ..SmallCnnConfig::default()
+                },
+                params: &params,
+                train: &TrainSpec::default(),
+                dataset_len: 16,
+                image_size: 16,
+                normalize: contrastive_workbench::views::Normalize::HALF,
+                seed: 0,
             },
-            params: &params,
-            train: &TrainSpec::default(),
-            dataset_len: 16,
-            image_size: 16,
-            normalize: contrastive_workbench::views::Normalize::HALF,
-            seed: 0,
-        });
+        );
         for step in 0..2 {
             let data: Vec<f32> = (0..8 * 3 * 16 * 16)
                 .map(|i| ((i * 13 + step) % 29) as f32 / 14.0 - 1.0)
@@ -94,19 +100,22 @@ fn every_optimiser_updates_the_weights() {
             optimizer: kind,
             ..TrainSpec::default()
         };
-        let mut m = (info.build)(&BuildContext {
-            device: &device,
-            encoder: &SmallCnnConfig {
-                channels: vec![8, 16],
-                ..SmallCnnConfig::default()
+        let mut m = methods::build(
+            info,
+            &BuildContext {
+                device: &device,
+                encoder: &SmallCnnConfig {
+                    channels: vec![8, 16],
+                    ..SmallCnnConfig::default()
+                },
+                params: &params,
+                train: &train,
+                dataset_len: 16,
+                image_size: 16,
+                normalize: contrastive_workbench::views::Normalize::HALF,
+                seed: 0,
             },
-            params: &params,
-            train: &train,
-            dataset_len: 16,
-            image_size: 16,
-            normalize: contrastive_workbench::views::Normalize::HALF,
-            seed: 0,
-        });
+        );
         let weights = |m: &dyn methods::Method| {
             m.encoder().blocks[1]
                 .conv

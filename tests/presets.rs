@@ -1,7 +1,7 @@
 //! Every shipped preset loads and validates, and every registered method has one.
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
-use contrastive_workbench::methods::REGISTRY;
+use contrastive_workbench::catalogue::methods;
 use contrastive_workbench::preset::Experiment;
 
 #[test]
@@ -29,7 +29,7 @@ fn every_preset_validates_and_every_method_has_one() {
         assert_eq!(Experiment::from_toml(&exp.to_toml(), "again").unwrap(), exp);
         kinds.push(exp.method.kind.clone());
     }
-    for info in REGISTRY {
+    for info in methods() {
         assert!(
             kinds.iter().any(|k| k == info.id),
             "no preset in presets/ uses method {}",

@@ -20,7 +20,7 @@ pub struct PastRun {
 /// The legend label of the `number`th run of the session.
 pub fn run_label(number: usize, exp: &Experiment) -> String {
     let method =
-        crate::methods::find(&exp.method.kind).map_or(exp.method.kind.as_str(), |m| m.name);
+        crate::catalogue::find(&exp.method.kind).map_or(exp.method.kind.as_str(), |m| m.name);
     format!("run {number}: {method} ({})", exp.name)
 }
 

@@ -96,16 +96,19 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
         let spec = MethodSpec::default();
         let (info_m, params) = methods::resolve(&spec).map_err(anyhow::Error::msg)?;
         let ad = device.clone().autodiff();
-        let mut method = (info_m.build)(&BuildContext {
-            device: &ad,
-            encoder: &SmallCnnConfig::default(),
-            params: &params,
-            train: &train,
-            dataset_len: data.train.len(),
-            image_size: data.image_size(),
-            normalize: Normalize::HALF,
-            seed: 0,
-        });
+        let mut method = methods::build(
+            info_m,
+            &BuildContext {
+                device: &ad,
+                encoder: &SmallCnnConfig::default(),
+                params: &params,
+                train: &train,
+                dataset_len: data.train.len(),
+                image_size: data.image_size(),
+                normalize: Normalize::HALF,
+                seed: 0,
+            },
+        );
         let views = aug(0);
         let run = |method: &mut Box<dyn methods::Method>| {
             let batch = TrainBatch {

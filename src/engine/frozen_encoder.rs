@@ -52,17 +52,20 @@ impl FrozenEncoder {
             .map_err(|e| anyhow::anyhow!("{}: {e}", preset.display()))?;
         // Built only for its architecture; the weights come from the records below.
         plain.seed(experiment.seed);
-        let device = plain.autodiff();
-        let method = (info.build)(&BuildContext {
-            device: &device,
-            encoder: &experiment.encoder,
-            params: &params,
-            train: &experiment.train,
-            dataset_len: 2,
-            image_size,
-            normalize: experiment.views.normalize,
-            seed: experiment.seed,
-        });
+        let device = plain.clone().autodiff();
+        let method = methods::build(
+            info,
+            &BuildContext {
+                device: &device,
+                encoder: &experiment.encoder,
+                params: &params,
+                train: &experiment.train,
+                dataset_len: 2,
+                image_size,
+                normalize: experiment.views.normalize,
+                seed: experiment.seed,
+            },
+        );
         let mut encoders = Vec::new();
         for ExportedEncoder {
             name,

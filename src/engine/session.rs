@@ -173,16 +173,19 @@ pub fn run_experiment_with(
         return result;
     }
     let train_device = device.clone().autodiff();
-    let method = (info.build)(&BuildContext {
-        device: &train_device,
-        encoder: &exp.encoder,
-        params: &params,
-        train: &exp.train,
-        dataset_len: dataset.train.len(),
-        image_size: dataset.image_size(),
-        normalize: exp.views.normalize,
-        seed: exp.seed,
-    });
+    let method = methods::build(
+        info,
+        &BuildContext {
+            device: &train_device,
+            encoder: &exp.encoder,
+            params: &params,
+            train: &exp.train,
+            dataset_len: dataset.train.len(),
+            image_size: dataset.image_size(),
+            normalize: exp.views.normalize,
+            seed: exp.seed,
+        },
+    );
     let mut method = method;
     if let Some(ckpt) = &resume
         && let Err(e) = method.load_state(&ckpt.state)

@@ -5,8 +5,8 @@
 
 use super::common::{Backbone, halves};
 use super::plain::{Pairs, plain};
-use super::settings::{hidden_width, projection_dim};
 use super::{BuildContext, Method, MethodInfo, ParamSpec};
+use crate::catalogue::settings::{hidden_width, projection_dim};
 use crate::losses::barlow_twins;
 
 crate::settings! {
@@ -43,18 +43,23 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "C_ij = sum_b z1_bi z2_bj / N (standardised over the batch),  \
               L = sum_i (1 - C_ii)^2 + lambda sum_{i != j} C_ij^2",
     params: Settings::PARAMS,
-    diagram: super::siamese(
-        &[super::trained("encoder"), super::trained("projector")],
-        &[super::shared("encoder"), super::shared("projector")],
+    diagram: crate::catalogue::siamese(
+        &[
+            crate::catalogue::trained("encoder"),
+            crate::catalogue::trained("projector"),
+        ],
+        &[
+            crate::catalogue::shared("encoder"),
+            crate::catalogue::shared("projector"),
+        ],
         "cross-correlation C of z1, z2 -> identity",
     ),
     needs_colour: false,
     multi_crop: false,
-    preview: super::preview::pairs,
-    build,
+    preview: crate::catalogue::preview::pairs,
 };
 
-fn build(ctx: &BuildContext) -> Box<dyn Method> {
+pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let net = Backbone::new(ctx, s.hidden, s.projection_dim, 3);
     plain(ctx, net, move |z, pairs: &Pairs| {

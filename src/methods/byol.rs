@@ -8,9 +8,9 @@ use burn::tensor::Tensor;
 
 use super::common::{Backbone, halves};
 use super::persist::Persist;
-use super::settings::{hidden_width, projection_dim};
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
+use crate::catalogue::settings::{hidden_width, projection_dim};
 use crate::losses::negative_cosine;
 use crate::model::ema::{ema_update, momentum_copy};
 use crate::model::{BnMlp, BnMlpConfig, SmallCnn};
@@ -48,23 +48,25 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "L = ||q(z1)/|q(z1)| - z2'/|z2'| ||^2 + (symmetric),  z' = target,  \
               xi <- tau xi + (1 - tau) theta,  tau = 1 - (1 - tau_base)(cos(pi k/K) + 1)/2",
     params: Settings::PARAMS,
-    diagram: super::Diagram {
+    diagram: crate::catalogue::Diagram {
         top_input: "views 1, 2 (online)",
         top: &[
-            super::trained("encoder"),
-            super::trained("projector"),
-            super::trained("predictor q"),
+            crate::catalogue::trained("encoder"),
+            crate::catalogue::trained("projector"),
+            crate::catalogue::trained("predictor q"),
         ],
         bottom_input: "views 2, 1 (target)",
-        bottom: &[super::ema("encoder"), super::ema("projector")],
+        bottom: &[
+            crate::catalogue::ema("encoder"),
+            crate::catalogue::ema("projector"),
+        ],
         bottom_stop_gradient: true,
         store: None,
         loss: "normalised MSE: q(z) vs target z'",
     },
     needs_colour: false,
     multi_crop: true,
-    preview: super::preview::pairs,
-    build,
+    preview: crate::catalogue::preview::pairs,
 };
 
 #[derive(Module, Debug)]
@@ -87,7 +89,7 @@ pub fn tau_at(tau_base: f64, step: u64, total: u64) -> f64 {
     1.0 - (1.0 - tau_base) * ((std::f64::consts::PI * progress).cos() + 1.0) / 2.0
 }
 
-fn build(ctx: &BuildContext) -> Box<dyn Method> {
+pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let (hidden, dim) = (s.hidden, s.projection_dim);
     let online = ByolOnline {

@@ -16,12 +16,12 @@ use super::Params;
 use super::encoder_input::embed_with;
 use super::memory::{BANK_FEATURE_DIM, BANK_MOMENTUM, BANK_TEMPERATURE, MemoryBank};
 use super::persist::Persist;
-use super::preview::{PreviewColumn, ViewsPreview};
 use super::trainable::Trainable;
 use super::{
     BuildContext, EncoderInput, ExportedEncoder, Method, MethodInfo, ParamSpec, StepError,
     StepOutput, TrainBatch,
 };
+use crate::catalogue::preview::{PreviewColumn, ViewsPreview};
 use crate::losses::{binary_nce, l2_normalize};
 use crate::model::SmallCnn;
 use crate::model::lab::rgb_to_lab;
@@ -83,11 +83,17 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "L = -log exp(f_L(i).v_ab(i)/t) / sum_{j in {i} + k sampled} exp(f_L(i).v_ab(j)/t) \
               + (L <-> ab),  v <- norm(m v + (1 - m) f)",
     params: Settings::PARAMS,
-    diagram: super::Diagram {
+    diagram: crate::catalogue::Diagram {
         top_input: "L channel",
-        top: &[super::trained("encoder L"), super::trained("linear, L2")],
+        top: &[
+            crate::catalogue::trained("encoder L"),
+            crate::catalogue::trained("linear, L2"),
+        ],
         bottom_input: "ab channels",
-        bottom: &[super::trained("encoder ab"), super::trained("linear, L2")],
+        bottom: &[
+            crate::catalogue::trained("encoder ab"),
+            crate::catalogue::trained("linear, L2"),
+        ],
         bottom_stop_gradient: false,
         store: Some("memory banks: one L and one ab feature per image"),
         loss: "L feature vs ab bank (and ab vs L bank); with L, a, b: core or full graph",
@@ -95,7 +101,6 @@ pub static INFO: MethodInfo = MethodInfo {
     needs_colour: true,
     multi_crop: false,
     preview,
-    build,
 };
 
 /// One augmented view split by colour channels, one column per encoder.
@@ -204,7 +209,7 @@ pub struct Cmc {
     dim: usize,
 }
 
-fn build(ctx: &BuildContext) -> Box<dyn Method> {
+pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let dim = s.feature_dim;
     let views = lab_views(s.views);

@@ -17,13 +17,13 @@ use rand::RngExt;
 
 use super::encoder_input::{embed_with, pool_patches};
 use super::persist::Persist;
-use super::preview::{PreviewColumn, ViewsPreview};
-use super::settings::hidden_width;
 use super::trainable::Trainable;
 use super::{
     BuildContext, EncoderInput, ExportedEncoder, Method, MethodInfo, ParamSpec, Params, StepError,
     StepOutput, TrainBatch,
 };
+use crate::catalogue::preview::{PreviewColumn, ViewsPreview};
+use crate::catalogue::settings::hidden_width;
 use crate::losses::{info_nce, info_nce_bound};
 use crate::model::autoregressive::{ContextKind, ContextNet};
 use crate::model::patches::{augment_patches, extract_patches};
@@ -102,15 +102,15 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "L_k = -E log [ exp(z_{r+k,c}^T W_k c_{r,c}) / sum_j exp(z_j^T W_k c_{r,c}) ],  \
               L = mean_k L_k,  I(c; z_{+k}) >= log(N+1) - L_k",
     params: Settings::PARAMS,
-    diagram: super::Diagram {
+    diagram: crate::catalogue::Diagram {
         top_input: "patch rows <= r",
         top: &[
-            super::trained("encoder -> z per patch"),
-            super::trained("context net -> c_r"),
-            super::trained("W_k c_r"),
+            crate::catalogue::trained("encoder -> z per patch"),
+            crate::catalogue::trained("context net -> c_r"),
+            crate::catalogue::trained("W_k c_r"),
         ],
         bottom_input: "patch k rows below",
-        bottom: &[super::shared("encoder -> z_{r+k}")],
+        bottom: &[crate::catalogue::shared("encoder -> z_{r+k}")],
         bottom_stop_gradient: false,
         store: None,
         loss: "InfoNCE: prediction vs true patch and sampled patches",
@@ -118,7 +118,6 @@ pub static INFO: MethodInfo = MethodInfo {
     needs_colour: false,
     multi_crop: false,
     preview,
-    build,
 };
 
 /// Each view's patch grid, context rows and predicted rows marked.
@@ -181,7 +180,7 @@ pub fn geometry(s: &Settings, image: usize) -> (PatchGrid, usize) {
     (grid, steps)
 }
 
-fn build(ctx: &BuildContext) -> Box<dyn Method> {
+pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let (grid, steps) = geometry(&s, ctx.image_size);
     let encoder = SmallCnnConfig {

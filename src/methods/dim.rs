@@ -13,10 +13,10 @@ use burn::tensor::{Int, Tensor, TensorData};
 
 use super::Params;
 use super::persist::Persist;
-use super::preview::ViewsPreview;
-use super::settings::hidden_width;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
+use crate::catalogue::preview::ViewsPreview;
+use crate::catalogue::settings::hidden_width;
 use crate::losses::{MiEstimator, mi_estimate, prior_discriminator_loss, prior_encoder_loss};
 use crate::model::tensor_io::scalar;
 use crate::model::{MlpHead, MlpHeadConfig, SmallCnn};
@@ -94,16 +94,16 @@ pub static INFO: MethodInfo = MethodInfo {
               JSD: E_P[-sp(-T)] - E_N[sp(T)],  DV: E_P[T] - log E_N[e^T],  \
               InfoNCE: E[log softmax_j T(y_i, l_j)] + log B,  prior: -E log s(D(1 - e^-y))",
     params: Settings::PARAMS,
-    diagram: super::Diagram {
+    diagram: crate::catalogue::Diagram {
         top_input: "image",
         top: &[
-            super::trained("encoder -> global y"),
-            super::trained("critic phi(y)"),
+            crate::catalogue::trained("encoder -> global y"),
+            crate::catalogue::trained("critic phi(y)"),
         ],
         bottom_input: "same image",
         bottom: &[
-            super::shared("local map l (stage k)"),
-            super::trained("critic psi(l)"),
+            crate::catalogue::shared("local map l (stage k)"),
+            crate::catalogue::trained("critic psi(l)"),
         ],
         bottom_stop_gradient: false,
         store: None,
@@ -112,7 +112,6 @@ pub static INFO: MethodInfo = MethodInfo {
     needs_colour: false,
     multi_crop: false,
     preview,
-    build,
 };
 
 fn preview(_: &Params, _image: usize) -> ViewsPreview {
@@ -164,7 +163,7 @@ fn squash(y: Tensor<2>) -> Tensor<2> {
     -(-y).exp() + 1.0
 }
 
-fn build(ctx: &BuildContext) -> Box<dyn Method> {
+pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     Box::new(Dim::new(ctx))
 }
 

@@ -7,8 +7,8 @@ use burn::tensor::{Int, Tensor, TensorData};
 
 use super::common::{HeadNet, halves};
 use super::plain::{Pairs, plain};
-use super::settings::projection_dim;
 use super::{BuildContext, Method, MethodInfo, ParamSpec};
+use crate::catalogue::settings::projection_dim;
 use crate::losses::{margin_contrastive, pairwise_sq_distances};
 
 crate::settings! {
@@ -38,18 +38,23 @@ pub static INFO: MethodInfo = MethodInfo {
               pair in the batch is used; positives and negatives each count half.",
     formula: "L = mean_pos D^2 / 2 + mean_neg max(0, m - D)^2 / 2,  D = ||z_a - z_b||, z on the unit sphere",
     params: Settings::PARAMS,
-    diagram: super::siamese(
-        &[super::trained("encoder"), super::trained("head, L2")],
-        &[super::shared("encoder"), super::shared("head, L2")],
+    diagram: crate::catalogue::siamese(
+        &[
+            crate::catalogue::trained("encoder"),
+            crate::catalogue::trained("head, L2"),
+        ],
+        &[
+            crate::catalogue::shared("encoder"),
+            crate::catalogue::shared("head, L2"),
+        ],
         "pairs: pull positives, push negatives to the margin",
     ),
     needs_colour: false,
     multi_crop: false,
-    preview: super::preview::pairs,
-    build,
+    preview: crate::catalogue::preview::pairs,
 };
 
-fn build(ctx: &BuildContext) -> Box<dyn Method> {
+pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let net = HeadNet::new(ctx, ctx.encoder.output_dim(), s.projection_dim);
     plain(ctx, net, move |z, pairs: &Pairs| {

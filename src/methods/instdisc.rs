@@ -57,9 +57,12 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "P(i|v) = exp(v_i.f/t) / Z,  NCE: h = P / (P + m/n),  \
               L = -log h(i, f) - sum_noise log(1 - h(j, f)),  v_i <- norm(0.5 v_i + 0.5 f)",
     params: Settings::PARAMS,
-    diagram: super::Diagram {
+    diagram: crate::catalogue::Diagram {
         top_input: "view of image i",
-        top: &[super::trained("encoder"), super::trained("linear 128, L2")],
+        top: &[
+            crate::catalogue::trained("encoder"),
+            crate::catalogue::trained("linear 128, L2"),
+        ],
         bottom_input: "",
         bottom: &[],
         bottom_stop_gradient: false,
@@ -68,8 +71,7 @@ pub static INFO: MethodInfo = MethodInfo {
     },
     needs_colour: false,
     multi_crop: false,
-    preview: super::preview::pairs,
-    build,
+    preview: crate::catalogue::preview::pairs,
 };
 
 #[derive(Module, Debug)]
@@ -91,7 +93,7 @@ pub struct InstDisc {
     dim: usize,
 }
 
-fn build(ctx: &BuildContext) -> Box<dyn Method> {
+pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let dim = s.feature_dim;
     let net = InstDiscNet {

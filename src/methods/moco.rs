@@ -14,9 +14,9 @@ use burn::tensor::Tensor;
 
 use super::memory::KeyQueue;
 use super::persist::Persist;
-use super::settings::{projection_dim, temperature};
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
+use crate::catalogue::settings::{projection_dim, temperature};
 use crate::losses::{info_nce, l2_normalize};
 use crate::model::ema::{ema_update, momentum_copy};
 use crate::model::tensor_io::matrix_to_vec;
@@ -70,19 +70,24 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "L = -log exp(q.k+/t) / (exp(q.k+/t) + sum_queue exp(q.k/t)),  \
               theta_k <- m theta_k + (1 - m) theta_q",
     params: Settings::PARAMS,
-    diagram: super::Diagram {
+    diagram: crate::catalogue::Diagram {
         top_input: "view 1 (query)",
-        top: &[super::trained("encoder f_q"), super::trained("head")],
+        top: &[
+            crate::catalogue::trained("encoder f_q"),
+            crate::catalogue::trained("head"),
+        ],
         bottom_input: "view 2 (key)",
-        bottom: &[super::ema("encoder f_k"), super::ema("head")],
+        bottom: &[
+            crate::catalogue::ema("encoder f_k"),
+            crate::catalogue::ema("head"),
+        ],
         bottom_stop_gradient: true,
         store: Some("queue of K keys (FIFO)"),
         loss: "InfoNCE: q vs k+ and the queue",
     },
     needs_colour: false,
     multi_crop: false,
-    preview: super::preview::pairs,
-    build,
+    preview: crate::catalogue::preview::pairs,
 };
 
 /// Encoder plus v1's linear layer or v2's MLP head.
@@ -142,7 +147,7 @@ pub struct Moco {
     dim: usize,
 }
 
-fn build(ctx: &BuildContext) -> Box<dyn Method> {
+pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let dim = s.projection_dim;
     let mlp = s.mlp_head;

@@ -21,12 +21,9 @@ pub mod memory;
 pub mod moco;
 pub mod nce;
 pub mod optimizer;
-pub mod params;
 pub mod persist;
 pub mod pixpro;
 pub mod plain;
-pub mod preview;
-pub mod settings;
 pub mod simclr;
 pub mod simsiam;
 pub mod state;
@@ -37,7 +34,9 @@ pub mod vicreg;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
-pub use params::{MethodSpec, ParamKind, ParamSpec, Params, resolve};
+pub use crate::catalogue::{
+    Diagram, Mark, MethodInfo, MethodSpec, ParamKind, ParamSpec, Params, Stage, find, resolve,
+};
 
 use crate::model::tensor_io::matrix_to_vec;
 use crate::model::{SmallCnn, SmallCnnConfig};
@@ -237,119 +236,77 @@ pub trait Method: Send {
     }
 }
 
-/// How a box in a method's diagram relates to training.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mark {
-    /// Trained by the optimiser.
-    Trained,
-    /// The same weights as the box above it (a shared encoder).
-    Shared,
-    /// A momentum (EMA) copy of the box above it: no gradient, moved toward it each step.
-    Ema,
-}
-
-/// One box of a branch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stage {
-    pub label: &'static str,
-    pub mark: Mark,
-}
-
-/// The method's pipeline as the method panel draws it: one or two branches from the views
-/// to the loss, an optional stored set of features, and where gradients stop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Diagram {
-    /// Input of the first branch, e.g. "view 1".
-    pub top_input: &'static str,
-    pub top: &'static [Stage],
-    /// Input of the second branch; empty when the method has one branch.
-    pub bottom_input: &'static str,
-    pub bottom: &'static [Stage],
-    /// The second branch's output is detached before the loss (stop-gradient).
-    pub bottom_stop_gradient: bool,
-    /// Features kept across steps (queue, memory bank), if any.
-    pub store: Option<&'static str>,
-    /// What the loss box says it compares.
-    pub loss: &'static str,
-}
-
-/// Shorthands for the diagram tables.
-pub const fn trained(label: &'static str) -> Stage {
-    Stage {
-        label,
-        mark: Mark::Trained,
-    }
-}
-pub const fn shared(label: &'static str) -> Stage {
-    Stage {
-        label,
-        mark: Mark::Shared,
-    }
-}
-pub const fn ema(label: &'static str) -> Stage {
-    Stage {
-        label,
-        mark: Mark::Ema,
-    }
-}
-
-/// The common siamese layout: both views through the same stages, one loss.
-pub const fn siamese(
-    stages: &'static [Stage],
-    shared_stages: &'static [Stage],
-    loss: &'static str,
-) -> Diagram {
-    Diagram {
-        top_input: "view 1",
-        top: stages,
-        bottom_input: "view 2",
-        bottom: shared_stages,
-        bottom_stop_gradient: false,
-        store: None,
-        loss,
-    }
-}
-
-/// A registry entry: how to describe, configure and build a method.
-#[derive(Debug)]
-pub struct MethodInfo {
-    /// The `kind` in presets.
-    pub id: &'static str,
-    pub name: &'static str,
-    pub paper: &'static str,
-    /// A few sentences for the method panel.
-    pub summary: &'static str,
-    /// The loss, written out for the method panel.
-    pub formula: &'static str,
-    pub params: &'static [ParamSpec],
-    pub diagram: Diagram,
-    /// The method compares colour with luminance (CMC): grey datasets are refused.
-    pub needs_colour: bool,
-    /// The method uses multi-crop's local crops when the views settings make them.
-    pub multi_crop: bool,
-    /// What the Views tab shows of its input, for these settings and image side.
-    pub preview: fn(&Params, usize) -> preview::ViewsPreview,
+/// How to build one catalogued method for training.
+pub struct Registered {
+    pub info: &'static MethodInfo,
     pub build: fn(&BuildContext) -> Box<dyn Method>,
 }
 
-/// Every method the workbench offers.
-pub static REGISTRY: &[&MethodInfo] = &[
-    &simclr::INFO,
-    &moco::INFO,
-    &byol::INFO,
-    &simsiam::INFO,
-    &barlow_twins::INFO,
-    &vicreg::INFO,
-    &instdisc::INFO,
-    &cmc::INFO,
-    &dim::INFO,
-    &cpc::INFO,
-    &pixpro::INFO,
-    &hadsell::INFO,
-    &triplet::INFO,
-    &nce::INFO,
+/// Every method the workbench offers: its catalogue entry and its builder.
+pub static REGISTRY: &[Registered] = &[
+    Registered {
+        info: &simclr::INFO,
+        build: simclr::build,
+    },
+    Registered {
+        info: &moco::INFO,
+        build: moco::build,
+    },
+    Registered {
+        info: &byol::INFO,
+        build: byol::build,
+    },
+    Registered {
+        info: &simsiam::INFO,
+        build: simsiam::build,
+    },
+    Registered {
+        info: &barlow_twins::INFO,
+        build: barlow_twins::build,
+    },
+    Registered {
+        info: &vicreg::INFO,
+        build: vicreg::build,
+    },
+    Registered {
+        info: &instdisc::INFO,
+        build: instdisc::build,
+    },
+    Registered {
+        info: &cmc::INFO,
+        build: cmc::build,
+    },
+    Registered {
+        info: &dim::INFO,
+        build: dim::build,
+    },
+    Registered {
+        info: &cpc::INFO,
+        build: cpc::build,
+    },
+    Registered {
+        info: &pixpro::INFO,
+        build: pixpro::build,
+    },
+    Registered {
+        info: &hadsell::INFO,
+        build: hadsell::build,
+    },
+    Registered {
+        info: &triplet::INFO,
+        build: triplet::build,
+    },
+    Registered {
+        info: &nce::INFO,
+        build: nce::build,
+    },
 ];
 
-pub fn find(id: &str) -> Option<&'static MethodInfo> {
-    REGISTRY.iter().copied().find(|m| m.id == id)
+/// `info`'s method, built for training.
+pub fn build(info: &MethodInfo, ctx: &BuildContext) -> Box<dyn Method> {
+    let entry = REGISTRY
+        .iter()
+        .find(|r| r.info.id == info.id)
+        .expect("every catalogued method is registered");
+    (entry.build)(ctx)
 }

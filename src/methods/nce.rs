@@ -9,8 +9,8 @@ use rand::seq::index::sample;
 
 use super::common::{HeadNet, halves};
 use super::plain::{Pairs, Scored, plain};
-use super::settings::{projection_dim, temperature};
 use super::{BuildContext, Method, MethodInfo, ParamSpec};
+use crate::catalogue::settings::{projection_dim, temperature};
 use crate::losses::{binary_nce, info_nce, info_nce_bound};
 use crate::model::tensor_io::scalar;
 use crate::seeding::{Stream, rng_for};
@@ -57,18 +57,23 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "s = cos(z1_i, z2_j)/t.  NCE: -log sig(s+ - ln k) - sum_k log(1 - sig(s- - ln k)).  \
               InfoNCE: -log exp(s+) / (exp(s+) + sum_k exp(s-)).  I(v1; v2) >= ln(k+1) - L_InfoNCE",
     params: Settings::PARAMS,
-    diagram: super::siamese(
-        &[super::trained("encoder"), super::trained("head, L2")],
-        &[super::shared("encoder"), super::shared("head, L2")],
+    diagram: crate::catalogue::siamese(
+        &[
+            crate::catalogue::trained("encoder"),
+            crate::catalogue::trained("head, L2"),
+        ],
+        &[
+            crate::catalogue::shared("encoder"),
+            crate::catalogue::shared("head, L2"),
+        ],
         "NCE or InfoNCE over 1 positive + k negatives",
     ),
     needs_colour: false,
     multi_crop: false,
-    preview: super::preview::pairs,
-    build,
+    preview: crate::catalogue::preview::pairs,
 };
 
-fn build(ctx: &BuildContext) -> Box<dyn Method> {
+pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let net = HeadNet::new(ctx, ctx.encoder.output_dim(), s.projection_dim);
     let seed = ctx.seed;

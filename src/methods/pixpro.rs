@@ -17,10 +17,10 @@ use super::Params;
 use super::byol::tau_at;
 use super::common::halves;
 use super::persist::Persist;
-use super::preview::ViewsPreview;
-use super::settings::hidden_width;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
+use crate::catalogue::preview::ViewsPreview;
+use crate::catalogue::settings::hidden_width;
 use crate::losses::negative_cosine;
 use crate::model::ema::{ema_update, momentum_copy};
 use crate::model::tensor_io::scalar;
@@ -93,15 +93,18 @@ pub static INFO: MethodInfo = MethodInfo {
               L = -mean_{(i,j): dist(i,j) < T} [cos(y_i^1, x'_j^2) + cos(y_j^2, x'_i^1)] \
               - w [cos(q(z^1), z'^2) + cos(q(z^2), z'^1)],  ' = momentum encoder",
     params: Settings::PARAMS,
-    diagram: super::Diagram {
+    diagram: crate::catalogue::Diagram {
         top_input: "views 1, 2 (online)",
         top: &[
-            super::trained("encoder -> map"),
-            super::trained("pixel projector"),
-            super::trained("pixel propagation"),
+            crate::catalogue::trained("encoder -> map"),
+            crate::catalogue::trained("pixel projector"),
+            crate::catalogue::trained("pixel propagation"),
         ],
         bottom_input: "views 2, 1 (target)",
-        bottom: &[super::ema("encoder -> map"), super::ema("pixel projector")],
+        bottom: &[
+            crate::catalogue::ema("encoder -> map"),
+            crate::catalogue::ema("pixel projector"),
+        ],
         bottom_stop_gradient: true,
         store: None,
         loss: "cosine of matching pixels (same place); + instance branch",
@@ -109,7 +112,6 @@ pub static INFO: MethodInfo = MethodInfo {
     needs_colour: false,
     multi_crop: false,
     preview,
-    build,
 };
 
 fn preview(_: &Params, _image: usize) -> ViewsPreview {
@@ -180,7 +182,7 @@ pub struct PixPro {
     dim: usize,
 }
 
-fn build(ctx: &BuildContext) -> Box<dyn Method> {
+pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let (hidden, out) = (s.hidden, s.projection_dim);
     let mlp = |input| {

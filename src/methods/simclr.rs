@@ -4,8 +4,8 @@
 
 use super::common::HeadNet;
 use super::plain::{Pairs, plain};
-use super::settings::{hidden_width, projection_dim, temperature};
 use super::{BuildContext, Method, MethodInfo};
+use crate::catalogue::settings::{hidden_width, projection_dim, temperature};
 use crate::losses::nt_xent;
 
 crate::settings! {
@@ -40,18 +40,23 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "l(i,j) = -log exp(sim(z_i, z_j)/t) / sum_{k != i} exp(sim(z_i, z_k)/t),  \
               sim = cosine,  loss = mean over all 2N views",
     params: Settings::PARAMS,
-    diagram: super::siamese(
-        &[super::trained("encoder f"), super::trained("head g")],
-        &[super::shared("encoder f"), super::shared("head g")],
+    diagram: crate::catalogue::siamese(
+        &[
+            crate::catalogue::trained("encoder f"),
+            crate::catalogue::trained("head g"),
+        ],
+        &[
+            crate::catalogue::shared("encoder f"),
+            crate::catalogue::shared("head g"),
+        ],
         "NT-Xent: each view vs its partner and 2N-2 negatives",
     ),
     needs_colour: false,
     multi_crop: false,
-    preview: super::preview::pairs,
-    build,
+    preview: crate::catalogue::preview::pairs,
 };
 
-fn build(ctx: &BuildContext) -> Box<dyn Method> {
+pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let net = HeadNet::new(ctx, s.projection_hidden, s.projection_dim);
     let t = s.temperature as f32;

@@ -10,7 +10,7 @@ use burn::tensor::Tensor;
 
 use super::common::Backbone;
 use super::persist::Persist;
-use super::settings::projection_dim;
+use crate::catalogue::settings::projection_dim;
 
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
@@ -51,23 +51,25 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "L = D(p1, sg(z2))/2 + D(p2, sg(z1))/2,  D(p, z) = -cos(p, z),  p = h(z),  \
               z = g(f(x))",
     params: Settings::PARAMS,
-    diagram: super::Diagram {
+    diagram: crate::catalogue::Diagram {
         top_input: "view 1",
         top: &[
-            super::trained("encoder f"),
-            super::trained("projector g"),
-            super::trained("predictor h"),
+            crate::catalogue::trained("encoder f"),
+            crate::catalogue::trained("projector g"),
+            crate::catalogue::trained("predictor h"),
         ],
         bottom_input: "view 2",
-        bottom: &[super::shared("encoder f"), super::shared("projector g")],
+        bottom: &[
+            crate::catalogue::shared("encoder f"),
+            crate::catalogue::shared("projector g"),
+        ],
         bottom_stop_gradient: true,
         store: None,
         loss: "negative cosine: p1 vs sg(z2), and swapped",
     },
     needs_colour: false,
     multi_crop: true,
-    preview: super::preview::pairs,
-    build,
+    preview: crate::catalogue::preview::pairs,
 };
 
 #[derive(Module, Debug)]
@@ -93,7 +95,7 @@ pub struct SimSiam {
     dim: usize,
 }
 
-fn build(ctx: &BuildContext) -> Box<dyn Method> {
+pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let d = ctx.device;
     let rep = ctx.encoder.output_dim();

@@ -8,8 +8,8 @@ use rand::RngExt;
 
 use super::common::{HeadNet, halves};
 use super::plain::{Pairs, Scored, plain};
-use super::settings::projection_dim;
 use super::{BuildContext, Method, MethodInfo, ParamSpec};
+use crate::catalogue::settings::projection_dim;
 use crate::losses::{Mining, choose_negatives, pairwise_sq_distances, triplet};
 use crate::model::tensor_io::matrix_to_vec;
 use crate::seeding::{Stream, rng_for};
@@ -49,18 +49,23 @@ pub static INFO: MethodInfo = MethodInfo {
               (farther than the positive but inside the margin) are FaceNet's compromise.",
     formula: "L = mean max(0, ||a - p||^2 - ||a - n||^2 + margin),  a, p, n on the unit sphere",
     params: Settings::PARAMS,
-    diagram: super::siamese(
-        &[super::trained("encoder"), super::trained("head, L2")],
-        &[super::shared("encoder"), super::shared("head, L2")],
+    diagram: crate::catalogue::siamese(
+        &[
+            crate::catalogue::trained("encoder"),
+            crate::catalogue::trained("head, L2"),
+        ],
+        &[
+            crate::catalogue::shared("encoder"),
+            crate::catalogue::shared("head, L2"),
+        ],
         "triplets (anchor, positive, mined negative)",
     ),
     needs_colour: false,
     multi_crop: false,
-    preview: super::preview::pairs,
-    build,
+    preview: crate::catalogue::preview::pairs,
 };
 
-fn build(ctx: &BuildContext) -> Box<dyn Method> {
+pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let net = HeadNet::new(ctx, ctx.encoder.output_dim(), s.projection_dim);
     let mining = match s.mining {

@@ -5,8 +5,8 @@
 
 use super::common::{Backbone, halves};
 use super::plain::{Pairs, Scored, plain};
-use super::settings::{hidden_width, projection_dim};
 use super::{BuildContext, Method, MethodInfo, ParamSpec};
+use crate::catalogue::settings::{hidden_width, projection_dim};
 use crate::losses::vicreg;
 use crate::model::tensor_io::scalar;
 
@@ -57,18 +57,23 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "L = lambda MSE(z1, z2) + mu sum_views mean_j max(0, 1 - sqrt(Var z_j + eps)) \
               + nu sum_views sum_{i != j} Cov(z)_ij^2 / d",
     params: Settings::PARAMS,
-    diagram: super::siamese(
-        &[super::trained("encoder"), super::trained("expander")],
-        &[super::shared("encoder"), super::shared("expander")],
+    diagram: crate::catalogue::siamese(
+        &[
+            crate::catalogue::trained("encoder"),
+            crate::catalogue::trained("expander"),
+        ],
+        &[
+            crate::catalogue::shared("encoder"),
+            crate::catalogue::shared("expander"),
+        ],
         "invariance + variance + covariance",
     ),
     needs_colour: false,
     multi_crop: false,
-    preview: super::preview::pairs,
-    build,
+    preview: crate::catalogue::preview::pairs,
 };
 
-fn build(ctx: &BuildContext) -> Box<dyn Method> {
+pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let net = Backbone::new(ctx, s.hidden, s.projection_dim, 3);
     plain(ctx, net, move |z, pairs: &Pairs| {

@@ -6,7 +6,7 @@ use eframe::egui::{
     self, Align2, Color32, FontId, Pos2, Rect, Sense, Shape, Stroke, StrokeKind, Vec2,
 };
 
-use crate::methods::{Diagram, Mark, Stage};
+use crate::catalogue::{Diagram, Mark, Stage};
 
 const ROW: f32 = 30.0;
 const BOX_H: f32 = 20.0;

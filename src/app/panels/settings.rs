@@ -4,7 +4,7 @@
 use eframe::egui::{self, RichText};
 
 use crate::app::workbench::{Action, WorkbenchApp};
-use crate::methods::{self, MethodSpec, ParamKind, ParamSpec};
+use crate::catalogue::{self, MethodSpec, ParamKind, ParamSpec};
 use crate::preset::{BackendChoice, OptimizerKind, Schedule};
 
 pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
@@ -27,7 +27,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>
 fn method_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
     ui.heading("Method");
     let exp = &mut app.experiment;
-    let Ok((info, resolved)) = methods::resolve(&exp.method) else {
+    let Ok((info, resolved)) = catalogue::resolve(&exp.method) else {
         exp.method = MethodSpec::default();
         return;
     };
@@ -36,7 +36,7 @@ fn method_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
         // Tall enough to list every method without scrolling.
         .height(600.0)
         .show_ui(ui, |ui| {
-            for m in methods::REGISTRY {
+            for m in catalogue::methods() {
                 if ui.selectable_label(m.id == info.id, m.name).clicked() && m.id != info.id {
                     exp.method = MethodSpec::with_defaults(m);
                 }

@@ -6,8 +6,8 @@ use eframe::egui::{self, RichText};
 
 use crate::app::panels::pipeline_editor;
 use crate::app::workbench::{Action, WorkbenchApp};
-use crate::methods::preview::{PreviewColumn, ViewsPreview};
-use crate::methods::{MethodSpec, resolve};
+use crate::catalogue::preview::{PreviewColumn, ViewsPreview};
+use crate::catalogue::{MethodSpec, resolve};
 use crate::views::patch_grid::PatchGrid;
 use crate::views::pipeline::{batch_indices, view_rng};
 use crate::views::{ImageF32, lab_split};

@@ -70,13 +70,13 @@ macro_rules! settings {
 
         impl $name {
             /// Every setting, keyed by its field's name.
-            pub const PARAMS: &'static [$crate::methods::ParamSpec] =
+            pub const PARAMS: &'static [$crate::catalogue::ParamSpec] =
                 &[ $( $spec.keyed(stringify!($field)), )* ];
 
             /// The settings from resolved values.
-            pub fn read(params: &$crate::methods::Params) -> Self {
+            pub fn read(params: &$crate::catalogue::Params) -> Self {
                 Self {
-                    $( $field: $crate::methods::settings::FromParam::from_param(
+                    $( $field: $crate::catalogue::settings::FromParam::from_param(
                         params,
                         stringify!($field),
                     ), )*

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{MethodInfo, REGISTRY, find};
+use super::{MethodInfo, find, methods};
 
 /// What kind of value a setting takes, which decides its TOML form and its widget.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -36,7 +36,7 @@ pub struct ParamSpec {
 }
 
 impl ParamSpec {
-    /// A real-valued setting. Its key is set by [`crate::methods::settings!`] from the
+    /// A real-valued setting. Its key is set by [`crate::settings!`] from the
     /// field's name.
     pub const fn number(
         label: &'static str,
@@ -162,7 +162,7 @@ fn value_of(spec: &ParamSpec, v: f64) -> toml::Value {
 }
 
 /// Resolved settings: every declared key with a checked value. Methods read them through
-/// their typed settings struct (see [`crate::methods::settings!`]), never by string.
+/// their typed settings struct (see [`crate::settings!`]), never by string.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Params {
     values: BTreeMap<&'static str, f64>,
@@ -236,7 +236,7 @@ fn read_value(p: &ParamSpec, value: &toml::Value) -> Result<f64, String> {
 /// Looks up the method and checks its settings; errors name the field.
 pub fn resolve(spec: &MethodSpec) -> Result<(&'static MethodInfo, Params), String> {
     let info = find(&spec.kind).ok_or_else(|| {
-        let known: Vec<&str> = REGISTRY.iter().map(|m| m.id).collect();
+        let known: Vec<&str> = methods().map(|m| m.id).collect();
         format!(
             "method.kind = \"{}\" is not a known method; known: {}",
             spec.kind,
@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn every_method_resolves_with_its_defaults_and_round_trips_a_change() {
-        for info in REGISTRY {
+        for info in methods() {
             let mut spec = MethodSpec::with_defaults(info);
             let (found, params) = resolve(&spec).unwrap();
             assert_eq!(found.id, info.id);
