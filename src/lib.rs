@@ -18,3 +18,4 @@ pub mod preset;
 pub mod projection;
 pub mod seeding;
 pub mod views;
+pub mod worker;

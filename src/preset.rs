@@ -158,11 +158,12 @@ impl Default for Experiment {
 /// A preset that cannot be used; the message names the file and the field.
 #[derive(Debug, thiserror::Error)]
 pub enum PresetError {
-    #[error("cannot read preset {path}: {source}")]
+    /// The reason is part of the message, not a `source`: printed as an error chain it
+    /// would otherwise appear twice.
+    #[error("cannot read preset {path}: {reason}")]
     Io {
         path: String,
-        #[source]
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error("preset {path}: {message}")]
     Invalid { path: String, message: String },
@@ -182,9 +183,9 @@ fn is_plain_folder_name(name: &str) -> bool {
 
 impl Experiment {
     pub fn load(path: &Path) -> Result<Self, PresetError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PresetError::Io {
+        let text = std::fs::read_to_string(path).map_err(|reason| PresetError::Io {
             path: path.display().to_string(),
-            source,
+            reason,
         })?;
         Self::from_toml(&text, &path.display().to_string())
     }

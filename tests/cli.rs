@@ -343,3 +343,18 @@ fn an_empty_preset_and_nonsense_settings_are_named() {
         );
     }
 }
+
+#[test]
+fn a_missing_preset_is_reported_once_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.toml");
+    let out = train(&["--preset", missing.to_str().unwrap(), "--out", "unused"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope.toml"), "{err}");
+    assert_eq!(
+        err.matches("No such file").count(),
+        1,
+        "the reason is printed once: {err}"
+    );
+}

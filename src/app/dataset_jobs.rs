@@ -1,14 +1,13 @@
 //! Dataset work off the UI thread: the native folder dialog, inspecting a path (counts and
 //! a memory estimate before anything is decoded) and loading (with progress and cancel).
-//! Each job is a thread and a channel the frame loop polls; the UI never waits on disk.
+//! Each job is a [`Worker`] the frame loop polls; the UI never waits on disk.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, bounded};
-
 use crate::data::inspect::{Inspection, inspect};
 use crate::data::{Dataset, DatasetSpec, LoadProgress};
+use crate::worker::{Report, Worker, no_wake};
 
 /// What a finished job hands back.
 pub enum JobOutcome {
@@ -23,7 +22,7 @@ pub enum JobOutcome {
 pub struct DatasetJob {
     pub what: JobKind,
     pub progress: Arc<LoadProgress>,
-    outcome: Receiver<JobOutcome>,
+    worker: Worker<JobOutcome>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -39,36 +38,20 @@ impl DatasetJob {
         work: impl FnOnce(&LoadProgress) -> JobOutcome + Send + 'static,
     ) -> Self {
         let progress = Arc::new(LoadProgress::default());
-        let (tx, rx) = bounded(1);
         let p = Arc::clone(&progress);
-        let on_panic = what.clone();
         let name = match what {
             JobKind::Dialog => "file-dialog",
             JobKind::Inspect(_) => "dataset-inspect",
             JobKind::Load(_) => "dataset-load",
         };
-        let spawned = std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || {
-                // A panicking loader must not take the window down: report it as an error.
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&p)))
-                    .unwrap_or_else(|_| {
-                        let crashed = "the loader crashed (a bug: please report it)".to_string();
-                        match on_panic {
-                            JobKind::Dialog => JobOutcome::Picked(None),
-                            JobKind::Inspect(s) => JobOutcome::Inspected(s, Err(crashed)),
-                            JobKind::Load(s) => JobOutcome::Loaded(s, Err(crashed)),
-                        }
-                    });
-                let _ = tx.send(outcome);
-            });
-        if spawned.is_err() {
-            tracing::error!("cannot start a {name} thread");
-        }
+        // The frame loop repaints while a job is in flight, so no wake is needed.
+        let worker = Worker::spawn(name, 1, no_wake(), move |out| {
+            out.send(work(&p));
+        });
         Self {
             what,
             progress,
-            outcome: rx,
+            worker,
         }
     }
 
@@ -102,9 +85,17 @@ impl DatasetJob {
         })
     }
 
-    /// The outcome once the job is done.
+    /// The outcome once the job is done. A loader that crashed (or whose thread could not
+    /// start) is an error of its job, never a job that never finishes.
     pub fn poll(&self) -> Option<JobOutcome> {
-        self.outcome.try_recv().ok()
+        match self.worker.poll()? {
+            Report::Item(outcome) => Some(outcome),
+            Report::Failed(why) => Some(match &self.what {
+                JobKind::Dialog => JobOutcome::Picked(None),
+                JobKind::Inspect(s) => JobOutcome::Inspected(s.clone(), Err(why)),
+                JobKind::Load(s) => JobOutcome::Loaded(s.clone(), Err(why)),
+            }),
+        }
     }
 
     pub fn cancel(&self) {

@@ -5,10 +5,15 @@
 
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded, unbounded};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
 use eframe::egui;
 
 use crate::projection::{IterativeLayout, TSNE_MAX_POINTS, Tsne, Umap};
+use crate::worker::{Outbox, Report, Worker};
+
+/// Inputs waiting for the layout thread: evaluations come every tens of steps, so a full
+/// queue means the thread is stuck, and the UI skips the offer rather than wait.
+const INPUT_CAPACITY: usize = 8;
 
 const PUBLISH_EVERY: Duration = Duration::from_millis(40);
 const PERPLEXITY: f32 = 30.0;
@@ -64,24 +69,26 @@ pub struct Layout {
 pub struct LayoutWorker {
     pub kind: LayoutKind,
     inputs: Sender<Input>,
-    layouts: Receiver<Layout>,
+    worker: Worker<Layout>,
     latest: Option<Layout>,
+    /// Why the layout thread stopped, when it crashed.
+    pub failed: Option<String>,
     last_step_sent: Option<u64>,
 }
 
 impl LayoutWorker {
     pub fn start(kind: LayoutKind, ctx: egui::Context) -> Self {
-        let (inputs, input_rx) = unbounded();
-        let (layout_tx, layouts) = bounded(2);
-        std::thread::Builder::new()
-            .name(kind.name().to_lowercase())
-            .spawn(move || run(kind, &input_rx, &layout_tx, &ctx))
-            .expect("spawning the layout thread");
+        let (inputs, input_rx) = bounded(INPUT_CAPACITY);
+        let wake = std::sync::Arc::new(move || ctx.request_repaint());
+        let worker = Worker::spawn(&kind.name().to_lowercase(), 2, wake, move |out| {
+            run(kind, &input_rx, out);
+        });
         Self {
             kind,
             inputs,
-            layouts,
+            worker,
             latest: None,
+            failed: None,
             last_step_sent: None,
         }
     }
@@ -94,7 +101,7 @@ impl LayoutWorker {
         }
         self.last_step_sent = Some(step);
         let rows = (embeddings.len() / dim).min(TSNE_MAX_POINTS);
-        let _ = self.inputs.send(Input::Data {
+        let _ = self.inputs.try_send(Input::Data {
             step,
             embeddings: embeddings[..rows * dim].to_vec(),
             dim,
@@ -102,19 +109,21 @@ impl LayoutWorker {
     }
 
     pub fn set_paused(&self, paused: bool) {
-        let _ = self.inputs.send(Input::Pause(paused));
+        let _ = self.inputs.try_send(Input::Pause(paused));
     }
 
     /// The newest layout published so far.
     pub fn latest(&mut self) -> Option<&Layout> {
-        while let Ok(l) = self.layouts.try_recv() {
-            self.latest = Some(l);
+        match self.worker.latest() {
+            Some(Report::Item(l)) => self.latest = Some(l),
+            Some(Report::Failed(why)) => self.failed = Some(why),
+            None => {}
         }
         self.latest.as_ref()
     }
 }
 
-fn run(kind: LayoutKind, inputs: &Receiver<Input>, layouts: &Sender<Layout>, ctx: &egui::Context) {
+fn run(kind: LayoutKind, inputs: &Receiver<Input>, layouts: &Outbox<Layout>) {
     let mut current: Option<(u64, Box<dyn IterativeLayout>)> = None;
     let mut paused = false;
     loop {
@@ -156,10 +165,9 @@ fn run(kind: LayoutKind, inputs: &Receiver<Input>, layouts: &Sender<Layout>, ctx
                     iterations_per_sec: done as f32 / started.elapsed().as_secs_f32().max(1e-6),
                 };
                 // The UI only wants the newest; when it is behind, this one waits.
-                if layouts.send(layout).is_err() {
+                if !layouts.send(layout) || layouts.stopped() {
                     return;
                 }
-                ctx.request_repaint();
             }
         }
     }

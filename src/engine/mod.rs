@@ -8,6 +8,7 @@ pub mod browse;
 pub mod checkpoint;
 pub mod embeddings_export;
 pub mod evaluate;
+pub mod event_queue;
 pub mod export;
 pub mod frozen_encoder;
 pub mod onnx_export;

@@ -1,15 +1,15 @@
 //! Runs linear probes on their own threads while training goes on, and reports them in
 //! the order they were started. The step-0 probe is the random-init baseline.
 
-use std::thread::JoinHandle;
-
 use super::evaluate::ProbeInputs;
 use super::export::MetricsLog;
 use super::protocol::{Event, ProbeReport};
+use crate::metrics::ProbeScore;
+use crate::worker::{Report, Worker, no_wake};
 
 #[derive(Default)]
 pub struct ProbeRunner {
-    running: Vec<(u64, JoinHandle<crate::metrics::ProbeScore>)>,
+    running: Vec<(u64, Worker<ProbeScore>)>,
     /// The features of the latest evaluation (what an on-demand probe uses).
     latest: Option<ProbeInputs>,
     /// The last step a probe was started for.
@@ -50,26 +50,38 @@ impl ProbeRunner {
         }
         self.started_for = Some(inputs.step);
         let step = inputs.step;
-        let handle = std::thread::Builder::new()
-            .name("linear-probe".into())
-            .spawn(move || inputs.score())
-            .expect("spawning a linear-probe thread");
-        self.running.push((step, handle));
+        // The session polls between steps, so nobody needs waking.
+        let worker = Worker::spawn("linear-probe", 1, no_wake(), move |out| {
+            out.send(inputs.score());
+        });
+        self.running.push((step, worker));
     }
 
     /// Reports the probes that have finished (in start order); `wait` joins them all.
     pub fn poll(&mut self, wait: bool, log: &mut MetricsLog, emit: &mut dyn FnMut(Event)) {
-        while let Some((_, handle)) = self.running.first() {
-            if !wait && !handle.is_finished() {
-                return;
-            }
-            let (step, handle) = self.running.remove(0);
-            let Ok(score) = handle.join() else {
-                emit(Event::ProbeFailed {
-                    step,
-                    message: "the linear probe crashed".into(),
-                });
-                continue;
+        while let Some((_, worker)) = self.running.first() {
+            let report = if wait {
+                worker.wait()
+            } else {
+                match worker.poll() {
+                    Some(report) => Some(report),
+                    None => return,
+                }
+            };
+            let (step, _) = self.running.remove(0);
+            let score = match report {
+                Some(Report::Item(score)) => score,
+                Some(Report::Failed(why)) => {
+                    emit(Event::ProbeFailed { step, message: why });
+                    continue;
+                }
+                None => {
+                    emit(Event::ProbeFailed {
+                        step,
+                        message: "the linear probe ended without a result".into(),
+                    });
+                    continue;
+                }
             };
             let baseline = *self.baseline.get_or_insert(score.accuracy);
             let report = ProbeReport {

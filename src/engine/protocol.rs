@@ -78,7 +78,7 @@ pub struct EvalReport {
 /// The cosine similarity matrix of a logged step's first pairs (see
 /// `metrics::similarity_matrix`): rows/columns `0..pairs` are view 1, `pairs..2*pairs`
 /// view 2, so `(i, i + pairs)` are the positives.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct SimilarityMatrix {
     pub step: u64,
     pub pairs: usize,
@@ -103,7 +103,7 @@ pub struct ProbeReport {
 }
 
 /// A 2-D projection of the held-out sample's representations.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ProjectionFrame {
     pub step: u64,
     pub points: Vec<[f32; 2]>,

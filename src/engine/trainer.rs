@@ -1,5 +1,6 @@
-//! The trainer thread: runs an experiment off the UI thread, takes commands and sends
-//! events over bounded crossbeam channels, and wakes the UI after each event.
+//! The trainer thread: runs an experiment off the UI thread, takes commands over a bounded
+//! channel and sends events through an [`event_queue`](super::event_queue) that never
+//! blocks (training never waits for the UI), waking the UI after each event.
 //! A panic inside the run becomes an `Event::Failed`, never a hung UI. The same thread
 //! kind also browses an exported encoder (`spawn_browser`); either way, once the job is
 //! done it keeps the model and serves `Export` commands.
@@ -12,6 +13,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::browse::browse_encoder;
+use super::event_queue::{EventReceiver, EventSender, event_queue};
 use super::protocol::{Command, Event};
 use super::session::{RunOptions, RunResult, export_and_report, run_experiment_with};
 use crate::data::Dataset;
@@ -19,8 +21,6 @@ use crate::preset::Experiment;
 
 /// Commands waiting for the trainer; small, since the user clicks slowly.
 const COMMAND_CAPACITY: usize = 64;
-/// Events waiting for the UI; when full the trainer waits (backpressure), it never drops.
-const EVENT_CAPACITY: usize = 4096;
 
 /// Called after each event so the UI repaints (egui's `request_repaint`).
 pub type Notify = Arc<dyn Fn() + Send + Sync>;
@@ -28,7 +28,7 @@ pub type Notify = Arc<dyn Fn() + Send + Sync>;
 /// The UI's side of a running trainer.
 pub struct TrainerHandle {
     pub commands: Sender<Command>,
-    pub events: Receiver<Event>,
+    pub events: EventReceiver,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -89,16 +89,29 @@ fn spawn_job(
     + 'static,
 ) -> TrainerHandle {
     let (cmd_tx, cmd_rx) = bounded::<Command>(COMMAND_CAPACITY);
-    let (ev_tx, ev_rx) = bounded::<Event>(EVENT_CAPACITY);
+    let (ev_tx, ev_rx) = event_queue();
     let job: Box<Job> = Box::new(job);
-    let thread = std::thread::Builder::new()
+    // One sender moves into the thread; the other stays here in case it cannot start.
+    let (tx_for_thread, fallback) = ev_tx.split();
+    let wake = Arc::clone(&notify);
+    let spawned = std::thread::Builder::new()
         .name("trainer".into())
-        .spawn(move || job_main(job, &dataset, &cmd_rx, &ev_tx, &notify))
-        .expect("spawning the trainer thread");
+        .spawn(move || job_main(job, &dataset, &cmd_rx, &tx_for_thread, &notify));
+    let thread = match spawned {
+        Ok(thread) => Some(thread),
+        Err(e) => {
+            fallback.send(Event::Failed {
+                step: 0,
+                message: format!("cannot start the trainer thread: {e}"),
+            });
+            wake();
+            None
+        }
+    };
     TrainerHandle {
         commands: cmd_tx,
         events: ev_rx,
-        thread: Some(thread),
+        thread,
     }
 }
 
@@ -106,22 +119,18 @@ fn job_main(
     job: Box<Job>,
     dataset: &Dataset,
     commands: &Receiver<Command>,
-    events: &Sender<Event>,
+    events: &EventSender,
     notify: &Notify,
 ) {
     let mut emit = |ev: Event| {
-        let _ = events.send(ev);
+        events.send(ev);
         notify();
     };
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(dataset, commands, &mut emit)));
     let (exp, result): (Experiment, RunResult) = match outcome {
         Ok(result) => result,
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
+            let message = crate::worker::panic_message(panic.as_ref());
             emit(Event::Failed {
                 step: 0,
                 message: format!("the trainer crashed: {message}"),

@@ -159,7 +159,12 @@ fn layout(
     } else {
         "iteration"
     };
-    match worker.latest() {
+    let latest = worker.latest().cloned();
+    if let Some(why) = &worker.failed {
+        let (p, _) = pca();
+        return (p, format!("{why}; showing PCA instead"));
+    }
+    match latest {
         Some(l) if !l.points.is_empty() => (
             l.points.clone(),
             format!(
