@@ -1,0 +1,430 @@
+//! The training session shared by the app's trainer thread and the headless CLI, in parts
+//! with one job each:
+//! - [`prepare`] checks the settings and builds the method (failures are values,
+//!   reported once);
+//! - [`cadence`] decides when to log, evaluate, checkpoint and export;
+//! - [`Session::step`] is one training step, [`step_report`] its metrics;
+//! - [`evaluation`] is the kNN / projection evaluation, [`writers`] the checkpoint and
+//!   export (shared with the window's Export and the browse path), [`resume`] checks a
+//!   checkpoint against the preset, [`commands`] applies the UI's commands.
+
+pub mod cadence;
+pub mod commands;
+pub mod evaluation;
+pub mod prepare;
+pub mod resume;
+pub mod step_report;
+pub mod writers;
+
+use burn::tensor::Device;
+use crossbeam_channel::Receiver;
+
+use self::cadence::Cadence;
+use self::commands::{Flow, handle_commands};
+use self::evaluation::Evaluator;
+use self::prepare::{Failure, Prepared, prepare};
+use self::step_report::{Throughput, step_metrics};
+use self::writers::{save_checkpoint, stopped_unsaved};
+use super::export::MetricsLog;
+use super::probe_runner::ProbeRunner;
+use super::protocol::{Command, Event, SimilarityMatrix};
+use super::run_folder::RunFolderClaim;
+use crate::data::Dataset;
+use crate::methods::{Method, StepOutput, TrainBatch};
+use crate::metrics::{MATRIX_PAIRS, similarity_matrix};
+use crate::model::tensor_io::images_to_tensor;
+use crate::preset::Experiment;
+use crate::seeding::backend_seed;
+use crate::views::ViewBatch;
+use crate::views::prefetch::{PREFETCH_DEPTH, Prefetcher};
+
+pub use writers::export_and_report;
+
+/// How a run ended, with what is needed to export its model afterwards.
+pub struct RunResult {
+    /// The method as trained so far.
+    pub method: Option<Box<dyn Method>>,
+    pub metrics: MetricsLog,
+    pub steps_done: u64,
+    pub failed: Option<String>,
+    /// The device evaluation runs on (exports embed the held-out images with it).
+    pub device: Option<Device>,
+    /// The step whose loss was not finite. The model is then not trusted for export:
+    /// BatchNorm statistics saw the bad batch, and the weights may be what made it bad.
+    pub diverged_at: Option<u64>,
+}
+
+/// Optional behaviour of a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Export here after every evaluation, so the folder always holds the last good model
+    /// (the headless `train` command sets it).
+    pub export_each_eval: Option<std::path::PathBuf>,
+    /// Write `checkpoint.safetensors` here every `every` steps (0: never periodically),
+    /// when the run is stopped, and when it ends. A run that diverges keeps the last one.
+    pub checkpoints: Option<CheckpointPlan>,
+    /// Continue the run saved in this checkpoint (a file or a run folder).
+    pub resume_from: Option<std::path::PathBuf>,
+    /// Write into a non-empty export or checkpoint folder that is not a run folder.
+    pub force: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct CheckpointPlan {
+    pub dir: std::path::PathBuf,
+    pub every: u64,
+}
+
+/// Runs `exp` on `dataset`, reporting through `emit` and obeying `commands`.
+/// Never panics on bad input: failures become an `Event::Failed`.
+pub fn run_experiment(
+    exp: &Experiment,
+    dataset: &Dataset,
+    commands: &Receiver<Command>,
+    emit: &mut dyn FnMut(Event),
+) -> RunResult {
+    run_experiment_with(exp, dataset, commands, &RunOptions::default(), emit)
+}
+
+pub fn run_experiment_with(
+    exp: &Experiment,
+    dataset: &Dataset,
+    commands: &Receiver<Command>,
+    options: &RunOptions,
+    emit: &mut dyn FnMut(Event),
+) -> RunResult {
+    let mut result = RunResult::empty();
+    let prepared = match prepare(exp, dataset, options) {
+        Ok(prepared) => prepared,
+        Err(Failure { step, message }) => {
+            result.fail(step, message, emit);
+            return result;
+        }
+    };
+    let mut session = Session::start(exp, dataset, options, prepared, result, emit);
+    let outcome = match session.begin(emit) {
+        Ok(first_step) => session.train(first_step, commands, emit),
+        Err(Stopped) => None,
+    };
+    session.finish(outcome, emit)
+}
+
+/// The run has failed; the failure is already reported.
+struct Stopped;
+
+/// A prepared run between its steps.
+struct Session<'a> {
+    exp: &'a Experiment,
+    dataset: &'a Dataset,
+    options: &'a RunOptions,
+    cadence: Cadence,
+    evaluator: Evaluator<'a>,
+    probes: ProbeRunner,
+    train_device: Device,
+    temperature: Option<f32>,
+    resume: Option<crate::engine::checkpoint::Checkpoint>,
+    claims: Vec<RunFolderClaim>,
+    result: RunResult,
+}
+
+impl RunResult {
+    fn empty() -> Self {
+        Self {
+            method: None,
+            metrics: MetricsLog::default(),
+            steps_done: 0,
+            failed: None,
+            device: None,
+            diverged_at: None,
+        }
+    }
+
+    /// Reports the run's failure, once.
+    fn fail(&mut self, step: u64, message: String, emit: &mut dyn FnMut(Event)) {
+        emit(Event::Failed {
+            step,
+            message: message.clone(),
+        });
+        self.failed = Some(message);
+    }
+}
+
+impl<'a> Session<'a> {
+    /// Announces the run and its warnings.
+    fn start(
+        exp: &'a Experiment,
+        dataset: &'a Dataset,
+        options: &'a RunOptions,
+        prepared: Prepared,
+        mut result: RunResult,
+        emit: &mut dyn FnMut(Event),
+    ) -> Self {
+        let Prepared {
+            method,
+            resume,
+            claims,
+            device,
+            train_device,
+            backend,
+        } = prepared;
+        emit(Event::Started {
+            backend,
+            total_steps: exp.train.steps,
+        });
+        let mut warnings = super::settings_check::warnings(exp, dataset);
+        warnings.extend(method.warnings(dataset.train.len()));
+        for message in warnings {
+            emit(Event::Warning { message });
+        }
+        // A resumed run's baseline is its first evaluation's.
+        let baseline = resume
+            .as_ref()
+            .and_then(|c| c.metrics.evals.first())
+            .map_or(f32::NAN, |e| e.baseline_top1);
+        result.device = Some(device.clone());
+        let temperature = method.logit_temperature();
+        result.method = Some(method);
+        Self {
+            exp,
+            dataset,
+            options,
+            cadence: Cadence::new(exp, options),
+            evaluator: Evaluator::new(exp, dataset, device, baseline),
+            // Linear probes at initialisation (the baseline), at the end and on demand.
+            probes: ProbeRunner::new(dataset.class_names.clone()),
+            train_device,
+            temperature,
+            resume,
+            claims,
+            result,
+        }
+    }
+
+    fn fail(&mut self, step: u64, message: String, emit: &mut dyn FnMut(Event)) -> Stopped {
+        self.result.fail(step, message, emit);
+        Stopped
+    }
+
+    /// A resumed run replays its curves; a fresh one evaluates (and exports) its random
+    /// initialisation. Returns the first step to train.
+    fn begin(&mut self, emit: &mut dyn FnMut(Event)) -> Result<u64, Stopped> {
+        let first_step = match self.resume.take() {
+            Some(ckpt) => {
+                // The curves so far come back from the checkpoint, as if just logged.
+                for m in &ckpt.metrics.steps {
+                    emit(Event::Step(m.clone()));
+                }
+                for e in &ckpt.metrics.evals {
+                    emit(Event::Eval(e.clone()));
+                }
+                for p in &ckpt.metrics.probes {
+                    emit(Event::Probe(p.clone()));
+                }
+                self.probes
+                    .restore_baseline(ckpt.metrics.probes.first().map(|p| p.baseline));
+                self.result.metrics = ckpt.metrics;
+                ckpt.step
+            }
+            None => {
+                self.evaluate(0, emit);
+                0
+            }
+        };
+        self.result.steps_done = first_step;
+        if self.cadence.exports_the_start(first_step) {
+            self.export(0, emit)?;
+        }
+        Ok(first_step)
+    }
+
+    /// Trains from `first_step` until the end or a stop. `None` when the run failed.
+    fn train(
+        &mut self,
+        first_step: u64,
+        commands: &Receiver<Command>,
+        emit: &mut dyn FnMut(Event),
+    ) -> Option<(u64, bool)> {
+        let (exp, dataset) = (self.exp, self.dataset);
+        let batch = exp.train.batch_size.min(dataset.train.len());
+        // Views for the coming steps are built on a producer thread while the trainer steps.
+        std::thread::scope(|scope| {
+            let mut prefetch = Prefetcher::start(
+                scope,
+                &dataset.train,
+                &exp.views,
+                exp.seed,
+                first_step,
+                exp.train.steps,
+                batch,
+                PREFETCH_DEPTH,
+            );
+            let mut window = Throughput::new(prefetch.waited);
+            let mut step = first_step;
+            while step < exp.train.steps {
+                self.probes.poll(false, &mut self.result.metrics, emit);
+                let flow = handle_commands(
+                    commands,
+                    step,
+                    exp,
+                    dataset,
+                    &mut self.result,
+                    &mut self.probes,
+                    emit,
+                );
+                if let Flow::Stop = flow {
+                    return Some((step, true));
+                }
+                let views = prefetch
+                    .next_batch()
+                    .expect("the producer makes one batch per step");
+                let lr = exp.train.lr_at(step);
+                let out = self.step(step, views, lr, emit).ok()?;
+                step += 1;
+                window.count_step();
+                self.result.steps_done = step;
+                let due = self.cadence.after(step);
+                if due.log {
+                    let rates = window.rates(batch, prefetch.waited);
+                    self.report_step(step, &out, lr, rates, emit);
+                    window = Throughput::new(prefetch.waited);
+                }
+                if due.checkpoint {
+                    self.checkpoint(step, emit).ok()?;
+                }
+                if due.evaluate {
+                    self.evaluate(step, emit);
+                    if due.last {
+                        // The final probe belongs in the final export.
+                        self.probes.poll(true, &mut self.result.metrics, emit);
+                    }
+                    if due.export {
+                        self.export(step, emit).ok()?;
+                    }
+                    // Evaluation time is not training time.
+                    window = Throughput::new(prefetch.waited);
+                }
+            }
+            Some((step, false))
+        })
+    }
+
+    /// One optimisation step on `views`.
+    fn step(
+        &mut self,
+        step: u64,
+        views: ViewBatch,
+        lr: f64,
+        emit: &mut dyn FnMut(Event),
+    ) -> Result<StepOutput, Stopped> {
+        let device = &self.train_device;
+        let batch = TrainBatch {
+            views: images_to_tensor(&views.data, 2 * views.n, views.size, device),
+            indices: views.indices,
+            step,
+            geometry: views.geometry,
+            local: (views.local_count > 0).then(|| {
+                images_to_tensor(
+                    &views.local,
+                    views.local_count * views.n,
+                    views.local_size,
+                    device,
+                )
+            }),
+        };
+        // burn's generator depends only on (seed, step): resuming draws the same.
+        device.seed(backend_seed(self.exp.seed, step));
+        let method = self.result.method.as_mut().expect("built by prepare");
+        match method.train_step(batch, lr) {
+            Ok(out) => Ok(out),
+            Err(e) => {
+                let kept = match &self.options.export_each_eval {
+                    Some(dir) => format!(
+                        "the export in {} from the last evaluation (if any) is kept",
+                        dir.display()
+                    ),
+                    None => "earlier exports are kept".into(),
+                };
+                self.result.diverged_at = Some(step);
+                let message = format!(
+                    "training diverged at step {step}: {e}. The run is stopped and {kept}; try a                      lower learning rate"
+                );
+                Err(self.fail(step, message, emit))
+            }
+        }
+    }
+
+    fn report_step(
+        &mut self,
+        step: u64,
+        out: &StepOutput,
+        lr: f64,
+        rates: step_report::Rates,
+        emit: &mut dyn FnMut(Event),
+    ) {
+        let m = step_metrics(step, out, lr, rates);
+        self.result.metrics.steps.push(m.clone());
+        emit(Event::Step(m));
+        let (cosines, pairs) = similarity_matrix(&out.embeddings, out.dim, MATRIX_PAIRS);
+        emit(Event::Similarity(SimilarityMatrix {
+            step,
+            pairs,
+            cosines,
+            temperature: self.temperature,
+        }));
+    }
+
+    fn evaluate(&mut self, step: u64, emit: &mut dyn FnMut(Event)) {
+        let method = self.result.method.as_deref().expect("built by prepare");
+        self.evaluator.run(
+            method,
+            step,
+            &mut self.result.metrics,
+            &mut self.probes,
+            emit,
+        );
+    }
+
+    /// A planned checkpoint; failing to write it stops the run.
+    fn checkpoint(&mut self, step: u64, emit: &mut dyn FnMut(Event)) -> Result<(), Stopped> {
+        let Some(plan) = &self.options.checkpoints else {
+            return Ok(());
+        };
+        save_checkpoint(plan, self.exp, &mut self.result, emit)
+            .map_err(|message| self.fail(step, stopped_unsaved(&message, "checkpoint"), emit))
+    }
+
+    /// A planned export; failing to write it stops the run.
+    fn export(&mut self, step: u64, emit: &mut dyn FnMut(Event)) -> Result<(), Stopped> {
+        let Some(dir) = &self.options.export_each_eval else {
+            return Ok(());
+        };
+        export_and_report(dir, self.exp, self.dataset, &self.result, emit)
+            .map_err(|message| self.fail(step, stopped_unsaved(&message, "export"), emit))
+    }
+
+    /// Reports every probe, writes what the end of a stopped or finished run keeps, and
+    /// says the run is over.
+    fn finish(mut self, outcome: Option<(u64, bool)>, emit: &mut dyn FnMut(Event)) -> RunResult {
+        // A stopped run has its last evaluation probed too; every probe is reported before
+        // the run says it finished.
+        if outcome.is_some() {
+            self.probes.start_latest();
+        }
+        self.probes.poll(true, &mut self.result.metrics, emit);
+        let Some((step, stopped)) = outcome else {
+            return self.result;
+        };
+        // Stopped or finished (never diverged): keep where it got to, and for a stopped
+        // run its latest model too.
+        let (checkpoint, export) = self.cadence.at_end(stopped);
+        if checkpoint && self.checkpoint(step, emit).is_err() {
+            return self.result;
+        }
+        if export && self.export(step, emit).is_err() {
+            return self.result;
+        }
+        drop(std::mem::take(&mut self.claims));
+        emit(Event::Finished { step, stopped });
+        self.result
+    }
+}

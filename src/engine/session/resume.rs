@@ -1,0 +1,68 @@
+//! Whether a checkpoint continues this run: the same preset (only the step count may
+//! change), and the checkpoint of the folder it sits in.
+
+use super::super::checkpoint::Checkpoint;
+use crate::preset::Experiment;
+
+/// The checkpoint at `path`, if it continues `exp` (the same preset, perhaps with more
+/// steps).
+pub fn resumable(path: &std::path::Path, exp: &Experiment) -> anyhow::Result<Checkpoint> {
+    let ckpt = Checkpoint::read(path)?;
+    let differs = preset_differences(&ckpt.experiment, exp);
+    anyhow::ensure!(
+        differs.is_empty(),
+        "{} was made with a different preset (only the step count may change): {}",
+        path.display(),
+        differs.join("; ")
+    );
+    // The folder's own preset (written by its last export) must be the checkpoint's too:
+    // a checkpoint copied in from another run would otherwise overwrite this run's export.
+    let folder = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(path)
+    };
+    let own = folder.join("preset.toml");
+    if own.is_file() {
+        let folder_exp = Experiment::load(&own)?;
+        let differs = preset_differences(&ckpt.experiment, &folder_exp);
+        anyhow::ensure!(
+            differs.is_empty(),
+            "the checkpoint in {} belongs to another run than this folder's preset.toml: {}",
+            folder.display(),
+            differs.join("; ")
+        );
+    }
+    anyhow::ensure!(
+        ckpt.step <= exp.train.steps,
+        "{} is at step {}, past the run's {} steps",
+        path.display(),
+        ckpt.step,
+        exp.train.steps
+    );
+    Ok(ckpt)
+}
+
+/// Settings in which `a` (the checkpoint's) and `b` differ, as `field: a vs b`, the step
+/// count aside.
+fn preset_differences(a: &Experiment, b: &Experiment) -> Vec<String> {
+    let flat = |e: &Experiment| {
+        let mut e = e.clone();
+        e.train.steps = 0;
+        e.settings()
+    };
+    let (fa, fb) = (flat(a), flat(b));
+    let keys: std::collections::BTreeSet<&String> = fa.keys().chain(fb.keys()).collect();
+    keys.into_iter()
+        .filter(|k| fa.get(*k) != fb.get(*k))
+        .map(|k| {
+            let show =
+                |v: Option<&toml::Value>| v.map_or_else(|| "(unset)".into(), ToString::to_string);
+            format!(
+                "{k} = {} in the checkpoint, {} here",
+                show(fa.get(k)),
+                show(fb.get(k))
+            )
+        })
+        .collect()
+}
