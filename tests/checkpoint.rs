@@ -148,3 +148,32 @@ fn a_killed_writer_leaves_the_previous_checkpoint_and_bad_ones_are_refused() {
     let message = refused.failed.unwrap();
     assert!(message.contains("different preset"), "{message}");
 }
+
+#[test]
+fn local_crops_change_nothing_for_a_method_that_ignores_them() {
+    // Every training test here holds the lock: burn's generator is process-wide.
+    let _turn = SEEDED.lock().unwrap_or_else(|p| p.into_inner());
+    let losses = |local: usize| {
+        let mut exp = common::tiny_experiment(8, 8, 3);
+        exp.encoder.channels = vec![8, 16];
+        exp.views.local.count = local;
+        exp.views.local.size = 12;
+        let dataset = exp.dataset.load().unwrap();
+        let (_keep, commands) = crossbeam_channel::bounded(1);
+        let result = contrastive_workbench::engine::session::run_experiment(
+            &exp,
+            &dataset,
+            &commands,
+            &mut |_| {},
+        );
+        assert!(result.failed.is_none(), "{:?}", result.failed);
+        result
+            .metrics
+            .steps
+            .iter()
+            .map(|m| m.loss)
+            .collect::<Vec<f32>>()
+    };
+    // SimCLR (the default) uses two views only: its run is the same with or without.
+    assert_eq!(losses(2), losses(0));
+}

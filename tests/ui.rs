@@ -42,7 +42,7 @@ fn start_then_stop_changes_the_run_state() {
     h.get_by_label("Start").click();
     h.run_steps(1);
     assert_eq!(h.state().status, RunStatus::Running);
-    step_until(&mut h, "a logged step", |a| !a.history.steps.is_empty());
+    step_until(&mut h, "a logged step", |a| !a.history.log.steps.is_empty());
     // While running the settings are locked and the controls change.
     h.get_by_label("Pause");
     h.get_by_label("Stop").click();
@@ -333,12 +333,12 @@ fn an_exported_encoder_opens_for_browsing_without_training() {
     });
     h.run_steps(2);
     let history = &h.state().history;
-    assert_eq!(history.evals.len(), 1);
-    let eval = &history.evals[0];
+    assert_eq!(history.log.evals.len(), 1);
+    let eval = &history.log.evals[0];
     assert_ne!(eval.knn_top1, eval.baseline_top1, "trained vs random init");
     assert!(history.projection.is_some());
-    assert_eq!(history.probes.len(), 1);
-    assert!(history.steps.is_empty(), "nothing was trained");
+    assert_eq!(history.log.probes.len(), 1);
+    assert!(history.log.steps.is_empty(), "nothing was trained");
     h.get_by_label_contains("browsing the frozen encoder");
 
     // A folder that is not a run says so and the app carries on.
@@ -422,7 +422,7 @@ fn a_plots_data_saves_as_csv_from_its_context_menu() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "series,step,loss");
     // One row per logged step, with the loss the history holds.
-    let losses: Vec<f32> = h.state().history.steps.iter().map(|m| m.loss).collect();
+    let losses: Vec<f32> = h.state().history.log.steps.iter().map(|m| m.loss).collect();
     assert_eq!(lines.len(), 1 + losses.len());
     let first: f32 = lines[1].split(',').nth(2).unwrap().parse().unwrap();
     assert_eq!(first, losses[0]);
@@ -575,9 +575,9 @@ fn a_checkpointed_run_resumes_from_the_export_folder() {
     step_until(&mut h, "the resumed run", |a| {
         a.status == RunStatus::Finished { stopped: false } && a.history.last_step() == 6
     });
-    let steps: Vec<u64> = h.state().history.steps.iter().map(|m| m.step).collect();
+    let steps: Vec<u64> = h.state().history.log.steps.iter().map(|m| m.step).collect();
     assert_eq!(steps, vec![1, 2, 3, 4, 5, 6], "the curve continues");
-    assert_eq!(h.state().history.evals.first().unwrap().step, 0);
+    assert_eq!(h.state().history.log.evals.first().unwrap().step, 0);
 }
 
 #[test]

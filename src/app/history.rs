@@ -1,8 +1,7 @@
 //! What the UI knows about a run: folded from the trainer's events, plain data only.
 
-use crate::engine::{
-    BackendInfo, EvalReport, Event, ProbeReport, ProjectionFrame, SimilarityMatrix, StepMetrics,
-};
+use crate::engine::export::MetricsLog;
+use crate::engine::{BackendInfo, EvalReport, Event, ProjectionFrame, SimilarityMatrix};
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum RunStatus {
@@ -38,13 +37,11 @@ impl RunStatus {
 pub struct RunHistory {
     pub backend: Option<BackendInfo>,
     pub total_steps: u64,
-    pub steps: Vec<StepMetrics>,
-    pub evals: Vec<EvalReport>,
+    /// Steps, evaluations and probes: the same log a run folder's metrics are written from.
+    pub log: MetricsLog,
     pub projection: Option<ProjectionFrame>,
     /// The latest logged step's batch similarity matrix.
     pub similarity: Option<SimilarityMatrix>,
-    /// Linear probes, in step order (the first is the random-init baseline).
-    pub probes: Vec<ProbeReport>,
     /// A probe that could not run, for the status line.
     pub probe_error: Option<String>,
     /// The last checkpoint's outcome, for the status line.
@@ -61,6 +58,7 @@ pub struct RunHistory {
 impl RunHistory {
     /// Folds one event in; returns the new status when the event changes it.
     pub fn apply(&mut self, ev: Event) -> Option<RunStatus> {
+        self.log.record(&ev);
         match ev {
             Event::Started {
                 backend,
@@ -70,20 +68,9 @@ impl RunHistory {
                 self.total_steps = total_steps;
                 Some(RunStatus::Running)
             }
-            Event::Step(m) => {
-                self.steps.push(m);
-                None
-            }
-            Event::Eval(e) => {
-                self.evals.push(e);
-                None
-            }
+            Event::Step(_) | Event::Eval(_) | Event::Probe(_) => None,
             Event::Similarity(s) => {
                 self.similarity = Some(s);
-                None
-            }
-            Event::Probe(p) => {
-                self.probes.push(p);
                 None
             }
             Event::ProbeFailed { step, message } => {
@@ -131,10 +118,10 @@ impl RunHistory {
     }
 
     pub fn last_step(&self) -> u64 {
-        self.steps.last().map_or(0, |m| m.step)
+        self.log.steps.last().map_or(0, |m| m.step)
     }
 
     pub fn latest_knn(&self) -> Option<&EvalReport> {
-        self.evals.last()
+        self.log.evals.last()
     }
 }

@@ -112,6 +112,7 @@ impl ScreenshotState {
             self.frames > 5
         } else {
             let evaluated = history
+                .log
                 .evals
                 .last()
                 .is_some_and(|e| e.step >= self.plan.after_steps);

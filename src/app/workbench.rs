@@ -382,7 +382,7 @@ impl WorkbenchApp {
     fn begin_run(&mut self, label: String) {
         let old = std::mem::take(&mut self.history);
         let old_label = std::mem::replace(&mut self.run_label, label);
-        archive(&mut self.past_runs, old_label, old.steps, old.evals);
+        archive(&mut self.past_runs, old_label, old.log.steps, old.log.evals);
         self.runs_started += 1;
         self.status = RunStatus::Running;
     }

@@ -24,6 +24,18 @@ pub struct MetricsLog {
 }
 
 impl MetricsLog {
+    /// Folds a step, evaluation or probe event into the log (others are not part of it).
+    /// The session and the window's history keep their logs through this one function.
+    pub fn record(&mut self, event: &super::protocol::Event) {
+        use super::protocol::Event;
+        match event {
+            Event::Step(m) => self.steps.push(m.clone()),
+            Event::Eval(e) => self.evals.push(e.clone()),
+            Event::Probe(p) => self.probes.push(p.clone()),
+            _ => {}
+        }
+    }
+
     pub fn steps_csv(&self) -> String {
         let mut s = String::from(
             "step,loss,align,uniform,z_std,z_std_healthy,effective_rank,pos_sim,neg_sim,lr,steps_per_sec,views_per_sec,data_wait",

@@ -91,8 +91,9 @@ impl ProbeRunner {
                 confusion: score.confusion,
                 class_names: self.class_names.clone(),
             };
-            log.probes.push(report.clone());
-            emit(Event::Probe(report));
+            let logged = Event::Probe(report);
+            log.record(&logged);
+            emit(logged);
         }
     }
 }

@@ -17,10 +17,10 @@ use crate::engine::{EvalReport, StepMetrics};
 
 pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
     let h = &app.history;
-    if h.steps.is_empty() && h.evals.is_empty() {
+    if h.log.steps.is_empty() && h.log.evals.is_empty() {
         ui.label("Press Start to train; curves appear here as it learns.");
     }
-    if let Some(m) = h.steps.last()
+    if let Some(m) = h.log.steps.last()
         && m.collapsing
     {
         let why = if m.z_std < 0.25 * m.z_std_healthy {
@@ -41,7 +41,7 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
                 .strong(),
         );
     }
-    if let Some(m) = h.steps.last() {
+    if let Some(m) = h.log.steps.last() {
         let mut line = format!(
             "step {}: positive pairs cos {:.3}, negative pairs cos {:.3}",
             m.step, m.pos_sim, m.neg_sim
@@ -140,7 +140,7 @@ fn coloured(colour: Color32) -> Style {
 /// The plots, in order: the shared ones, then one per method signal, then rates.
 pub fn figures(app: &WorkbenchApp) -> Vec<Figure> {
     let h = &app.history;
-    let steps = &h.steps;
+    let steps = &h.log.steps;
     let shown: Vec<(usize, &PastRun)> = app
         .past_runs
         .iter()
@@ -174,8 +174,8 @@ pub fn figures(app: &WorkbenchApp) -> Vec<Figure> {
     for &(k, run) in &shown {
         knn.line(&run.label, knn_series(&run.evals), past_style(k));
     }
-    knn.line(this("kNN top-1"), knn_series(&h.evals), CURRENT);
-    if let Some(b) = h.evals.first() {
+    knn.line(this("kNN top-1"), knn_series(&h.log.evals), CURRENT);
+    if let Some(b) = h.log.evals.first() {
         knn.reference("random init", 100.0 * f64::from(b.baseline_top1));
     }
 

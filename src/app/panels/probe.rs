@@ -25,7 +25,7 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, side: f32, actions: &mut Vec<
     if let Some(e) = &app.history.probe_error {
         ui.label(RichText::new(e).small());
     }
-    let Some(p) = app.history.probes.last() else {
+    let Some(p) = app.history.log.probes.last() else {
         ui.label("The first probe (on the random-init encoder) reports shortly after Start.");
         return;
     };

@@ -150,7 +150,7 @@ fn status_line(ui: &mut egui::Ui, app: &WorkbenchApp) {
     if h.total_steps > 0 {
         text += &format!("  step {}/{}", h.last_step(), h.total_steps);
     }
-    if let Some(m) = h.steps.last() {
+    if let Some(m) = h.log.steps.last() {
         text += &format!(
             "  {:.1} steps/s, {:.0} views/s",
             m.steps_per_sec, m.views_per_sec

@@ -59,8 +59,9 @@ impl<'a> Evaluator<'a> {
             knn_top1: evaluation.knn_top1,
             baseline_top1: self.baseline,
         };
-        log.evals.push(report.clone());
-        emit(Event::Eval(report));
+        let logged = Event::Eval(report);
+        log.record(&logged);
+        emit(logged);
         let mut frame = evaluation.frame;
         frame.view_pairs = view_pairs(
             method,

@@ -124,6 +124,7 @@ struct Session<'a> {
     temperature: Option<f32>,
     resume: Option<crate::engine::checkpoint::Checkpoint>,
     claims: Vec<RunFolderClaim>,
+    uses_local_crops: bool,
     result: RunResult,
 }
 
@@ -166,6 +167,7 @@ impl<'a> Session<'a> {
             device,
             train_device,
             backend,
+            uses_local_crops,
         } = prepared;
         emit(Event::Started {
             backend,
@@ -196,6 +198,7 @@ impl<'a> Session<'a> {
             temperature,
             resume,
             claims,
+            uses_local_crops,
             result,
         }
     }
@@ -246,12 +249,18 @@ impl<'a> Session<'a> {
     ) -> Option<(u64, bool)> {
         let (exp, dataset) = (self.exp, self.dataset);
         let batch = exp.train.batch_size.min(dataset.train.len());
+        // Local crops are made only for a method that uses them (they come after the two
+        // views in each image's random stream, so the views are the same either way).
+        let mut views_spec = exp.views.clone();
+        if !self.uses_local_crops {
+            views_spec.local.count = 0;
+        }
         // Views for the coming steps are built on a producer thread while the trainer steps.
         std::thread::scope(|scope| {
             let mut prefetch = Prefetcher::start(
                 scope,
                 &dataset.train,
-                &exp.views,
+                &views_spec,
                 exp.seed,
                 first_step,
                 exp.train.steps,
@@ -361,9 +370,9 @@ impl<'a> Session<'a> {
         rates: step_report::Rates,
         emit: &mut dyn FnMut(Event),
     ) {
-        let m = step_metrics(step, out, lr, rates);
-        self.result.metrics.steps.push(m.clone());
-        emit(Event::Step(m));
+        let logged = Event::Step(step_metrics(step, out, lr, rates));
+        self.result.metrics.record(&logged);
+        emit(logged);
         let (cosines, pairs) = similarity_matrix(&out.embeddings, out.dim, MATRIX_PAIRS);
         emit(Event::Similarity(SimilarityMatrix {
             step,

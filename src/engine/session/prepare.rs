@@ -38,6 +38,8 @@ pub struct Prepared {
     pub device: Device,
     pub train_device: Device,
     pub backend: BackendInfo,
+    /// The method uses multi-crop's local crops (others are not made for it).
+    pub uses_local_crops: bool,
 }
 
 pub fn prepare(
@@ -105,6 +107,7 @@ pub fn prepare(
         device,
         train_device,
         backend,
+        uses_local_crops: info.multi_crop,
     })
 }
 
