@@ -85,3 +85,18 @@ fn only_the_backend_module_creates_devices() {
         }
     }
 }
+
+#[test]
+fn panels_borrow_what_they_draw_and_never_the_whole_app_mutably() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/app/panels");
+    for (path, text) in sources(&root) {
+        assert!(
+            !text.contains("&mut WorkbenchApp"),
+            "{path} takes the whole app mutably: borrow its own state and return actions"
+        );
+        assert!(
+            !text.contains("LayoutWorker::start") && !text.contains("thread::"),
+            "{path} starts threads from drawing code"
+        );
+    }
+}

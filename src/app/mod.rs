@@ -15,6 +15,7 @@ pub mod persisted;
 pub mod plot_export;
 pub mod projection_view;
 pub mod run_archive;
+pub mod run_view;
 pub mod screenshot;
 pub mod textures;
 pub mod workbench;

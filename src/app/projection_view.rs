@@ -63,6 +63,24 @@ impl Default for ProjectionView {
 
 impl ProjectionView {
     /// The worker for `kind`, started on first use.
+    /// Before drawing: starts the layout worker the chosen projection needs (once) and
+    /// hands it the newest frame. Drawing code never starts threads.
+    pub fn keep_up(&mut self, ctx: &egui::Context, frame: Option<&crate::engine::ProjectionFrame>) {
+        let (Some(kind), Some(frame)) = (self.mode.layout(), frame) else {
+            return;
+        };
+        if self.colour == ColourBy::View {
+            return;
+        }
+        self.worker(kind, ctx)
+            .offer(frame.step, &frame.embeddings, frame.dim);
+    }
+
+    /// The worker of `kind`, if it runs.
+    pub fn running(&mut self, kind: LayoutKind) -> Option<&mut LayoutWorker> {
+        self.workers.iter_mut().find(|w| w.kind == kind)
+    }
+
     pub fn worker(&mut self, kind: LayoutKind, ctx: &egui::Context) -> &mut LayoutWorker {
         let i = match self.workers.iter().position(|w| w.kind == kind) {
             Some(i) => i,

@@ -14,6 +14,7 @@ use super::persisted::{self, Settings};
 use super::plot_export;
 use super::projection_view::ProjectionView;
 use super::run_archive::{PastRun, archive, run_label};
+use super::run_view::RunView;
 use super::screenshot::{ScreenshotPlan, ScreenshotState};
 use super::textures::TextureCache;
 use crate::data::detect::spec_for_path;
@@ -21,7 +22,7 @@ use crate::data::inspect::Inspection;
 use crate::data::{Dataset, DatasetSpec};
 use crate::engine::checkpoint::{CHECKPOINT_FILE, Checkpoint};
 use crate::engine::session::{CheckpointPlan, RunOptions};
-use crate::engine::{Command, TrainerHandle, spawn_browser, spawn_trainer_with};
+use crate::engine::{Command, Event, TrainerHandle, spawn_browser, spawn_trainer_with};
 use crate::preset::Experiment;
 
 /// Longest the UI spends draining trainer events in one frame before yielding.
@@ -144,6 +145,8 @@ pub struct WorkbenchApp {
     /// A saved plot picture's outcome, written by the screenshot callback.
     plot_saved: Arc<Mutex<Option<String>>>,
     screenshot: Option<ScreenshotState>,
+    /// The last look for a checkpoint: folder, when, whether one was there.
+    checkpoint_seen: Option<(String, std::time::Instant, bool)>,
 }
 
 impl WorkbenchApp {
@@ -199,6 +202,7 @@ impl WorkbenchApp {
             frame_times: FrameTimes::default(),
             show_frame_times: false,
             plot_saved: Arc::default(),
+            checkpoint_seen: None,
             screenshot: None,
         }
     }
@@ -338,11 +342,22 @@ impl WorkbenchApp {
         ));
     }
 
-    /// Whether the export folder holds a checkpoint to resume.
-    pub fn has_checkpoint(&self) -> bool {
-        std::path::Path::new(&self.export_dir)
-            .join(CHECKPOINT_FILE)
-            .is_file()
+    /// Whether the export folder holds a checkpoint to resume. Looked up on the disk when
+    /// the folder changes and at most once a second otherwise, not every frame.
+    pub fn has_checkpoint(&mut self) -> bool {
+        let fresh = self.checkpoint_seen.as_ref().is_some_and(|(dir, at, _)| {
+            *dir == self.export_dir && at.elapsed() < std::time::Duration::from_secs(1)
+        });
+        if !fresh {
+            let present = std::path::Path::new(&self.export_dir)
+                .join(CHECKPOINT_FILE)
+                .is_file();
+            self.checkpoint_seen =
+                Some((self.export_dir.clone(), std::time::Instant::now(), present));
+        }
+        self.checkpoint_seen
+            .as_ref()
+            .is_some_and(|(_, _, present)| *present)
     }
 
     /// Continues the checkpointed run in the export folder: its own settings, with the step
@@ -479,6 +494,10 @@ impl WorkbenchApp {
         let Some(trainer) = &self.trainer else { return };
         let start = std::time::Instant::now();
         while let Ok(ev) = trainer.events.try_recv() {
+            if matches!(ev, Event::Checkpointed { .. }) {
+                // A checkpoint was just written: look again rather than trust the cache.
+                self.checkpoint_seen = None;
+            }
             if let Some(status) = self.history.apply(ev) {
                 self.status = status;
             }
@@ -532,12 +551,29 @@ impl eframe::App for WorkbenchApp {
             self.history.export_message = Some(message);
         }
         self.poll_dataset_job();
+        // Workers are started and fed here, never from drawing code.
+        self.projection_view
+            .keep_up(ui.ctx(), self.history.projection.as_ref());
         let mut actions = Vec::new();
         panels::drop_target::show(ui.ctx(), &mut actions);
         egui::Panel::top("top_bar").show(ui, |ui| panels::top_bar::show(ui, self, &mut actions));
         egui::Panel::left("settings")
             .default_size(320.0)
-            .show(ui, |ui| panels::settings::show(ui, self, &mut actions));
+            .show(ui, |ui| {
+                let has_checkpoint = self.has_checkpoint();
+                panels::settings::show(
+                    ui,
+                    &mut panels::settings::SettingsPanel {
+                        status: &self.status,
+                        experiment: &mut self.experiment,
+                        export_dir: &mut self.export_dir,
+                        checkpoint_every: &mut self.checkpoint_every,
+                        encoder_dir: &mut self.encoder_dir,
+                        has_checkpoint,
+                    },
+                    &mut actions,
+                )
+            });
         egui::CentralPanel::default().show(ui, |ui| {
             ui.horizontal(|ui| {
                 for t in Tab::ALL {
@@ -548,9 +584,46 @@ impl eframe::App for WorkbenchApp {
             });
             ui.separator();
             match self.tab {
-                Tab::Dataset => panels::dataset::show(ui, self, &mut actions),
-                Tab::Views => panels::views::show(ui, self, &mut actions),
-                Tab::Training => panels::training::show(ui, self, &mut actions),
+                Tab::Dataset => panels::dataset::show(
+                    ui,
+                    &mut panels::dataset::DatasetPanel {
+                        status: &self.status,
+                        dataset: &self.dataset,
+                        dataset_job: self.dataset_job.as_ref(),
+                        inspection: self.inspection.as_mut(),
+                        dataset_path: &mut self.dataset_path,
+                        browse: &mut self.browse,
+                        textures: &mut self.textures,
+                    },
+                    &mut actions,
+                ),
+                Tab::Views => panels::views::show(
+                    ui,
+                    &mut panels::views::ViewsPanel {
+                        status: &self.status,
+                        experiment: &mut self.experiment,
+                        dataset: &self.dataset,
+                        preview: &self.preview,
+                        textures: &mut self.textures,
+                    },
+                    &mut actions,
+                ),
+                Tab::Training => {
+                    let run = RunView {
+                        history: &self.history,
+                        status: &self.status,
+                        past_runs: &self.past_runs,
+                        run_label: &self.run_label,
+                        dataset: &self.dataset,
+                    };
+                    panels::training::show(
+                        ui,
+                        &run,
+                        &mut self.projection_view,
+                        &mut self.textures,
+                        &mut actions,
+                    );
+                }
             }
         });
         if let Some(shot) = &mut self.screenshot {

@@ -6,11 +6,11 @@ use eframe::egui::{self, RichText};
 
 use super::heatmap::{Heatmap, version_of};
 use crate::app::palette::{diverging, sequential};
-use crate::app::workbench::WorkbenchApp;
+use crate::app::run_view::RunView;
 use crate::engine::SimilarityMatrix;
 use crate::metrics::MATRIX_PAIRS;
 
-pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, side: f32) {
+pub fn show(ui: &mut egui::Ui, app: &RunView, side: f32) {
     ui.label(RichText::new("batch similarity matrix").strong());
     let Some(s) = &app.history.similarity else {
         ui.label("Appears with the first logged step.");

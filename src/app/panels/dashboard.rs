@@ -12,11 +12,12 @@ use super::{batch_similarity, probe};
 use crate::app::figure::{Figure, Series, Style};
 use crate::app::palette::{class_colour, class_colour_const};
 use crate::app::run_archive::PastRun;
-use crate::app::workbench::{Action, WorkbenchApp};
+use crate::app::run_view::RunView;
+use crate::app::workbench::Action;
 use crate::engine::{EvalReport, StepMetrics};
 
-pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
-    let h = &app.history;
+pub fn show(ui: &mut egui::Ui, app: &RunView, actions: &mut Vec<Action>) {
+    let h = app.history;
     if h.log.steps.is_empty() && h.log.evals.is_empty() {
         ui.label("Press Start to train; curves appear here as it learns.");
     }
@@ -86,7 +87,7 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
 }
 
 /// The earlier runs of the session, each with a switch to overlay it.
-fn compare_row(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
+fn compare_row(ui: &mut egui::Ui, app: &RunView, actions: &mut Vec<Action>) {
     if app.past_runs.is_empty() {
         return;
     }
@@ -138,8 +139,8 @@ fn coloured(colour: Color32) -> Style {
 }
 
 /// The plots, in order: the shared ones, then one per method signal, then rates.
-pub fn figures(app: &WorkbenchApp) -> Vec<Figure> {
-    let h = &app.history;
+pub fn figures(app: &RunView) -> Vec<Figure> {
+    let h = app.history;
     let steps = &h.log.steps;
     let shown: Vec<(usize, &PastRun)> = app
         .past_runs
@@ -203,7 +204,7 @@ pub fn figures(app: &WorkbenchApp) -> Vec<Figure> {
         Style::LINE,
     );
 
-    let plane = align_uniform_plane(steps, &app.run_label, &shown);
+    let plane = align_uniform_plane(steps, app.run_label, &shown);
 
     let mut collapse =
         Figure::new("embedding std (collapse signal)", Corner::LeftTop).axes("step", "std");

@@ -6,11 +6,15 @@ use std::sync::Arc;
 
 use eframe::egui::{self, Color32, RichText};
 
+use crate::app::dataset_jobs::DatasetJob;
 use crate::app::dataset_jobs::JobKind;
+use crate::app::history::RunStatus;
 use crate::app::palette::class_colour;
-use crate::app::workbench::{Action, BrowseState, WorkbenchApp};
+use crate::app::textures::TextureCache;
+use crate::app::workbench::{Action, BrowseState};
 use crate::data::builtin::FashionMnistMiniSpec;
 use crate::data::image_folder::ResizePolicy;
+use crate::data::inspect::Inspection;
 use crate::data::inspect::{MemoryFit, available_memory, human_bytes, memory_fit};
 use crate::data::shapes::ShapesSpec;
 use crate::data::{Dataset, DatasetSpec, ImageSet};
@@ -19,19 +23,32 @@ const PAGE: usize = 48;
 const THUMB: f32 = 64.0;
 const WARN: Color32 = Color32::from_rgb(230, 160, 60);
 
-pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
+/// What the dataset tab borrows: the loaded dataset and the job in flight (read-only),
+/// its own path field and browsing position, and the texture cache.
+pub struct DatasetPanel<'a> {
+    pub status: &'a RunStatus,
+    pub dataset: &'a Arc<Dataset>,
+    pub dataset_job: Option<&'a DatasetJob>,
+    /// The inspected dataset waiting for Load; its spec (size, resize) is edited here.
+    pub inspection: Option<&'a mut (DatasetSpec, Inspection)>,
+    pub dataset_path: &'a mut String,
+    pub browse: &'a mut BrowseState,
+    pub textures: &'a mut TextureCache,
+}
+
+pub fn show(ui: &mut egui::Ui, app: &mut DatasetPanel, actions: &mut Vec<Action>) {
     let idle = !app.status.is_active();
     ui.add_enabled_ui(idle, |ui| source_row(ui, app, actions));
     job_row(ui, app, actions);
     inspection_card(ui, app, actions);
     ui.separator();
-    let d = Arc::clone(&app.dataset);
+    let d = Arc::clone(app.dataset);
     summary(ui, &d);
     ui.separator();
     browser(ui, app, &d);
 }
 
-fn source_row(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
+fn source_row(ui: &mut egui::Ui, app: &mut DatasetPanel, actions: &mut Vec<Action>) {
     ui.horizontal(|ui| {
         ui.label("Built-in:");
         for (label, spec) in [
@@ -50,7 +67,7 @@ fn source_row(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Actio
         let label = ui.label("Folder:");
         let field = ui
             .add(
-                egui::TextEdit::singleline(&mut app.dataset_path)
+                egui::TextEdit::singleline(&mut *app.dataset_path)
                     .hint_text("image folder, MNIST IDX folder or CIFAR batches folder")
                     .desired_width(420.0),
             )
@@ -77,7 +94,7 @@ fn source_row(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Actio
     );
 }
 
-fn job_row(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
+fn job_row(ui: &mut egui::Ui, app: &DatasetPanel, actions: &mut Vec<Action>) {
     let Some(job) = &app.dataset_job else { return };
     ui.horizontal(|ui| {
         match &job.what {
@@ -109,8 +126,8 @@ fn job_row(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
     });
 }
 
-fn inspection_card(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
-    let Some((spec, found)) = &mut app.inspection else {
+fn inspection_card(ui: &mut egui::Ui, app: &mut DatasetPanel, actions: &mut Vec<Action>) {
+    let Some((spec, found)) = app.inspection.as_deref_mut() else {
         return;
     };
     egui::Frame::group(ui.style()).show(ui, |ui| {
@@ -223,8 +240,8 @@ fn filtered(set: &ImageSet, class: Option<u16>) -> Vec<usize> {
         .collect()
 }
 
-fn browser(ui: &mut egui::Ui, app: &mut WorkbenchApp, d: &Dataset) {
-    let b: &mut BrowseState = &mut app.browse;
+fn browser(ui: &mut egui::Ui, app: &mut DatasetPanel, d: &Dataset) {
+    let b: &mut BrowseState = app.browse;
     let set = if b.held_out { &d.test } else { &d.train };
     let shown = filtered(set, b.class);
     let pages = shown.len().div_ceil(PAGE).max(1);

@@ -5,9 +5,10 @@ use eframe::egui::{self, RichText};
 
 use super::heatmap::{Heatmap, version_of};
 use crate::app::palette::sequential;
-use crate::app::workbench::{Action, WorkbenchApp};
+use crate::app::run_view::RunView;
+use crate::app::workbench::Action;
 
-pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, side: f32, actions: &mut Vec<Action>) {
+pub fn show(ui: &mut egui::Ui, app: &RunView, side: f32, actions: &mut Vec<Action>) {
     ui.label(RichText::new("linear probe").strong());
     let button = ui
         .add_enabled(

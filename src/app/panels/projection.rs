@@ -6,10 +6,12 @@
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Legend, Line, MarkerShape, Plot, PlotPoint, PlotPoints, Points};
 
+use crate::app::history::RunHistory;
 use crate::app::layout_worker::LayoutKind;
 use crate::app::palette::class_colour;
-use crate::app::projection_view::{ColourBy, ProjectionMode};
-use crate::app::workbench::WorkbenchApp;
+use crate::app::projection_view::{ColourBy, ProjectionMode, ProjectionView};
+use crate::app::textures::TextureCache;
+use crate::data::Dataset;
 use crate::engine::ProjectionFrame;
 use crate::projection::nearest_cosine;
 
@@ -21,32 +23,38 @@ const THUMB: f32 = 56.0;
 const VIEW1: Color32 = Color32::from_rgb(242, 142, 43);
 const VIEW2: Color32 = Color32::from_rgb(118, 120, 237);
 
-pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
+/// What the projection panel borrows: the run it shows and the dataset (read-only), its
+/// own state, and the texture cache. The layout workers are the app's: it starts them and
+/// hands them each frame before drawing ([`ProjectionView::keep_up`]).
+pub struct ProjectionPanel<'a> {
+    pub history: &'a RunHistory,
+    pub dataset: &'a Dataset,
+    pub view: &'a mut ProjectionView,
+    pub textures: &'a mut TextureCache,
+}
+
+pub fn show(ui: &mut egui::Ui, mut panel: ProjectionPanel) {
+    let app = &mut panel;
     controls(ui, app);
     let Some(frame) = app.history.projection.clone() else {
         ui.label("The projection of held-out embeddings appears when training starts.");
         return;
     };
-    let (mut points, caption) = layout(ui, app, &frame);
+    let (mut points, caption) = layout(app, &frame);
     // A layout from an earlier run's sample can briefly be longer than this frame.
     points.truncate(frame.points.len());
     ui.label(RichText::new(caption).strong());
     let neighbours = selected_position(app, &frame).map(|i| {
         (
             i,
-            nearest_cosine(
-                &frame.embeddings,
-                frame.dim,
-                i,
-                app.projection_view.neighbours,
-            ),
+            nearest_cosine(&frame.embeddings, frame.dim, i, app.view.neighbours),
         )
     });
     let side = ui
         .available_width()
         .min(ui.available_height() - 190.0)
         .max(200.0);
-    let colour_by = app.projection_view.colour;
+    let colour_by = app.view.colour;
     let names = app.dataset.class_names.clone();
     let response = Plot::new("projection")
         .width(ui.available_width())
@@ -68,7 +76,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
     if let Some(i) = hovered
         && response.response.clicked()
     {
-        app.projection_view.selected = Some(frame.indices[i]);
+        app.view.selected = Some(frame.indices[i]);
     }
     ui.horizontal(|ui| match hovered {
         Some(i) => {
@@ -96,8 +104,8 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
     }
 }
 
-fn controls(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
-    let v = &mut app.projection_view;
+fn controls(ui: &mut egui::Ui, app: &mut ProjectionPanel) {
+    let v = &mut *app.view;
     ui.horizontal_wrapped(|ui| {
         ui.label("Projection:");
         ui.selectable_value(&mut v.mode, ProjectionMode::Pca, "PCA");
@@ -127,11 +135,7 @@ fn controls(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
 }
 
 /// The points to draw and the caption saying what they are.
-fn layout(
-    ui: &egui::Ui,
-    app: &mut WorkbenchApp,
-    frame: &ProjectionFrame,
-) -> (Vec<[f32; 2]>, String) {
+fn layout(app: &mut ProjectionPanel, frame: &ProjectionFrame) -> (Vec<[f32; 2]>, String) {
     let pca = || {
         (
             frame.points.clone(),
@@ -144,16 +148,21 @@ fn layout(
             ),
         )
     };
-    let Some(kind) = app.projection_view.mode.layout() else {
+    let Some(kind) = app.view.mode.layout() else {
         return pca();
     };
-    if app.projection_view.colour == ColourBy::View {
+    if app.view.colour == ColourBy::View {
         // The views are placed with PCA's axes; a t-SNE/UMAP layout has no room for them.
         let (p, caption) = pca();
         return (p, format!("{caption} (augmented views are shown on PCA)"));
     }
-    let worker = app.projection_view.worker(kind, ui.ctx());
-    worker.offer(frame.step, &frame.embeddings, frame.dim);
+    let Some(worker) = app.view.running(kind) else {
+        let (p, _) = pca();
+        return (
+            p,
+            format!("{} is starting; showing PCA meanwhile", kind.name()),
+        );
+    };
     let unit = if kind == LayoutKind::Umap {
         "epoch"
     } else {
@@ -305,14 +314,14 @@ fn hovered_point(p: &egui_plot::PlotUi, points: &[[f32; 2]]) -> Option<usize> {
 
 /// Where the selected image sits in this frame (None when nothing is selected or it is
 /// not in the sample).
-fn selected_position(app: &WorkbenchApp, frame: &ProjectionFrame) -> Option<usize> {
-    let idx = app.projection_view.selected?;
+fn selected_position(app: &ProjectionPanel, frame: &ProjectionFrame) -> Option<usize> {
+    let idx = app.view.selected?;
     frame.indices.iter().position(|&j| j == idx)
 }
 
 fn neighbour_strip(
     ui: &mut egui::Ui,
-    app: &mut WorkbenchApp,
+    app: &mut ProjectionPanel,
     frame: &ProjectionFrame,
     i: usize,
     near: &[(usize, f32)],
@@ -320,7 +329,7 @@ fn neighbour_strip(
     let own = frame.labels[i];
     ui.horizontal_wrapped(|ui| {
         if ui.small_button("Clear").clicked() {
-            app.projection_view.selected = None;
+            app.view.selected = None;
         }
         ui.label(
             RichText::new(format!(
@@ -346,7 +355,7 @@ fn neighbour_strip(
                 );
                 if clicked {
                     // Walk the neighbourhood: the neighbour becomes the selection.
-                    app.projection_view.selected = Some(frame.indices[j]);
+                    app.view.selected = Some(frame.indices[j]);
                 }
             });
         }
@@ -354,8 +363,8 @@ fn neighbour_strip(
 }
 
 /// A held-out image's thumbnail; clickable.
-fn thumbnail(ui: &mut egui::Ui, app: &mut WorkbenchApp, idx: usize) -> egui::Response {
-    let d = std::sync::Arc::clone(&app.dataset);
+fn thumbnail(ui: &mut egui::Ui, app: &mut ProjectionPanel, idx: usize) -> egui::Response {
+    let d = app.dataset;
     if idx >= d.test.len() {
         // The run was on a dataset that has since been replaced.
         return ui.label("(image not loaded)");
@@ -372,7 +381,7 @@ fn thumbnail(ui: &mut egui::Ui, app: &mut WorkbenchApp, idx: usize) -> egui::Res
     )
 }
 
-fn class_name(app: &WorkbenchApp, label: u16) -> String {
+fn class_name(app: &ProjectionPanel, label: u16) -> String {
     app.dataset
         .class_names
         .get(label as usize)

@@ -3,11 +3,25 @@
 
 use eframe::egui::{self, RichText};
 
-use crate::app::workbench::{Action, WorkbenchApp};
+use crate::app::history::RunStatus;
+use crate::app::workbench::Action;
 use crate::catalogue::{self, MethodSpec, ParamKind, ParamSpec};
+use crate::preset::Experiment;
 use crate::preset::{BackendChoice, OptimizerKind, Schedule};
 
-pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
+/// What the settings panel borrows: the experiment being edited and the export settings
+/// (its own state), and whether the run is idle and a checkpoint waits (read-only).
+pub struct SettingsPanel<'a> {
+    pub status: &'a RunStatus,
+    pub experiment: &'a mut Experiment,
+    pub export_dir: &'a mut String,
+    pub checkpoint_every: &'a mut u64,
+    pub encoder_dir: &'a mut String,
+    /// The export folder holds a checkpoint to resume.
+    pub has_checkpoint: bool,
+}
+
+pub fn show(ui: &mut egui::Ui, app: &mut SettingsPanel, actions: &mut Vec<Action>) {
     let idle = !app.status.is_active();
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.add_enabled_ui(idle, |ui| {
@@ -24,7 +38,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>
     });
 }
 
-fn method_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
+fn method_section(ui: &mut egui::Ui, app: &mut SettingsPanel) {
     ui.heading("Method");
     let exp = &mut app.experiment;
     let Ok((info, resolved)) = catalogue::resolve(&exp.method) else {
@@ -95,7 +109,7 @@ fn param_widget(ui: &mut egui::Ui, p: &ParamSpec, v: &mut f64) -> bool {
     }
 }
 
-fn training_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
+fn training_section(ui: &mut egui::Ui, app: &mut SettingsPanel) {
     ui.heading("Optimisation");
     let t = &mut app.experiment.train;
     labelled(ui, "steps", |ui| {
@@ -186,7 +200,7 @@ fn training_section(ui: &mut egui::Ui, app: &mut WorkbenchApp) {
     });
 }
 
-fn views_section(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
+fn views_section(ui: &mut egui::Ui, app: &mut SettingsPanel, actions: &mut Vec<Action>) {
     ui.heading("View pipeline");
     for (name, p) in [
         ("view 1", &app.experiment.views.view1),
@@ -205,13 +219,13 @@ fn views_section(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Ac
     }
 }
 
-fn export_section(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
+fn export_section(ui: &mut egui::Ui, app: &mut SettingsPanel, actions: &mut Vec<Action>) {
     ui.heading("Export");
     labelled(ui, "folder", |ui| {
-        ui.text_edit_singleline(&mut app.export_dir)
+        ui.text_edit_singleline(&mut *app.export_dir)
     });
     labelled(ui, "checkpoint every", |ui| {
-        ui.add(egui::DragValue::new(&mut app.checkpoint_every).range(0..=100_000))
+        ui.add(egui::DragValue::new(&mut *app.checkpoint_every).range(0..=100_000))
             .on_hover_text(
                 "Steps between checkpoints written into the export folder (also on Stop and \
                  at the end); 0 writes none",
@@ -219,7 +233,7 @@ fn export_section(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<A
     });
     if ui
         .add_enabled(
-            app.has_checkpoint(),
+            app.has_checkpoint,
             egui::Button::new("Resume from checkpoint"),
         )
         .on_hover_text(
@@ -242,7 +256,7 @@ fn export_section(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<A
 
 /// Open an exported encoder (a run folder) to evaluate and project the loaded dataset
 /// with it, without training.
-fn encoder_section(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
+fn encoder_section(ui: &mut egui::Ui, app: &mut SettingsPanel, actions: &mut Vec<Action>) {
     ui.heading("Browse with an encoder");
     ui.label(
         RichText::new(
@@ -252,7 +266,7 @@ fn encoder_section(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<
         .small(),
     );
     labelled(ui, "run folder", |ui| {
-        ui.text_edit_singleline(&mut app.encoder_dir)
+        ui.text_edit_singleline(&mut *app.encoder_dir)
     });
     let path = app.encoder_dir.trim();
     if ui

@@ -3,21 +3,38 @@
 use eframe::egui;
 
 use super::{dashboard, projection};
-use crate::app::workbench::{Action, WorkbenchApp};
+use crate::app::projection_view::ProjectionView;
+use crate::app::run_view::RunView;
+use crate::app::textures::TextureCache;
+use crate::app::workbench::Action;
 
-pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
+pub fn show(
+    ui: &mut egui::Ui,
+    run: &RunView,
+    projection_view: &mut ProjectionView,
+    textures: &mut TextureCache,
+    actions: &mut Vec<Action>,
+) {
     let width = ui.available_width();
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
             ui.set_width(width * 0.55);
-            dashboard::show(ui, app, actions);
+            dashboard::show(ui, run, actions);
         });
         ui.separator();
         // Whatever is left; long captions wrap instead of pushing the plot off-screen.
         let rest = ui.available_width();
         ui.vertical(|ui| {
             ui.set_max_width(rest);
-            projection::show(ui, app);
+            projection::show(
+                ui,
+                projection::ProjectionPanel {
+                    history: run.history,
+                    dataset: run.dataset,
+                    view: projection_view,
+                    textures,
+                },
+            );
         });
     });
 }

@@ -4,18 +4,34 @@
 
 use eframe::egui::{self, RichText};
 
+use crate::app::history::RunStatus;
 use crate::app::panels::pipeline_editor;
-use crate::app::workbench::{Action, WorkbenchApp};
+use crate::app::textures::TextureCache;
+use crate::app::workbench::Action;
+use crate::app::workbench::PreviewState;
 use crate::catalogue::preview::{PreviewColumn, ViewsPreview};
 use crate::catalogue::{MethodSpec, resolve};
+use crate::data::Dataset;
+use crate::preset::Experiment;
 use crate::views::patch_grid::PatchGrid;
 use crate::views::pipeline::{batch_indices, view_rng};
 use crate::views::{ImageF32, lab_split};
+use std::sync::Arc;
 
 const PAIRS: usize = 12;
 const THUMB: f32 = 96.0;
 
-pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
+/// What the Views tab borrows: the experiment being edited, the dataset and the preview's
+/// seed (read-only), and the texture cache.
+pub struct ViewsPanel<'a> {
+    pub status: &'a RunStatus,
+    pub experiment: &'a mut Experiment,
+    pub dataset: &'a Arc<Dataset>,
+    pub preview: &'a PreviewState,
+    pub textures: &'a mut TextureCache,
+}
+
+pub fn show(ui: &mut egui::Ui, app: &mut ViewsPanel, actions: &mut Vec<Action>) {
     let idle = !app.status.is_active();
     egui::Panel::left("pipeline_editor_panel")
         .resizable(true)
@@ -24,7 +40,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>
         .show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 ui.add_enabled_ui(idle, |ui| {
-                    pipeline_editor::show(ui, &mut app.experiment.views, &app.dataset);
+                    pipeline_editor::show(ui, &mut app.experiment.views, app.dataset);
                 });
             });
         });
@@ -96,7 +112,7 @@ pub fn preview_key(views: &crate::views::ViewsSpec) -> u64 {
     fxhash(&format!("{views:?}"))
 }
 
-fn preview(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>) {
+fn preview(ui: &mut egui::Ui, app: &mut ViewsPanel, actions: &mut Vec<Action>) {
     let seed = app.preview.seed;
     let (shown, uses) = preview_of(&app.experiment.method, app.dataset.image_size());
     let mut explain = shown.text;
@@ -131,7 +147,7 @@ fn preview(ui: &mut egui::Ui, app: &mut WorkbenchApp, actions: &mut Vec<Action>)
     }
     // The pipeline may have been edited: key textures by its content too.
     let pipeline_hash = preview_key(&app.experiment.views);
-    let d = std::sync::Arc::clone(&app.dataset);
+    let d = std::sync::Arc::clone(app.dataset);
     let size = d.image_size();
     let batch = app.experiment.train.batch_size.min(d.train.len());
     let indices = batch_indices(seed, 0, d.train.len(), batch);
