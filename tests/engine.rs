@@ -154,7 +154,7 @@ fn an_invalid_experiment_fails_with_the_field_named() {
 #[test]
 fn multi_crop_runs_through_the_engine_for_the_methods_that_use_it() {
     use contrastive_workbench::catalogue::{MethodSpec, methods};
-    for info in methods().filter(|m| m.multi_crop) {
+    for info in methods().filter(|m| m.needs.local_crops) {
         let mut exp = common::tiny_experiment(8, 8, 3);
         exp.encoder.channels = vec![8, 16];
         exp.method = MethodSpec::with_defaults(info);
@@ -172,7 +172,7 @@ fn multi_crop_runs_through_the_engine_for_the_methods_that_use_it() {
         assert_eq!(result.steps_done, 3, "{}", info.id);
         assert!(result.metrics.steps.iter().all(|m| m.loss.is_finite()));
     }
-    assert!(methods().filter(|m| m.multi_crop).count() >= 2);
+    assert!(methods().filter(|m| m.needs.local_crops).count() >= 2);
 }
 
 #[test]

@@ -82,6 +82,45 @@ pub const fn siamese(
     }
 }
 
+/// What a method needs from the data and the views, and what its Views tab shows.
+#[derive(Debug)]
+pub struct Needs {
+    /// It compares colour with luminance (CMC): greyscale datasets are refused.
+    pub colour: bool,
+    /// It uses multi-crop's local crops when the views settings make them (they are not
+    /// made for other methods).
+    pub local_crops: bool,
+    /// What the Views tab shows of its input, for these settings and image side.
+    pub preview: fn(&Params, usize) -> preview::ViewsPreview,
+}
+
+impl Needs {
+    /// Two augmented views of any image, nothing more.
+    pub const PAIRS: Needs = Needs {
+        colour: false,
+        local_crops: false,
+        preview: preview::pairs,
+    };
+}
+
+/// The diagram of a shared encoder and head on both views, compared by `loss`.
+#[macro_export]
+macro_rules! siamese_pair {
+    ($encoder:expr, $head:expr, $loss:expr) => {
+        $crate::catalogue::siamese(
+            &[
+                $crate::catalogue::trained($encoder),
+                $crate::catalogue::trained($head),
+            ],
+            &[
+                $crate::catalogue::shared($encoder),
+                $crate::catalogue::shared($head),
+            ],
+            $loss,
+        )
+    };
+}
+
 /// What the window and presets know of a method: how to describe and configure it.
 #[derive(Debug)]
 pub struct MethodInfo {
@@ -95,12 +134,8 @@ pub struct MethodInfo {
     pub formula: &'static str,
     pub params: &'static [ParamSpec],
     pub diagram: Diagram,
-    /// The method compares colour with luminance (CMC): grey datasets are refused.
-    pub needs_colour: bool,
-    /// The method uses multi-crop's local crops when the views settings make them.
-    pub multi_crop: bool,
-    /// What the Views tab shows of its input, for these settings and image side.
-    pub preview: fn(&Params, usize) -> preview::ViewsPreview,
+    /// What it needs from the data and the views, and what the Views tab shows of them.
+    pub needs: Needs,
 }
 
 /// Every method the workbench offers, in the order the window lists them.

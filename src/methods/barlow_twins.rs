@@ -43,20 +43,12 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "C_ij = sum_b z1_bi z2_bj / N (standardised over the batch),  \
               L = sum_i (1 - C_ii)^2 + lambda sum_{i != j} C_ij^2",
     params: Settings::PARAMS,
-    diagram: crate::catalogue::siamese(
-        &[
-            crate::catalogue::trained("encoder"),
-            crate::catalogue::trained("projector"),
-        ],
-        &[
-            crate::catalogue::shared("encoder"),
-            crate::catalogue::shared("projector"),
-        ],
-        "cross-correlation C of z1, z2 -> identity",
+    diagram: crate::siamese_pair!(
+        "encoder",
+        "projector",
+        "cross-correlation C of z1, z2 -> identity"
     ),
-    needs_colour: false,
-    multi_crop: false,
-    preview: crate::catalogue::preview::pairs,
+    needs: crate::catalogue::Needs::PAIRS,
 };
 
 pub fn build(ctx: &BuildContext) -> Box<dyn Method> {

@@ -64,9 +64,10 @@ pub static INFO: MethodInfo = MethodInfo {
         store: None,
         loss: "normalised MSE: q(z) vs target z'",
     },
-    needs_colour: false,
-    multi_crop: true,
-    preview: crate::catalogue::preview::pairs,
+    needs: crate::catalogue::Needs {
+        local_crops: true,
+        ..crate::catalogue::Needs::PAIRS
+    },
 };
 
 #[derive(Module, Debug)]

@@ -98,9 +98,11 @@ pub static INFO: MethodInfo = MethodInfo {
         store: Some("memory banks: one L and one ab feature per image"),
         loss: "L feature vs ab bank (and ab vs L bank); with L, a, b: core or full graph",
     },
-    needs_colour: true,
-    multi_crop: false,
-    preview,
+    needs: crate::catalogue::Needs {
+        colour: true,
+        preview,
+        ..crate::catalogue::Needs::PAIRS
+    },
 };
 
 /// One augmented view split by colour channels, one column per encoder.

@@ -115,9 +115,10 @@ pub static INFO: MethodInfo = MethodInfo {
         store: None,
         loss: "InfoNCE: prediction vs true patch and sampled patches",
     },
-    needs_colour: false,
-    multi_crop: false,
-    preview,
+    needs: crate::catalogue::Needs {
+        preview,
+        ..crate::catalogue::Needs::PAIRS
+    },
 };
 
 /// Each view's patch grid, context rows and predicted rows marked.

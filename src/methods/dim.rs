@@ -109,9 +109,10 @@ pub static INFO: MethodInfo = MethodInfo {
         store: None,
         loss: "MI estimates: (y_i, l_j) local, (y_i, M_j) global, i = j positive; + prior",
     },
-    needs_colour: false,
-    multi_crop: false,
-    preview,
+    needs: crate::catalogue::Needs {
+        preview,
+        ..crate::catalogue::Needs::PAIRS
+    },
 };
 
 fn preview(_: &Params, _image: usize) -> ViewsPreview {

@@ -38,20 +38,12 @@ pub static INFO: MethodInfo = MethodInfo {
               pair in the batch is used; positives and negatives each count half.",
     formula: "L = mean_pos D^2 / 2 + mean_neg max(0, m - D)^2 / 2,  D = ||z_a - z_b||, z on the unit sphere",
     params: Settings::PARAMS,
-    diagram: crate::catalogue::siamese(
-        &[
-            crate::catalogue::trained("encoder"),
-            crate::catalogue::trained("head, L2"),
-        ],
-        &[
-            crate::catalogue::shared("encoder"),
-            crate::catalogue::shared("head, L2"),
-        ],
-        "pairs: pull positives, push negatives to the margin",
+    diagram: crate::siamese_pair!(
+        "encoder",
+        "head, L2",
+        "pairs: pull positives, push negatives to the margin"
     ),
-    needs_colour: false,
-    multi_crop: false,
-    preview: crate::catalogue::preview::pairs,
+    needs: crate::catalogue::Needs::PAIRS,
 };
 
 pub fn build(ctx: &BuildContext) -> Box<dyn Method> {

@@ -69,9 +69,7 @@ pub static INFO: MethodInfo = MethodInfo {
         store: Some("memory bank: one feature per image"),
         loss: "NCE / softmax: f vs bank entry i and sampled entries",
     },
-    needs_colour: false,
-    multi_crop: false,
-    preview: crate::catalogue::preview::pairs,
+    needs: crate::catalogue::Needs::PAIRS,
 };
 
 #[derive(Module, Debug)]

@@ -85,9 +85,7 @@ pub static INFO: MethodInfo = MethodInfo {
         store: Some("queue of K keys (FIFO)"),
         loss: "InfoNCE: q vs k+ and the queue",
     },
-    needs_colour: false,
-    multi_crop: false,
-    preview: crate::catalogue::preview::pairs,
+    needs: crate::catalogue::Needs::PAIRS,
 };
 
 /// Encoder plus v1's linear layer or v2's MLP head.

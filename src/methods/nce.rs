@@ -57,20 +57,12 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "s = cos(z1_i, z2_j)/t.  NCE: -log sig(s+ - ln k) - sum_k log(1 - sig(s- - ln k)).  \
               InfoNCE: -log exp(s+) / (exp(s+) + sum_k exp(s-)).  I(v1; v2) >= ln(k+1) - L_InfoNCE",
     params: Settings::PARAMS,
-    diagram: crate::catalogue::siamese(
-        &[
-            crate::catalogue::trained("encoder"),
-            crate::catalogue::trained("head, L2"),
-        ],
-        &[
-            crate::catalogue::shared("encoder"),
-            crate::catalogue::shared("head, L2"),
-        ],
-        "NCE or InfoNCE over 1 positive + k negatives",
+    diagram: crate::siamese_pair!(
+        "encoder",
+        "head, L2",
+        "NCE or InfoNCE over 1 positive + k negatives"
     ),
-    needs_colour: false,
-    multi_crop: false,
-    preview: crate::catalogue::preview::pairs,
+    needs: crate::catalogue::Needs::PAIRS,
 };
 
 pub fn build(ctx: &BuildContext) -> Box<dyn Method> {

@@ -109,9 +109,10 @@ pub static INFO: MethodInfo = MethodInfo {
         store: None,
         loss: "cosine of matching pixels (same place); + instance branch",
     },
-    needs_colour: false,
-    multi_crop: false,
-    preview,
+    needs: crate::catalogue::Needs {
+        preview,
+        ..crate::catalogue::Needs::PAIRS
+    },
 };
 
 fn preview(_: &Params, _image: usize) -> ViewsPreview {

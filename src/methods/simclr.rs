@@ -40,20 +40,12 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "l(i,j) = -log exp(sim(z_i, z_j)/t) / sum_{k != i} exp(sim(z_i, z_k)/t),  \
               sim = cosine,  loss = mean over all 2N views",
     params: Settings::PARAMS,
-    diagram: crate::catalogue::siamese(
-        &[
-            crate::catalogue::trained("encoder f"),
-            crate::catalogue::trained("head g"),
-        ],
-        &[
-            crate::catalogue::shared("encoder f"),
-            crate::catalogue::shared("head g"),
-        ],
-        "NT-Xent: each view vs its partner and 2N-2 negatives",
+    diagram: crate::siamese_pair!(
+        "encoder f",
+        "head g",
+        "NT-Xent: each view vs its partner and 2N-2 negatives"
     ),
-    needs_colour: false,
-    multi_crop: false,
-    preview: crate::catalogue::preview::pairs,
+    needs: crate::catalogue::Needs::PAIRS,
 };
 
 pub fn build(ctx: &BuildContext) -> Box<dyn Method> {

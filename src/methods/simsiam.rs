@@ -67,9 +67,10 @@ pub static INFO: MethodInfo = MethodInfo {
         store: None,
         loss: "negative cosine: p1 vs sg(z2), and swapped",
     },
-    needs_colour: false,
-    multi_crop: true,
-    preview: crate::catalogue::preview::pairs,
+    needs: crate::catalogue::Needs {
+        local_crops: true,
+        ..crate::catalogue::Needs::PAIRS
+    },
 };
 
 #[derive(Module, Debug)]

@@ -49,20 +49,12 @@ pub static INFO: MethodInfo = MethodInfo {
               (farther than the positive but inside the margin) are FaceNet's compromise.",
     formula: "L = mean max(0, ||a - p||^2 - ||a - n||^2 + margin),  a, p, n on the unit sphere",
     params: Settings::PARAMS,
-    diagram: crate::catalogue::siamese(
-        &[
-            crate::catalogue::trained("encoder"),
-            crate::catalogue::trained("head, L2"),
-        ],
-        &[
-            crate::catalogue::shared("encoder"),
-            crate::catalogue::shared("head, L2"),
-        ],
-        "triplets (anchor, positive, mined negative)",
+    diagram: crate::siamese_pair!(
+        "encoder",
+        "head, L2",
+        "triplets (anchor, positive, mined negative)"
     ),
-    needs_colour: false,
-    multi_crop: false,
-    preview: crate::catalogue::preview::pairs,
+    needs: crate::catalogue::Needs::PAIRS,
 };
 
 pub fn build(ctx: &BuildContext) -> Box<dyn Method> {

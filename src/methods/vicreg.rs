@@ -57,20 +57,8 @@ pub static INFO: MethodInfo = MethodInfo {
     formula: "L = lambda MSE(z1, z2) + mu sum_views mean_j max(0, 1 - sqrt(Var z_j + eps)) \
               + nu sum_views sum_{i != j} Cov(z)_ij^2 / d",
     params: Settings::PARAMS,
-    diagram: crate::catalogue::siamese(
-        &[
-            crate::catalogue::trained("encoder"),
-            crate::catalogue::trained("expander"),
-        ],
-        &[
-            crate::catalogue::shared("encoder"),
-            crate::catalogue::shared("expander"),
-        ],
-        "invariance + variance + covariance",
-    ),
-    needs_colour: false,
-    multi_crop: false,
-    preview: crate::catalogue::preview::pairs,
+    diagram: crate::siamese_pair!("encoder", "expander", "invariance + variance + covariance"),
+    needs: crate::catalogue::Needs::PAIRS,
 };
 
 pub fn build(ctx: &BuildContext) -> Box<dyn Method> {

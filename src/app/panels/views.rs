@@ -88,7 +88,7 @@ const MOSAIC_GAP: usize = 2;
 /// settings panel names the problem) previews plain pairs.
 fn preview_of(method: &MethodSpec, image: usize) -> (ViewsPreview, bool) {
     match resolve(method) {
-        Ok((info, params)) => ((info.preview)(&params, image), info.multi_crop),
+        Ok((info, params)) => ((info.needs.preview)(&params, image), info.needs.local_crops),
         Err(_) => (
             ViewsPreview::pairs("Each triple: an image and its two views."),
             false,

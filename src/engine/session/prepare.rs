@@ -73,7 +73,7 @@ pub fn prepare(
     let (device, backend) = select_device(exp.train.backend).map_err(at_start)?;
     device.seed(exp.seed);
     let (info, params) = methods::resolve(&exp.method).map_err(at_start)?;
-    if info.needs_colour && dataset.train.is_grayscale() {
+    if info.needs.colour && dataset.train.is_grayscale() {
         return Err(at_start(format!(
             "{} needs colour images: dataset {} is greyscale, so its colour (ab) view would be \
              empty; pick a colour dataset such as shapes",
@@ -107,7 +107,7 @@ pub fn prepare(
         device,
         train_device,
         backend,
-        uses_local_crops: info.multi_crop,
+        uses_local_crops: info.needs.local_crops,
     })
 }
 
