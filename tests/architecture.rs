@@ -98,5 +98,10 @@ fn panels_borrow_what_they_draw_and_never_the_whole_app_mutably() {
             !text.contains("LayoutWorker::start") && !text.contains("thread::"),
             "{path} starts threads from drawing code"
         );
+        // The preview calls the functions training uses, never its own random streams.
+        assert!(
+            !text.contains("view_rng"),
+            "{path} draws views itself: call views::batch::training_view / local_crop"
+        );
     }
 }

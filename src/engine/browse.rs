@@ -9,7 +9,6 @@ use std::path::Path;
 use burn::tensor::Device;
 
 use super::evaluate::{EvalSample, evaluate, view_pairs};
-use super::export::MetricsLog;
 use super::frozen_encoder::FrozenEncoder;
 use super::protocol::{BackendInfo, EvalReport, Event, ProbeReport};
 use super::session::RunResult;
@@ -27,12 +26,8 @@ pub fn browse_encoder(
 ) -> (Experiment, RunResult) {
     let device = device.clone();
     let mut result = RunResult {
-        method: None,
-        metrics: MetricsLog::default(),
-        steps_done: 0,
-        failed: None,
         device: Some(device.clone()),
-        diverged_at: None,
+        ..RunResult::empty()
     };
     let loaded = FrozenEncoder::load(dir, dataset.image_size(), &device).and_then(|trained| {
         let initial = FrozenEncoder::random_init(dir, dataset.image_size(), &device)?;
@@ -42,11 +37,7 @@ pub fn browse_encoder(
         Ok(pair) => pair,
         Err(e) => {
             let message = format!("cannot open the encoder: {e:#}");
-            emit(Event::Failed {
-                step: 0,
-                message: message.clone(),
-            });
-            result.failed = Some(message);
+            result.fail(0, message, emit);
             return (Experiment::default(), result);
         }
     };
@@ -55,11 +46,7 @@ pub fn browse_encoder(
             "dataset {} needs train and held-out images to evaluate an encoder",
             dataset.name
         );
-        emit(Event::Failed {
-            step: 0,
-            message: message.clone(),
-        });
-        result.failed = Some(message);
+        result.fail(0, message, emit);
         return (trained.experiment.clone(), result);
     }
     let exp = trained.experiment.clone();
@@ -89,8 +76,9 @@ pub fn browse_encoder(
         knn_top1: now.knn_top1,
         baseline_top1: base.knn_top1,
     };
-    result.metrics.evals.push(eval.clone());
-    emit(Event::Eval(eval));
+    let logged = Event::Eval(eval);
+    result.metrics.record(&logged);
+    emit(logged);
     let mut frame = now.frame;
     frame.view_pairs = view_pairs(
         &trained, dataset, &sample, &exp.views, exp.seed, &device, &now.pca,
@@ -109,8 +97,9 @@ pub fn browse_encoder(
         confusion: probe.confusion,
         class_names: dataset.class_names.clone(),
     };
-    result.metrics.probes.push(report.clone());
-    emit(Event::Probe(report));
+    let logged = Event::Probe(report);
+    result.metrics.record(&logged);
+    emit(logged);
     result.method = Some(Box::new(trained));
     emit(Event::Finished {
         step: 0,

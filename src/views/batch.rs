@@ -28,6 +28,36 @@ pub struct ViewBatch {
     pub local_size: usize,
 }
 
+/// View `view` (0 or 1) of the image in batch slot `slot` at training step `step`, before
+/// normalisation, with where it lies in the image: the one definition that training
+/// batches and the Views preview both use.
+pub fn training_view(
+    views: &ViewsSpec,
+    src: &ImageF32,
+    seed: u64,
+    step: u64,
+    slot: usize,
+    view: usize,
+) -> (ImageF32, ViewGeometry) {
+    views.pipelines()[view].apply_tracked(src, src.width, &mut view_rng(seed, step, slot, view))
+}
+
+/// Multi-crop's local crop `k` of slot `slot` at step `step`, before normalisation: view
+/// 2 + k of the slot's random stream, so it never changes views 0 and 1.
+pub fn local_crop(
+    views: &ViewsSpec,
+    src: &ImageF32,
+    seed: u64,
+    step: u64,
+    slot: usize,
+    k: usize,
+) -> ImageF32 {
+    let local = &views.local;
+    local
+        .pipeline
+        .apply(src, local.size, &mut view_rng(seed, step, slot, 2 + k))
+}
+
 /// Builds the batch of training step `step`: deterministic in (seed, step).
 pub fn make_view_batch(
     images: &ImageSet,
@@ -40,7 +70,7 @@ pub fn make_view_batch(
     let n = indices.len();
     let size = images.size;
     let plane = 3 * size * size;
-    let (pipelines, normalize) = (views.pipelines(), &views.normalize);
+    let normalize = &views.normalize;
     let mut data = vec![0.0f32; 2 * n * plane];
     let geometry = data
         .par_chunks_mut(plane)
@@ -48,8 +78,7 @@ pub fn make_view_batch(
         .map(|(row, out)| {
             let (view, slot) = (row / n, row % n);
             let src = ImageF32::from_u8(images.image(indices[slot]), size, size);
-            let (v, geometry) =
-                pipelines[view].apply_tracked(&src, size, &mut view_rng(seed, step, slot, view));
+            let (v, geometry) = training_view(views, &src, seed, step, slot, view);
             normalize.write_chw(&v, out);
             geometry
         })
@@ -64,9 +93,7 @@ pub fn make_view_batch(
         .for_each(|(row, out)| {
             let (k, slot) = (row / n, row % n);
             let src = ImageF32::from_u8(images.image(indices[slot]), size, size);
-            let mut rng = view_rng(seed, step, slot, 2 + k);
-            let v = local.pipeline.apply(&src, local.size, &mut rng);
-            normalize.write_chw(&v, out);
+            normalize.write_chw(&local_crop(views, &src, seed, step, slot, k), out);
         });
     ViewBatch {
         n,
@@ -125,6 +152,37 @@ pub fn plain_batch(images: &ImageSet, indices: &[usize], normalize: &Normalize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_is_made_of_exactly_the_previewed_views() {
+        let images = crate::data::DatasetSpec::default().load().unwrap().train;
+        let mut views = ViewsSpec::default();
+        views.local.count = 2;
+        views.local.size = 12;
+        let (seed, step) = (3, 7);
+        let b = make_view_batch(&images, &views, seed, step, 6);
+        let plane = 3 * b.size * b.size;
+        let local_plane = 3 * 12 * 12;
+        for slot in 0..b.n {
+            let src = ImageF32::from_u8(images.image(b.indices[slot]), b.size, b.size);
+            for view in 0..2 {
+                let (v, geometry) = training_view(&views, &src, seed, step, slot, view);
+                let mut chw = vec![0.0; plane];
+                views.normalize.write_chw(&v, &mut chw);
+                let row = view * b.n + slot;
+                assert_eq!(&b.data[row * plane..][..plane], chw.as_slice());
+                assert_eq!(b.geometry[row], geometry);
+            }
+            for k in 0..2 {
+                let mut chw = vec![0.0; local_plane];
+                views
+                    .normalize
+                    .write_chw(&local_crop(&views, &src, seed, step, slot, k), &mut chw);
+                let row = k * b.n + slot;
+                assert_eq!(&b.local[row * local_plane..][..local_plane], chw.as_slice());
+            }
+        }
+    }
 
     #[test]
     fn evaluation_pairs_are_fixed_and_their_views_differ() {

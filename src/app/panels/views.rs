@@ -13,8 +13,9 @@ use crate::catalogue::preview::{PreviewColumn, ViewsPreview};
 use crate::catalogue::{MethodSpec, resolve};
 use crate::data::Dataset;
 use crate::preset::Experiment;
+use crate::views::batch::{local_crop, training_view};
 use crate::views::patch_grid::PatchGrid;
-use crate::views::pipeline::{batch_indices, view_rng};
+use crate::views::pipeline::batch_indices;
 use crate::views::{ImageF32, lab_split};
 use std::sync::Arc;
 
@@ -192,13 +193,8 @@ fn preview(ui: &mut egui::Ui, app: &mut ViewsPanel, actions: &mut Vec<Action>) {
                         let views = &app.experiment.views;
                         let tex = app.textures.get(ui.ctx(), &tex_key, tex_size, || {
                             let src = ImageF32::from_u8(d.train.image(idx), size, size);
-                            let view = |v: usize| {
-                                views.pipelines()[v].apply(
-                                    &src,
-                                    size,
-                                    &mut view_rng(seed, 0, slot, v),
-                                )
-                            };
+                            // Exactly what training step 0 makes of this slot.
+                            let view = |v: usize| training_view(views, &src, seed, 0, slot, v).0;
                             match column {
                                 Column::View(v) => view(v).to_u8(),
                                 Column::LabL => lab_split::split(&view(0)).0.to_u8(),
@@ -207,16 +203,9 @@ fn preview(ui: &mut egui::Ui, app: &mut ViewsPanel, actions: &mut Vec<Action>) {
                                     Some((g, k)) => patch_mosaic(&view(v), g, k).to_u8(),
                                     None => view(v).to_u8(),
                                 },
-                                // The same stream as training: view 2 + k of the slot.
-                                Column::Local(k) => views
-                                    .local
-                                    .pipeline
-                                    .apply(
-                                        &src,
-                                        views.local.size,
-                                        &mut view_rng(seed, 0, slot, 2 + k),
-                                    )
-                                    .to_u8(),
+                                Column::Local(k) => {
+                                    local_crop(views, &src, seed, 0, slot, k).to_u8()
+                                }
                             }
                         });
                         ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(THUMB, THUMB)));

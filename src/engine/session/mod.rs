@@ -129,7 +129,8 @@ struct Session<'a> {
 }
 
 impl RunResult {
-    fn empty() -> Self {
+    /// A run that has not started: no model, an empty log.
+    pub fn empty() -> Self {
         Self {
             method: None,
             metrics: MetricsLog::default(),
@@ -141,7 +142,7 @@ impl RunResult {
     }
 
     /// Reports the run's failure, once.
-    fn fail(&mut self, step: u64, message: String, emit: &mut dyn FnMut(Event)) {
+    pub fn fail(&mut self, step: u64, message: String, emit: &mut dyn FnMut(Event)) {
         emit(Event::Failed {
             step,
             message: message.clone(),
