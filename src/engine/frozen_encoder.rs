@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::methods::encoder_input::embed_with;
 use crate::methods::persist::Persist;
-use crate::methods::state::MethodState;
+use crate::methods::state::{MethodState, StateError};
 use crate::methods::{
     self, BuildContext, EncoderInput, ExportedEncoder, Method, StepError, StepOutput, TrainBatch,
 };
@@ -120,12 +120,16 @@ impl Method for FrozenEncoder {
         Vec::new()
     }
 
-    fn save_state(&mut self, _state: &mut MethodState) -> anyhow::Result<()> {
-        bail!("a frozen encoder has no training state to checkpoint")
+    fn save_state(&mut self, _state: &mut MethodState) -> Result<(), StateError> {
+        Err(StateError::Refused(
+            "a frozen encoder has no training state to checkpoint",
+        ))
     }
 
-    fn load_state(&mut self, _state: &MethodState) -> anyhow::Result<()> {
-        bail!("a frozen encoder cannot resume training")
+    fn load_state(&mut self, _state: &MethodState) -> Result<(), StateError> {
+        Err(StateError::Refused(
+            "a frozen encoder cannot resume training",
+        ))
     }
 
     fn embed(&self, images: Tensor<4>) -> Tensor<2> {

@@ -60,19 +60,48 @@ fn held() -> &'static HeldFolders {
     HELD.get_or_init(Default::default)
 }
 
+/// Why a folder cannot be claimed as a run folder.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("cannot use {} as the run folder: it is a file, not a folder", .0.display())]
+    NotAFolder(PathBuf),
+    #[error(
+        "{} already holds files this program did not write; choose an empty folder or a run \
+         folder (the train command's --force writes into it anyway)",
+        .0.display()
+    )]
+    ForeignFiles(PathBuf),
+    #[error(
+        "{} is in use by another run ({holder}); wait for it to finish or choose another folder",
+        dir.display()
+    )]
+    InUse { dir: PathBuf, holder: String },
+    /// The reason is part of the message (not a `source`), so a chain prints it once.
+    #[error("cannot {action} {}: {reason}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        reason: std::io::Error,
+    },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ClaimError {
+    let path = path.to_path_buf();
+    move |reason| ClaimError::Io {
+        action,
+        path,
+        reason,
+    }
+}
+
 /// Claims `dir` for writing (creating it): refused when another process holds it, or when
 /// it is a non-empty folder that is not a run folder and `force` is false.
-pub fn claim(dir: &Path, force: bool) -> anyhow::Result<RunFolderClaim> {
+pub fn claim(dir: &Path, force: bool) -> Result<RunFolderClaim, ClaimError> {
     if dir.exists() && !dir.is_dir() {
-        anyhow::bail!(
-            "cannot use {} as the run folder: it is a file, not a folder",
-            dir.display()
-        );
+        return Err(ClaimError::NotAFolder(dir.to_path_buf()));
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let canonical = dir
-        .canonicalize()
-        .with_context(|| format!("cannot resolve {}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+    let canonical = dir.canonicalize().map_err(io("resolve", dir))?;
     let mut held = held().lock().unwrap_or_else(|e| e.into_inner());
     if let Some((lock, count)) = held.get_mut(&canonical) {
         *count += 1;
@@ -83,11 +112,7 @@ pub fn claim(dir: &Path, force: bool) -> anyhow::Result<RunFolderClaim> {
     }
     let marker = canonical.join(MARKER);
     if !marker.exists() && !force && !is_empty_or_legacy_run(&canonical)? {
-        anyhow::bail!(
-            "{} already holds files this program did not write; choose an empty folder or a \
-             run folder (the train command's --force writes into it anyway)",
-            dir.display()
-        );
+        return Err(ClaimError::ForeignFiles(dir.to_path_buf()));
     }
     let mut file = OpenOptions::new()
         .read(true)
@@ -95,20 +120,17 @@ pub fn claim(dir: &Path, force: bool) -> anyhow::Result<RunFolderClaim> {
         .create(true)
         .truncate(false)
         .open(&marker)
-        .with_context(|| format!("cannot write {}", marker.display()))?;
+        .map_err(io("write", &marker))?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
             let holder = std::fs::read_to_string(&marker).unwrap_or_default();
-            anyhow::bail!(
-                "{} is in use by another run ({}); wait for it to finish or choose another folder",
-                dir.display(),
-                describe_holder(&holder)
-            );
+            return Err(ClaimError::InUse {
+                dir: dir.to_path_buf(),
+                holder: describe_holder(&holder),
+            });
         }
-        Err(TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("cannot lock {}", marker.display()));
-        }
+        Err(TryLockError::Error(e)) => return Err(io("lock", &marker)(e)),
     }
     let me = format!(
         "pid={}\ncommand={}\n",
@@ -118,7 +140,7 @@ pub fn claim(dir: &Path, force: bool) -> anyhow::Result<RunFolderClaim> {
     file.set_len(0)
         .and_then(|()| file.write_all(me.as_bytes()))
         .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", marker.display()))?;
+        .map_err(io("write", &marker))?;
     remove_stale_temporaries(&canonical);
     let lock = Arc::new(file);
     held.insert(canonical.clone(), (lock.clone(), 1));
@@ -143,9 +165,9 @@ fn describe_holder(marker: &str) -> String {
     }
 }
 
-fn is_empty_or_legacy_run(dir: &Path) -> anyhow::Result<bool> {
+fn is_empty_or_legacy_run(dir: &Path) -> Result<bool, ClaimError> {
     let mut entries = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
+        .map_err(io("read", dir))?
         .filter_map(Result::ok);
     let Some(_) = entries.next() else {
         return Ok(true);

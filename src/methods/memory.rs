@@ -3,7 +3,7 @@
 //! sees them, and they are written only with detached values.
 
 use super::persist::Persist;
-use super::state::MethodState;
+use super::state::{MethodState, StateError};
 use burn::tensor::{Device, Tensor};
 
 use super::ParamSpec;
@@ -87,21 +87,23 @@ impl KeyQueue {
 }
 
 impl Persist for KeyQueue {
-    fn save(&self, name: &str, state: &mut MethodState) -> anyhow::Result<()> {
+    fn save(&self, name: &str, state: &mut MethodState) -> Result<(), StateError> {
         state.put_f32s(&format!("{name}.data"), &self.data);
         state.put_steps(&format!("{name}.written_at"), &self.written_at);
         state.put_f64(&format!("{name}.next"), self.next as f64);
         Ok(())
     }
 
-    fn load(&mut self, name: &str, state: &MethodState) -> anyhow::Result<()> {
+    fn load(&mut self, name: &str, state: &MethodState) -> Result<(), StateError> {
         let data = state.f32s(&format!("{name}.data"), self.data.len())?;
         let written_at = state.steps(&format!("{name}.written_at"), self.capacity())?;
         let next = state.f64(&format!("{name}.next"))? as usize;
-        anyhow::ensure!(
-            next < self.capacity(),
-            "section {name}.next is out of range"
-        );
+        if next >= self.capacity() {
+            return Err(StateError::Malformed {
+                section: format!("{name}.next"),
+                reason: "out of range".into(),
+            });
+        }
         (self.data, self.written_at, self.next) = (data, written_at, next);
         Ok(())
     }
@@ -190,13 +192,13 @@ impl MemoryBank {
 }
 
 impl Persist for MemoryBank {
-    fn save(&self, name: &str, state: &mut MethodState) -> anyhow::Result<()> {
+    fn save(&self, name: &str, state: &mut MethodState) -> Result<(), StateError> {
         state.put_f32s(&format!("{name}.data"), &self.data);
         state.put_steps(&format!("{name}.written_at"), &self.written_at);
         Ok(())
     }
 
-    fn load(&mut self, name: &str, state: &MethodState) -> anyhow::Result<()> {
+    fn load(&mut self, name: &str, state: &MethodState) -> Result<(), StateError> {
         let data = state.f32s(&format!("{name}.data"), self.data.len())?;
         let written_at = state.steps(&format!("{name}.written_at"), self.len())?;
         (self.data, self.written_at) = (data, written_at);

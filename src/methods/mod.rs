@@ -200,14 +200,14 @@ pub trait Method: Send {
     fn state(&mut self) -> Vec<(&'static str, &mut dyn persist::Persist)>;
 
     /// Writes every part of [`Method::state`] into `state`.
-    fn save_state(&mut self, state: &mut state::MethodState) -> anyhow::Result<()> {
+    fn save_state(&mut self, state: &mut state::MethodState) -> Result<(), state::StateError> {
         self.state()
             .into_iter()
             .try_for_each(|(name, part)| part.save(name, state))
     }
 
     /// Restores what `save_state` wrote, into a method built from the same settings.
-    fn load_state(&mut self, state: &state::MethodState) -> anyhow::Result<()> {
+    fn load_state(&mut self, state: &state::MethodState) -> Result<(), state::StateError> {
         self.state()
             .into_iter()
             .try_for_each(|(name, part)| part.load(name, state))

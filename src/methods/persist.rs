@@ -4,48 +4,48 @@
 
 use burn::module::Module;
 
-use super::state::MethodState;
+use super::state::{MethodState, StateError};
 use super::trainable::Trainable;
 
 /// A part of a method's state that checkpoints keep: a network with its optimiser, a
 /// momentum target, a queue, a memory bank, an estimate.
 pub trait Persist {
     /// Writes the part as sections whose names start with `name`.
-    fn save(&self, name: &str, state: &mut MethodState) -> anyhow::Result<()>;
+    fn save(&self, name: &str, state: &mut MethodState) -> Result<(), StateError>;
     /// Restores what `save` wrote; a missing or malformed section is an error naming it.
-    fn load(&mut self, name: &str, state: &MethodState) -> anyhow::Result<()>;
+    fn load(&mut self, name: &str, state: &MethodState) -> Result<(), StateError>;
 }
 
 impl<N: Module> Persist for Trainable<N> {
-    fn save(&self, name: &str, state: &mut MethodState) -> anyhow::Result<()> {
+    fn save(&self, name: &str, state: &mut MethodState) -> Result<(), StateError> {
         Trainable::save(self, name, state)
     }
 
-    fn load(&mut self, name: &str, state: &MethodState) -> anyhow::Result<()> {
+    fn load(&mut self, name: &str, state: &MethodState) -> Result<(), StateError> {
         Trainable::load(self, name, state)
     }
 }
 
 /// A momentum (EMA) target, held in an `Option` only so it can move through updates.
 impl<M: Module> Persist for Option<M> {
-    fn save(&self, name: &str, state: &mut MethodState) -> anyhow::Result<()> {
+    fn save(&self, name: &str, state: &mut MethodState) -> Result<(), StateError> {
         state.put_target(name, self)
     }
 
-    fn load(&mut self, name: &str, state: &MethodState) -> anyhow::Result<()> {
+    fn load(&mut self, name: &str, state: &MethodState) -> Result<(), StateError> {
         state.load_target(name, self)
     }
 }
 
 /// Several parts of one kind (CMC's banks), saved as `<name>0`, `<name>1`, ...
 impl<T: Persist> Persist for Vec<T> {
-    fn save(&self, name: &str, state: &mut MethodState) -> anyhow::Result<()> {
+    fn save(&self, name: &str, state: &mut MethodState) -> Result<(), StateError> {
         self.iter()
             .enumerate()
             .try_for_each(|(k, part)| part.save(&format!("{name}{k}"), state))
     }
 
-    fn load(&mut self, name: &str, state: &MethodState) -> anyhow::Result<()> {
+    fn load(&mut self, name: &str, state: &MethodState) -> Result<(), StateError> {
         self.iter_mut()
             .enumerate()
             .try_for_each(|(k, part)| part.load(&format!("{name}{k}"), state))
@@ -58,14 +58,14 @@ impl<T: Persist> Persist for Vec<T> {
 pub struct Estimate(pub Option<f64>);
 
 impl Persist for Estimate {
-    fn save(&self, name: &str, state: &mut MethodState) -> anyhow::Result<()> {
+    fn save(&self, name: &str, state: &mut MethodState) -> Result<(), StateError> {
         if let Some(v) = self.0 {
             state.put_f64(name, v);
         }
         Ok(())
     }
 
-    fn load(&mut self, name: &str, state: &MethodState) -> anyhow::Result<()> {
+    fn load(&mut self, name: &str, state: &MethodState) -> Result<(), StateError> {
         self.0 = state
             .sections()
             .contains_key(name)

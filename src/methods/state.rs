@@ -6,10 +6,62 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, anyhow};
 use burn::module::Module;
 use burn::optim::{ModuleOptimizer, OptimizerRecord};
 use burn::store::ModuleRecord;
+
+/// Why a method's state could not be written or read back; each names its section.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("the checkpoint has no section {0}")]
+    Missing(String),
+    #[error("section {section} holds {bytes} bytes, {expected} expected ({what})")]
+    Size {
+        section: String,
+        bytes: usize,
+        expected: usize,
+        what: String,
+    },
+    #[error("section {section}: {reason}")]
+    Malformed { section: String, reason: String },
+    #[error("cannot record {section}: {reason}")]
+    Record { section: String, reason: String },
+    /// A method that has no training state to save or restore (a frozen encoder).
+    #[error("{0}")]
+    Refused(&'static str),
+}
+
+fn malformed(section: &str, reason: impl std::fmt::Display) -> StateError {
+    StateError::Malformed {
+        section: section.into(),
+        reason: reason.to_string(),
+    }
+}
+
+/// `bytes` of section `section` must be `expected` long.
+fn sized(
+    section: &str,
+    bytes: &[u8],
+    expected: usize,
+    what: impl FnOnce() -> String,
+) -> Result<(), StateError> {
+    if bytes.len() == expected {
+        return Ok(());
+    }
+    Err(StateError::Size {
+        section: section.into(),
+        bytes: bytes.len(),
+        expected,
+        what: what(),
+    })
+}
+
+fn unrecordable(section: &str, reason: impl std::fmt::Display) -> StateError {
+    StateError::Record {
+        section: section.into(),
+        reason: reason.to_string(),
+    }
+}
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MethodState {
@@ -25,14 +77,14 @@ impl MethodState {
         Self { sections }
     }
 
-    fn take(&self, name: &str) -> anyhow::Result<&[u8]> {
+    fn take(&self, name: &str) -> Result<&[u8], StateError> {
         self.sections
             .get(name)
             .map(Vec::as_slice)
-            .ok_or_else(|| anyhow!("the checkpoint has no section {name}"))
+            .ok_or_else(|| StateError::Missing(name.into()))
     }
 
-    pub fn put_module<M: Module>(&mut self, name: &str, module: &M) -> anyhow::Result<()> {
+    pub fn put_module<M: Module>(&mut self, name: &str, module: &M) -> Result<(), StateError> {
         // BatchNorm's running statistics hold their latest update aside until read;
         // `valid` folds it in (in place: the state is shared), so the record is current.
         let _ = module.valid();
@@ -40,29 +92,36 @@ impl MethodState {
             .clone()
             .into_record()
             .into_bytes()
-            .map_err(|e| anyhow!("{e}"))
-            .with_context(|| format!("cannot record {name}"))?;
+            .map_err(|e| unrecordable(name, e))?;
         self.sections.insert(name.into(), bytes.to_vec());
         Ok(())
     }
 
     /// `module` with the weights (and parameter ids) of section `name`.
-    pub fn module<M: Module>(&self, name: &str, module: M) -> anyhow::Result<M> {
+    pub fn module<M: Module>(&self, name: &str, module: M) -> Result<M, StateError> {
         let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(
             self.take(name)?.to_vec(),
         ))
-        .map_err(|e| anyhow!("section {name}: {e}"))?;
+        .map_err(|e| malformed(name, e))?;
         module
             .try_load_record(record)
-            .map_err(|e| anyhow!("section {name}: {e}"))
+            .map_err(|e| malformed(name, e))
     }
 
     /// A momentum target (held in an `Option` only so it can be moved through updates).
-    pub fn put_target<M: Module>(&mut self, name: &str, target: &Option<M>) -> anyhow::Result<()> {
+    pub fn put_target<M: Module>(
+        &mut self,
+        name: &str,
+        target: &Option<M>,
+    ) -> Result<(), StateError> {
         self.put_module(name, target.as_ref().expect("target present between steps"))
     }
 
-    pub fn load_target<M: Module>(&self, name: &str, target: &mut Option<M>) -> anyhow::Result<()> {
+    pub fn load_target<M: Module>(
+        &self,
+        name: &str,
+        target: &mut Option<M>,
+    ) -> Result<(), StateError> {
         let current = target
             .as_ref()
             .expect("target present between steps")
@@ -71,20 +130,24 @@ impl MethodState {
         Ok(())
     }
 
-    pub fn put_optimizer(&mut self, name: &str, optim: &ModuleOptimizer) -> anyhow::Result<()> {
+    pub fn put_optimizer(&mut self, name: &str, optim: &ModuleOptimizer) -> Result<(), StateError> {
         let bytes = optim
             .to_record()
             .into_bytes()
-            .map_err(|e| anyhow!("cannot record {name}: {e}"))?;
+            .map_err(|e| unrecordable(name, e))?;
         self.sections.insert(name.into(), bytes.to_vec());
         Ok(())
     }
 
-    pub fn optimizer(&self, name: &str, optim: ModuleOptimizer) -> anyhow::Result<ModuleOptimizer> {
+    pub fn optimizer(
+        &self,
+        name: &str,
+        optim: ModuleOptimizer,
+    ) -> Result<ModuleOptimizer, StateError> {
         let record = OptimizerRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(
             self.take(name)?.to_vec(),
         ))
-        .map_err(|e| anyhow!("section {name}: {e}"))?;
+        .map_err(|e| malformed(name, e))?;
         Ok(optim.load_record(record))
     }
 
@@ -94,14 +157,9 @@ impl MethodState {
     }
 
     /// Section `name` as `len` floats.
-    pub fn f32s(&self, name: &str, len: usize) -> anyhow::Result<Vec<f32>> {
+    pub fn f32s(&self, name: &str, len: usize) -> Result<Vec<f32>, StateError> {
         let bytes = self.take(name)?;
-        anyhow::ensure!(
-            bytes.len() == 4 * len,
-            "section {name} holds {} bytes, {} expected ({len} floats)",
-            bytes.len(),
-            4 * len
-        );
+        sized(name, bytes, 4 * len, || format!("{len} floats"))?;
         Ok(bytes
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -117,14 +175,9 @@ impl MethodState {
         self.sections.insert(name.into(), bytes);
     }
 
-    pub fn steps(&self, name: &str, len: usize) -> anyhow::Result<Vec<Option<u64>>> {
+    pub fn steps(&self, name: &str, len: usize) -> Result<Vec<Option<u64>>, StateError> {
         let bytes = self.take(name)?;
-        anyhow::ensure!(
-            bytes.len() == 8 * len,
-            "section {name} holds {} bytes, {} expected ({len} steps)",
-            bytes.len(),
-            8 * len
-        );
+        sized(name, bytes, 8 * len, || format!("{len} steps"))?;
         Ok(bytes
             .chunks_exact(8)
             .map(|c| {
@@ -139,11 +192,11 @@ impl MethodState {
             .insert(name.into(), value.to_le_bytes().to_vec());
     }
 
-    pub fn f64(&self, name: &str) -> anyhow::Result<f64> {
+    pub fn f64(&self, name: &str) -> Result<f64, StateError> {
         let bytes: [u8; 8] = self
             .take(name)?
             .try_into()
-            .map_err(|_| anyhow!("section {name} is not one number"))?;
+            .map_err(|_| malformed(name, "not one number"))?;
         Ok(f64::from_le_bytes(bytes))
     }
 }

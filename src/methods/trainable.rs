@@ -6,7 +6,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 
 use super::StepError;
-use super::state::MethodState;
+use super::state::{MethodState, StateError};
 use crate::model::tensor_io::scalar;
 
 /// A network and its optimiser.
@@ -29,13 +29,13 @@ impl<N: Module> Trainable<N> {
     }
 
     /// Writes the network and its optimiser's state as sections `<name>.net`, `<name>.optim`.
-    pub fn save(&self, name: &str, state: &mut MethodState) -> anyhow::Result<()> {
+    pub fn save(&self, name: &str, state: &mut MethodState) -> Result<(), StateError> {
         state.put_module(&format!("{name}.net"), self.net())?;
         state.put_optimizer(&format!("{name}.optim"), &self.optim)
     }
 
     /// Restores what `save` wrote; on error nothing changes.
-    pub fn load(&mut self, name: &str, state: &MethodState) -> anyhow::Result<()> {
+    pub fn load(&mut self, name: &str, state: &MethodState) -> Result<(), StateError> {
         let net = state.module(&format!("{name}.net"), self.net().clone())?;
         let optim = state.optimizer(&format!("{name}.optim"), self.optim.clone())?;
         self.net = Some(net);

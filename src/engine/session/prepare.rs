@@ -68,7 +68,7 @@ pub fn prepare(
         .chain(options.export_each_eval.as_ref());
     let claims = folders
         .map(|dir| claim(dir, options.force))
-        .collect::<anyhow::Result<Vec<_>>>()
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| at_start(format!("{e:#}")))?;
     let (device, backend) = select_device(exp.train.backend).map_err(at_start)?;
     device.seed(exp.seed);

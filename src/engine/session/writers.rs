@@ -29,7 +29,8 @@ pub fn save_checkpoint(
         return Ok(());
     };
     let mut state = crate::methods::state::MethodState::default();
-    let written = method.save_state(&mut state).and_then(|()| {
+    let saved = method.save_state(&mut state).map_err(anyhow::Error::from);
+    let written = saved.and_then(|()| {
         Checkpoint {
             step: result.steps_done,
             experiment: exp.clone(),
