@@ -156,3 +156,48 @@ fn cmc_refuses_a_greyscale_dataset_with_a_clear_message() {
     );
     assert_eq!(result.steps_done, 0);
 }
+
+#[test]
+fn simsiams_predictor_keeps_its_rate_while_the_schedule_decays() {
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    let x: Vec<f32> = (0..8 * 3 * 32 * 32)
+        .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
+        .collect();
+    let x = Tensor::<4>::from_data(TensorData::new(x, [8, 3, 32, 32]), &ad);
+    for fixed in [true, false] {
+        let mut spec =
+            MethodSpec::with_defaults(contrastive_workbench::catalogue::find("simsiam").unwrap());
+        spec.params
+            .insert("fixed_predictor_lr".into(), toml::Value::Boolean(fixed));
+        let (info, params) = methods::resolve(&spec).unwrap();
+        let mut method = methods::build(
+            info,
+            &BuildContext {
+                device: &ad,
+                encoder: &SmallCnnConfig::default(),
+                params: &params,
+                train: &TrainSpec::default(),
+                dataset_len: 8,
+                image_size: 32,
+                normalize: contrastive_workbench::views::Normalize::HALF,
+                seed: 0,
+            },
+        );
+        let weights = |m: &dyn methods::Method| m.encoder().blocks[0].conv.weight.val().into_data();
+        let encoder_before = weights(method.as_ref());
+        // The schedule has decayed to 0: only a fixed-rate predictor still moves, which the
+        // next loss on the same batch shows (train-mode BatchNorm uses batch statistics).
+        let first = method.train_step(batch(x.clone(), 0), 0.0).unwrap().loss;
+        let second = method.train_step(batch(x.clone(), 1), 0.0).unwrap().loss;
+        assert_eq!(weights(method.as_ref()), encoder_before, "fixed = {fixed}");
+        if fixed {
+            assert_ne!(
+                first, second,
+                "the predictor did not move at its fixed rate"
+            );
+        } else {
+            assert_eq!(first, second, "something moved at a learning rate of 0");
+        }
+    }
+}

@@ -10,7 +10,7 @@
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor, TensorData};
 
 use super::memory::KeyQueue;
 use super::persist::Persist;
@@ -53,6 +53,19 @@ crate::settings! {
         projection_dim: usize = projection_dim(
             128.0,
             "Dimension of queries and keys",
+        ),
+        /// The paper shuffles the keys across GPUs so that a key's BatchNorm statistics are
+        /// not its query's (sec. 3.3, "Shuffling BN"); on one device the keys are shuffled
+        /// and split into this many groups with statistics of their own, as the MoCo CIFAR
+        /// demo's SplitBatchNorm does. 1 turns it off.
+        key_bn_splits: usize = ParamSpec::integer(
+            "key BN groups",
+            "Shuffle BN's one-device substitute: keys are shuffled and normalised in this \
+             many groups, so a positive key does not share its query's batch statistics (1: \
+             off, the shortcut the paper warns of)",
+            4.0,
+            1.0,
+            64.0,
         ),
     }
 }
@@ -142,7 +155,44 @@ pub struct Moco {
     queue: KeyQueue,
     temperature: f64,
     momentum: f64,
+    key_bn_splits: usize,
+    seed: u64,
     dim: usize,
+}
+
+/// A random order of `n` rows and its inverse.
+pub fn shuffle(n: usize, rng: &mut crate::seeding::Rng) -> (Vec<i64>, Vec<i64>) {
+    let order = rand::seq::index::sample(rng, n, n).into_vec();
+    let mut inverse = vec![0i64; n];
+    for (position, &row) in order.iter().enumerate() {
+        inverse[row] = position as i64;
+    }
+    (order.into_iter().map(|r| r as i64).collect(), inverse)
+}
+
+/// `net` on the rows of `x` in `groups` shuffled groups, each normalised by its own batch
+/// statistics, returned in the rows' own order.
+pub fn shuffled_forward(
+    net: &MocoNet,
+    x: Tensor<4>,
+    groups: usize,
+    rng: &mut crate::seeding::Rng,
+) -> Tensor<2> {
+    let n = x.dims()[0];
+    let groups = groups.clamp(1, (n / 2).max(1));
+    if groups == 1 {
+        return net.forward(x);
+    }
+    let device = x.device();
+    let index = |v: Vec<i64>| Tensor::<1, Int>::from_data(TensorData::new(v, [n]), &device);
+    let (order, inverse) = shuffle(n, rng);
+    let shuffled = x.select(0, index(order));
+    let size = n.div_ceil(groups);
+    let parts: Vec<Tensor<2>> = (0..n)
+        .step_by(size)
+        .map(|start| net.forward(shuffled.clone().narrow(0, start, size.min(n - start))))
+        .collect();
+    Tensor::cat(parts, 0).select(0, index(inverse))
 }
 
 pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
@@ -162,6 +212,8 @@ pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
         queue,
         temperature: s.temperature,
         momentum: s.momentum,
+        key_bn_splits: s.key_bn_splits,
+        seed: ctx.seed,
         dim,
     })
 }
@@ -189,8 +241,10 @@ impl Method for Moco {
         let n = batch.images();
         let views = batch.views;
         let key_net = self.key.take().expect("key encoder present between steps");
-        // Keys: second views through the momentum encoder, no gradient.
-        let k = key_net.forward(views.clone().narrow(0, n, n)).detach();
+        // Keys: second views through the momentum encoder, no gradient, in shuffled groups.
+        let mut rng = rng_for(self.seed, Stream::Method, &[4, batch.step]);
+        let keys_in = views.clone().narrow(0, n, n);
+        let k = shuffled_forward(&key_net, keys_in, self.key_bn_splits, &mut rng).detach();
         let queue = self.queue.tensor(&views.device());
         let t = self.temperature;
         let result = self.query.step(lr, |net| {
@@ -223,6 +277,62 @@ impl Method for Moco {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shuffle_and_its_inverse_restore_every_row() {
+        let mut rng = rng_for(3, Stream::Method, &[]);
+        let (order, inverse) = shuffle(10, &mut rng);
+        let mut seen = order.clone();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..10).collect::<Vec<i64>>());
+        for (row, &position) in inverse.iter().enumerate() {
+            assert_eq!(order[position as usize], row as i64);
+        }
+    }
+
+    #[test]
+    fn grouped_keys_come_back_in_order_with_their_own_statistics() {
+        use burn::tensor::Device;
+        // Training-mode BatchNorm (batch statistics) runs on the autodiff device, as keys do.
+        let device = Device::flex().autodiff();
+        let encoder = crate::model::SmallCnnConfig {
+            channels: vec![4, 8],
+            ..crate::model::SmallCnnConfig::default()
+        };
+        let net = MocoNet {
+            encoder: encoder.init(&device),
+            linear: Some(LinearConfig::new(encoder.output_dim(), 6).init(&device)),
+            mlp: None,
+        };
+        let values: Vec<f32> = (0..8 * 3 * 8 * 8)
+            .map(|i| ((i * 29) % 97) as f32 / 48.0 - 1.0)
+            .collect();
+        let x = Tensor::<4>::from_data(TensorData::new(values, [8, 3, 8, 8]), &device);
+        let rows = |t: Tensor<2>| matrix_to_vec(t);
+        let mut rng = rng_for(0, Stream::Method, &[]);
+        let whole = rows(net.forward(x.clone()));
+        // One group is the plain forward; with four, each key is normalised with one other
+        // image's statistics, not the whole batch's, so it differs.
+        assert_eq!(rows(shuffled_forward(&net, x.clone(), 1, &mut rng)), whole);
+        let stream = || rng_for(0, Stream::Method, &[5]);
+        let grouped = rows(shuffled_forward(&net, x.clone(), 4, &mut stream()));
+        assert_ne!(grouped, whole);
+        // Row i of the result is image i's key, computed with the other image of its group:
+        // the same draw gives the groups, and each is checked on its own.
+        let (order, _) = shuffle(8, &mut stream());
+        for pair in order.chunks(2) {
+            let idx = Tensor::<1, Int>::from_data(TensorData::new(pair.to_vec(), [2]), &device);
+            let alone = rows(net.forward(x.clone().select(0, idx)));
+            for (k, &row) in pair.iter().enumerate() {
+                let row = row as usize;
+                for c in 0..6 {
+                    assert!((grouped[row * 6 + c] - alone[k * 6 + c]).abs() < 1e-5);
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_queue_longer_than_the_dataset_is_named() {
         let said = super::queue_warning(4096, 800).expect("a warning");

@@ -231,20 +231,25 @@ fn unit_rows(x: Tensor<3>) -> Tensor<3> {
     x / norm
 }
 
-/// The pixel propagation module: `y_i = sum_j max(cos(x_i, x_j), 0)^gamma g_j` within each
-/// image, `x` and `g` `[B, P, d]`.
+/// The pixel propagation module: `y_i = sum_j max(cos(x_i, x_j), 0)^gamma g_j / |g_j|`
+/// within each image, `x` and `g` `[B, P, d]`. The values g are L2-normalised first, as the
+/// reference `featprop` does, so no pixel weighs in by the length of its transform.
 pub fn propagate(x: Tensor<3>, g: Tensor<3>, gamma: f64) -> Tensor<3> {
     let u = unit_rows(x);
     let similarity = u.clone().matmul(u.swap_dims(1, 2)).clamp_min(0.0);
-    similarity.powf_scalar(gamma).matmul(g)
+    similarity.powf_scalar(gamma).matmul(unit_rows(g))
 }
 
-/// Minus the mean cosine of `y` `[B, P, d]` (one view) and `target` `[B, P, d]` (the other)
-/// over the pairs `mask` `[B, P, P]` marks; 0 when no pair is marked.
+/// Minus the cosine of `y` `[B, P, d]` (one view) and `target` `[B, P, d]` (the other)
+/// averaged over the pairs `mask` `[B, P, P]` marks within each image, then over the images
+/// (the reference `regression_loss`): an image with few matching pixels counts as much as
+/// one with many, and one with none adds 0.
 pub fn pixel_consistency(y: Tensor<3>, target: Tensor<3>, mask: Tensor<3>) -> Tensor<1> {
+    let images = mask.dims()[0];
     let cos = unit_rows(y).matmul(unit_rows(target).swap_dims(1, 2));
-    let pairs = mask.clone().sum().clamp_min(1.0);
-    -(cos * mask).sum() / pairs
+    let per_image = |t: Tensor<3>| t.sum_dim(2).sum_dim(1).reshape([images]);
+    let pairs = per_image(mask.clone()).clamp_min(1e-6);
+    -(per_image(cos * mask) / pairs).mean()
 }
 
 /// `[B, P, P]` with 1 where cell `i` of view `a` and cell `j` of view `b` of image `k` show
@@ -349,6 +354,40 @@ mod tests {
     }
 
     #[test]
+    fn propagation_ignores_the_length_of_each_value() {
+        let d = Device::flex();
+        let x = tensor_3d(vec![1., 0., 0.8, 0.6, 0., 1.], [1, 3, 2], &d);
+        let unit = tensor_3d(vec![1., 0., 0., 1., 0.6, 0.8], [1, 3, 2], &d);
+        // The same directions at lengths 1, 5 and 0.1.
+        let scaled = tensor_3d(vec![1., 0., 0., 5., 0.06, 0.08], [1, 3, 2], &d);
+        let (a, b) = (
+            values(propagate(x.clone(), unit, 2.0)),
+            values(propagate(x, scaled, 2.0)),
+        );
+        for (p, q) in a.iter().zip(&b) {
+            assert!((p - q).abs() < 1e-5, "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn the_pixel_loss_averages_within_each_image_then_over_images() {
+        let d = Device::flex();
+        // Image 0: one matched pair, identical (cos 1). Image 1: three matched pairs, each
+        // orthogonal (cos 0). Per image: -(1 + 0) / 2; pooled over pairs it would be -1/4.
+        let y = tensor_3d(vec![1., 0., 1., 0., 1., 0., 1., 0.], [2, 2, 2], &d);
+        let t = tensor_3d(vec![1., 0., 0., 1., 0., 1., 0., 1.], [2, 2, 2], &d);
+        let mask = tensor_3d(vec![1., 0., 0., 0., 0., 1., 1., 1.], [2, 2, 2], &d);
+        close(
+            value(pixel_consistency(y.clone(), t.clone(), mask)),
+            -0.5,
+            1e-5,
+        );
+        // An image with no pair adds 0 and still counts in the mean.
+        let mask = tensor_3d(vec![1., 0., 0., 0., 0., 0., 0., 0.], [2, 2, 2], &d);
+        close(value(pixel_consistency(y, t, mask)), -0.5, 1e-5);
+    }
+
+    #[test]
     fn identical_views_pair_each_cell_with_itself_only() {
         let g = [ViewGeometry::IDENTITY];
         let mask = positive_pairs(&g, &g, 2, 0.7);
@@ -405,12 +444,13 @@ mod tests {
     #[test]
     fn propagation_weights_by_clamped_cosine_to_the_power_gamma() {
         let d = Device::flex();
-        // Three pixels: x0 = (1, 0), x1 = (1, 1), x2 = (-1, 0); g = identity features.
+        // Three pixels: x0 = (1, 0), x1 = (1, 1), x2 = (-1, 0); g = the same features.
         let x = tensor_3d(vec![1., 0., 1., 1., -1., 0.], [1, 3, 2], &d);
         let y = values(propagate(x.clone(), x, 2.0));
-        // y0 = 1 * x0 + cos(45)^2 * x1 + 0 * x2 = (1.5, 0.5).
+        // y0 = 1 * g0 + cos(45)^2 * g1 + 0 * g2 with unit g: (1, 0) + 0.5 (1, 1) / sqrt 2.
+        let h = 0.5 / 2f32.sqrt();
         assert!(
-            (y[0] - 1.5).abs() < 1e-6 && (y[1] - 0.5).abs() < 1e-6,
+            (y[0] - (1.0 + h)).abs() < 1e-6 && (y[1] - h).abs() < 1e-6,
             "{y:?}"
         );
         // y2 = x2 only (its cosine with x0 and x1 is negative): (-1, 0).

@@ -5,7 +5,9 @@
 //! is what prevents collapse (sec. 4.1, fig. 2). The projector here is the paper's CIFAR
 //! variant (two layers, BatchNorm on the output).
 
-use burn::module::Module;
+use burn::module::{Module, ParamGroup};
+use burn::optim::lr_scheduler::LrSchedulerConfig;
+use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrSchedulerConfig};
 use burn::tensor::Tensor;
 
 use super::common::Backbone;
@@ -35,6 +37,13 @@ crate::settings! {
         stop_gradient: bool = ParamSpec::switch(
             "stop-gradient",
             "Off, a constant output minimises the loss; the paper reports collapse",
+            true,
+        ),
+        /// The paper, sec. 4.4: "the predictor ... with a constant lr (without decay)".
+        fixed_predictor_lr: bool = ParamSpec::switch(
+            "fixed predictor lr",
+            "On (the paper's way), the predictor keeps train.learning_rate while the \
+             schedule decays the encoder and projector; off, it follows the schedule too",
             true,
         ),
     }
@@ -93,7 +102,23 @@ impl SimSiamNet {
 pub struct SimSiam {
     net: Trainable<SimSiamNet>,
     stop_gradient: bool,
+    /// The predictor's parameters and the rate they keep, when it is fixed.
+    fixed_predictor: Option<(ParamGroup, f64)>,
     dim: usize,
+}
+
+impl SimSiam {
+    /// The scheduled `lr` for the encoder and projector; the predictor's own when fixed.
+    fn rates(&self, lr: f64) -> ModuleLearningRate {
+        let Some((predictor, base)) = &self.fixed_predictor else {
+            return lr.into();
+        };
+        ModuleLrSchedulerConfig::new(LrSchedulerConfig::Constant(lr))
+            .with_group(predictor.clone(), LrSchedulerConfig::Constant(*base))
+            .init()
+            .expect("constant rates always build")
+            .step()
+    }
 }
 
 pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
@@ -119,9 +144,16 @@ pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
         },
         predictor: mlp(dim, hidden, dim, false),
     };
+    let fixed_predictor = s.fixed_predictor_lr.then(|| {
+        (
+            ParamGroup::ids_from_module(net.predictor.clone()),
+            ctx.train.learning_rate,
+        )
+    });
     Box::new(SimSiam {
         net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
         stop_gradient: s.stop_gradient,
+        fixed_predictor,
         dim,
     })
 }
@@ -138,7 +170,8 @@ impl Method for SimSiam {
         let [rows, _, _, _] = views.dims();
         let n = rows / 2;
         let local = batch.local;
-        let (loss, z) = self.net.step(lr, |net| {
+        let rates = self.rates(lr);
+        let (loss, z) = self.net.step(rates, |net| {
             let (z, p) = net.forward(views);
             let (z1, z2) = (z.clone().narrow(0, 0, n), z.clone().narrow(0, n, n));
             let (p1, p2) = (p.clone().narrow(0, 0, n), p.narrow(0, n, n));

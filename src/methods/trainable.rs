@@ -2,6 +2,7 @@
 //! finite, otherwise back-propagate and let the optimiser update the network.
 
 use burn::module::Module;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 
@@ -44,10 +45,11 @@ impl<N: Module> Trainable<N> {
     }
 
     /// Runs `forward` (the loss and whatever the method wants back), then applies the update
-    /// only when the loss is finite. Returns the loss value and the extra output.
+    /// only when the loss is finite. Returns the loss value and the extra output. `lr` is
+    /// one rate, or rates per parameter group (SimSiam's fixed-rate predictor).
     pub fn step<T>(
         &mut self,
-        lr: f64,
+        lr: impl Into<ModuleLearningRate>,
         forward: impl FnOnce(&N) -> (Tensor<1>, T),
     ) -> Result<(f32, T), StepError> {
         let net = self.net.take().expect("network present between steps");
