@@ -151,20 +151,27 @@ fn cmc_exports_both_view_encoders_with_their_input_channels() {
         let bytes = std::fs::read(dir.path().join(format!("{name}.safetensors"))).unwrap();
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         let w = st.tensor("blocks.0.conv.weight").unwrap();
-        assert_eq!(w.shape(), &[8, c_in, 3, 3], "{name}");
+        // Each view's encoder has half the channels (CMC's split, on by default).
+        assert_eq!(w.shape(), &[4, c_in, 3, 3], "{name}");
     }
+    // The README describes each encoder with its own widths, and its loader builds them.
     let readme = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
     assert!(
-        readme.contains("| blocks.0.conv.weight | [8, 1, 3, 3] |"),
+        readme.contains("| blocks.0.conv.weight | [4, 1, 3, 3] |"),
         "{readme}"
     );
     assert!(
-        readme.contains("| blocks.0.conv.weight | [8, 2, 3, 3] |"),
+        readme.contains("| blocks.0.conv.weight | [4, 2, 3, 3] |"),
         "{readme}"
     );
-    assert!(readme.contains(
-        "encoder_ab = load(\"encoder_ab.safetensors\", in_channels=2, layer_norm=False)"
-    ));
+    assert!(
+        readme.contains(
+            "encoder_ab = load(\"encoder_ab.safetensors\", in_channels=2, layer_norm=False, \
+             channels=[4, 8])"
+        ),
+        "{readme}"
+    );
+    assert!(readme.contains("It is 16-d."), "{readme}");
 }
 
 #[test]
@@ -180,9 +187,9 @@ fn cmc_with_three_views_exports_l_a_and_b() {
             .iter()
             .all(|e| e.network.blocks[0].conv.weight.dims()[1] == 1)
     );
-    // The representation concatenates the three encoders.
+    // The representation concatenates the three encoders, each a third as wide (16 / 3).
     let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Default, &Device::flex());
-    assert_eq!(method.embed(x).dims(), [2, 3 * 16]);
+    assert_eq!(method.embed(x).dims(), [2, 3 * 5]);
 }
 
 #[test]

@@ -201,3 +201,38 @@ fn simsiams_predictor_keeps_its_rate_while_the_schedule_decays() {
         }
     }
 }
+
+#[test]
+fn cmc_splits_the_width_so_its_representation_is_as_wide_as_the_others() {
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    let encoder = SmallCnnConfig::default();
+    let width = |split: bool| {
+        let mut spec =
+            MethodSpec::with_defaults(contrastive_workbench::catalogue::find("cmc").unwrap());
+        spec.params
+            .insert("split_width".into(), toml::Value::Boolean(split));
+        let (info, params) = methods::resolve(&spec).unwrap();
+        let method = methods::build(
+            info,
+            &BuildContext {
+                device: &ad,
+                encoder: &encoder,
+                params: &params,
+                train: &TrainSpec::default(),
+                dataset_len: 8,
+                image_size: 32,
+                normalize: contrastive_workbench::views::Normalize::HALF,
+                seed: 0,
+            },
+        );
+        let images = Tensor::<4>::zeros([2, 3, 32, 32], &device);
+        method.embed(images).dims()[1]
+    };
+    assert_eq!(width(true), encoder.output_dim(), "the paper's split");
+    assert_eq!(
+        width(false),
+        2 * encoder.output_dim(),
+        "a full encoder per view"
+    );
+}

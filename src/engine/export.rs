@@ -217,11 +217,11 @@ fn input_description(input: EncoderInput, normalize: &Normalize) -> String {
     }
 }
 
-/// The tensor table of one encoder.
-fn tensor_table(exp: &Experiment, inputs: usize, norm: Norm) -> String {
+/// The tensor table of one encoder (its own widths: CMC's view encoders are narrower).
+fn tensor_table(channels: &[usize], inputs: usize, norm: Norm) -> String {
     let mut tensors = String::from("| tensor | shape |\n|---|---|\n");
     let mut c_in = inputs;
-    for (i, &c) in exp.encoder.channels.iter().enumerate() {
+    for (i, &c) in channels.iter().enumerate() {
         tensors += &format!(
             "| blocks.{i}.conv.weight | [{c}, {c_in}, 3, 3] |\n| blocks.{i}.conv.bias | [{c}] |\n"
         );
@@ -240,11 +240,12 @@ fn tensor_table(exp: &Experiment, inputs: usize, norm: Norm) -> String {
 }
 
 fn readme(encoders: &[ExportedEncoder], exp: &Experiment) -> String {
-    let dim = exp.encoder.output_dim();
+    let widths: Vec<Vec<usize>> = encoders.iter().map(|e| e.network.channels()).collect();
+    let dim: usize = widths.iter().filter_map(|c| c.last()).sum();
     let mut files = String::new();
     let mut sections = String::new();
     let mut loads = String::new();
-    for e in encoders {
+    for (e, channels) in encoders.iter().zip(&widths) {
         let c_in = e.input.channels();
         files += &format!(
             "- `{n}.safetensors`: weights in PyTorch layout and names (float32); `{n}.bpk`: \
@@ -256,10 +257,11 @@ fn readme(encoders: &[ExportedEncoder], exp: &Experiment) -> String {
             n = e.name,
             p = e.network.num_params(),
             input = input_description(e.input, &exp.views.normalize),
-            table = tensor_table(exp, c_in, e.network.norm()),
+            table = tensor_table(channels, c_in, e.network.norm()),
         );
         loads += &format!(
-            "{n} = load(\"{n}.safetensors\", in_channels={c_in}, layer_norm={ln})\n",
+            "{n} = load(\"{n}.safetensors\", in_channels={c_in}, layer_norm={ln}, \
+             channels={channels:?})\n",
             n = e.name,
             ln = if e.network.norm() == Norm::Layer {
                 "True"
@@ -291,8 +293,7 @@ Trained by contrastive-workbench with method `{method}` on `{dataset}`.
 ## Architecture
 Stage 0 is conv3x3 stride 1, later stages conv3x3 stride 2, all with padding 1; each conv
 is followed by BatchNorm2d (eps 1e-5), or with layer norm GroupNorm(1, C) (eps 1e-5), and
-ReLU; then global average pooling gives a
-{dim}-d vector. {representation}
+ReLU; then global average pooling. {representation} It is {dim}-d.
 
 {sections}## Loading it in PyTorch
 ```python
@@ -304,7 +305,7 @@ def block(cin, cout, stride, layer_norm):
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), norm, nn.ReLU())
 
 class SmallCnn(nn.Module):
-    def __init__(self, channels={channels:?}, in_channels=3, layer_norm=False):
+    def __init__(self, channels, in_channels=3, layer_norm=False):
         super().__init__()
         cins = [in_channels] + channels[:-1]
         self.blocks = nn.ModuleList(
@@ -315,10 +316,10 @@ class SmallCnn(nn.Module):
             x = b(x)
         return x.mean(dim=(2, 3))
 
-def load(path, in_channels, layer_norm):
+def load(path, in_channels, layer_norm, channels):
     state = {{k.replace(".conv.", ".0.").replace(".bn.", ".1.").replace(".ln.", ".1."): v
              for k, v in load_file(path).items()}}
-    model = SmallCnn(in_channels=in_channels, layer_norm=layer_norm)
+    model = SmallCnn(channels, in_channels=in_channels, layer_norm=layer_norm)
     model.load_state_dict(state, strict=False)  # num_batches_tracked is not stored
     return model.eval()
 
@@ -327,6 +328,5 @@ def load(path, in_channels, layer_norm):
         name = exp.name,
         method = exp.method.kind,
         dataset = exp.dataset.label(),
-        channels = exp.encoder.channels,
     )
 }

@@ -23,9 +23,9 @@ use super::{
 };
 use crate::catalogue::preview::{PreviewColumn, ViewsPreview};
 use crate::losses::{binary_nce, l2_normalize};
-use crate::model::SmallCnn;
 use crate::model::lab::rgb_to_lab;
 use crate::model::tensor_io::matrix_to_vec;
+use crate::model::{SmallCnn, SmallCnnConfig};
 use crate::seeding::{Stream, rng_for};
 use crate::views::Normalize;
 
@@ -65,6 +65,15 @@ crate::settings! {
              (the same with two views)",
             GRAPHS,
             1,
+        ),
+        /// The paper splits AlexNet into halves, one per view, so the whole network is as
+        /// wide as one: comparable with every other method's representation.
+        split_width: bool = ParamSpec::switch(
+            "split the width",
+            "On (the paper's way), each view's encoder has 1/views of the encoder's channels, \
+             so the concatenated representation is as wide as other methods'; off, every \
+             view gets a full-width encoder (a 2-3x wider representation)",
+            true,
         ),
     }
 }
@@ -215,12 +224,13 @@ pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let dim = s.feature_dim;
     let views = lab_views(s.views);
+    let encoder = view_encoder(ctx.encoder, views.len(), s.split_width);
     let net = CmcNet {
         views: views
             .iter()
             .map(|v| ViewNet {
-                encoder: ctx.encoder.init_with_inputs(v.channels, ctx.device),
-                fc: LinearConfig::new(ctx.encoder.output_dim(), dim).init(ctx.device),
+                encoder: encoder.init_with_inputs(v.channels, ctx.device),
+                fc: LinearConfig::new(encoder.output_dim(), dim).init(ctx.device),
             })
             .collect(),
     };
@@ -242,6 +252,21 @@ pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
         seed: ctx.seed,
         dim,
     })
+}
+
+/// Each view's encoder: the experiment's, or with `1/views` of its channels when split.
+pub fn view_encoder(encoder: &SmallCnnConfig, views: usize, split: bool) -> SmallCnnConfig {
+    if !split {
+        return encoder.clone();
+    }
+    SmallCnnConfig {
+        channels: encoder
+            .channels
+            .iter()
+            .map(|c| (c / views).max(1))
+            .collect(),
+        ..encoder.clone()
+    }
 }
 
 impl Cmc {

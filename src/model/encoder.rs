@@ -143,6 +143,14 @@ pub struct SmallCnn {
 }
 
 impl SmallCnn {
+    /// Each stage's output channels (the last is the representation's width).
+    pub fn channels(&self) -> Vec<usize> {
+        self.blocks
+            .iter()
+            .map(|b| b.conv.weight.dims()[0])
+            .collect()
+    }
+
     /// The normalisation its blocks use.
     pub fn norm(&self) -> Norm {
         self.blocks.first().map_or(Norm::Batch, ConvBlock::norm)
