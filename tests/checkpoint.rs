@@ -158,14 +158,7 @@ fn local_crops_change_nothing_for_a_method_that_ignores_them() {
         exp.encoder.channels = vec![8, 16];
         exp.views.local.count = local;
         exp.views.local.size = 12;
-        let dataset = exp.dataset.load().unwrap();
-        let (_keep, commands) = crossbeam_channel::bounded(1);
-        let result = contrastive_workbench::engine::session::run_experiment(
-            &exp,
-            &dataset,
-            &commands,
-            &mut |_| {},
-        );
+        let result = common::run_to_end(&exp);
         assert!(result.failed.is_none(), "{:?}", result.failed);
         result
             .metrics

@@ -160,14 +160,7 @@ fn multi_crop_runs_through_the_engine_for_the_methods_that_use_it() {
         exp.method = MethodSpec::with_defaults(info);
         exp.views.local.count = 2;
         exp.views.local.size = 12;
-        let dataset = exp.dataset.load().unwrap();
-        let (_keep, commands) = crossbeam_channel::bounded(1);
-        let result = contrastive_workbench::engine::session::run_experiment(
-            &exp,
-            &dataset,
-            &commands,
-            &mut |_| {},
-        );
+        let result = common::run_to_end(&exp);
         assert!(result.failed.is_none(), "{}: {:?}", info.id, result.failed);
         assert_eq!(result.steps_done, 3, "{}", info.id);
         assert!(result.metrics.steps.iter().all(|m| m.loss.is_finite()));

@@ -6,23 +6,59 @@ use contrastive_workbench::methods::{self, BuildContext, MethodSpec, StepError, 
 use contrastive_workbench::model::SmallCnnConfig;
 use contrastive_workbench::preset::TrainSpec;
 
+/// The method of `info` built on `device` for `dataset_len` images of `image_size` pixels.
+fn build(
+    info: &contrastive_workbench::catalogue::MethodInfo,
+    params: &contrastive_workbench::catalogue::Params,
+    device: &Device,
+    encoder: &SmallCnnConfig,
+    train: &TrainSpec,
+    dataset_len: usize,
+    image_size: usize,
+) -> Box<dyn methods::Method> {
+    methods::build(
+        info,
+        &BuildContext {
+            device,
+            encoder,
+            params,
+            train,
+            dataset_len,
+            image_size,
+            normalize: contrastive_workbench::views::Normalize::HALF,
+            seed: 0,
+        },
+    )
+}
+
+/// Method `id` at its defaults but for one switch.
+fn with_switch(id: &str, key: &str, on: bool) -> MethodSpec {
+    let mut spec = MethodSpec::with_defaults(contrastive_workbench::catalogue::find(id).unwrap());
+    spec.params.insert(key.into(), toml::Value::Boolean(on));
+    spec
+}
+
+/// A small encoder, for the tests that step every method.
+fn small() -> SmallCnnConfig {
+    SmallCnnConfig {
+        channels: vec![8, 16],
+        ..SmallCnnConfig::default()
+    }
+}
+
 #[test]
 fn nan_input_is_refused_and_weights_are_unchanged() {
     let device = Device::flex();
     let ad = device.clone().autodiff();
     let (info, params) = methods::resolve(&MethodSpec::default()).unwrap();
-    let mut method = methods::build(
+    let mut method = build(
         info,
-        &BuildContext {
-            device: &ad,
-            encoder: &SmallCnnConfig::default(),
-            params: &params,
-            train: &TrainSpec::default(),
-            dataset_len: 4,
-            image_size: 32,
-            normalize: contrastive_workbench::views::Normalize::HALF,
-            seed: 0,
-        },
+        &params,
+        &ad,
+        &SmallCnnConfig::default(),
+        &TrainSpec::default(),
+        4,
+        32,
     );
     let weights = |m: &dyn methods::Method| m.encoder().blocks[0].conv.weight.val().into_data();
     let before = weights(method.as_ref());
@@ -61,21 +97,14 @@ fn every_registered_method_takes_two_steps() {
     for info in contrastive_workbench::catalogue::methods() {
         let spec = MethodSpec::with_defaults(info);
         let (_, params) = methods::resolve(&spec).unwrap();
-        let mut m = methods::build(
+        let mut m = build(
             info,
-            &BuildContext {
-                device: &device,
-                encoder: &SmallCnnConfig {
-                    channels: vec![8, 16],
-                    ..SmallCnnConfig::default()
-                },
-                params: &params,
-                train: &TrainSpec::default(),
-                dataset_len: 16,
-                image_size: 16,
-                normalize: contrastive_workbench::views::Normalize::HALF,
-                seed: 0,
-            },
+            &params,
+            &device,
+            &small(),
+            &TrainSpec::default(),
+            16,
+            16,
         );
         for step in 0..2 {
             let data: Vec<f32> = (0..8 * 3 * 16 * 16)
@@ -100,22 +129,7 @@ fn every_optimiser_updates_the_weights() {
             optimizer: kind,
             ..TrainSpec::default()
         };
-        let mut m = methods::build(
-            info,
-            &BuildContext {
-                device: &device,
-                encoder: &SmallCnnConfig {
-                    channels: vec![8, 16],
-                    ..SmallCnnConfig::default()
-                },
-                params: &params,
-                train: &train,
-                dataset_len: 16,
-                image_size: 16,
-                normalize: contrastive_workbench::views::Normalize::HALF,
-                seed: 0,
-            },
-        );
+        let mut m = build(info, &params, &device, &small(), &train, 16, 16);
         let weights = |m: &dyn methods::Method| {
             m.encoder().blocks[1]
                 .conv
@@ -166,23 +180,16 @@ fn simsiams_predictor_keeps_its_rate_while_the_schedule_decays() {
         .collect();
     let x = Tensor::<4>::from_data(TensorData::new(x, [8, 3, 32, 32]), &ad);
     for fixed in [true, false] {
-        let mut spec =
-            MethodSpec::with_defaults(contrastive_workbench::catalogue::find("simsiam").unwrap());
-        spec.params
-            .insert("fixed_predictor_lr".into(), toml::Value::Boolean(fixed));
+        let spec = with_switch("simsiam", "fixed_predictor_lr", fixed);
         let (info, params) = methods::resolve(&spec).unwrap();
-        let mut method = methods::build(
+        let mut method = build(
             info,
-            &BuildContext {
-                device: &ad,
-                encoder: &SmallCnnConfig::default(),
-                params: &params,
-                train: &TrainSpec::default(),
-                dataset_len: 8,
-                image_size: 32,
-                normalize: contrastive_workbench::views::Normalize::HALF,
-                seed: 0,
-            },
+            &params,
+            &ad,
+            &SmallCnnConfig::default(),
+            &TrainSpec::default(),
+            8,
+            32,
         );
         let weights = |m: &dyn methods::Method| m.encoder().blocks[0].conv.weight.val().into_data();
         let encoder_before = weights(method.as_ref());
@@ -208,24 +215,8 @@ fn cmc_splits_the_width_so_its_representation_is_as_wide_as_the_others() {
     let ad = device.clone().autodiff();
     let encoder = SmallCnnConfig::default();
     let width = |split: bool| {
-        let mut spec =
-            MethodSpec::with_defaults(contrastive_workbench::catalogue::find("cmc").unwrap());
-        spec.params
-            .insert("split_width".into(), toml::Value::Boolean(split));
-        let (info, params) = methods::resolve(&spec).unwrap();
-        let method = methods::build(
-            info,
-            &BuildContext {
-                device: &ad,
-                encoder: &encoder,
-                params: &params,
-                train: &TrainSpec::default(),
-                dataset_len: 8,
-                image_size: 32,
-                normalize: contrastive_workbench::views::Normalize::HALF,
-                seed: 0,
-            },
-        );
+        let (info, params) = methods::resolve(&with_switch("cmc", "split_width", split)).unwrap();
+        let method = build(info, &params, &ad, &encoder, &TrainSpec::default(), 8, 32);
         let images = Tensor::<4>::zeros([2, 3, 32, 32], &device);
         method.embed(images).dims()[1]
     };

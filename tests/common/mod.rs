@@ -8,6 +8,13 @@ use contrastive_workbench::preset::{BackendChoice, Experiment, Schedule};
 use egui_kittest::Harness;
 use std::time::{Duration, Instant};
 
+/// Runs `exp` on its own dataset to the end, without commands or a listener.
+pub fn run_to_end(exp: &Experiment) -> contrastive_workbench::engine::session::RunResult {
+    let dataset = exp.dataset.load().unwrap();
+    let (_keep, commands) = crossbeam_channel::bounded(1);
+    contrastive_workbench::engine::session::run_experiment(exp, &dataset, &commands, &mut |_| {})
+}
+
 /// The whole window on `exp`, headless.
 pub fn ui_harness(exp: Experiment) -> Harness<'static, WorkbenchApp> {
     let mut h = Harness::builder()
