@@ -73,12 +73,28 @@ fn pause_resume_and_stop_through_the_channel() {
         |e| matches!(e, Event::Step(m) if m.step > paused_at),
     );
 
-    // Stopping a paused run takes no further step: it finishes where it paused.
+    // Step from a pause: exactly one step, reported, then paused again.
     h.send(Command::Pause);
     let seen = wait_for(&h, limit, |e| matches!(e, Event::Paused { .. }));
+    let Some(Event::Paused { step: before_step }) = seen.last().cloned() else {
+        unreachable!()
+    };
+    h.send(Command::Step);
+    let seen = wait_for(&h, limit, |e| matches!(e, Event::Paused { .. }));
+    let stepped: Vec<u64> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Step(m) => Some(m.step),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stepped, vec![before_step + 1], "{seen:?}");
     let Some(Event::Paused { step: paused_again }) = seen.last().cloned() else {
         unreachable!()
     };
+    assert_eq!(paused_again, before_step + 1);
+
+    // Stopping a paused run takes no further step: it finishes where it paused.
     h.send(Command::Stop);
     let seen = wait_for(&h, limit, |e| matches!(e, Event::Finished { .. }));
     assert!(

@@ -670,3 +670,28 @@ fn the_window_reopens_with_the_last_experiment_tab_and_projection() {
     );
     reopened.get_by_label("Resample");
 }
+
+#[test]
+fn step_takes_one_training_step_from_a_pause() {
+    let mut h = harness(common::tiny_experiment(8, 16, 100_000));
+    h.run_steps(1);
+    h.get_by_label("Start").click();
+    h.run_steps(1);
+    step_until(&mut h, "a logged step", |a| !a.history.log.steps.is_empty());
+    h.get_by_label("Pause").click();
+    step_until(&mut h, "the pause", |a| a.status == RunStatus::Paused);
+    let before = h.state().history.last_step();
+    h.get_by_label("Step").click();
+    step_until(&mut h, "one step", |a| a.history.last_step() == before + 1);
+    step_until(&mut h, "the pause again", |a| a.status == RunStatus::Paused);
+    h.run_steps(5);
+    assert_eq!(
+        h.state().history.last_step(),
+        before + 1,
+        "more than one step"
+    );
+    h.get_by_label("Stop").click();
+    step_until(&mut h, "the stop", |a| {
+        a.status == RunStatus::Finished { stopped: true }
+    });
+}

@@ -59,6 +59,8 @@ pub enum Action {
     Start,
     Pause,
     Resume,
+    /// One training step, then pause.
+    Step,
     Stop,
     Export(PathBuf),
     /// Load in the background; the current dataset stays until it succeeds.
@@ -256,6 +258,7 @@ impl WorkbenchApp {
             Action::Start => self.start(),
             Action::Pause => self.send(Command::Pause),
             Action::Resume => self.send(Command::Resume),
+            Action::Step => self.send(Command::Step),
             Action::Stop => self.send(Command::Stop),
             Action::Probe => self.send(Command::Probe),
             Action::OpenEncoder(dir) => self.open_encoder(dir),

@@ -10,6 +10,8 @@ pub enum Command {
     /// Hold before the next step until `Resume` or `Stop`.
     Pause,
     Resume,
+    /// Take one step, then pause (from a pause: one step and pause again).
+    Step,
     /// End the run after the current step; the trained model stays available for export.
     Stop,
     /// Write the encoder, preset and metrics into this folder.

@@ -117,6 +117,13 @@ fn run_controls(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>
             if ui.button("Resume").clicked() {
                 actions.push(Action::Resume);
             }
+            if ui
+                .button("Step")
+                .on_hover_text("One training step, then pause again")
+                .clicked()
+            {
+                actions.push(Action::Step);
+            }
             if ui.button("Stop").clicked() {
                 actions.push(Action::Stop);
             }

@@ -20,7 +20,7 @@ use burn::tensor::Device;
 use crossbeam_channel::Receiver;
 
 use self::cadence::Cadence;
-use self::commands::{Flow, handle_commands};
+use self::commands::Flow;
 use self::evaluation::Evaluator;
 use self::prepare::{Failure, Prepared, prepare};
 use self::step_report::{Throughput, step_metrics};
@@ -270,19 +270,15 @@ impl<'a> Session<'a> {
             );
             let mut window = Throughput::new(prefetch.waited);
             let mut step = first_step;
+            let mut pause_next = false;
             while step < exp.train.steps {
                 self.probes.poll(false, &mut self.result.metrics, emit);
-                let flow = handle_commands(
-                    commands,
-                    step,
-                    exp,
-                    dataset,
-                    &mut self.result,
-                    &mut self.probes,
-                    emit,
-                );
-                if let Flow::Stop = flow {
-                    return Some((step, true));
+                let flow =
+                    self.handle_commands(commands, std::mem::take(&mut pause_next), step, emit);
+                match flow {
+                    Flow::Stop => return Some((step, true)),
+                    Flow::StepThenPause => pause_next = true,
+                    Flow::Continue => {}
                 }
                 let views = prefetch
                     .next_batch()
@@ -293,7 +289,8 @@ impl<'a> Session<'a> {
                 window.count_step();
                 self.result.steps_done = step;
                 let due = self.cadence.after(step);
-                if due.log {
+                // A single step asked for by the user is always shown.
+                if due.log || pause_next {
                     let rates = window.rates(batch, prefetch.waited);
                     self.report_step(step, &out, lr, rates, emit);
                     window = Throughput::new(prefetch.waited);
