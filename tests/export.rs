@@ -16,11 +16,8 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .unwrap()
 }
 
-#[test]
-fn safetensors_and_burnpack_round_trip() {
-    let device = Device::flex();
-    device.seed(3);
-    let encoder = SmallCnnConfig::default().init(&device);
+/// `encoder` exported alone as an RGB encoder into a fresh folder: the folder and its files.
+fn export_rgb(encoder: &SmallCnn) -> (tempfile::TempDir, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let only = ExportedEncoder {
         name: "encoder",
@@ -34,6 +31,15 @@ fn safetensors_and_burnpack_round_trip() {
         &MetricsLog::default(),
     )
     .unwrap();
+    (dir, files)
+}
+
+#[test]
+fn safetensors_and_burnpack_round_trip() {
+    let device = Device::flex();
+    device.seed(3);
+    let encoder = SmallCnnConfig::default().init(&device);
+    let (dir, files) = export_rgb(&encoder);
     for f in [
         "encoder.safetensors",
         "encoder.bpk",
@@ -207,19 +213,7 @@ fn the_onnx_graph_decodes_with_batchnorm_folded_into_its_convolutions() {
         drop(encoder.forward(x));
     }
     let encoder = encoder.valid();
-    let dir = tempfile::tempdir().unwrap();
-    let only = ExportedEncoder {
-        name: "encoder",
-        network: encoder.clone(),
-        input: EncoderInput::Rgb,
-    };
-    let files = export_encoders(
-        dir.path(),
-        &[only],
-        &Experiment::default(),
-        &MetricsLog::default(),
-    )
-    .unwrap();
+    let (dir, files) = export_rgb(&encoder);
     assert!(files.iter().any(|f| f == "encoder.onnx"), "{files:?}");
     let model = decode(&std::fs::read(dir.path().join("encoder.onnx")).unwrap()).unwrap();
     assert_eq!(model.opset_import[0].version, OPSET);

@@ -37,7 +37,10 @@ impl ViewsPreview {
     }
 }
 
+/// What the preview of most methods says.
+pub const PAIRS_TEXT: &str = "Each triple: an image and the two views the method compares.";
+
 /// The preview of most methods: an image and its two views.
 pub fn pairs(_: &Params, _image: usize) -> ViewsPreview {
-    ViewsPreview::pairs("Each triple: an image and the two views the method compares.")
+    ViewsPreview::pairs(PAIRS_TEXT)
 }

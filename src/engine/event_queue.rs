@@ -54,22 +54,14 @@ pub fn event_queue() -> (EventSender, EventReceiver) {
     )
 }
 
-/// The trainer's side; sending never blocks.
+/// The trainer's side; sending never blocks. A clone sends into the same queue.
+#[derive(Clone)]
 pub struct EventSender {
     log: Sender<Entry>,
     latest: Arc<Latest>,
 }
 
 impl EventSender {
-    /// A second sender into the same queue (for reporting that a thread never started).
-    pub fn split(self) -> (Self, Self) {
-        let other = Self {
-            log: self.log.clone(),
-            latest: Arc::clone(&self.latest),
-        };
-        (self, other)
-    }
-
     /// Queues `event`; a receiver that has gone away is not an error (the run goes on and
     /// its files are written all the same).
     pub fn send(&self, event: Event) {

@@ -92,7 +92,7 @@ fn spawn_job(
     let (ev_tx, ev_rx) = event_queue();
     let job: Box<Job> = Box::new(job);
     // One sender moves into the thread; the other stays here in case it cannot start.
-    let (tx_for_thread, fallback) = ev_tx.split();
+    let (tx_for_thread, fallback) = (ev_tx.clone(), ev_tx);
     let wake = Arc::clone(&notify);
     let spawned = std::thread::Builder::new()
         .name("trainer".into())

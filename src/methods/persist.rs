@@ -5,7 +5,6 @@
 use burn::module::Module;
 
 use super::state::{MethodState, StateError};
-use super::trainable::Trainable;
 
 /// A part of a method's state that checkpoints keep: a network with its optimiser, a
 /// momentum target, a queue, a memory bank, an estimate.
@@ -14,16 +13,6 @@ pub trait Persist {
     fn save(&self, name: &str, state: &mut MethodState) -> Result<(), StateError>;
     /// Restores what `save` wrote; a missing or malformed section is an error naming it.
     fn load(&mut self, name: &str, state: &MethodState) -> Result<(), StateError>;
-}
-
-impl<N: Module> Persist for Trainable<N> {
-    fn save(&self, name: &str, state: &mut MethodState) -> Result<(), StateError> {
-        Trainable::save(self, name, state)
-    }
-
-    fn load(&mut self, name: &str, state: &MethodState) -> Result<(), StateError> {
-        Trainable::load(self, name, state)
-    }
 }
 
 /// A momentum (EMA) target, held in an `Option` only so it can move through updates.

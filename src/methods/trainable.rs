@@ -7,6 +7,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 
 use super::StepError;
+use super::persist::Persist;
 use super::state::{MethodState, StateError};
 use crate::model::tensor_io::scalar;
 
@@ -29,21 +30,6 @@ impl<N: Module> Trainable<N> {
         self.net.as_ref().expect("network present between steps")
     }
 
-    /// Writes the network and its optimiser's state as sections `<name>.net`, `<name>.optim`.
-    pub fn save(&self, name: &str, state: &mut MethodState) -> Result<(), StateError> {
-        state.put_module(&format!("{name}.net"), self.net())?;
-        state.put_optimizer(&format!("{name}.optim"), &self.optim)
-    }
-
-    /// Restores what `save` wrote; on error nothing changes.
-    pub fn load(&mut self, name: &str, state: &MethodState) -> Result<(), StateError> {
-        let net = state.module(&format!("{name}.net"), self.net().clone())?;
-        let optim = state.optimizer(&format!("{name}.optim"), self.optim.clone())?;
-        self.net = Some(net);
-        self.optim = optim;
-        Ok(())
-    }
-
     /// Runs `forward` (the loss and whatever the method wants back), then applies the update
     /// only when the loss is finite. Returns the loss value and the extra output. `lr` is
     /// one rate, or rates per parameter group (SimSiam's fixed-rate predictor).
@@ -62,5 +48,22 @@ impl<N: Module> Trainable<N> {
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         self.net = Some(self.optim.step(lr, net, grads));
         Ok((value, extra))
+    }
+}
+
+/// The network and its optimiser's state, as sections `<name>.net` and `<name>.optim`.
+impl<N: Module> Persist for Trainable<N> {
+    fn save(&self, name: &str, state: &mut MethodState) -> Result<(), StateError> {
+        state.put_module(&format!("{name}.net"), self.net())?;
+        state.put_optimizer(&format!("{name}.optim"), &self.optim)
+    }
+
+    /// Restores what `save` wrote; on error nothing changes.
+    fn load(&mut self, name: &str, state: &MethodState) -> Result<(), StateError> {
+        let net = state.module(&format!("{name}.net"), self.net().clone())?;
+        let optim = state.optimizer(&format!("{name}.optim"), self.optim.clone())?;
+        self.net = Some(net);
+        self.optim = optim;
+        Ok(())
     }
 }

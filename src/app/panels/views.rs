@@ -9,7 +9,7 @@ use crate::app::panels::pipeline_editor;
 use crate::app::textures::TextureCache;
 use crate::app::workbench::Action;
 use crate::app::workbench::PreviewState;
-use crate::catalogue::preview::{PreviewColumn, ViewsPreview};
+use crate::catalogue::preview::{PAIRS_TEXT, PreviewColumn, ViewsPreview};
 use crate::catalogue::{MethodSpec, resolve};
 use crate::data::Dataset;
 use crate::preset::Experiment;
@@ -90,10 +90,7 @@ const MOSAIC_GAP: usize = 2;
 fn preview_of(method: &MethodSpec, image: usize) -> (ViewsPreview, bool) {
     match resolve(method) {
         Ok((info, params)) => ((info.needs.preview)(&params, image), info.needs.local_crops),
-        Err(_) => (
-            ViewsPreview::pairs("Each triple: an image and its two views."),
-            false,
-        ),
+        Err(_) => (ViewsPreview::pairs(PAIRS_TEXT), false),
     }
 }
 
