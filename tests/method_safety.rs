@@ -227,3 +227,38 @@ fn cmc_splits_the_width_so_its_representation_is_as_wide_as_the_others() {
         "a full encoder per view"
     );
 }
+
+#[test]
+fn cmc_nce_normalises_by_a_z_fixed_on_the_first_batch_per_direction() {
+    let device = Device::flex().autodiff();
+    let mut spec =
+        MethodSpec::with_defaults(contrastive_workbench::catalogue::find("cmc").unwrap());
+    spec.params
+        .insert("objective".into(), toml::Value::String("nce".into()));
+    spec.params
+        .insert("negatives".into(), toml::Value::Integer(8));
+    let (info, params) = methods::resolve(&spec).unwrap();
+    let mut m = build(
+        info,
+        &params,
+        &device,
+        &small(),
+        &TrainSpec::default(),
+        16,
+        16,
+    );
+    let z_after = |m: &mut Box<dyn methods::Method>, step: u64| {
+        let data: Vec<f32> = (0..8 * 3 * 16 * 16)
+            .map(|i| ((i as u64 * 7 + step * 3) % 31) as f32 / 15.0 - 1.0)
+            .collect();
+        let x = Tensor::<4>::from_data(TensorData::new(data, [8, 3, 16, 16]), &device);
+        m.train_step(batch(x, step), 1e-2).unwrap();
+        let mut state = contrastive_workbench::methods::state::MethodState::default();
+        m.save_state(&mut state).unwrap();
+        // L scored against the ab bank, and ab against the L bank: one Z each.
+        ["log_z0", "log_z1"].map(|k| state.f64(k).unwrap())
+    };
+    let first = z_after(&mut m, 0);
+    assert!(first.iter().all(|z| z.is_finite()), "{first:?}");
+    assert_eq!(z_after(&mut m, 1), first, "Z is estimated once, then kept");
+}

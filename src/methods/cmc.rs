@@ -8,21 +8,20 @@
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Tensor};
-use rand::RngExt;
+use burn::tensor::Tensor;
 
 use super::Params;
+use super::bank_nce::{noise_indices, noise_logits, normalised_nce};
 use super::encoder_input::embed_with;
 use super::memory::{BANK_FEATURE_DIM, BANK_MOMENTUM, BANK_TEMPERATURE, MemoryBank};
-use super::persist::Persist;
+use super::persist::{Estimate, Persist};
 use super::trainable::Trainable;
 use super::{
     BuildContext, EncoderInput, ExportedEncoder, Method, MethodInfo, ParamSpec, StepError,
     StepOutput, TrainBatch,
 };
 use crate::catalogue::preview::{PreviewColumn, ViewsPreview};
-use crate::losses::{binary_nce, l2_normalize};
+use crate::losses::{info_nce, l2_normalize};
 use crate::model::lab::rgb_to_lab;
 use crate::model::tensor_io::matrix_to_vec;
 use crate::model::{SmallCnn, SmallCnnConfig};
@@ -38,7 +37,10 @@ crate::settings! {
     pub struct Settings {
         objective: &'static str = ParamSpec::choice(
             "objective",
-            "Softmax over the positive and k sampled bank entries (InfoNCE), or binary NCE",
+            "Softmax over the positive and k sampled bank entries (InfoNCE), or binary NCE with \
+             scores normalised by a constant Z estimated on the first batch (the reference \
+             code's NCEAverage); each image draws its own k entries, the same rows in every \
+             view's bank, as the reference does",
             OBJECTIVES,
             0,
         ),
@@ -212,6 +214,8 @@ pub struct Cmc {
     pairs: Vec<(usize, usize)>,
     normalize: Normalize,
     banks: Vec<MemoryBank>,
+    /// NCE's ln Z per scored direction (pair `p` forward at `2p`, backward at `2p + 1`).
+    log_z: Vec<Estimate>,
     softmax: bool,
     negatives: usize,
     temperature: f64,
@@ -236,10 +240,15 @@ pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     };
     let len = ctx.dataset_len.max(2);
     let mut rng = rng_for(ctx.seed, Stream::Method, &[]);
+    let pairs = view_pairs(views.len(), s.graph == "full");
     Box::new(Cmc {
         net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
         views,
-        pairs: view_pairs(views.len(), s.graph == "full"),
+        log_z: pairs
+            .iter()
+            .flat_map(|_| [Estimate(None), Estimate(None)])
+            .collect(),
+        pairs,
         normalize: ctx.normalize,
         banks: views
             .iter()
@@ -269,25 +278,13 @@ pub fn view_encoder(encoder: &SmallCnnConfig, views: usize, split: bool) -> Smal
     }
 }
 
-impl Cmc {
-    /// Rows `indices` then `noise` of a bank: the positives and the sampled negatives.
-    fn candidates(
-        &self,
-        bank: usize,
-        indices: &[usize],
-        noise: &[usize],
-        device: &Device,
-    ) -> (Tensor<2>, Tensor<2>) {
-        (
-            self.banks[bank].gather(indices, device),
-            self.banks[bank].gather(noise, device),
-        )
-    }
-}
-
 impl Method for Cmc {
     fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
-        vec![("net", &mut self.net), ("bank", &mut self.banks)]
+        vec![
+            ("net", &mut self.net),
+            ("bank", &mut self.banks),
+            ("log_z", &mut self.log_z),
+        ]
     }
 
     fn logit_temperature(&self) -> Option<f32> {
@@ -298,26 +295,29 @@ impl Method for Cmc {
         let n = batch.images();
         let device = batch.views.device();
         let mut rng = rng_for(self.seed, Stream::Method, &[4, batch.step]);
-        let len = self.banks[0].len();
-        let noise: Vec<usize> = (0..self.negatives)
-            .map(|_| rng.random_range(0..len))
-            .collect();
-        // Per view: its bank's entries for this batch (positives) and the sampled noise.
-        let stored: Vec<(Tensor<2>, Tensor<2>)> = (0..self.views.len())
-            .map(|v| self.candidates(v, &batch.indices, &noise, &device))
+        let (len, m, d) = (self.banks[0].len(), self.negatives, self.dim);
+        let noise = noise_indices(n, m, len, &mut rng);
+        // Per view: its bank's entries for this batch (positives) and each image's noise.
+        let stored: Vec<(Tensor<2>, Tensor<3>)> = self
+            .banks
+            .iter()
+            .map(|bank| {
+                let noise = bank.gather(&noise, &device).reshape([n, m, d]);
+                (bank.gather(&batch.indices, &device), noise)
+            })
             .collect();
         let (t, softmax) = (self.temperature, self.softmax);
-        let contrast = move |f: Tensor<2>, pos: Tensor<2>, neg: Tensor<2>| {
-            let pos = (f.clone() * pos).sum_dim(1) / t;
-            let neg = f.matmul(neg.transpose()) / t;
-            if softmax {
-                -log_softmax(Tensor::cat(vec![pos, neg], 1), 1)
-                    .narrow(1, 0, 1)
-                    .mean()
-            } else {
-                binary_nce(pos, neg)
-            }
-        };
+        let mut log_z: Vec<Option<f64>> = self.log_z.iter().map(|e| e.0).collect();
+        let mut contrast =
+            |f: Tensor<2>, (pos, noise): &(Tensor<2>, Tensor<3>), direction: usize| {
+                let pos = (f.clone() * pos.clone()).sum_dim(1) / t;
+                let neg = noise_logits(f, noise.clone()) / t;
+                if softmax {
+                    info_nce(pos, neg)
+                } else {
+                    normalised_nce(pos, neg, &mut log_z[direction], len)
+                }
+            };
         let (views, pairs, normalize) = (self.views, &self.pairs, self.normalize);
         // One augmented view per image, split into its channel views, as in the paper.
         let (loss, features) = self.net.step(lr, |net| {
@@ -331,14 +331,16 @@ impl Method for Cmc {
             // Each pair both ways: view i's feature against view j's bank, and back.
             let loss = pairs
                 .iter()
-                .map(|&(i, j)| {
-                    contrast(f[i].clone(), stored[j].0.clone(), stored[j].1.clone())
-                        + contrast(f[j].clone(), stored[i].0.clone(), stored[i].1.clone())
+                .enumerate()
+                .map(|(p, &(i, j))| {
+                    contrast(f[i].clone(), &stored[j], 2 * p)
+                        + contrast(f[j].clone(), &stored[i], 2 * p + 1)
                 })
                 .reduce(|a, b| a + b)
                 .expect("at least one pair of views");
             (loss, f)
         })?;
+        self.log_z = log_z.into_iter().map(Estimate).collect();
         let staleness = self.banks[0].mean_age_of(&batch.indices, batch.step);
         let m = self.momentum;
         let features: Vec<Tensor<2>> = features.into_iter().map(Tensor::detach).collect();

@@ -8,13 +8,13 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData};
-use rand::RngExt;
 
+use super::bank_nce::{noise_indices, noise_logits, normalised_nce};
 use super::memory::{BANK_FEATURE_DIM, BANK_MOMENTUM, BANK_TEMPERATURE, MemoryBank};
 use super::persist::{Estimate, Persist};
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
-use crate::losses::{binary_nce, l2_normalize};
+use crate::losses::l2_normalize;
 use crate::model::SmallCnn;
 use crate::model::tensor_io::matrix_to_vec;
 use crate::seeding::{Stream, rng_for};
@@ -120,21 +120,6 @@ enum Candidates {
     Noise(Tensor<3>),
 }
 
-/// `m` noise entries for each of `n` anchors (row-major `[n, m]`), drawn uniformly from the
-/// bank for every anchor separately, as lemniscate's NCEAverage does.
-pub fn noise_indices(n: usize, m: usize, bank: usize, rng: &mut crate::seeding::Rng) -> Vec<usize> {
-    (0..n * m).map(|_| rng.random_range(0..bank)).collect()
-}
-
-/// ln Z for Z = (bank size) x the mean of exp(v.f/t) over every scored entry of the first
-/// batch, the positive included (lemniscate's NCEAverage).
-pub fn estimate_log_z(positive_exp: &[f32], noise_exp: &[f32], bank: f64) -> f64 {
-    let all = positive_exp.iter().chain(noise_exp);
-    let mean =
-        all.map(|&v| f64::from(v)).sum::<f64>() / (positive_exp.len() + noise_exp.len()) as f64;
-    (bank * mean).ln()
-}
-
 impl Method for InstDisc {
     fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
         vec![
@@ -165,7 +150,7 @@ impl Method for InstDisc {
         };
         let targets: Vec<i64> = batch.indices.iter().map(|&i| i as i64).collect();
         let targets = Tensor::<2, Int>::from_data(TensorData::new(targets, [n, 1]), &device);
-        let len = self.bank.len() as f64;
+        let len = self.bank.len();
         let mut log_z = self.log_z.0;
         // One view per image, as in the paper.
         let (loss, f) = self.net.step(lr, |net| {
@@ -180,20 +165,8 @@ impl Method for InstDisc {
                 }
                 Candidates::Noise(noise) => {
                     let pos = (f.clone() * positives.clone()).sum_dim(1) / t;
-                    // Each anchor against its own noise entries: [n, m, d] x [n, d, 1].
-                    let m = noise.dims()[1];
-                    let neg = noise.matmul(f.clone().unsqueeze_dim(2)).reshape([n, m]) / t;
-                    // Z ~ n * mean exp(v.f/t), fixed after the first batch.
-                    let lz = *log_z.get_or_insert_with(|| {
-                        estimate_log_z(
-                            &matrix_to_vec(pos.clone().detach().exp()),
-                            &matrix_to_vec(neg.clone().detach().exp()),
-                            len,
-                        )
-                    });
-                    // h = P/(P + m Pn) = sigmoid(s/t - ln Z - ln(m/n)); binary_nce subtracts ln m.
-                    let shift = lz - len.ln();
-                    binary_nce(pos - shift, neg - shift)
+                    let neg = noise_logits(f.clone(), noise) / t;
+                    normalised_nce(pos, neg, &mut log_z, len)
                 }
             };
             (loss, f)
@@ -212,33 +185,5 @@ impl Method for InstDisc {
 
     fn encoder_ref(&self) -> &SmallCnn {
         &self.net.net().encoder
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_anchor_draws_its_own_noise() {
-        let mut rng = rng_for(0, Stream::Method, &[1, 0]);
-        let noise = noise_indices(4, 16, 1000, &mut rng);
-        assert_eq!(noise.len(), 64);
-        let rows: Vec<&[usize]> = noise.chunks(16).collect();
-        for i in 0..4 {
-            for j in i + 1..4 {
-                assert_ne!(rows[i], rows[j], "anchors {i} and {j} share their noise");
-            }
-        }
-        assert!(noise.iter().all(|&k| k < 1000));
-    }
-
-    #[test]
-    fn z_is_estimated_over_every_scored_entry_positives_included() {
-        // Two anchors: positives e^1, noise e^0 twice each; mean over 6 scores.
-        let e = std::f32::consts::E;
-        let z = estimate_log_z(&[e, e], &[1.0; 4], 100.0);
-        let expected = (100.0 * (2.0 * f64::from(e) + 4.0) / 6.0).ln();
-        assert!((z - expected).abs() < 1e-9, "{z} vs {expected}");
     }
 }

@@ -7,6 +7,7 @@
 //! views and offers to the window is data on its [`MethodInfo`]. A method with one
 //! network and a loss on its projections is a [`plain::Plain`] composition.
 
+pub mod bank_nce;
 pub mod barlow_twins;
 pub mod byol;
 pub mod cmc;
