@@ -110,6 +110,11 @@ pub struct EvalSpec {
     pub bank_size: usize,
     /// Held-out images queried (and projected).
     pub query_size: usize,
+    /// At step 0 and at the end, also the full protocol: kNN with the whole train split as
+    /// bank and the whole test split as queries (this k and temperature, and k = 200 at
+    /// T = 0.1), and a mini-batch linear probe on every train image.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub full_split: bool,
 }
 
 impl Default for EvalSpec {
@@ -120,6 +125,7 @@ impl Default for EvalSpec {
             knn_temperature: 0.1,
             bank_size: 4000,
             query_size: 800,
+            full_split: false,
         }
     }
 }

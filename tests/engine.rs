@@ -314,3 +314,26 @@ fn an_image_folder_with_nothing_held_out_names_the_field() {
     let message = result.failed.unwrap();
     assert!(message.contains("dataset.held_out = 0"), "{message}");
 }
+
+#[test]
+fn every_method_is_measured_on_the_encoder_output_with_its_own_space_beside_it() {
+    let encoder_width = common::tiny_experiment(4, 8, 2).encoder.output_dim();
+    for id in ["simclr", "moco", "cmc"] {
+        let mut exp = common::tiny_experiment(4, 8, 2);
+        let info = contrastive_workbench::catalogue::find(id).unwrap();
+        exp.method = contrastive_workbench::catalogue::MethodSpec::with_defaults(info);
+        let result = common::run_to_end(&exp);
+        assert!(result.failed.is_none(), "{id}: {:?}", result.failed);
+        for m in &result.metrics.steps {
+            // 1/sqrt(d) of the encoder's width: the figures are on h, whatever the method.
+            let healthy = 1.0 / (encoder_width as f32).sqrt();
+            assert!(
+                (m.z_std_healthy - healthy).abs() < 1e-6,
+                "{id}: {}",
+                m.z_std_healthy
+            );
+            let own = m.own.as_ref().unwrap();
+            assert!(own.align.is_finite() && !own.space.is_empty(), "{id}");
+        }
+    }
+}

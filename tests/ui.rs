@@ -378,7 +378,7 @@ fn a_second_run_can_be_compared_with_the_first() {
     assert_eq!(h.state().run_label, "run 2: SimCLR (test)");
     h.get_by_role_and_label(
         egui::accesskit::Role::Canvas,
-        "alignment vs uniformity (lower left is better)",
+        "alignment vs uniformity, lower left is better (h: encoder output)",
     );
     // The earlier run's curves are in the loss, kNN and alignment/uniformity legends.
     let role = egui::accesskit::Role::CheckBox;
@@ -466,6 +466,14 @@ fn synthetic_run() -> Vec<contrastive_workbench::engine::Event> {
             neg_sim: 0.4 - 0.3 * t,
             pos_hist: hist(0.5 + 0.4 * t),
             neg_hist: hist(0.4 - 0.3 * t),
+            own: Some(contrastive_workbench::engine::SpaceFigures {
+                space: "projection z".into(),
+                dim: 128,
+                align: 1.0 - 0.7 * t,
+                uniform: -0.8 - 2.0 * t,
+                z_std: 0.04 + 0.04 * t,
+                effective_rank: 5.0 + 30.0 * t,
+            }),
             signals: vec![],
             lr: 1e-3,
             steps_per_sec: 1.0,

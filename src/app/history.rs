@@ -68,7 +68,7 @@ impl RunHistory {
                 self.total_steps = total_steps;
                 Some(RunStatus::Running)
             }
-            Event::Step(_) | Event::Eval(_) | Event::Probe(_) => None,
+            Event::Step(_) | Event::Eval(_) | Event::Probe(_) | Event::FullEval(_) => None,
             Event::Similarity(s) => {
                 self.similarity = Some(s);
                 None

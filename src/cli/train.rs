@@ -192,7 +192,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
                 serde_json::json!({
                     "step": m.step, "loss": m.loss, "align": m.align, "uniform": m.uniform,
                     "z_std": m.z_std, "effective_rank": m.effective_rank, "pos_sim": m.pos_sim, "neg_sim": m.neg_sim,
-                    "pos_hist": m.pos_hist, "neg_hist": m.neg_hist,
+                    "pos_hist": m.pos_hist, "neg_hist": m.neg_hist, "own_space": m.own,
                     "signals": m.signals.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
                     "lr": m.lr, "views_per_sec": m.views_per_sec, "data_wait": m.data_wait,
                 })
@@ -215,6 +215,10 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
                 "{}",
                 serde_json::json!({"step": p.step, "probe_top1": p.accuracy, "probe_baseline_top1": p.baseline})
             );
+        }
+        Event::FullEval(f) => {
+            say(&bar, &f.summary());
+            let _ = writeln!(stdout.lock(), "{}", serde_json::json!({"full_eval": f}));
         }
         Event::ProbeFailed { step, message } => {
             say(

@@ -8,7 +8,7 @@ use std::path::Path;
 use burn::module::Module;
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 
-use super::protocol::{EvalReport, ProbeReport, StepMetrics};
+use super::protocol::{EvalReport, FullEvalReport, ProbeReport, StepMetrics};
 use super::run_folder::{atomically, claim, write_atomically};
 use crate::methods::{EncoderInput, ExportedEncoder};
 use crate::model::Norm;
@@ -21,6 +21,9 @@ pub struct MetricsLog {
     pub steps: Vec<StepMetrics>,
     pub evals: Vec<EvalReport>,
     pub probes: Vec<ProbeReport>,
+    /// Full-split evaluations (absent from checkpoints written before they existed).
+    #[serde(default)]
+    pub full_evals: Vec<FullEvalReport>,
 }
 
 impl MetricsLog {
@@ -32,6 +35,7 @@ impl MetricsLog {
             Event::Step(m) => self.steps.push(m.clone()),
             Event::Eval(e) => self.evals.push(e.clone()),
             Event::Probe(p) => self.probes.push(p.clone()),
+            Event::FullEval(f) => self.full_evals.push(f.clone()),
             _ => {}
         }
     }
@@ -105,6 +109,29 @@ impl MetricsLog {
         Some(s)
     }
 
+    /// One row per full-split evaluation: its kNN figures, probe, duration and memory.
+    pub fn full_evals_csv(&self) -> String {
+        let mut s = String::from("step,train_images,test_images");
+        let settings: Vec<(usize, f32)> = self
+            .full_evals
+            .first()
+            .map(|f| f.knn.iter().map(|k| (k.k, k.temperature)).collect())
+            .unwrap_or_default();
+        for (k, t) in &settings {
+            s += &format!(",knn_top1_k{k}_t{t}");
+        }
+        s += ",probe_top1,seconds,peak_rss_mib\n";
+        for f in &self.full_evals {
+            s += &format!("{},{},{}", f.step, f.train_images, f.test_images);
+            for k in &f.knn {
+                s += &format!(",{}", k.top1);
+            }
+            let peak = f.peak_rss_mib.map_or(String::new(), |m| m.to_string());
+            s += &format!(",{},{},{peak}\n", f.probe_top1, f.seconds);
+        }
+        s
+    }
+
     pub fn evals_csv(&self) -> String {
         let mut s = String::from("step,knn_top1,baseline_top1\n");
         for e in &self.evals {
@@ -162,6 +189,9 @@ pub fn export_encoders(
         ("eval.csv", metrics.evals_csv()),
         ("README.md", readme(encoders, exp)),
     ];
+    if !metrics.full_evals.is_empty() {
+        texts.push(("full_eval.csv", metrics.full_evals_csv()));
+    }
     if !metrics.probes.is_empty() {
         texts.push(("probe.csv", metrics.probes_csv()));
     }

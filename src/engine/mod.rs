@@ -11,8 +11,10 @@ pub mod evaluate;
 pub mod event_queue;
 pub mod export;
 pub mod frozen_encoder;
+pub mod full_evaluation;
 pub mod onnx_export;
 pub mod onnx_proto;
+pub mod peak_memory;
 pub mod probe_runner;
 pub mod protocol;
 pub mod run_folder;
@@ -22,7 +24,7 @@ pub mod tensorboard;
 pub mod trainer;
 
 pub use protocol::{
-    BackendInfo, Command, EvalReport, Event, ProbeReport, ProjectionFrame, SimilarityMatrix,
-    StepMetrics,
+    BackendInfo, Command, EvalReport, Event, ProbeReport, ProjectionFrame, SHARED_SPACE,
+    SimilarityMatrix, SpaceFigures, StepMetrics,
 };
 pub use trainer::{TrainerHandle, spawn_browser, spawn_trainer, spawn_trainer_with};

@@ -34,6 +34,9 @@ pub struct BackendInfo {
 pub struct StepMetrics {
     pub step: u64,
     pub loss: f32,
+    // The representation figures below are the same for every method: the encoder output h
+    // of the batch's two views (evaluation mode), L2-normalised. `own` has the figures of
+    // the space the method's loss compares, which differs from method to method.
     /// Wang & Isola alignment (alpha = 2) of the batch's positive pairs.
     pub align: f32,
     /// Wang & Isola uniformity (t = 2) of the batch's embeddings.
@@ -57,6 +60,10 @@ pub struct StepMetrics {
     /// (`metrics::SIMILARITY_BINS` bins over [-1, 1]).
     pub pos_hist: Vec<u32>,
     pub neg_hist: Vec<u32>,
+    /// The same figures in the space the method's loss compares (SimCLR's projection z,
+    /// MoCo's query and key, ...); absent in logs written before it existed.
+    #[serde(default)]
+    pub own: Option<SpaceFigures>,
     /// Method-specific values (queue fill, EMA momentum, MI estimate), by name.
     pub signals: Vec<(String, f32)>,
     pub lr: f64,
@@ -67,6 +74,21 @@ pub struct StepMetrics {
     pub data_wait: f32,
 }
 
+/// Alignment, uniformity and collapse figures of one space's `[2N, dim]` embeddings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpaceFigures {
+    /// What the space is, as the dashboard labels it.
+    pub space: String,
+    pub dim: usize,
+    pub align: f32,
+    pub uniform: f32,
+    pub z_std: f32,
+    pub effective_rank: f32,
+}
+
+/// What the shared representation figures are computed on, as plots label it.
+pub const SHARED_SPACE: &str = "h: encoder output";
+
 /// A kNN evaluation of the encoder's representation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {
@@ -75,6 +97,55 @@ pub struct EvalReport {
     pub knn_top1: f32,
     /// The same evaluation of the encoder at initialisation (step 0).
     pub baseline_top1: f32,
+}
+
+/// One kNN setting of the full-split evaluation and its top-1 accuracy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KnnFigure {
+    pub k: usize,
+    pub temperature: f32,
+    pub top1: f32,
+}
+
+/// The full protocol (published tables' way): kNN with every train image as the bank and
+/// every test image as a query, and a mini-batch linear probe on all train features.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FullEvalReport {
+    pub step: u64,
+    pub train_images: usize,
+    pub test_images: usize,
+    /// The run's own k and temperature first, then k = 200 at T = 0.1 (lightly's and
+    /// solo-learn's protocol).
+    pub knn: Vec<KnnFigure>,
+    pub probe_top1: f32,
+    /// Wall time of the whole evaluation (embedding both splits included).
+    pub seconds: f32,
+    /// The process's peak resident memory during it, where measurable.
+    pub peak_rss_mib: Option<f32>,
+}
+
+impl FullEvalReport {
+    /// One line: the figures, the splits, the time and memory it took.
+    pub fn summary(&self) -> String {
+        let knn: Vec<String> = self
+            .knn
+            .iter()
+            .map(|k| format!("kNN k={} T={}: {:.1}%", k.k, k.temperature, 100.0 * k.top1))
+            .collect();
+        let peak = self
+            .peak_rss_mib
+            .map_or(String::new(), |m| format!(", peak memory {m:.0} MiB"));
+        format!(
+            "full splits at step {} ({} train as bank, {} test as queries): {}, linear probe \
+             {:.1}%; {:.1} s{peak}",
+            self.step,
+            self.train_images,
+            self.test_images,
+            knn.join(", "),
+            100.0 * self.probe_top1,
+            self.seconds
+        )
+    }
 }
 
 /// The cosine similarity matrix of a logged step's first pairs (see
@@ -137,6 +208,8 @@ pub enum Event {
     Step(StepMetrics),
     /// A kNN evaluation (the first one, at step 0, is the random-init baseline).
     Eval(EvalReport),
+    /// A full-split evaluation (at step 0 and at the end, when the preset asks for it).
+    FullEval(FullEvalReport),
     /// The latest logged step's similarity matrix.
     Similarity(SimilarityMatrix),
     /// A linear probe finished.

@@ -205,6 +205,29 @@ pub fn event_file(exp: &Experiment, log: &MetricsLog) -> Vec<u8> {
                 ("train/lr", m.lr as f32),
             ],
         ));
+        // The method's own space (its tag says which in the README, "loss_space/...").
+        if let Some(o) = &m.own {
+            put(scalars(
+                m.step,
+                now,
+                &[
+                    ("loss_space/align", o.align),
+                    ("loss_space/uniform", o.uniform),
+                    ("loss_space/z_std", o.z_std),
+                    ("loss_space/effective_rank", o.effective_rank),
+                ],
+            ));
+        }
+    }
+    for f in &log.full_evals {
+        let mut values: Vec<(String, f32)> = f
+            .knn
+            .iter()
+            .map(|k| (format!("eval_full/knn_top1_k{}", k.k), k.top1))
+            .collect();
+        values.push(("eval_full/probe_top1".into(), f.probe_top1));
+        let tagged: Vec<(&str, f32)> = values.iter().map(|(t, v)| (t.as_str(), *v)).collect();
+        put(scalars(f.step, now, &tagged));
     }
     for e in &log.evals {
         put(scalars(

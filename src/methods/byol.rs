@@ -154,7 +154,9 @@ impl Method for Byol {
         };
         let tau = tau_at(self.tau_base, batch.step, self.total_steps);
         self.target = Some(ema_update(target, &self.online.net().backbone, tau));
-        Ok(StepOutput::new(loss, z, self.dim).with_signal("target tau", tau as f32))
+        Ok(StepOutput::new(loss, z, self.dim)
+            .in_space("online projection z")
+            .with_signal("target tau", tau as f32))
     }
 
     fn encoder_ref(&self) -> &SmallCnn {

@@ -350,6 +350,7 @@ impl Method for Cmc {
         // Rows i (L) and i + n (the next view) are positive pairs the loss compared.
         let both = Tensor::cat(vec![features[0].clone(), features[1].clone()], 0);
         Ok(StepOutput::new(loss, both, self.dim)
+            .in_space("L and ab features")
             .with_signal("bank coverage", self.banks[0].coverage())
             .with_signal("bank entry age (steps)", staleness))
     }

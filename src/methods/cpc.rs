@@ -281,7 +281,7 @@ impl Method for Cpc {
             (loss, (z, mi))
         })?;
         let pooled = pool_patches(z.detach(), grid.len());
-        let mut out = StepOutput::new(loss, pooled, dim);
+        let mut out = StepOutput::new(loss, pooled, dim).in_space("pooled patch features");
         // The bound for the nearest row (k = 1) and the farthest.
         let bound = |t: &Tensor<1>| {
             info_nce_bound(

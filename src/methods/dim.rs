@@ -285,7 +285,7 @@ impl Method for Dim {
             (loss, Measured { y, local, global })
         })?;
         let y = m.y.detach();
-        let mut out = StepOutput::new(loss, y.clone(), self.dim);
+        let mut out = StepOutput::new(loss, y.clone(), self.dim).in_space("global feature y");
         // JSD is a divergence score, not nats; the others bound the MI in nats.
         let (local_label, global_label) = match estimator {
             MiEstimator::Jsd => ("local JSD estimate", "global JSD estimate"),

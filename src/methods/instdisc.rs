@@ -179,6 +179,7 @@ impl Method for InstDisc {
         // What the loss compared: each feature and its bank entry.
         let both = Tensor::cat(vec![f.detach(), positives], 0);
         Ok(StepOutput::new(loss, both, self.dim)
+            .in_space("feature f and its bank entry")
             .with_signal("bank coverage", self.bank.coverage())
             .with_signal("bank entry age (steps)", staleness))
     }

@@ -265,6 +265,7 @@ impl Method for Moco {
         self.queue.enqueue(&keys, batch.step);
         let both = Tensor::cat(vec![q.detach(), k], 0);
         Ok(StepOutput::new(loss, both, self.dim)
+            .in_space("query q and key k")
             .with_signal("queue fill", self.queue.fill())
             .with_signal("queue mean age (steps)", self.queue.mean_age(batch.step))
             .with_signal("key momentum", self.momentum as f32))

@@ -130,6 +130,8 @@ pub struct StepOutput {
     /// The embeddings the loss compared, `[2N, dim]` row-major (rows i, i+N positive).
     pub embeddings: Vec<f32>,
     pub dim: usize,
+    /// What `embeddings` are, as the dashboard labels them ("projection z", ...).
+    pub space: &'static str,
     /// Method-specific values for the dashboard.
     pub signals: Vec<Signal>,
 }
@@ -141,8 +143,15 @@ impl StepOutput {
             loss,
             embeddings: matrix_to_vec(embeddings.detach()),
             dim,
+            space: "the loss's embeddings",
             signals: Vec::new(),
         }
+    }
+
+    /// Names the space `embeddings` live in.
+    pub fn in_space(mut self, space: &'static str) -> Self {
+        self.space = space;
+        self
     }
 
     pub fn with_signal(mut self, name: &'static str, value: f32) -> Self {

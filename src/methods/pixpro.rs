@@ -331,6 +331,7 @@ impl Method for PixPro {
         let tau = tau_at(self.tau_base, batch.step, self.total_steps);
         self.target = Some(ema_update(target, &self.online.net().backbone, tau));
         Ok(StepOutput::new(loss, pooled, self.dim)
+            .in_space("pooled pixel features")
             .with_signal("matching pixel pairs per image", pairs_per_image)
             .with_signal("target tau", tau as f32))
     }

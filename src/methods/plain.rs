@@ -139,7 +139,7 @@ where
             (scored.loss, (z, scored.signals))
         })?;
         let dim = z.dims()[1];
-        let mut out = StepOutput::new(value, z, dim);
+        let mut out = StepOutput::new(value, z, dim).in_space("projection z");
         out.signals = signals;
         Ok(out)
     }

@@ -192,7 +192,7 @@ impl Method for SimSiam {
             }
             (loss / terms, z)
         })?;
-        Ok(StepOutput::new(loss, z, self.dim))
+        Ok(StepOutput::new(loss, z, self.dim).in_space("projection z"))
     }
 
     fn encoder_ref(&self) -> &SmallCnn {

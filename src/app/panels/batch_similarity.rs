@@ -16,6 +16,13 @@ pub fn show(ui: &mut egui::Ui, app: &RunView, side: f32) {
         ui.label("Appears with the first logged step.");
         return;
     };
+    let space = app
+        .history
+        .log
+        .steps
+        .last()
+        .and_then(|m| m.own.as_ref())
+        .map(|o| &o.space);
     let softmax_id = egui::Id::unique("similarity-softmax");
     let mut softmax = ui.data(|d| d.get_temp::<bool>(softmax_id)).unwrap_or(true);
     if let Some(t) = s.temperature {
@@ -87,9 +94,10 @@ pub fn show(ui: &mut egui::Ui, app: &RunView, side: f32) {
     .show(ui);
     ui.label(
         RichText::new(format!(
-            "step {}: {m} images of the batch (up to {MATRIX_PAIRS}), view 1 then view 2; \
-             marked cells are positive pairs. {}",
+            "step {}: {m} images of the batch (up to {MATRIX_PAIRS}), view 1 then view 2, \
+             in the loss's space{}; marked cells are positive pairs. {}",
             s.step,
+            space.map_or(String::new(), |space| format!(" ({space})")),
             if softmax {
                 "Darker = more of the row's probability."
             } else {

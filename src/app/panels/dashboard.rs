@@ -14,7 +14,7 @@ use crate::app::palette::{class_colour, class_colour_const};
 use crate::app::run_archive::PastRun;
 use crate::app::run_view::RunView;
 use crate::app::workbench::Action;
-use crate::engine::{EvalReport, StepMetrics};
+use crate::engine::{EvalReport, SHARED_SPACE, StepMetrics};
 
 pub fn show(ui: &mut egui::Ui, app: &RunView, actions: &mut Vec<Action>) {
     let h = app.history;
@@ -24,20 +24,8 @@ pub fn show(ui: &mut egui::Ui, app: &RunView, actions: &mut Vec<Action>) {
     if let Some(m) = h.log.steps.last()
         && m.collapsing
     {
-        let why = if m.z_std < 0.25 * m.z_std_healthy {
-            format!(
-                "embedding std {:.4} is far below the healthy 1/sqrt(d) = {:.4}; the \
-                 embeddings are converging to a point.",
-                m.z_std, m.z_std_healthy
-            )
-        } else {
-            format!(
-                "the embeddings' effective rank is {:.2}: they use about one direction.",
-                m.effective_rank
-            )
-        };
         ui.label(
-            RichText::new(format!("COLLAPSE: {why}"))
+            RichText::new(format!("COLLAPSE: {}", collapse_reason(m)))
                 .color(Color32::from_rgb(230, 90, 80))
                 .strong(),
         );
@@ -130,6 +118,50 @@ fn past_style(k: usize) -> Style {
     }
 }
 
+/// Which space is collapsing and how: h first, then the method's own space.
+fn collapse_reason(m: &StepMetrics) -> String {
+    let mut spaces = vec![(
+        SHARED_SPACE.to_string(),
+        m.z_std,
+        m.z_std_healthy,
+        m.effective_rank,
+    )];
+    if let Some(o) = &m.own {
+        let healthy = 1.0 / (o.dim.max(1) as f32).sqrt();
+        spaces.push((o.space.clone(), o.z_std, healthy, o.effective_rank));
+    }
+    for (space, std, healthy, _) in &spaces {
+        if *std < 0.25 * healthy {
+            return format!(
+                "the std of {space} ({std:.4}) is far below the healthy 1/sqrt(d) = \
+                 {healthy:.4}; the embeddings are converging to a point."
+            );
+        }
+    }
+    let (space, _, _, rank) = spaces
+        .iter()
+        .min_by(|a, b| a.3.total_cmp(&b.3))
+        .expect("h is always measured");
+    format!("the effective rank of {space} is {rank:.2}: it uses about one direction.")
+}
+
+/// The method's own space, drawn beside the shared figures.
+const OWN_SPACE: Style = Style::Line {
+    width: 1.5,
+    dashed: true,
+    colour: None,
+};
+
+/// A figure of the method's own space over the logged steps (NaN where not logged).
+fn own_series(
+    steps: &[StepMetrics],
+    value: impl Fn(&crate::engine::SpaceFigures) -> f32,
+) -> Vec<[f64; 2]> {
+    steps_series(steps, |m| {
+        m.own.as_ref().map_or(f64::NAN, |o| f64::from(value(o)))
+    })
+}
+
 fn coloured(colour: Color32) -> Style {
     Style::Line {
         width: 1.5,
@@ -180,7 +212,10 @@ pub fn figures(app: &RunView) -> Vec<Figure> {
         knn.reference("random init", 100.0 * f64::from(b.baseline_top1));
     }
 
-    let mut au = Figure::new("alignment / uniformity", Corner::RightTop);
+    let mut au = Figure::new(
+        &format!("alignment / uniformity ({SHARED_SPACE})"),
+        Corner::RightTop,
+    );
     for &(k, run) in &shown {
         au.line(
             format!("align, {}", run.label),
@@ -203,16 +238,48 @@ pub fn figures(app: &RunView) -> Vec<Figure> {
         steps_series(steps, |m| f64::from(m.uniform)),
         Style::LINE,
     );
+    // The method's own space, dashed: where its loss pulls and pushes.
+    let own_space = steps
+        .last()
+        .and_then(|m| m.own.as_ref())
+        .map(|o| o.space.clone());
+    if let Some(space) = &own_space {
+        au.line(
+            format!("align, {space}"),
+            own_series(steps, |o| o.align),
+            OWN_SPACE,
+        );
+        au.line(
+            format!("uniform, {space}"),
+            own_series(steps, |o| o.uniform),
+            OWN_SPACE,
+        );
+    }
 
     let plane = align_uniform_plane(steps, app.run_label, &shown);
 
-    let mut collapse =
-        Figure::new("embedding std (collapse signal)", Corner::LeftTop).axes("step", "std");
+    let mut collapse = Figure::new(
+        &format!("embedding std, collapse signal ({SHARED_SPACE})"),
+        Corner::LeftTop,
+    )
+    .axes("step", "std");
     collapse.line(
-        "std of normalised z",
+        "std of normalised h",
         steps_series(steps, |m| f64::from(m.z_std)),
         Style::LINE,
     );
+    if let Some(space) = &own_space {
+        // Scaled to h's dimension, so both read against the same 1/sqrt(d) line.
+        collapse.line(
+            format!("{space}, x sqrt(d_own / d_h)"),
+            steps_series(steps, |m| {
+                m.own.as_ref().map_or(f64::NAN, |o| {
+                    f64::from(o.z_std) * (o.dim as f64).sqrt() * f64::from(m.z_std_healthy)
+                })
+            }),
+            OWN_SPACE,
+        );
+    }
     if let Some(m) = steps.last() {
         collapse.reference("1/sqrt(d)", f64::from(m.z_std_healthy));
     }
@@ -221,22 +288,42 @@ pub fn figures(app: &RunView) -> Vec<Figure> {
         .map_or(0.1, |m| 1.3 * f64::from(m.z_std_healthy));
     collapse.y_range = Some((0.0, top.max(0.15)));
 
-    let mut rank = Figure::new("effective rank (directions used)", Corner::RightBottom)
-        .axes("step", "effective_rank");
+    let mut rank = Figure::new(
+        &format!("effective rank, directions used ({SHARED_SPACE})"),
+        Corner::RightBottom,
+    )
+    .axes("step", "effective_rank");
     rank.line(
-        "effective rank",
+        "effective rank of h",
         steps_series(steps, |m| f64::from(m.effective_rank)),
         Style::LINE,
     );
+    if let Some(space) = &own_space {
+        rank.line(
+            space.clone(),
+            own_series(steps, |o| o.effective_rank),
+            OWN_SPACE,
+        );
+    }
     let top = steps
         .iter()
-        .map(|m| f64::from(m.effective_rank))
+        .flat_map(|m| {
+            [
+                Some(m.effective_rank),
+                m.own.as_ref().map(|o| o.effective_rank),
+            ]
+        })
+        .flatten()
+        .map(f64::from)
         .filter(|v| v.is_finite())
         .fold(2.0, f64::max);
     rank.y_range = Some((0.0, 1.1 * top));
 
-    let mut pairs =
-        Figure::new("pair similarity (cosine)", Corner::RightBottom).axes("step", "cosine");
+    let mut pairs = Figure::new(
+        &format!("pair similarity, cosine ({SHARED_SPACE})"),
+        Corner::RightBottom,
+    )
+    .axes("step", "cosine");
     // The same colours as the distribution plot beside it.
     pairs.line(
         "positive pairs",
@@ -291,8 +378,9 @@ pub fn figures(app: &RunView) -> Vec<Figure> {
 /// Wang & Isola (2020, Fig. 1 style): each run's path through the (uniformity, alignment)
 /// plane over its logged steps, its latest point marked; lower left is better.
 fn align_uniform_plane(steps: &[StepMetrics], label: &str, past: &[(usize, &PastRun)]) -> Figure {
+    // Every method on the same representation, so runs of different methods compare.
     let mut f = Figure::new(
-        "alignment vs uniformity (lower left is better)",
+        &format!("alignment vs uniformity, lower left is better ({SHARED_SPACE})"),
         Corner::RightTop,
     )
     .axes("uniformity", "alignment");

@@ -26,6 +26,10 @@ pub fn show(ui: &mut egui::Ui, app: &RunView, side: f32, actions: &mut Vec<Actio
     if let Some(e) = &app.history.probe_error {
         ui.label(RichText::new(e).small());
     }
+    // The full-split protocol's figures, when the preset asked for them (start and end).
+    for f in &app.history.log.full_evals {
+        ui.label(RichText::new(f.summary()).small());
+    }
     let Some(p) = app.history.log.probes.last() else {
         ui.label("The first probe (on the random-init encoder) reports shortly after Start.");
         return;

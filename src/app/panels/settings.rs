@@ -198,6 +198,13 @@ fn training_section(ui: &mut egui::Ui, app: &mut SettingsPanel) {
                 "Held-out images queried, probed and projected (t-SNE lays out the first 3,000)",
             )
     });
+    ui.checkbox(&mut eval.full_split, "full splits at start and end")
+        .on_hover_text(
+            "The published protocol, at step 0 and at the end: kNN with every train image as \
+             the bank and every test image as a query (this k, and k = 200 at T = 0.1), and a \
+             linear probe on all train features. Runs on the training thread; its time and \
+             peak memory are reported.",
+        );
 }
 
 fn views_section(ui: &mut egui::Ui, app: &mut SettingsPanel, actions: &mut Vec<Action>) {

@@ -5,6 +5,7 @@ use burn::tensor::Device;
 
 use super::super::evaluate::{EvalSample, evaluate, view_pairs};
 use super::super::export::MetricsLog;
+use super::super::full_evaluation::full_evaluation;
 use super::super::probe_runner::ProbeRunner;
 use super::super::protocol::{EvalReport, Event};
 use crate::data::Dataset;
@@ -77,5 +78,29 @@ impl<'a> Evaluator<'a> {
             evaluation.probe_inputs,
             step == 0 || step == exp.train.steps,
         );
+    }
+
+    /// The full-split protocol at `step`, when the preset asks for it.
+    pub fn run_full(
+        &self,
+        method: &dyn Method,
+        step: u64,
+        log: &mut MetricsLog,
+        emit: &mut dyn FnMut(Event),
+    ) {
+        if !self.exp.eval.full_split {
+            return;
+        }
+        let report = full_evaluation(
+            method,
+            self.dataset,
+            &self.exp.eval,
+            &self.exp.views.normalize,
+            &self.device,
+            step,
+        );
+        let logged = Event::FullEval(report);
+        log.record(&logged);
+        emit(logged);
     }
 }

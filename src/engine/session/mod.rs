@@ -32,7 +32,7 @@ use super::run_folder::RunFolderClaim;
 use crate::data::Dataset;
 use crate::methods::{Method, StepOutput, TrainBatch};
 use crate::metrics::{MATRIX_PAIRS, similarity_matrix};
-use crate::model::tensor_io::images_to_tensor;
+use crate::model::tensor_io::{images_to_tensor, matrix_to_vec};
 use crate::preset::Experiment;
 use crate::seeding::backend_seed;
 use crate::views::ViewBatch;
@@ -224,6 +224,9 @@ impl<'a> Session<'a> {
                 for p in &ckpt.metrics.probes {
                     emit(Event::Probe(p.clone()));
                 }
+                for f in &ckpt.metrics.full_evals {
+                    emit(Event::FullEval(f.clone()));
+                }
                 self.probes
                     .restore_baseline(ckpt.metrics.probes.first().map(|p| p.baseline));
                 self.result.metrics = ckpt.metrics;
@@ -231,6 +234,7 @@ impl<'a> Session<'a> {
             }
             None => {
                 self.evaluate(0, emit);
+                self.evaluate_full(0, emit);
                 0
             }
         };
@@ -284,15 +288,19 @@ impl<'a> Session<'a> {
                     .next_batch()
                     .expect("the producer makes one batch per step");
                 let lr = exp.train.lr_at(step);
+                // A single step asked for by the user is always shown.
+                let reported = self.cadence.after(step + 1).log || pause_next;
+                // A reported step's views are embedded again, by the encoder alone.
+                let shown = reported.then(|| (views.data.clone(), 2 * views.n, views.size));
                 let out = self.step(step, views, lr, emit).ok()?;
                 step += 1;
                 window.count_step();
                 self.result.steps_done = step;
                 let due = self.cadence.after(step);
-                // A single step asked for by the user is always shown.
-                if due.log || pause_next {
+                if let Some(views) = shown {
                     let rates = window.rates(batch, prefetch.waited);
-                    self.report_step(step, &out, lr, rates, emit);
+                    let h = self.representation(views);
+                    self.report_step(step, &out, &h, lr, rates, emit);
                     window = Throughput::new(prefetch.waited);
                 }
                 if due.checkpoint {
@@ -301,6 +309,7 @@ impl<'a> Session<'a> {
                 if due.evaluate {
                     self.evaluate(step, emit);
                     if due.last {
+                        self.evaluate_full(step, emit);
                         // The final probe belongs in the final export.
                         self.probes.poll(true, &mut self.result.metrics, emit);
                     }
@@ -360,15 +369,27 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The encoder output h of `views` (`(data, rows, size)`), in evaluation mode: the
+    /// representation every method's dashboard figures share. `[rows, dim]` and `dim`.
+    fn representation(&self, (data, rows, size): (Vec<f32>, usize, usize)) -> (Vec<f32>, usize) {
+        let method = self.result.method.as_deref().expect("built by prepare");
+        let device = self.result.device.as_ref().expect("set by start");
+        let h = method.embed(images_to_tensor(&data, rows, size, device));
+        let dim = h.dims()[1];
+        (matrix_to_vec(h), dim)
+    }
+
     fn report_step(
         &mut self,
         step: u64,
         out: &StepOutput,
+        (h, h_dim): &(Vec<f32>, usize),
         lr: f64,
         rates: step_report::Rates,
         emit: &mut dyn FnMut(Event),
     ) {
-        let logged = Event::Step(step_metrics(step, out, lr, rates));
+        let metrics = step_metrics(step, out, Some((h, *h_dim)), lr, rates);
+        let logged = Event::Step(metrics);
         self.result.metrics.record(&logged);
         emit(logged);
         let (cosines, pairs) = similarity_matrix(&out.embeddings, out.dim, MATRIX_PAIRS);
@@ -389,6 +410,12 @@ impl<'a> Session<'a> {
             &mut self.probes,
             emit,
         );
+    }
+
+    fn evaluate_full(&mut self, step: u64, emit: &mut dyn FnMut(Event)) {
+        let method = self.result.method.as_deref().expect("built by prepare");
+        self.evaluator
+            .run_full(method, step, &mut self.result.metrics, emit);
     }
 
     /// A planned checkpoint; failing to write it stops the run.

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::super::protocol::StepMetrics;
+use super::super::protocol::{SpaceFigures, StepMetrics};
 use crate::methods::StepOutput;
 use crate::metrics::{
     alignment, collapse, effective_rank, normalized_std, pair_similarity, rank_collapsed,
@@ -51,12 +51,23 @@ impl Throughput {
     }
 }
 
-/// The metrics of one logged step.
-pub fn step_metrics(step: u64, out: &StepOutput, lr: f64, rates: Rates) -> StepMetrics {
-    let (z, dim) = (&out.embeddings, out.dim);
+/// The metrics of one logged step: the shared figures on `h` (the encoder output of the
+/// batch's views, `[2N, h_dim]`; the method's own embeddings when absent) and the method's
+/// own space as `own`.
+pub fn step_metrics(
+    step: u64,
+    out: &StepOutput,
+    h: Option<(&[f32], usize)>,
+    lr: f64,
+    rates: Rates,
+) -> StepMetrics {
+    let (own_z, own_dim) = (&out.embeddings[..], out.dim);
+    let (z, dim) = h.unwrap_or((own_z, own_dim));
     let z_std = normalized_std(z, dim);
     let rank = effective_rank(z, dim);
     let pairs = pair_similarity(z, dim);
+    let own_std = normalized_std(own_z, own_dim);
+    let own_rank = effective_rank(own_z, own_dim);
     StepMetrics {
         step,
         loss: out.loss,
@@ -65,11 +76,23 @@ pub fn step_metrics(step: u64, out: &StepOutput, lr: f64, rates: Rates) -> StepM
         z_std,
         z_std_healthy: collapse::healthy_std(dim),
         effective_rank: rank,
-        collapsing: collapse::is_collapsing(z_std, dim) || rank_collapsed(rank, dim),
+        // Either space collapsing is a collapse (a projector can collapse before h does).
+        collapsing: collapse::is_collapsing(z_std, dim)
+            || rank_collapsed(rank, dim)
+            || collapse::is_collapsing(own_std, own_dim)
+            || rank_collapsed(own_rank, own_dim),
         pos_sim: pairs.pos_mean,
         neg_sim: pairs.neg_mean,
         pos_hist: pairs.pos_hist,
         neg_hist: pairs.neg_hist,
+        own: Some(SpaceFigures {
+            space: out.space.to_string(),
+            dim: own_dim,
+            align: alignment(own_z, own_dim),
+            uniform: uniformity(own_z, own_dim),
+            z_std: own_std,
+            effective_rank: own_rank,
+        }),
         signals: out
             .signals
             .iter()
@@ -79,5 +102,38 @@ pub fn step_metrics(step: u64, out: &StepOutput, lr: f64, rates: Rates) -> StepM
         steps_per_sec: rates.steps_per_sec,
         views_per_sec: rates.views_per_sec,
         data_wait: rates.data_wait,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::alignment;
+
+    #[test]
+    fn shared_figures_are_on_h_and_the_methods_space_is_its_own_series() {
+        // The loss's space: each positive pair identical (alignment 0), 3-d.
+        let z = vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+        let out = StepOutput {
+            loss: 1.0,
+            embeddings: z,
+            dim: 3,
+            space: "projection z",
+            signals: Vec::new(),
+        };
+        // h: the pairs point apart, 2-d.
+        let h = [1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0];
+        let rates = Rates {
+            steps_per_sec: 1.0,
+            views_per_sec: 1.0,
+            data_wait: 0.0,
+        };
+        let m = step_metrics(3, &out, Some((&h, 2)), 1e-3, rates);
+        assert_eq!(m.align, alignment(&h, 2));
+        assert!(m.align > 1.0, "{}", m.align);
+        assert_eq!(m.z_std_healthy, collapse::healthy_std(2));
+        let own = m.own.unwrap();
+        assert_eq!((own.space.as_str(), own.dim), ("projection z", 3));
+        assert!(own.align.abs() < 1e-6, "{}", own.align);
     }
 }
