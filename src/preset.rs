@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{self, MethodSpec};
 use crate::data::DatasetSpec;
-use crate::model::SmallCnnConfig;
+use crate::model::EncoderConfig;
 use crate::views::{ViewPipeline, ViewsSpec};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,7 +139,7 @@ pub struct Experiment {
     pub seed: u64,
     pub dataset: DatasetSpec,
     pub views: ViewsSpec,
-    pub encoder: SmallCnnConfig,
+    pub encoder: EncoderConfig,
     pub method: MethodSpec,
     pub train: TrainSpec,
     pub eval: EvalSpec,
@@ -153,7 +153,7 @@ impl Default for Experiment {
             seed: 0,
             dataset: DatasetSpec::default(),
             views: ViewsSpec::same(ViewPipeline::strong_colour()),
-            encoder: SmallCnnConfig::default(),
+            encoder: EncoderConfig::default(),
             method: MethodSpec::default(),
             train: TrainSpec::default(),
             eval: EvalSpec::default(),

@@ -6,7 +6,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
 use contrastive_workbench::engine::export::{MetricsLog, export_encoders};
 use contrastive_workbench::methods::{EncoderInput, ExportedEncoder};
-use contrastive_workbench::model::{SmallCnn, SmallCnnConfig};
+use contrastive_workbench::model::{Encoder, EncoderConfig};
 use contrastive_workbench::preset::Experiment;
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -17,7 +17,7 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 }
 
 /// `encoder` exported alone as an RGB encoder into a fresh folder: the folder and its files.
-fn export_rgb(encoder: &SmallCnn) -> (tempfile::TempDir, Vec<String>) {
+fn export_rgb(encoder: &Encoder) -> (tempfile::TempDir, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let only = ExportedEncoder {
         name: "encoder",
@@ -38,7 +38,7 @@ fn export_rgb(encoder: &SmallCnn) -> (tempfile::TempDir, Vec<String>) {
 fn safetensors_and_burnpack_round_trip() {
     let device = Device::flex();
     device.seed(3);
-    let encoder = SmallCnnConfig::default().init(&device);
+    let encoder = EncoderConfig::default().init(&device);
     let (dir, files) = export_rgb(&encoder);
     for f in [
         "encoder.safetensors",
@@ -93,7 +93,7 @@ fn safetensors_and_burnpack_round_trip() {
     assert_eq!(st.names().len(), 24, "{:?}", st.names());
 
     // The burn record reproduces the encoder's outputs exactly.
-    let loaded: SmallCnn = SmallCnnConfig::default()
+    let loaded: Encoder = EncoderConfig::default()
         .init(&device)
         .load_file(dir.path().join("encoder.bpk"));
     let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
@@ -108,15 +108,15 @@ fn small_method(
     spec: &contrastive_workbench::methods::MethodSpec,
 ) -> (
     Box<dyn contrastive_workbench::methods::Method>,
-    SmallCnnConfig,
+    EncoderConfig,
 ) {
     use contrastive_workbench::methods::{self, BuildContext};
     use contrastive_workbench::preset::TrainSpec;
     let device = Device::flex().autodiff();
     let (info, params) = methods::resolve(spec).unwrap();
-    let encoder = SmallCnnConfig {
+    let encoder = EncoderConfig {
         channels: vec![8, 16],
-        ..SmallCnnConfig::default()
+        ..EncoderConfig::default()
     };
     let method = methods::build(
         info,
@@ -203,9 +203,9 @@ fn the_onnx_graph_decodes_with_batchnorm_folded_into_its_convolutions() {
     use contrastive_workbench::engine::onnx_export::{OPSET, decode};
     // Train a few steps so the running statistics are not the identity.
     let device = Device::flex().autodiff();
-    let cfg = SmallCnnConfig {
+    let cfg = EncoderConfig {
         channels: vec![4, 8],
-        ..SmallCnnConfig::default()
+        ..EncoderConfig::default()
     };
     let encoder = cfg.init(&device);
     for _ in 0..3 {

@@ -209,9 +209,9 @@ fn fused_block_matches_burn_ops_in_training_and_evaluation() {
 
 #[test]
 fn the_encoder_takes_the_fused_path_and_agrees_with_burn_ops() {
-    use contrastive_workbench::model::SmallCnnConfig;
+    use contrastive_workbench::model::EncoderConfig;
     let device = Device::flex().autodiff();
-    let fused = SmallCnnConfig::default().init(&device);
+    let fused = EncoderConfig::default().init(&device);
     let reference = fused.valid().train();
     assert!(!reference.blocks.is_empty());
     let x = Tensor::<4>::random([6, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);

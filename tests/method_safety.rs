@@ -3,7 +3,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use contrastive_workbench::methods::{self, BuildContext, MethodSpec, StepError, TrainBatch};
-use contrastive_workbench::model::SmallCnnConfig;
+use contrastive_workbench::model::EncoderConfig;
 use contrastive_workbench::preset::TrainSpec;
 
 /// The method of `info` built on `device` for `dataset_len` images of `image_size` pixels.
@@ -11,7 +11,7 @@ fn build(
     info: &contrastive_workbench::catalogue::MethodInfo,
     params: &contrastive_workbench::catalogue::Params,
     device: &Device,
-    encoder: &SmallCnnConfig,
+    encoder: &EncoderConfig,
     train: &TrainSpec,
     dataset_len: usize,
     image_size: usize,
@@ -39,10 +39,10 @@ fn with_switch(id: &str, key: &str, on: bool) -> MethodSpec {
 }
 
 /// A small encoder, for the tests that step every method.
-fn small() -> SmallCnnConfig {
-    SmallCnnConfig {
+fn small() -> EncoderConfig {
+    EncoderConfig {
         channels: vec![8, 16],
-        ..SmallCnnConfig::default()
+        ..EncoderConfig::default()
     }
 }
 
@@ -55,7 +55,7 @@ fn nan_input_is_refused_and_weights_are_unchanged() {
         info,
         &params,
         &ad,
-        &SmallCnnConfig::default(),
+        &EncoderConfig::default(),
         &TrainSpec::default(),
         4,
         32,
@@ -186,7 +186,7 @@ fn simsiams_predictor_keeps_its_rate_while_the_schedule_decays() {
             info,
             &params,
             &ad,
-            &SmallCnnConfig::default(),
+            &EncoderConfig::default(),
             &TrainSpec::default(),
             8,
             32,
@@ -213,7 +213,7 @@ fn simsiams_predictor_keeps_its_rate_while_the_schedule_decays() {
 fn cmc_splits_the_width_so_its_representation_is_as_wide_as_the_others() {
     let device = Device::flex();
     let ad = device.clone().autodiff();
-    let encoder = SmallCnnConfig::default();
+    let encoder = EncoderConfig::default();
     let width = |split: bool| {
         let (info, params) = methods::resolve(&with_switch("cmc", "split_width", split)).unwrap();
         let method = build(info, &params, &ad, &encoder, &TrainSpec::default(), 8, 32);

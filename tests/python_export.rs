@@ -93,9 +93,10 @@ fn python_reads_the_export_with_numpy_and_safetensors() {
     )
     .unwrap();
     // A layer-norm encoder (CPC's patch encoder uses one) in ln/, through the same check.
-    let ln = contrastive_workbench::model::SmallCnnConfig {
+    let ln = contrastive_workbench::model::EncoderConfig {
         channels: vec![8, 16],
         norm: contrastive_workbench::model::Norm::Layer,
+        ..Default::default()
     }
     .init(&burn::tensor::Device::flex());
     let ln_dir = dir.path().join("ln");
@@ -124,20 +125,64 @@ fn python_reads_the_export_with_numpy_and_safetensors() {
     let expected_path = dir.path().join("expected.json");
     std::fs::write(&expected_path, expected.to_string()).unwrap();
 
+    let stdout = run_python("check_export.py", &[dir.path(), &expected_path]);
+    assert!(stdout.starts_with("ok:"), "{stdout}");
+}
+
+/// Runs `tests/python/<script>` on `args`; its stdout, or a failure that says what it needs.
+fn run_python(script: &str, args: &[&std::path::Path]) -> String {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/check_export.py");
+    let script = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = std::process::Command::new(&python)
         .arg(script)
-        .arg(dir.path())
-        .arg(&expected_path)
+        .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python} ({e}); the export check needs Python 3"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
         "the Python check failed (it needs numpy, safetensors, onnx and onnxruntime: \
          python3 -m pip install numpy safetensors onnx onnxruntime)\nstdout: {stdout}\nstderr: {stderr}"
     );
+    stdout
+}
+
+#[test]
+fn resnet18_exports_in_torchvisions_names_and_numpy_computes_the_same_features() {
+    let mut exp = common::tiny_experiment(10, 16, 2);
+    exp.encoder = contrastive_workbench::model::EncoderConfig::resnet18(8);
+    let dataset = exp.dataset.load().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let options = RunOptions {
+        export_each_eval: Some(dir.path().to_path_buf()),
+        ..RunOptions::default()
+    };
+    let (_keep, commands) = crossbeam_channel::bounded(1);
+    // Two steps, so the BatchNorm statistics the check reads are not the initial 0 and 1.
+    let result = run_experiment_with(&exp, &dataset, &commands, &options, &mut |_| {});
+    assert!(result.failed.is_none(), "{:?}", result.failed);
+    let encoder = result
+        .method
+        .as_deref()
+        .unwrap()
+        .export_encoders()
+        .remove(0)
+        .network
+        .valid();
+    let n = 3;
+    let input: Vec<f32> = (0..n * 3 * 32 * 32)
+        .map(|i| ((i * 29) % 89) as f32 / 44.0 - 1.0)
+        .collect();
+    let x = burn::tensor::Tensor::<4>::from_data(
+        burn::tensor::TensorData::new(input.clone(), [n, 3, 32, 32]),
+        &burn::tensor::Device::flex(),
+    );
+    let output: Vec<f32> = encoder.forward(x).into_data().iter::<f32>().collect();
+    assert_eq!(output.len(), n * 64, "8 x width features");
+    let npy = contrastive_workbench::engine::embeddings_export::npy_f32;
+    std::fs::write(dir.path().join("input.npy"), npy(&input, n, 3 * 32 * 32)).unwrap();
+    std::fs::write(dir.path().join("output.npy"), npy(&output, n, 64)).unwrap();
+    let stdout = run_python("check_resnet.py", &[dir.path()]);
     assert!(stdout.starts_with("ok:"), "{stdout}");
 }

@@ -8,7 +8,8 @@ use super::bench_step::{measure_step, print_stage_parts, print_step};
 use crate::data::shapes::{ShapesSpec, generate};
 use crate::engine::backend::select_device;
 use crate::methods::{self, BuildContext, MethodSpec, TrainBatch};
-use crate::model::SmallCnnConfig;
+use crate::model::EncoderConfig;
+use crate::model::encoder::RESNET_WIDTH;
 use crate::model::tensor_io::images_to_tensor;
 use crate::preset::{BackendChoice, TrainSpec};
 use crate::views::{Normalize, ViewPipeline, ViewsSpec, make_view_batch};
@@ -92,57 +93,86 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
                 continue;
             }
         };
-        let train = TrainSpec::default();
-        let spec = MethodSpec::default();
-        let (info_m, params) = methods::resolve(&spec).map_err(anyhow::Error::msg)?;
-        let ad = device.clone().autodiff();
-        let mut method = methods::build(
-            info_m,
-            &BuildContext {
-                device: &ad,
-                encoder: &SmallCnnConfig::default(),
-                params: &params,
-                train: &train,
-                dataset_len: data.train.len(),
-                image_size: data.image_size(),
-                normalize: Normalize::HALF,
-                seed: 0,
-            },
-        );
-        let views = aug(0);
-        let run = |method: &mut Box<dyn methods::Method>| {
-            let batch = TrainBatch {
-                views: images_to_tensor(&views.data, 2 * views.n, views.size, &ad),
-                indices: views.indices.clone(),
-                step: 0,
-                geometry: views.geometry.clone(),
-                local: None,
-            };
-            method.train_step(batch, 1e-3).map(|o| o.loss)
-        };
-        for _ in 0..2 {
-            run(&mut method).map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-        let t = Instant::now();
-        for _ in 0..steps {
-            run(&mut method).map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-        let per_step = t.elapsed().as_secs_f64() / steps as f64;
-        let rate = (2 * batch) as f64 / per_step;
+        let encoder = EncoderConfig::default();
+        let (per_step, rate) = simclr_step(&device, &encoder, &data, batch, steps)?;
         let ratio = cpu_rate.map_or(String::new(), |c: f64| {
             format!(", {:.2}x the CPU backend", rate / c)
         });
         println!(
-            "SimCLR's train_step on {}: {:.3} s/step = {rate:.0} views/s{ratio}",
-            info.name, per_step
+            "SimCLR's train_step on {}: {per_step:.3} s/step = {rate:.0} views/s{ratio}",
+            info.name
         );
         if cpu_rate.is_none() {
             cpu_rate = Some(rate);
         }
+        // ResNet-18 costs ~35x the small CNN per view: a smaller batch keeps this short.
+        let small = batch.min(RESNET_BATCH);
+        let resnet = EncoderConfig::resnet18(RESNET_WIDTH);
+        let (per_step, rate) = simclr_step(&device, &resnet, &data, small, steps.min(3))?;
+        println!(
+            "SimCLR's train_step with ResNet-18 (CIFAR stem, width {RESNET_WIDTH}) on {}, batch \
+             {small}: {per_step:.3} s/step = {rate:.1} views/s",
+            info.name
+        );
     }
     data_stall(&data, batch, steps, fused.views_per_sec);
     super::bench_projection::projection_bench();
     Ok(())
+}
+
+/// Images per ResNet-18 bench step (at most).
+const RESNET_BATCH: usize = 64;
+
+/// SimCLR's `train_step` on `device` with `encoder`, as the session runs it: seconds per
+/// step and views per second (the mean of `steps` after two warm-up steps).
+fn simclr_step(
+    device: &burn::tensor::Device,
+    encoder: &EncoderConfig,
+    data: &crate::data::Dataset,
+    batch: usize,
+    steps: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let train = TrainSpec::default();
+    let spec = MethodSpec::default();
+    let (info, params) = methods::resolve(&spec).map_err(anyhow::Error::msg)?;
+    let ad = device.clone().autodiff();
+    let mut method = methods::build(
+        info,
+        &BuildContext {
+            device: &ad,
+            encoder,
+            params: &params,
+            train: &train,
+            dataset_len: data.train.len(),
+            image_size: data.image_size(),
+            normalize: Normalize::HALF,
+            seed: 0,
+        },
+    );
+    let views_spec = ViewsSpec::same(ViewPipeline::default());
+    let views = make_view_batch(&data.train, &views_spec, 0, 0, batch);
+    let mut run = || {
+        let batch = TrainBatch {
+            views: images_to_tensor(&views.data, 2 * views.n, views.size, &ad),
+            indices: views.indices.clone(),
+            step: 0,
+            geometry: views.geometry.clone(),
+            local: None,
+        };
+        method
+            .train_step(batch, 1e-3)
+            .map(|o| o.loss)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    };
+    for _ in 0..2 {
+        run()?;
+    }
+    let t = Instant::now();
+    for _ in 0..steps {
+        run()?;
+    }
+    let per_step = t.elapsed().as_secs_f64() / steps as f64;
+    Ok((per_step, (2 * batch) as f64 / per_step))
 }
 
 /// A real CPU run through the session loop (augmentation on, prefetched): its training

@@ -12,12 +12,12 @@ use serde::Serialize;
 
 use crate::losses::nt_xent;
 use crate::model::fast_block::{self, kernels::ConvGeometry, profile};
-use crate::model::{MlpHead, MlpHeadConfig, SmallCnn, SmallCnnConfig};
+use crate::model::{Encoder, EncoderConfig, MlpHead, MlpHeadConfig};
 
 /// The reference network: encoder + SimCLR projection head.
 #[derive(Module, Debug)]
 struct ReferenceNet {
-    encoder: SmallCnn,
+    encoder: Encoder,
     head: MlpHead,
 }
 
@@ -65,7 +65,7 @@ pub fn peak_rss_mib() -> Option<f64> {
 pub fn measure_step(batch: usize, warmup: usize, steps: usize, fused: bool) -> StepFigures {
     fast_block::set_enabled(fused);
     let device = crate::engine::backend::cpu_device().autodiff();
-    let encoder = SmallCnnConfig::default();
+    let encoder = EncoderConfig::default();
     let mut net = ReferenceNet {
         encoder: encoder.init(&device),
         head: MlpHeadConfig {
@@ -135,7 +135,7 @@ pub fn measure_step(batch: usize, warmup: usize, steps: usize, fused: bool) -> S
 fn stages(views: usize) -> Vec<ConvGeometry> {
     let mut g = Vec::new();
     let (mut size, mut c_in) = (32, 3);
-    for (i, &c_out) in SmallCnnConfig::default().channels.iter().enumerate() {
+    for (i, &c_out) in EncoderConfig::default().channels.iter().enumerate() {
         let stride = if i == 0 { 1 } else { 2 };
         let geometry = ConvGeometry {
             batch: views,

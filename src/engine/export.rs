@@ -11,7 +11,9 @@ use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use super::protocol::{EvalReport, FullEvalReport, ProbeReport, StepMetrics};
 use super::run_folder::{atomically, claim, write_atomically};
 use crate::methods::{EncoderInput, ExportedEncoder};
-use crate::model::Norm;
+use crate::model::encoder::RESNET_WIDTH;
+use crate::model::resnet::TORCHVISION_KEYS;
+use crate::model::{EncoderKind, Norm};
 use crate::preset::Experiment;
 use crate::views::Normalize;
 
@@ -152,14 +154,20 @@ pub fn export_encoders(
     // Held while writing: refuses a folder another process writes, or one of foreign files.
     let _claim = claim(dir, false)?;
     let mut written = Vec::new();
+    let mut tables = Vec::new();
     for e in encoders {
         let file = format!("{}.safetensors", e.name);
         // Serialised in memory, then written like every other file (burn-store's file
         // writer goes through a 0600 temporary of the safetensors crate).
         let mut store = SafetensorsStore::from_bytes(None)
             .with_to_adapter(BurnToPyTorchAdapter)
+            // The network's own names (`blocks.0...`, `layer1.0...`), not the enum's.
+            .skip_enum_variants(true)
             .metadata("producer", "contrastive-workbench")
             .metadata("input", input_description(e.input, &exp.views.normalize));
+        for (from, to) in TORCHVISION_KEYS {
+            store = store.with_key_remapping(from, to);
+        }
         e.network
             .save_into(&mut store)
             .map_err(|e| anyhow::anyhow!("cannot serialise {file}: {e}"))?;
@@ -167,6 +175,7 @@ pub fn export_encoders(
             .get_bytes()
             .map_err(|e| anyhow::anyhow!("cannot serialise {file}: {e}"))?;
         write_atomically(&dir.join(&file), &bytes)?;
+        tables.push(table_of(&bytes));
         written.push(file);
         let file = format!("{}.bpk", e.name);
         atomically(&dir.join(&file), |tmp| {
@@ -176,18 +185,21 @@ pub fn export_encoders(
                 .map_err(|e| anyhow::anyhow!("{e}"))
         })?;
         written.push(file);
-        let file = format!("{}.onnx", e.name);
-        let doc = input_description(e.input, &exp.views.normalize);
-        let model = super::onnx_export::encoder_model(&e.network, e.input.channels(), &doc);
-        write_atomically(&dir.join(&file), &super::onnx_export::encode(&model))?;
-        written.push(file);
+        // The ONNX graph is written out for the small CNN (ResNet-18 goes to PyTorch).
+        if let Some(network) = e.network.as_small_cnn() {
+            let file = format!("{}.onnx", e.name);
+            let doc = input_description(e.input, &exp.views.normalize);
+            let model = super::onnx_export::encoder_model(network, e.input.channels(), &doc);
+            write_atomically(&dir.join(&file), &super::onnx_export::encode(&model))?;
+            written.push(file);
+        }
     }
 
     let mut texts = vec![
         ("preset.toml", exp.to_toml()),
         ("metrics.csv", metrics.steps_csv()),
         ("eval.csv", metrics.evals_csv()),
-        ("README.md", readme(encoders, exp)),
+        ("README.md", readme(encoders, exp, &tables)),
     ];
     if !metrics.full_evals.is_empty() {
         texts.push(("full_eval.csv", metrics.full_evals_csv()));
@@ -269,7 +281,23 @@ fn tensor_table(channels: &[usize], inputs: usize, norm: Norm) -> String {
     tensors
 }
 
-fn readme(encoders: &[ExportedEncoder], exp: &Experiment) -> String {
+/// Every tensor of a safetensors file with its shape, as a Markdown table, in file order.
+fn table_of(bytes: &[u8]) -> String {
+    let mut table = String::from("| tensor | shape |\n|---|---|\n");
+    if let Ok(file) = safetensors::SafeTensors::deserialize(bytes) {
+        let mut tensors = file.tensors();
+        tensors.sort_by_key(|(_, t)| t.data().as_ptr() as usize);
+        for (name, t) in tensors {
+            table += &format!("| {name} | {:?} |\n", t.shape());
+        }
+    }
+    table
+}
+
+fn readme(encoders: &[ExportedEncoder], exp: &Experiment, tables: &[String]) -> String {
+    if exp.encoder.kind == EncoderKind::Resnet18 {
+        return resnet_readme(encoders, exp, tables);
+    }
     let widths: Vec<Vec<usize>> = encoders.iter().map(|e| e.network.channels()).collect();
     let dim: usize = widths.iter().filter_map(|c| c.last()).sum();
     let mut files = String::new();
@@ -279,7 +307,7 @@ fn readme(encoders: &[ExportedEncoder], exp: &Experiment) -> String {
         let c_in = e.input.channels();
         files += &format!(
             "- `{n}.safetensors`: weights in PyTorch layout and names (float32); `{n}.bpk`: \
-             the same as a burn record (burnpack), for `SmallCnn::load_file`.\n",
+             the same as a burn record (burnpack), for `Encoder::load_file`.\n",
             n = e.name
         );
         sections += &format!(
@@ -358,5 +386,75 @@ def load(path, in_channels, layer_norm, channels):
         name = exp.name,
         method = exp.method.kind,
         dataset = exp.dataset.label(),
+    )
+}
+
+/// The README of a ResNet-18 export: torchvision's names, so torchvision loads it.
+fn resnet_readme(encoders: &[ExportedEncoder], exp: &Experiment, tables: &[String]) -> String {
+    let width = exp.encoder.width;
+    let mut sections = String::new();
+    let mut loads = String::new();
+    for (e, table) in encoders.iter().zip(tables) {
+        sections += &format!(
+            "## `{n}` ({p} parameters)\nInput: {input}.\n\n{table}\n",
+            n = e.name,
+            p = e.network.num_params(),
+            input = input_description(e.input, &exp.views.normalize),
+        );
+        loads += &format!(
+            "{n} = load(\"{n}.safetensors\", in_channels={c})\n",
+            n = e.name,
+            c = e.input.channels()
+        );
+    }
+    let torchvision = if width == RESNET_WIDTH {
+        "torchvision's `resnet18` with the CIFAR stem loads it as it is:"
+    } else {
+        "its width is not torchvision's 64, so torchvision's `resnet18` cannot hold it; the \
+         names and shapes above are torchvision's layout at this width:"
+    };
+    format!(
+        r#"# Exported encoder: {name}
+
+Trained by contrastive-workbench with method `{method}` on `{dataset}`.
+`preset.toml` reproduces the run: `contrastive-workbench train --preset preset.toml`.
+
+## Files
+- `*.safetensors`: weights in torchvision's names and layout (float32); `*.bpk`: the same
+  as a burn record (burnpack).
+- `metrics.csv`, `eval.csv`: the logged training metrics and kNN evaluations.
+- `embeddings.npy`, `embeddings.csv`, `vectors.tsv`, `metadata.tsv`: the held-out images'
+  representations.
+
+## Architecture
+ResNet-18 (He et al. 2016) with the CIFAR stem: conv1 is 3x3 stride 1 padding 1 without
+bias, no max-pool; four stages of two BasicBlocks of widths {w1}, {w2}, {w3}, {w4} (stages 2-4
+start with stride 2 and a 1x1 `downsample`); BatchNorm2d (eps 1e-5); global average pooling;
+no classifier. The representation is the pooled output, {w4}-d.
+
+{sections}## Loading it in PyTorch
+{torchvision}
+```python
+import torch.nn as nn, torchvision
+from safetensors.torch import load_file
+
+def load(path, in_channels=3):
+    model = torchvision.models.resnet18()
+    model.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
+    model.maxpool = nn.Identity()
+    model.fc = nn.Identity()
+    missing, unexpected = model.load_state_dict(load_file(path), strict=False)
+    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing)
+    return model.eval()
+
+{loads}```
+"#,
+        name = exp.name,
+        method = exp.method.kind,
+        dataset = exp.dataset.label(),
+        w1 = width,
+        w2 = 2 * width,
+        w3 = 4 * width,
+        w4 = 8 * width,
     )
 }

@@ -15,7 +15,7 @@ use crate::methods::state::{MethodState, StateError};
 use crate::methods::{
     self, BuildContext, EncoderInput, ExportedEncoder, Method, StepError, StepOutput, TrainBatch,
 };
-use crate::model::SmallCnn;
+use crate::model::Encoder;
 use crate::preset::Experiment;
 
 pub struct FrozenEncoder {
@@ -23,7 +23,7 @@ pub struct FrozenEncoder {
     pub dir: PathBuf,
     /// The preset the run was trained with (its normalisation is the encoder's input's).
     pub experiment: Experiment,
-    encoders: Vec<(&'static str, SmallCnn, EncoderInput)>,
+    encoders: Vec<(&'static str, Encoder, EncoderInput)>,
 }
 
 impl FrozenEncoder {
@@ -112,7 +112,7 @@ impl Method for FrozenEncoder {
         Err(StepError::Frozen)
     }
 
-    fn encoder_ref(&self) -> &SmallCnn {
+    fn encoder_ref(&self) -> &Encoder {
         &self.encoders[0].1
     }
 

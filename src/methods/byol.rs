@@ -13,7 +13,7 @@ use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, 
 use crate::catalogue::settings::{hidden_width, projection_dim};
 use crate::losses::negative_cosine;
 use crate::model::ema::{ema_update, momentum_copy};
-use crate::model::{BnMlp, BnMlpConfig, SmallCnn};
+use crate::model::{BnMlp, BnMlpConfig, Encoder};
 
 crate::settings! {
     /// The settings of this method.
@@ -159,7 +159,7 @@ impl Method for Byol {
             .with_signal("target tau", tau as f32))
     }
 
-    fn encoder_ref(&self) -> &SmallCnn {
+    fn encoder_ref(&self) -> &Encoder {
         &self.online.net().backbone.encoder
     }
 }

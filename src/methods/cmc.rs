@@ -24,7 +24,7 @@ use crate::catalogue::preview::{PreviewColumn, ViewsPreview};
 use crate::losses::{info_nce, l2_normalize};
 use crate::model::lab::rgb_to_lab;
 use crate::model::tensor_io::matrix_to_vec;
-use crate::model::{SmallCnn, SmallCnnConfig};
+use crate::model::{Encoder, EncoderConfig};
 use crate::seeding::{Stream, rng_for};
 use crate::views::Normalize;
 
@@ -133,7 +133,7 @@ fn preview(params: &Params, _image: usize) -> ViewsPreview {
 
 #[derive(Module, Debug)]
 pub struct ViewNet {
-    pub encoder: SmallCnn,
+    pub encoder: Encoder,
     pub fc: Linear,
 }
 
@@ -263,18 +263,12 @@ pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     })
 }
 
-/// Each view's encoder: the experiment's, or with `1/views` of its channels when split.
-pub fn view_encoder(encoder: &SmallCnnConfig, views: usize, split: bool) -> SmallCnnConfig {
-    if !split {
-        return encoder.clone();
-    }
-    SmallCnnConfig {
-        channels: encoder
-            .channels
-            .iter()
-            .map(|c| (c / views).max(1))
-            .collect(),
-        ..encoder.clone()
+/// Each view's encoder: the experiment's, or with `1/views` of its widths when split.
+pub fn view_encoder(encoder: &EncoderConfig, views: usize, split: bool) -> EncoderConfig {
+    if split {
+        encoder.narrowed(views)
+    } else {
+        encoder.clone()
     }
 }
 
@@ -355,7 +349,7 @@ impl Method for Cmc {
             .with_signal("bank entry age (steps)", staleness))
     }
 
-    fn encoder_ref(&self) -> &SmallCnn {
+    fn encoder_ref(&self) -> &Encoder {
         &self.net.net().views[0].encoder
     }
 

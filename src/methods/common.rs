@@ -6,7 +6,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::RngExt;
 
 use super::BuildContext;
-use crate::model::{BnMlp, BnMlpConfig, MlpHead, MlpHeadConfig, SmallCnn};
+use crate::model::{BnMlp, BnMlpConfig, Encoder, MlpHead, MlpHeadConfig};
 use crate::seeding::Rng;
 
 /// Rows `0..n` and `n..2n` of a `[2n, d]` batch: the first and second views.
@@ -22,7 +22,7 @@ pub fn tensor_2d(values: Vec<f32>, rows: usize, cols: usize, device: &Device) ->
 /// The encoder followed by a BatchNorm MLP projector.
 #[derive(Module, Debug)]
 pub struct Backbone {
-    pub encoder: SmallCnn,
+    pub encoder: Encoder,
     pub projector: BnMlp,
 }
 
@@ -68,7 +68,7 @@ pub fn random_unit_rows(count: usize, dim: usize, rng: &mut Rng) -> Vec<f32> {
 /// The encoder followed by SimCLR's MLP head (no BatchNorm).
 #[derive(Module, Debug)]
 pub struct HeadNet {
-    pub encoder: SmallCnn,
+    pub encoder: Encoder,
     pub head: MlpHead,
 }
 

@@ -27,7 +27,7 @@ use crate::catalogue::settings::hidden_width;
 use crate::losses::{info_nce, info_nce_bound};
 use crate::model::autoregressive::{ContextKind, ContextNet};
 use crate::model::patches::{augment_patches, extract_patches};
-use crate::model::{Norm, SmallCnn, SmallCnnConfig};
+use crate::model::{Encoder, EncoderConfig, Norm};
 use crate::seeding::{Stream, rng_for};
 use crate::views::Normalize;
 use crate::views::patch_grid::PatchGrid;
@@ -144,7 +144,7 @@ fn preview(params: &Params, image: usize) -> ViewsPreview {
 
 #[derive(Module, Debug)]
 pub struct CpcNet {
-    pub encoder: SmallCnn,
+    pub encoder: Encoder,
     pub context: ContextNet,
     /// `predictors[k - 1]` is W_k.
     pub predictors: Vec<Linear>,
@@ -184,7 +184,7 @@ pub fn geometry(s: &Settings, image: usize) -> (PatchGrid, usize) {
 pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let (grid, steps) = geometry(&s, ctx.image_size);
-    let encoder = SmallCnnConfig {
+    let encoder = EncoderConfig {
         norm: if s.layer_norm {
             Norm::Layer
         } else {
@@ -296,7 +296,7 @@ impl Method for Cpc {
         Ok(out)
     }
 
-    fn encoder_ref(&self) -> &SmallCnn {
+    fn encoder_ref(&self) -> &Encoder {
         &self.net.net().encoder
     }
 

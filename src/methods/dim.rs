@@ -19,7 +19,7 @@ use crate::catalogue::preview::ViewsPreview;
 use crate::catalogue::settings::hidden_width;
 use crate::losses::{MiEstimator, mi_estimate, prior_discriminator_loss, prior_encoder_loss};
 use crate::model::tensor_io::scalar;
-use crate::model::{MlpHead, MlpHeadConfig, SmallCnn};
+use crate::model::{Encoder, MlpHead, MlpHeadConfig};
 
 const ESTIMATORS: &[&str] = &["jsd", "dv", "infonce"];
 
@@ -124,7 +124,7 @@ fn preview(_: &Params, _image: usize) -> ViewsPreview {
 
 #[derive(Module, Debug)]
 pub struct DimNet {
-    pub encoder: SmallCnn,
+    pub encoder: Encoder,
     /// phi: embeds the global vector for both objectives.
     pub global_critic: MlpHead,
     /// psi: embeds one position of the feature map (local objective).
@@ -171,7 +171,7 @@ pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
 impl Dim {
     fn new(ctx: &BuildContext) -> Self {
         let s = Settings::read(ctx.params);
-        let channels = &ctx.encoder.channels;
+        let channels = ctx.encoder.stage_channels();
         let stage = s.local_stage.min(channels.len().saturating_sub(1));
         let critic = s.critic_dim;
         let head = |input, output| {
@@ -319,7 +319,7 @@ impl Method for Dim {
         Ok(out)
     }
 
-    fn encoder_ref(&self) -> &SmallCnn {
+    fn encoder_ref(&self) -> &Encoder {
         &self.net.net().encoder
     }
 }
@@ -335,7 +335,7 @@ mod tests {
     use super::*;
 
     use crate::methods::{MethodSpec, resolve};
-    use crate::model::SmallCnnConfig;
+    use crate::model::EncoderConfig;
     use crate::preset::TrainSpec;
 
     fn values(t: Tensor<2>) -> Vec<f32> {
@@ -348,9 +348,9 @@ mod tests {
         let spec: MethodSpec =
             toml::from_str("kind = \"dim\"\nglobal_weight = 1.0\nprior_weight = 0.5").unwrap();
         let (_, params) = resolve(&spec).unwrap();
-        let encoder = SmallCnnConfig {
+        let encoder = EncoderConfig {
             channels: vec![8, 16],
-            ..SmallCnnConfig::default()
+            ..EncoderConfig::default()
         };
         let mut dim = Dim::new(&BuildContext {
             device: &device,

@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 
 use super::EncoderInput;
-use crate::model::SmallCnn;
+use crate::model::Encoder;
 use crate::model::lab::rgb_to_lab;
 use crate::model::patches::extract_patches;
 use crate::views::Normalize;
@@ -15,7 +15,7 @@ use crate::views::Normalize;
 /// The representation of normalised RGB `images` `[B, 3, H, W]`: every encoder's output on
 /// its own input (in evaluation mode), concatenated in order. Lab is computed once.
 pub fn embed_with(
-    encoders: &[(&SmallCnn, EncoderInput)],
+    encoders: &[(&Encoder, EncoderInput)],
     images: Tensor<4>,
     normalize: &Normalize,
 ) -> Tensor<2> {

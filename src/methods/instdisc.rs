@@ -15,7 +15,7 @@ use super::persist::{Estimate, Persist};
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::l2_normalize;
-use crate::model::SmallCnn;
+use crate::model::Encoder;
 use crate::model::tensor_io::matrix_to_vec;
 use crate::seeding::{Stream, rng_for};
 
@@ -74,7 +74,7 @@ pub static INFO: MethodInfo = MethodInfo {
 
 #[derive(Module, Debug)]
 pub struct InstDiscNet {
-    pub encoder: SmallCnn,
+    pub encoder: Encoder,
     pub fc: Linear,
 }
 
@@ -184,7 +184,7 @@ impl Method for InstDisc {
             .with_signal("bank entry age (steps)", staleness))
     }
 
-    fn encoder_ref(&self) -> &SmallCnn {
+    fn encoder_ref(&self) -> &Encoder {
         &self.net.net().encoder
     }
 }

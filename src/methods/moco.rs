@@ -20,7 +20,7 @@ use crate::catalogue::settings::{projection_dim, temperature};
 use crate::losses::{info_nce, l2_normalize};
 use crate::model::ema::{ema_update, momentum_copy};
 use crate::model::tensor_io::matrix_to_vec;
-use crate::model::{MlpHead, MlpHeadConfig, SmallCnn};
+use crate::model::{Encoder, MlpHead, MlpHeadConfig};
 use crate::seeding::{Stream, rng_for};
 
 crate::settings! {
@@ -104,7 +104,7 @@ pub static INFO: MethodInfo = MethodInfo {
 /// Encoder plus v1's linear layer or v2's MLP head.
 #[derive(Module, Debug)]
 pub struct MocoNet {
-    pub encoder: SmallCnn,
+    pub encoder: Encoder,
     pub linear: Option<Linear>,
     pub mlp: Option<MlpHead>,
 }
@@ -271,7 +271,7 @@ impl Method for Moco {
             .with_signal("key momentum", self.momentum as f32))
     }
 
-    fn encoder_ref(&self) -> &SmallCnn {
+    fn encoder_ref(&self) -> &Encoder {
         &self.query.net().encoder
     }
 }
@@ -297,9 +297,9 @@ mod tests {
         use burn::tensor::Device;
         // Training-mode BatchNorm (batch statistics) runs on the autodiff device, as keys do.
         let device = Device::flex().autodiff();
-        let encoder = crate::model::SmallCnnConfig {
+        let encoder = crate::model::EncoderConfig {
             channels: vec![4, 8],
-            ..crate::model::SmallCnnConfig::default()
+            ..crate::model::EncoderConfig::default()
         };
         let net = MocoNet {
             encoder: encoder.init(&device),

@@ -40,7 +40,7 @@ pub use crate::catalogue::{
 };
 
 use crate::model::tensor_io::matrix_to_vec;
-use crate::model::{SmallCnn, SmallCnnConfig};
+use crate::model::{Encoder, EncoderConfig};
 use crate::preset::TrainSpec;
 use crate::views::Normalize;
 use crate::views::geometry::ViewGeometry;
@@ -77,7 +77,7 @@ impl EncoderInput {
 pub struct ExportedEncoder {
     /// File stem: `<name>.safetensors`, `<name>.bpk`.
     pub name: &'static str,
-    pub network: SmallCnn,
+    pub network: Encoder,
     pub input: EncoderInput,
 }
 
@@ -173,7 +173,7 @@ pub enum StepError {
 /// Everything a method needs to build itself.
 pub struct BuildContext<'a> {
     pub device: &'a Device,
-    pub encoder: &'a SmallCnnConfig,
+    pub encoder: &'a EncoderConfig,
     pub params: &'a Params,
     pub train: &'a TrainSpec,
     /// Training images in the dataset (memory banks hold one entry per image).
@@ -191,7 +191,7 @@ pub trait Method: Send {
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError>;
 
     /// The encoder being trained (the representation is its output; heads are dropped).
-    fn encoder_ref(&self) -> &SmallCnn;
+    fn encoder_ref(&self) -> &Encoder;
 
     /// Representations of `images` in evaluation mode. `images` live on the non-autodiff
     /// device.
@@ -200,7 +200,7 @@ pub trait Method: Send {
     }
 
     /// A copy of the encoder for export.
-    fn encoder(&self) -> SmallCnn {
+    fn encoder(&self) -> Encoder {
         self.encoder_ref().clone()
     }
 

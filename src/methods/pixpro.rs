@@ -24,7 +24,7 @@ use crate::catalogue::settings::hidden_width;
 use crate::losses::negative_cosine;
 use crate::model::ema::{ema_update, momentum_copy};
 use crate::model::tensor_io::scalar;
-use crate::model::{BnMlp, BnMlpConfig, SmallCnn};
+use crate::model::{BnMlp, BnMlpConfig, Encoder};
 use crate::views::geometry::ViewGeometry;
 
 crate::settings! {
@@ -127,7 +127,7 @@ fn preview(_: &Params, _image: usize) -> ViewsPreview {
 /// the instance branch's projector on the pooled output.
 #[derive(Module, Debug)]
 pub struct PixelBackbone {
-    pub encoder: SmallCnn,
+    pub encoder: Encoder,
     pub projector: BnMlp,
     pub instance_projector: BnMlp,
 }
@@ -145,8 +145,8 @@ struct PixelOutput {
 
 impl PixelBackbone {
     fn forward(&self, x: Tensor<4>) -> PixelOutput {
-        let last = self.encoder.blocks.len() - 1;
-        let (pooled, map) = self.encoder.forward_with_map(x, last);
+        // Past the end: the last stage's map.
+        let (pooled, map) = self.encoder.forward_with_map(x, usize::MAX);
         let [b, c, h, w] = map.dims();
         let rows = map
             .reshape([b, c, h * w])
@@ -336,7 +336,7 @@ impl Method for PixPro {
             .with_signal("target tau", tau as f32))
     }
 
-    fn encoder_ref(&self) -> &SmallCnn {
+    fn encoder_ref(&self) -> &Encoder {
         &self.online.net().backbone.encoder
     }
 }

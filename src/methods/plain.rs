@@ -11,12 +11,12 @@ use super::persist::Persist;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, Signal, StepError, StepOutput, TrainBatch};
 use crate::losses::l2_normalize;
-use crate::model::SmallCnn;
+use crate::model::Encoder;
 
 /// A network that maps a batch of images to the vectors a loss compares.
 pub trait ProjectionNet: Module {
     fn project(&self, images: Tensor<4>) -> Tensor<2>;
-    fn encoder(&self) -> &SmallCnn;
+    fn encoder(&self) -> &Encoder;
 }
 
 impl ProjectionNet for HeadNet {
@@ -24,7 +24,7 @@ impl ProjectionNet for HeadNet {
         self.forward(images)
     }
 
-    fn encoder(&self) -> &SmallCnn {
+    fn encoder(&self) -> &Encoder {
         &self.encoder
     }
 }
@@ -34,7 +34,7 @@ impl ProjectionNet for Backbone {
         self.forward(images)
     }
 
-    fn encoder(&self) -> &SmallCnn {
+    fn encoder(&self) -> &Encoder {
         &self.encoder
     }
 }
@@ -144,7 +144,7 @@ where
         Ok(out)
     }
 
-    fn encoder_ref(&self) -> &SmallCnn {
+    fn encoder_ref(&self) -> &Encoder {
         self.net.net().encoder()
     }
 

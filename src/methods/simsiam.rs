@@ -17,7 +17,7 @@ use crate::catalogue::settings::projection_dim;
 use super::trainable::Trainable;
 use super::{BuildContext, Method, MethodInfo, ParamSpec, StepError, StepOutput, TrainBatch};
 use crate::losses::negative_cosine;
-use crate::model::{BnMlp, BnMlpConfig, SmallCnn};
+use crate::model::{BnMlp, BnMlpConfig, Encoder};
 
 crate::settings! {
     /// The settings of this method.
@@ -195,7 +195,7 @@ impl Method for SimSiam {
         Ok(StepOutput::new(loss, z, self.dim).in_space("projection z"))
     }
 
-    fn encoder_ref(&self) -> &SmallCnn {
+    fn encoder_ref(&self) -> &Encoder {
         &self.net.net().backbone.encoder
     }
 }

@@ -1,5 +1,7 @@
-//! The reference encoder: a small CNN for 32x32 RGB inputs.
+//! The encoder every method trains: the reference small CNN (below) or ResNet-18 with the
+//! CIFAR stem (`resnet`), chosen by a preset's `[encoder] kind`.
 //!
+//! The reference encoder, a small CNN for 32x32 RGB inputs:
 //! conv3x3 3->32 (stride 1) -> 64 (s2) -> 128 (s2) -> 256 (s2), each followed by
 //! BatchNorm (or, with `norm = "layer"`, layer norm over C, H, W: GroupNorm with one group,
 //! as CPC v2 uses so patches of one image cannot share batch statistics) and ReLU, then
@@ -16,6 +18,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::fast_block;
+use super::resnet::ResNet;
 
 /// The normalisation after each convolution.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,28 +78,84 @@ impl ConvBlock {
     }
 }
 
-/// The encoder's shape; the defaults are the reference model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SmallCnnConfig {
-    /// Output channels of each stage; the first stage has stride 1, the rest stride 2.
-    pub channels: Vec<usize>,
-    /// BatchNorm (default) or layer norm after each convolution.
-    #[serde(skip_serializing_if = "Norm::is_batch")]
-    pub norm: Norm,
+/// Which network the encoder is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncoderKind {
+    /// The reference small CNN (`channels`, `norm`).
+    #[default]
+    SmallCnn,
+    /// ResNet-18 with the CIFAR stem (`width`), as published CIFAR-10 tables use.
+    Resnet18,
 }
 
-impl Default for SmallCnnConfig {
+/// The encoder's shape (a preset's `[encoder]`); the defaults are the reference model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncoderConfig {
+    #[serde(skip_serializing_if = "is_small_cnn")]
+    pub kind: EncoderKind,
+    /// Small CNN: output channels of each stage; the first stage has stride 1, the rest
+    /// stride 2.
+    pub channels: Vec<usize>,
+    /// Small CNN: BatchNorm (default) or layer norm after each convolution.
+    #[serde(skip_serializing_if = "Norm::is_batch")]
+    pub norm: Norm,
+    /// ResNet-18: the first stage's width (64 in the paper; stages are w, 2w, 4w, 8w).
+    #[serde(skip_serializing_if = "is_resnet_default_width")]
+    pub width: usize,
+}
+
+fn is_small_cnn(kind: &EncoderKind) -> bool {
+    *kind == EncoderKind::SmallCnn
+}
+
+fn is_resnet_default_width(width: &usize) -> bool {
+    *width == RESNET_WIDTH
+}
+
+/// ResNet-18's standard base width.
+pub const RESNET_WIDTH: usize = 64;
+
+impl Default for EncoderConfig {
     fn default() -> Self {
         Self {
+            kind: EncoderKind::SmallCnn,
             channels: vec![32, 64, 128, 256],
             norm: Norm::Batch,
+            width: RESNET_WIDTH,
         }
     }
 }
 
-impl SmallCnnConfig {
+impl EncoderConfig {
+    /// ResNet-18 of base width `width`.
+    pub fn resnet18(width: usize) -> Self {
+        Self {
+            kind: EncoderKind::Resnet18,
+            width,
+            ..Self::default()
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
+        if self.kind == EncoderKind::Resnet18 {
+            if !(1..=512).contains(&self.width) {
+                return Err(format!(
+                    "encoder.width is {}; ResNet-18's base width must be in 1..=512 (64 is the \
+                     paper's)",
+                    self.width
+                ));
+            }
+            if self.norm != Norm::Batch {
+                return Err(
+                    "encoder.norm = \"layer\" is for the small CNN; ResNet-18 uses \
+                            BatchNorm"
+                        .into(),
+                );
+            }
+            return Ok(());
+        }
         if self.channels.is_empty() || self.channels.len() > 6 {
             return Err(format!(
                 "encoder.channels has {} stages; use 1 to 6",
@@ -111,17 +170,43 @@ impl SmallCnnConfig {
         Ok(())
     }
 
-    /// The representation's dimension.
-    pub fn output_dim(&self) -> usize {
-        self.channels.last().copied().unwrap_or(0)
+    /// Each stage's output channels: stage 0 keeps the image's size, each later one halves
+    /// it (in both networks).
+    pub fn stage_channels(&self) -> Vec<usize> {
+        match self.kind {
+            EncoderKind::SmallCnn => self.channels.clone(),
+            EncoderKind::Resnet18 => (0..4).map(|k| self.width << k).collect(),
+        }
     }
 
-    pub fn init(&self, device: &Device) -> SmallCnn {
+    /// The representation's dimension.
+    pub fn output_dim(&self) -> usize {
+        self.stage_channels().last().copied().unwrap_or(0)
+    }
+
+    /// The same kind of network with every width divided by `parts` (CMC's split).
+    pub fn narrowed(&self, parts: usize) -> Self {
+        let parts = parts.max(1);
+        Self {
+            channels: self.channels.iter().map(|c| (c / parts).max(1)).collect(),
+            width: (self.width / parts).max(1),
+            ..self.clone()
+        }
+    }
+
+    pub fn init(&self, device: &Device) -> Encoder {
         self.init_with_inputs(3, device)
     }
 
     /// The same architecture on `inputs` channels (CMC's L and ab encoders take 1 and 2).
-    pub fn init_with_inputs(&self, inputs: usize, device: &Device) -> SmallCnn {
+    pub fn init_with_inputs(&self, inputs: usize, device: &Device) -> Encoder {
+        match self.kind {
+            EncoderKind::SmallCnn => Encoder::SmallCnn(self.small_cnn(inputs, device)),
+            EncoderKind::Resnet18 => Encoder::ResNet(ResNet::resnet18(inputs, self.width, device)),
+        }
+    }
+
+    fn small_cnn(&self, inputs: usize, device: &Device) -> SmallCnn {
         let mut c_in = inputs;
         let blocks = self
             .channels
@@ -134,6 +219,59 @@ impl SmallCnnConfig {
             })
             .collect();
         SmallCnn { blocks }
+    }
+}
+
+/// The network every method trains; its output is the representation.
+#[derive(Module, Debug)]
+pub enum Encoder {
+    SmallCnn(SmallCnn),
+    ResNet(ResNet),
+}
+
+impl Encoder {
+    /// `[B, C, H, W]` normalised images -> `[B, D]` representations.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        match self {
+            Encoder::SmallCnn(n) => n.forward(x),
+            Encoder::ResNet(n) => n.run(x, None).0,
+        }
+    }
+
+    /// The representation and stage `stage`'s feature map (the last stage's when `stage`
+    /// is past the end).
+    pub fn forward_with_map(&self, x: Tensor<4>, stage: usize) -> (Tensor<2>, Tensor<4>) {
+        match self {
+            Encoder::SmallCnn(n) => n.forward_with_map(x, stage),
+            Encoder::ResNet(n) => {
+                let (pooled, map) = n.run(x, Some(stage.min(3)));
+                (pooled, map.expect("a kept stage yields its map"))
+            }
+        }
+    }
+
+    /// Each stage's output channels.
+    pub fn channels(&self) -> Vec<usize> {
+        match self {
+            Encoder::SmallCnn(n) => n.channels(),
+            Encoder::ResNet(n) => n.channels(),
+        }
+    }
+
+    /// The normalisation its layers use.
+    pub fn norm(&self) -> Norm {
+        match self {
+            Encoder::SmallCnn(n) => n.norm(),
+            Encoder::ResNet(_) => Norm::Batch,
+        }
+    }
+
+    /// The small CNN, for what only it has (the ONNX graph, the fused kernels' bench).
+    pub fn as_small_cnn(&self) -> Option<&SmallCnn> {
+        match self {
+            Encoder::SmallCnn(n) => Some(n),
+            Encoder::ResNet(_) => None,
+        }
     }
 }
 

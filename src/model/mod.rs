@@ -8,7 +8,8 @@ pub mod fast_block;
 pub mod head;
 pub mod lab;
 pub mod patches;
+pub mod resnet;
 pub mod tensor_io;
 
-pub use encoder::{Norm, SmallCnn, SmallCnnConfig};
+pub use encoder::{Encoder, EncoderConfig, EncoderKind, Norm, SmallCnn};
 pub use head::{BnMlp, BnMlpConfig, MlpHead, MlpHeadConfig};

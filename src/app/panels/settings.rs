@@ -6,6 +6,7 @@ use eframe::egui::{self, RichText};
 use crate::app::history::RunStatus;
 use crate::app::workbench::Action;
 use crate::catalogue::{self, MethodSpec, ParamKind, ParamSpec};
+use crate::model::{EncoderConfig, EncoderKind};
 use crate::preset::Experiment;
 use crate::preset::{BackendChoice, OptimizerKind, Schedule};
 
@@ -111,6 +112,7 @@ fn param_widget(ui: &mut egui::Ui, p: &ParamSpec, v: &mut f64) -> bool {
 
 fn training_section(ui: &mut egui::Ui, app: &mut SettingsPanel) {
     ui.heading("Optimisation");
+    encoder_choice(ui, &mut app.experiment.encoder);
     let t = &mut app.experiment.train;
     labelled(ui, "steps", |ui| {
         ui.add(egui::DragValue::new(&mut t.steps).range(1..=1_000_000))
@@ -259,6 +261,34 @@ fn export_section(ui: &mut egui::Ui, app: &mut SettingsPanel, actions: &mut Vec<
                 .interactive(false),
         );
     });
+}
+
+/// The backbone: the reference small CNN or ResNet-18 (CIFAR stem) with its width.
+fn encoder_choice(ui: &mut egui::Ui, encoder: &mut EncoderConfig) {
+    labelled(ui, "encoder", |ui| {
+        egui::ComboBox::from_id_salt("encoder")
+            .selected_text(match encoder.kind {
+                EncoderKind::SmallCnn => "small CNN",
+                EncoderKind::Resnet18 => "ResNet-18",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut encoder.kind, EncoderKind::SmallCnn, "small CNN");
+                ui.selectable_value(&mut encoder.kind, EncoderKind::Resnet18, "ResNet-18");
+            })
+            .response
+            .on_hover_text(
+                "small CNN: the reference 4-stage network (fast on a CPU). ResNet-18 with the \
+                 CIFAR stem (3x3 stride-1 first conv, no max-pool), as published CIFAR-10 \
+                 tables use; exported in torchvision's names. About 60x the small CNN's \
+                 compute per image at width 64.",
+            )
+    });
+    if encoder.kind == EncoderKind::Resnet18 {
+        labelled(ui, "ResNet width", |ui| {
+            ui.add(egui::DragValue::new(&mut encoder.width).range(4..=128))
+                .on_hover_text("The first stage's channels (64 in the paper; stages w, 2w, 4w, 8w)")
+        });
+    }
 }
 
 /// Open an exported encoder (a run folder) to evaluate and project the loaded dataset
