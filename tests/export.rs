@@ -69,7 +69,7 @@ fn safetensors_and_burnpack_round_trip() {
             .collect();
         (t.shape().to_vec(), v)
     };
-    let b0 = &encoder.blocks[0];
+    let b0 = &encoder.as_small_cnn().unwrap().blocks[0];
     let (shape, w) = read("blocks.0.conv.weight");
     assert_eq!(shape, vec![32, 3, 3, 3]);
     assert_eq!(w, values(b0.conv.weight.val()));
@@ -77,17 +77,38 @@ fn safetensors_and_burnpack_round_trip() {
     assert_eq!(shape, vec![256]);
     assert_eq!(
         g,
-        values(encoder.blocks[3].bn.as_ref().unwrap().gamma.val())
+        values(
+            encoder.as_small_cnn().unwrap().blocks[3]
+                .bn
+                .as_ref()
+                .unwrap()
+                .gamma
+                .val()
+        )
     );
     let (_, rv) = read("blocks.1.bn.running_var");
     assert_eq!(
         rv,
-        values(encoder.blocks[1].bn.as_ref().unwrap().running_var.value())
+        values(
+            encoder.as_small_cnn().unwrap().blocks[1]
+                .bn
+                .as_ref()
+                .unwrap()
+                .running_var
+                .value()
+        )
     );
     let (_, bias) = read("blocks.2.conv.bias");
     assert_eq!(
         bias,
-        values(encoder.blocks[2].conv.bias.as_ref().unwrap().val())
+        values(
+            encoder.as_small_cnn().unwrap().blocks[2]
+                .conv
+                .bias
+                .as_ref()
+                .unwrap()
+                .val()
+        )
     );
     // 4 blocks x (conv weight, conv bias, bn weight, bn bias, running mean, running var).
     assert_eq!(st.names().len(), 24, "{:?}", st.names());
@@ -187,12 +208,13 @@ fn cmc_with_three_views_exports_l_a_and_b() {
     let (method, _) = small_method(&spec);
     let names: Vec<&str> = method.export_encoders().iter().map(|e| e.name).collect();
     assert_eq!(names, ["encoder_l", "encoder_a", "encoder_b"]);
-    assert!(
-        method
-            .export_encoders()
-            .iter()
-            .all(|e| e.network.blocks[0].conv.weight.dims()[1] == 1)
-    );
+    assert!(method.export_encoders().iter().all(|e| {
+        e.network.as_small_cnn().unwrap().blocks[0]
+            .conv
+            .weight
+            .dims()[1]
+            == 1
+    }));
     // The representation concatenates the three encoders, each a third as wide (16 / 3).
     let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Default, &Device::flex());
     assert_eq!(method.embed(x).dims(), [2, 3 * 5]);
@@ -246,7 +268,7 @@ fn the_onnx_graph_decodes_with_batchnorm_folded_into_its_convolutions() {
     assert_eq!(dims[1].dim_value, Some(3));
 
     // Folded by hand: W' = W * gamma / sqrt(var + eps), b' = (b - mean) * that + beta.
-    let block = &encoder.blocks[1];
+    let block = &encoder.as_small_cnn().unwrap().blocks[1];
     let bn = block.bn.as_ref().unwrap();
     let (w, b) = (
         values(block.conv.weight.val()),

@@ -10,6 +10,7 @@ mod common;
 use contrastive_workbench::catalogue::{MethodSpec, find, methods};
 use contrastive_workbench::engine::Event;
 use contrastive_workbench::engine::session::run_experiment;
+use contrastive_workbench::model::EncoderConfig;
 
 /// Steps of 64 images each method gets (test-sized; the README lists longer runs).
 const STEPS: u64 = 300;
@@ -33,11 +34,20 @@ static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// kNN gain of `id` after the test budget, at `seed`: (random init, trained).
 fn knn_gain(id: &str, seed: u64) -> (f32, f32) {
+    let encoder = EncoderConfig {
+        channels: vec![16, 32, 64, 128],
+        ..EncoderConfig::default()
+    };
+    knn_gain_with(id, seed, encoder)
+}
+
+/// The same with `encoder` as the backbone.
+fn knn_gain_with(id: &str, seed: u64, encoder: EncoderConfig) -> (f32, f32) {
     let _turn = SEEDED.lock().unwrap_or_else(|p| p.into_inner());
     let info = find(id).unwrap();
     let mut exp = common::tiny_experiment(100, 64, STEPS);
     exp.seed = seed;
-    exp.encoder.channels = vec![16, 32, 64, 128];
+    exp.encoder = encoder;
     exp.method = MethodSpec::with_defaults(info);
     exp.train.log_every = 10;
     exp.eval.every = 50;
@@ -57,6 +67,18 @@ fn knn_gain(id: &str, seed: u64) -> (f32, f32) {
     assert_eq!(tail.last().unwrap().step, STEPS);
     let trained = tail.iter().map(|e| e.knn_top1).sum::<f32>() / LAST_EVALS as f32;
     (baseline, trained)
+}
+
+#[test]
+#[ignore = "slow tier (minutes): cargo test --release -- --ignored"]
+fn simclr_learns_with_resnet18() {
+    // A narrow ResNet-18 (width 8: stages 8-16-32-64), so the budget stays test-sized.
+    let (baseline, trained) = knn_gain_with("simclr", 0, EncoderConfig::resnet18(8));
+    eprintln!("simclr + resnet18(8): kNN top-1 random init {baseline:.3} -> trained {trained:.3}");
+    assert!(
+        trained > baseline + MARGIN,
+        "SimCLR on ResNet-18 did not learn: {baseline} -> {trained}"
+    );
 }
 
 fn check_learns(id: &str) {

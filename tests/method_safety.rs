@@ -60,7 +60,13 @@ fn nan_input_is_refused_and_weights_are_unchanged() {
         4,
         32,
     );
-    let weights = |m: &dyn methods::Method| m.encoder().blocks[0].conv.weight.val().into_data();
+    let weights = |m: &dyn methods::Method| {
+        m.encoder().as_small_cnn().unwrap().blocks[0]
+            .conv
+            .weight
+            .val()
+            .into_data()
+    };
     let before = weights(method.as_ref());
 
     let mut bad = vec![0.1f32; 4 * 3 * 32 * 32];
@@ -131,7 +137,7 @@ fn every_optimiser_updates_the_weights() {
         };
         let mut m = build(info, &params, &device, &small(), &train, 16, 16);
         let weights = |m: &dyn methods::Method| {
-            m.encoder().blocks[1]
+            m.encoder().as_small_cnn().unwrap().blocks[1]
                 .conv
                 .weight
                 .val()
@@ -191,7 +197,13 @@ fn simsiams_predictor_keeps_its_rate_while_the_schedule_decays() {
             8,
             32,
         );
-        let weights = |m: &dyn methods::Method| m.encoder().blocks[0].conv.weight.val().into_data();
+        let weights = |m: &dyn methods::Method| {
+            m.encoder().as_small_cnn().unwrap().blocks[0]
+                .conv
+                .weight
+                .val()
+                .into_data()
+        };
         let encoder_before = weights(method.as_ref());
         // The schedule has decayed to 0: only a fixed-rate predictor still moves, which the
         // next loss on the same batch shows (train-mode BatchNorm uses batch statistics).

@@ -55,6 +55,15 @@ crate::settings! {
             0.0,
             10.0,
         ),
+        /// The reference's instance branch projects and predicts every position of the map
+        /// (1x1-conv MLPs) and pools after; pooling first is the cheaper BYOL-style head.
+        instance_pool_after: bool = ParamSpec::switch(
+            "instance branch pools after its heads",
+            "On (the reference code's way), the instance projector and predictor run at every \
+             position of the feature map and their outputs are averaged; off, the map is \
+             pooled first and the heads see one vector per image (BYOL's way)",
+            true,
+        ),
         tau_base: f64 = ParamSpec::number(
             "target momentum tau_base",
             "EMA coefficient at step 0 (0.99 in the paper); it rises to 1 on a cosine schedule",
@@ -124,12 +133,14 @@ fn preview(_: &Params, _image: usize) -> ViewsPreview {
 }
 
 /// The encoder with a projector applied at every position of its last feature map, and
-/// the instance branch's projector on the pooled output.
+/// the instance branch's projector (per position, or on the pooled output).
 #[derive(Module, Debug)]
 pub struct PixelBackbone {
     pub encoder: Encoder,
     pub projector: BnMlp,
     pub instance_projector: BnMlp,
+    /// Whether the instance heads run per position, pooled after (the reference's order).
+    pub pool_after: bool,
 }
 
 /// What the backbone gives for a batch of views.
@@ -138,9 +149,24 @@ struct PixelOutput {
     pooled: Tensor<2>,
     /// Pixel features `[B, side^2, out]`, positions row-major.
     pixels: Tensor<3>,
-    /// The instance branch's projection `[B, out]`.
-    instance: Tensor<2>,
+    /// The instance branch's projection: `[B, 1, out]` pooled first, `[B, side^2, out]`
+    /// per position when the heads pool after.
+    instance: Tensor<3>,
     side: usize,
+}
+
+/// Each position's row of `[B, P, d]` through `mlp`, then (`pool`) the mean over positions.
+fn per_position(mlp: &BnMlp, x: Tensor<3>) -> Tensor<3> {
+    let [b, p, d] = x.dims();
+    let y = mlp.forward(x.reshape([b * p, d]));
+    let out = y.dims()[1];
+    y.reshape([b, p, out])
+}
+
+/// The mean over positions of `[B, P, d]`: `[B, d]`.
+fn pool_positions(x: Tensor<3>) -> Tensor<2> {
+    let [b, _, d] = x.dims();
+    x.mean_dim(1).reshape([b, d])
 }
 
 impl PixelBackbone {
@@ -152,10 +178,17 @@ impl PixelBackbone {
             .reshape([b, c, h * w])
             .swap_dims(1, 2)
             .reshape([b * h * w, c]);
-        let px = self.projector.forward(rows);
+        let px = self.projector.forward(rows.clone());
         let out = px.dims()[1];
+        let instance = if self.pool_after {
+            per_position(&self.instance_projector, rows.reshape([b, h * w, c]))
+        } else {
+            self.instance_projector
+                .forward(pooled.clone())
+                .unsqueeze_dim(1)
+        };
         PixelOutput {
-            instance: self.instance_projector.forward(pooled.clone()),
+            instance,
             pooled,
             pixels: px.reshape([b, h * w, out]),
             side: h,
@@ -201,6 +234,7 @@ pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
         encoder: ctx.encoder.init(ctx.device),
         projector: mlp(dim),
         instance_projector: mlp(dim),
+        pool_after: s.instance_pool_after,
     };
     let online = PixProOnline {
         backbone: backbone(),
@@ -298,7 +332,7 @@ impl Method for PixPro {
         let side = t.side;
         let t_px = t.pixels.detach();
         let (t1, t2) = (t_px.clone().narrow(0, 0, n), t_px.narrow(0, n, n));
-        let (z1, z2) = halves(t.instance.detach(), n);
+        let (z1, z2) = halves(pool_positions(t.instance.detach()), n);
         let cells = side * side;
         let (g1, g2) = batch.geometry.split_at(n);
         let mask = tensor_3d(
@@ -316,7 +350,9 @@ impl Method for PixPro {
             let mut loss = pixel_consistency(y1, t2, mask.clone())
                 + pixel_consistency(y2, t1, mask.swap_dims(1, 2));
             if instance_weight > 0.0 {
-                let (q1, q2) = halves(net.predictor.forward(o.instance), n);
+                // The predictor sees what the projector gave: per position, or one vector.
+                let q = pool_positions(per_position(&net.predictor, o.instance));
+                let (q1, q2) = halves(q, n);
                 loss = loss + (negative_cosine(q1, z2) + negative_cosine(q2, z1)) * instance_weight;
             }
             (loss, o.pooled)
@@ -352,6 +388,48 @@ mod tests {
             .convert::<f32>()
             .try_into_vec::<f32>()
             .unwrap()
+    }
+
+    #[test]
+    fn the_instance_heads_pool_after_running_at_every_position_by_default() {
+        let d = Device::flex();
+        let encoder = crate::model::EncoderConfig {
+            channels: vec![4, 8],
+            ..Default::default()
+        };
+        let mlp = || {
+            BnMlpConfig {
+                input: 8,
+                hidden: 16,
+                output: 6,
+                layers: 2,
+                bn_last: false,
+            }
+            .init(&d)
+        };
+        let net = PixelBackbone {
+            encoder: encoder.init(&d),
+            projector: mlp(),
+            instance_projector: mlp(),
+            pool_after: true,
+        };
+        let x = Tensor::<4>::random([3, 3, 8, 8], burn::tensor::Distribution::Default, &d);
+        let o = net.forward(x.clone());
+        assert_eq!(o.instance.dims(), [3, 16, 6], "one projection per position");
+        let (_, map) = net.encoder.forward_with_map(x, usize::MAX);
+        let rows = map.reshape([3, 8, 16]).swap_dims(1, 2);
+        let after = pool_positions(per_position(&net.instance_projector, rows));
+        let diff = |a: Tensor<2>, b: Tensor<2>| scalar((a - b).abs().max());
+        assert!(diff(pool_positions(o.instance), after) < 1e-5);
+        // The order matters (the heads are not linear): positions v and -v pool to 0
+        // first, while each goes through the ReLU on its own after.
+        let v = Tensor::<1>::from_floats([1.0, -2.0, 0.5, 3.0, -1.0, 2.0, 0.0, 1.5], &d);
+        let rows = Tensor::cat(vec![v.clone().reshape([1, 1, 8]), -v.reshape([1, 1, 8])], 1);
+        let rows = Tensor::cat(vec![rows.clone(), rows * 0.5], 0);
+        let after = pool_positions(per_position(&net.instance_projector, rows.clone()));
+        let before = net.instance_projector.forward(pool_positions(rows));
+        let gap = diff(after, before);
+        assert!(gap > 1e-2, "{gap}");
     }
 
     #[test]

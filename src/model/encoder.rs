@@ -223,6 +223,9 @@ impl EncoderConfig {
 }
 
 /// The network every method trains; its output is the representation.
+// A method holds one or two of these, so the variants' size difference costs nothing worth
+// a Box (which burn's Module derive does not take).
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Encoder {
     SmallCnn(SmallCnn),

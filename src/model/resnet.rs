@@ -93,15 +93,14 @@ impl ResNet {
         let mut c_in = width;
         let mut stage = |k: usize| {
             let c_out = width << k;
-            let blocks = (0..BLOCKS[k])
+            (0..BLOCKS[k])
                 .map(|i| {
                     let stride = if i == 0 && k > 0 { 2 } else { 1 };
                     let b = BasicBlock::new(c_in, c_out, stride, device);
                     c_in = c_out;
                     b
                 })
-                .collect();
-            blocks
+                .collect::<Vec<_>>()
         };
         let (layer1, layer2, layer3, layer4) = (stage(0), stage(1), stage(2), stage(3));
         Self {

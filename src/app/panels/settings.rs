@@ -279,8 +279,8 @@ fn encoder_choice(ui: &mut egui::Ui, encoder: &mut EncoderConfig) {
             .on_hover_text(
                 "small CNN: the reference 4-stage network (fast on a CPU). ResNet-18 with the \
                  CIFAR stem (3x3 stride-1 first conv, no max-pool), as published CIFAR-10 \
-                 tables use; exported in torchvision's names. About 60x the small CNN's \
-                 compute per image at width 64.",
+                 tables use; exported in torchvision's names. About 40x the small CNN's \
+                 time per image at width 64 on a CPU.",
             )
     });
     if encoder.kind == EncoderKind::Resnet18 {
