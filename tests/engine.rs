@@ -337,3 +337,44 @@ fn every_method_is_measured_on_the_encoder_output_with_its_own_space_beside_it()
         }
     }
 }
+
+#[test]
+fn evaluations_score_each_nuisance_attribute_and_the_projection_carries_them() {
+    let exp = common::tiny_experiment(10, 16, 2);
+    let dataset = exp.dataset.load().unwrap();
+    let (_keep, commands) = crossbeam_channel::bounded(1);
+    let mut frames = Vec::new();
+    let result = contrastive_workbench::engine::session::run_experiment(
+        &exp,
+        &dataset,
+        &commands,
+        &mut |ev| {
+            if let Event::Projection(f) = ev {
+                frames.push(f);
+            }
+        },
+    );
+    assert!(result.failed.is_none(), "{:?}", result.failed);
+    let last = result.metrics.evals.last().unwrap();
+    let names: Vec<&str> = last.attributes.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["colour", "background", "size"]);
+    let first = &result.metrics.evals[0];
+    for (a, b) in last.attributes.iter().zip(&first.attributes) {
+        assert!((0.0..=1.0).contains(&a.top1) && a.chance > 0.0 && a.chance <= 1.0);
+        assert_eq!(
+            a.baseline_top1, b.top1,
+            "{}: the baseline is step 0's",
+            a.name
+        );
+    }
+    // Each projected point carries its image's values.
+    let frame = frames.last().unwrap();
+    for (a, values) in frame.attributes.iter().zip(&dataset.test.attributes) {
+        for (p, &i) in frame.indices.iter().enumerate() {
+            assert_eq!(a.of_point[p], values[i], "{} of point {p}", a.name);
+        }
+    }
+    assert!(result.metrics.evals_csv().starts_with(
+        "step,knn_top1,baseline_top1,knn_colour_top1,knn_background_top1,knn_size_top1\n"
+    ));
+}

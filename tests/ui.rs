@@ -282,6 +282,7 @@ fn clicking_a_projected_point_lists_its_nearest_neighbours() {
         dim: 2,
         knn_correct: vec![true; 5],
         view_pairs: vec![],
+        attributes: Vec::new(),
     };
     h.state_mut().history.apply(Event::Projection(frame));
     h.run_steps(2);
@@ -486,6 +487,12 @@ fn synthetic_run() -> Vec<contrastive_workbench::engine::Event> {
             step: 25 * k,
             knn_top1: 0.3 + 0.05 * k as f32,
             baseline_top1: 0.3,
+            attributes: vec![contrastive_workbench::engine::protocol::AttributeScore {
+                name: "colour".into(),
+                top1: 0.5 - 0.05 * k as f32,
+                baseline_top1: 0.5,
+                chance: 0.2,
+            }],
         }));
     }
     let n = 40;
@@ -513,6 +520,7 @@ fn synthetic_run() -> Vec<contrastive_workbench::engine::Event> {
                 ]
             })
             .collect(),
+        attributes: Vec::new(),
     }));
     // 40 x 40 cells: drawn through the texture path.
     let m = 20;

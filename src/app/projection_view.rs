@@ -33,6 +33,8 @@ pub enum ColourBy {
     /// The first images' two augmented views, view 1 and view 2 in two colours, joined
     /// (PCA only: they are placed with the held-out images' axes).
     View,
+    /// The `k`-th nuisance attribute of the dataset (the shapes' colour, background, size).
+    Attribute(usize),
 }
 
 pub struct ProjectionView {

@@ -54,6 +54,7 @@ mod tests {
             step,
             knn_top1: 0.5,
             baseline_top1: 0.4,
+            attributes: Vec::new(),
         }
     }
 

@@ -204,7 +204,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             let _ = writeln!(
                 out,
                 "{}",
-                serde_json::json!({"step": e.step, "knn_top1": e.knn_top1, "baseline_top1": e.baseline_top1})
+                serde_json::json!({"step": e.step, "knn_top1": e.knn_top1, "baseline_top1": e.baseline_top1, "attributes": e.attributes})
             );
         }
         Event::Probe(p) => {

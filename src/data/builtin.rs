@@ -56,6 +56,7 @@ pub fn load_fashion_mnist_mini(spec: &FashionMnistMiniSpec) -> Result<Dataset, D
         &mut Vec::new(),
     )?;
     Ok(Dataset {
+        attributes: Vec::new(),
         name: "fashion-mnist-mini".into(),
         class_names: FASHION_CLASSES.iter().map(|s| s.to_string()).collect(),
         train,

@@ -113,6 +113,7 @@ pub fn load(spec: &CifarSpec, progress: &LoadProgress) -> Result<Dataset, DataEr
     let test = read(&files.test)?;
     let class_names = class_names(&spec.path, files.variant, spec.labels, classes);
     Ok(Dataset {
+        attributes: Vec::new(),
         name: folder_name(&spec.path),
         class_names,
         train,

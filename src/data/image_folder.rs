@@ -545,6 +545,7 @@ pub fn load(spec: &ImageFolderSpec, progress: &LoadProgress) -> Result<Dataset, 
     }
     report.source_sizes = SizeStats::of(sizes);
     Ok(Dataset {
+        attributes: Vec::new(),
         name: folder_name(&spec.path),
         class_names: scan.class_names,
         train,

@@ -111,6 +111,7 @@ pub fn load(spec: &IdxSpec, progress: &LoadProgress) -> Result<Dataset, DataErro
         (0..10).map(|d| d.to_string()).collect()
     };
     Ok(Dataset {
+        attributes: Vec::new(),
         name: folder_name(&spec.path),
         class_names,
         train,
@@ -214,6 +215,7 @@ pub fn load_idx_pair(
         sources: (0..n)
             .map(|i| format!("{}#{i}", images.display()))
             .collect(),
+        attributes: Vec::new(),
     })
 }
 

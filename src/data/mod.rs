@@ -33,6 +33,9 @@ pub struct ImageSet {
     /// Where each image came from: its file, or `file#record` inside an IDX or CIFAR file.
     /// Empty for generated images.
     pub sources: Vec<String>,
+    /// Per nuisance attribute of the dataset (`Dataset::attributes`), one value index per
+    /// image; empty when the dataset records none.
+    pub attributes: Vec<Vec<u16>>,
 }
 
 impl ImageSet {
@@ -84,10 +87,20 @@ impl ImageSet {
 pub struct Dataset {
     pub name: String,
     pub class_names: Vec<String>,
+    /// Properties of each image other than its class (the shapes' colour, background and
+    /// size), so evaluation can say which of them the representation encodes.
+    pub attributes: Vec<Attribute>,
     pub train: ImageSet,
     pub test: ImageSet,
     /// What the loader skipped or wants the user to know.
     pub report: LoadReport,
+}
+
+/// A nuisance attribute: its name and the names of its values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attribute {
+    pub name: String,
+    pub values: Vec<String>,
 }
 
 /// A file a loader passed over, and why.

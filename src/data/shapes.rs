@@ -4,11 +4,13 @@
 //! on a random background, colours drawn from small palettes, anti-aliased by 4x4
 //! supersampling. Colour carries no label information, so a representation must become
 //! colour-invariant to classify well: this is what makes colour jitter visibly matter.
+//! Each image's colour, background and size third are recorded as nuisance attributes, so
+//! evaluation can show what a representation groups images by when it is not the shape.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{Dataset, ImageSet};
+use super::{Attribute, Dataset, ImageSet};
 use crate::seeding::{Stream, rng_for};
 use rand::RngExt;
 
@@ -45,9 +47,18 @@ impl Default for ShapesSpec {
 pub fn generate(spec: &ShapesSpec) -> Dataset {
     let train = generate_split(spec, 0, spec.train_per_class);
     let test = generate_split(spec, 1, spec.test_per_class);
+    let attribute = |name: &str, values: &[&str]| Attribute {
+        name: name.into(),
+        values: values.iter().map(|v| v.to_string()).collect(),
+    };
     Dataset {
         name: "shapes".into(),
         class_names: CLASSES.iter().map(|s| s.to_string()).collect(),
+        attributes: vec![
+            attribute("colour", &FOREGROUND_NAMES),
+            attribute("background", &BACKGROUND_NAMES),
+            attribute("size", &SIZE_NAMES),
+        ],
         train,
         test,
         report: Default::default(),
@@ -59,30 +70,41 @@ fn generate_split(spec: &ShapesSpec, split: u64, per_class: usize) -> ImageSet {
     let size = spec.size;
     // Interleave classes so any prefix of the split is balanced.
     let labels: Vec<u16> = (0..n).map(|i| (i % CLASSES.len()) as u16).collect();
-    let images: Vec<Vec<u8>> = (0..n)
+    let images: Vec<(Vec<u8>, Nuisance)> = (0..n)
         .into_par_iter()
         .map(|i| render(spec.seed, split, i as u64, labels[i] as usize, size))
         .collect();
+    let of = |pick: fn(&Nuisance) -> u16| images.iter().map(|(_, a)| pick(a)).collect();
     ImageSet {
         size,
-        pixels: images.concat(),
+        attributes: vec![of(|a| a.colour), of(|a| a.background), of(|a| a.size)],
+        pixels: images.into_iter().flat_map(|(p, _)| p).collect(),
         labels,
         // Generated: no file to point to.
         sources: Vec::new(),
     }
 }
 
-/// Renders image `index` of class `class`.
-fn render(seed: u64, split: u64, index: u64, class: usize, size: usize) -> Vec<u8> {
+/// What an image shows besides its class: indices into `FOREGROUND_NAMES`,
+/// `BACKGROUND_NAMES` and `SIZE_NAMES`.
+struct Nuisance {
+    colour: u16,
+    background: u16,
+    size: u16,
+}
+
+/// Renders image `index` of class `class`, with its nuisance attributes.
+fn render(seed: u64, split: u64, index: u64, class: usize, size: usize) -> (Vec<u8>, Nuisance) {
     let mut rng = rng_for(seed, Stream::Dataset, &[split, index]);
     let s = size as f32;
     // Colours come from small palettes, so colour alone cannot tell images apart: many
     // images in a batch share their colours, and a contrastive method has to look at shape.
-    let bg = BACKGROUNDS[rng.random_range(0..BACKGROUNDS.len())];
-    let fg = loop {
-        let c = FOREGROUNDS[rng.random_range(0..FOREGROUNDS.len())];
-        if colour_distance(c, bg) > 0.45 {
-            break c;
+    let background = rng.random_range(0..BACKGROUNDS.len());
+    let bg = BACKGROUNDS[background];
+    let (colour, fg) = loop {
+        let k = rng.random_range(0..FOREGROUNDS.len());
+        if colour_distance(FOREGROUNDS[k], bg) > 0.45 {
+            break (k, FOREGROUNDS[k]);
         }
     };
     // A faint lighting gradient across the background (a strong one is an instance cue
@@ -91,7 +113,8 @@ fn render(seed: u64, split: u64, index: u64, class: usize, size: usize) -> Vec<u
     let bg_a = bg.map(|v| (v * (1.0 + shade)).min(1.0));
     let bg_b = bg.map(|v| v * (1.0 - shade));
     let grad_angle: f32 = rng.random_range(0.0..std::f32::consts::TAU);
-    let radius: f32 = rng.random_range(0.22..0.42) * s;
+    let relative_radius: f32 = rng.random_range(RADIUS.0..RADIUS.1);
+    let radius = relative_radius * s;
     let cx: f32 = rng.random_range(radius * 0.8..s - radius * 0.8);
     let cy: f32 = rng.random_range(radius * 0.8..s - radius * 0.8);
     // Rotation is mild: SimCLR's views do not rotate, so a free angle would be an
@@ -127,8 +150,24 @@ fn render(seed: u64, split: u64, index: u64, class: usize, size: usize) -> Vec<u
             }
         }
     }
-    out
+    let third = (relative_radius - RADIUS.0) / (RADIUS.1 - RADIUS.0) * SIZE_NAMES.len() as f32;
+    let nuisance = Nuisance {
+        colour: colour as u16,
+        background: background as u16,
+        size: (third as usize).min(SIZE_NAMES.len() - 1) as u16,
+    };
+    (out, nuisance)
 }
+
+/// The shape's radius as a fraction of the image side, drawn uniformly.
+const RADIUS: (f32, f32) = (0.22, 0.42);
+
+/// The radius range in equal thirds.
+const SIZE_NAMES: [&str; 3] = ["small", "medium", "large"];
+
+const FOREGROUND_NAMES: [&str; 6] = ["red", "yellow", "green", "blue", "purple", "white"];
+
+const BACKGROUND_NAMES: [&str; 4] = ["dark", "grey", "teal", "brown"];
 
 const FOREGROUNDS: [[f32; 3]; 6] = [
     [0.90, 0.20, 0.20],
@@ -199,6 +238,53 @@ mod tests {
             test_per_class: 2,
             size: 32,
         }
+    }
+
+    #[test]
+    fn nuisance_attributes_are_what_the_pixels_show() {
+        let d = generate(&ShapesSpec {
+            train_per_class: 30,
+            ..small()
+        });
+        let names: Vec<&str> = d.attributes.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["colour", "background", "size"]);
+        let set = &d.train;
+        assert!(set.attributes.iter().all(|a| a.len() == set.len()));
+        let near = |px: &[u8], c: [f32; 3], tol: f32| {
+            px.iter()
+                .zip(c)
+                .all(|(&p, c)| (f32::from(p) / 255.0 - c).abs() < tol)
+        };
+        let (size, mut checked) = (set.size, 0);
+        for i in 0..set.len() {
+            let img = set.image(i);
+            // The background: some corner shows it (within the faint lighting gradient).
+            let bg = BACKGROUNDS[set.attributes[1][i] as usize];
+            let corners = [0, size - 1, size * (size - 1), size * size - 1];
+            assert!(
+                corners
+                    .iter()
+                    .any(|&c| near(&img[3 * c..3 * c + 3], bg, 0.06)),
+                "image {i}: no corner shows background {bg:?}"
+            );
+            // The colour: the most common pixel value other than the background's.
+            let fg = FOREGROUNDS[set.attributes[0][i] as usize];
+            let shape_pixels = img.chunks(3).filter(|p| near(p, fg, 0.01)).count();
+            assert!(shape_pixels > 0, "image {i}: no pixel of colour {fg:?}");
+            checked += 1;
+        }
+        assert_eq!(checked, set.len());
+        // Size thirds: larger thirds cover more pixels on average.
+        let cover = |third: u16| {
+            let (mut sum, mut n) = (0usize, 0usize);
+            for i in (0..set.len()).filter(|&i| set.attributes[2][i] == third) {
+                let fg = FOREGROUNDS[set.attributes[0][i] as usize];
+                sum += set.image(i).chunks(3).filter(|p| near(p, fg, 0.01)).count();
+                n += 1;
+            }
+            sum as f32 / n.max(1) as f32
+        };
+        assert!(cover(0) < cover(1) && cover(1) < cover(2));
     }
 
     #[test]

@@ -75,6 +75,7 @@ pub fn browse_encoder(
         step: 0,
         knn_top1: now.knn_top1,
         baseline_top1: base.knn_top1,
+        attributes: now.attribute_report(&base.attribute_top1()),
     };
     let logged = Event::Eval(eval);
     result.metrics.record(&logged);

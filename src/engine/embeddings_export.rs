@@ -28,6 +28,9 @@ pub struct EmbeddingTable {
     /// Per row: the image's file (see `ImageSet::sources`; empty for generated images).
     pub sources: Vec<String>,
     pub class_names: Vec<String>,
+    /// Nuisance attributes: the name, and each row's value name (the Projector colours by
+    /// any metadata column).
+    pub attributes: Vec<(String, Vec<String>)>,
 }
 
 impl EmbeddingTable {
@@ -56,6 +59,20 @@ impl EmbeddingTable {
                 .map(|&i| images.source(i).to_string())
                 .collect(),
             class_names: dataset.class_names.clone(),
+            attributes: dataset
+                .attributes
+                .iter()
+                .zip(&images.attributes)
+                .map(|(a, values)| {
+                    let name_of = |&i: &usize| {
+                        a.values
+                            .get(usize::from(values[i]))
+                            .cloned()
+                            .unwrap_or_default()
+                    };
+                    (a.name.clone(), indices.iter().map(name_of).collect())
+                })
+                .collect(),
         }
     }
 
@@ -101,15 +118,24 @@ impl EmbeddingTable {
         s
     }
 
-    /// The Projector's metadata: a header, then class, label, split and index per image.
+    /// The Projector's metadata: a header, then class, label, split, index, source and
+    /// each nuisance attribute per image.
     pub fn metadata_tsv(&self) -> String {
-        let mut s = String::from("class\tlabel\tsplit\tindex\tsource\n");
         // Tabs and newlines would break the columns.
         let clean = |t: &str| t.replace(['\t', '\n'], " ");
+        let mut s = String::from("class\tlabel\tsplit\tindex\tsource");
+        for (name, _) in &self.attributes {
+            s += &format!("\t{}", clean(name));
+        }
+        s.push('\n');
         for (r, &(index, label)) in self.rows.iter().enumerate() {
             let class = clean(self.class(label));
             let source = clean(self.sources.get(r).map_or("", String::as_str));
-            s += &format!("{class}\t{label}\t{}\t{index}\t{source}\n", self.split);
+            s += &format!("{class}\t{label}\t{}\t{index}\t{source}", self.split);
+            for (_, values) in &self.attributes {
+                s += &format!("\t{}", clean(values.get(r).map_or("", String::as_str)));
+            }
+            s.push('\n');
         }
         s
     }
@@ -178,6 +204,7 @@ mod tests {
             rows: vec![(0, 1), (7, 0)],
             sources: vec!["a/t-shirt/0.png".into(), String::new()],
             class_names: vec!["cat".into(), "t-shirt, top".into()],
+            attributes: vec![("colour".into(), vec!["red".into(), "blue".into()])],
         }
     }
 
@@ -211,8 +238,8 @@ mod tests {
         assert_eq!(t.vectors_tsv(), "0.5\t-1\n2\t0.25\n");
         assert_eq!(
             t.metadata_tsv(),
-            "class\tlabel\tsplit\tindex\tsource\nt-shirt, top\t1\ttest\t0\ta/t-shirt/0.png\n\
-             cat\t0\ttest\t7\t\n"
+            "class\tlabel\tsplit\tindex\tsource\tcolour\n\
+             t-shirt, top\t1\ttest\t0\ta/t-shirt/0.png\tred\ncat\t0\ttest\t7\t\tblue\n"
         );
     }
 }

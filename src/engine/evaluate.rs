@@ -4,9 +4,11 @@
 use burn::tensor::Device;
 
 use super::ProjectionFrame;
+use super::protocol::{AttributeScore, PointAttribute};
 use crate::data::{Dataset, ImageSet};
 use crate::methods::Method;
-use crate::metrics::{KnnParams, ProbeParams, ProbeScore, knn::knn_predict, linear_probe};
+use crate::metrics::knn::{knn_predict, top1};
+use crate::metrics::{KnnParams, ProbeParams, ProbeScore, linear_probe};
 use crate::model::tensor_io::{images_to_tensor, matrix_to_vec};
 use crate::preset::EvalSpec;
 use crate::projection::{Pca2, pca_2d};
@@ -97,10 +99,33 @@ impl ProbeInputs {
 /// What one evaluation measured.
 pub struct Evaluation {
     pub knn_top1: f32,
+    /// Per nuisance attribute: its name, kNN top-1 and chance level.
+    pub attributes: Vec<(String, f32, f32)>,
     pub frame: ProjectionFrame,
     pub probe_inputs: ProbeInputs,
     /// The PCA the frame's points come from (to place other rows in the same picture).
     pub pca: Pca2,
+}
+
+impl Evaluation {
+    /// The nuisance attributes' scores, against `baselines` (their step-0 accuracies).
+    pub fn attribute_report(&self, baselines: &[f32]) -> Vec<AttributeScore> {
+        self.attributes
+            .iter()
+            .enumerate()
+            .map(|(k, (name, top1, chance))| AttributeScore {
+                name: name.clone(),
+                top1: *top1,
+                baseline_top1: baselines.get(k).copied().unwrap_or(f32::NAN),
+                chance: *chance,
+            })
+            .collect()
+    }
+
+    /// The attributes' accuracies alone (what a later evaluation compares against).
+    pub fn attribute_top1(&self) -> Vec<f32> {
+        self.attributes.iter().map(|a| a.1).collect()
+    }
 }
 
 /// How many held-out images the projection also shows as a pair of augmented views.
@@ -136,6 +161,38 @@ pub fn view_pairs(
     }
     let placed = pca.project(&embedded, dim);
     (0..m).map(|i| [placed[i], placed[m + i]]).collect()
+}
+
+/// For each nuisance attribute of `dataset`: its name, the kNN top-1 of predicting it from
+/// the bank's values of it, and the chance level (the queries' most common value).
+fn attribute_scores(
+    dataset: &Dataset,
+    sample: &EvalSample,
+    bank: &[f32],
+    queries: &[f32],
+    d: usize,
+    params: KnnParams,
+) -> Vec<(String, f32, f32)> {
+    let (train, test) = (&dataset.train.attributes, &dataset.test.attributes);
+    dataset
+        .attributes
+        .iter()
+        .zip(train.iter().zip(test))
+        .map(|(a, (train, test))| {
+            let bank_values: Vec<u16> = sample.bank.iter().map(|&i| train[i]).collect();
+            let truth: Vec<u16> = sample.queries.iter().map(|&i| test[i]).collect();
+            let predicted = knn_predict(bank, &bank_values, queries, d, a.values.len(), params);
+            let mut counts = vec![0usize; a.values.len().max(1)];
+            for &v in &truth {
+                if let Some(c) = counts.get_mut(v as usize) {
+                    *c += 1;
+                }
+            }
+            let chance =
+                counts.iter().copied().max().unwrap_or(0) as f32 / truth.len().max(1) as f32;
+            (a.name.clone(), top1(&predicted, &truth), chance)
+        })
+        .collect()
 }
 
 /// kNN top-1 and a projection of the queries at `step`.
@@ -177,9 +234,25 @@ pub fn evaluate(
         .map(|(p, l)| p == l)
         .collect();
     let acc = knn_correct.iter().filter(|&&c| c).count() as f32 / knn_correct.len().max(1) as f32;
+    let params = KnnParams {
+        k: spec.knn_k,
+        temperature: spec.knn_temperature,
+    };
+    let attributes = attribute_scores(dataset, sample, &bank, &queries, d, params);
     let pca = pca_2d(&queries, d);
+    let point_attributes = dataset
+        .attributes
+        .iter()
+        .zip(&dataset.test.attributes)
+        .map(|(a, values)| PointAttribute {
+            name: a.name.clone(),
+            values: a.values.clone(),
+            of_point: sample.queries.iter().map(|&i| values[i]).collect(),
+        })
+        .collect();
     Evaluation {
         knn_top1: acc,
+        attributes,
         probe_inputs: ProbeInputs {
             step,
             bank,
@@ -199,6 +272,7 @@ pub fn evaluate(
             dim: d,
             knn_correct,
             view_pairs: Vec::new(),
+            attributes: point_attributes,
         },
         pca,
     }

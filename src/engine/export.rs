@@ -134,10 +134,25 @@ impl MetricsLog {
         s
     }
 
+    /// One row per evaluation; each nuisance attribute's kNN top-1 as an extra column.
     pub fn evals_csv(&self) -> String {
-        let mut s = String::from("step,knn_top1,baseline_top1\n");
+        let names: Vec<&str> = self
+            .evals
+            .first()
+            .map(|e| e.attributes.iter().map(|a| a.name.as_str()).collect())
+            .unwrap_or_default();
+        let mut s = String::from("step,knn_top1,baseline_top1");
+        for name in &names {
+            s += &format!(",knn_{name}_top1");
+        }
+        s.push('\n');
         for e in &self.evals {
-            s += &format!("{},{},{}\n", e.step, e.knn_top1, e.baseline_top1);
+            s += &format!("{},{},{}", e.step, e.knn_top1, e.baseline_top1);
+            for k in 0..names.len() {
+                let v = e.attributes.get(k).map_or(f32::NAN, |a| a.top1);
+                s += &format!(",{v}");
+            }
+            s.push('\n');
         }
         s
     }

@@ -97,6 +97,29 @@ pub struct EvalReport {
     pub knn_top1: f32,
     /// The same evaluation of the encoder at initialisation (step 0).
     pub baseline_top1: f32,
+    /// The same kNN predicting each nuisance attribute instead of the class: what else the
+    /// representation groups images by. Empty for datasets without attributes.
+    #[serde(default)]
+    pub attributes: Vec<AttributeScore>,
+}
+
+/// kNN top-1 of one nuisance attribute, with its random-init value and chance level.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttributeScore {
+    pub name: String,
+    pub top1: f32,
+    pub baseline_top1: f32,
+    /// The accuracy of always answering the most common value among the queries.
+    pub chance: f32,
+}
+
+/// One nuisance attribute of the projected points: its name, value names, and each
+/// point's value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PointAttribute {
+    pub name: String,
+    pub values: Vec<String>,
+    pub of_point: Vec<u16>,
 }
 
 /// One kNN setting of the full-split evaluation and its top-1 accuracy.
@@ -194,6 +217,8 @@ pub struct ProjectionFrame {
     /// For the first projected images (parallel to the start of `points`): where their
     /// two augmented views land in the same PCA picture. Empty when not computed.
     pub view_pairs: Vec<[[f32; 2]; 2]>,
+    /// The points' nuisance attributes (the projection can be coloured by each).
+    pub attributes: Vec<PointAttribute>,
 }
 
 /// Trainer -> UI.

@@ -238,6 +238,15 @@ pub fn event_file(exp: &Experiment, log: &MetricsLog) -> Vec<u8> {
                 ("eval/knn_baseline_top1", e.baseline_top1),
             ],
         ));
+        if !e.attributes.is_empty() {
+            let tags: Vec<(String, f32)> = e
+                .attributes
+                .iter()
+                .map(|a| (format!("eval_attribute/knn_{}_top1", a.name), a.top1))
+                .collect();
+            let tagged: Vec<(&str, f32)> = tags.iter().map(|(t, v)| (t.as_str(), *v)).collect();
+            put(scalars(e.step, now, &tagged));
+        }
     }
     for p in &log.probes {
         put(scalars(

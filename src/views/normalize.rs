@@ -122,7 +122,7 @@ mod tests {
             size: 1,
             pixels: vec![255, 0, 0, 51, 0, 102],
             labels: vec![0, 0],
-            sources: Vec::new(),
+            ..ImageSet::default()
         };
         let n = Normalize::of_images(&images);
         assert!(

@@ -50,7 +50,9 @@ def check_embeddings(export_dir, expected):
     assert np.allclose(vectors.astype(np.float32), e, rtol=1e-6, atol=0), "vectors.tsv"
     with open(f"{export_dir}/metadata.tsv") as f:
         meta = f.read().splitlines()
-    assert meta[0].split("\t") == ["class", "label", "split", "index", "source"], meta[0]
+    # The shapes' nuisance attributes follow, one column each (the Projector colours by them).
+    assert meta[0].split("\t") == ["class", "label", "split", "index", "source",
+                                   "colour", "background", "size"], meta[0]
     assert len(meta) == e.shape[0] + 1
     assert [int(m.split("\t")[1]) for m in meta[1:]] == want["labels"], "metadata.tsv labels"
 

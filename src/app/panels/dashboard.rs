@@ -30,6 +30,11 @@ pub fn show(ui: &mut egui::Ui, app: &RunView, actions: &mut Vec<Action>) {
                 .strong(),
         );
     }
+    if let Some(e) = h.log.evals.last()
+        && !e.attributes.is_empty()
+    {
+        ui.label(RichText::new(what_it_groups_by(e)).small());
+    }
     if let Some(m) = h.log.steps.last() {
         let mut line = format!(
             "step {}: positive pairs cos {:.3}, negative pairs cos {:.3}",
@@ -116,6 +121,26 @@ fn past_style(k: usize) -> Style {
         dashed: true,
         colour: Some(class_colour(k + 1)),
     }
+}
+
+/// One line: kNN accuracy of the class and of each nuisance attribute, each beside its
+/// chance level, so "what did it learn?" has an answer on screen.
+fn what_it_groups_by(e: &EvalReport) -> String {
+    let mut line = format!(
+        "step {}: kNN predicts the class {:.0}%",
+        e.step,
+        100.0 * e.knn_top1
+    );
+    for a in &e.attributes {
+        line += &format!(
+            ", {} {:.0}% (chance {:.0}%, random init {:.0}%)",
+            a.name,
+            100.0 * a.top1,
+            100.0 * a.chance,
+            100.0 * a.baseline_top1
+        );
+    }
+    line
 }
 
 /// Which space is collapsing and how: h first, then the method's own space.
@@ -208,6 +233,30 @@ pub fn figures(app: &RunView) -> Vec<Figure> {
         knn.line(&run.label, knn_series(&run.evals), past_style(k));
     }
     knn.line(this("kNN top-1"), knn_series(&h.log.evals), CURRENT);
+    // What else the representation groups by: the same kNN predicting each attribute.
+    let attributes: Vec<String> = h
+        .log
+        .evals
+        .last()
+        .map(|e| e.attributes.iter().map(|a| a.name.clone()).collect())
+        .unwrap_or_default();
+    for (k, name) in attributes.iter().enumerate() {
+        let series = h
+            .log
+            .evals
+            .iter()
+            .filter_map(|e| {
+                e.attributes
+                    .get(k)
+                    .map(|a| [e.step as f64, 100.0 * f64::from(a.top1)])
+            })
+            .collect();
+        knn.line(
+            format!("kNN {name} (not the class)"),
+            series,
+            past_style(k + 1),
+        );
+    }
     if let Some(b) = h.log.evals.first() {
         knn.reference("random init", 100.0 * f64::from(b.baseline_top1));
     }

@@ -121,6 +121,14 @@ fn controls(ui: &mut egui::Ui, app: &mut ProjectionPanel) {
                  evaluation), joined: a short line is a positive pair the encoder keeps \
                  together. PCA only.",
             );
+        for (k, a) in app.dataset.attributes.iter().enumerate() {
+            let a = a.name.as_str();
+            ui.selectable_value(&mut v.colour, ColourBy::Attribute(k), a)
+                .on_hover_text(format!(
+                    "Each image's {a}, a property other than its class: clusters of one {a} \
+                     mean the representation groups images by {a}."
+                ));
+        }
         if let Some(kind) = v.mode.layout() {
             ui.separator();
             let mut paused = v.layout_paused;
@@ -246,6 +254,19 @@ fn draw_points(
                 p.points(
                     Points::new(name, PlotPoints::from(pts))
                         .color(colour)
+                        .radius(2.5),
+                );
+            }
+        }
+        ColourBy::Attribute(k) => {
+            let Some(a) = frame.attributes.get(k) else {
+                return;
+            };
+            for (value, name) in a.values.iter().enumerate() {
+                let pts = series(&|i| a.of_point.get(i).is_some_and(|&v| v as usize == value));
+                p.points(
+                    Points::new(name.clone(), PlotPoints::from(pts))
+                        .color(class_colour(value))
                         .radius(2.5),
                 );
             }

@@ -19,16 +19,27 @@ pub struct Evaluator<'a> {
     device: Device,
     /// The step-0 accuracy (NaN until measured; a resumed run brings its own).
     baseline: f32,
+    /// The step-0 accuracy of each nuisance attribute.
+    attribute_baselines: Vec<f32>,
 }
 
 impl<'a> Evaluator<'a> {
-    pub fn new(exp: &'a Experiment, dataset: &'a Dataset, device: Device, baseline: f32) -> Self {
+    /// `first`: a resumed run's first evaluation, whose baselines it keeps.
+    pub fn new(
+        exp: &'a Experiment,
+        dataset: &'a Dataset,
+        device: Device,
+        first: Option<&EvalReport>,
+    ) -> Self {
         Self {
             exp,
             dataset,
             sample: EvalSample::new(dataset, &exp.eval, exp.seed),
             device,
-            baseline,
+            baseline: first.map_or(f32::NAN, |e| e.baseline_top1),
+            attribute_baselines: first.map_or(Vec::new(), |e| {
+                e.attributes.iter().map(|a| a.baseline_top1).collect()
+            }),
         }
     }
 
@@ -54,11 +65,13 @@ impl<'a> Evaluator<'a> {
         );
         if step == 0 {
             self.baseline = evaluation.knn_top1;
+            self.attribute_baselines = evaluation.attribute_top1();
         }
         let report = EvalReport {
             step,
             knn_top1: evaluation.knn_top1,
             baseline_top1: self.baseline,
+            attributes: evaluation.attribute_report(&self.attribute_baselines),
         };
         let logged = Event::Eval(report);
         log.record(&logged);

@@ -179,11 +179,9 @@ impl<'a> Session<'a> {
         for message in warnings {
             emit(Event::Warning { message });
         }
-        // A resumed run's baseline is its first evaluation's.
-        let baseline = resume
-            .as_ref()
-            .and_then(|c| c.metrics.evals.first())
-            .map_or(f32::NAN, |e| e.baseline_top1);
+        // A resumed run's baselines are its first evaluation's.
+        let first_eval = resume.as_ref().and_then(|c| c.metrics.evals.first());
+        let evaluator = Evaluator::new(exp, dataset, device.clone(), first_eval);
         result.device = Some(device.clone());
         let temperature = method.logit_temperature();
         result.method = Some(method);
@@ -192,7 +190,7 @@ impl<'a> Session<'a> {
             dataset,
             options,
             cadence: Cadence::new(exp, options),
-            evaluator: Evaluator::new(exp, dataset, device, baseline),
+            evaluator,
             // Linear probes at initialisation (the baseline), at the end and on demand.
             probes: ProbeRunner::new(dataset.class_names.clone()),
             train_device,
