@@ -711,3 +711,34 @@ fn step_takes_one_training_step_from_a_pause() {
         a.status == RunStatus::Finished { stopped: true }
     });
 }
+
+#[test]
+fn the_speed_limit_slows_a_running_class_demo_and_lifts_again() {
+    let mut h = harness(common::tiny_experiment(8, 16, 100_000));
+    h.run_steps(1);
+    h.get_by_label("speed").click();
+    h.run_steps(3);
+    h.get_by_label("2 steps/s").click();
+    h.run_steps(1);
+    assert_eq!(h.state().speed_limit, Some(2.0));
+    h.get_by_label("Start").click();
+    h.run_steps(1);
+    step_until(&mut h, "a logged step", |a| !a.history.log.steps.is_empty());
+    // Logged every step: the windows the trainer reports last 1/2 s on average.
+    step_until(&mut h, "a few steps", |a| a.history.last_step() >= 5);
+    let steps = &h.state().history.log.steps[1..];
+    let mean_gap = steps.iter().map(|m| 1.0 / m.steps_per_sec).sum::<f32>() / steps.len() as f32;
+    assert!(
+        mean_gap > 0.4,
+        "{mean_gap} s per step under a 2 steps/s limit"
+    );
+    h.get_by_label("speed").click();
+    h.run_steps(3);
+    h.get_by_label("full speed").click();
+    h.run_steps(1);
+    assert_eq!(h.state().speed_limit, None);
+    h.get_by_label("Stop").click();
+    step_until(&mut h, "the stop", |a| {
+        a.status == RunStatus::Finished { stopped: true }
+    });
+}

@@ -61,6 +61,8 @@ pub enum Action {
     Resume,
     /// One training step, then pause.
     Step,
+    /// At most this many training steps per second (`None`: full speed).
+    SpeedLimit(Option<f32>),
     Stop,
     Export(PathBuf),
     /// Load in the background; the current dataset stays until it succeeds.
@@ -138,6 +140,8 @@ pub struct WorkbenchApp {
     /// Checkpoint into the export folder every this many steps, on stop and at the end
     /// (0: no checkpoints).
     pub checkpoint_every: u64,
+    /// Training steps per second at most, so a class can follow (`None`: full speed).
+    pub speed_limit: Option<f32>,
     trainer: Option<TrainerHandle>,
     pub textures: TextureCache,
     pub projection_view: ProjectionView,
@@ -198,6 +202,7 @@ impl WorkbenchApp {
             export_dir,
             encoder_dir: String::new(),
             checkpoint_every: 200,
+            speed_limit: None,
             trainer: None,
             textures: TextureCache::default(),
             projection_view: ProjectionView::default(),
@@ -259,6 +264,10 @@ impl WorkbenchApp {
             Action::Pause => self.send(Command::Pause),
             Action::Resume => self.send(Command::Resume),
             Action::Step => self.send(Command::Step),
+            Action::SpeedLimit(limit) => {
+                self.speed_limit = limit;
+                self.send(Command::SpeedLimit(limit));
+            }
             Action::Stop => self.send(Command::Stop),
             Action::Probe => self.send(Command::Probe),
             Action::OpenEncoder(dir) => self.open_encoder(dir),
@@ -343,6 +352,9 @@ impl WorkbenchApp {
             options,
             Arc::new(move || ctx.request_repaint()),
         ));
+        if self.speed_limit.is_some() {
+            self.send(Command::SpeedLimit(self.speed_limit));
+        }
     }
 
     /// Whether the export folder holds a checkpoint to resume. Looked up on the disk when

@@ -18,6 +18,8 @@ pub enum Command {
     Export(PathBuf),
     /// Train a linear probe on the latest evaluation's features (on its own thread).
     Probe,
+    /// At most this many steps per second (`None`: full speed), so a class can follow.
+    SpeedLimit(Option<f32>),
 }
 
 /// Where training runs, and why that backend was chosen.

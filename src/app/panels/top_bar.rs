@@ -103,7 +103,40 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
     ui.add_space(2.0);
 }
 
+/// The speed limits offered (steps per second; `None` is full speed).
+const SPEEDS: [(Option<f32>, &str); 5] = [
+    (None, "full speed"),
+    (Some(10.0), "10 steps/s"),
+    (Some(2.0), "2 steps/s"),
+    (Some(1.0), "1 step/s"),
+    (Some(0.2), "1 step / 5 s"),
+];
+
+fn speed_control(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
+    let name = |limit: Option<f32>| {
+        SPEEDS.iter().find(|(l, _)| *l == limit).map_or_else(
+            || format!("{:.1} steps/s", limit.unwrap_or(0.0)),
+            |(_, n)| n.to_string(),
+        )
+    };
+    egui::ComboBox::from_label("speed")
+        .selected_text(name(app.speed_limit))
+        .show_ui(ui, |ui| {
+            for (limit, text) in SPEEDS {
+                if ui
+                    .selectable_label(app.speed_limit == limit, text)
+                    .clicked()
+                {
+                    actions.push(Action::SpeedLimit(limit));
+                }
+            }
+        })
+        .response
+        .on_hover_text("Slow training down so a class can follow each step; applies at once");
+}
+
 fn run_controls(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
+    speed_control(ui, app, actions);
     match app.status {
         RunStatus::Running => {
             if ui.button("Pause").clicked() {

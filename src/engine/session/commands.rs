@@ -23,7 +23,7 @@ impl super::Session<'_> {
         emit: &mut dyn FnMut(Event),
     ) -> Flow {
         let (exp, dataset) = (self.exp, self.dataset);
-        let (result, probes) = (&mut self.result, &mut self.probes);
+        let (result, probes, pace) = (&mut self.result, &mut self.probes, &mut self.pace);
         let mut paused = start_paused;
         if paused {
             emit(Event::Paused { step });
@@ -67,6 +67,7 @@ impl super::Session<'_> {
                     let _ = export_and_report(&dir, exp, dataset, result, emit);
                 }
                 Command::Probe => probes.start_latest(),
+                Command::SpeedLimit(limit) => pace.set(limit),
             }
         }
     }

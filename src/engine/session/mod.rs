@@ -11,6 +11,7 @@
 pub mod cadence;
 pub mod commands;
 pub mod evaluation;
+pub mod pace;
 pub mod prepare;
 pub mod resume;
 pub mod step_report;
@@ -125,6 +126,8 @@ struct Session<'a> {
     resume: Option<crate::engine::checkpoint::Checkpoint>,
     claims: Vec<RunFolderClaim>,
     uses_local_crops: bool,
+    /// The speed limit a class can follow (`Command::SpeedLimit`).
+    pace: pace::Pace,
     result: RunResult,
 }
 
@@ -198,6 +201,7 @@ impl<'a> Session<'a> {
             resume,
             claims,
             uses_local_crops,
+            pace: pace::Pace::default(),
             result,
         }
     }
@@ -281,6 +285,10 @@ impl<'a> Session<'a> {
                     Flow::Stop => return Some((step, true)),
                     Flow::StepThenPause => pause_next = true,
                     Flow::Continue => {}
+                }
+                if !pause_next && !self.pace.wait(commands) {
+                    // A command came while waiting for the speed limit: apply it first.
+                    continue;
                 }
                 let views = prefetch
                     .next_batch()
