@@ -92,8 +92,16 @@ fn a_write_that_fails_mid_run_stops_it_and_says_so_on_stdout() {
         let stepped = line.contains("\"step\":2,");
         seen.push(line);
         if stepped {
-            std::fs::remove_file(out_dir.join("checkpoint.safetensors")).ok();
-            std::fs::create_dir(out_dir.join("checkpoint.safetensors")).unwrap();
+            // The trainer may rename a new checkpoint in between: try until the folder wins.
+            let target = out_dir.join("checkpoint.safetensors");
+            let mut tries = 0;
+            while {
+                std::fs::remove_file(&target).ok();
+                std::fs::create_dir(&target).is_err()
+            } {
+                tries += 1;
+                assert!(tries < 100, "the checkpoint kept coming back");
+            }
             std::fs::write(out_dir.join("checkpoint.safetensors/keep"), "x").unwrap();
             break;
         }

@@ -31,6 +31,11 @@ fn the_main_window_builds_with_its_panels() {
     h.get_by_label("Dataset");
     h.get_by_label("Views");
     h.get_by_label("Training");
+    // A new user sees the images first, with a hint of what to press.
+    assert_eq!(h.state().tab, Tab::Dataset);
+    h.get_by_label_contains("New here?");
+    h.get_by_label("Training").click();
+    h.run_steps(2);
     h.get_by_label_contains("Press Start");
     assert_eq!(h.state().status, RunStatus::Idle);
 }
@@ -269,6 +274,7 @@ fn clicking_a_projected_point_lists_its_nearest_neighbours() {
     use contrastive_workbench::app::panels::projection::PLOT_LABEL;
     use contrastive_workbench::engine::{Event, ProjectionFrame};
     let mut h = harness(Experiment::default());
+    h.state_mut().tab = Tab::Training;
     h.run_steps(1);
     // Five held-out images laid out symmetrically, so image 12 sits at the plot's centre.
     // Embeddings: image 12 = (1, 0); 10 is closest to it (cos 0.8), then 13 (cos 0), ...
@@ -562,6 +568,7 @@ fn dashboard_snapshot() {
         .wgpu()
         .build_eframe(|cc| WorkbenchApp::new(cc.egui_ctx.clone(), Experiment::default()));
     h.state_mut().export_dir = "runs/snapshot".into();
+    h.state_mut().tab = Tab::Training;
     h.run_steps(1);
     for ev in synthetic_run() {
         h.state_mut().history.apply(ev);

@@ -192,7 +192,8 @@ impl WorkbenchApp {
             inspection: None,
             dataset_path,
             browse: BrowseState::default(),
-            tab: Tab::Training,
+            // A new user sees pictures first (the Dataset tab), not empty plots.
+            tab: Tab::Dataset,
             status: RunStatus::Idle,
             history: RunHistory::default(),
             run_label: String::new(),
@@ -409,7 +410,14 @@ impl WorkbenchApp {
     }
 
     /// Archives the current run's curves for comparison and clears the dashboard.
+    /// Whether a run (or an encoder's evaluation) has been started in this window.
+    pub fn has_run(&self) -> bool {
+        self.runs_started > 0
+    }
+
     fn begin_run(&mut self, label: String) {
+        // A run is watched on the Training tab, wherever Start was pressed.
+        self.tab = Tab::Training;
         let old = std::mem::take(&mut self.history);
         let old_label = std::mem::replace(&mut self.run_label, label);
         archive(&mut self.past_runs, old_label, old.log.steps, old.log.evals);

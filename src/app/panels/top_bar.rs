@@ -100,6 +100,17 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
             );
         }
     });
+    if !app.has_run() && !app.status.is_active() {
+        ui.label(
+            RichText::new(
+                "New here? These are the training images. The Views tab shows the pairs of \
+                 augmented views a method learns from; press Start to train and watch it learn \
+                 on the Training tab.",
+            )
+            .small()
+            .color(Color32::from_rgb(140, 190, 240)),
+        );
+    }
     ui.add_space(2.0);
 }
 
