@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod data;
 pub mod engine;
+pub mod lessons;
 pub mod losses;
 pub mod methods;
 pub mod metrics;

@@ -366,3 +366,17 @@ fn a_missing_preset_is_reported_once_with_its_reason() {
         "the reason is printed once: {err}"
     );
 }
+
+#[test]
+fn an_unknown_lesson_is_refused_before_a_window_opens() {
+    let out = std::process::Command::new(BIN)
+        .args(["--lesson", "no-such-lesson"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no lesson named \"no-such-lesson\"") && stderr.contains("loss-ladder"),
+        "{stderr}"
+    );
+}

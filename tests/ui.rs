@@ -749,3 +749,71 @@ fn the_speed_limit_slows_a_running_class_demo_and_lifts_again() {
         a.status == RunStatus::Finished { stopped: true }
     });
 }
+
+#[test]
+fn a_lesson_opens_from_the_menu_sets_up_each_step_and_closes() {
+    let mut h = harness(Experiment::default());
+    h.run_steps(1);
+    h.get_by_label("Lessons").click();
+    h.run_steps(2);
+    h.get_by_label("3. Why colour jitter matters").click();
+    h.run_steps(2);
+    let jitter_on = |app: &WorkbenchApp| {
+        app.experiment
+            .views
+            .view1
+            .steps
+            .iter()
+            .any(|t| t.op() == "color-jitter" && t.enabled())
+    };
+    assert!(
+        !jitter_on(h.state()),
+        "the lesson starts without colour jitter"
+    );
+    assert_eq!(h.state().tab, Tab::Training);
+    h.get_by_label_contains("step 1 of 2: Without colour jitter");
+    h.get_by_label("Next").click();
+    h.run_steps(2);
+    assert!(jitter_on(h.state()), "step 2 turns it back on");
+    h.get_by_label_contains("step 2 of 2");
+    h.get_by_label("Close lesson").click();
+    h.run_steps(2);
+    assert!(h.state().lesson.is_none());
+}
+
+#[test]
+fn every_lesson_runs_start_to_end_in_the_window() {
+    for lesson in contrastive_workbench::lessons::lessons() {
+        let mut h = harness(Experiment::default());
+        h.run_steps(1);
+        h.state_mut().open_lesson(lesson.id).unwrap();
+        for k in 0..lesson.steps.len() {
+            h.run_steps(1);
+            h.get_by_label_contains(&format!("step {} of {}", k + 1, lesson.steps.len()));
+            // A classroom run, cut to a test's size; the step's own settings stay.
+            let exp = &mut h.state_mut().experiment;
+            exp.train.steps = 3;
+            exp.train.warmup_steps = 0;
+            exp.train.batch_size = 16;
+            exp.eval.every = 3;
+            exp.eval.bank_size = 200;
+            exp.eval.query_size = 100;
+            h.get_by_label("Start").click();
+            h.run_steps(1);
+            step_until(&mut h, "the lesson's run to finish", |a| {
+                matches!(a.status, RunStatus::Finished { .. } | RunStatus::Failed(_))
+            });
+            assert_eq!(
+                h.state().status,
+                RunStatus::Finished { stopped: false },
+                "{} step {}",
+                lesson.id,
+                k + 1
+            );
+            if k + 1 < lesson.steps.len() {
+                h.get_by_label("Next").click();
+                h.run_steps(1);
+            }
+        }
+    }
+}

@@ -9,6 +9,7 @@ pub mod figure;
 pub mod frame_times;
 pub mod history;
 pub mod layout_worker;
+pub mod lesson_state;
 pub mod palette;
 pub mod panels;
 pub mod persisted;
@@ -30,6 +31,8 @@ pub use workbench::{Action, Tab, WorkbenchApp};
 #[derive(Debug, Default)]
 pub struct LaunchOptions {
     pub preset: Option<PathBuf>,
+    /// A built-in lesson to open (it replaces the experiment).
+    pub lesson: Option<String>,
     pub screenshot: Option<ScreenshotPlan>,
 }
 
@@ -40,6 +43,11 @@ pub fn launch(opts: LaunchOptions) -> anyhow::Result<()> {
         Some(p) => Some(crate::preset::Experiment::load(p)?),
         None => None,
     };
+    // An unknown lesson is refused before any window opens.
+    if let Some(id) = &opts.lesson {
+        crate::lessons::find(id).map_err(anyhow::Error::msg)?;
+    }
+    let lesson = opts.lesson;
     let screenshot = opts.screenshot;
     let native = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()
@@ -71,6 +79,9 @@ pub fn launch(opts: LaunchOptions) -> anyhow::Result<()> {
                 }
                 (None, preset) => WorkbenchApp::new(ctx, preset.unwrap_or_default()),
             };
+            if let Some(id) = &lesson {
+                app.open_lesson(id).map_err(|e| anyhow::anyhow!(e))?;
+            }
             if let Some(plan) = screenshot {
                 app.enable_screenshot(plan);
             }

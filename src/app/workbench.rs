@@ -63,6 +63,11 @@ pub enum Action {
     Step,
     /// At most this many training steps per second (`None`: full speed).
     SpeedLimit(Option<f32>),
+    /// Open a built-in lesson by id.
+    OpenLesson(&'static str),
+    /// Move within the open lesson (1: Next, -1: Back).
+    LessonStep(isize),
+    CloseLesson,
     Stop,
     Export(PathBuf),
     /// Load in the background; the current dataset stays until it succeeds.
@@ -142,6 +147,8 @@ pub struct WorkbenchApp {
     pub checkpoint_every: u64,
     /// Training steps per second at most, so a class can follow (`None`: full speed).
     pub speed_limit: Option<f32>,
+    /// The lesson being followed, and where.
+    pub lesson: Option<crate::lessons::LessonProgress>,
     trainer: Option<TrainerHandle>,
     pub textures: TextureCache,
     pub projection_view: ProjectionView,
@@ -204,6 +211,7 @@ impl WorkbenchApp {
             encoder_dir: String::new(),
             checkpoint_every: 200,
             speed_limit: None,
+            lesson: None,
             trainer: None,
             textures: TextureCache::default(),
             projection_view: ProjectionView::default(),
@@ -265,6 +273,13 @@ impl WorkbenchApp {
             Action::Pause => self.send(Command::Pause),
             Action::Resume => self.send(Command::Resume),
             Action::Step => self.send(Command::Step),
+            Action::OpenLesson(id) => {
+                if let Err(e) = self.open_lesson(id) {
+                    self.dataset_error = Some(e);
+                }
+            }
+            Action::LessonStep(by) => self.move_in_lesson(by),
+            Action::CloseLesson => self.lesson = None,
             Action::SpeedLimit(limit) => {
                 self.speed_limit = limit;
                 self.send(Command::SpeedLimit(limit));
@@ -606,6 +621,9 @@ impl eframe::App for WorkbenchApp {
                 }
             });
             ui.separator();
+            if let Some(progress) = &self.lesson {
+                panels::lesson::show(ui, progress, &self.status, &mut actions);
+            }
             match self.tab {
                 Tab::Dataset => panels::dataset::show(
                     ui,

@@ -25,6 +25,10 @@ pub struct Cli {
     /// Preset to open the window with (default: SimCLR on the built-in shapes).
     #[arg(long, global = true)]
     pub preset: Option<PathBuf>,
+    /// Open the window on a built-in lesson (what-is-a-positive-pair, simclr-clusters,
+    /// why-colour-jitter, temperature, collapse, do-we-need-negatives, loss-ladder).
+    #[arg(long, global = true)]
+    pub lesson: Option<String>,
     #[command(subcommand)]
     pub command: Option<Commands>,
 }
@@ -158,6 +162,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         None => app::launch(LaunchOptions {
             preset: cli.preset,
+            lesson: cli.lesson,
             screenshot: None,
         }),
         Some(Commands::Screenshot {
@@ -170,6 +175,7 @@ pub fn run(cli: Cli) -> ExitCode {
             pairs,
         }) => app::launch(LaunchOptions {
             preset: cli.preset,
+            lesson: cli.lesson,
             screenshot: Some(app::ScreenshotPlan {
                 path: out,
                 after_steps: steps,

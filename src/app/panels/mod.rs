@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod dataset;
 pub mod drop_target;
 pub mod heatmap;
+pub mod lesson;
 pub mod method_diagram;
 pub mod pipeline_editor;
 pub mod probe;

@@ -105,7 +105,7 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
             RichText::new(
                 "New here? These are the training images. The Views tab shows the pairs of \
                  augmented views a method learns from; press Start to train and watch it learn \
-                 on the Training tab.",
+                 on the Training tab, or open a guided lesson from Lessons.",
             )
             .small()
             .color(Color32::from_rgb(140, 190, 240)),
@@ -146,7 +146,22 @@ fn speed_control(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action
         .on_hover_text("Slow training down so a class can follow each step; applies at once");
 }
 
+/// The built-in lessons, each opened at its first step.
+fn lessons_menu(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
+    ui.add_enabled_ui(!app.status.is_active(), |ui| {
+        ui.menu_button("Lessons", |ui| {
+            for (k, lesson) in crate::lessons::lessons().iter().enumerate() {
+                if ui.button(format!("{}. {}", k + 1, lesson.title)).clicked() {
+                    actions.push(Action::OpenLesson(lesson.id));
+                    ui.close();
+                }
+            }
+        });
+    });
+}
+
 fn run_controls(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
+    lessons_menu(ui, app, actions);
     speed_control(ui, app, actions);
     match app.status {
         RunStatus::Running => {

@@ -1,0 +1,287 @@
+//! The seven built-in lessons' texts and set-ups.
+
+use super::{Lesson, LessonStep};
+use crate::catalogue::{MethodSpec, find};
+use crate::preset::Experiment;
+
+/// The window's default (SimCLR on shapes) at a classroom budget: short enough to watch
+/// end to end, evaluated often so the curves and the projection move.
+fn classroom() -> Experiment {
+    let mut e = Experiment::default();
+    e.train.steps = 300;
+    e.train.warmup_steps = 10;
+    e.train.log_every = 5;
+    e.eval.every = 25;
+    e.eval.bank_size = 2000;
+    e.eval.query_size = 400;
+    e
+}
+
+/// Method `id` at its defaults, with `params` changed.
+fn method(exp: &mut Experiment, id: &str, params: &[(&str, toml::Value)]) {
+    let info = find(id).expect("lessons name catalogued methods");
+    let mut spec = MethodSpec::with_defaults(info);
+    for (k, v) in params {
+        spec.params.insert((*k).into(), v.clone());
+    }
+    exp.method = spec;
+}
+
+/// Turns every transform `op` of both views on or off.
+fn transform(exp: &mut Experiment, op: &str, on: bool) {
+    for view in [&mut exp.views.view1, &mut exp.views.view2] {
+        for t in view.steps.iter_mut().filter(|t| t.op() == op) {
+            *t.enabled_mut() = on;
+        }
+    }
+}
+
+fn float(v: f64) -> toml::Value {
+    toml::Value::Float(v)
+}
+
+pub static LESSONS: &[Lesson] = &[
+    Lesson {
+        id: "what-is-a-positive-pair",
+        title: "What a positive pair is",
+        start: classroom,
+        steps: &[
+            LessonStep {
+                title: "Two views of one image",
+                text: "Each row shows one training image and two random augmentations of it. \
+                       The two views are a positive pair: the encoder is trained to give them \
+                       nearby representations, and to keep them apart from every other image's \
+                       views. Press Resample to draw new augmentations.",
+                tab: "views",
+                setup: None,
+            },
+            LessonStep {
+                title: "One augmentation at a time",
+                text: "Open Edit views... and untick every transform but the crop: the pairs now \
+                       differ only in where they were cut. Tick colour jitter back on, then \
+                       greyscale and blur, one at a time, and watch what each adds. Whatever the \
+                       augmentations change, the representation learns to ignore.",
+                tab: "views",
+                setup: None,
+            },
+            LessonStep {
+                title: "What the pairs are for",
+                text: "A good pair changes what should not matter (colour, position, size) and \
+                       keeps what should (the shape). Too weak, and the task is trivial; too \
+                       strong, and the two views no longer show the same thing. The next lessons \
+                       train on these pairs.",
+                tab: "views",
+                setup: None,
+            },
+        ],
+    },
+    Lesson {
+        id: "simclr-clusters",
+        title: "SimCLR: watch class clusters form",
+        start: classroom,
+        steps: &[
+            LessonStep {
+                title: "Start training",
+                text: "Press Start. SimCLR trains on pairs of views; no label is used. Left: the \
+                       loss and the kNN accuracy (a held-out image is labelled by its nearest \
+                       training images). Right: the held-out images' representations in 2-D.",
+                tab: "training",
+                setup: None,
+            },
+            LessonStep {
+                title: "The projection",
+                text: "Colour: class. As the kNN curve rises above the dashed random-init line, \
+                       points of one shape gather. Switch the projection to t-SNE for a clearer \
+                       picture, and click a point to see its nearest neighbours' images.",
+                tab: "training",
+                setup: None,
+            },
+            LessonStep {
+                title: "What else it groups by",
+                text: "Colour the projection by colour, background or size instead. The line \
+                       above the plots says how well kNN predicts each of them: clusters that \
+                       follow an attribute rather than the class mean the representation has \
+                       learned that attribute.",
+                tab: "training",
+                setup: None,
+            },
+        ],
+    },
+    Lesson {
+        id: "why-colour-jitter",
+        title: "Why colour jitter matters",
+        start: || {
+            let mut e = classroom();
+            transform(&mut e, "color-jitter", false);
+            transform(&mut e, "grayscale", false);
+            e
+        },
+        steps: &[
+            LessonStep {
+                title: "Without colour jitter",
+                text: "This run's views keep their colours (colour jitter and greyscale are off). \
+                       Press Start, then colour the projection by colour: the two views of an \
+                       image always share a colour, so colour alone tells them apart from most \
+                       other images, and the representation groups images by colour.",
+                tab: "training",
+                setup: None,
+            },
+            LessonStep {
+                title: "With colour jitter",
+                text: "Colour jitter and greyscale are back on for the next run. Press Start \
+                       again: now colour no longer matches between a pair's views, so the encoder \
+                       has to use the shape. Compare the colour and class kNN figures of the two \
+                       runs (Compare with earlier runs overlays the first).",
+                tab: "training",
+                setup: Some(|e| {
+                    transform(e, "color-jitter", true);
+                    transform(e, "grayscale", true);
+                }),
+            },
+        ],
+    },
+    Lesson {
+        id: "temperature",
+        title: "Temperature",
+        start: || {
+            let mut e = classroom();
+            method(&mut e, "simclr", &[("temperature", float(0.05))]);
+            e
+        },
+        steps: &[
+            LessonStep {
+                title: "t = 0.05",
+                text: "A low temperature makes the softmax sharp: the hardest negatives dominate \
+                       the loss. Press Start and watch the alignment-uniformity plane.",
+                tab: "training",
+                setup: None,
+            },
+            LessonStep {
+                title: "t = 0.2",
+                text: "The temperature is now 0.2 (SimCLR's default here). Press Start; the \
+                       earlier run stays on the plane for comparison.",
+                tab: "training",
+                setup: Some(|e| method(e, "simclr", &[("temperature", float(0.2))])),
+            },
+            LessonStep {
+                title: "t = 1.0",
+                text: "At 1.0 every negative counts almost equally. Press Start and compare the \
+                       three paths: lower left (aligned and uniform) is better; the kNN curves \
+                       say which temperature separated the classes best.",
+                tab: "training",
+                setup: Some(|e| method(e, "simclr", &[("temperature", float(1.0))])),
+            },
+        ],
+    },
+    Lesson {
+        id: "collapse",
+        title: "Collapse: SimSiam without the stop-gradient",
+        start: || {
+            let mut e = classroom();
+            method(
+                &mut e,
+                "simsiam",
+                &[("stop_gradient", toml::Value::Boolean(false))],
+            );
+            e.train.learning_rate = 0.03;
+            e
+        },
+        steps: &[
+            LessonStep {
+                title: "No stop-gradient",
+                text: "SimSiam has no negatives; what keeps it from mapping every image to one \
+                       point is the stop-gradient on its target branch. It is off in this run. \
+                       Press Start: the embedding std falls far below 1/sqrt(d), the effective \
+                       rank drops, and the COLLAPSE alarm fires.",
+                tab: "training",
+                setup: None,
+            },
+            LessonStep {
+                title: "With the stop-gradient",
+                text: "The stop-gradient is back on. Press Start: the std stays near the healthy \
+                       line and the kNN accuracy rises.",
+                tab: "training",
+                setup: Some(|e| {
+                    method(
+                        e,
+                        "simsiam",
+                        &[("stop_gradient", toml::Value::Boolean(true))],
+                    );
+                }),
+            },
+        ],
+    },
+    Lesson {
+        id: "do-we-need-negatives",
+        title: "Do we need negatives? SimCLR against BYOL",
+        start: classroom,
+        steps: &[
+            LessonStep {
+                title: "SimCLR: negatives",
+                text: "SimCLR pushes every other image in the batch away. Press Start and note \
+                       where the kNN curve ends.",
+                tab: "training",
+                setup: None,
+            },
+            LessonStep {
+                title: "BYOL: no negatives",
+                text: "BYOL only pulls a view's prediction toward a slowly moving target network's \
+                       view; nothing pushes images apart, yet it does not collapse. Press Start \
+                       and compare the two runs' kNN and uniformity.",
+                tab: "training",
+                setup: Some(|e| method(e, "byol", &[])),
+            },
+        ],
+    },
+    Lesson {
+        id: "loss-ladder",
+        title: "The loss ladder: margin, triplet, NCE, InfoNCE",
+        start: || {
+            let mut e = classroom();
+            method(&mut e, "hadsell", &[]);
+            e
+        },
+        steps: &[
+            LessonStep {
+                title: "Margin contrastive",
+                text: "Hadsell et al. 2006: pull positive pairs together, push negative pairs \
+                       until they are a margin apart. Press Start.",
+                tab: "training",
+                setup: None,
+            },
+            LessonStep {
+                title: "Triplet",
+                text: "Schroff et al. 2015: an anchor must be closer to its positive than to a \
+                       negative, by a margin. Press Start and compare.",
+                tab: "training",
+                setup: Some(|e| method(e, "triplet", &[])),
+            },
+            LessonStep {
+                title: "NCE",
+                text: "Binary NCE: each pair is classified as positive or noise on its own. Press \
+                       Start.",
+                tab: "training",
+                setup: Some(|e| {
+                    method(
+                        e,
+                        "nce",
+                        &[("estimator", toml::Value::String("nce".into()))],
+                    );
+                }),
+            },
+            LessonStep {
+                title: "InfoNCE",
+                text: "InfoNCE: the positive must win a softmax over all the negatives at once. \
+                       Press Start and compare the four runs' kNN curves.",
+                tab: "training",
+                setup: Some(|e| {
+                    method(
+                        e,
+                        "nce",
+                        &[("estimator", toml::Value::String("infonce".into()))],
+                    );
+                }),
+            },
+        ],
+    },
+];
