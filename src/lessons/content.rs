@@ -57,8 +57,8 @@ pub static LESSONS: &[Lesson] = &[
             },
             LessonStep {
                 title: "One augmentation at a time",
-                text: "Open Edit views... and untick every transform but the crop: the pairs now \
-                       differ only in where they were cut. Tick colour jitter back on, then \
+                text: "Untick every transform but the crop (the box before each one's name, in \
+                       both views): the pairs now differ only in where they were cut. Tick colour jitter back on, then \
                        greyscale and blur, one at a time, and watch what each adds. Whatever the \
                        augmentations change, the representation learns to ignore.",
                 tab: "views",
