@@ -817,3 +817,30 @@ fn every_lesson_runs_start_to_end_in_the_window() {
         }
     }
 }
+
+#[test]
+fn the_classroom_view_hides_the_settings_and_presents_larger() {
+    let mut h = harness(Experiment::default());
+    h.run_steps(2);
+    h.get_by_label("method");
+    h.get_by_label("Hide settings").click();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label("method").is_none(),
+        "the settings panel is hidden"
+    );
+    h.get_by_label("Show settings").click();
+    h.run_steps(2);
+    h.get_by_label("method");
+    h.get_by_label("Present").click();
+    h.run_steps(2);
+    assert!(h.state().presenting);
+    assert!(
+        (h.ctx.zoom_factor() - 1.4).abs() < 1e-6,
+        "{}",
+        h.ctx.zoom_factor()
+    );
+    h.get_by_label("Present").click();
+    h.run_steps(2);
+    assert_eq!(h.ctx.zoom_factor(), 1.0);
+}

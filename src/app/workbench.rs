@@ -53,6 +53,9 @@ impl Tab {
     }
 }
 
+/// How much larger presentation mode draws the window.
+const PRESENTING_ZOOM: f32 = 1.4;
+
 /// What a panel asks the app to do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
@@ -63,6 +66,10 @@ pub enum Action {
     Step,
     /// At most this many training steps per second (`None`: full speed).
     SpeedLimit(Option<f32>),
+    /// Show or hide the settings panel (classroom view).
+    ToggleSettings,
+    /// Draw everything larger (for a projector), or back to normal.
+    TogglePresenting,
     /// Open a built-in lesson by id.
     OpenLesson(&'static str),
     /// Move within the open lesson (1: Next, -1: Back).
@@ -155,6 +162,10 @@ pub struct WorkbenchApp {
     /// Build time of recent frames (F12 shows p50/p99 in the top bar).
     pub frame_times: FrameTimes,
     pub show_frame_times: bool,
+    /// Classroom view: the settings panel hidden, so the class sees the pictures.
+    pub hide_settings: bool,
+    /// Presentation mode: everything drawn larger, for a projector.
+    pub presenting: bool,
     /// A saved plot picture's outcome, written by the screenshot callback.
     plot_saved: Arc<Mutex<Option<String>>>,
     screenshot: Option<ScreenshotState>,
@@ -217,6 +228,8 @@ impl WorkbenchApp {
             projection_view: ProjectionView::default(),
             frame_times: FrameTimes::default(),
             show_frame_times: false,
+            hide_settings: false,
+            presenting: false,
             plot_saved: Arc::default(),
             checkpoint_seen: None,
             screenshot: None,
@@ -280,6 +293,15 @@ impl WorkbenchApp {
             }
             Action::LessonStep(by) => self.move_in_lesson(by),
             Action::CloseLesson => self.lesson = None,
+            Action::ToggleSettings => self.hide_settings = !self.hide_settings,
+            Action::TogglePresenting => {
+                self.presenting = !self.presenting;
+                self.ctx.set_zoom_factor(if self.presenting {
+                    PRESENTING_ZOOM
+                } else {
+                    1.0
+                });
+            }
             Action::SpeedLimit(limit) => {
                 self.speed_limit = limit;
                 self.send(Command::SpeedLimit(limit));
@@ -595,23 +617,25 @@ impl eframe::App for WorkbenchApp {
         let mut actions = Vec::new();
         panels::drop_target::show(ui.ctx(), &mut actions);
         egui::Panel::top("top_bar").show(ui, |ui| panels::top_bar::show(ui, self, &mut actions));
-        egui::Panel::left("settings")
-            .default_size(320.0)
-            .show(ui, |ui| {
-                let has_checkpoint = self.has_checkpoint();
-                panels::settings::show(
-                    ui,
-                    &mut panels::settings::SettingsPanel {
-                        status: &self.status,
-                        experiment: &mut self.experiment,
-                        export_dir: &mut self.export_dir,
-                        checkpoint_every: &mut self.checkpoint_every,
-                        encoder_dir: &mut self.encoder_dir,
-                        has_checkpoint,
-                    },
-                    &mut actions,
-                )
-            });
+        if !self.hide_settings {
+            egui::Panel::left("settings")
+                .default_size(320.0)
+                .show(ui, |ui| {
+                    let has_checkpoint = self.has_checkpoint();
+                    panels::settings::show(
+                        ui,
+                        &mut panels::settings::SettingsPanel {
+                            status: &self.status,
+                            experiment: &mut self.experiment,
+                            export_dir: &mut self.export_dir,
+                            checkpoint_every: &mut self.checkpoint_every,
+                            encoder_dir: &mut self.encoder_dir,
+                            has_checkpoint,
+                        },
+                        &mut actions,
+                    )
+                });
+        }
         egui::CentralPanel::default().show(ui, |ui| {
             ui.horizontal(|ui| {
                 for t in Tab::ALL {

@@ -160,8 +160,32 @@ fn lessons_menu(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>
     });
 }
 
+/// The classroom toggles: hide the settings, draw larger.
+fn classroom_controls(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
+    let settings = if app.hide_settings {
+        "Show settings"
+    } else {
+        "Hide settings"
+    };
+    if ui
+        .button(settings)
+        .on_hover_text("Classroom view: the settings panel out of the way")
+        .clicked()
+    {
+        actions.push(Action::ToggleSettings);
+    }
+    if ui
+        .selectable_label(app.presenting, "Present")
+        .on_hover_text("Larger type and plots, for a projector")
+        .clicked()
+    {
+        actions.push(Action::TogglePresenting);
+    }
+}
+
 fn run_controls(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
     lessons_menu(ui, app, actions);
+    classroom_controls(ui, app, actions);
     speed_control(ui, app, actions);
     match app.status {
         RunStatus::Running => {
