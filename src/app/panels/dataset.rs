@@ -211,6 +211,21 @@ fn summary(ui: &mut egui::Ui, d: &Dataset) {
             .on_hover_text("train / held-out images");
         }
     });
+    if !d.attributes.is_empty() {
+        let described: Vec<String> = d
+            .attributes
+            .iter()
+            .map(|a| format!("{} ({})", a.name, a.values.join(", ")))
+            .collect();
+        ui.label(
+            RichText::new(format!(
+                "Besides the class, each image records: {}. The projection can be coloured by \
+                 each, and evaluation says how well kNN predicts each.",
+                described.join("; ")
+            ))
+            .small(),
+        );
+    }
     for w in &d.report.warnings {
         ui.label(RichText::new(w).color(WARN).small());
     }
