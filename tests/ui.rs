@@ -844,3 +844,37 @@ fn the_classroom_view_hides_the_settings_and_presents_larger() {
     h.run_steps(2);
     assert_eq!(h.ctx.zoom_factor(), 1.0);
 }
+
+#[test]
+fn the_loss_explorer_drags_a_point_and_the_loss_follows() {
+    use contrastive_workbench::app::panels::loss_explorer::CIRCLE_LABEL;
+    use contrastive_workbench::engine::loss_explorer::nt_xent_probe;
+    let mut h = harness(Experiment::default());
+    h.run_steps(1);
+    h.get_by_label("Loss explorer").click();
+    h.run_steps(2);
+    let start = h.state().loss_explorer.points();
+    let loss = nt_xent_probe(&start, 0.5).loss;
+    h.get_by_label_contains(&format!("loss {loss:.4}"));
+    // Drag image 1's first view (angle -0.25) onto its second view (angle 0.25).
+    let rect = h.get_by_label(CIRCLE_LABEL).rect();
+    let (centre, radius) = (rect.center(), rect.width() * 0.38);
+    let at = |a: f32| egui::pos2(centre.x + radius * a.cos(), centre.y - radius * a.sin());
+    h.drag_at(at(-0.25));
+    h.run_steps(1);
+    for k in 1..=5 {
+        h.hover_at(at(-0.25 + 0.1 * k as f32));
+        h.run_steps(1);
+    }
+    h.drop_at(at(0.24));
+    h.run_steps(2);
+    let moved = h.state().loss_explorer.angles[0];
+    assert!((moved - 0.24).abs() < 0.05, "point 0 at {moved}");
+    let after = nt_xent_probe(&h.state().loss_explorer.points(), 0.5).loss;
+    assert!(
+        after < loss,
+        "bringing a positive pair together lowers the loss: {loss} -> {after}"
+    );
+    h.get_by_label_contains(&format!("loss {after:.4}"));
+    h.get_by_label_contains("(positive)");
+}

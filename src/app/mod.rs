@@ -10,6 +10,7 @@ pub mod frame_times;
 pub mod history;
 pub mod layout_worker;
 pub mod lesson_state;
+pub mod loss_explorer;
 pub mod palette;
 pub mod panels;
 pub mod persisted;

@@ -33,16 +33,19 @@ pub enum Tab {
     Dataset,
     Views,
     Training,
+    /// The NT-Xent explorer.
+    Loss,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 3] = [Tab::Dataset, Tab::Views, Tab::Training];
+    pub const ALL: [Tab; 4] = [Tab::Dataset, Tab::Views, Tab::Training, Tab::Loss];
 
     pub fn label(self) -> &'static str {
         match self {
             Tab::Dataset => "Dataset",
             Tab::Views => "Views",
             Tab::Training => "Training",
+            Tab::Loss => "Loss explorer",
         }
     }
 
@@ -156,6 +159,7 @@ pub struct WorkbenchApp {
     pub speed_limit: Option<f32>,
     /// The lesson being followed, and where.
     pub lesson: Option<crate::lessons::LessonProgress>,
+    pub loss_explorer: crate::app::loss_explorer::LossExplorer,
     trainer: Option<TrainerHandle>,
     pub textures: TextureCache,
     pub projection_view: ProjectionView,
@@ -223,6 +227,7 @@ impl WorkbenchApp {
             checkpoint_every: 200,
             speed_limit: None,
             lesson: None,
+            loss_explorer: Default::default(),
             trainer: None,
             textures: TextureCache::default(),
             projection_view: ProjectionView::default(),
@@ -689,6 +694,7 @@ impl eframe::App for WorkbenchApp {
                         &mut actions,
                     );
                 }
+                Tab::Loss => panels::loss_explorer::show(ui, &mut self.loss_explorer),
             }
         });
         if let Some(shot) = &mut self.screenshot {

@@ -12,6 +12,7 @@ pub mod event_queue;
 pub mod export;
 pub mod frozen_encoder;
 pub mod full_evaluation;
+pub mod loss_explorer;
 pub mod onnx_export;
 pub mod onnx_proto;
 pub mod peak_memory;

@@ -7,6 +7,7 @@ pub mod dataset;
 pub mod drop_target;
 pub mod heatmap;
 pub mod lesson;
+pub mod loss_explorer;
 pub mod method_diagram;
 pub mod pipeline_editor;
 pub mod probe;
