@@ -380,3 +380,21 @@ fn an_unknown_lesson_is_refused_before_a_window_opens() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_classroom_file_that_does_not_read_is_refused_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("class.toml");
+    std::fs::write(&path, "[classroom]\nlesson = \"temperature\"\nstep = 7\n").unwrap();
+    let out = std::process::Command::new(BIN)
+        .arg("--classroom")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("class.toml: classroom.step is 7"),
+        "{stderr}"
+    );
+}

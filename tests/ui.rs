@@ -878,3 +878,64 @@ fn the_loss_explorer_drags_a_point_and_the_loss_follows() {
     h.get_by_label_contains(&format!("loss {after:.4}"));
     h.get_by_label_contains("(positive)");
 }
+
+/// A file dropped on the window, as the native integration hands it over.
+#[derive(Debug)]
+struct DroppedPath(std::path::PathBuf);
+
+impl egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn a_teachers_classroom_file_opens_where_it_was_saved_when_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut teacher = harness(Experiment::default());
+    teacher.state_mut().export_dir = dir.path().display().to_string();
+    teacher.run_steps(1);
+    teacher.state_mut().open_lesson("temperature").unwrap();
+    teacher.run_steps(1);
+    teacher.get_by_label("Next").click();
+    teacher.run_steps(2);
+    teacher.get_by_label("Hide settings").click();
+    teacher.run_steps(2);
+    teacher.get_by_label("Save classroom file").click();
+    teacher.run_steps(2);
+    let path = dir.path().join("classroom.toml");
+    assert!(
+        path.exists(),
+        "{:?}",
+        teacher.state().history.export_message
+    );
+    let saved = teacher.state().experiment.clone();
+
+    // A student's window: the file dropped on it.
+    let mut student = harness(Experiment::default());
+    student.run_steps(1);
+    student
+        .input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(DroppedPath(path)));
+    student.run_steps(3);
+    let app = student.state();
+    assert_eq!(
+        app.experiment, saved,
+        "the experiment as the teacher left it"
+    );
+    assert_eq!(
+        app.lesson.map(|p| (p.lesson, p.step)),
+        Some(("temperature", 1))
+    );
+    assert!(app.hide_settings);
+    student.get_by_label_contains("step 2 of 3: t = 0.2");
+    assert!(
+        student.query_by_label("method").is_none(),
+        "settings hidden"
+    );
+}

@@ -1,7 +1,10 @@
 //! Opening a lesson in the window and moving through its steps: each step shows its tab
 //! and, while no run is going, sets the experiment up for its run.
 
-use crate::app::workbench::{Action, Tab, WorkbenchApp};
+use std::path::Path;
+
+use crate::app::workbench::{Action, PRESENTING_ZOOM, Tab, WorkbenchApp};
+use crate::lessons::classroom_file::{Classroom, ClassroomFile};
 use crate::lessons::{LessonProgress, find};
 
 impl WorkbenchApp {
@@ -52,5 +55,48 @@ impl WorkbenchApp {
         {
             setup(&mut self.experiment);
         }
+    }
+
+    /// What a classroom file of this window would hold: the experiment, the lesson step,
+    /// what is hidden.
+    pub fn classroom_file(&self) -> ClassroomFile {
+        ClassroomFile {
+            classroom: Classroom {
+                lesson: self.lesson.map(|p| p.lesson.to_string()),
+                step: self.lesson.map_or(0, |p| p.step),
+                hide_settings: self.hide_settings,
+                presenting: self.presenting,
+            },
+            experiment: self.experiment.clone(),
+        }
+    }
+
+    /// Opens a classroom file (or a plain preset): its experiment as it was saved (a
+    /// step's set-up is not applied again), its lesson step, its hidden controls.
+    pub fn open_classroom(&mut self, path: &Path) -> Result<(), String> {
+        if self.status.is_active() {
+            return Err("stop the run before opening a classroom file".into());
+        }
+        let file = ClassroomFile::load(path)?;
+        if file.experiment.dataset != self.experiment.dataset {
+            self.apply(Action::LoadDataset(file.experiment.dataset.clone()));
+        }
+        self.experiment = file.experiment;
+        let c = file.classroom;
+        self.lesson = match &c.lesson {
+            Some(id) => Some(LessonProgress {
+                lesson: find(id)?.id,
+                step: c.step,
+            }),
+            None => None,
+        };
+        if let Some(tab) = self.lesson.and_then(|p| Tab::parse(p.current().tab)) {
+            self.tab = tab;
+        }
+        self.hide_settings = c.hide_settings;
+        self.presenting = c.presenting;
+        self.ctx()
+            .set_zoom_factor(if c.presenting { PRESENTING_ZOOM } else { 1.0 });
+        Ok(())
     }
 }

@@ -34,6 +34,8 @@ pub struct LaunchOptions {
     pub preset: Option<PathBuf>,
     /// A built-in lesson to open (it replaces the experiment).
     pub lesson: Option<String>,
+    /// A classroom file to open (it replaces the experiment; after `lesson`).
+    pub classroom: Option<PathBuf>,
     pub screenshot: Option<ScreenshotPlan>,
 }
 
@@ -48,7 +50,11 @@ pub fn launch(opts: LaunchOptions) -> anyhow::Result<()> {
     if let Some(id) = &opts.lesson {
         crate::lessons::find(id).map_err(anyhow::Error::msg)?;
     }
-    let lesson = opts.lesson;
+    // So is a classroom file that does not read.
+    if let Some(path) = &opts.classroom {
+        crate::lessons::classroom_file::ClassroomFile::load(path).map_err(anyhow::Error::msg)?;
+    }
+    let (lesson, classroom) = (opts.lesson, opts.classroom);
     let screenshot = opts.screenshot;
     let native = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()
@@ -82,6 +88,9 @@ pub fn launch(opts: LaunchOptions) -> anyhow::Result<()> {
             };
             if let Some(id) = &lesson {
                 app.open_lesson(id).map_err(|e| anyhow::anyhow!(e))?;
+            }
+            if let Some(path) = &classroom {
+                app.open_classroom(path).map_err(|e| anyhow::anyhow!(e))?;
             }
             if let Some(plan) = screenshot {
                 app.enable_screenshot(plan);

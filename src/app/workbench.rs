@@ -57,7 +57,7 @@ impl Tab {
 }
 
 /// How much larger presentation mode draws the window.
-const PRESENTING_ZOOM: f32 = 1.4;
+pub const PRESENTING_ZOOM: f32 = 1.4;
 
 /// What a panel asks the app to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,6 +73,11 @@ pub enum Action {
     ToggleSettings,
     /// Draw everything larger (for a projector), or back to normal.
     TogglePresenting,
+    /// Write the window's classroom file (experiment, lesson step, hidden controls) as
+    /// `classroom.toml` in the export folder.
+    SaveClassroom,
+    /// Open a classroom file or a preset.
+    OpenClassroom(PathBuf),
     /// Open a built-in lesson by id.
     OpenLesson(&'static str),
     /// Move within the open lesson (1: Next, -1: Back).
@@ -299,6 +304,20 @@ impl WorkbenchApp {
             Action::LessonStep(by) => self.move_in_lesson(by),
             Action::CloseLesson => self.lesson = None,
             Action::ToggleSettings => self.hide_settings = !self.hide_settings,
+            Action::SaveClassroom => {
+                let path = PathBuf::from(&self.export_dir).join("classroom.toml");
+                let saved = self.classroom_file().save(&path);
+                self.history.export_failed = saved.is_err();
+                self.history.export_message = Some(match saved {
+                    Ok(()) => format!("classroom file saved: {}", path.display()),
+                    Err(e) => format!("classroom file not saved: {e}"),
+                });
+            }
+            Action::OpenClassroom(path) => {
+                if let Err(e) = self.open_classroom(&path) {
+                    self.dataset_error = Some(e);
+                }
+            }
             Action::TogglePresenting => {
                 self.presenting = !self.presenting;
                 self.ctx.set_zoom_factor(if self.presenting {
@@ -452,6 +471,11 @@ impl WorkbenchApp {
     }
 
     /// Archives the current run's curves for comparison and clears the dashboard.
+    /// The egui context the window draws with.
+    pub fn ctx(&self) -> &egui::Context {
+        &self.ctx
+    }
+
     /// Whether a run (or an encoder's evaluation) has been started in this window.
     pub fn has_run(&self) -> bool {
         self.runs_started > 0

@@ -29,6 +29,10 @@ pub struct Cli {
     /// why-colour-jitter, temperature, collapse, do-we-need-negatives, loss-ladder).
     #[arg(long, global = true)]
     pub lesson: Option<String>,
+    /// Open the window on a classroom file (a preset with a [classroom] table: lesson step,
+    /// hidden controls), as saved by the window's "Save classroom file".
+    #[arg(long, global = true)]
+    pub classroom: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Commands>,
 }
@@ -163,6 +167,7 @@ pub fn run(cli: Cli) -> ExitCode {
         None => app::launch(LaunchOptions {
             preset: cli.preset,
             lesson: cli.lesson,
+            classroom: cli.classroom,
             screenshot: None,
         }),
         Some(Commands::Screenshot {
@@ -176,6 +181,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }) => app::launch(LaunchOptions {
             preset: cli.preset,
             lesson: cli.lesson,
+            classroom: cli.classroom,
             screenshot: Some(app::ScreenshotPlan {
                 path: out,
                 after_steps: steps,

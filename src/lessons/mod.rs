@@ -4,6 +4,7 @@
 //! compares runs without typing a setting. Burn-free data: the window shows it, and
 //! `--lesson NAME` opens it.
 
+pub mod classroom_file;
 mod content;
 
 use crate::preset::Experiment;

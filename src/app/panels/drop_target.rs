@@ -1,5 +1,5 @@
-//! Dropping a folder or file anywhere on the window opens it as a dataset; while files
-//! hover, the window says so.
+//! Dropping a folder or file anywhere on the window opens it as a dataset, or, for a
+//! `.toml` file, as a classroom file or preset; while files hover, the window says so.
 
 use eframe::egui::{self, Align2, Color32, FontId, Id, LayerId, Order};
 
@@ -23,13 +23,17 @@ pub fn show(ctx: &egui::Context, actions: &mut Vec<Action>) {
         painter.text(
             rect.center(),
             Align2::CENTER_CENTER,
-            "Drop a dataset folder (image classes, MNIST IDX or CIFAR batches)",
+            "Drop a dataset folder (image classes, MNIST IDX or CIFAR batches), or a classroom file",
             FontId::proportional(22.0),
             Color32::WHITE,
         );
     }
     if let Some(path) = dropped {
-        actions.push(Action::ShowTab(Tab::Dataset));
-        actions.push(Action::InspectPath(path));
+        if path.extension().is_some_and(|e| e == "toml") {
+            actions.push(Action::OpenClassroom(path));
+        } else {
+            actions.push(Action::ShowTab(Tab::Dataset));
+            actions.push(Action::InspectPath(path));
+        }
     }
 }

@@ -181,6 +181,16 @@ fn classroom_controls(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<A
     {
         actions.push(Action::TogglePresenting);
     }
+    if ui
+        .button("Save classroom file")
+        .on_hover_text(
+            "classroom.toml in the export folder: this experiment, the lesson step and what \
+             is hidden; students drop it on the window or run --classroom FILE",
+        )
+        .clicked()
+    {
+        actions.push(Action::SaveClassroom);
+    }
 }
 
 fn run_controls(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
