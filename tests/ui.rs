@@ -858,7 +858,7 @@ fn the_loss_explorer_drags_a_point_and_the_loss_follows() {
     h.get_by_label_contains(&format!("loss {loss:.4}"));
     // Drag image 1's first view (angle -0.25) onto its second view (angle 0.25).
     let rect = h.get_by_label(CIRCLE_LABEL).rect();
-    let (centre, radius) = (rect.center(), rect.width() * 0.38);
+    let (centre, radius) = (rect.center(), rect.width() * 0.32);
     let at = |a: f32| egui::pos2(centre.x + radius * a.cos(), centre.y - radius * a.sin());
     h.drag_at(at(-0.25));
     h.run_steps(1);

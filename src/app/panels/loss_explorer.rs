@@ -44,7 +44,8 @@ fn circle(ui: &mut egui::Ui, state: &mut LossExplorer, side: f32) {
     let (rect, response) = ui.allocate_exact_size(Vec2::splat(side), Sense::click_and_drag());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, CIRCLE_LABEL));
     let centre = rect.center();
-    let radius = side * 0.38;
+    // Room outside the circle for each point's name.
+    let radius = side * 0.32;
     let at = |p: [f32; 2]| Pos2::new(centre.x + radius * p[0], centre.y - radius * p[1]);
     let nearest = |pos: Pos2, points: &[[f32; 2]]| {
         points
@@ -106,10 +107,20 @@ fn circle(ui: &mut egui::Ui, state: &mut LossExplorer, side: f32) {
         if i == state.anchor {
             painter.circle_stroke(at(p), 11.0, Stroke::new(2.0, Color32::WHITE));
         }
+        // The name just outside the circle, on the point's side.
         let view = if i < pairs { 1 } else { 2 };
+        let outside = Pos2::new(
+            centre.x + (radius + 16.0) * p[0],
+            centre.y - (radius + 16.0) * p[1],
+        );
+        let align = if p[0] >= 0.0 {
+            egui::Align2::LEFT_CENTER
+        } else {
+            egui::Align2::RIGHT_CENTER
+        };
         painter.text(
-            at(p) + Vec2::new(10.0, -12.0),
-            egui::Align2::LEFT_BOTTOM,
+            outside,
+            align,
             format!("image {} view {view}", i % pairs + 1),
             egui::FontId::proportional(11.0),
             Color32::from_gray(200),
