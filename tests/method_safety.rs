@@ -274,3 +274,27 @@ fn cmc_nce_normalises_by_a_z_fixed_on_the_first_batch_per_direction() {
     assert!(first.iter().all(|z| z.is_finite()), "{first:?}");
     assert_eq!(z_after(&mut m, 1), first, "Z is estimated once, then kept");
 }
+
+#[test]
+fn cpc_says_when_resnet18_cannot_give_it_layer_norm() {
+    let device = Device::flex().autodiff();
+    let (info, params) = methods::resolve(&MethodSpec::with_defaults(
+        contrastive_workbench::catalogue::find("cpc").unwrap(),
+    ))
+    .unwrap();
+    let warned = |encoder: &EncoderConfig| {
+        build(
+            info,
+            &params,
+            &device,
+            encoder,
+            &TrainSpec::default(),
+            16,
+            32,
+        )
+        .warnings(16)
+    };
+    let w = warned(&EncoderConfig::resnet18(4));
+    assert!(w.iter().any(|m| m.contains("method.layer_norm")), "{w:?}");
+    assert!(warned(&small()).is_empty());
+}

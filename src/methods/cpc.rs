@@ -27,7 +27,7 @@ use crate::catalogue::settings::hidden_width;
 use crate::losses::{info_nce, info_nce_bound};
 use crate::model::autoregressive::{ContextKind, ContextNet};
 use crate::model::patches::{augment_patches, extract_patches};
-use crate::model::{Encoder, EncoderConfig, Norm};
+use crate::model::{Encoder, EncoderConfig, EncoderKind, Norm};
 use crate::seeding::{Stream, rng_for};
 use crate::views::Normalize;
 use crate::views::patch_grid::PatchGrid;
@@ -158,6 +158,8 @@ pub struct Cpc {
     patch_augment: bool,
     seed: u64,
     dim: usize,
+    /// Layer norm was asked for but the encoder (ResNet-18) has BatchNorm only.
+    layer_norm_ignored: bool,
 }
 
 /// The grid the settings ask for, made smaller until its patches are at least 2 pixels.
@@ -217,6 +219,7 @@ pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
         patch_augment: s.patch_augment,
         seed: ctx.seed,
         dim,
+        layer_norm_ignored: s.layer_norm && ctx.encoder.kind == EncoderKind::Resnet18,
     })
 }
 
@@ -232,6 +235,18 @@ pub fn prediction_loss(pred: Tensor<2>, target: Tensor<2>, negatives: Tensor<2>)
 impl Method for Cpc {
     fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
         vec![("net", &mut self.net)]
+    }
+
+    fn warnings(&self, _train_images: usize) -> Vec<String> {
+        if !self.layer_norm_ignored {
+            return Vec::new();
+        }
+        vec![
+            "method.layer_norm = true has no effect with encoder.kind = \"resnet18\": ResNet-18 \
+             has BatchNorm only, so patches of one image share batch statistics (CPC v2's \
+             reason for layer norm); use the small CNN for CPC v2's setting"
+                .into(),
+        ]
     }
 
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
