@@ -103,7 +103,8 @@ fn record(out: &mut Vec<u8>, data: &[u8]) {
     out.extend_from_slice(&masked_crc(data).to_le_bytes());
 }
 
-fn scalars(step: u64, wall_time: f64, values: &[(&str, f32)]) -> Event {
+/// One event of scalars; tags may be literals or built per run (attribute names).
+fn scalars<T: AsRef<str>>(step: u64, wall_time: f64, values: &[(T, f32)]) -> Event {
     Event {
         wall_time,
         step: step as i64,
@@ -113,7 +114,7 @@ fn scalars(step: u64, wall_time: f64, values: &[(&str, f32)]) -> Event {
                 .iter()
                 .filter(|(_, v)| v.is_finite())
                 .map(|(tag, v)| SummaryValue {
-                    tag: (*tag).into(),
+                    tag: tag.as_ref().into(),
                     simple_value: Some(*v),
                     metadata: None,
                 })
@@ -226,8 +227,7 @@ pub fn event_file(exp: &Experiment, log: &MetricsLog) -> Vec<u8> {
             .map(|k| (format!("eval_full/knn_top1_k{}", k.k), k.top1))
             .collect();
         values.push(("eval_full/probe_top1".into(), f.probe_top1));
-        let tagged: Vec<(&str, f32)> = values.iter().map(|(t, v)| (t.as_str(), *v)).collect();
-        put(scalars(f.step, now, &tagged));
+        put(scalars(f.step, now, &values));
     }
     for e in &log.evals {
         put(scalars(
@@ -244,8 +244,7 @@ pub fn event_file(exp: &Experiment, log: &MetricsLog) -> Vec<u8> {
                 .iter()
                 .map(|a| (format!("eval_attribute/knn_{}_top1", a.name), a.top1))
                 .collect();
-            let tagged: Vec<(&str, f32)> = tags.iter().map(|(t, v)| (t.as_str(), *v)).collect();
-            put(scalars(e.step, now, &tagged));
+            put(scalars(e.step, now, &tags));
         }
     }
     for p in &log.probes {
