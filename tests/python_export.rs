@@ -6,9 +6,14 @@
 
 mod common;
 
+use std::path::Path;
+
 use burn::module::Module;
+use contrastive_workbench::data::Dataset;
 use contrastive_workbench::engine::embeddings_export::EmbeddingTable;
 use contrastive_workbench::engine::session::{RunOptions, run_experiment_with};
+use contrastive_workbench::model::Encoder;
+use contrastive_workbench::preset::Experiment;
 use serde_json::{Map, Value, json};
 
 /// Names, shapes, first values and sums of every tensor in a safetensors file, as read by
@@ -33,10 +38,14 @@ fn describe_safetensors(path: &std::path::Path) -> Value {
     Value::Object(out)
 }
 
-#[test]
-fn python_reads_the_export_with_numpy_and_safetensors() {
-    let mut exp = common::tiny_experiment(20, 16, 2);
-    exp.encoder.channels = vec![8, 16];
+/// `exp` run to the end, exported after each evaluation into a fresh folder.
+fn run_exported(
+    exp: &Experiment,
+) -> (
+    tempfile::TempDir,
+    Dataset,
+    contrastive_workbench::engine::session::RunResult,
+) {
     let dataset = exp.dataset.load().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let options = RunOptions {
@@ -44,8 +53,60 @@ fn python_reads_the_export_with_numpy_and_safetensors() {
         ..RunOptions::default()
     };
     let (_keep, commands) = crossbeam_channel::bounded(1);
-    let result = run_experiment_with(&exp, &dataset, &commands, &options, &mut |_| {});
+    let result = run_experiment_with(exp, &dataset, &commands, &options, &mut |_| {});
     assert!(result.failed.is_none(), "{:?}", result.failed);
+    (dir, dataset, result)
+}
+
+/// The run's (first) exported encoder, in evaluation mode.
+fn exported_encoder(result: &contrastive_workbench::engine::session::RunResult) -> Encoder {
+    result
+        .method
+        .as_deref()
+        .unwrap()
+        .export_encoders()
+        .remove(0)
+        .network
+        .valid()
+}
+
+/// `n` fixed 32x32 RGB inputs (values `((i * mul) % modulo) / (modulo / 2) - 1`) and
+/// `encoder`'s features for them, written as `<prefix>input.npy` and `<prefix>output.npy`
+/// into `dir` for the Python checks; returns the features.
+fn write_features(
+    encoder: &Encoder,
+    dir: &Path,
+    prefix: &str,
+    n: usize,
+    (mul, modulo): (usize, usize),
+) -> Vec<f32> {
+    let input: Vec<f32> = (0..n * 3 * 32 * 32)
+        .map(|i| ((i * mul) % modulo) as f32 / (modulo / 2) as f32 - 1.0)
+        .collect();
+    let x = burn::tensor::Tensor::<4>::from_data(
+        burn::tensor::TensorData::new(input.clone(), [n, 3, 32, 32]),
+        &burn::tensor::Device::flex(),
+    );
+    let output: Vec<f32> = encoder.forward(x).into_data().iter::<f32>().collect();
+    let npy = contrastive_workbench::engine::embeddings_export::npy_f32;
+    std::fs::write(
+        dir.join(format!("{prefix}input.npy")),
+        npy(&input, n, 3 * 32 * 32),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(format!("{prefix}output.npy")),
+        npy(&output, n, output.len() / n),
+    )
+    .unwrap();
+    output
+}
+
+#[test]
+fn python_reads_the_export_with_numpy_and_safetensors() {
+    let mut exp = common::tiny_experiment(20, 16, 2);
+    exp.encoder.channels = vec![8, 16];
+    let (dir, dataset, result) = run_exported(&exp);
 
     // What Rust wrote: the tensors as the Rust reader sees them, and the embeddings of the
     // exported model (recomputed: evaluation is deterministic).
@@ -64,34 +125,7 @@ fn python_reads_the_export_with_numpy_and_safetensors() {
         },
     });
     // A fixed input and the burn encoder's output for it, for the ONNX check in Python.
-    let encoder = result
-        .method
-        .as_deref()
-        .unwrap()
-        .export_encoders()
-        .remove(0)
-        .network
-        .valid();
-    let n = 4;
-    let input: Vec<f32> = (0..n * 3 * 32 * 32)
-        .map(|i| ((i * 37) % 97) as f32 / 48.0 - 1.0)
-        .collect();
-    let x = burn::tensor::Tensor::<4>::from_data(
-        burn::tensor::TensorData::new(input.clone(), [n, 3, 32, 32]),
-        &burn::tensor::Device::flex(),
-    );
-    let output: Vec<f32> = encoder.forward(x).into_data().iter::<f32>().collect();
-    let npy = contrastive_workbench::engine::embeddings_export::npy_f32;
-    std::fs::write(
-        dir.path().join("onnx_input.npy"),
-        npy(&input, n, 3 * 32 * 32),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("onnx_output.npy"),
-        npy(&output, n, output.len() / n),
-    )
-    .unwrap();
+    write_features(&exported_encoder(&result), dir.path(), "onnx_", 4, (37, 97));
     // A layer-norm encoder (CPC's patch encoder uses one) in ln/, through the same check.
     let ln = contrastive_workbench::model::EncoderConfig {
         channels: vec![8, 16],
@@ -111,17 +145,7 @@ fn python_reads_the_export_with_numpy_and_safetensors() {
         &Default::default(),
     )
     .unwrap();
-    let x = burn::tensor::Tensor::<4>::from_data(
-        burn::tensor::TensorData::new(input.clone(), [n, 3, 32, 32]),
-        &burn::tensor::Device::flex(),
-    );
-    let ln_out: Vec<f32> = ln.forward(x).into_data().iter::<f32>().collect();
-    std::fs::write(ln_dir.join("onnx_input.npy"), npy(&input, n, 3 * 32 * 32)).unwrap();
-    std::fs::write(
-        ln_dir.join("onnx_output.npy"),
-        npy(&ln_out, n, ln_out.len() / n),
-    )
-    .unwrap();
+    write_features(&ln, &ln_dir, "onnx_", 4, (37, 97));
     let expected_path = dir.path().join("expected.json");
     std::fs::write(&expected_path, expected.to_string()).unwrap();
 
@@ -152,37 +176,10 @@ fn run_python(script: &str, args: &[&std::path::Path]) -> String {
 fn resnet18_exports_in_torchvisions_names_and_numpy_computes_the_same_features() {
     let mut exp = common::tiny_experiment(10, 16, 2);
     exp.encoder = contrastive_workbench::model::EncoderConfig::resnet18(8);
-    let dataset = exp.dataset.load().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        export_each_eval: Some(dir.path().to_path_buf()),
-        ..RunOptions::default()
-    };
-    let (_keep, commands) = crossbeam_channel::bounded(1);
     // Two steps, so the BatchNorm statistics the check reads are not the initial 0 and 1.
-    let result = run_experiment_with(&exp, &dataset, &commands, &options, &mut |_| {});
-    assert!(result.failed.is_none(), "{:?}", result.failed);
-    let encoder = result
-        .method
-        .as_deref()
-        .unwrap()
-        .export_encoders()
-        .remove(0)
-        .network
-        .valid();
-    let n = 3;
-    let input: Vec<f32> = (0..n * 3 * 32 * 32)
-        .map(|i| ((i * 29) % 89) as f32 / 44.0 - 1.0)
-        .collect();
-    let x = burn::tensor::Tensor::<4>::from_data(
-        burn::tensor::TensorData::new(input.clone(), [n, 3, 32, 32]),
-        &burn::tensor::Device::flex(),
-    );
-    let output: Vec<f32> = encoder.forward(x).into_data().iter::<f32>().collect();
-    assert_eq!(output.len(), n * 64, "8 x width features");
-    let npy = contrastive_workbench::engine::embeddings_export::npy_f32;
-    std::fs::write(dir.path().join("input.npy"), npy(&input, n, 3 * 32 * 32)).unwrap();
-    std::fs::write(dir.path().join("output.npy"), npy(&output, n, 64)).unwrap();
+    let (dir, _, result) = run_exported(&exp);
+    let output = write_features(&exported_encoder(&result), dir.path(), "", 3, (29, 89));
+    assert_eq!(output.len(), 3 * 64, "8 x width features");
     let stdout = run_python("check_resnet.py", &[dir.path()]);
     assert!(stdout.starts_with("ok:"), "{stdout}");
 }
