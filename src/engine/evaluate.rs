@@ -7,7 +7,7 @@ use super::ProjectionFrame;
 use super::protocol::{AttributeScore, PointAttribute};
 use crate::data::{Dataset, ImageSet};
 use crate::methods::Method;
-use crate::metrics::knn::{knn_predict, top1};
+use crate::metrics::knn::{nearest, top1, vote_each};
 use crate::metrics::{KnnParams, ProbeParams, ProbeScore, linear_probe};
 use crate::model::tensor_io::{images_to_tensor, matrix_to_vec};
 use crate::preset::EvalSpec;
@@ -168,9 +168,7 @@ pub fn view_pairs(
 fn attribute_scores(
     dataset: &Dataset,
     sample: &EvalSample,
-    bank: &[f32],
-    queries: &[f32],
-    d: usize,
+    near: &[Vec<(f32, u32)>],
     params: KnnParams,
 ) -> Vec<(String, f32, f32)> {
     let (train, test) = (&dataset.train.attributes, &dataset.test.attributes);
@@ -181,7 +179,7 @@ fn attribute_scores(
         .map(|(a, (train, test))| {
             let bank_values: Vec<u16> = sample.bank.iter().map(|&i| train[i]).collect();
             let truth: Vec<u16> = sample.queries.iter().map(|&i| test[i]).collect();
-            let predicted = knn_predict(bank, &bank_values, queries, d, a.values.len(), params);
+            let predicted = vote_each(near, &bank_values, a.values.len(), &[params]).remove(0);
             let mut counts = vec![0usize; a.values.len().max(1)];
             for &v in &truth {
                 if let Some(c) = counts.get_mut(v as usize) {
@@ -217,28 +215,21 @@ pub fn evaluate(
         .iter()
         .map(|&i| dataset.test.labels[i])
         .collect();
-    let predicted = knn_predict(
-        &bank,
-        &bank_labels,
-        &queries,
-        d,
-        dataset.class_names.len(),
-        KnnParams {
-            k: spec.knn_k,
-            temperature: spec.knn_temperature,
-        },
-    );
+    let params = KnnParams {
+        k: spec.knn_k,
+        temperature: spec.knn_temperature,
+    };
+    // One neighbour search answers the class and every nuisance attribute.
+    let near = nearest(&bank, &queries, d, params.k);
+    let classes = dataset.class_names.len();
+    let predicted = vote_each(&near, &bank_labels, classes, &[params]).remove(0);
     let knn_correct: Vec<bool> = predicted
         .iter()
         .zip(&query_labels)
         .map(|(p, l)| p == l)
         .collect();
     let acc = knn_correct.iter().filter(|&&c| c).count() as f32 / knn_correct.len().max(1) as f32;
-    let params = KnnParams {
-        k: spec.knn_k,
-        temperature: spec.knn_temperature,
-    };
-    let attributes = attribute_scores(dataset, sample, &bank, &queries, d, params);
+    let attributes = attribute_scores(dataset, sample, &near, params);
     let pca = pca_2d(&queries, d);
     let point_attributes = dataset
         .attributes

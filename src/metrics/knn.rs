@@ -52,51 +52,68 @@ pub fn knn_predict_each(
     classes: usize,
     params: &[KnnParams],
 ) -> Vec<Vec<u16>> {
-    let nb = bank_labels.len();
-    let nq = queries.len() / d.max(1);
-    if nb == 0 || nq == 0 {
-        return params.iter().map(|_| vec![0; nq]).collect();
+    let k_max = params.iter().map(|p| p.k).max().unwrap_or(1);
+    let near = nearest(bank, queries, d, k_max);
+    vote_each(&near, bank_labels, classes, params)
+}
+
+/// Each query's `k` nearest bank rows by cosine, nearest first, as (similarity, bank row):
+/// computed once, they answer any labelling of the bank (the class, each attribute).
+pub fn nearest(bank: &[f32], queries: &[f32], d: usize, k: usize) -> Vec<Vec<(f32, u32)>> {
+    let d = d.max(1);
+    let (nb, nq) = (bank.len() / d, queries.len() / d);
+    if nb == 0 {
+        return vec![Vec::new(); nq];
     }
     let b = DMatrix::from_row_slice(nb, d, &l2_normalized_rows(bank, d));
     let queries = l2_normalized_rows(queries, d);
-    let k_max = params.iter().map(|p| p.k).max().unwrap_or(1).clamp(1, nb);
-    let mut predicted: Vec<Vec<u16>> = params.iter().map(|_| Vec::with_capacity(nq)).collect();
+    let k = k.clamp(1, nb);
+    let mut out = Vec::with_capacity(nq);
     for block in queries.chunks(QUERY_BLOCK * d) {
         let q = DMatrix::from_row_slice(block.len() / d, d, block);
         // [nb, block]: column j holds query j's similarity to every bank item.
         let sims = &b * q.transpose();
-        let votes: Vec<Vec<u16>> = (0..q.nrows())
-            .into_par_iter()
-            .map(|j| {
-                let mut order: Vec<(f32, u16)> = sims
-                    .column(j)
-                    .iter()
-                    .copied()
-                    .zip(bank_labels.iter().copied())
-                    .collect();
-                // The k_max nearest, nearest first: every setting reads its own k of them.
-                order.select_nth_unstable_by(k_max - 1, |a, b| b.0.total_cmp(&a.0));
-                order.truncate(k_max);
-                order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
-                params
-                    .iter()
-                    .map(|p| weighted_vote(&order[..p.k.clamp(1, nb)], classes, p.temperature))
-                    .collect()
-            })
-            .collect();
-        for query in votes {
-            for (out, label) in predicted.iter_mut().zip(query) {
-                out.push(label);
-            }
-        }
+        out.par_extend((0..q.nrows()).into_par_iter().map(|j| {
+            let mut order: Vec<(f32, u32)> = sims.column(j).iter().copied().zip(0u32..).collect();
+            order.select_nth_unstable_by(k - 1, |a, b| b.0.total_cmp(&a.0));
+            order.truncate(k);
+            order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+            order
+        }));
     }
-    predicted
+    out
+}
+
+/// Each query's label under each of `params`: a weighted vote of its first `p.k` nearest
+/// rows' `labels`. `result[p][query]`; 0 for a query with no neighbours.
+pub fn vote_each(
+    nearest: &[Vec<(f32, u32)>],
+    labels: &[u16],
+    classes: usize,
+    params: &[KnnParams],
+) -> Vec<Vec<u16>> {
+    params
+        .iter()
+        .map(|p| {
+            nearest
+                .par_iter()
+                .map(|near| {
+                    if near.is_empty() {
+                        return 0;
+                    }
+                    let first = &near[..p.k.max(1).min(near.len())];
+                    let labelled = first.iter().map(|&(s, i)| (s, labels[i as usize]));
+                    weighted_vote(labelled, classes, p.temperature)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The class with the largest sum of exp(similarity / t) over `neighbours`.
-fn weighted_vote(neighbours: &[(f32, u16)], classes: usize, t: f32) -> u16 {
+fn weighted_vote(neighbours: impl IntoIterator<Item = (f32, u16)>, classes: usize, t: f32) -> u16 {
     let mut votes = vec![0.0f32; classes.max(1)];
-    for &(s, l) in neighbours {
+    for (s, l) in neighbours {
         if let Some(v) = votes.get_mut(l as usize) {
             *v += (s / t).exp();
         }
@@ -209,7 +226,7 @@ mod tests {
             .map(|(b, &l)| (unit(b).iter().zip(&q).map(|(a, b)| a * b).sum(), l))
             .collect();
         sims.sort_by(|a, b| b.0.total_cmp(&a.0));
-        weighted_vote(&sims[..p.k], 4, p.temperature)
+        weighted_vote(sims[..p.k].iter().copied(), 4, p.temperature)
     }
 
     #[test]
