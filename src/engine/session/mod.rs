@@ -394,7 +394,7 @@ impl<'a> Session<'a> {
         rates: step_report::Rates,
         emit: &mut dyn FnMut(Event),
     ) {
-        let metrics = step_metrics(step, out, Some((h, *h_dim)), lr, rates);
+        let metrics = step_metrics(step, out, (h, *h_dim), lr, rates);
         let logged = Event::Step(metrics);
         self.result.metrics.record(&logged);
         emit(logged);

@@ -52,17 +52,15 @@ impl Throughput {
 }
 
 /// The metrics of one logged step: the shared figures on `h` (the encoder output of the
-/// batch's views, `[2N, h_dim]`; the method's own embeddings when absent) and the method's
-/// own space as `own`.
+/// batch's views, `[2N, h_dim]`) and the method's own space as `own`.
 pub fn step_metrics(
     step: u64,
     out: &StepOutput,
-    h: Option<(&[f32], usize)>,
+    (z, dim): (&[f32], usize),
     lr: f64,
     rates: Rates,
 ) -> StepMetrics {
     let (own_z, own_dim) = (&out.embeddings[..], out.dim);
-    let (z, dim) = h.unwrap_or((own_z, own_dim));
     let z_std = normalized_std(z, dim);
     let rank = effective_rank(z, dim);
     let pairs = pair_similarity(z, dim);
@@ -128,7 +126,7 @@ mod tests {
             views_per_sec: 1.0,
             data_wait: 0.0,
         };
-        let m = step_metrics(3, &out, Some((&h, 2)), 1e-3, rates);
+        let m = step_metrics(3, &out, (&h, 2), 1e-3, rates);
         assert_eq!(m.align, alignment(&h, 2));
         assert!(m.align > 1.0, "{}", m.align);
         assert_eq!(m.z_std_healthy, collapse::healthy_std(2));
