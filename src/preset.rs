@@ -35,12 +35,18 @@ pub enum Schedule {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
-    /// A hardware GPU through wgpu when one exists, else the CPU.
+    /// The best device this build can reach: CUDA, then a hardware GPU through wgpu, else
+    /// the CPU.
     Auto,
     /// burn's `flex` CPU backend.
     Cpu,
     /// The wgpu backend; fails with a clear message when no hardware GPU is found.
     Gpu,
+    /// burn's CUDA backend; fails with a clear message when no NVIDIA GPU is found.
+    Cuda,
+    /// A `contrastive-workbench serve` process at `train.remote`: the networks run on its
+    /// device while data, augmentation, metrics and the window stay here.
+    Remote,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,6 +67,11 @@ pub struct TrainSpec {
     /// Metrics are reported every this many steps.
     pub log_every: u64,
     pub backend: BackendChoice,
+    /// The server for `backend = "remote"`: `ws://host:port`.
+    pub remote: String,
+    /// A file holding the server's token (its first line); empty: no token. The token
+    /// itself never goes into a preset, which is copied into every run folder.
+    pub remote_token_file: String,
 }
 
 impl Default for TrainSpec {
@@ -77,6 +88,8 @@ impl Default for TrainSpec {
             warmup_steps: 20,
             log_every: 5,
             backend: BackendChoice::Auto,
+            remote: String::new(),
+            remote_token_file: String::new(),
         }
     }
 }
@@ -311,6 +324,16 @@ impl Experiment {
             t.log_every >= 1,
             "train.log_every = 0 is out of range: must be at least 1".into(),
         )?;
+        if t.backend == BackendChoice::Remote {
+            check(
+                t.remote.starts_with("ws://") && t.remote.len() > "ws://".len(),
+                format!(
+                    "train.remote = {:?}: backend = \"remote\" needs the server's address, \
+                     e.g. \"ws://127.0.0.1:3000\" (what `contrastive-workbench serve` prints)",
+                    t.remote
+                ),
+            )?;
+        }
         let e = &self.eval;
         check(
             e.every >= 1,
@@ -380,6 +403,15 @@ mod tests {
         assert!(e.contains("nope") && e.contains("simclr"), "{e}");
         let e = err("[dataset]\nkind = \"shapes\"\nsede = 3\n");
         assert!(e.contains("sede"), "{e}");
+        let e = err("[train]\nbackend = \"remote\"\n");
+        assert!(
+            e.contains("train.remote = \"\"") && e.contains("ws://"),
+            "{e}"
+        );
+        let e = err("[train]\nbackend = \"remote\"\nremote = \"gpu-box:3000\"\n");
+        assert!(e.contains("train.remote = \"gpu-box:3000\""), "{e}");
+        let ok = "[train]\nbackend = \"remote\"\nremote = \"ws://gpu-box:3000\"\n";
+        assert!(Experiment::from_toml(ok, "p.toml").is_ok());
         let e = err("[[views.view1]]\nop = \"random-resized-crop\"\nscale = [0.5, 2.0]\n");
         assert!(
             e.contains("views.view1[0] (random-resized-crop): scale"),

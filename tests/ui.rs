@@ -486,6 +486,7 @@ fn synthetic_run() -> Vec<contrastive_workbench::engine::Event> {
             steps_per_sec: 1.0,
             views_per_sec: 256.0,
             data_wait: 0.0,
+            round_trip_ms: None,
         }));
     }
     for k in 0..5u64 {
@@ -938,4 +939,36 @@ fn a_teachers_classroom_file_opens_where_it_was_saved_when_dropped() {
         student.query_by_label("method").is_none(),
         "settings hidden"
     );
+}
+
+#[test]
+fn the_remote_backend_asks_for_its_server_and_a_silent_one_fails_clearly() {
+    let mut exp = common::tiny_experiment(8, 16, 2);
+    exp.train.backend = contrastive_workbench::preset::BackendChoice::Remote;
+    // A port that was just free: nothing answers there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    exp.train.remote = format!("ws://127.0.0.1:{port}");
+    let mut h = harness(exp);
+    h.run_steps(2);
+    h.get_by_label("server");
+    h.get_by_label("token file");
+    h.get_by_label("Start").click();
+    h.run_steps(1);
+    step_until(&mut h, "the run to fail", |a| {
+        matches!(a.status, RunStatus::Failed(_))
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("nothing answers at ws://127.0.0.1:");
+    // The window goes on: the user can pick the CPU and train.
+    h.state_mut().experiment.train.backend = contrastive_workbench::preset::BackendChoice::Cpu;
+    h.run_steps(1);
+    h.get_by_label("Start").click();
+    h.run_steps(1);
+    step_until(&mut h, "the CPU run to finish", |a| {
+        a.status == RunStatus::Finished { stopped: false }
+    });
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::bench_step::{measure_step, print_stage_parts, print_step};
 use crate::data::shapes::{ShapesSpec, generate};
-use crate::engine::backend::select_device;
+use crate::engine::backend::select_local;
 use crate::methods::{self, BuildContext, MethodSpec, TrainBatch};
 use crate::model::EncoderConfig;
 use crate::model::encoder::RESNET_WIDTH;
@@ -85,14 +85,15 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
 
     // The method as the session runs it, per backend.
     let mut cpu_rate = None;
-    for choice in [BackendChoice::Cpu, BackendChoice::Gpu] {
-        let (device, info) = match select_device(choice) {
+    for choice in [BackendChoice::Cpu, BackendChoice::Cuda, BackendChoice::Gpu] {
+        let (device, info) = match select_local(choice) {
             Ok(found) => found,
             Err(why) => {
                 println!("{why}: skipped");
                 continue;
             }
         };
+        println!("device: {} ({})", info.name, info.reason);
         let encoder = EncoderConfig::default();
         let (per_step, rate) = simclr_step(&device, &encoder, &data, batch, steps)?;
         let ratio = cpu_rate.map_or(String::new(), |c: f64| {

@@ -5,6 +5,7 @@ mod bench_projection;
 pub mod bench_step;
 pub mod embed;
 pub mod load;
+pub mod serve;
 pub mod train;
 
 use std::path::PathBuf;
@@ -51,6 +52,12 @@ pub enum Commands {
         /// Override the preset's backend.
         #[arg(long, value_enum)]
         backend: Option<BackendArg>,
+        /// The server for --backend remote: ws://host:port, as `serve` prints it.
+        #[arg(long)]
+        remote: Option<String>,
+        /// A file whose first line is the remote server's token.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
         /// Write <out>/checkpoint.safetensors every this many steps (0: only when the run
         /// ends or is interrupted).
         #[arg(long, default_value_t = 100)]
@@ -93,6 +100,20 @@ pub enum Commands {
         /// each, for bench/compare.py.
         #[arg(long)]
         json: bool,
+    },
+    /// Host this machine's best device for other workbenches: they train on it with
+    /// backend = "remote" while their data, augmentation, metrics and window stay local.
+    /// Prints one JSON line {"event": "serving", "url": ...} on stdout.
+    Serve {
+        /// Address and port to listen on; beyond loopback only with --token-file.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: String,
+        /// Which device to host (auto: CUDA, then a hardware GPU via wgpu, then the CPU).
+        #[arg(long, value_enum, default_value = "auto")]
+        device: DeviceArg,
+        /// A file whose first line is the token clients must present.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
     },
     /// Open the window, train for a while, save a screenshot and exit.
     Screenshot {
@@ -137,7 +158,11 @@ pub struct EncoderOnData {
 pub enum BackendArg {
     Auto,
     Cpu,
+    /// wgpu on a hardware GPU.
     Gpu,
+    Cuda,
+    /// A `serve` process at --remote.
+    Remote,
 }
 
 impl From<BackendArg> for BackendChoice {
@@ -146,6 +171,29 @@ impl From<BackendArg> for BackendChoice {
             BackendArg::Auto => BackendChoice::Auto,
             BackendArg::Cpu => BackendChoice::Cpu,
             BackendArg::Gpu => BackendChoice::Gpu,
+            BackendArg::Cuda => BackendChoice::Cuda,
+            BackendArg::Remote => BackendChoice::Remote,
+        }
+    }
+}
+
+/// A device of this machine, for `serve`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum DeviceArg {
+    Auto,
+    Cpu,
+    /// wgpu on a hardware GPU.
+    Gpu,
+    Cuda,
+}
+
+impl From<DeviceArg> for BackendChoice {
+    fn from(d: DeviceArg) -> Self {
+        match d {
+            DeviceArg::Auto => BackendChoice::Auto,
+            DeviceArg::Cpu => BackendChoice::Cpu,
+            DeviceArg::Gpu => BackendChoice::Gpu,
+            DeviceArg::Cuda => BackendChoice::Cuda,
         }
     }
 }
@@ -196,6 +244,8 @@ pub fn run(cli: Cli) -> ExitCode {
             steps,
             out,
             backend,
+            remote,
+            token_file,
             checkpoint_every,
             resume,
             force,
@@ -204,9 +254,20 @@ pub fn run(cli: Cli) -> ExitCode {
             steps,
             out,
             backend: backend.map(Into::into),
+            remote,
+            token_file,
             checkpoint_every,
             resume,
             force,
+        }),
+        Some(Commands::Serve {
+            listen,
+            device,
+            token_file,
+        }) => serve::serve(serve::ServeArgs {
+            listen,
+            device: device.into(),
+            token_file,
         }),
         Some(Commands::Embed { source, out }) => {
             embed::embed(&source.encoder, source.dataset.as_deref(), source.size, out)

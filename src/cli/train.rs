@@ -20,6 +20,9 @@ pub struct TrainArgs {
     pub steps: Option<u64>,
     pub out: Option<PathBuf>,
     pub backend: Option<BackendChoice>,
+    /// `train.remote` and `train.remote_token_file`, for `--backend remote`.
+    pub remote: Option<String>,
+    pub token_file: Option<PathBuf>,
     pub checkpoint_every: u64,
     /// Continue from `<out>/checkpoint.safetensors`.
     pub resume: bool,
@@ -120,6 +123,8 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         steps,
         out,
         backend,
+        remote,
+        token_file,
         checkpoint_every,
         resume,
         force,
@@ -138,6 +143,12 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     }
     if let Some(b) = backend {
         exp.train.backend = b;
+    }
+    if let Some(url) = remote {
+        exp.train.remote = url;
+    }
+    if let Some(file) = token_file {
+        exp.train.remote_token_file = file.display().to_string();
     }
     exp.validate()
         .map_err(|m| anyhow::anyhow!("preset {}: {m}", preset.display()))?;

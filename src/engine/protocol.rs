@@ -74,6 +74,10 @@ pub struct StepMetrics {
     /// Fraction of the logging window the trainer spent waiting for views (0: the
     /// augmentation pipeline kept up).
     pub data_wait: f32,
+    /// For a remote device: one value's trip to the server and back (milliseconds),
+    /// measured between steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_trip_ms: Option<f32>,
 }
 
 /// Alignment, uniformity and collapse figures of one space's `[2N, dim]` embeddings.

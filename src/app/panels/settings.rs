@@ -161,14 +161,32 @@ fn training_section(ui: &mut egui::Ui, app: &mut SettingsPanel) {
     });
     labelled(ui, "backend", |ui| {
         egui::ComboBox::from_id_salt("backend")
-            .selected_text(format!("{:?}", t.backend))
+            .selected_text(backend_label(t.backend))
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut t.backend, BackendChoice::Auto, "Auto");
-                ui.selectable_value(&mut t.backend, BackendChoice::Cpu, "Cpu");
-                ui.selectable_value(&mut t.backend, BackendChoice::Gpu, "Gpu");
+                for choice in BACKENDS {
+                    ui.selectable_value(&mut t.backend, choice, backend_label(choice));
+                }
             })
             .response
+            .on_hover_text(
+                "Auto: CUDA, then a hardware GPU through wgpu, then the CPU. Remote: the \
+                 networks train on a `contrastive-workbench serve` process; data, views, \
+                 metrics and this window stay here",
+            )
     });
+    if t.backend == BackendChoice::Remote {
+        labelled(ui, "server", |ui| {
+            ui.add(egui::TextEdit::singleline(&mut t.remote).hint_text("ws://host:3000"))
+                .on_hover_text("The address `contrastive-workbench serve` prints")
+        });
+        labelled(ui, "token file", |ui| {
+            ui.add(egui::TextEdit::singleline(&mut t.remote_token_file).hint_text("none"))
+                .on_hover_text(
+                    "A file whose first line is the server's token (the token itself is never \
+                     saved in a preset)",
+                )
+        });
+    }
     labelled(ui, "seed", |ui| {
         ui.add(egui::DragValue::new(&mut app.experiment.seed))
     });
@@ -320,4 +338,22 @@ fn labelled(ui: &mut egui::Ui, text: &str, add: impl FnOnce(&mut egui::Ui) -> eg
         let label = ui.label(text);
         add(ui).labelled_by(label.id);
     });
+}
+
+const BACKENDS: [BackendChoice; 5] = [
+    BackendChoice::Auto,
+    BackendChoice::Cpu,
+    BackendChoice::Gpu,
+    BackendChoice::Cuda,
+    BackendChoice::Remote,
+];
+
+fn backend_label(choice: BackendChoice) -> &'static str {
+    match choice {
+        BackendChoice::Auto => "Auto",
+        BackendChoice::Cpu => "CPU",
+        BackendChoice::Gpu => "GPU (wgpu)",
+        BackendChoice::Cuda => "GPU (CUDA)",
+        BackendChoice::Remote => "Remote server",
+    }
 }

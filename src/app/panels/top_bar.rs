@@ -46,12 +46,18 @@ pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
     });
     // Wrapped: warnings and failed writes must stay readable, not run off the edge.
     ui.horizontal_wrapped(|ui| {
-        let backend = match &app.history.backend {
-            Some(b) => format!("Backend: {}: {}", b.name, b.reason),
-            None => {
-                "Backend: chosen when training starts (GPU if a hardware adapter exists, else CPU)"
-                    .into()
+        let round_trip = app.history.log.steps.last().and_then(|m| m.round_trip_ms);
+        let backend = match (&app.history.backend, round_trip) {
+            (Some(b), Some(ms)) => {
+                format!(
+                    "Backend: {}: {}; now {ms:.1} ms round trip",
+                    b.name, b.reason
+                )
             }
+            (Some(b), None) => format!("Backend: {}: {}", b.name, b.reason),
+            (None, _) => "Backend: chosen when training starts (a GPU if this build and machine \
+                          have one, else the CPU)"
+                .into(),
         };
         ui.label(RichText::new(backend).small());
         if let Some((p50, p99)) = app

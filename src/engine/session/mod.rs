@@ -19,6 +19,7 @@ pub mod writers;
 
 use burn::tensor::Device;
 use crossbeam_channel::Receiver;
+use std::panic::AssertUnwindSafe;
 
 use self::cadence::Cadence;
 use self::commands::Flow;
@@ -103,9 +104,21 @@ pub fn run_experiment_with(
         }
     };
     let mut session = Session::start(exp, dataset, options, prepared, result, emit);
-    let outcome = match session.begin(emit) {
+    // A panic inside burn (a remote server that went away, a GPU driver fault) stops the
+    // run like any failure: reported, with what was written so far kept.
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| match session.begin(emit) {
         Ok(first_step) => session.train(first_step, commands, emit),
         Err(Stopped) => None,
+    }));
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let step = session.result.steps_done;
+            let message =
+                session.crash_message(step, &crate::worker::panic_message(panic.as_ref()));
+            session.fail(step, message, emit);
+            None
+        }
     };
     session.finish(outcome, emit)
 }
@@ -203,6 +216,24 @@ impl<'a> Session<'a> {
             uses_local_crops,
             pace: pace::Pace::default(),
             result,
+        }
+    }
+
+    /// What to tell the user when the run panicked at `step`.
+    fn crash_message(&self, step: u64, panic: &str) -> String {
+        let remote = self
+            .result
+            .device
+            .as_ref()
+            .is_some_and(crate::engine::backend::remote::is_remote);
+        let kept = "the run is stopped; the last checkpoint and export written are kept";
+        if remote {
+            format!(
+                "the remote server {} stopped answering at step {step} ({panic}): {kept}",
+                self.exp.train.remote
+            )
+        } else {
+            format!("the run crashed at step {step} ({panic}): {kept}")
         }
     }
 
@@ -304,7 +335,13 @@ impl<'a> Session<'a> {
                 self.result.steps_done = step;
                 let due = self.cadence.after(step);
                 if let Some(views) = shown {
-                    let rates = window.rates(batch, prefetch.waited);
+                    let mut rates = window.rates(batch, prefetch.waited);
+                    rates.round_trip_ms = self
+                        .result
+                        .device
+                        .as_ref()
+                        .and_then(crate::engine::backend::remote::round_trip)
+                        .map(|t| t.as_secs_f32() * 1e3);
                     let h = self.representation(views);
                     self.report_step(step, &out, &h, lr, rates, emit);
                     window = Throughput::new(prefetch.waited);

@@ -70,7 +70,7 @@ pub fn prepare(
         .map(|dir| claim(dir, options.force))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| at_start(format!("{e:#}")))?;
-    let (device, backend) = select_device(exp.train.backend).map_err(at_start)?;
+    let (device, backend) = select_device(&exp.train).map_err(at_start)?;
     device.seed(exp.seed);
     let (info, params) = methods::resolve(&exp.method).map_err(at_start)?;
     if info.needs.colour && dataset.train.is_grayscale() {

@@ -24,6 +24,8 @@ pub struct Rates {
     pub views_per_sec: f32,
     /// Fraction of the window spent waiting for views.
     pub data_wait: f32,
+    /// For a remote device: one value's trip to the server and back, in milliseconds.
+    pub round_trip_ms: Option<f32>,
 }
 
 impl Throughput {
@@ -47,6 +49,7 @@ impl Throughput {
             steps_per_sec: self.steps as f32 / secs,
             views_per_sec: (self.steps as usize * 2 * batch) as f32 / secs,
             data_wait: ((waited - self.waited_before).as_secs_f32() / secs).min(1.0),
+            round_trip_ms: None,
         }
     }
 }
@@ -100,6 +103,7 @@ pub fn step_metrics(
         steps_per_sec: rates.steps_per_sec,
         views_per_sec: rates.views_per_sec,
         data_wait: rates.data_wait,
+        round_trip_ms: rates.round_trip_ms,
     }
 }
 
@@ -125,6 +129,7 @@ mod tests {
             steps_per_sec: 1.0,
             views_per_sec: 1.0,
             data_wait: 0.0,
+            round_trip_ms: None,
         };
         let m = step_metrics(3, &out, (&h, 2), 1e-3, rates);
         assert_eq!(m.align, alignment(&h, 2));

@@ -1,0 +1,130 @@
+//! `serve`: host this machine's best device for other workbenches (`backend = "remote"`),
+//! with burn's remote backend server over WebSocket.
+//!
+//! Security: the server listens on loopback unless told otherwise, and refuses to listen
+//! beyond it without a token. WebSocket is unencrypted: the token keeps stray clients
+//! out of a trusted network, it does not hide the traffic (see the README's threat model;
+//! across networks, reach a loopback server through an SSH tunnel).
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail};
+
+use crate::engine::backend::{remote::read_token, select_local};
+use crate::preset::BackendChoice;
+
+/// What `serve` was asked for on the command line.
+pub struct ServeArgs {
+    pub listen: String,
+    pub device: BackendChoice,
+    pub token_file: Option<PathBuf>,
+}
+
+/// Where to listen, refused when it reaches beyond this machine without a token.
+pub fn listen_address(listen: &str, has_token: bool) -> anyhow::Result<SocketAddr> {
+    let address: SocketAddr = listen.parse().map_err(|e| {
+        anyhow!("--listen {listen:?} is not an address and port such as 127.0.0.1:3000 ({e})")
+    })?;
+    if !address.ip().is_loopback() && !has_token {
+        bail!(
+            "--listen {address} reaches beyond this machine, which needs a token \
+             (--token-file FILE): without one, anyone who reaches the port can run work on \
+             this device and read every tensor. To stay on this machine, listen on \
+             127.0.0.1 (and reach it from elsewhere through an SSH tunnel)"
+        );
+    }
+    Ok(address)
+}
+
+#[cfg(feature = "remote")]
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    use burn::server::{RemoteServer, TokenAuthorizer, WebSocketTransport};
+    let token = args
+        .token_file
+        .as_deref()
+        .map(read_token)
+        .transpose()
+        .map_err(|m| anyhow!("--token-file: {m}"))?;
+    let address = listen_address(&args.listen, token.is_some())?;
+    let (device, info) = select_local(args.device).map_err(|m| anyhow!("--device: {m}"))?;
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("--listen {address}: cannot listen there"))?;
+    let url = format!("ws://{}", listener.local_addr()?);
+    let gate = Gate {
+        token: token
+            .map(TokenAuthorizer::new)
+            .transpose()
+            .map_err(|_| anyhow!("--token-file: the token is empty"))?,
+    };
+    eprintln!(
+        "serving {} ({}) on {url}{}; a client sets backend = \"remote\", remote = \"{url}\"",
+        info.name,
+        info.reason,
+        if gate.token.is_some() {
+            " with a token"
+        } else {
+            ""
+        }
+    );
+    // One JSON line on stdout, for scripts (and the tests) that start a server on port 0.
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{}",
+        serde_json::json!({"event": "serving", "url": url, "device": info.name})
+    )?;
+    out.flush()?;
+    drop(out);
+    RemoteServer::new([device])
+        .with_authorizer(gate)
+        .serve(WebSocketTransport::from_listener(listener))
+        .map_err(|e| anyhow!("the server stopped: {e}"))
+}
+
+#[cfg(not(feature = "remote"))]
+pub fn serve(_args: ServeArgs) -> anyhow::Result<()> {
+    bail!("this build has no remote backend (rebuild with `--features remote`)")
+}
+
+/// Opens sessions for clients with the token (every client when there is none) and says
+/// on stderr who was let in or refused, which burn's server does not.
+#[cfg(feature = "remote")]
+struct Gate {
+    token: Option<burn::server::TokenAuthorizer>,
+}
+
+#[cfg(feature = "remote")]
+impl burn::server::PeerAuthorizer for Gate {
+    fn authorize(&self, request: burn::server::AuthorizationRequest<'_>) -> Result<(), String> {
+        let client = request.client;
+        let verdict = match &self.token {
+            Some(token) => token.authorize(request),
+            None => Ok(()),
+        };
+        match &verdict {
+            Ok(()) => eprintln!("session opened for {client}"),
+            Err(why) => eprintln!("refused {client}: {why}"),
+        }
+        verdict
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_needs_no_token_and_other_addresses_do() {
+        assert!(listen_address("127.0.0.1:3000", false).is_ok());
+        assert!(listen_address("[::1]:3000", false).is_ok());
+        let err = listen_address("0.0.0.0:3000", false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs a token"), "{err}");
+        assert!(listen_address("0.0.0.0:3000", true).is_ok());
+        let err = listen_address("localhost", false).unwrap_err().to_string();
+        assert!(err.contains("not an address"), "{err}");
+    }
+}

@@ -1,0 +1,121 @@
+//! Probing the GPU backends this build has: CUDA (`cuda` feature) and wgpu (`gpu`).
+//! Each probe opens the device and runs one small kernel, so a driver that loads but
+//! cannot compile (no NVRTC, no CUDA headers, a broken Vulkan loader) is refused here
+//! with its reason rather than failing the first training step. Probes can panic
+//! inside driver loaders on broken setups: that is contained too.
+
+use burn::tensor::Device;
+#[cfg(any(feature = "gpu", feature = "cuda"))]
+use burn::tensor::Tensor;
+
+use crate::engine::BackendInfo;
+
+/// The autotune results go under the user's cache directory (`~/.cache/cubecl`), not the
+/// current directory's `target/`, so a second run, from anywhere, does not re-tune.
+/// Must run before the first cubecl device opens; a configuration the user set first
+/// (a `cubecl.toml`) wins.
+#[cfg(any(feature = "gpu", feature = "cuda"))]
+fn persist_tuning_cache() {
+    use burn::cubecl::config::cache::CacheConfig;
+    use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let mut config = CubeClRuntimeConfig::from_current_dir().override_from_env();
+        if matches!(config.environment.path, CacheConfig::Target) {
+            config.environment.path = CacheConfig::Global;
+        }
+        CubeClRuntimeConfig::try_set(config);
+    });
+}
+
+/// Whether `device` runs a kernel and reads its result back.
+#[cfg(any(feature = "gpu", feature = "cuda"))]
+fn runs_a_kernel(device: &Device) -> Result<(), String> {
+    let device = device.clone();
+    let sum = std::panic::catch_unwind(move || {
+        Tensor::<1>::from_floats([1.0, 2.0, 3.0], &device)
+            .sum()
+            .into_scalar::<f32>()
+    })
+    .map_err(|panic| crate::worker::panic_message(panic.as_ref()))?;
+    if sum == 6.0 {
+        Ok(())
+    } else {
+        Err(format!("a test kernel returned {sum} instead of 6"))
+    }
+}
+
+#[cfg(feature = "cuda")]
+pub fn cuda() -> Result<(Device, BackendInfo), String> {
+    use burn::tensor::DeviceType;
+    persist_tuning_cache();
+    let found = std::panic::catch_unwind(|| Device::enumerate(DeviceType::Cuda))
+        .map_err(|_| "the CUDA driver (libcuda) could not be loaded".to_string())?;
+    let count = found.len();
+    let device = found
+        .into_iter()
+        .next()
+        .ok_or("no NVIDIA GPU is visible to CUDA")?;
+    runs_a_kernel(&device).map_err(|why| {
+        format!(
+            "the GPU was found but cannot run kernels ({why}); CUDA needs the driver, NVRTC \
+             and the CUDA headers (CUDA_PATH or /usr/local/cuda) at run time"
+        )
+    })?;
+    let name = device
+        .identity()
+        .map(|id| id.name)
+        .unwrap_or_else(|| "NVIDIA GPU".into());
+    Ok((
+        device,
+        BackendInfo {
+            name: format!("GPU (CUDA: {name})"),
+            reason: format!("CUDA device 0 of {count}, preferred over wgpu and the CPU"),
+        },
+    ))
+}
+
+#[cfg(not(feature = "cuda"))]
+pub fn cuda() -> Result<(Device, BackendInfo), String> {
+    Err("this build has no CUDA backend (rebuild with `--features cuda`)".into())
+}
+
+#[cfg(feature = "gpu")]
+pub fn wgpu() -> Result<(Device, BackendInfo), String> {
+    use burn::tensor::DeviceKind;
+    use burn::tensor::wgpu::wgpu::DeviceType;
+    persist_tuning_cache();
+    let probe = std::panic::catch_unwind(|| {
+        Device::wgpu_options()
+            .device_kind(DeviceKind::DefaultDevice)
+            .init_with_setup()
+    });
+    let (device, setup) = match probe {
+        Ok(Ok(found)) => found,
+        Ok(Err(e)) => return Err(format!("no usable GPU adapter ({e})")),
+        Err(_) => return Err("the GPU driver crashed while probing".into()),
+    };
+    let info = setup.adapter.get_info();
+    if info.device_type == DeviceType::Cpu {
+        return Err(format!(
+            "only a software adapter was found ({}), which is slower than the CPU backend",
+            info.name
+        ));
+    }
+    runs_a_kernel(&device).map_err(|why| format!("{} cannot run kernels ({why})", info.name))?;
+    Ok((
+        device,
+        BackendInfo {
+            name: format!("GPU (wgpu: {})", info.name),
+            reason: format!(
+                "hardware adapter {:?} via {:?}",
+                info.device_type, info.backend
+            ),
+        },
+    ))
+}
+
+#[cfg(not(feature = "gpu"))]
+pub fn wgpu() -> Result<(Device, BackendInfo), String> {
+    Err("this build has no GPU backend (rebuild with `--features gpu`)".into())
+}

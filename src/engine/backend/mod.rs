@@ -1,0 +1,98 @@
+//! Choosing the compute device. The only place that knows which backends exist.
+//!
+//! The CPU backend is burn's `flex`, always available and the one tests use. The GPU
+//! backends, each compiled in by its feature, are CUDA (`cuda`) and wgpu (`gpu`, WGSL
+//! shaders on Vulkan/Metal/DX12), both with autotuned kernels and fusion; `Auto` tries
+//! them in that order and falls back to the CPU, saying why. wgpu counts only when its
+//! adapter is a real GPU: software adapters (lavapipe, llvmpipe) report `DeviceType::Cpu`
+//! and are slower than flex. `remote` trains on another process's device (`serve`).
+
+mod gpu;
+pub mod remote;
+
+use burn::tensor::Device;
+
+use super::BackendInfo;
+use crate::preset::{BackendChoice, TrainSpec};
+
+/// The device a run trains on and a description of the choice, or why it is impossible.
+pub fn select_device(train: &TrainSpec) -> Result<(Device, BackendInfo), String> {
+    match train.backend {
+        BackendChoice::Remote => remote::connect(&train.remote, &train.remote_token_file),
+        local => select_local(local),
+    }
+}
+
+/// A device on this machine: what `serve` hosts and what `bench` measures.
+pub fn select_local(choice: BackendChoice) -> Result<(Device, BackendInfo), String> {
+    match choice {
+        BackendChoice::Cpu => Ok(cpu("CPU chosen in the settings")),
+        BackendChoice::Auto => Ok(
+            match gpu::cuda()
+                .or_else(|cuda| gpu::wgpu().map_err(|wgpu| format!("CUDA: {cuda}; wgpu: {wgpu}")))
+            {
+                Ok(found) => found,
+                Err(why) => cpu(&why),
+            },
+        ),
+        BackendChoice::Gpu => gpu::wgpu().map_err(|why| format!("GPU backend unavailable: {why}")),
+        BackendChoice::Cuda => {
+            gpu::cuda().map_err(|why| format!("CUDA backend unavailable: {why}"))
+        }
+        BackendChoice::Remote => Err(
+            "backend \"remote\" names another machine: choose a device of this one (auto, cpu, \
+             gpu or cuda)"
+                .into(),
+        ),
+    }
+}
+
+/// The CPU device, for work that always runs there: browsing and embedding with an
+/// encoder loaded from a run folder, the CPU benchmark.
+pub fn cpu_device() -> Device {
+    Device::flex()
+}
+
+fn cpu(reason: &str) -> (Device, BackendInfo) {
+    (
+        cpu_device(),
+        BackendInfo {
+            name: "CPU (flex)".into(),
+            reason: reason.into(),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_is_always_available_and_says_why() {
+        let (_, info) = select_local(BackendChoice::Cpu).unwrap();
+        assert_eq!(info.name, "CPU (flex)");
+        let (_, info) = select_local(BackendChoice::Auto).unwrap();
+        assert!(!info.reason.is_empty());
+    }
+
+    #[cfg(not(feature = "gpu"))]
+    #[test]
+    fn asking_for_a_gpu_without_one_is_a_clear_error() {
+        let err = select_local(BackendChoice::Gpu).unwrap_err();
+        assert!(err.contains("GPU backend unavailable"), "{err}");
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn asking_for_cuda_without_it_is_a_clear_error() {
+        let err = select_local(BackendChoice::Cuda).unwrap_err();
+        assert!(err.contains("CUDA backend unavailable"), "{err}");
+        assert!(err.contains("--features cuda"), "{err}");
+    }
+
+    #[test]
+    fn a_server_cannot_host_another_server() {
+        let err = select_local(BackendChoice::Remote).unwrap_err();
+        assert!(err.contains("this one"), "{err}");
+    }
+}

@@ -1,0 +1,298 @@
+//! Training on another process's device: `serve` hosts a CPU (flex) device on loopback in
+//! a child process and `train --backend remote` trains on it. Its own test binary: a
+//! process that talks to a remote server runs burn's async runtime.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use contrastive_workbench::engine::checkpoint::Checkpoint;
+
+const BIN: &str = env!("CARGO_BIN_EXE_contrastive-workbench");
+
+/// A `serve` child process on a port the OS picks; killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    stderr: Option<ChildStderr>,
+}
+
+impl Server {
+    fn start(token_file: Option<&Path>) -> Server {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--device", "cpu"]);
+        if let Some(file) = token_file {
+            cmd.arg("--token-file").arg(file);
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let serving: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("serve printed {line:?} ({e})"));
+        assert_eq!(serving["event"], "serving");
+        assert_eq!(serving["device"], "CPU (flex)");
+        let url = serving["url"].as_str().unwrap().to_string();
+        assert!(url.starts_with("ws://127.0.0.1:"), "{url}");
+        let stderr = child.stderr.take();
+        Server { child, url, stderr }
+    }
+
+    /// Stops the server and returns what it said on stderr.
+    fn stop(mut self) -> String {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let mut said = String::new();
+        self.stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut said)
+            .unwrap();
+        said
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A small SimCLR preset on shapes (no evaluation between its start and end).
+fn preset(dir: &Path, steps: u64) -> PathBuf {
+    let path = dir.join("remote.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"remote\"\n\
+             [dataset]\nkind = \"shapes\"\ntrain_per_class = 8\ntest_per_class = 4\n\
+             [encoder]\nchannels = [8, 16]\n\
+             [train]\nsteps = {steps}\nbatch_size = 16\nlog_every = 1\nbackend = \"cpu\"\nwarmup_steps = 0\n\
+             [eval]\nevery = 1000000\nbank_size = 64\nquery_size = 32\nknn_k = 5\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn token_file(dir: &Path, name: &str, token: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{token}\n")).unwrap();
+    path
+}
+
+fn train_command(preset: &Path, out: &Path, remote: Option<(&str, &Path)>) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("train")
+        .arg("--preset")
+        .arg(preset)
+        .arg("--out")
+        .arg(out)
+        .arg("--force")
+        .stdin(Stdio::null());
+    if let Some((url, token)) = remote {
+        cmd.args(["--backend", "remote", "--remote", url, "--token-file"])
+            .arg(token);
+    }
+    cmd
+}
+
+fn losses(out: &Output) -> Vec<f64> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.get("loss").and_then(|l| l.as_f64()))
+        .collect()
+}
+
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn three_remote_steps_give_the_local_losses_and_a_second_client_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = preset(dir.path(), 3);
+    let token = token_file(dir.path(), "token", "s3cret");
+    // The server runs burn's own ops; so does the local run with the fused kernels off.
+    let local = train_command(&preset, &dir.path().join("local"), None)
+        .env("CW_BURN_CONV", "1")
+        .output()
+        .unwrap();
+    assert_ok(&local);
+    let server = Server::start(Some(&token));
+    let remote = train_command(
+        &preset,
+        &dir.path().join("remote"),
+        Some((&server.url, &token)),
+    )
+    .output()
+    .unwrap();
+    assert_ok(&remote);
+    let (local, remote_losses) = (losses(&local), losses(&remote));
+    assert_eq!(local.len(), 3, "{local:?}");
+    assert_eq!(remote_losses.len(), 3, "{remote_losses:?}");
+    for (a, b) in local.iter().zip(&remote_losses) {
+        assert!(
+            (a - b).abs() < 1e-5,
+            "local {local:?} vs remote {remote_losses:?}"
+        );
+    }
+    // The run folder is this machine's, complete.
+    let folder = dir.path().join("remote");
+    assert!(folder.join("encoder.safetensors").is_file());
+    assert_eq!(Checkpoint::read(&folder).unwrap().step, 3);
+    // The first client's session ended with its process; a second one trains.
+    let again = train_command(
+        &preset,
+        &dir.path().join("again"),
+        Some((&server.url, &token)),
+    )
+    .output()
+    .unwrap();
+    assert_ok(&again);
+    let said = server.stop();
+    assert_eq!(said.matches("session opened for").count(), 2, "{said}");
+}
+
+#[test]
+fn a_wrong_or_missing_token_is_refused_on_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = preset(dir.path(), 1);
+    let right = token_file(dir.path(), "right", "s3cret");
+    let wrong = token_file(dir.path(), "wrong", "guess");
+    let server = Server::start(Some(&right));
+    let out = train_command(
+        &preset,
+        &dir.path().join("out"),
+        Some((&server.url, &wrong)),
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refused this client: wrong or missing token"),
+        "{stderr}"
+    );
+    // No token at all: the preset names the server but no token file.
+    let mut cmd = train_command(&preset, &dir.path().join("out2"), None);
+    let out = cmd
+        .args(["--backend", "remote", "--remote", &server.url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong or missing token"));
+    let said = server.stop();
+    assert_eq!(
+        said.matches("refused WebSocket client").count(),
+        2,
+        "{said}"
+    );
+    assert!(said.contains("wrong token"), "{said}");
+}
+
+#[test]
+fn nothing_listening_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = preset(dir.path(), 1);
+    // A port that was just free.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = train_command(&preset, &dir.path().join("out"), None);
+    let out = cmd
+        .args([
+            "--backend",
+            "remote",
+            "--remote",
+            &format!("ws://127.0.0.1:{port}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("nothing answers at ws://127.0.0.1:"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serve_refuses_to_listen_beyond_loopback_without_a_token() {
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "0.0.0.0:0", "--device", "cpu"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a token"));
+}
+
+#[test]
+fn the_server_going_away_mid_run_fails_the_run_and_keeps_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = preset(dir.path(), 100_000);
+    let token = token_file(dir.path(), "token", "s3cret");
+    let server = Server::start(Some(&token));
+    let folder = dir.path().join("out");
+    let mut run = train_command(&preset, &folder, Some((&server.url, &token)))
+        .args(["--checkpoint-every", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !folder.join("checkpoint.safetensors").is_file() {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no checkpoint after 5 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.stop();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            run.kill().unwrap();
+            panic!("the run did not end within 2 minutes of the server going away");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let failed = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "failed")
+        .unwrap_or_else(|| panic!("no failed event in {stdout}"));
+    let message = failed["message"].as_str().unwrap();
+    assert!(message.contains("remote"), "{message}");
+    let kept = Checkpoint::read(&folder).unwrap();
+    assert!(kept.step >= 2, "{}", kept.step);
+    assert!(folder.join("encoder.safetensors").is_file());
+}
