@@ -190,6 +190,71 @@ fn flat_folder_is_unlabelled_and_one_class_is_warned() {
     );
 }
 
+#[test]
+fn an_attribute_table_gives_each_image_its_nuisance_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for (class, colour) in [("cats", [200, 20, 20]), ("dogs", [20, 20, 200])] {
+        for i in 0..4 {
+            save(
+                solid_rgb(8, 8, colour),
+                &root.join(format!("{class}/{i}.png")),
+            );
+        }
+    }
+    // dogs/3.png has no row; one row names a file that is not there.
+    std::fs::write(
+        root.join("attributes.csv"),
+        "file,pose,light\ncats/0.png,left,day\ncats/1.png,right,day\ncats/2.png,left,night\n\
+         cats/3.png,right,night\ndogs/0.png,left,day\ndogs/1.png,left,day\n\
+         dogs/2.png,right,night\nbirds/0.png,left,day\n",
+    )
+    .unwrap();
+    let d = load_folder(ImageFolderSpec {
+        held_out: 0.25,
+        ..ImageFolderSpec::at(root)
+    })
+    .unwrap();
+    let names: Vec<&str> = d.attributes.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["pose", "light"]);
+    // Every image of both splits has a value of each, read from its own row.
+    for set in [&d.train, &d.test] {
+        assert_eq!(set.attributes.len(), 2);
+        for (i, source) in set.sources.iter().enumerate() {
+            let pose = &d.attributes[0].values[set.attributes[0][i] as usize];
+            let expected = match Path::new(source)
+                .strip_prefix(root)
+                .unwrap()
+                .to_str()
+                .unwrap()
+            {
+                "cats/0.png" | "cats/2.png" | "dogs/0.png" | "dogs/1.png" => "left",
+                "dogs/3.png" => "(none)",
+                _ => "right",
+            };
+            assert_eq!(pose, expected, "{source}");
+        }
+    }
+    assert!(
+        d.report.warnings.iter().any(|w| w
+            .contains("attributes.csv: 1 of its 8 rows name no loaded image (first: birds/0.png)")),
+        "{:?}",
+        d.report.warnings
+    );
+    // The table is not an image the loader skipped.
+    assert!(d.report.skipped.is_empty(), "{:?}", d.report.skipped);
+
+    // A malformed table refuses the folder, naming the file and the line.
+    std::fs::write(root.join("attributes.csv"), "file,pose\ncats/0.png\n").unwrap();
+    let err = load_folder(ImageFolderSpec::at(root))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("attributes.csv") && err.contains("line 2: 1 fields, the header has 2"),
+        "{err}"
+    );
+}
+
 /// A PNG whose header claims `w x h` pixels, with correct CRCs and no image data.
 fn png_header_only(w: u32, h: u32) -> Vec<u8> {
     let mut out = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];

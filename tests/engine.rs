@@ -374,7 +374,21 @@ fn evaluations_score_each_nuisance_attribute_and_the_projection_carries_them() {
             assert_eq!(a.of_point[p], values[i], "{} of point {p}", a.name);
         }
     }
-    assert!(result.metrics.evals_csv().starts_with(
-        "step,knn_top1,baseline_top1,knn_colour_top1,knn_background_top1,knn_size_top1\n"
-    ));
+    // Per class: every class, and the classes' correct queries add up to the overall top-1.
+    let names: Vec<&str> = last.per_class.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, dataset.class_names);
+    let queries: usize = last.per_class.iter().map(|c| c.queries).sum();
+    assert_eq!(queries, frame.indices.len());
+    let right: f32 = last
+        .per_class
+        .iter()
+        .map(|c| c.top1 * c.queries as f32)
+        .sum();
+    assert!((right / queries as f32 - last.knn_top1).abs() < 1e-5);
+    let csv = result.metrics.evals_csv();
+    let header = csv.lines().next().unwrap();
+    assert!(header.starts_with(
+        "step,knn_top1,baseline_top1,knn_colour_top1,knn_background_top1,knn_size_top1,knn_class_"
+    ), "{header}");
+    assert_eq!(header.split(',').count(), 6 + dataset.class_names.len());
 }

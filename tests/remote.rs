@@ -128,11 +128,11 @@ fn three_remote_steps_give_the_local_losses_and_a_second_client_is_served() {
     let preset = preset(dir.path(), 3);
     let token = token_file(dir.path(), "token", "s3cret");
     // The server runs burn's own ops; so does the local run with the fused kernels off.
-    let local = train_command(&preset, &dir.path().join("local"), None)
+    let local_out = train_command(&preset, &dir.path().join("local"), None)
         .env("CW_BURN_CONV", "1")
         .output()
         .unwrap();
-    assert_ok(&local);
+    assert_ok(&local_out);
     let server = Server::start(Some(&token));
     let remote = train_command(
         &preset,
@@ -142,7 +142,7 @@ fn three_remote_steps_give_the_local_losses_and_a_second_client_is_served() {
     .output()
     .unwrap();
     assert_ok(&remote);
-    let (local, remote_losses) = (losses(&local), losses(&remote));
+    let (local, remote_losses) = (losses(&local_out), losses(&remote));
     assert_eq!(local.len(), 3, "{local:?}");
     assert_eq!(remote_losses.len(), 3, "{remote_losses:?}");
     for (a, b) in local.iter().zip(&remote_losses) {
@@ -151,6 +151,17 @@ fn three_remote_steps_give_the_local_losses_and_a_second_client_is_served() {
             "local {local:?} vs remote {remote_losses:?}"
         );
     }
+    // Each logged step measured the round trip to the server; a local run has none.
+    let trips = |out: &Output| -> Vec<Option<f64>> {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v.get("loss").is_some())
+            .map(|v| v["round_trip_ms"].as_f64())
+            .collect()
+    };
+    assert!(trips(&remote).iter().all(|t| t.is_some_and(|ms| ms > 0.0)));
+    assert!(trips(&local_out).iter().all(Option::is_none));
     // The run folder is this machine's, complete.
     let folder = dir.path().join("remote");
     assert!(folder.join("encoder.safetensors").is_file());

@@ -500,6 +500,7 @@ fn synthetic_run() -> Vec<contrastive_workbench::engine::Event> {
                 baseline_top1: 0.5,
                 chance: 0.2,
             }],
+            per_class: vec![],
         }));
     }
     let n = 40;
@@ -971,4 +972,90 @@ fn the_remote_backend_asks_for_its_server_and_a_silent_one_fails_clearly() {
     step_until(&mut h, "the CPU run to finish", |a| {
         a.status == RunStatus::Finished { stopped: false }
     });
+}
+
+#[test]
+fn the_projection_says_how_much_its_clusters_are_the_colouring() {
+    use contrastive_workbench::engine::protocol::PointAttribute;
+    use contrastive_workbench::engine::{Event, ProjectionFrame};
+    use contrastive_workbench::metrics::silhouette;
+    let mut h = harness(Experiment::default());
+    h.state_mut().tab = Tab::Training;
+    h.run_steps(1);
+    // Two tight clusters that are the classes; the colour alternates within each.
+    let x = [-5.0, -5.1, -4.9, -5.05, 5.0, 5.1, 4.9, 5.05];
+    let frame = ProjectionFrame {
+        step: 3,
+        points: x.iter().map(|&x| [x, 0.0]).collect(),
+        labels: vec![0, 0, 0, 0, 1, 1, 1, 1],
+        indices: (0..8).collect(),
+        explained: [0.9, 0.1],
+        embeddings: x.iter().flat_map(|&x| [x, 1.0]).collect(),
+        dim: 2,
+        knn_correct: vec![true; 8],
+        view_pairs: vec![],
+        attributes: vec![PointAttribute {
+            name: "colour".into(),
+            values: vec!["red".into(), "blue".into()],
+            of_point: vec![0, 1, 0, 1, 0, 1, 0, 1],
+        }],
+    };
+    let points = frame.points.clone();
+    let by_class = silhouette(&points, &frame.labels).unwrap();
+    let by_colour = silhouette(&points, &frame.attributes[0].of_point).unwrap();
+    assert!(by_class > 0.9 && by_colour < 0.1, "{by_class} {by_colour}");
+    h.state_mut().history.apply(Event::Projection(frame));
+    h.run_steps(2);
+    h.get_by_label(&format!("Silhouette by class: {by_class:.2}"));
+    h.get_by_label("colour").click();
+    h.run_steps(2);
+    h.get_by_label(&format!("Silhouette by colour: {by_colour:.2}"));
+}
+
+#[test]
+fn a_teacher_hides_controls_one_by_one_and_the_class_file_keeps_them_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut teacher = harness(Experiment::default());
+    teacher.state_mut().export_dir = dir.path().display().to_string();
+    teacher.run_steps(1);
+    teacher.get_by_label("Method");
+    teacher.get_by_label("Lessons");
+    teacher.get_by_label("Controls").click();
+    teacher.run_steps(2);
+    teacher.get_by_label("Method and its settings").click();
+    teacher.run_steps(2);
+    teacher.get_by_label("Lessons menu").click();
+    teacher.run_steps(2);
+    assert_eq!(teacher.state().hidden, ["method", "lessons"]);
+    // Close the menu, as a user would, and look.
+    teacher.key_press(egui::Key::Escape);
+    teacher.run_steps(2);
+    assert!(teacher.query_by_label("Method").is_none(), "method hidden");
+    assert!(
+        teacher.query_by_label("Lessons").is_none(),
+        "lessons hidden"
+    );
+    teacher.get_by_label("Optimisation");
+    teacher.get_by_label("Save classroom file").click();
+    teacher.run_steps(2);
+    let path = dir.path().join("classroom.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("hidden = [\"method\", \"lessons\"]"),
+        "{text}"
+    );
+
+    let mut student = harness(Experiment::default());
+    student.run_steps(1);
+    student.state_mut().open_classroom(&path).unwrap();
+    student.run_steps(2);
+    assert_eq!(student.state().hidden, ["method", "lessons"]);
+    assert!(student.query_by_label("Method").is_none());
+    student.get_by_label("Optimisation");
+    // Shown again from the same menu.
+    student.get_by_label("Controls").click();
+    student.run_steps(2);
+    student.get_by_label("Method and its settings").click();
+    student.run_steps(2);
+    assert_eq!(student.state().hidden, ["lessons"]);
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::app::workbench::{Action, PRESENTING_ZOOM, Tab, WorkbenchApp};
-use crate::lessons::classroom_file::{Classroom, ClassroomFile};
+use crate::lessons::classroom_file::{Classroom, ClassroomFile, hideable};
 use crate::lessons::{LessonProgress, find};
 
 impl WorkbenchApp {
@@ -66,6 +66,7 @@ impl WorkbenchApp {
                 step: self.lesson.map_or(0, |p| p.step),
                 hide_settings: self.hide_settings,
                 presenting: self.presenting,
+                hidden: self.hidden.iter().map(|h| h.to_string()).collect(),
             },
             experiment: self.experiment.clone(),
         }
@@ -94,6 +95,11 @@ impl WorkbenchApp {
             self.tab = tab;
         }
         self.hide_settings = c.hide_settings;
+        self.hidden = c
+            .hidden
+            .iter()
+            .map(|id| hideable(id))
+            .collect::<Result<_, _>>()?;
         self.presenting = c.presenting;
         self.ctx()
             .set_zoom_factor(if c.presenting { PRESENTING_ZOOM } else { 1.0 });

@@ -8,6 +8,7 @@ pub mod dataset_jobs;
 pub mod figure;
 pub mod frame_times;
 pub mod history;
+pub mod layout_silhouette;
 pub mod layout_worker;
 pub mod lesson_state;
 pub mod loss_explorer;

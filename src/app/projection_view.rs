@@ -3,6 +3,7 @@
 
 use eframe::egui;
 
+use super::layout_silhouette::LayoutSilhouette;
 use super::layout_worker::{LayoutKind, LayoutWorker};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -48,6 +49,8 @@ pub struct ProjectionView {
     pub layout_paused: bool,
     /// One worker per layout kind, started on first use.
     workers: Vec<LayoutWorker>,
+    /// The silhouette of the picture on screen, by its colouring.
+    pub silhouette: LayoutSilhouette,
 }
 
 impl Default for ProjectionView {
@@ -59,6 +62,7 @@ impl Default for ProjectionView {
             neighbours: 8,
             layout_paused: false,
             workers: Vec::new(),
+            silhouette: LayoutSilhouette::default(),
         }
     }
 }

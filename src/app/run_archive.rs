@@ -55,6 +55,7 @@ mod tests {
             knn_top1: 0.5,
             baseline_top1: 0.4,
             attributes: Vec::new(),
+            per_class: Vec::new(),
         }
     }
 

@@ -71,6 +71,8 @@ pub enum Action {
     SpeedLimit(Option<f32>),
     /// Show or hide the settings panel (classroom view).
     ToggleSettings,
+    /// Hide or show one control (an id of `lessons::classroom_file::HIDEABLE`).
+    ToggleControl(&'static str),
     /// Draw everything larger (for a projector), or back to normal.
     TogglePresenting,
     /// Write the window's classroom file (experiment, lesson step, hidden controls) as
@@ -173,6 +175,8 @@ pub struct WorkbenchApp {
     pub show_frame_times: bool,
     /// Classroom view: the settings panel hidden, so the class sees the pictures.
     pub hide_settings: bool,
+    /// Controls hidden one by one (ids of `lessons::classroom_file::HIDEABLE`).
+    pub hidden: Vec<&'static str>,
     /// Presentation mode: everything drawn larger, for a projector.
     pub presenting: bool,
     /// A saved plot picture's outcome, written by the screenshot callback.
@@ -239,6 +243,7 @@ impl WorkbenchApp {
             frame_times: FrameTimes::default(),
             show_frame_times: false,
             hide_settings: false,
+            hidden: Vec::new(),
             presenting: false,
             plot_saved: Arc::default(),
             checkpoint_seen: None,
@@ -304,6 +309,12 @@ impl WorkbenchApp {
             Action::LessonStep(by) => self.move_in_lesson(by),
             Action::CloseLesson => self.lesson = None,
             Action::ToggleSettings => self.hide_settings = !self.hide_settings,
+            Action::ToggleControl(id) => match self.hidden.iter().position(|h| *h == id) {
+                Some(i) => {
+                    self.hidden.remove(i);
+                }
+                None => self.hidden.push(id),
+            },
             Action::SaveClassroom => {
                 let path = PathBuf::from(&self.export_dir).join("classroom.toml");
                 let saved = self.classroom_file().save(&path);
@@ -660,6 +671,7 @@ impl eframe::App for WorkbenchApp {
                             checkpoint_every: &mut self.checkpoint_every,
                             encoder_dir: &mut self.encoder_dir,
                             has_checkpoint,
+                            hidden: &self.hidden,
                         },
                         &mut actions,
                     )

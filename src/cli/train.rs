@@ -206,6 +206,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
                     "pos_hist": m.pos_hist, "neg_hist": m.neg_hist, "own_space": m.own,
                     "signals": m.signals.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
                     "lr": m.lr, "views_per_sec": m.views_per_sec, "data_wait": m.data_wait,
+                    "round_trip_ms": m.round_trip_ms,
                 })
             );
         }
@@ -215,7 +216,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
             let _ = writeln!(
                 out,
                 "{}",
-                serde_json::json!({"step": e.step, "knn_top1": e.knn_top1, "baseline_top1": e.baseline_top1, "attributes": e.attributes})
+                serde_json::json!({"step": e.step, "knn_top1": e.knn_top1, "baseline_top1": e.baseline_top1, "attributes": e.attributes, "per_class": e.per_class})
             );
         }
         Event::Probe(p) => {

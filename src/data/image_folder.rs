@@ -19,6 +19,7 @@ use image::{DynamicImage, ImageReader};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::attribute_csv;
 use super::{
     DataError, Dataset, ImageSet, LoadProgress, LoadReport, SizeStats, SkippedFile, folder_name,
 };
@@ -290,7 +291,9 @@ pub fn scan(spec: &ImageFolderSpec) -> Result<FolderScan, DataError> {
     }
     let walker = Walker::new(root, spec.follow_links)?;
     let mut skipped = Vec::new();
-    let (dirs, root_files) = walker.list_dir(root, &mut skipped)?;
+    let (dirs, mut root_files) = walker.list_dir(root, &mut skipped)?;
+    // The attribute table is read by `load`, not skipped as a non-image.
+    root_files.retain(|p| p.file_name() != Some(attribute_csv::ATTRIBUTES_FILE.as_ref()));
     let named = |name: &str| {
         dirs.iter()
             .find(|d| d.file_name().is_some_and(|n| n.eq_ignore_ascii_case(name)))
@@ -544,8 +547,12 @@ pub fn load(spec: &ImageFolderSpec, progress: &LoadProgress) -> Result<Dataset, 
         ));
     }
     report.source_sizes = SizeStats::of(sizes);
+    let attributes = match attribute_csv::read(&spec.path)? {
+        Some(table) => table.apply(&spec.path, [&mut train, &mut test], &mut report.warnings),
+        None => Vec::new(),
+    };
     Ok(Dataset {
-        attributes: Vec::new(),
+        attributes,
         name: folder_name(&spec.path),
         class_names: scan.class_names,
         train,

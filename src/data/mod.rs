@@ -5,6 +5,7 @@
 //! held-out test split (the kNN queries and the projection sample), plus a [`LoadReport`]
 //! of what was skipped and why.
 
+pub mod attribute_csv;
 pub mod builtin;
 pub mod cifar;
 pub mod detect;

@@ -76,6 +76,7 @@ pub fn browse_encoder(
         knn_top1: now.knn_top1,
         baseline_top1: base.knn_top1,
         attributes: now.attribute_report(&base.attribute_top1()),
+        per_class: now.per_class.clone(),
     };
     let logged = Event::Eval(eval);
     result.metrics.record(&logged);

@@ -4,7 +4,7 @@
 use burn::tensor::Device;
 
 use super::ProjectionFrame;
-use super::protocol::{AttributeScore, PointAttribute};
+use super::protocol::{AttributeScore, ClassScore, PointAttribute};
 use crate::data::{Dataset, ImageSet};
 use crate::methods::Method;
 use crate::metrics::knn::{nearest, top1, vote_each};
@@ -99,6 +99,8 @@ impl ProbeInputs {
 /// What one evaluation measured.
 pub struct Evaluation {
     pub knn_top1: f32,
+    /// kNN top-1 among each class's queries.
+    pub per_class: Vec<ClassScore>,
     /// Per nuisance attribute: its name, kNN top-1 and chance level.
     pub attributes: Vec<(String, f32, f32)>,
     pub frame: ProjectionFrame,
@@ -193,6 +195,31 @@ fn attribute_scores(
         .collect()
 }
 
+/// Each class's share of correctly labelled queries (NaN for a class with none).
+pub fn class_scores(names: &[String], predicted: &[u16], truth: &[u16]) -> Vec<ClassScore> {
+    let mut right = vec![0usize; names.len()];
+    let mut seen = vec![0usize; names.len()];
+    for (&p, &t) in predicted.iter().zip(truth) {
+        if let Some(s) = seen.get_mut(t as usize) {
+            *s += 1;
+            right[t as usize] += usize::from(p == t);
+        }
+    }
+    names
+        .iter()
+        .zip(right.iter().zip(&seen))
+        .map(|(name, (&r, &n))| ClassScore {
+            name: name.clone(),
+            top1: if n == 0 {
+                f32::NAN
+            } else {
+                r as f32 / n as f32
+            },
+            queries: n,
+        })
+        .collect()
+}
+
 /// kNN top-1 and a projection of the queries at `step`.
 pub fn evaluate(
     method: &dyn Method,
@@ -229,6 +256,7 @@ pub fn evaluate(
         .map(|(p, l)| p == l)
         .collect();
     let acc = knn_correct.iter().filter(|&&c| c).count() as f32 / knn_correct.len().max(1) as f32;
+    let per_class = class_scores(&dataset.class_names, &predicted, &query_labels);
     let attributes = attribute_scores(dataset, sample, &near, params);
     let pca = pca_2d(&queries, d);
     let point_attributes = dataset
@@ -243,6 +271,7 @@ pub fn evaluate(
         .collect();
     Evaluation {
         knn_top1: acc,
+        per_class,
         attributes,
         probe_inputs: ProbeInputs {
             step,

@@ -134,28 +134,51 @@ impl MetricsLog {
         s
     }
 
-    /// One row per evaluation; each nuisance attribute's kNN top-1 as an extra column.
+    /// One row per evaluation; each nuisance attribute's kNN top-1, then each class's, as
+    /// extra columns (`knn_<attribute>_top1`, `knn_class_<class>_top1`).
     pub fn evals_csv(&self) -> String {
-        let names: Vec<&str> = self
-            .evals
-            .first()
-            .map(|e| e.attributes.iter().map(|a| a.name.as_str()).collect())
+        let first = self.evals.first();
+        let attributes: Vec<String> = first
+            .map(|e| e.attributes.iter().map(|a| column_safe(&a.name)).collect())
+            .unwrap_or_default();
+        let classes: Vec<String> = first
+            .map(|e| e.per_class.iter().map(|c| column_safe(&c.name)).collect())
             .unwrap_or_default();
         let mut s = String::from("step,knn_top1,baseline_top1");
-        for name in &names {
+        for name in &attributes {
             s += &format!(",knn_{name}_top1");
+        }
+        for name in &classes {
+            s += &format!(",knn_class_{name}_top1");
         }
         s.push('\n');
         for e in &self.evals {
             s += &format!("{},{},{}", e.step, e.knn_top1, e.baseline_top1);
-            for k in 0..names.len() {
+            for k in 0..attributes.len() {
                 let v = e.attributes.get(k).map_or(f32::NAN, |a| a.top1);
+                s += &format!(",{v}");
+            }
+            for k in 0..classes.len() {
+                let v = e.per_class.get(k).map_or(f32::NAN, |c| c.top1);
                 s += &format!(",{v}");
             }
             s.push('\n');
         }
         s
     }
+}
+
+/// A name as a CSV column header: separators, quotes and spaces become '_'.
+fn column_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Writes the export into `dir` (created if needed): `<name>.safetensors` and `<name>.bpk`

@@ -25,7 +25,7 @@ pub mod tensorboard;
 pub mod trainer;
 
 pub use protocol::{
-    BackendInfo, Command, EvalReport, Event, ProbeReport, ProjectionFrame, SHARED_SPACE,
-    SimilarityMatrix, SpaceFigures, StepMetrics,
+    BackendInfo, ClassScore, Command, EvalReport, Event, ProbeReport, ProjectionFrame,
+    SHARED_SPACE, SimilarityMatrix, SpaceFigures, StepMetrics,
 };
 pub use trainer::{TrainerHandle, spawn_browser, spawn_trainer, spawn_trainer_with};

@@ -107,6 +107,19 @@ pub struct EvalReport {
     /// representation groups images by. Empty for datasets without attributes.
     #[serde(default)]
     pub attributes: Vec<AttributeScore>,
+    /// kNN top-1 among the queries of each class, in the dataset's class order (which
+    /// classes the representation has learned and which it confuses).
+    #[serde(default)]
+    pub per_class: Vec<ClassScore>,
+}
+
+/// kNN top-1 among one class's held-out queries.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassScore {
+    pub name: String,
+    pub top1: f32,
+    /// How many queries of the class were scored.
+    pub queries: usize,
 }
 
 /// kNN top-1 of one nuisance attribute, with its random-init value and chance level.

@@ -22,6 +22,36 @@ pub struct Classroom {
     pub hide_settings: bool,
     /// Drawn larger, for a projector.
     pub presenting: bool,
+    /// Controls hidden one by one (ids from [`HIDEABLE`]), as TF Playground hides them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<String>,
+}
+
+/// The controls a teacher can hide one by one: id (as a classroom file names it) and
+/// label (as the window's Controls menu shows it).
+pub const HIDEABLE: &[(&str, &str)] = &[
+    ("method", "Method and its settings"),
+    (
+        "optimisation",
+        "Optimisation (steps, batch, learning rate, ...)",
+    ),
+    ("views", "View pipeline summary"),
+    ("export", "Export and checkpoints"),
+    ("encoder", "Open an exported encoder"),
+    ("lessons", "Lessons menu"),
+    ("speed", "Speed limit"),
+];
+
+/// `id` as the `&'static` id in [`HIDEABLE`], or an error naming the known ones.
+pub fn hideable(id: &str) -> Result<&'static str, String> {
+    HIDEABLE
+        .iter()
+        .map(|(known, _)| *known)
+        .find(|known| *known == id)
+        .ok_or_else(|| {
+            let known: Vec<&str> = HIDEABLE.iter().map(|(k, _)| *k).collect();
+            format!("no control named {id:?}: one of {}", known.join(", "))
+        })
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -63,6 +93,9 @@ impl ClassroomFile {
                 ));
             }
         }
+        for id in &classroom.hidden {
+            hideable(id).map_err(|e| format!("{origin}: classroom.hidden: {e}"))?;
+        }
         let rest = toml::to_string(&table).map_err(|e| format!("{origin}: {e}"))?;
         let experiment = Experiment::from_toml(&rest, origin).map_err(|e| e.to_string())?;
         Ok(Self {
@@ -102,6 +135,7 @@ mod tests {
                 step: 1,
                 hide_settings: true,
                 presenting: true,
+                hidden: vec!["method".into(), "speed".into()],
             },
             experiment: (lesson.start)(),
         }
@@ -133,6 +167,12 @@ mod tests {
         );
         let e = ClassroomFile::parse("[classroom]\nlesson = \"nope\"\n", "c.toml").unwrap_err();
         assert!(e.contains("classroom.lesson: no lesson named"), "{e}");
+        let e = ClassroomFile::parse("[classroom]\nhidden = [\"views\", \"knobs\"]\n", "c.toml")
+            .unwrap_err();
+        assert!(
+            e.contains("c.toml: classroom.hidden: no control named \"knobs\": one of method"),
+            "{e}"
+        );
         let e = ClassroomFile::parse("[classroom]\nhide = true\n", "c.toml").unwrap_err();
         assert!(e.contains("[classroom]") && e.contains("hide"), "{e}");
     }

@@ -8,6 +8,7 @@ pub mod knn;
 pub mod linear_probe;
 pub mod matrix;
 pub mod pair_similarity;
+pub mod silhouette;
 pub mod similarity_matrix;
 
 pub use align_uniform::{alignment, uniformity};
@@ -16,4 +17,5 @@ pub use effective_rank::{effective_rank, rank_collapsed};
 pub use knn::{KnnParams, knn_accuracy};
 pub use linear_probe::{ProbeParams, ProbeScore, linear_probe};
 pub use pair_similarity::{PairSimilarity, SIMILARITY_BINS, pair_similarity};
+pub use silhouette::silhouette;
 pub use similarity_matrix::{MATRIX_PAIRS, similarity_matrix};

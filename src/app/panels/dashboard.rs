@@ -33,7 +33,8 @@ pub fn show(ui: &mut egui::Ui, app: &RunView, actions: &mut Vec<Action>) {
     if let Some(e) = h.log.evals.last()
         && !e.attributes.is_empty()
     {
-        ui.label(RichText::new(what_it_groups_by(e)).small());
+        ui.label(RichText::new(what_it_groups_by(e)).small())
+            .on_hover_text(per_class_text(e));
     }
     if let Some(m) = h.log.steps.last() {
         let mut line = format!(
@@ -141,6 +142,17 @@ fn what_it_groups_by(e: &EvalReport) -> String {
         );
     }
     line
+}
+
+/// kNN top-1 of each class, best first: which shapes it has learned and which not.
+fn per_class_text(e: &EvalReport) -> String {
+    let mut classes: Vec<_> = e.per_class.iter().filter(|c| c.queries > 0).collect();
+    classes.sort_by(|a, b| b.top1.total_cmp(&a.top1));
+    let mut text = format!("kNN top-1 per class at step {}:", e.step);
+    for c in classes {
+        text += &format!("\n{} {:.0}% ({} images)", c.name, 100.0 * c.top1, c.queries);
+    }
+    text
 }
 
 /// Which space is collapsing and how: h first, then the method's own space.

@@ -40,10 +40,22 @@ pub fn show(ui: &mut egui::Ui, mut panel: ProjectionPanel) {
         ui.label("The projection of held-out embeddings appears when training starts.");
         return;
     };
-    let (mut points, caption) = layout(app, &frame);
+    let (mut points, caption, iterations) = layout(app, &frame);
     // A layout from an earlier run's sample can briefly be longer than this frame.
     points.truncate(frame.points.len());
     ui.label(RichText::new(caption).strong());
+    let colour = app.view.colour;
+    if let Some(s) = app.view.silhouette.of(&frame, &points, iterations, colour) {
+        ui.label(format!(
+            "Silhouette by {}: {s:.2}",
+            colour_name(app.dataset, colour)
+        ))
+        .on_hover_text(
+            "How much this picture's clusters are the colouring's groups: 1 = each group a \
+             tight cluster far from the others, 0 = the groups mixed, below 0 = points nearer \
+             another group (Rousseeuw's silhouette of the 2-D points)",
+        );
+    }
     let neighbours = selected_position(app, &frame).map(|i| {
         (
             i,
@@ -142,8 +154,20 @@ fn controls(ui: &mut egui::Ui, app: &mut ProjectionPanel) {
     });
 }
 
-/// The points to draw and the caption saying what they are.
-fn layout(app: &mut ProjectionPanel, frame: &ProjectionFrame) -> (Vec<[f32; 2]>, String) {
+/// What the points are grouped by, in words.
+fn colour_name(dataset: &Dataset, colour: ColourBy) -> &str {
+    match colour {
+        ColourBy::Attribute(k) => dataset.attributes.get(k).map_or("attribute", |a| &a.name),
+        _ => "class",
+    }
+}
+
+/// The points to draw, the caption saying what they are, and the animated layout's
+/// iteration count (`None` for PCA).
+fn layout(
+    app: &mut ProjectionPanel,
+    frame: &ProjectionFrame,
+) -> (Vec<[f32; 2]>, String, Option<u32>) {
     let pca = || {
         (
             frame.points.clone(),
@@ -154,6 +178,7 @@ fn layout(app: &mut ProjectionPanel, frame: &ProjectionFrame) -> (Vec<[f32; 2]>,
                 100.0 * frame.explained[0],
                 100.0 * frame.explained[1]
             ),
+            None,
         )
     };
     let Some(kind) = app.view.mode.layout() else {
@@ -161,15 +186,23 @@ fn layout(app: &mut ProjectionPanel, frame: &ProjectionFrame) -> (Vec<[f32; 2]>,
     };
     if app.view.colour == ColourBy::View {
         // The views are placed with PCA's axes; a t-SNE/UMAP layout has no room for them.
-        let (p, caption) = pca();
-        return (p, format!("{caption} (augmented views are shown on PCA)"));
-    }
-    let Some(worker) = app.view.running(kind) else {
-        let (p, _) = pca();
+        let (p, caption, _) = pca();
         return (
             p,
-            format!("{} is starting; showing PCA meanwhile", kind.name()),
+            format!("{caption} (augmented views are shown on PCA)"),
+            None,
         );
+    }
+    let starting = || {
+        let (p, _, _) = pca();
+        (
+            p,
+            format!("{} is starting; showing PCA meanwhile", kind.name()),
+            None,
+        )
+    };
+    let Some(worker) = app.view.running(kind) else {
+        return starting();
     };
     let unit = if kind == LayoutKind::Umap {
         "epoch"
@@ -178,8 +211,8 @@ fn layout(app: &mut ProjectionPanel, frame: &ProjectionFrame) -> (Vec<[f32; 2]>,
     };
     let latest = worker.latest().cloned();
     if let Some(why) = &worker.failed {
-        let (p, _) = pca();
-        return (p, format!("{why}; showing PCA instead"));
+        let (p, _, _) = pca();
+        return (p, format!("{why}; showing PCA instead"), None);
     }
     match latest {
         Some(l) if !l.points.is_empty() => (
@@ -193,14 +226,9 @@ fn layout(app: &mut ProjectionPanel, frame: &ProjectionFrame) -> (Vec<[f32; 2]>,
                 if l.settled { ", settled" } else { "" },
                 l.iterations_per_sec
             ),
+            Some(l.iterations),
         ),
-        _ => {
-            let (p, _) = pca();
-            (
-                p,
-                format!("{} is starting; showing PCA meanwhile", kind.name()),
-            )
-        }
+        _ => starting(),
     }
 }
 

@@ -20,21 +20,34 @@ pub struct SettingsPanel<'a> {
     pub encoder_dir: &'a mut String,
     /// The export folder holds a checkpoint to resume.
     pub has_checkpoint: bool,
+    /// Sections a teacher has hidden (ids of `lessons::classroom_file::HIDEABLE`).
+    pub hidden: &'a [&'static str],
 }
 
 pub fn show(ui: &mut egui::Ui, app: &mut SettingsPanel, actions: &mut Vec<Action>) {
     let idle = !app.status.is_active();
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.add_enabled_ui(idle, |ui| {
-            method_section(ui, app);
-            ui.separator();
-            training_section(ui, app);
-            ui.separator();
-            views_section(ui, app, actions);
-            ui.separator();
-            export_section(ui, app, actions);
-            ui.separator();
-            encoder_section(ui, app, actions);
+            let shown = |id: &str| !app.hidden.contains(&id);
+            if shown("method") {
+                method_section(ui, app);
+                ui.separator();
+            }
+            if shown("optimisation") {
+                training_section(ui, app);
+                ui.separator();
+            }
+            if shown("views") {
+                views_section(ui, app, actions);
+                ui.separator();
+            }
+            if shown("export") {
+                export_section(ui, app, actions);
+                ui.separator();
+            }
+            if shown("encoder") {
+                encoder_section(ui, app, actions);
+            }
         });
     });
 }

@@ -7,6 +7,7 @@ use crate::app::workbench::{Action, WorkbenchApp};
 use crate::data::DatasetSpec;
 use crate::data::builtin::FashionMnistMiniSpec;
 use crate::data::shapes::ShapesSpec;
+use crate::lessons::classroom_file::HIDEABLE;
 
 pub fn show(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
     ui.add_space(4.0);
@@ -180,6 +181,21 @@ fn classroom_controls(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<A
     {
         actions.push(Action::ToggleSettings);
     }
+    // Stays open while boxes are ticked, so several controls hide in one visit.
+    let stay_open = egui::containers::menu::MenuConfig::new()
+        .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside);
+    let (button, _) = egui::containers::menu::MenuButton::new("Controls")
+        .config(stay_open)
+        .ui(ui, |ui| {
+            ui.label("Shown to the class:");
+            for (id, label) in HIDEABLE {
+                let mut shown = !app.hidden.contains(id);
+                if ui.checkbox(&mut shown, *label).changed() {
+                    actions.push(Action::ToggleControl(id));
+                }
+            }
+        });
+    button.on_hover_text("Hide controls one by one; a classroom file keeps the choice");
     if ui
         .selectable_label(app.presenting, "Present")
         .on_hover_text("Larger type and plots, for a projector")
@@ -200,9 +216,13 @@ fn classroom_controls(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<A
 }
 
 fn run_controls(ui: &mut egui::Ui, app: &WorkbenchApp, actions: &mut Vec<Action>) {
-    lessons_menu(ui, app, actions);
+    if !app.hidden.contains(&"lessons") {
+        lessons_menu(ui, app, actions);
+    }
     classroom_controls(ui, app, actions);
-    speed_control(ui, app, actions);
+    if !app.hidden.contains(&"speed") {
+        speed_control(ui, app, actions);
+    }
     match app.status {
         RunStatus::Running => {
             if ui.button("Pause").clicked() {

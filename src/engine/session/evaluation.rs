@@ -72,6 +72,7 @@ impl<'a> Evaluator<'a> {
             knn_top1: evaluation.knn_top1,
             baseline_top1: self.baseline,
             attributes: evaluation.attribute_report(&self.attribute_baselines),
+            per_class: evaluation.per_class.clone(),
         };
         let logged = Event::Eval(report);
         log.record(&logged);
