@@ -2,7 +2,8 @@
 //! jitter the representation encodes colour (colour kNN well above chance), and colour
 //! jitter makes it encode colour less. Measured at the lesson's 300 steps (seed 0): colour
 //! kNN 100% without jitter (chance 24.5%), 92% with; class kNN 36.8% and 37.7%, a gap
-//! within one evaluation's noise, so the class is not asserted. Slow tier.
+//! within one evaluation's noise, so the class is not asserted. `simclr-clusters`: the
+//! time-to-clusters curve (class kNN and a t-SNE of each evaluation). Slow tier.
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod common;
@@ -48,6 +49,35 @@ struct Moment {
     /// each nuisance attribute.
     by_class: f32,
     by_attribute: Vec<(String, f32)>,
+    /// How often a point's five nearest points in the t-SNE picture vote for its class:
+    /// whether the picture's neighbourhoods are the classes, even when a class forms
+    /// several islands (which the silhouette, a global measure, counts against it).
+    neighbours_2d: f32,
+}
+
+/// The share of `points` whose `k` nearest others (Euclidean) vote for their own label.
+fn knn_2d(points: &[[f32; 2]], labels: &[u16], k: usize) -> f32 {
+    let classes = labels.iter().copied().max().unwrap_or(0) as usize + 1;
+    let right = (0..points.len())
+        .filter(|&i| {
+            let mut others: Vec<(f32, u16)> = (0..points.len())
+                .filter(|&j| j != i)
+                .map(|j| {
+                    let (dx, dy) = (points[i][0] - points[j][0], points[i][1] - points[j][1]);
+                    (dx * dx + dy * dy, labels[j])
+                })
+                .collect();
+            others.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut votes = vec![0usize; classes];
+            others
+                .iter()
+                .take(k)
+                .for_each(|&(_, l)| votes[l as usize] += 1);
+            let best = (0..classes).max_by_key(|&c| (votes[c], c == labels[i] as usize));
+            best == Some(labels[i] as usize)
+        })
+        .count();
+    right as f32 / points.len().max(1) as f32
 }
 
 /// The time-to-clusters curve of `exp`: every evaluation's kNN and t-SNE silhouettes.
@@ -77,10 +107,11 @@ fn clusters_curve(exp: &Experiment) -> (Vec<Moment>, EvalReport) {
                     seconds,
                     knn_top1: knn.last().copied().unwrap_or(f32::NAN),
                     by_class: silhouette(points, &f.labels).unwrap(),
+                    neighbours_2d: knn_2d(points, &f.labels, 5),
                     by_attribute: f
                         .attributes
                         .iter()
-                        .map(|a| (a.name.clone(), silhouette(points, &a.of_point).unwrap()))
+                        .filter_map(|a| Some((a.name.clone(), silhouette(points, &a.of_point)?)))
                         .collect(),
                 });
                 measuring += began.elapsed();
@@ -106,7 +137,7 @@ fn the_clusters_lesson_groups_the_classes_within_its_budget() {
         None => lesson_experiment("simclr-clusters", 0),
     };
     let (curve, last) = clusters_curve(&exp);
-    eprintln!("step  seconds  class kNN  silhouette: class  attributes");
+    eprintln!("step  seconds  class kNN  t-SNE 5-NN  silhouette: class  attributes");
     for m in &curve {
         let attributes: Vec<String> = m
             .by_attribute
@@ -114,10 +145,11 @@ fn the_clusters_lesson_groups_the_classes_within_its_budget() {
             .map(|(name, s)| format!("{name} {s:.3}"))
             .collect();
         eprintln!(
-            "{:>4}  {:>7.1}  {:>9.3}  {:>17.3}  {}",
+            "{:>4}  {:>7.1}  {:>9.3}  {:>10.3}  {:>17.3}  {}",
             m.step,
             m.seconds,
             m.knn_top1,
+            m.neighbours_2d,
             m.by_class,
             attributes.join(", ")
         );
@@ -128,18 +160,21 @@ fn the_clusters_lesson_groups_the_classes_within_its_budget() {
         .map(|c| format!("{} {:.2}", c.name, c.top1))
         .collect();
     eprintln!("per-class kNN at the end: {}", per_class.join(", "));
+    // Measured (seed 0): class kNN 0.40 -> 0.81 and the picture's 5-NN 0.34 -> 0.68 by
+    // step 150 (38 s); the class silhouette only -0.14 -> -0.05 (a shape forms several
+    // islands, which a global measure counts against it).
     let (first, end) = (&curve[0], curve.last().unwrap());
     assert!(
-        end.knn_top1 > first.knn_top1 + 0.05,
+        end.knn_top1 > first.knn_top1 + 0.2,
         "class kNN {} -> {}",
         first.knn_top1,
         end.knn_top1
     );
     assert!(
-        end.by_class > first.by_class,
-        "class silhouette {} -> {}",
-        first.by_class,
-        end.by_class
+        end.neighbours_2d > first.neighbours_2d + 0.15,
+        "the picture's neighbourhoods: {} -> {}",
+        first.neighbours_2d,
+        end.neighbours_2d
     );
 }
 

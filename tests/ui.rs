@@ -800,6 +800,10 @@ fn every_lesson_runs_start_to_end_in_the_window() {
             exp.eval.every = 3;
             exp.eval.bank_size = 200;
             exp.eval.query_size = 100;
+            // A lesson on other shapes (simclr-clusters: one background) loads them first.
+            step_until(&mut h, "the lesson's dataset to load", |a| {
+                !a.is_loading_dataset()
+            });
             h.get_by_label("Start").click();
             h.run_steps(1);
             step_until(&mut h, "the lesson's run to finish", |a| {

@@ -77,7 +77,13 @@ impl ScreenshotState {
         history: &RunHistory,
         view: &mut ProjectionView,
         frame_times: &FrameTimes,
+        loading_dataset: bool,
     ) -> Vec<Action> {
+        // A lesson or preset on another dataset loads it first: the picture (and the
+        // run) wait for it.
+        if loading_dataset {
+            return Vec::new();
+        }
         self.frames += 1;
         if self.plan.tsne {
             view.mode = ProjectionMode::Tsne;

@@ -733,6 +733,7 @@ impl eframe::App for WorkbenchApp {
                 Tab::Loss => panels::loss_explorer::show(ui, &mut self.loss_explorer),
             }
         });
+        let loading_dataset = self.is_loading_dataset();
         if let Some(shot) = &mut self.screenshot {
             for a in shot.drive(
                 ui.ctx(),
@@ -740,6 +741,7 @@ impl eframe::App for WorkbenchApp {
                 &self.history,
                 &mut self.projection_view,
                 &self.frame_times,
+                loading_dataset,
             ) {
                 actions.push(a);
             }

@@ -218,6 +218,12 @@ impl DatasetSpec {
                         s.size
                     ));
                 }
+                if !(1..=4).contains(&s.backgrounds) {
+                    return Err(format!(
+                        "dataset.backgrounds = {} is out of range: must be in 1..=4",
+                        s.backgrounds
+                    ));
+                }
                 Ok(())
             }
             DatasetSpec::FashionMnistMini(_) => Ok(()),

@@ -29,6 +29,10 @@ pub struct ShapesSpec {
     pub test_per_class: usize,
     /// Side length in pixels.
     pub size: usize,
+    /// How many of the background colours are drawn from (1..=4, in the order of
+    /// `BACKGROUND_NAMES`): fewer backgrounds, less for a representation to group by
+    /// besides the shape.
+    pub backgrounds: usize,
 }
 
 impl Default for ShapesSpec {
@@ -38,6 +42,7 @@ impl Default for ShapesSpec {
             train_per_class: 500,
             test_per_class: 100,
             size: 32,
+            backgrounds: BACKGROUNDS.len(),
         }
     }
 }
@@ -45,20 +50,30 @@ impl Default for ShapesSpec {
 /// Generates the dataset; deterministic in `spec` (images are generated in parallel, each
 /// from its own seeded stream).
 pub fn generate(spec: &ShapesSpec) -> Dataset {
-    let train = generate_split(spec, 0, spec.train_per_class);
-    let test = generate_split(spec, 1, spec.test_per_class);
+    let mut train = generate_split(spec, 0, spec.train_per_class);
+    let mut test = generate_split(spec, 1, spec.test_per_class);
     let attribute = |name: &str, values: &[&str]| Attribute {
         name: name.into(),
         values: values.iter().map(|v| v.to_string()).collect(),
     };
+    let mut attributes = vec![
+        attribute("colour", &FOREGROUND_NAMES),
+        attribute(
+            "background",
+            &BACKGROUND_NAMES[..spec.backgrounds.clamp(1, BACKGROUNDS.len())],
+        ),
+        attribute("size", &SIZE_NAMES),
+    ];
+    // One background is no attribute: every kNN "predicts" it and nothing is coloured by it.
+    if spec.backgrounds <= 1 {
+        attributes.remove(1);
+        train.attributes.remove(1);
+        test.attributes.remove(1);
+    }
     Dataset {
         name: "shapes".into(),
         class_names: CLASSES.iter().map(|s| s.to_string()).collect(),
-        attributes: vec![
-            attribute("colour", &FOREGROUND_NAMES),
-            attribute("background", &BACKGROUND_NAMES),
-            attribute("size", &SIZE_NAMES),
-        ],
+        attributes,
         train,
         test,
         report: Default::default(),
@@ -72,7 +87,7 @@ fn generate_split(spec: &ShapesSpec, split: u64, per_class: usize) -> ImageSet {
     let labels: Vec<u16> = (0..n).map(|i| (i % CLASSES.len()) as u16).collect();
     let images: Vec<(Vec<u8>, Nuisance)> = (0..n)
         .into_par_iter()
-        .map(|i| render(spec.seed, split, i as u64, labels[i] as usize, size))
+        .map(|i| render(spec, split, i as u64, labels[i] as usize))
         .collect();
     let of = |pick: fn(&Nuisance) -> u16| images.iter().map(|(_, a)| pick(a)).collect();
     ImageSet {
@@ -94,12 +109,13 @@ struct Nuisance {
 }
 
 /// Renders image `index` of class `class`, with its nuisance attributes.
-fn render(seed: u64, split: u64, index: u64, class: usize, size: usize) -> (Vec<u8>, Nuisance) {
-    let mut rng = rng_for(seed, Stream::Dataset, &[split, index]);
+fn render(spec: &ShapesSpec, split: u64, index: u64, class: usize) -> (Vec<u8>, Nuisance) {
+    let size = spec.size;
+    let mut rng = rng_for(spec.seed, Stream::Dataset, &[split, index]);
     let s = size as f32;
     // Colours come from small palettes, so colour alone cannot tell images apart: many
     // images in a batch share their colours, and a contrastive method has to look at shape.
-    let background = rng.random_range(0..BACKGROUNDS.len());
+    let background = rng.random_range(0..spec.backgrounds.clamp(1, BACKGROUNDS.len()));
     let bg = BACKGROUNDS[background];
     let (colour, fg) = loop {
         let k = rng.random_range(0..FOREGROUNDS.len());
@@ -237,7 +253,32 @@ mod tests {
             train_per_class: 4,
             test_per_class: 2,
             size: 32,
+            backgrounds: 4,
         }
+    }
+
+    #[test]
+    fn one_background_draws_only_the_first_and_records_no_background() {
+        let d = generate(&ShapesSpec {
+            backgrounds: 1,
+            train_per_class: 10,
+            ..small()
+        });
+        let names: Vec<&str> = d.attributes.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["colour", "size"]);
+        assert_eq!(d.train.attributes.len(), 2);
+        // Every image's corner pixel is the first background (dark), within its shading.
+        let dark = BACKGROUNDS[0];
+        for i in 0..d.train.len() {
+            let px = &d.train.pixels[i * d.train.image_len()..][..3];
+            for c in 0..3 {
+                let v = f32::from(px[c]) / 255.0;
+                assert!((v - dark[c]).abs() < 0.06, "image {i}: {px:?} vs {dark:?}");
+            }
+        }
+        // Four backgrounds keep all three attributes.
+        let full = generate(&small());
+        assert_eq!(full.attributes.len(), 3);
     }
 
     #[test]

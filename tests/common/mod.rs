@@ -52,6 +52,7 @@ pub fn tiny_experiment(train_per_class: usize, batch: usize, steps: u64) -> Expe
             train_per_class,
             test_per_class: 50,
             size: 32,
+            ..ShapesSpec::default()
         }),
         ..Experiment::default()
     };
