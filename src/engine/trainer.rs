@@ -138,10 +138,23 @@ fn job_main(
             return;
         }
     };
-    // The run is over; keep the model so the user can still export it.
+    // The run is over; keep the model so the user can still export it. A model whose
+    // device has gone (a remote server that stopped) cannot be read back: that is a
+    // failed export, not a dead thread.
     for cmd in commands.iter() {
         if let Command::Export(dir) = cmd {
-            let _ = export_and_report(&dir, &exp, dataset, &result, &mut emit);
+            let exported = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                export_and_report(&dir, &exp, dataset, &result, &mut emit)
+            }));
+            if let Err(panic) = exported {
+                emit(Event::ExportFailed {
+                    message: format!(
+                        "the model cannot be read back from its device ({}); the run \
+                         folder keeps the last export written during the run",
+                        crate::worker::panic_message(panic.as_ref())
+                    ),
+                });
+            }
         }
     }
 }
