@@ -100,13 +100,16 @@ impl ScreenshotState {
                 .as_ref()
                 .and_then(|f| f.indices.first().copied());
         }
-        // An animated layout is ready when it shows the last evaluation and has run a while.
+        // An animated layout is ready when it shows the picture's evaluation (its frame
+        // arrives just after the kNN report) and has run a while.
+        let after = self.plan.after_steps;
         let tsne_settled = match view.mode.layout() {
             None => true,
             Some(kind) => history.projection.as_ref().is_some_and(|f| {
-                view.worker(kind, ctx).latest().is_some_and(|l| {
-                    l.step == f.step && (l.settled || l.iterations >= TSNE_SETTLED)
-                })
+                f.step >= after
+                    && view.worker(kind, ctx).latest().is_some_and(|l| {
+                        l.step == f.step && (l.settled || l.iterations >= TSNE_SETTLED)
+                    })
             }),
         };
         let mut actions = Vec::new();
