@@ -7,6 +7,10 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
+mod common;
+
+use common::{assert_succeeded, json_lines};
+
 const BIN: &str = env!("CARGO_BIN_EXE_contrastive-workbench");
 
 /// A small, fast SimCLR preset on shapes.
@@ -43,19 +47,8 @@ fn train_ok(preset: &Path, out_dir: &Path) -> Output {
         "--out",
         out_dir.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     out
-}
-
-fn json_lines(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
 }
 
 #[test]
@@ -189,11 +182,7 @@ fn ctrl_c_and_sigterm_write_the_checkpoint_and_export_and_the_run_resumes() {
             "--steps",
             &more,
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(&out);
     }
 }
 

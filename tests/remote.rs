@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 use contrastive_workbench::engine::checkpoint::Checkpoint;
 
+mod common;
+
+use common::{assert_succeeded, json_lines};
+
 const BIN: &str = env!("CARGO_BIN_EXE_contrastive-workbench");
 
 /// A `serve` child process on a port the OS picks; killed when dropped.
@@ -107,19 +111,10 @@ fn train_command(preset: &Path, out: &Path, remote: Option<(&str, &Path)>) -> Co
 }
 
 fn losses(out: &Output) -> Vec<f64> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    json_lines(out)
+        .iter()
         .filter_map(|v| v.get("loss").and_then(|l| l.as_f64()))
         .collect()
-}
-
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]
@@ -132,7 +127,7 @@ fn three_remote_steps_give_the_local_losses_and_a_second_client_is_served() {
         .env("CW_BURN_CONV", "1")
         .output()
         .unwrap();
-    assert_ok(&local_out);
+    assert_succeeded(&local_out);
     let server = Server::start(Some(&token));
     let remote = train_command(
         &preset,
@@ -141,7 +136,7 @@ fn three_remote_steps_give_the_local_losses_and_a_second_client_is_served() {
     )
     .output()
     .unwrap();
-    assert_ok(&remote);
+    assert_succeeded(&remote);
     let (local, remote_losses) = (losses(&local_out), losses(&remote));
     assert_eq!(local.len(), 3, "{local:?}");
     assert_eq!(remote_losses.len(), 3, "{remote_losses:?}");
@@ -153,9 +148,8 @@ fn three_remote_steps_give_the_local_losses_and_a_second_client_is_served() {
     }
     // Each logged step measured the round trip to the server; a local run has none.
     let trips = |out: &Output| -> Vec<Option<f64>> {
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        json_lines(out)
+            .iter()
             .filter(|v| v.get("loss").is_some())
             .map(|v| v["round_trip_ms"].as_f64())
             .collect()
@@ -174,7 +168,7 @@ fn three_remote_steps_give_the_local_losses_and_a_second_client_is_served() {
     )
     .output()
     .unwrap();
-    assert_ok(&again);
+    assert_succeeded(&again);
     let said = server.stop();
     assert_eq!(said.matches("session opened for").count(), 2, "{said}");
 }
@@ -295,12 +289,15 @@ fn the_server_going_away_mid_run_fails_the_run_and_keeps_its_checkpoint() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let failed = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    let failed = json_lines(&out)
+        .into_iter()
         .find(|v| v["event"] == "failed")
-        .unwrap_or_else(|| panic!("no failed event in {stdout}"));
+        .unwrap_or_else(|| {
+            panic!(
+                "no failed event in {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
     let message = failed["message"].as_str().unwrap();
     assert!(message.contains("remote"), "{message}");
     let kept = Checkpoint::read(&folder).unwrap();

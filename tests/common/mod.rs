@@ -67,3 +67,20 @@ pub fn tiny_experiment(train_per_class: usize, batch: usize, steps: u64) -> Expe
     e.eval.query_size = 200;
     e
 }
+
+/// The JSON lines a command printed on stdout (other lines skipped).
+pub fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The command exited 0 (its stderr shown when it did not).
+pub fn assert_succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
