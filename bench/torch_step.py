@@ -7,6 +7,7 @@ no augmentation (fixed random views). Prints one JSON line: median seconds per s
 --steps timed steps after --warmup, its parts, views/s and the process's peak RSS.
 
     python bench/torch_step.py --layout nchw --threads 2
+    python bench/torch_step.py --device cuda        # the GPU reference (bench/gpu_check.sh)
 """
 
 import argparse
@@ -44,7 +45,7 @@ def nt_xent(z, t):
     n2 = z.shape[0]
     sim = z @ z.t() / t
     sim.fill_diagonal_(float("-inf"))
-    target = (torch.arange(n2) + n2 // 2) % n2
+    target = (torch.arange(n2, device=z.device) + n2 // 2) % n2
     return F.cross_entropy(sim, target)
 
 
@@ -55,29 +56,37 @@ def main():
     ap.add_argument("--batch", type=int, default=256, help="images per step (two views each)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU reference")
     args = ap.parse_args()
+    device = torch.device(args.device)
+    # GPU work is asynchronous: each timer waits for the queued kernels first.
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     encoder = Encoder()
     head = nn.Sequential(nn.Linear(256, 256), nn.ReLU(inplace=True), nn.Linear(256, 128))
-    model = nn.Sequential(encoder, head)
-    views = torch.randn(2 * args.batch, 3, 32, 32)
+    model = nn.Sequential(encoder, head).to(device)
+    views = torch.randn(2 * args.batch, 3, 32, 32, device=device)
     if args.layout == "channels_last":
         model = model.to(memory_format=torch.channels_last)
         views = views.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step():
+        sync()
         t0 = time.perf_counter()
         loss = nt_xent(model(views), 0.5)
+        sync()
         t1 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        sync()
         t2 = time.perf_counter()
         opt.step()
-        t3 = time.perf_counter()
         loss.item()
+        sync()
+        t3 = time.perf_counter()
         return t3 - t0, t1 - t0, t2 - t1, t3 - t2
 
     for _ in range(args.warmup):
@@ -85,7 +94,8 @@ def main():
     runs = [step() for _ in range(args.steps)]
     total, fwd, bwd, optim = (statistics.median(r[i] for r in runs) for i in range(4))
     print(json.dumps({
-        "impl": f"pytorch {torch.__version__} {args.layout}",
+        "impl": f"pytorch {torch.__version__} {args.layout}"
+        + (f" {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""),
         "threads": args.threads,
         "s_per_step": total,
         "views_per_sec": 2 * args.batch / total,

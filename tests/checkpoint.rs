@@ -140,8 +140,14 @@ fn a_killed_writer_leaves_the_previous_checkpoint_and_bad_ones_are_refused() {
     let failed = run(&longer, dir.path(), true, None);
     assert!(failed.failed.unwrap().contains("cannot resume"));
 
-    // A checkpoint of another experiment is refused too.
+    // A checkpoint of another experiment is refused too; one of this experiment on
+    // another device is not.
     std::fs::write(&file, &good).unwrap();
+    let mut elsewhere = longer.clone();
+    elsewhere.train.backend = contrastive_workbench::preset::BackendChoice::Auto;
+    let ckpt =
+        contrastive_workbench::engine::session::resume::resumable(&file, &elsewhere).unwrap();
+    assert_eq!(ckpt.step, 2);
     let mut other = longer.clone();
     other.train.learning_rate *= 2.0;
     let refused = run(&other, dir.path(), true, None);

@@ -12,7 +12,7 @@ use contrastive_workbench::engine::checkpoint::Checkpoint;
 
 mod common;
 
-use common::{assert_succeeded, json_lines};
+use common::{assert_succeeded, json_lines, step_losses, tiny_preset_file};
 
 const BIN: &str = env!("CARGO_BIN_EXE_contrastive-workbench");
 
@@ -71,23 +71,6 @@ impl Drop for Server {
     }
 }
 
-/// A small SimCLR preset on shapes (no evaluation between its start and end).
-fn preset(dir: &Path, steps: u64) -> PathBuf {
-    let path = dir.join("remote.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "name = \"remote\"\n\
-             [dataset]\nkind = \"shapes\"\ntrain_per_class = 8\ntest_per_class = 4\n\
-             [encoder]\nchannels = [8, 16]\n\
-             [train]\nsteps = {steps}\nbatch_size = 16\nlog_every = 1\nbackend = \"cpu\"\nwarmup_steps = 0\n\
-             [eval]\nevery = 1000000\nbank_size = 64\nquery_size = 32\nknn_k = 5\n"
-        ),
-    )
-    .unwrap();
-    path
-}
-
 fn token_file(dir: &Path, name: &str, token: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, format!("{token}\n")).unwrap();
@@ -110,17 +93,10 @@ fn train_command(preset: &Path, out: &Path, remote: Option<(&str, &Path)>) -> Co
     cmd
 }
 
-fn losses(out: &Output) -> Vec<f64> {
-    json_lines(out)
-        .iter()
-        .filter_map(|v| v.get("loss").and_then(|l| l.as_f64()))
-        .collect()
-}
-
 #[test]
 fn three_remote_steps_give_the_local_losses_and_a_second_client_is_served() {
     let dir = tempfile::tempdir().unwrap();
-    let preset = preset(dir.path(), 3);
+    let preset = tiny_preset_file(dir.path(), 3);
     let token = token_file(dir.path(), "token", "s3cret");
     // The server runs burn's own ops; so does the local run with the fused kernels off.
     let local_out = train_command(&preset, &dir.path().join("local"), None)
@@ -137,7 +113,11 @@ fn three_remote_steps_give_the_local_losses_and_a_second_client_is_served() {
     .output()
     .unwrap();
     assert_succeeded(&remote);
-    let (local, remote_losses) = (losses(&local_out), losses(&remote));
+    // The client names the server's device, which it asked the server for.
+    let said = String::from_utf8_lossy(&remote.stderr);
+    let expected = format!("backend: remote CPU (flex) at {}", server.url);
+    assert!(said.contains(&expected), "no {expected:?} in:\n{said}");
+    let (local, remote_losses) = (step_losses(&local_out), step_losses(&remote));
     assert_eq!(local.len(), 3, "{local:?}");
     assert_eq!(remote_losses.len(), 3, "{remote_losses:?}");
     for (a, b) in local.iter().zip(&remote_losses) {
@@ -176,7 +156,7 @@ fn three_remote_steps_give_the_local_losses_and_a_second_client_is_served() {
 #[test]
 fn a_wrong_or_missing_token_is_refused_on_both_sides() {
     let dir = tempfile::tempdir().unwrap();
-    let preset = preset(dir.path(), 1);
+    let preset = tiny_preset_file(dir.path(), 1);
     let right = token_file(dir.path(), "right", "s3cret");
     let wrong = token_file(dir.path(), "wrong", "guess");
     let server = Server::start(Some(&right));
@@ -213,7 +193,7 @@ fn a_wrong_or_missing_token_is_refused_on_both_sides() {
 #[test]
 fn nothing_listening_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let preset = preset(dir.path(), 1);
+    let preset = tiny_preset_file(dir.path(), 1);
     // A port that was just free.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -252,7 +232,7 @@ fn serve_refuses_to_listen_beyond_loopback_without_a_token() {
 #[test]
 fn the_server_going_away_mid_run_fails_the_run_and_keeps_its_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let preset = preset(dir.path(), 100_000);
+    let preset = tiny_preset_file(dir.path(), 100_000);
     let token = token_file(dir.path(), "token", "s3cret");
     let server = Server::start(Some(&token));
     let folder = dir.path().join("out");

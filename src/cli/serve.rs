@@ -40,6 +40,7 @@ pub fn listen_address(listen: &str, has_token: bool) -> anyhow::Result<SocketAdd
 
 #[cfg(feature = "remote")]
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    use crate::engine::backend::remote::{DEVICE_NAME_OP, device_name_handler};
     use burn::server::{RemoteServer, TokenAuthorizer, WebSocketTransport};
     let token = args
         .token_file
@@ -77,8 +78,20 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )?;
     out.flush()?;
     drop(out);
-    RemoteServer::new([device])
+    // Clients ask for the device's name with a custom op; the handler is typed by the
+    // backend, so it is registered for each one this build can host.
+    let server = RemoteServer::new([device])
         .with_authorizer(gate)
+        .with_custom_op::<burn::backend::Flex, _>(
+            DEVICE_NAME_OP,
+            device_name_handler::<burn::backend::Flex>(info.name.clone()),
+        );
+    #[cfg(any(feature = "gpu", feature = "cuda"))]
+    let server = server.with_custom_op::<burn::backend::Cube, _>(
+        DEVICE_NAME_OP,
+        device_name_handler::<burn::backend::Cube>(info.name.clone()),
+    );
+    server
         .serve(WebSocketTransport::from_listener(listener))
         .map_err(|e| anyhow!("the server stopped: {e}"))
 }

@@ -84,3 +84,29 @@ pub fn assert_succeeded(out: &std::process::Output) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A small SimCLR preset file on shapes, CPU backend, logging every step (no evaluation
+/// between its start and end), for the tests that run the binary.
+pub fn tiny_preset_file(dir: &std::path::Path, steps: u64) -> std::path::PathBuf {
+    let path = dir.join("tiny.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"tiny\"\n\
+             [dataset]\nkind = \"shapes\"\ntrain_per_class = 8\ntest_per_class = 4\n\
+             [encoder]\nchannels = [8, 16]\n\
+             [train]\nsteps = {steps}\nbatch_size = 16\nlog_every = 1\nbackend = \"cpu\"\nwarmup_steps = 0\n\
+             [eval]\nevery = 1000000\nbank_size = 64\nquery_size = 32\nknn_k = 5\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The losses of the steps `train` logged, in order.
+pub fn step_losses(out: &std::process::Output) -> Vec<f64> {
+    json_lines(out)
+        .iter()
+        .filter_map(|v| v.get("loss").and_then(|l| l.as_f64()))
+        .collect()
+}

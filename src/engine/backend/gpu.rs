@@ -80,6 +80,12 @@ pub fn cuda() -> Result<(Device, BackendInfo), String> {
     Err("this build has no CUDA backend (rebuild with `--features cuda`)".into())
 }
 
+/// Set, a software Vulkan adapter (Mesa's lavapipe) counts as a GPU: the wgpu code path
+/// (its kernels, autotune and fusion) then runs, slowly, on a machine without one, as the
+/// `gpu` build's test does.
+#[cfg(feature = "gpu")]
+pub const ALLOW_SOFTWARE_GPU: &str = "CW_ALLOW_SOFTWARE_GPU";
+
 #[cfg(feature = "gpu")]
 pub fn wgpu() -> Result<(Device, BackendInfo), String> {
     use burn::tensor::DeviceKind;
@@ -96,9 +102,11 @@ pub fn wgpu() -> Result<(Device, BackendInfo), String> {
         Err(_) => return Err("the GPU driver crashed while probing".into()),
     };
     let info = setup.adapter.get_info();
-    if info.device_type == DeviceType::Cpu {
+    let software = info.device_type == DeviceType::Cpu;
+    if software && std::env::var_os(ALLOW_SOFTWARE_GPU).is_none() {
         return Err(format!(
-            "only a software adapter was found ({}), which is slower than the CPU backend",
+            "only a software adapter was found ({}), which is slower than the CPU backend \
+             ({ALLOW_SOFTWARE_GPU}=1 uses it anyway, to test the GPU code path)",
             info.name
         ));
     }
@@ -107,10 +115,18 @@ pub fn wgpu() -> Result<(Device, BackendInfo), String> {
         device,
         BackendInfo {
             name: format!("GPU (wgpu: {})", info.name),
-            reason: format!(
-                "hardware adapter {:?} via {:?}",
-                info.device_type, info.backend
-            ),
+            reason: if software {
+                format!(
+                    "software adapter via {:?}, allowed by {ALLOW_SOFTWARE_GPU} (slower than \
+                     the CPU backend: for testing the GPU code path)",
+                    info.backend
+                )
+            } else {
+                format!(
+                    "hardware adapter {:?} via {:?}",
+                    info.device_type, info.backend
+                )
+            },
         },
     ))
 }

@@ -47,18 +47,105 @@ pub fn connect(url: &str, token_file: &str) -> Result<(Device, BackendInfo), Str
         .into_iter()
         .next()
         .ok_or_else(|| format!("the server at {url} hosts no device"))?;
+    let server_device = device_name(&device);
     let rtt = round_trip(&device).unwrap_or_default();
     Ok((
         device,
         BackendInfo {
-            name: format!("remote ({url})"),
+            name: format!("remote {server_device} at {url}"),
             reason: format!(
-                "the server's device 0 of {count} (its name is on the server's console); \
-                 round trip {:.1} ms",
+                "the server's device 0 of {count}; round trip {:.1} ms",
                 rtt.as_secs_f64() * 1e3
             ),
         },
     ))
+}
+
+/// The custom operation a workbench server answers with the name of its device: burn's
+/// protocol carries no device names, and asking through it needs no second port and passes
+/// the same token check as the training. Versioned, so a later encoding gets a new id.
+pub const DEVICE_NAME_OP: &str = "contrastive-workbench/device-name/v1";
+
+/// How many bytes of the name travel (as one f32 each, exact for 0..=255); longer names
+/// are cut at a character boundary.
+const DEVICE_NAME_BYTES: usize = 96;
+
+/// `name` as the op's output values: its UTF-8 bytes, zero-padded.
+pub fn encode_device_name(name: &str) -> Vec<f32> {
+    let mut end = name.len().min(DEVICE_NAME_BYTES);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut values: Vec<f32> = name.as_bytes()[..end]
+        .iter()
+        .map(|&b| f32::from(b))
+        .collect();
+    values.resize(DEVICE_NAME_BYTES, 0.0);
+    values
+}
+
+/// The name back from the op's output values, or `None` when they are not a name.
+pub fn decode_device_name(values: &[f32]) -> Option<String> {
+    let bytes = values
+        .iter()
+        .take_while(|&&v| v != 0.0)
+        .map(|&v| (v.fract() == 0.0 && (1.0..=255.0).contains(&v)).then_some(v as u8))
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes)
+        .ok()
+        .filter(|name| !name.is_empty())
+}
+
+/// The server-side handler of [`DEVICE_NAME_OP`] for backend `B`: its one output is the
+/// encoded `name`.
+#[cfg(feature = "remote")]
+pub fn device_name_handler<B: burn::backend::ir::BackendIr>(
+    name: String,
+) -> impl Fn(&mut burn::server::HandleContainer<B::Handle>, &burn::server::CustomOpIr, &B::Device)
++ Send
++ Sync
++ 'static {
+    use burn::tensor::TensorData;
+    move |handles, op, device| {
+        let values = encode_device_name(&name);
+        let tensor = B::float_from_data(TensorData::new(values, [DEVICE_NAME_BYTES]), device);
+        handles.register_float_tensor::<B>(&op.outputs[0].id, tensor);
+    }
+}
+
+/// What the server says its device is, or a placeholder when it does not answer the
+/// question (a server that is not a workbench's).
+#[cfg(feature = "remote")]
+fn device_name(device: &Device) -> String {
+    use burn::backend::ir::TensorIr;
+    use burn::backend::ops::FloatTensorOps;
+    use burn::backend::{DispatchDevice, Remote};
+    use burn::server::CustomOpIr;
+    use burn::tensor::{DType, Shape};
+    let device = device.clone().without_autodiff();
+    let DispatchDevice::Remote(remote) = device.as_dispatch() else {
+        return "device".into();
+    };
+    // A server without the op panics in its session; this side then fails its read.
+    let asked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let client = burn::remote::CustomOpClient::new(remote);
+        let output = TensorIr::uninit(
+            client.create_empty_handle(),
+            Shape::new([DEVICE_NAME_BYTES]),
+            DType::F32,
+        );
+        let answer = client
+            .register(CustomOpIr::new(DEVICE_NAME_OP, &[], &[output]))
+            .remove(0);
+        burn::tensor::read_sync(<Remote as FloatTensorOps<Remote>>::float_into_data(answer))
+            .ok()
+            .and_then(|data| data.try_to_vec::<f32>().ok())
+    }));
+    asked
+        .ok()
+        .flatten()
+        .and_then(|values| decode_device_name(&values))
+        .unwrap_or_else(|| "device (the server did not say which)".into())
 }
 
 #[cfg(not(feature = "remote"))]
@@ -114,6 +201,23 @@ mod tests {
             err.contains("missing") && err.contains("cannot read"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_device_name_survives_its_encoding_and_long_ones_are_cut_whole() {
+        for name in ["CPU (flex)", "GPU (wgpu: NVIDIA H200)", "CUDA 0 (Größe)"] {
+            assert_eq!(
+                decode_device_name(&encode_device_name(name)).as_deref(),
+                Some(name)
+            );
+        }
+        let long = "é".repeat(DEVICE_NAME_BYTES);
+        let cut = decode_device_name(&encode_device_name(&long)).unwrap();
+        assert_eq!(cut, "é".repeat(DEVICE_NAME_BYTES / 2));
+        // Values that are not bytes are not a name: an empty answer, fractions, out of range.
+        assert_eq!(decode_device_name(&[0.0; 4]), None);
+        assert_eq!(decode_device_name(&[65.5, 0.0]), None);
+        assert_eq!(decode_device_name(&[300.0, 0.0]), None);
     }
 
     #[test]

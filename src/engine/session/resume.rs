@@ -1,17 +1,18 @@
-//! Whether a checkpoint continues this run: the same preset (only the step count may
-//! change), and the checkpoint of the folder it sits in.
+//! Whether a checkpoint continues this run: the same preset (only the step count and the
+//! device may change), and the checkpoint of the folder it sits in.
 
 use super::super::checkpoint::Checkpoint;
 use crate::preset::Experiment;
 
 /// The checkpoint at `path`, if it continues `exp` (the same preset, perhaps with more
-/// steps).
+/// steps or on another device: a run started on the CPU may go on on a GPU or a server).
 pub fn resumable(path: &std::path::Path, exp: &Experiment) -> anyhow::Result<Checkpoint> {
     let ckpt = Checkpoint::read(path)?;
     let differs = preset_differences(&ckpt.experiment, exp);
     anyhow::ensure!(
         differs.is_empty(),
-        "{} was made with a different preset (only the step count may change): {}",
+        "{} was made with a different preset (only the step count and the device may \
+         change): {}",
         path.display(),
         differs.join("; ")
     );
@@ -44,11 +45,15 @@ pub fn resumable(path: &std::path::Path, exp: &Experiment) -> anyhow::Result<Che
 }
 
 /// Settings in which `a` (the checkpoint's) and `b` differ, as `field: a vs b`, the step
-/// count aside.
+/// count and where the run trains aside.
 fn preset_differences(a: &Experiment, b: &Experiment) -> Vec<String> {
     let flat = |e: &Experiment| {
         let mut e = e.clone();
+        let default = crate::preset::TrainSpec::default();
         e.train.steps = 0;
+        e.train.backend = default.backend;
+        e.train.remote = default.remote;
+        e.train.remote_token_file = default.remote_token_file;
         e.settings()
     };
     let (fa, fb) = (flat(a), flat(b));

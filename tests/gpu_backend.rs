@@ -1,0 +1,73 @@
+//! The `gpu` build's wgpu path, run for real: on a machine without a GPU it runs on Mesa's
+//! software Vulkan adapter (lavapipe, which `.ci/run` installs), allowed by
+//! `CW_ALLOW_SOFTWARE_GPU`. Only in `gpu` builds, and in the slow tier because that build
+//! and its kernels' compilation are slow:
+//! `cargo test --release --features gpu --test gpu_backend -- --ignored`.
+#![cfg(feature = "gpu")]
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+mod common;
+
+use common::{assert_succeeded, step_losses, tiny_preset_file};
+
+const BIN: &str = env!("CARGO_BIN_EXE_contrastive-workbench");
+
+fn train(preset: &Path, out: &Path, steps: u64, backend: &str, resume: bool) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["train", "--backend", backend, "--force", "--preset"])
+        .arg(preset)
+        .arg("--out")
+        .arg(out)
+        .args(["--steps", &steps.to_string()])
+        // The CPU runs burn's own ops too, not its fused stage.
+        .env("CW_BURN_CONV", "1")
+        .env("CW_ALLOW_SOFTWARE_GPU", "1")
+        .stdin(Stdio::null());
+    if resume {
+        cmd.arg("--resume");
+    }
+    let out = cmd.output().unwrap();
+    assert_succeeded(&out);
+    out
+}
+
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_folder(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+#[ignore = "slow: compiles the wgpu kernels; run with --features gpu -- --ignored"]
+fn a_step_on_wgpu_from_a_cpu_checkpoint_gives_the_cpu_loss() {
+    // Two steps on the CPU, then the third from that checkpoint on each device: the same
+    // weights, optimiser state and batch, so the same loss up to the order of float sums.
+    let dir = tempfile::tempdir().unwrap();
+    let preset = tiny_preset_file(dir.path(), 3);
+    let (cpu_run, gpu_run) = (dir.path().join("cpu"), dir.path().join("gpu"));
+    train(&preset, &cpu_run, 2, "cpu", false);
+    copy_folder(&cpu_run, &gpu_run);
+    let cpu = train(&preset, &cpu_run, 3, "cpu", true);
+    let gpu = train(&preset, &gpu_run, 3, "gpu", true);
+    let said = String::from_utf8_lossy(&gpu.stderr);
+    assert!(said.contains("backend: GPU (wgpu: "), "{said}");
+    let (cpu, gpu) = (step_losses(&cpu), step_losses(&gpu));
+    assert_eq!(cpu.len(), 1, "{cpu:?}");
+    assert_eq!(gpu.len(), 1, "{gpu:?}");
+    assert!(
+        (cpu[0] - gpu[0]).abs() < 1e-4,
+        "cpu {cpu:?} vs wgpu {gpu:?}"
+    );
+    // The GPU run's encoder was read back and exported.
+    assert!(gpu_run.join("encoder.safetensors").exists());
+}
