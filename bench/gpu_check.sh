@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The GPU figures of the README, in one short run (about 6 minutes) on a machine with an
-# NVIDIA GPU: `bench` on every backend the binary has (CPU, then CUDA and wgpu), one
-# headless SimCLR run on the built-in shapes on the GPU, and PyTorch's CUDA step of the
-# same reference model for the ratio. Everything lands in OUT_DIR (8 files at most).
+# The GPU figures of the README, in one short run (under 8 minutes, inside one device call's
+# 10) on a machine with an NVIDIA GPU: `bench` on every backend the binary has (the CPU,
+# then wgpu; CUDA too if it was built with `--features cuda`, which needs GitHub access for
+# cubecl's LLVM), one headless SimCLR run on the built-in shapes on the GPU, and PyTorch's
+# CUDA step of the same reference model for the ratio. Everything lands in OUT_DIR
+# (8 files at most).
 #
 # Build here and carry the stripped binary (the device machine takes 64 MiB in all):
 #   cargo build --release --features gpu
 #   mkdir -p gpu-bin && strip -o gpu-bin/contrastive-workbench \
-#       "$CARGO_TARGET_DIR/release/contrastive-workbench"
+#       "${CARGO_TARGET_DIR:-target}/release/contrastive-workbench"
 # then, there (carry gpu-bin, and .gl with the Vulkan loader if it has none):
 #   bench/gpu_check.sh gpu-bin/contrastive-workbench "$OUT"
-# Every step is bounded by `timeout`, and one that fails leaves the others' figures.
+# Every step is bounded by `timeout` (470 s in all), and one that fails leaves the others'
+# figures.
 set -uo pipefail
 bin=${1:?usage: bench/gpu_check.sh BINARY OUT_DIR}
 out=${2:?usage: bench/gpu_check.sh BINARY OUT_DIR}
@@ -36,16 +39,16 @@ step() { # name, seconds, command...: runs it, logs its exit status and time.
 nvidia-smi >"$out/nvidia-smi.txt" 2>&1
 echo "binary: $("$bin" --version 2>&1)" >"$summary"
 
-step bench 240 "$bin" bench --steps 5 >"$out/bench.txt" 2>&1
+step bench 200 "$bin" bench --steps 5 >"$out/bench.txt" 2>&1
 
 run=$(mktemp -d)/simclr-shapes
-step train 180 "$bin" train --preset presets/simclr-shapes.toml --backend auto \
+step train 150 "$bin" train --preset presets/simclr-shapes.toml --backend auto \
   --out "$run" >"$out/train.jsonl" 2>"$out/train-stderr.txt"
 [ -e "$run/eval.csv" ] && cp "$run/eval.csv" "$out/train-eval.csv"
 
-step pytorch-cuda 120 python3 bench/torch_step.py --device cuda --steps 20 \
+step pytorch-cuda 60 python3 bench/torch_step.py --device cuda --steps 20 \
   >"$out/torch.jsonl" 2>&1
-step pytorch-cuda-channels-last 120 python3 bench/torch_step.py --device cuda --steps 20 \
+step pytorch-cuda-channels-last 60 python3 bench/torch_step.py --device cuda --steps 20 \
   --layout channels_last >>"$out/torch.jsonl" 2>&1
 
 cat "$summary"

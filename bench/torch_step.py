@@ -84,9 +84,9 @@ def main():
         sync()
         t2 = time.perf_counter()
         opt.step()
-        loss.item()
         sync()
         t3 = time.perf_counter()
+        loss.item()
         return t3 - t0, t1 - t0, t2 - t1, t3 - t2
 
     for _ in range(args.warmup):
@@ -103,6 +103,9 @@ def main():
         "backward_s": bwd,
         "optimizer_s": optim,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_gpu_mib": torch.cuda.max_memory_allocated(device) / 2**20
+        if device.type == "cuda"
+        else None,
     }))
 
 

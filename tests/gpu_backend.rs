@@ -16,6 +16,7 @@ use common::{assert_succeeded, step_losses, tiny_preset_file};
 const BIN: &str = env!("CARGO_BIN_EXE_contrastive-workbench");
 
 fn train(preset: &Path, out: &Path, steps: u64, backend: &str, resume: bool) -> Output {
+    let cache = out.parent().unwrap().join("cache");
     let mut cmd = Command::new(BIN);
     cmd.args(["train", "--backend", backend, "--force", "--preset"])
         .arg(preset)
@@ -25,6 +26,8 @@ fn train(preset: &Path, out: &Path, steps: u64, backend: &str, resume: bool) -> 
         // The CPU runs burn's own ops too, not its fused stage.
         .env("CW_BURN_CONV", "1")
         .env("CW_ALLOW_SOFTWARE_GPU", "1")
+        // The user's cache directory, where the autotune results are kept.
+        .env("XDG_CACHE_HOME", cache)
         .stdin(Stdio::null());
     if resume {
         cmd.arg("--resume");
@@ -61,13 +64,23 @@ fn a_step_on_wgpu_from_a_cpu_checkpoint_gives_the_cpu_loss() {
     let gpu = train(&preset, &gpu_run, 3, "gpu", true);
     let said = String::from_utf8_lossy(&gpu.stderr);
     assert!(said.contains("backend: GPU (wgpu: "), "{said}");
+    // A resumed run reports the checkpoint's curve first: step 3 is the new step.
     let (cpu, gpu) = (step_losses(&cpu), step_losses(&gpu));
-    assert_eq!(cpu.len(), 1, "{cpu:?}");
-    assert_eq!(gpu.len(), 1, "{gpu:?}");
+    assert_eq!(cpu.len(), 3, "{cpu:?}");
+    assert_eq!(gpu.len(), 3, "{gpu:?}");
+    assert_eq!(cpu[..2], gpu[..2], "the same checkpoint");
     assert!(
-        (cpu[0] - gpu[0]).abs() < 1e-4,
-        "cpu {cpu:?} vs wgpu {gpu:?}"
+        (cpu[2] - gpu[2]).abs() < 1e-4,
+        "step 3: cpu {cpu:?} vs wgpu {gpu:?}"
     );
     // The GPU run's encoder was read back and exported.
     assert!(gpu_run.join("encoder.safetensors").exists());
+    // Its kernels' autotune results were kept in the user's cache directory, for the next
+    // run (the CPU runs tune nothing).
+    let kept = walkdir::WalkDir::new(dir.path().join("cache/cubecl"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .count();
+    assert!(kept > 0, "no autotune cache under XDG_CACHE_HOME/cubecl");
 }

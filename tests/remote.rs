@@ -219,6 +219,34 @@ fn nothing_listening_is_a_clear_error() {
 }
 
 #[test]
+fn a_server_that_does_not_name_its_device_is_refused_clearly() {
+    // burn's bare server, not `serve`: it has no device-name operation, so it is not a
+    // workbench server of this version, and the client says so instead of training on a
+    // session the question ended.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let _ = burn::server::RemoteServer::new([burn::tensor::Device::flex()])
+            .serve(burn::server::WebSocketTransport::from_listener(listener));
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let preset = tiny_preset_file(dir.path(), 1);
+    let mut cmd = train_command(&preset, &dir.path().join("out"), None);
+    let out = cmd
+        .args(["--backend", "remote", "--remote", &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "the server at {url} did not say which device it hosts"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn serve_refuses_to_listen_beyond_loopback_without_a_token() {
     let out = Command::new(BIN)
         .args(["serve", "--listen", "0.0.0.0:0", "--device", "cpu"])

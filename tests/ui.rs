@@ -5,7 +5,7 @@
 mod common;
 
 use contrastive_workbench::app::{RunStatus, Tab, WorkbenchApp};
-use contrastive_workbench::preset::Experiment;
+use contrastive_workbench::preset::{BackendChoice, Experiment};
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -594,12 +594,15 @@ fn a_checkpointed_run_resumes_from_the_export_folder() {
     });
     h.run_steps(1);
     h.get_by_label_contains("checkpoint at step 4");
-    // More steps asked for in the window extend the checkpointed run.
+    // More steps asked for in the window extend the checkpointed run, on the device
+    // chosen in the window (the checkpoint's was the CPU).
     h.state_mut().experiment.train.steps = 6;
+    h.state_mut().experiment.train.backend = BackendChoice::Auto;
     h.get_by_label("Resume from checkpoint").click_accesskit();
     step_until(&mut h, "the resumed run", |a| {
         a.status == RunStatus::Finished { stopped: false } && a.history.last_step() == 6
     });
+    assert_eq!(h.state().experiment.train.backend, BackendChoice::Auto);
     let steps: Vec<u64> = h.state().history.log.steps.iter().map(|m| m.step).collect();
     assert_eq!(steps, vec![1, 2, 3, 4, 5, 6], "the curve continues");
     assert_eq!(h.state().history.log.evals.first().unwrap().step, 0);
@@ -949,7 +952,7 @@ fn a_teachers_classroom_file_opens_where_it_was_saved_when_dropped() {
 #[test]
 fn the_remote_backend_asks_for_its_server_and_a_silent_one_fails_clearly() {
     let mut exp = common::tiny_experiment(8, 16, 2);
-    exp.train.backend = contrastive_workbench::preset::BackendChoice::Remote;
+    exp.train.backend = BackendChoice::Remote;
     // A port that was just free: nothing answers there.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -969,7 +972,7 @@ fn the_remote_backend_asks_for_its_server_and_a_silent_one_fails_clearly() {
     h.run_steps(2);
     h.get_by_label_contains("nothing answers at ws://127.0.0.1:");
     // The window goes on: the user can pick the CPU and train.
-    h.state_mut().experiment.train.backend = contrastive_workbench::preset::BackendChoice::Cpu;
+    h.state_mut().experiment.train.backend = BackendChoice::Cpu;
     h.run_steps(1);
     h.get_by_label("Start").click();
     h.run_steps(1);

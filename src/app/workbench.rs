@@ -449,7 +449,7 @@ impl WorkbenchApp {
     }
 
     /// Continues the checkpointed run in the export folder: its own settings, with the step
-    /// count raised to this window's when that is larger.
+    /// count raised to this window's when that is larger, on the device chosen here.
     fn resume_run(&mut self) {
         if self.status.is_active() || self.is_loading_dataset() {
             return;
@@ -470,6 +470,10 @@ impl WorkbenchApp {
             return;
         }
         exp.train.steps = exp.train.steps.max(self.experiment.train.steps);
+        let here = &self.experiment.train;
+        exp.train.backend = here.backend;
+        exp.train.remote = here.remote.clone();
+        exp.train.remote_token_file = here.remote_token_file.clone();
         if step >= exp.train.steps {
             self.status = RunStatus::Failed(format!(
                 "cannot resume: the checkpoint is at step {step} of {}; raise the step count",

@@ -41,6 +41,7 @@ pub fn listen_address(listen: &str, has_token: bool) -> anyhow::Result<SocketAdd
 #[cfg(feature = "remote")]
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     use crate::engine::backend::remote::{DEVICE_NAME_OP, device_name_handler};
+    use burn::backend::{DispatchDevice, Flex};
     use burn::server::{RemoteServer, TokenAuthorizer, WebSocketTransport};
     let token = args
         .token_file
@@ -78,19 +79,21 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )?;
     out.flush()?;
     drop(out);
-    // Clients ask for the device's name with a custom op; the handler is typed by the
-    // backend, so it is registered for each one this build can host.
-    let server = RemoteServer::new([device])
-        .with_authorizer(gate)
-        .with_custom_op::<burn::backend::Flex, _>(
+    // Clients ask for the device's name with a custom op. Its handler is typed by the
+    // backend, and burn refuses to serve with a handler for any other than the device's.
+    let server = RemoteServer::new([device.clone()]).with_authorizer(gate);
+    let server = match device.without_autodiff().as_dispatch() {
+        DispatchDevice::Flex(_) => server.with_custom_op::<Flex, _>(
             DEVICE_NAME_OP,
-            device_name_handler::<burn::backend::Flex>(info.name.clone()),
-        );
-    #[cfg(any(feature = "gpu", feature = "cuda"))]
-    let server = server.with_custom_op::<burn::backend::Cube, _>(
-        DEVICE_NAME_OP,
-        device_name_handler::<burn::backend::Cube>(info.name.clone()),
-    );
+            device_name_handler::<Flex>(info.name.clone()),
+        ),
+        #[cfg(any(feature = "gpu", feature = "cuda"))]
+        DispatchDevice::Cube(_) => server.with_custom_op::<burn::backend::Cube, _>(
+            DEVICE_NAME_OP,
+            device_name_handler::<burn::backend::Cube>(info.name.clone()),
+        ),
+        _ => bail!("--device: {} cannot be served", info.name),
+    };
     server
         .serve(WebSocketTransport::from_listener(listener))
         .map_err(|e| anyhow!("the server stopped: {e}"))

@@ -47,7 +47,12 @@ pub fn connect(url: &str, token_file: &str) -> Result<(Device, BackendInfo), Str
         .into_iter()
         .next()
         .ok_or_else(|| format!("the server at {url} hosts no device"))?;
-    let server_device = device_name(&device);
+    let server_device = device_name(&device).ok_or_else(|| {
+        format!(
+            "the server at {url} did not say which device it hosts: it is not a \
+             contrastive-workbench `serve` of this version (update it there)"
+        )
+    })?;
     let rtt = round_trip(&device).unwrap_or_default();
     Ok((
         device,
@@ -113,10 +118,10 @@ pub fn device_name_handler<B: burn::backend::ir::BackendIr>(
     }
 }
 
-/// What the server says its device is, or a placeholder when it does not answer the
-/// question (a server that is not a workbench's).
+/// What the server says its device is; `None` when it does not answer (a server that is
+/// not a workbench's of this version, whose session then ends).
 #[cfg(feature = "remote")]
-fn device_name(device: &Device) -> String {
+fn device_name(device: &Device) -> Option<String> {
     use burn::backend::ir::TensorIr;
     use burn::backend::ops::FloatTensorOps;
     use burn::backend::{DispatchDevice, Remote};
@@ -124,7 +129,7 @@ fn device_name(device: &Device) -> String {
     use burn::tensor::{DType, Shape};
     let device = device.clone().without_autodiff();
     let DispatchDevice::Remote(remote) = device.as_dispatch() else {
-        return "device".into();
+        return None;
     };
     // A server without the op panics in its session; this side then fails its read.
     let asked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -145,7 +150,6 @@ fn device_name(device: &Device) -> String {
         .ok()
         .flatten()
         .and_then(|values| decode_device_name(&values))
-        .unwrap_or_else(|| "device (the server did not say which)".into())
 }
 
 #[cfg(not(feature = "remote"))]
