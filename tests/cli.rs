@@ -15,19 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_contrastive-workbench");
 
 /// A small, fast SimCLR preset on shapes.
 fn preset(dir: &Path, name: &str, steps: u64) -> std::path::PathBuf {
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &path,
-        format!(
-            "name = \"{name}\"\n\
-             [dataset]\nkind = \"shapes\"\ntrain_per_class = 8\ntest_per_class = 4\n\
-             [encoder]\nchannels = [8, 16]\n\
-             [train]\nsteps = {steps}\nbatch_size = 16\nlog_every = 1\nbackend = \"cpu\"\nwarmup_steps = 0\n\
-             [eval]\nevery = 1000000\nbank_size = 64\nquery_size = 32\nknn_k = 5\n"
-        ),
-    )
-    .unwrap();
-    path
+    common::tiny_preset_named(dir, name, steps)
 }
 
 fn train(args: &[&str]) -> Output {

@@ -88,11 +88,16 @@ pub fn assert_succeeded(out: &std::process::Output) {
 /// A small SimCLR preset file on shapes, CPU backend, logging every step (no evaluation
 /// between its start and end), for the tests that run the binary.
 pub fn tiny_preset_file(dir: &std::path::Path, steps: u64) -> std::path::PathBuf {
-    let path = dir.join("tiny.toml");
+    tiny_preset_named(dir, "tiny", steps)
+}
+
+/// [`tiny_preset_file`] as `<dir>/<name>.toml`, its run named `name`.
+pub fn tiny_preset_named(dir: &std::path::Path, name: &str, steps: u64) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.toml"));
     std::fs::write(
         &path,
         format!(
-            "name = \"tiny\"\n\
+            "name = \"{name}\"\n\
              [dataset]\nkind = \"shapes\"\ntrain_per_class = 8\ntest_per_class = 4\n\
              [encoder]\nchannels = [8, 16]\n\
              [train]\nsteps = {steps}\nbatch_size = 16\nlog_every = 1\nbackend = \"cpu\"\nwarmup_steps = 0\n\
