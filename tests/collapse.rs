@@ -33,9 +33,9 @@ fn simsiam_run(stop_gradient: bool) -> Vec<Event> {
 /// Whether the training dashboard shows the collapse alarm after these events.
 fn dashboard_alarm(events: Vec<Event>) -> bool {
     let mut h = common::ui_harness(contrastive_workbench::preset::Experiment::default());
-    h.state_mut().tab = Tab::Training;
+    h.state_mut().settings.tab = Tab::Training;
     for ev in events {
-        h.state_mut().history.apply(ev);
+        h.state_mut().run.history.apply(ev);
     }
     h.run_steps(2);
     h.query_by_label_contains("COLLAPSE").is_some()

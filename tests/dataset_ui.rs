@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use contrastive_workbench::app::{Action, Tab, WorkbenchApp};
+use contrastive_workbench::app::{Action, DatasetAction, Tab, WorkbenchApp};
 use contrastive_workbench::data::DatasetSpec;
 use contrastive_workbench::preset::Experiment;
 use eframe::egui;
@@ -46,28 +46,28 @@ fn typing_a_path_inspects_then_loads_it() {
     h.get_by_role_and_label(field().0, field().1)
         .type_text(&dir.path().display().to_string());
     h.run_steps(1);
-    assert_eq!(h.state().dataset_path, dir.path().display().to_string());
+    assert_eq!(h.state().data.path, dir.path().display().to_string());
     h.get_by_label("Open").click();
-    step_until(&mut h, "the inspection", |a| a.inspection.is_some());
+    step_until(&mut h, "the inspection", |a| a.data.inspection.is_some());
     h.run_steps(2);
     h.get_by_label_contains("10 images, 2 classes");
     h.get_by_label_contains("in memory once decoded");
     assert_eq!(
-        h.state().dataset.name,
+        h.state().data.dataset.name,
         "shapes",
         "nothing loads before Load"
     );
     h.get_by_label("Load").click();
     step_until(&mut h, "the load", |a| {
-        a.dataset.class_names == ["apples", "limes"]
+        a.data.dataset.class_names == ["apples", "limes"]
     });
     h.run_steps(2);
     assert!(matches!(
-        h.state().experiment.dataset,
+        h.state().settings.experiment.dataset,
         DatasetSpec::ImageFolder(_)
     ));
     assert_eq!(
-        h.state().dataset.train.len() + h.state().dataset.test.len(),
+        h.state().data.dataset.train.len() + h.state().data.dataset.test.len(),
         10
     );
     h.get_by_label_contains("apples: 4 / 1");
@@ -80,34 +80,34 @@ fn typing_a_path_inspects_then_loads_it() {
 fn bad_paths_and_broken_folders_keep_the_loaded_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = on_dataset_tab();
-    let before = Arc::clone(&h.state().dataset);
+    let before = Arc::clone(&h.state().data.dataset);
     h.state_mut()
-        .apply(Action::InspectPath(dir.path().join("missing")));
+        .apply(DatasetAction::Inspect(dir.path().join("missing")));
     h.run_steps(2);
     h.get_by_label_contains("no such file or folder");
 
     let broken = dir.path().join("broken");
     std::fs::create_dir_all(broken.join("c")).unwrap();
     std::fs::write(broken.join("c/a.png"), b"not a png").unwrap();
-    h.state_mut().apply(Action::InspectPath(broken.clone()));
-    step_until(&mut h, "the inspection", |a| a.inspection.is_some());
+    h.state_mut().apply(DatasetAction::Inspect(broken.clone()));
+    step_until(&mut h, "the inspection", |a| a.data.inspection.is_some());
     h.run_steps(1);
     h.get_by_label("Load").click();
     step_until(&mut h, "the failed load", |a| {
-        a.dataset_job.is_none() && a.dataset_error.is_some()
+        a.data.job.is_none() && a.data.error.is_some()
     });
     h.run_steps(2);
-    let err = h.state().dataset_error.clone().unwrap();
+    let err = h.state().data.error.clone().unwrap();
     assert!(
         err.contains("a.png") && err.contains("none of the 1 image files"),
         "{err}"
     );
     assert!(
-        Arc::ptr_eq(&before, &h.state().dataset),
+        Arc::ptr_eq(&before, &h.state().data.dataset),
         "the old dataset stays"
     );
     assert!(matches!(
-        h.state().experiment.dataset,
+        h.state().settings.experiment.dataset,
         DatasetSpec::Shapes(_)
     ));
 }
@@ -134,6 +134,6 @@ fn dropping_a_folder_opens_it() {
         .dropped_files
         .push(Arc::new(Dropped(dir.path().to_path_buf())));
     h.run_steps(1);
-    assert_eq!(h.state().tab, Tab::Dataset);
-    step_until(&mut h, "the inspection", |a| a.inspection.is_some());
+    assert_eq!(h.state().settings.tab, Tab::Dataset);
+    step_until(&mut h, "the inspection", |a| a.data.inspection.is_some());
 }

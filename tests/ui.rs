@@ -32,12 +32,12 @@ fn the_main_window_builds_with_its_panels() {
     h.get_by_label("Views");
     h.get_by_label("Training");
     // A new user sees the images first, with a hint of what to press.
-    assert_eq!(h.state().tab, Tab::Dataset);
+    assert_eq!(h.state().settings.tab, Tab::Dataset);
     h.get_by_label_contains("New here?");
     h.get_by_label("Training").click();
     h.run_steps(2);
     h.get_by_label_contains("Press Start");
-    assert_eq!(h.state().status, RunStatus::Idle);
+    assert_eq!(h.state().run.status, RunStatus::Idle);
 }
 
 #[test]
@@ -46,18 +46,20 @@ fn start_then_stop_changes_the_run_state() {
     h.run_steps(1);
     h.get_by_label("Start").click();
     h.run_steps(1);
-    assert_eq!(h.state().status, RunStatus::Running);
-    step_until(&mut h, "a logged step", |a| !a.history.log.steps.is_empty());
+    assert_eq!(h.state().run.status, RunStatus::Running);
+    step_until(&mut h, "a logged step", |a| {
+        !a.run.history.log.steps.is_empty()
+    });
     // While running the settings are locked and the controls change.
     h.get_by_label("Pause");
     h.get_by_label("Stop").click();
     step_until(&mut h, "the run to stop", |a| {
-        a.status == RunStatus::Finished { stopped: true }
+        a.run.status == RunStatus::Finished { stopped: true }
     });
     h.run_steps(1);
     h.get_by_label("Start");
     assert!(
-        h.state().history.projection.is_some(),
+        h.state().run.history.projection.is_some(),
         "the projection arrived"
     );
 }
@@ -67,7 +69,7 @@ fn the_views_panel_shows_pairs_and_resamples() {
     let mut h = harness(Experiment::default());
     h.get_by_label("Views").click();
     h.run_steps(2);
-    assert_eq!(h.state().tab, Tab::Views);
+    assert_eq!(h.state().settings.tab, Tab::Views);
     h.get_by_label("Seed 0");
     // 12 images, two views each, for seed 0.
     assert_eq!(h.state().textures.count_prefix("view/0/"), 24);
@@ -85,6 +87,7 @@ fn pipeline_editor_adds_reorders_removes_and_the_preview_follows() {
     h.run_steps(2);
     let ops = |h: &Harness<'static, WorkbenchApp>| -> Vec<&'static str> {
         h.state()
+            .settings
             .experiment
             .views
             .view1
@@ -96,7 +99,7 @@ fn pipeline_editor_adds_reorders_removes_and_the_preview_follows() {
     let before = ops(&h);
     assert_eq!(before[0], "random-resized-crop");
     let shown = |h: &Harness<'static, WorkbenchApp>| {
-        let key = preview_key(&h.state().experiment.views);
+        let key = preview_key(&h.state().settings.experiment.views);
         h.state().textures.count_prefix(&format!("view/0/{key}/"))
     };
     assert_eq!(shown(&h), 24);
@@ -108,7 +111,7 @@ fn pipeline_editor_adds_reorders_removes_and_the_preview_follows() {
     h.run_steps(2);
     assert_eq!(ops(&h).last(), Some(&"rotation"));
     assert_eq!(
-        h.state().experiment.views.view2.steps.len(),
+        h.state().settings.experiment.views.view2.steps.len(),
         before.len(),
         "view 2 untouched"
     );
@@ -129,7 +132,7 @@ fn pipeline_editor_adds_reorders_removes_and_the_preview_follows() {
     assert_eq!(shown(&h), 24);
 
     // The edited pipeline round-trips through the preset.
-    let exp = &h.state().experiment;
+    let exp = &h.state().settings.experiment;
     let back = Experiment::from_toml(&exp.to_toml(), "mem").unwrap();
     assert_eq!(back.views, exp.views);
 }
@@ -158,6 +161,7 @@ fn cpc_preview_shows_each_views_patch_grid() {
     assert!(sizes.iter().all(|&s| s == [56, 56]), "{sizes:?}");
     // The paper's finer grid, set in the method settings, changes the preview.
     h.state_mut()
+        .settings
         .experiment
         .method
         .params
@@ -178,16 +182,22 @@ fn normalisation_is_edited_in_the_views_tab_and_saved_in_the_preset() {
     let mut h = harness(Experiment::default());
     h.get_by_label("Views").click();
     h.run_steps(2);
-    assert_eq!(h.state().experiment.views.normalize, Normalize::HALF);
+    assert_eq!(
+        h.state().settings.experiment.views.normalize,
+        Normalize::HALF
+    );
     h.get_by_label("ImageNet").click();
     h.run_steps(2);
-    assert_eq!(h.state().experiment.views.normalize, Normalize::IMAGENET);
+    assert_eq!(
+        h.state().settings.experiment.views.normalize,
+        Normalize::IMAGENET
+    );
     h.get_by_label("From dataset").click();
     h.run_steps(2);
-    let from_data = Normalize::of_images(&h.state().dataset.train);
-    assert_eq!(h.state().experiment.views.normalize, from_data);
+    let from_data = Normalize::of_images(&h.state().data.dataset.train);
+    assert_eq!(h.state().settings.experiment.views.normalize, from_data);
     assert_ne!(from_data, Normalize::HALF);
-    let exp = &h.state().experiment;
+    let exp = &h.state().settings.experiment;
     let back = Experiment::from_toml(&exp.to_toml(), "mem").unwrap();
     assert_eq!(back.views.normalize, from_data);
 }
@@ -199,7 +209,7 @@ fn local_crops_appear_in_the_preview_when_switched_on() {
     h.run_steps(2);
     assert!(h.query_all_by_label("local crop 1").next().is_none());
     assert!(h.query_all_by_label("Local crop pipeline").next().is_none());
-    h.state_mut().experiment.views.local.count = 2;
+    h.state_mut().settings.experiment.views.local.count = 2;
     h.run_steps(2);
     assert!(h.query_all_by_label("local crop 2").count() >= 1);
     h.get_by_label_contains("2 local crops of 16x16 pixels per image, each predicting");
@@ -219,7 +229,7 @@ fn dataset_panel_snapshot() {
         .wgpu()
         .build_eframe(|cc| WorkbenchApp::new(cc.egui_ctx.clone(), Experiment::default()));
     // A folder nothing writes to: "Resume from checkpoint" stays disabled.
-    h.state_mut().export_dir = "runs/snapshot".into();
+    h.state_mut().settings.export_dir = "runs/snapshot".into();
     h.get_by_label("Dataset").click();
     h.run_steps(3);
     h.snapshot("dataset_panel");
@@ -238,7 +248,7 @@ fn choosing_another_method_swaps_its_settings() {
     h.run_steps(3);
     h.get_by_label("SimSiam").click();
     h.run_steps(2);
-    assert_eq!(h.state().experiment.method.kind, "simsiam");
+    assert_eq!(h.state().settings.experiment.method.kind, "simsiam");
     assert!(shown(&h, "predictor bottleneck"));
     assert!(!shown(&h, "temperature t"));
 
@@ -246,7 +256,12 @@ fn choosing_another_method_swaps_its_settings() {
     h.get_by_label("stop-gradient").click();
     h.run_steps(2);
     assert_eq!(
-        h.state().experiment.method.params.get("stop_gradient"),
+        h.state()
+            .settings
+            .experiment
+            .method
+            .params
+            .get("stop_gradient"),
         Some(&toml::Value::Boolean(false))
     );
 
@@ -257,16 +272,16 @@ fn choosing_another_method_swaps_its_settings() {
     h.run_steps(3);
     h.get_by_label("Triplet loss").click();
     h.run_steps(2);
-    assert_eq!(h.state().experiment.method.kind, "triplet");
+    assert_eq!(h.state().settings.experiment.method.kind, "triplet");
     h.get_by_label("negative mining").click();
     h.run_steps(3);
     h.get_by_label("hard").click();
     h.run_steps(2);
     assert_eq!(
-        h.state().experiment.method.params.get("mining"),
+        h.state().settings.experiment.method.params.get("mining"),
         Some(&toml::Value::String("hard".into()))
     );
-    contrastive_workbench::methods::resolve(&h.state().experiment.method).unwrap();
+    contrastive_workbench::methods::resolve(&h.state().settings.experiment.method).unwrap();
 }
 
 #[test]
@@ -274,7 +289,7 @@ fn clicking_a_projected_point_lists_its_nearest_neighbours() {
     use contrastive_workbench::app::panels::projection::PLOT_LABEL;
     use contrastive_workbench::engine::{Event, ProjectionFrame};
     let mut h = harness(Experiment::default());
-    h.state_mut().tab = Tab::Training;
+    h.state_mut().settings.tab = Tab::Training;
     h.run_steps(1);
     // Five held-out images laid out symmetrically, so image 12 sits at the plot's centre.
     // Embeddings: image 12 = (1, 0); 10 is closest to it (cos 0.8), then 13 (cos 0), ...
@@ -290,12 +305,12 @@ fn clicking_a_projected_point_lists_its_nearest_neighbours() {
         view_pairs: vec![],
         attributes: Vec::new(),
     };
-    h.state_mut().history.apply(Event::Projection(frame));
+    h.state_mut().run.history.apply(Event::Projection(frame));
     h.run_steps(2);
     h.get_by_label_contains("Hover a point");
     h.get_by_label(PLOT_LABEL).click();
     h.run_steps(2);
-    assert_eq!(h.state().projection_view.selected, Some(12));
+    assert_eq!(h.state().projection.selected, Some(12));
     h.get_by_label_contains("Nearest neighbours of held-out image 12");
     // The four others, most similar first, each with its cosine.
     let first = h.get_by_label_contains("0.800").rect();
@@ -310,7 +325,7 @@ fn clicking_a_projected_point_lists_its_nearest_neighbours() {
     h.run_steps(1);
     h.get_by_label("Clear").click();
     h.run_steps(2);
-    assert_eq!(h.state().projection_view.selected, None);
+    assert_eq!(h.state().projection.selected, None);
 }
 
 #[test]
@@ -336,10 +351,10 @@ fn an_exported_encoder_opens_for_browsing_without_training() {
     h.run_steps(1);
     h.get_by_label("Open encoder").click_accesskit();
     step_until(&mut h, "the encoder's evaluation", |a| {
-        a.status == RunStatus::Finished { stopped: false }
+        a.run.status == RunStatus::Finished { stopped: false }
     });
     h.run_steps(2);
-    let history = &h.state().history;
+    let history = &h.state().run.history;
     assert_eq!(history.log.evals.len(), 1);
     let eval = &history.log.evals[0];
     assert_ne!(eval.knn_top1, eval.baseline_top1, "trained vs random init");
@@ -358,9 +373,9 @@ fn an_exported_encoder_opens_for_browsing_without_training() {
     h.run_steps(1);
     h.get_by_label("Open encoder").click_accesskit();
     step_until(&mut h, "the refusal", |a| {
-        matches!(a.status, RunStatus::Failed(_))
+        matches!(a.run.status, RunStatus::Failed(_))
     });
-    match &h.state().status {
+    match &h.state().run.status {
         RunStatus::Failed(m) => assert!(m.contains("has no preset.toml"), "{m}"),
         other => panic!("{other:?}"),
     }
@@ -374,15 +389,15 @@ fn a_second_run_can_be_compared_with_the_first() {
         h.get_by_label("Start").click();
         h.run_steps(1);
         step_until(&mut h, "the run to finish", |a| {
-            a.status == RunStatus::Finished { stopped: false }
+            a.run.status == RunStatus::Finished { stopped: false }
         });
         h.run_steps(1);
     }
-    let past = &h.state().past_runs;
+    let past = &h.state().run.past_runs;
     assert_eq!(past.len(), 1);
     assert_eq!(past[0].label, "run 1: SimCLR (test)");
     assert_eq!(past[0].steps.len(), 3);
-    assert_eq!(h.state().run_label, "run 2: SimCLR (test)");
+    assert_eq!(h.state().run.label, "run 2: SimCLR (test)");
     h.get_by_role_and_label(
         egui::accesskit::Role::Canvas,
         "alignment vs uniformity, lower left is better (h: encoder output)",
@@ -405,19 +420,19 @@ fn a_second_run_can_be_compared_with_the_first() {
         .unwrap()
         .click();
     h.run_steps(2);
-    assert!(!h.state().past_runs[0].shown);
+    assert!(!h.state().run.past_runs[0].shown);
 }
 
 #[test]
 fn a_plots_data_saves_as_csv_from_its_context_menu() {
     let mut h = harness(common::tiny_experiment(8, 16, 3));
     let out = tempfile::tempdir().unwrap();
-    h.state_mut().export_dir = out.path().display().to_string();
+    h.state_mut().settings.export_dir = out.path().display().to_string();
     h.run_steps(1);
     h.get_by_label("Start").click();
     h.run_steps(1);
     step_until(&mut h, "the run to finish", |a| {
-        a.status == RunStatus::Finished { stopped: false }
+        a.run.status == RunStatus::Finished { stopped: false }
     });
     h.run_steps(2);
     h.get_by_role_and_label(egui::accesskit::Role::Canvas, "loss")
@@ -429,20 +444,24 @@ fn a_plots_data_saves_as_csv_from_its_context_menu() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "series,step,loss");
     // One row per logged step, with the loss the history holds.
-    let losses: Vec<f32> = h.state().history.log.steps.iter().map(|m| m.loss).collect();
+    let losses: Vec<f32> = h
+        .state()
+        .run
+        .history
+        .log
+        .steps
+        .iter()
+        .map(|m| m.loss)
+        .collect();
     assert_eq!(lines.len(), 1 + losses.len());
     let first: f32 = lines[1].split(',').nth(2).unwrap().parse().unwrap();
     assert_eq!(first, losses[0]);
     h.get_by_label_contains("plots/loss.csv");
 }
 
-/// A run's events made up by formula (no trainer thread), so the picture is the same on
-/// every machine: 20 logged steps, five evaluations, a projection, a batch similarity
-/// matrix and two probes.
-fn synthetic_run() -> Vec<contrastive_workbench::engine::Event> {
-    use contrastive_workbench::engine::{
-        BackendInfo, EvalReport, Event, ProbeReport, ProjectionFrame, SimilarityMatrix, StepMetrics,
-    };
+/// The synthetic run's start and its 20 logged steps.
+fn synthetic_steps() -> Vec<contrastive_workbench::engine::Event> {
+    use contrastive_workbench::engine::{BackendInfo, Event, StepMetrics};
     let mut events = vec![Event::Started {
         backend: BackendInfo {
             name: "CPU (flex)".into(),
@@ -489,6 +508,17 @@ fn synthetic_run() -> Vec<contrastive_workbench::engine::Event> {
             round_trip_ms: None,
         }));
     }
+    events
+}
+
+/// A run's events made up by formula (no trainer thread), so the picture is the same on
+/// every machine: 20 logged steps, five evaluations, a projection, a batch similarity
+/// matrix and two probes.
+fn synthetic_run() -> Vec<contrastive_workbench::engine::Event> {
+    use contrastive_workbench::engine::{
+        EvalReport, Event, ProbeReport, ProjectionFrame, SimilarityMatrix,
+    };
+    let mut events = synthetic_steps();
     for k in 0..5u64 {
         events.push(Event::Eval(EvalReport {
             step: 25 * k,
@@ -569,11 +599,11 @@ fn dashboard_snapshot() {
         .with_size([1360.0, 1400.0])
         .wgpu()
         .build_eframe(|cc| WorkbenchApp::new(cc.egui_ctx.clone(), Experiment::default()));
-    h.state_mut().export_dir = "runs/snapshot".into();
-    h.state_mut().tab = Tab::Training;
+    h.state_mut().settings.export_dir = "runs/snapshot".into();
+    h.state_mut().settings.tab = Tab::Training;
     h.run_steps(1);
     for ev in synthetic_run() {
-        h.state_mut().history.apply(ev);
+        h.state_mut().run.history.apply(ev);
     }
     h.run_steps(3);
     h.get_by_label_contains("70.0% top-1 (random init 40.0%)");
@@ -584,28 +614,39 @@ fn dashboard_snapshot() {
 fn a_checkpointed_run_resumes_from_the_export_folder() {
     let mut h = harness(common::tiny_experiment(8, 16, 4));
     let out = tempfile::tempdir().unwrap();
-    h.state_mut().export_dir = out.path().display().to_string();
-    h.state_mut().checkpoint_every = 2;
+    h.state_mut().settings.export_dir = out.path().display().to_string();
+    h.state_mut().settings.checkpoint_every = 2;
     h.run_steps(1);
     h.get_by_label("Start").click();
     h.run_steps(1);
     step_until(&mut h, "the first run", |a| {
-        a.status == RunStatus::Finished { stopped: false }
+        a.run.status == RunStatus::Finished { stopped: false }
     });
     h.run_steps(1);
     h.get_by_label_contains("checkpoint at step 4");
     // More steps asked for in the window extend the checkpointed run, on the device
     // chosen in the window (the checkpoint's was the CPU).
-    h.state_mut().experiment.train.steps = 6;
-    h.state_mut().experiment.train.backend = BackendChoice::Auto;
+    h.state_mut().settings.experiment.train.steps = 6;
+    h.state_mut().settings.experiment.train.backend = BackendChoice::Auto;
     h.get_by_label("Resume from checkpoint").click_accesskit();
     step_until(&mut h, "the resumed run", |a| {
-        a.status == RunStatus::Finished { stopped: false } && a.history.last_step() == 6
+        a.run.status == RunStatus::Finished { stopped: false } && a.run.history.last_step() == 6
     });
-    assert_eq!(h.state().experiment.train.backend, BackendChoice::Auto);
-    let steps: Vec<u64> = h.state().history.log.steps.iter().map(|m| m.step).collect();
+    assert_eq!(
+        h.state().settings.experiment.train.backend,
+        BackendChoice::Auto
+    );
+    let steps: Vec<u64> = h
+        .state()
+        .run
+        .history
+        .log
+        .steps
+        .iter()
+        .map(|m| m.step)
+        .collect();
     assert_eq!(steps, vec![1, 2, 3, 4, 5, 6], "the curve continues");
-    assert_eq!(h.state().history.log.evals.first().unwrap().step, 0);
+    assert_eq!(h.state().run.history.log.evals.first().unwrap().step, 0);
 }
 
 #[test]
@@ -615,20 +656,20 @@ fn a_checkpoint_folder_that_cannot_be_written_fails_the_run_in_the_window() {
     // A file where the checkpoint folder should be: nothing can be written there.
     let blocked = dir.path().join("not-a-folder");
     std::fs::write(&blocked, "x").unwrap();
-    h.state_mut().export_dir = blocked.display().to_string();
-    h.state_mut().checkpoint_every = 2;
+    h.state_mut().settings.export_dir = blocked.display().to_string();
+    h.state_mut().settings.checkpoint_every = 2;
     h.run_steps(1);
     h.get_by_label("Start").click();
     h.run_steps(1);
     step_until(&mut h, "the run to fail", |a| {
-        matches!(a.status, RunStatus::Failed(_))
+        matches!(a.run.status, RunStatus::Failed(_))
     });
     h.run_steps(2);
-    let RunStatus::Failed(message) = &h.state().status else {
+    let RunStatus::Failed(message) = &h.state().run.status else {
         unreachable!()
     };
     assert!(message.contains("is a file, not a folder"), "{message}");
-    assert!(h.state().history.last_step() < 1000, "it stopped");
+    assert!(h.state().run.history.last_step() < 1000, "it stopped");
     // Shown in the window, not only in a log.
     h.get_by_label_contains("is a file, not a folder");
 }
@@ -641,7 +682,7 @@ fn a_setting_that_will_not_do_what_it_seems_is_shown_as_a_warning() {
     h.get_by_label("Start").click();
     h.run_steps(1);
     step_until(&mut h, "the run to finish", |a| {
-        a.status == RunStatus::Finished { stopped: false }
+        a.run.status == RunStatus::Finished { stopped: false }
     });
     h.run_steps(1);
     h.get_by_label_contains("warning: train.batch_size = 512");
@@ -677,23 +718,23 @@ fn the_window_reopens_with_the_last_experiment_tab_and_projection() {
     h.run_steps(2);
     h.get_by_label("Views").click();
     h.run_steps(2);
-    h.state_mut().projection_view.mode =
+    h.state_mut().settings.projection.mode =
         contrastive_workbench::app::projection_view::ProjectionMode::Umap;
     // What eframe does on exit and every 30 s.
     let mut storage = MemoryStorage::default();
     h.state_mut().save(&mut storage);
     let text = eframe::Storage::get_string(&storage, KEY).expect("saved");
 
-    let (settings, experiment) = Settings::parse(&text).unwrap();
+    let settings = Settings::parse(&text).unwrap();
     let mut reopened = Harness::builder()
         .with_size([1360.0, 860.0])
-        .build_eframe(move |cc| WorkbenchApp::restored(cc.egui_ctx.clone(), &settings, experiment));
+        .build_eframe(move |cc| WorkbenchApp::restored(cc.egui_ctx.clone(), settings));
     reopened.run_steps(2);
     let app = reopened.state();
-    assert_eq!(app.experiment.method.kind, "simsiam");
-    assert_eq!(app.tab, Tab::Views);
+    assert_eq!(app.settings.experiment.method.kind, "simsiam");
+    assert_eq!(app.settings.tab, Tab::Views);
     assert_eq!(
-        app.projection_view.mode,
+        app.settings.projection.mode,
         contrastive_workbench::app::projection_view::ProjectionMode::Umap
     );
     reopened.get_by_label("Resample");
@@ -705,22 +746,28 @@ fn step_takes_one_training_step_from_a_pause() {
     h.run_steps(1);
     h.get_by_label("Start").click();
     h.run_steps(1);
-    step_until(&mut h, "a logged step", |a| !a.history.log.steps.is_empty());
+    step_until(&mut h, "a logged step", |a| {
+        !a.run.history.log.steps.is_empty()
+    });
     h.get_by_label("Pause").click();
-    step_until(&mut h, "the pause", |a| a.status == RunStatus::Paused);
-    let before = h.state().history.last_step();
+    step_until(&mut h, "the pause", |a| a.run.status == RunStatus::Paused);
+    let before = h.state().run.history.last_step();
     h.get_by_label("Step").click();
-    step_until(&mut h, "one step", |a| a.history.last_step() == before + 1);
-    step_until(&mut h, "the pause again", |a| a.status == RunStatus::Paused);
+    step_until(&mut h, "one step", |a| {
+        a.run.history.last_step() == before + 1
+    });
+    step_until(&mut h, "the pause again", |a| {
+        a.run.status == RunStatus::Paused
+    });
     h.run_steps(5);
     assert_eq!(
-        h.state().history.last_step(),
+        h.state().run.history.last_step(),
         before + 1,
         "more than one step"
     );
     h.get_by_label("Stop").click();
     step_until(&mut h, "the stop", |a| {
-        a.status == RunStatus::Finished { stopped: true }
+        a.run.status == RunStatus::Finished { stopped: true }
     });
 }
 
@@ -732,15 +779,17 @@ fn the_speed_limit_slows_a_running_class_demo_and_lifts_again() {
     h.run_steps(3);
     h.get_by_label("2 steps/s").click();
     h.run_steps(1);
-    assert_eq!(h.state().speed_limit, Some(2.0));
+    assert_eq!(h.state().run.speed_limit, Some(2.0));
     h.get_by_label("Start").click();
     h.run_steps(1);
-    step_until(&mut h, "a logged step", |a| !a.history.log.steps.is_empty());
+    step_until(&mut h, "a logged step", |a| {
+        !a.run.history.log.steps.is_empty()
+    });
     // Steps start at least 1/2 s apart: four more take 2 s (less the UI's polling slack).
-    let first = h.state().history.last_step();
+    let first = h.state().run.history.last_step();
     let since = std::time::Instant::now();
     step_until(&mut h, "four more steps", |a| {
-        a.history.last_step() >= first + 4
+        a.run.history.last_step() >= first + 4
     });
     let took = since.elapsed().as_secs_f32();
     assert!(took > 1.7, "four steps in {took} s under a 2 steps/s limit");
@@ -748,10 +797,10 @@ fn the_speed_limit_slows_a_running_class_demo_and_lifts_again() {
     h.run_steps(3);
     h.get_by_label("full speed").click();
     h.run_steps(1);
-    assert_eq!(h.state().speed_limit, None);
+    assert_eq!(h.state().run.speed_limit, None);
     h.get_by_label("Stop").click();
     step_until(&mut h, "the stop", |a| {
-        a.status == RunStatus::Finished { stopped: true }
+        a.run.status == RunStatus::Finished { stopped: true }
     });
 }
 
@@ -764,7 +813,8 @@ fn a_lesson_opens_from_the_menu_sets_up_each_step_and_closes() {
     h.get_by_label("3. Why colour jitter matters").click();
     h.run_steps(2);
     let jitter_on = |app: &WorkbenchApp| {
-        app.experiment
+        app.settings
+            .experiment
             .views
             .view1
             .steps
@@ -775,7 +825,7 @@ fn a_lesson_opens_from_the_menu_sets_up_each_step_and_closes() {
         !jitter_on(h.state()),
         "the lesson starts without colour jitter"
     );
-    assert_eq!(h.state().tab, Tab::Training);
+    assert_eq!(h.state().settings.tab, Tab::Training);
     h.get_by_label_contains("step 1 of 2: Without colour jitter");
     h.get_by_label("Next").click();
     h.run_steps(2);
@@ -783,7 +833,7 @@ fn a_lesson_opens_from_the_menu_sets_up_each_step_and_closes() {
     h.get_by_label_contains("step 2 of 2");
     h.get_by_label("Close lesson").click();
     h.run_steps(2);
-    assert!(h.state().lesson.is_none());
+    assert!(h.state().classroom.lesson.is_none());
 }
 
 #[test]
@@ -796,7 +846,7 @@ fn every_lesson_runs_start_to_end_in_the_window() {
             h.run_steps(1);
             h.get_by_label_contains(&format!("step {} of {}", k + 1, lesson.steps.len()));
             // A classroom run, cut to a test's size; the step's own settings stay.
-            let exp = &mut h.state_mut().experiment;
+            let exp = &mut h.state_mut().settings.experiment;
             exp.train.steps = 3;
             exp.train.warmup_steps = 0;
             exp.train.batch_size = 16;
@@ -805,15 +855,18 @@ fn every_lesson_runs_start_to_end_in_the_window() {
             exp.eval.query_size = 100;
             // A lesson on other shapes (simclr-clusters: one background) loads them first.
             step_until(&mut h, "the lesson's dataset to load", |a| {
-                !a.is_loading_dataset()
+                !a.data.is_loading()
             });
             h.get_by_label("Start").click();
             h.run_steps(1);
             step_until(&mut h, "the lesson's run to finish", |a| {
-                matches!(a.status, RunStatus::Finished { .. } | RunStatus::Failed(_))
+                matches!(
+                    a.run.status,
+                    RunStatus::Finished { .. } | RunStatus::Failed(_)
+                )
             });
             assert_eq!(
-                h.state().status,
+                h.state().run.status,
                 RunStatus::Finished { stopped: false },
                 "{} step {}",
                 lesson.id,
@@ -843,7 +896,7 @@ fn the_classroom_view_hides_the_settings_and_presents_larger() {
     h.get_by_label("method");
     h.get_by_label("Present").click();
     h.run_steps(2);
-    assert!(h.state().presenting);
+    assert!(h.state().classroom.presenting);
     assert!(
         (h.ctx.zoom_factor() - 1.4).abs() < 1e-6,
         "{}",
@@ -906,7 +959,7 @@ impl egui::DroppedFile for DroppedPath {
 fn a_teachers_classroom_file_opens_where_it_was_saved_when_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let mut teacher = harness(Experiment::default());
-    teacher.state_mut().export_dir = dir.path().display().to_string();
+    teacher.state_mut().settings.export_dir = dir.path().display().to_string();
     teacher.run_steps(1);
     teacher.state_mut().open_lesson("temperature").unwrap();
     teacher.run_steps(1);
@@ -920,9 +973,9 @@ fn a_teachers_classroom_file_opens_where_it_was_saved_when_dropped() {
     assert!(
         path.exists(),
         "{:?}",
-        teacher.state().history.export_message
+        teacher.state().run.history.export_message
     );
-    let saved = teacher.state().experiment.clone();
+    let saved = teacher.state().settings.experiment.clone();
 
     // A student's window: the file dropped on it.
     let mut student = harness(Experiment::default());
@@ -934,14 +987,14 @@ fn a_teachers_classroom_file_opens_where_it_was_saved_when_dropped() {
     student.run_steps(3);
     let app = student.state();
     assert_eq!(
-        app.experiment, saved,
+        app.settings.experiment, saved,
         "the experiment as the teacher left it"
     );
     assert_eq!(
-        app.lesson.map(|p| (p.lesson, p.step)),
+        app.classroom.lesson.map(|p| (p.lesson, p.step)),
         Some(("temperature", 1))
     );
-    assert!(app.hide_settings);
+    assert!(app.classroom.hide_settings);
     student.get_by_label_contains("step 2 of 3: t = 0.2");
     assert!(
         student.query_by_label("method").is_none(),
@@ -967,17 +1020,17 @@ fn the_remote_backend_asks_for_its_server_and_a_silent_one_fails_clearly() {
     h.get_by_label("Start").click();
     h.run_steps(1);
     step_until(&mut h, "the run to fail", |a| {
-        matches!(a.status, RunStatus::Failed(_))
+        matches!(a.run.status, RunStatus::Failed(_))
     });
     h.run_steps(2);
     h.get_by_label_contains("nothing answers at ws://127.0.0.1:");
     // The window goes on: the user can pick the CPU and train.
-    h.state_mut().experiment.train.backend = BackendChoice::Cpu;
+    h.state_mut().settings.experiment.train.backend = BackendChoice::Cpu;
     h.run_steps(1);
     h.get_by_label("Start").click();
     h.run_steps(1);
     step_until(&mut h, "the CPU run to finish", |a| {
-        a.status == RunStatus::Finished { stopped: false }
+        a.run.status == RunStatus::Finished { stopped: false }
     });
 }
 
@@ -987,7 +1040,7 @@ fn the_projection_says_how_much_its_clusters_are_the_colouring() {
     use contrastive_workbench::engine::{Event, ProjectionFrame};
     use contrastive_workbench::metrics::silhouette;
     let mut h = harness(Experiment::default());
-    h.state_mut().tab = Tab::Training;
+    h.state_mut().settings.tab = Tab::Training;
     h.run_steps(1);
     // Two tight clusters that are the classes; the colour alternates within each.
     let x = [-5.0, -5.1, -4.9, -5.05, 5.0, 5.1, 4.9, 5.05];
@@ -1011,7 +1064,7 @@ fn the_projection_says_how_much_its_clusters_are_the_colouring() {
     let by_class = silhouette(&points, &frame.labels).unwrap();
     let by_colour = silhouette(&points, &frame.attributes[0].of_point).unwrap();
     assert!(by_class > 0.9 && by_colour < 0.1, "{by_class} {by_colour}");
-    h.state_mut().history.apply(Event::Projection(frame));
+    h.state_mut().run.history.apply(Event::Projection(frame));
     h.run_steps(2);
     h.get_by_label(&format!("Silhouette by class: {by_class:.2}"));
     h.get_by_label("colour").click();
@@ -1023,7 +1076,7 @@ fn the_projection_says_how_much_its_clusters_are_the_colouring() {
 fn a_teacher_hides_controls_one_by_one_and_the_class_file_keeps_them_hidden() {
     let dir = tempfile::tempdir().unwrap();
     let mut teacher = harness(Experiment::default());
-    teacher.state_mut().export_dir = dir.path().display().to_string();
+    teacher.state_mut().settings.export_dir = dir.path().display().to_string();
     teacher.run_steps(1);
     teacher.get_by_label("Method");
     teacher.get_by_label("Lessons");
@@ -1033,7 +1086,7 @@ fn a_teacher_hides_controls_one_by_one_and_the_class_file_keeps_them_hidden() {
     teacher.run_steps(2);
     teacher.get_by_label("Lessons menu").click();
     teacher.run_steps(2);
-    assert_eq!(teacher.state().hidden, ["method", "lessons"]);
+    assert_eq!(teacher.state().classroom.hidden, ["method", "lessons"]);
     // Close the menu, as a user would, and look.
     teacher.key_press(egui::Key::Escape);
     teacher.run_steps(2);
@@ -1056,7 +1109,7 @@ fn a_teacher_hides_controls_one_by_one_and_the_class_file_keeps_them_hidden() {
     student.run_steps(1);
     student.state_mut().open_classroom(&path).unwrap();
     student.run_steps(2);
-    assert_eq!(student.state().hidden, ["method", "lessons"]);
+    assert_eq!(student.state().classroom.hidden, ["method", "lessons"]);
     assert!(student.query_by_label("Method").is_none());
     student.get_by_label("Optimisation");
     // Shown again from the same menu.
@@ -1064,5 +1117,5 @@ fn a_teacher_hides_controls_one_by_one_and_the_class_file_keeps_them_hidden() {
     student.run_steps(2);
     student.get_by_label("Method and its settings").click();
     student.run_steps(2);
-    assert_eq!(student.state().hidden, ["lessons"]);
+    assert_eq!(student.state().classroom.hidden, ["lessons"]);
 }

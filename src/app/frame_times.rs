@@ -10,6 +10,8 @@ const WINDOW: usize = 600;
 #[derive(Debug, Default)]
 pub struct FrameTimes {
     recent: VecDeque<f32>,
+    /// The top bar shows the readout (F12; off by default: it changes every frame).
+    pub shown: bool,
 }
 
 impl FrameTimes {

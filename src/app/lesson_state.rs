@@ -1,25 +1,25 @@
-//! Opening a lesson in the window and moving through its steps: each step shows its tab
-//! and, while no run is going, sets the experiment up for its run.
+//! Lessons and classroom files in the window: they change the experiment, the dataset, the
+//! tab and the classroom at once, so they live with the frame rather than in one part.
+//! Opening a lesson shows its first step; each step shows its tab and, while no run is
+//! going, sets the experiment up for its run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::app::workbench::{Action, PRESENTING_ZOOM, Tab, WorkbenchApp};
-use crate::lessons::classroom_file::{Classroom, ClassroomFile, hideable};
+use crate::app::action::{DatasetAction, Tab};
+use crate::app::workbench::WorkbenchApp;
+use crate::lessons::classroom_file::{ClassroomFile, hideable};
 use crate::lessons::{LessonProgress, find};
+use crate::preset::Experiment;
 
 impl WorkbenchApp {
     /// Opens lesson `id` at its first step (its experiment replaces the one being edited).
     pub fn open_lesson(&mut self, id: &str) -> Result<(), String> {
         let lesson = find(id)?;
-        if self.status.is_active() {
+        if self.run.is_active() {
             return Err("stop the run before opening a lesson".into());
         }
-        let experiment = (lesson.start)();
-        if experiment.dataset != self.experiment.dataset {
-            self.apply(Action::LoadDataset(experiment.dataset.clone()));
-        }
-        self.experiment = experiment;
-        self.lesson = Some(LessonProgress {
+        self.edit_experiment((lesson.start)());
+        self.classroom.lesson = Some(LessonProgress {
             lesson: lesson.id,
             step: 0,
         });
@@ -29,7 +29,7 @@ impl WorkbenchApp {
 
     /// Moves `by` steps (1: Next, -1: Back) within the open lesson.
     pub fn move_in_lesson(&mut self, by: isize) {
-        let Some(progress) = &mut self.lesson else {
+        let Some(progress) = &mut self.classroom.lesson else {
             return;
         };
         let last = progress.lesson().steps.len() - 1;
@@ -43,17 +43,17 @@ impl WorkbenchApp {
     /// Shows the current step's tab and applies its set-up (not under a running run: the
     /// settings are locked then, and the step says to press Start next anyway).
     fn enter_lesson_step(&mut self) {
-        let Some(progress) = self.lesson else {
+        let Some(progress) = self.classroom.lesson else {
             return;
         };
         let step = progress.current();
         if let Some(tab) = Tab::parse(step.tab) {
-            self.tab = tab;
+            self.settings.tab = tab;
         }
         if let Some(setup) = step.setup
-            && !self.status.is_active()
+            && !self.run.is_active()
         {
-            setup(&mut self.experiment);
+            setup(&mut self.settings.experiment);
         }
     }
 
@@ -61,48 +61,66 @@ impl WorkbenchApp {
     /// what is hidden.
     pub fn classroom_file(&self) -> ClassroomFile {
         ClassroomFile {
-            classroom: Classroom {
-                lesson: self.lesson.map(|p| p.lesson.to_string()),
-                step: self.lesson.map_or(0, |p| p.step),
-                hide_settings: self.hide_settings,
-                presenting: self.presenting,
-                hidden: self.hidden.iter().map(|h| h.to_string()).collect(),
-            },
-            experiment: self.experiment.clone(),
+            classroom: self.classroom.table(),
+            experiment: self.settings.experiment.clone(),
         }
+    }
+
+    /// Writes the classroom file as `classroom.toml` in the export folder; the outcome
+    /// shows where exports' do.
+    pub fn save_classroom(&mut self) {
+        let path = PathBuf::from(&self.settings.export_dir).join("classroom.toml");
+        let saved = self.classroom_file().save(&path);
+        let h = &mut self.run.history;
+        h.export_failed = saved.is_err();
+        h.export_message = Some(match saved {
+            Ok(()) => format!("classroom file saved: {}", path.display()),
+            Err(e) => format!("classroom file not saved: {e}"),
+        });
     }
 
     /// Opens a classroom file (or a plain preset): its experiment as it was saved (a
     /// step's set-up is not applied again), its lesson step, its hidden controls.
     pub fn open_classroom(&mut self, path: &Path) -> Result<(), String> {
-        if self.status.is_active() {
+        if self.run.is_active() {
             return Err("stop the run before opening a classroom file".into());
         }
         let file = ClassroomFile::load(path)?;
-        if file.experiment.dataset != self.experiment.dataset {
-            self.apply(Action::LoadDataset(file.experiment.dataset.clone()));
-        }
-        self.experiment = file.experiment;
         let c = file.classroom;
-        self.lesson = match &c.lesson {
+        let lesson = match &c.lesson {
             Some(id) => Some(LessonProgress {
                 lesson: find(id)?.id,
                 step: c.step,
             }),
             None => None,
         };
-        if let Some(tab) = self.lesson.and_then(|p| Tab::parse(p.current().tab)) {
-            self.tab = tab;
-        }
-        self.hide_settings = c.hide_settings;
-        self.hidden = c
+        let hidden = c
             .hidden
             .iter()
             .map(|id| hideable(id))
             .collect::<Result<_, _>>()?;
-        self.presenting = c.presenting;
-        self.ctx()
-            .set_zoom_factor(if c.presenting { PRESENTING_ZOOM } else { 1.0 });
+        self.edit_experiment(file.experiment);
+        if let Some(tab) = lesson.and_then(|p| Tab::parse(p.current().tab)) {
+            self.settings.tab = tab;
+        }
+        self.classroom.lesson = lesson;
+        self.classroom.hide_settings = c.hide_settings;
+        self.classroom.hidden = hidden;
+        let ctx = self.ctx().clone();
+        self.classroom.set_presenting(c.presenting, &ctx);
         Ok(())
+    }
+
+    /// Makes `experiment` the one being edited, loading its dataset when it differs.
+    fn edit_experiment(&mut self, experiment: Experiment) {
+        if experiment.dataset != self.settings.experiment.dataset {
+            let active = self.run.is_active();
+            self.data.apply(
+                DatasetAction::Load(experiment.dataset.clone()),
+                active,
+                &self.settings.experiment.dataset,
+            );
+        }
+        self.settings.experiment = experiment;
     }
 }

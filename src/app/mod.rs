@@ -1,10 +1,15 @@
 //! The workbench window (eframe/egui). Never touches burn: it edits an `Experiment`,
 //! starts the engine's trainer thread, and draws the plain-data events it sends back.
 //!
-//! Panels draw and return [`Action`]s; the app applies them after drawing
-//! (the egui_demo_app pattern), so no panel mutates shared state behind another's back.
+//! The frame ([`WorkbenchApp`]) holds the remembered settings and a few owning parts;
+//! panels draw from view structs of what they borrow and return [`Action`]s, which the
+//! frame hands to the part that owns them after drawing (the egui_demo_app pattern), so
+//! no panel mutates shared state behind another's back.
 
+pub mod action;
+pub mod classroom_state;
 pub mod dataset_jobs;
+pub mod dataset_state;
 pub mod figure;
 pub mod frame_times;
 pub mod history;
@@ -18,6 +23,7 @@ pub mod persisted;
 pub mod plot_export;
 pub mod projection_view;
 pub mod run_archive;
+pub mod run_state;
 pub mod run_view;
 pub mod screenshot;
 pub mod textures;
@@ -25,9 +31,10 @@ pub mod workbench;
 
 use std::path::PathBuf;
 
+pub use action::{Action, ClassroomAction, DatasetAction, PlotAction, RunAction, Tab};
 pub use history::{RunHistory, RunStatus};
 pub use screenshot::ScreenshotPlan;
-pub use workbench::{Action, Tab, WorkbenchApp};
+pub use workbench::WorkbenchApp;
 
 /// How the window is opened.
 #[derive(Debug, Default)]
@@ -77,8 +84,11 @@ pub fn launch(opts: LaunchOptions) -> anyhow::Result<()> {
                 .map(|text| persisted::Settings::parse(&text));
             let ctx = cc.egui_ctx.clone();
             let mut app = match (saved, preset) {
-                (Some(Ok((settings, remembered))), preset) => {
-                    WorkbenchApp::restored(ctx, &settings, preset.unwrap_or(remembered))
+                (Some(Ok(mut settings)), preset) => {
+                    if let Some(preset) = preset {
+                        settings.experiment = preset;
+                    }
+                    WorkbenchApp::restored(ctx, settings)
                 }
                 (Some(Err(problem)), preset) => {
                     let mut app = WorkbenchApp::new(ctx, preset.unwrap_or_default());

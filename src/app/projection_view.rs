@@ -38,13 +38,34 @@ pub enum ColourBy {
     Attribute(usize),
 }
 
-pub struct ProjectionView {
+/// What the projection shows, remembered between sessions (part of `persisted::Settings`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ProjectionChoice {
+    /// Stored as `projection`, the key version 1 wrote.
+    #[serde(rename = "projection")]
     pub mode: ProjectionMode,
     pub colour: ColourBy,
-    /// The selected held-out image (an index into the test split, stable across frames).
-    pub selected: Option<usize>,
     /// How many nearest neighbours the panel lists.
     pub neighbours: usize,
+}
+
+impl Default for ProjectionChoice {
+    fn default() -> Self {
+        Self {
+            mode: ProjectionMode::Pca,
+            colour: ColourBy::Class,
+            neighbours: 8,
+        }
+    }
+}
+
+/// The projection's state within a session: the selected image, the layout workers, the
+/// silhouette on screen.
+#[derive(Default)]
+pub struct ProjectionView {
+    /// The selected held-out image (an index into the test split, stable across frames).
+    pub selected: Option<usize>,
     /// The animated layout (t-SNE, UMAP) is paused.
     pub layout_paused: bool,
     /// One worker per layout kind, started on first use.
@@ -53,29 +74,19 @@ pub struct ProjectionView {
     pub silhouette: LayoutSilhouette,
 }
 
-impl Default for ProjectionView {
-    fn default() -> Self {
-        Self {
-            mode: ProjectionMode::Pca,
-            colour: ColourBy::Class,
-            selected: None,
-            neighbours: 8,
-            layout_paused: false,
-            workers: Vec::new(),
-            silhouette: LayoutSilhouette::default(),
-        }
-    }
-}
-
 impl ProjectionView {
-    /// The worker for `kind`, started on first use.
     /// Before drawing: starts the layout worker the chosen projection needs (once) and
     /// hands it the newest frame. Drawing code never starts threads.
-    pub fn keep_up(&mut self, ctx: &egui::Context, frame: Option<&crate::engine::ProjectionFrame>) {
-        let (Some(kind), Some(frame)) = (self.mode.layout(), frame) else {
+    pub fn keep_up(
+        &mut self,
+        ctx: &egui::Context,
+        choice: &ProjectionChoice,
+        frame: Option<&crate::engine::ProjectionFrame>,
+    ) {
+        let (Some(kind), Some(frame)) = (choice.mode.layout(), frame) else {
             return;
         };
-        if self.colour == ColourBy::View {
+        if choice.colour == ColourBy::View {
             return;
         }
         self.worker(kind, ctx)
@@ -87,6 +98,7 @@ impl ProjectionView {
         self.workers.iter_mut().find(|w| w.kind == kind)
     }
 
+    /// The worker for `kind`, started on first use.
     pub fn worker(&mut self, kind: LayoutKind, ctx: &egui::Context) -> &mut LayoutWorker {
         let i = match self.workers.iter().position(|w| w.kind == kind) {
             Some(i) => i,

@@ -8,13 +8,18 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use eframe::egui;
 
+use super::action::{Action, RunAction};
 use super::frame_times::FrameTimes;
-use super::history::{RunHistory, RunStatus};
-use super::projection_view::{ColourBy, ProjectionMode, ProjectionView};
-use super::workbench::Action;
+use super::history::RunStatus;
+use super::projection_view::{ColourBy, ProjectionChoice, ProjectionMode, ProjectionView};
+use super::run_state::RunState;
 use crate::preset::Experiment;
 
 #[derive(Clone, Debug)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "the `screenshot` command's independent flags, as given on its command line"
+)]
 pub struct ScreenshotPlan {
     pub path: PathBuf,
     /// Training steps before the picture (0: do not train).
@@ -73,8 +78,8 @@ impl ScreenshotState {
     pub fn drive(
         &mut self,
         ctx: &egui::Context,
-        status: &RunStatus,
-        history: &RunHistory,
+        run: &RunState,
+        choice: &mut ProjectionChoice,
         view: &mut ProjectionView,
         frame_times: &FrameTimes,
         loading_dataset: bool,
@@ -84,15 +89,16 @@ impl ScreenshotState {
         if loading_dataset {
             return Vec::new();
         }
+        let (status, history) = (&run.status, &run.history);
         self.frames += 1;
         if self.plan.tsne {
-            view.mode = ProjectionMode::Tsne;
+            choice.mode = ProjectionMode::Tsne;
         }
         if self.plan.umap {
-            view.mode = ProjectionMode::Umap;
+            choice.mode = ProjectionMode::Umap;
         }
         if self.plan.pairs {
-            view.colour = ColourBy::View;
+            choice.colour = ColourBy::View;
         }
         if self.plan.select && view.selected.is_none() {
             view.selected = history
@@ -103,7 +109,7 @@ impl ScreenshotState {
         // An animated layout is ready when it shows the picture's evaluation (its frame
         // arrives just after the kNN report) and has run a while.
         let after = self.plan.after_steps;
-        let tsne_settled = match view.mode.layout() {
+        let tsne_settled = match choice.mode.layout() {
             None => true,
             Some(kind) => history.projection.as_ref().is_some_and(|f| {
                 f.step >= after
@@ -115,7 +121,7 @@ impl ScreenshotState {
         let mut actions = Vec::new();
         if self.plan.after_steps > 0 && !self.started {
             self.started = true;
-            actions.push(Action::Start);
+            actions.push(RunAction::Start.into());
         }
         let ready = if self.plan.after_steps == 0 {
             self.frames > 5
@@ -128,7 +134,7 @@ impl ScreenshotState {
             if evaluated && !self.paused {
                 // Hold training still while the picture (and t-SNE) settles.
                 self.paused = true;
-                actions.push(Action::Pause);
+                actions.push(RunAction::Pause.into());
             }
             (evaluated && tsne_settled)
                 || matches!(status, RunStatus::Failed(_) | RunStatus::Finished { .. })
@@ -153,7 +159,7 @@ impl ScreenshotState {
                         frame_times.len()
                     );
                 }
-                actions.push(Action::Stop);
+                actions.push(RunAction::Stop.into());
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             }
             _ => {}

@@ -118,40 +118,16 @@ impl Drop for Interrupts {
 }
 
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
+    let (exp, preset) = experiment_for(&args)?;
+    exp.validate()
+        .map_err(|m| anyhow::anyhow!("preset {}: {m}", preset.display()))?;
     let TrainArgs {
-        preset,
-        steps,
         out,
-        backend,
-        remote,
-        token_file,
         checkpoint_every,
         resume,
         force,
+        ..
     } = args;
-    let (mut exp, preset) = match (&preset, &out) {
-        (Some(p), _) => (Experiment::load(p)?, p.clone()),
-        // Resuming without a preset: the checkpoint carries its own.
-        (None, Some(dir)) if resume => (
-            Checkpoint::read(dir)?.experiment,
-            dir.join(crate::engine::checkpoint::CHECKPOINT_FILE),
-        ),
-        _ => bail!("train needs --preset FILE (see presets/), or --resume --out RUN"),
-    };
-    if let Some(s) = steps {
-        exp.train.steps = s;
-    }
-    if let Some(b) = backend {
-        exp.train.backend = b;
-    }
-    if let Some(url) = remote {
-        exp.train.remote = url;
-    }
-    if let Some(file) = token_file {
-        exp.train.remote_token_file = file.display().to_string();
-    }
-    exp.validate()
-        .map_err(|m| anyhow::anyhow!("preset {}: {m}", preset.display()))?;
     let out = out.unwrap_or_else(|| exp.run_dir());
     // Claimed before the (possibly long) dataset load: a folder that cannot be written,
     // or that another run writes, is refused at once.
@@ -172,104 +148,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         exp.train.steps,
         exp.train.batch_size.min(dataset.train.len())
     );
-
-    let bar = ProgressBar::new(exp.train.steps);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let stdout = std::io::stdout();
-    let mut last_knn = None;
-    let mut last_probe = None;
-    let mut finished = false;
-    let mut write_failed = None;
-    let mut emit = |ev: Event| match ev {
-        Event::Started { backend, .. } => {
-            say(
-                &bar,
-                &format!("backend: {} ({})", backend.name, backend.reason),
-            );
-        }
-        Event::Step(m) => {
-            let mut out = stdout.lock();
-            bar.set_position(m.step);
-            bar.set_message(format!(
-                "loss {:.4}  {:.0} views/s",
-                m.loss, m.views_per_sec
-            ));
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::json!({
-                    "step": m.step, "loss": m.loss, "align": m.align, "uniform": m.uniform,
-                    "z_std": m.z_std, "effective_rank": m.effective_rank, "pos_sim": m.pos_sim, "neg_sim": m.neg_sim,
-                    "pos_hist": m.pos_hist, "neg_hist": m.neg_hist, "own_space": m.own,
-                    "signals": m.signals.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
-                    "lr": m.lr, "views_per_sec": m.views_per_sec, "data_wait": m.data_wait,
-                    "round_trip_ms": m.round_trip_ms,
-                })
-            );
-        }
-        Event::Eval(e) => {
-            let mut out = stdout.lock();
-            last_knn = Some((e.knn_top1, e.baseline_top1));
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::json!({"step": e.step, "knn_top1": e.knn_top1, "baseline_top1": e.baseline_top1, "attributes": e.attributes, "per_class": e.per_class})
-            );
-        }
-        Event::Probe(p) => {
-            let mut out = stdout.lock();
-            last_probe = Some((p.accuracy, p.baseline));
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::json!({"step": p.step, "probe_top1": p.accuracy, "probe_baseline_top1": p.baseline})
-            );
-        }
-        Event::FullEval(f) => {
-            say(&bar, &f.summary());
-            let _ = writeln!(stdout.lock(), "{}", serde_json::json!({"full_eval": f}));
-        }
-        Event::ProbeFailed { step, message } => {
-            say(
-                &bar,
-                &format!("linear probe at step {step} failed: {message}"),
-            );
-            json_event("probe_failed", &message);
-        }
-        Event::Finished { .. } => finished = true,
-        Event::Failed { message, .. } => {
-            say(&bar, &format!("error: {message}"));
-            json_event("failed", &message);
-        }
-        Event::Warning { message } => {
-            say(&bar, &format!("warning: {message}"));
-            json_event("warning", &message);
-        }
-        Event::Exported { dir, files } => {
-            say(
-                &bar,
-                &format!("exported to {}: {}", dir.display(), files.join(", ")),
-            );
-        }
-        Event::ExportFailed { message } => {
-            say(&bar, &format!("export failed: {message}"));
-            json_event("export_failed", &message);
-            write_failed = Some(message);
-        }
-        Event::Checkpointed { .. } => {}
-        Event::CheckpointFailed { message } => {
-            say(&bar, &format!("checkpoint failed: {message}"));
-            json_event("checkpoint_failed", &message);
-            write_failed = Some(message);
-        }
-        Event::Projection(_)
-        | Event::Similarity(_)
-        | Event::Paused { .. }
-        | Event::Resumed { .. } => {}
-    };
+    let mut report = Report::new(exp.train.steps);
     // Export after every evaluation, so `out` always holds the last good model.
     let options = RunOptions {
         export_each_eval: Some(out.clone()),
@@ -280,28 +159,22 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         resume_from: resume.then(|| out.clone()),
         force,
     };
-    let result = run_experiment_with(&exp, &dataset, &commands, &options, &mut emit);
-    bar.finish_and_clear();
+    let result = run_experiment_with(&exp, &dataset, &commands, &options, &mut |ev| {
+        report.event(ev);
+    });
+    report.bar.finish_and_clear();
     drop(claim);
     let signal = interrupts.signal();
     drop(interrupts);
     drop(commands_tx);
-    // The last step always evaluates, so the final model is exported above.
-    if let Some((knn, base)) = last_knn {
-        let mut line = serde_json::json!({"final_knn_top1": knn, "baseline_top1": base, "steps": result.steps_done});
-        if let Some((probe, probe_base)) = last_probe {
-            line["final_probe_top1"] = serde_json::json!(probe);
-            line["probe_baseline_top1"] = serde_json::json!(probe_base);
-        }
-        println!("{line}");
-    }
+    report.final_line(result.steps_done);
     if let Some(message) = result.failed {
         return Err(Reported(message).into());
     }
-    if let Some(message) = write_failed {
+    if let Some(message) = report.write_failed {
         return Err(Reported(format!("a write failed: {message}")).into());
     }
-    if !finished {
+    if !report.finished {
         bail!("the run ended without finishing");
     }
     if let Some(signal) = signal {
@@ -315,4 +188,165 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         return Err(Interrupted { signal }.into());
     }
     Ok(())
+}
+
+/// The experiment to run and the file it came from: the preset, or (resuming without
+/// one) the checkpoint's own, with the command line's overrides applied.
+fn experiment_for(args: &TrainArgs) -> anyhow::Result<(Experiment, PathBuf)> {
+    let (mut exp, preset) = match (&args.preset, &args.out) {
+        (Some(p), _) => (Experiment::load(p)?, p.clone()),
+        (None, Some(dir)) if args.resume => (
+            Checkpoint::read(dir)?.experiment,
+            dir.join(crate::engine::checkpoint::CHECKPOINT_FILE),
+        ),
+        _ => bail!("train needs --preset FILE (see presets/), or --resume --out RUN"),
+    };
+    if let Some(s) = args.steps {
+        exp.train.steps = s;
+    }
+    if let Some(b) = args.backend {
+        exp.train.backend = b;
+    }
+    if let Some(url) = &args.remote {
+        exp.train.remote.clone_from(url);
+    }
+    if let Some(file) = &args.token_file {
+        exp.train.remote_token_file = file.display().to_string();
+    }
+    Ok((exp, preset))
+}
+
+/// What a headless run prints as it goes: the progress bar and messages on stderr, one
+/// JSON line per logged step, evaluation and probe on stdout, and what it must remember
+/// for the end (the last kNN and probe, whether it finished, a failed write).
+struct Report {
+    bar: ProgressBar,
+    last_knn: Option<(f32, f32)>,
+    last_probe: Option<(f32, f32)>,
+    finished: bool,
+    write_failed: Option<String>,
+}
+
+impl Report {
+    fn new(steps: u64) -> Self {
+        let bar = ProgressBar::new(steps);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Self {
+            bar,
+            last_knn: None,
+            last_probe: None,
+            finished: false,
+            write_failed: None,
+        }
+    }
+
+    fn line(value: &serde_json::Value) {
+        let _ = writeln!(std::io::stdout().lock(), "{value}");
+    }
+
+    fn event(&mut self, ev: Event) {
+        let bar = &self.bar;
+        match ev {
+            Event::Started { backend, .. } => {
+                say(
+                    bar,
+                    &format!("backend: {} ({})", backend.name, backend.reason),
+                );
+            }
+            Event::Step(m) => {
+                bar.set_position(m.step);
+                bar.set_message(format!(
+                    "loss {:.4}  {:.0} views/s",
+                    m.loss, m.views_per_sec
+                ));
+                Self::line(&step_json(&m));
+            }
+            Event::Eval(e) => {
+                self.last_knn = Some((e.knn_top1, e.baseline_top1));
+                Self::line(
+                    &serde_json::json!({"step": e.step, "knn_top1": e.knn_top1, "baseline_top1": e.baseline_top1, "attributes": e.attributes, "per_class": e.per_class}),
+                );
+            }
+            Event::Probe(p) => {
+                self.last_probe = Some((p.accuracy, p.baseline));
+                Self::line(
+                    &serde_json::json!({"step": p.step, "probe_top1": p.accuracy, "probe_baseline_top1": p.baseline}),
+                );
+            }
+            Event::FullEval(f) => {
+                say(bar, &f.summary());
+                Self::line(&serde_json::json!({"full_eval": f}));
+            }
+            Event::ProbeFailed { step, message } => {
+                say(
+                    bar,
+                    &format!("linear probe at step {step} failed: {message}"),
+                );
+                json_event("probe_failed", &message);
+            }
+            Event::Finished { .. } => self.finished = true,
+            Event::Failed { message, .. } => {
+                say(bar, &format!("error: {message}"));
+                json_event("failed", &message);
+            }
+            Event::Warning { message } => {
+                say(bar, &format!("warning: {message}"));
+                json_event("warning", &message);
+            }
+            Event::Exported { dir, files } => {
+                say(
+                    bar,
+                    &format!("exported to {}: {}", dir.display(), files.join(", ")),
+                );
+            }
+            Event::ExportFailed { message } => {
+                say(bar, &format!("export failed: {message}"));
+                json_event("export_failed", &message);
+                self.write_failed = Some(message);
+            }
+            Event::CheckpointFailed { message } => {
+                say(bar, &format!("checkpoint failed: {message}"));
+                json_event("checkpoint_failed", &message);
+                self.write_failed = Some(message);
+            }
+            Event::Checkpointed { .. }
+            | Event::Projection(_)
+            | Event::Similarity(_)
+            | Event::Paused { .. }
+            | Event::Resumed { .. } => {}
+        }
+    }
+
+    /// The closing JSON line: the last evaluation's kNN (the last step always evaluates)
+    /// and probe.
+    fn final_line(&self, steps_done: u64) {
+        if let Some((knn, base)) = self.last_knn {
+            let mut line = serde_json::json!({"final_knn_top1": knn, "baseline_top1": base, "steps": steps_done});
+            if let Some((probe, probe_base)) = self.last_probe {
+                line["final_probe_top1"] = serde_json::json!(probe);
+                line["probe_baseline_top1"] = serde_json::json!(probe_base);
+            }
+            Self::line(&line);
+        }
+    }
+}
+
+/// A logged step as its JSON line.
+fn step_json(m: &crate::engine::StepMetrics) -> serde_json::Value {
+    let signals: serde_json::Map<_, _> = m
+        .signals
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+        .collect();
+    serde_json::json!({
+        "step": m.step, "loss": m.loss, "align": m.align, "uniform": m.uniform,
+        "z_std": m.z_std, "effective_rank": m.effective_rank, "pos_sim": m.pos_sim, "neg_sim": m.neg_sim,
+        "pos_hist": m.pos_hist, "neg_hist": m.neg_hist, "own_space": m.own,
+        "signals": signals,
+        "lr": m.lr, "views_per_sec": m.views_per_sec, "data_wait": m.data_wait,
+        "round_trip_ms": m.round_trip_ms,
+    })
 }

@@ -94,44 +94,8 @@ fn read_idx_from(mut r: impl Read, source: Source) -> Result<IdxArray, String> {
         Source::Gzip { .. } => format!("not a valid gzip stream: {e}"),
         _ => format!("cannot read: {e}"),
     };
-    let mut head = [0u8; 4];
-    let got = read_up_to(&mut r, &mut head).map_err(gzip_error)?;
-    if got < 4 {
-        return Err(format!(
-            "truncated: {got} bytes, too short for the IDX header"
-        ));
-    }
-    if head[0] != 0 || head[1] != 0 {
-        return Err(format!(
-            "wrong magic number {:02x}{:02x}{:02x}{:02x}: not an IDX file",
-            head[0], head[1], head[2], head[3]
-        ));
-    }
-    if head[2] != 0x08 {
-        return Err(format!(
-            "element type 0x{:02x} is not supported (only unsigned bytes, 0x08)",
-            head[2]
-        ));
-    }
-    let ndims = head[3] as usize;
-    if ndims == 0 || ndims > 4 {
-        return Err(format!(
-            "{ndims} dimensions is not a valid image or label file"
-        ));
-    }
-    let mut raw = vec![0u8; 4 * ndims];
-    if read_up_to(&mut r, &mut raw).map_err(gzip_error)? < raw.len() {
-        return Err("truncated inside the header".into());
-    }
-    let dims: Vec<usize> = raw
-        .chunks(4)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        .collect();
-    if dims.contains(&0) {
-        return Err(format!(
-            "the header declares a zero-sized dimension {dims:?}: no data to read"
-        ));
-    }
+    let dims = read_header(&mut r, gzip_error)?;
+    let ndims = dims.len();
     let expected = dims
         .iter()
         .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
@@ -193,6 +157,52 @@ fn read_idx_from(mut r: impl Read, source: Source) -> Result<IdxArray, String> {
         data,
         warnings,
     })
+}
+
+/// The IDX header: magic (unsigned bytes only) and the dimensions, none of them zero.
+fn read_header(
+    r: &mut impl Read,
+    gzip_error: impl Fn(std::io::Error) -> String,
+) -> Result<Vec<usize>, String> {
+    let mut head = [0u8; 4];
+    let got = read_up_to(r, &mut head).map_err(&gzip_error)?;
+    if got < 4 {
+        return Err(format!(
+            "truncated: {got} bytes, too short for the IDX header"
+        ));
+    }
+    if head[0] != 0 || head[1] != 0 {
+        return Err(format!(
+            "wrong magic number {:02x}{:02x}{:02x}{:02x}: not an IDX file",
+            head[0], head[1], head[2], head[3]
+        ));
+    }
+    if head[2] != 0x08 {
+        return Err(format!(
+            "element type 0x{:02x} is not supported (only unsigned bytes, 0x08)",
+            head[2]
+        ));
+    }
+    let ndims = head[3] as usize;
+    if ndims == 0 || ndims > 4 {
+        return Err(format!(
+            "{ndims} dimensions is not a valid image or label file"
+        ));
+    }
+    let mut raw = vec![0u8; 4 * ndims];
+    if read_up_to(r, &mut raw).map_err(&gzip_error)? < raw.len() {
+        return Err("truncated inside the header".into());
+    }
+    let dims: Vec<usize> = raw
+        .chunks(4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .collect();
+    if dims.contains(&0) {
+        return Err(format!(
+            "the header declares a zero-sized dimension {dims:?}: no data to read"
+        ));
+    }
+    Ok(dims)
 }
 
 /// Fills `buf` as far as the stream goes; returns how many bytes it got.

@@ -310,65 +310,9 @@ pub fn scan(spec: &ImageFolderSpec) -> Result<FolderScan, DataError> {
     };
     match (named("train"), held_out_dir) {
         (Some(train_dir), Some(held_dir)) => {
-            scan.layout = Layout::SplitFolders {
-                held_out: held_dir.clone(),
-            };
-            let (classes, _) = walker.list_dir(&train_dir, &mut scan.skipped)?;
-            for class_dir in classes {
-                let name = folder_name(&class_dir);
-                let train = walker.files_under(&class_dir, &mut scan.skipped);
-                let train = sort_files(train, &mut scan.skipped);
-                let test = walker.files_under(&held_dir.join(&name), &mut scan.skipped);
-                let test = sort_files(test, &mut scan.skipped);
-                if train.is_empty() {
-                    scan.warnings.push(format!(
-                        "class folder {} has no images; left out",
-                        class_dir.display()
-                    ));
-                    continue;
-                }
-                let label = scan.class_names.len() as u16;
-                scan.class_names.push(name);
-                scan.train.extend(train.into_iter().map(|p| (p, label)));
-                scan.test.extend(test.into_iter().map(|p| (p, label)));
-            }
-            let (held_classes, _) = walker.list_dir(&held_dir, &mut scan.skipped)?;
-            for d in held_classes {
-                if !scan.class_names.contains(&folder_name(&d)) {
-                    scan.warnings.push(format!(
-                        "{} has no matching class in {}; left out",
-                        d.display(),
-                        train_dir.display()
-                    ));
-                }
-            }
+            scan_split_folders(&walker, &train_dir, &held_dir, &mut scan)?;
         }
-        _ if !dirs.is_empty() => {
-            scan.layout = Layout::ClassFolders;
-            let mut per_class = Vec::new();
-            for class_dir in &dirs {
-                let files = walker.files_under(class_dir, &mut scan.skipped);
-                let files = sort_files(files, &mut scan.skipped);
-                if files.is_empty() {
-                    scan.warnings.push(format!(
-                        "class folder {} has no images; left out",
-                        class_dir.display()
-                    ));
-                    continue;
-                }
-                scan.class_names.push(folder_name(class_dir));
-                per_class.push(files);
-            }
-            let loose = root_files.iter().filter(|p| has_image_extension(p)).count();
-            if loose > 0 {
-                scan.warnings.push(format!(
-                    "{loose} images directly in {} were ignored: with class subfolders, \
-                     images belong inside them",
-                    root.display()
-                ));
-            }
-            split_by_ratio(spec, per_class, &mut scan);
-        }
+        _ if !dirs.is_empty() => scan_class_folders(spec, &walker, &dirs, &root_files, &mut scan),
         _ => {
             let files = sort_files(root_files, &mut scan.skipped);
             if !files.is_empty() {
@@ -398,6 +342,84 @@ pub fn scan(spec: &ImageFolderSpec) -> Result<FolderScan, DataError> {
         ));
     }
     Ok(scan)
+}
+
+/// `train/<class>/` and a held-out folder (`test/`, `val/`, ...) of the same classes: the
+/// split is the folders'.
+fn scan_split_folders(
+    walker: &Walker,
+    train_dir: &Path,
+    held_dir: &Path,
+    scan: &mut FolderScan,
+) -> Result<(), DataError> {
+    scan.layout = Layout::SplitFolders {
+        held_out: held_dir.to_path_buf(),
+    };
+    let (classes, _) = walker.list_dir(train_dir, &mut scan.skipped)?;
+    for class_dir in classes {
+        let name = folder_name(&class_dir);
+        let train = walker.files_under(&class_dir, &mut scan.skipped);
+        let train = sort_files(train, &mut scan.skipped);
+        let test = walker.files_under(&held_dir.join(&name), &mut scan.skipped);
+        let test = sort_files(test, &mut scan.skipped);
+        if train.is_empty() {
+            scan.warnings.push(format!(
+                "class folder {} has no images; left out",
+                class_dir.display()
+            ));
+            continue;
+        }
+        let label = scan.class_names.len() as u16;
+        scan.class_names.push(name);
+        scan.train.extend(train.into_iter().map(|p| (p, label)));
+        scan.test.extend(test.into_iter().map(|p| (p, label)));
+    }
+    let (held_classes, _) = walker.list_dir(held_dir, &mut scan.skipped)?;
+    for d in held_classes {
+        if !scan.class_names.contains(&folder_name(&d)) {
+            scan.warnings.push(format!(
+                "{} has no matching class in {}; left out",
+                d.display(),
+                train_dir.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One subfolder per class: each class is split by the spec's held-out ratio; loose images
+/// beside the class folders are ignored with a warning.
+fn scan_class_folders(
+    spec: &ImageFolderSpec,
+    walker: &Walker,
+    dirs: &[PathBuf],
+    root_files: &[PathBuf],
+    scan: &mut FolderScan,
+) {
+    scan.layout = Layout::ClassFolders;
+    let mut per_class = Vec::new();
+    for class_dir in dirs {
+        let files = walker.files_under(class_dir, &mut scan.skipped);
+        let files = sort_files(files, &mut scan.skipped);
+        if files.is_empty() {
+            scan.warnings.push(format!(
+                "class folder {} has no images; left out",
+                class_dir.display()
+            ));
+            continue;
+        }
+        scan.class_names.push(folder_name(class_dir));
+        per_class.push(files);
+    }
+    let loose = root_files.iter().filter(|p| has_image_extension(p)).count();
+    if loose > 0 {
+        scan.warnings.push(format!(
+            "{loose} images directly in {} were ignored: with class subfolders, \
+             images belong inside them",
+            spec.path.display()
+        ));
+    }
+    split_by_ratio(spec, per_class, scan);
 }
 
 /// Draws `held_out` of each class (at least one when a class has two or more images).

@@ -21,7 +21,7 @@ pub fn ui_harness(exp: Experiment) -> Harness<'static, WorkbenchApp> {
         .with_size([1360.0, 860.0])
         .build_eframe(move |cc| WorkbenchApp::new(cc.egui_ctx.clone(), exp));
     // Tests that want checkpoints point the export folder somewhere temporary first.
-    h.state_mut().checkpoint_every = 0;
+    h.state_mut().settings.checkpoint_every = 0;
     h
 }
 
@@ -36,7 +36,7 @@ pub fn step_until(
         assert!(
             Instant::now() < deadline,
             "timed out waiting for {what}; status {:?}",
-            h.state().status
+            h.state().run.status
         );
         std::thread::sleep(Duration::from_millis(30));
         h.run_steps(1);

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use eframe::egui::{self, Color32, RichText};
 
+use crate::app::action::{Action, DatasetAction};
 use crate::app::dataset_jobs::DatasetJob;
 use crate::app::dataset_jobs::JobKind;
+use crate::app::dataset_state::BrowseState;
 use crate::app::history::RunStatus;
 use crate::app::palette::class_colour;
 use crate::app::textures::TextureCache;
-use crate::app::workbench::{Action, BrowseState};
 use crate::data::builtin::FashionMnistMiniSpec;
 use crate::data::image_folder::ResizePolicy;
 use crate::data::inspect::Inspection;
@@ -59,7 +60,7 @@ fn source_row(ui: &mut egui::Ui, app: &mut DatasetPanel, actions: &mut Vec<Actio
             ),
         ] {
             if ui.button(label).clicked() {
-                actions.push(Action::LoadDataset(spec));
+                actions.push(DatasetAction::Load(spec).into());
             }
         }
     });
@@ -74,14 +75,14 @@ fn source_row(ui: &mut egui::Ui, app: &mut DatasetPanel, actions: &mut Vec<Actio
             .labelled_by(label.id);
         let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if (ui.button("Open").clicked() || entered) && !app.dataset_path.trim().is_empty() {
-            actions.push(Action::InspectPath(app.dataset_path.trim().into()));
+            actions.push(DatasetAction::Inspect(app.dataset_path.trim().into()).into());
         }
         if ui
             .button("Browse...")
             .on_hover_text("Choose a folder with the system dialog")
             .clicked()
         {
-            actions.push(Action::BrowseDataset);
+            actions.push(DatasetAction::Browse.into());
         }
     });
     ui.label(
@@ -121,7 +122,7 @@ fn job_row(ui: &mut egui::Ui, app: &DatasetPanel, actions: &mut Vec<Action>) {
             }
         }
         if ui.button("Cancel").clicked() {
-            actions.push(Action::CancelDatasetJob);
+            actions.push(DatasetAction::Cancel.into());
         }
     });
 }
@@ -175,10 +176,10 @@ fn inspection_card(ui: &mut egui::Ui, app: &mut DatasetPanel, actions: &mut Vec<
         ui.horizontal(|ui| {
             let fits = !matches!(fit, MemoryFit::TooLarge(_));
             if ui.add_enabled(fits, egui::Button::new("Load")).clicked() {
-                actions.push(Action::LoadDataset(spec.clone()));
+                actions.push(DatasetAction::Load(spec.clone()).into());
             }
             if ui.button("Dismiss").clicked() {
-                actions.push(Action::DismissInspection);
+                actions.push(DatasetAction::DismissInspection.into());
             }
         });
     });

@@ -3,7 +3,7 @@
 
 use eframe::egui::{self, Align2, Color32, FontId, Id, LayerId, Order};
 
-use crate::app::workbench::{Action, Tab};
+use crate::app::action::{Action, ClassroomAction, DatasetAction, Tab};
 
 pub fn show(ctx: &egui::Context, actions: &mut Vec<Action>) {
     let (hovering, dropped) = ctx.input(|i| {
@@ -30,10 +30,10 @@ pub fn show(ctx: &egui::Context, actions: &mut Vec<Action>) {
     }
     if let Some(path) = dropped {
         if path.extension().is_some_and(|e| e == "toml") {
-            actions.push(Action::OpenClassroom(path));
+            actions.push(ClassroomAction::Open(path).into());
         } else {
             actions.push(Action::ShowTab(Tab::Dataset));
-            actions.push(Action::InspectPath(path));
+            actions.push(DatasetAction::Inspect(path).into());
         }
     }
 }

@@ -2,8 +2,8 @@
 
 use eframe::egui::{self, Color32, RichText};
 
+use crate::app::action::{Action, ClassroomAction};
 use crate::app::history::RunStatus;
-use crate::app::workbench::Action;
 use crate::lessons::LessonProgress;
 
 const LESSON_COLOUR: Color32 = Color32::from_rgb(140, 190, 240);
@@ -41,16 +41,16 @@ pub fn show(
                 .add_enabled(progress.step > 0, egui::Button::new("Back"))
                 .clicked()
             {
-                actions.push(Action::LessonStep(-1));
+                actions.push(ClassroomAction::LessonStep(-1).into());
             }
             if ui
                 .add_enabled(!progress.is_last(), egui::Button::new("Next"))
                 .clicked()
             {
-                actions.push(Action::LessonStep(1));
+                actions.push(ClassroomAction::LessonStep(1).into());
             }
             if ui.button("Close lesson").clicked() {
-                actions.push(Action::CloseLesson);
+                actions.push(ClassroomAction::CloseLesson.into());
             }
         });
     });

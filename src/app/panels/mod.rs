@@ -1,5 +1,6 @@
-//! One file per panel. Each reads the app and pushes [`super::Action`]s; settings widgets
-//! edit the experiment directly (it is plain data the panel owns while idle).
+//! One file per panel. Each gets a struct of exactly what it borrows (or a `RunView`) and
+//! pushes [`super::Action`]s; the settings and Views panels edit a draft of the experiment
+//! that the frame hands back as `Action::EditExperiment`.
 
 pub mod batch_similarity;
 pub mod dashboard;

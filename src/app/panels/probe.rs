@@ -4,9 +4,9 @@
 use eframe::egui::{self, RichText};
 
 use super::heatmap::{Heatmap, version_of};
+use crate::app::action::{Action, RunAction};
 use crate::app::palette::sequential;
 use crate::app::run_view::RunView;
-use crate::app::workbench::Action;
 
 pub fn show(ui: &mut egui::Ui, app: &RunView, side: f32, actions: &mut Vec<Action>) {
     ui.label(RichText::new("linear probe").strong());
@@ -21,7 +21,7 @@ pub fn show(ui: &mut egui::Ui, app: &RunView, side: f32, actions: &mut Vec<Actio
              every run too.",
         );
     if button.clicked() {
-        actions.push(Action::Probe);
+        actions.push(RunAction::Probe.into());
     }
     if let Some(e) = &app.history.probe_error {
         ui.label(RichText::new(e).small());

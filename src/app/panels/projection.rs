@@ -9,7 +9,7 @@ use egui_plot::{Legend, Line, MarkerShape, Plot, PlotPoint, PlotPoints, Points};
 use crate::app::history::RunHistory;
 use crate::app::layout_worker::LayoutKind;
 use crate::app::palette::class_colour;
-use crate::app::projection_view::{ColourBy, ProjectionMode, ProjectionView};
+use crate::app::projection_view::{ColourBy, ProjectionChoice, ProjectionMode, ProjectionView};
 use crate::app::textures::TextureCache;
 use crate::data::Dataset;
 use crate::engine::ProjectionFrame;
@@ -23,12 +23,13 @@ const THUMB: f32 = 56.0;
 const VIEW1: Color32 = Color32::from_rgb(242, 142, 43);
 const VIEW2: Color32 = Color32::from_rgb(118, 120, 237);
 
-/// What the projection panel borrows: the run it shows and the dataset (read-only), its
-/// own state, and the texture cache. The layout workers are the app's: it starts them and
+/// What the projection panel borrows: the run it shows and the dataset (read-only), the
+/// remembered choice of projection and colouring, its own state, and the texture cache. The layout workers are the app's: it starts them and
 /// hands them each frame before drawing ([`ProjectionView::keep_up`]).
 pub struct ProjectionPanel<'a> {
     pub history: &'a RunHistory,
     pub dataset: &'a Dataset,
+    pub choice: &'a mut ProjectionChoice,
     pub view: &'a mut ProjectionView,
     pub textures: &'a mut TextureCache,
 }
@@ -44,7 +45,7 @@ pub fn show(ui: &mut egui::Ui, mut panel: ProjectionPanel) {
     // A layout from an earlier run's sample can briefly be longer than this frame.
     points.truncate(frame.points.len());
     ui.label(RichText::new(caption).strong());
-    let colour = app.view.colour;
+    let colour = app.choice.colour;
     if let Some(s) = app.view.silhouette.of(&frame, &points, iterations, colour) {
         ui.label(format!(
             "Silhouette by {}: {s:.2}",
@@ -59,14 +60,14 @@ pub fn show(ui: &mut egui::Ui, mut panel: ProjectionPanel) {
     let neighbours = selected_position(app, &frame).map(|i| {
         (
             i,
-            nearest_cosine(&frame.embeddings, frame.dim, i, app.view.neighbours),
+            nearest_cosine(&frame.embeddings, frame.dim, i, app.choice.neighbours),
         )
     });
     let side = ui
         .available_width()
         .min(ui.available_height() - 190.0)
         .max(200.0);
-    let colour_by = app.view.colour;
+    let colour_by = app.choice.colour;
     let names = app.dataset.class_names.clone();
     let response = Plot::new("projection")
         .width(ui.available_width())
@@ -117,17 +118,17 @@ pub fn show(ui: &mut egui::Ui, mut panel: ProjectionPanel) {
 }
 
 fn controls(ui: &mut egui::Ui, app: &mut ProjectionPanel) {
-    let v = &mut *app.view;
+    let (v, choice) = (&mut *app.view, &mut *app.choice);
     ui.horizontal_wrapped(|ui| {
         ui.label("Projection:");
-        ui.selectable_value(&mut v.mode, ProjectionMode::Pca, "PCA");
-        ui.selectable_value(&mut v.mode, ProjectionMode::Tsne, "t-SNE");
-        ui.selectable_value(&mut v.mode, ProjectionMode::Umap, "UMAP");
+        ui.selectable_value(&mut choice.mode, ProjectionMode::Pca, "PCA");
+        ui.selectable_value(&mut choice.mode, ProjectionMode::Tsne, "t-SNE");
+        ui.selectable_value(&mut choice.mode, ProjectionMode::Umap, "UMAP");
         ui.separator();
         ui.label("Colour:");
-        ui.selectable_value(&mut v.colour, ColourBy::Class, "class");
-        ui.selectable_value(&mut v.colour, ColourBy::KnnCorrect, "kNN right/wrong");
-        ui.selectable_value(&mut v.colour, ColourBy::View, "augmented views")
+        ui.selectable_value(&mut choice.colour, ColourBy::Class, "class");
+        ui.selectable_value(&mut choice.colour, ColourBy::KnnCorrect, "kNN right/wrong");
+        ui.selectable_value(&mut choice.colour, ColourBy::View, "augmented views")
             .on_hover_text(
                 "The first 100 images' two augmented views (the same augmentations at every \
                  evaluation), joined: a short line is a positive pair the encoder keeps \
@@ -135,13 +136,13 @@ fn controls(ui: &mut egui::Ui, app: &mut ProjectionPanel) {
             );
         for (k, a) in app.dataset.attributes.iter().enumerate() {
             let a = a.name.as_str();
-            ui.selectable_value(&mut v.colour, ColourBy::Attribute(k), a)
+            ui.selectable_value(&mut choice.colour, ColourBy::Attribute(k), a)
                 .on_hover_text(format!(
                     "Each image's {a}, a property other than its class: clusters of one {a} \
                      mean the representation groups images by {a}."
                 ));
         }
-        if let Some(kind) = v.mode.layout() {
+        if let Some(kind) = choice.mode.layout() {
             ui.separator();
             let mut paused = v.layout_paused;
             if ui
@@ -181,10 +182,10 @@ fn layout(
             None,
         )
     };
-    let Some(kind) = app.view.mode.layout() else {
+    let Some(kind) = app.choice.mode.layout() else {
         return pca();
     };
-    if app.view.colour == ColourBy::View {
+    if app.choice.colour == ColourBy::View {
         // The views are placed with PCA's axes; a t-SNE/UMAP layout has no room for them.
         let (p, caption, _) = pca();
         return (

@@ -3,15 +3,16 @@
 
 use eframe::egui::{self, RichText};
 
+use crate::app::action::{Action, RunAction};
 use crate::app::history::RunStatus;
-use crate::app::workbench::Action;
 use crate::catalogue::{self, MethodSpec, ParamKind, ParamSpec};
 use crate::model::{EncoderConfig, EncoderKind};
 use crate::preset::Experiment;
-use crate::preset::{BackendChoice, OptimizerKind, Schedule};
+use crate::preset::{BackendChoice, EvalSpec, OptimizerKind, Schedule, TrainSpec};
 
-/// What the settings panel borrows: the experiment being edited and the export settings
-/// (its own state), and whether the run is idle and a checkpoint waits (read-only).
+/// What the settings panel borrows: a draft of the experiment (the frame proposes it back
+/// as `Action::EditExperiment`), the export settings' fields, and whether the run is idle
+/// and a checkpoint waits (read-only).
 pub struct SettingsPanel<'a> {
     pub status: &'a RunStatus,
     pub experiment: &'a mut Experiment,
@@ -126,7 +127,16 @@ fn param_widget(ui: &mut egui::Ui, p: &ParamSpec, v: &mut f64) -> bool {
 fn training_section(ui: &mut egui::Ui, app: &mut SettingsPanel) {
     ui.heading("Optimisation");
     encoder_choice(ui, &mut app.experiment.encoder);
-    let t = &mut app.experiment.train;
+    optimiser_settings(ui, &mut app.experiment.train);
+    backend_settings(ui, &mut app.experiment.train);
+    labelled(ui, "seed", |ui| {
+        ui.add(egui::DragValue::new(&mut app.experiment.seed))
+    });
+    evaluation_settings(ui, &mut app.experiment.eval);
+}
+
+/// Steps, batch, learning rate, optimiser and schedule.
+fn optimiser_settings(ui: &mut egui::Ui, t: &mut TrainSpec) {
     labelled(ui, "steps", |ui| {
         ui.add(egui::DragValue::new(&mut t.steps).range(1..=1_000_000))
     });
@@ -172,6 +182,10 @@ fn training_section(ui: &mut egui::Ui, app: &mut SettingsPanel) {
             })
             .response
     });
+}
+
+/// Where the networks train: this machine's devices or a remote server.
+fn backend_settings(ui: &mut egui::Ui, t: &mut TrainSpec) {
     labelled(ui, "backend", |ui| {
         egui::ComboBox::from_id_salt("backend")
             .selected_text(backend_label(t.backend))
@@ -200,13 +214,13 @@ fn training_section(ui: &mut egui::Ui, app: &mut SettingsPanel) {
                 )
         });
     }
-    labelled(ui, "seed", |ui| {
-        ui.add(egui::DragValue::new(&mut app.experiment.seed))
-    });
+}
+
+/// How often and how the representation is evaluated.
+fn evaluation_settings(ui: &mut egui::Ui, eval: &mut EvalSpec) {
     labelled(ui, "eval every", |ui| {
-        ui.add(egui::DragValue::new(&mut app.experiment.eval.every).range(1..=100_000))
+        ui.add(egui::DragValue::new(&mut eval.every).range(1..=100_000))
     });
-    let eval = &mut app.experiment.eval;
     labelled(ui, "kNN k", |ui| {
         ui.add(egui::DragValue::new(&mut eval.knn_k).range(1..=200))
             .on_hover_text("Neighbours that vote (Wu et al. 2018 use 200 on ImageNet, 20 here)")
@@ -282,7 +296,7 @@ fn export_section(ui: &mut egui::Ui, app: &mut SettingsPanel, actions: &mut Vec<
         )
         .clicked()
     {
-        actions.push(Action::ResumeRun);
+        actions.push(RunAction::ResumeCheckpoint.into());
     }
     ui.collapsing("preset (TOML)", |ui| {
         let mut text = app.experiment.to_toml();
@@ -341,7 +355,7 @@ fn encoder_section(ui: &mut egui::Ui, app: &mut SettingsPanel, actions: &mut Vec
         .add_enabled(!path.is_empty(), egui::Button::new("Open encoder"))
         .clicked()
     {
-        actions.push(Action::OpenEncoder(std::path::PathBuf::from(path)));
+        actions.push(RunAction::OpenEncoder(std::path::PathBuf::from(path)).into());
     }
 }
 

@@ -3,14 +3,15 @@
 use eframe::egui;
 
 use super::{dashboard, projection};
-use crate::app::projection_view::ProjectionView;
+use crate::app::action::Action;
+use crate::app::projection_view::{ProjectionChoice, ProjectionView};
 use crate::app::run_view::RunView;
 use crate::app::textures::TextureCache;
-use crate::app::workbench::Action;
 
 pub fn show(
     ui: &mut egui::Ui,
     run: &RunView,
+    choice: &mut ProjectionChoice,
     projection_view: &mut ProjectionView,
     textures: &mut TextureCache,
     actions: &mut Vec<Action>,
@@ -31,6 +32,7 @@ pub fn show(
                 projection::ProjectionPanel {
                     history: run.history,
                     dataset: run.dataset,
+                    choice,
                     view: projection_view,
                     textures,
                 },

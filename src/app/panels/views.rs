@@ -4,11 +4,10 @@
 
 use eframe::egui::{self, RichText};
 
+use crate::app::action::Action;
 use crate::app::history::RunStatus;
 use crate::app::panels::pipeline_editor;
 use crate::app::textures::TextureCache;
-use crate::app::workbench::Action;
-use crate::app::workbench::PreviewState;
 use crate::catalogue::preview::{PAIRS_TEXT, PreviewColumn, ViewsPreview};
 use crate::catalogue::{MethodSpec, resolve};
 use crate::data::Dataset;
@@ -22,13 +21,14 @@ use std::sync::Arc;
 const PAIRS: usize = 12;
 const THUMB: f32 = 96.0;
 
-/// What the Views tab borrows: the experiment being edited, the dataset and the preview's
-/// seed (read-only), and the texture cache.
+/// What the Views tab borrows: a draft of the experiment (the frame proposes it back as
+/// `Action::EditExperiment`), the dataset and the seed whose step 0 it shows (read-only),
+/// and the texture cache.
 pub struct ViewsPanel<'a> {
     pub status: &'a RunStatus,
     pub experiment: &'a mut Experiment,
     pub dataset: &'a Arc<Dataset>,
-    pub preview: &'a PreviewState,
+    pub seed: u64,
     pub textures: &'a mut TextureCache,
 }
 
@@ -111,26 +111,11 @@ pub fn preview_key(views: &crate::views::ViewsSpec) -> u64 {
 }
 
 fn preview(ui: &mut egui::Ui, app: &mut ViewsPanel, actions: &mut Vec<Action>) {
-    let seed = app.preview.seed;
+    let seed = app.seed;
     let (shown, uses) = preview_of(&app.experiment.method, app.dataset.image_size());
-    let mut explain = shown.text;
-    let patches = shown.patches;
     let local = &app.experiment.views.local;
     let mut columns: Vec<Column> = shown.columns.into_iter().map(Column::from).collect();
-    if local.count > 0 {
-        columns.extend((0..local.count.min(LOCAL_TITLES.len())).map(Column::Local));
-        explain += &format!(
-            " Multi-crop: {} local crops of {}x{} pixels per image{}.",
-            local.count,
-            local.size,
-            local.size,
-            if uses {
-                ", each predicting both global views"
-            } else {
-                "; this method ignores them"
-            }
-        );
-    }
+    columns.extend((0..local.count.min(LOCAL_TITLES.len())).map(Column::Local));
     ui.horizontal(|ui| {
         ui.label(format!("Seed {seed}"));
         if ui.button("Resample").clicked() {
@@ -138,75 +123,36 @@ fn preview(ui: &mut egui::Ui, app: &mut ViewsPanel, actions: &mut Vec<Action>) {
         }
         ui.label(RichText::new("Exactly what training step 0 draws with this seed.").small());
     });
-    ui.label(RichText::new(explain).small());
+    ui.label(RichText::new(explanation(shown.text, local, uses)).small());
     if let Err(problem) = app.experiment.views.validate() {
         ui.colored_label(egui::Color32::from_rgb(230, 90, 80), problem);
         return;
     }
-    // The pipeline may have been edited: key textures by its content too.
-    let pipeline_hash = preview_key(&app.experiment.views);
     let d = std::sync::Arc::clone(app.dataset);
-    let size = d.image_size();
+    let grid = PreviewGrid {
+        dataset: &d,
+        views: &app.experiment.views,
+        seed,
+        // The pipeline may have been edited: key textures by its content too.
+        pipeline_hash: preview_key(&app.experiment.views),
+        patches: shown.patches,
+        columns,
+    };
     let batch = app.experiment.train.batch_size.min(d.train.len());
     let indices = batch_indices(seed, 0, d.train.len(), batch);
     // Triplets (original, view 1, view 2) per grid row, as many as fit.
-    let per_row = ((ui.available_width() / ((1 + columns.len()) as f32 * (THUMB + 8.0) + 24.0))
-        .floor() as usize)
-        .max(1);
+    let per_row =
+        ((ui.available_width() / ((1 + grid.columns.len()) as f32 * (THUMB + 8.0) + 24.0)).floor()
+            as usize)
+            .max(1);
+    let textures = &mut *app.textures;
     egui::ScrollArea::vertical().show(ui, |ui| {
         egui::Grid::new("view_pairs")
             .spacing([8.0, 8.0])
             .show(ui, |ui| {
-                for k in 0..per_row {
-                    ui.label(RichText::new("original").strong());
-                    for c in &columns {
-                        ui.label(RichText::new(c.title()).strong());
-                    }
-                    if k + 1 < per_row {
-                        ui.add_space(24.0);
-                    }
-                }
-                ui.end_row();
+                grid.header(ui, per_row);
                 for (slot, &idx) in indices.iter().take(PAIRS).enumerate() {
-                    let original =
-                        app.textures
-                            .get(ui.ctx(), &format!("train/{idx}"), size, || {
-                                d.train.image(idx).to_vec()
-                            });
-                    ui.add(egui::Image::new(original).fit_to_exact_size(egui::vec2(THUMB, THUMB)))
-                        .on_hover_text(d.class_names[d.train.labels[idx] as usize].clone());
-                    for (k, &column) in columns.iter().enumerate() {
-                        let (tex_size, grid_key) = match (column, patches) {
-                            (Column::Patches(_), Some((g, k))) => {
-                                (g.mosaic_size(MOSAIC_GAP), format!("{g:?}/{k}"))
-                            }
-                            (Column::Local(_), _) => (local.size, String::new()),
-                            _ => (size, String::new()),
-                        };
-                        let tex_key = format!(
-                            "view/{seed}/{pipeline_hash}/{slot}/{k}/{}{grid_key}",
-                            column.title()
-                        );
-                        let views = &app.experiment.views;
-                        let tex = app.textures.get(ui.ctx(), &tex_key, tex_size, || {
-                            let src = ImageF32::from_u8(d.train.image(idx), size, size);
-                            // Exactly what training step 0 makes of this slot.
-                            let view = |v: usize| training_view(views, &src, seed, 0, slot, v).0;
-                            match column {
-                                Column::View(v) => view(v).to_u8(),
-                                Column::LabL => lab_split::split(&view(0)).0.to_u8(),
-                                Column::LabAb => lab_split::split(&view(0)).1.to_u8(),
-                                Column::Patches(v) => match patches {
-                                    Some((g, k)) => patch_mosaic(&view(v), g, k).to_u8(),
-                                    None => view(v).to_u8(),
-                                },
-                                Column::Local(k) => {
-                                    local_crop(views, &src, seed, 0, slot, k).to_u8()
-                                }
-                            }
-                        });
-                        ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(THUMB, THUMB)));
-                    }
+                    grid.row(ui, textures, slot, idx);
                     if slot % per_row == per_row - 1 {
                         ui.end_row();
                     } else {
@@ -215,6 +161,100 @@ fn preview(ui: &mut egui::Ui, app: &mut ViewsPanel, actions: &mut Vec<Action>) {
                 }
             });
     });
+}
+
+/// What the preview shows, in words, with multi-crop's local crops when there are any.
+fn explanation(text: String, local: &crate::views::pipeline::LocalCrops, uses: bool) -> String {
+    if local.count == 0 {
+        return text;
+    }
+    format!(
+        "{text} Multi-crop: {} local crops of {}x{} pixels per image{}.",
+        local.count,
+        local.size,
+        local.size,
+        if uses {
+            ", each predicting both global views"
+        } else {
+            "; this method ignores them"
+        }
+    )
+}
+
+/// The preview's grid: per image, the original and a thumbnail per column, made by the
+/// functions training uses for step 0 of `seed`.
+struct PreviewGrid<'a> {
+    dataset: &'a Dataset,
+    views: &'a crate::views::ViewsSpec,
+    seed: u64,
+    pipeline_hash: u64,
+    /// CPC's grid and prediction steps, when the method cuts patches.
+    patches: Option<(PatchGrid, usize)>,
+    columns: Vec<Column>,
+}
+
+impl PreviewGrid<'_> {
+    /// The column titles, repeated for each image side by side.
+    fn header(&self, ui: &mut egui::Ui, per_row: usize) {
+        for k in 0..per_row {
+            ui.label(RichText::new("original").strong());
+            for c in &self.columns {
+                ui.label(RichText::new(c.title()).strong());
+            }
+            if k + 1 < per_row {
+                ui.add_space(24.0);
+            }
+        }
+        ui.end_row();
+    }
+
+    /// Batch slot `slot` (training image `idx`): the original, then each column.
+    fn row(&self, ui: &mut egui::Ui, textures: &mut TextureCache, slot: usize, idx: usize) {
+        let d = self.dataset;
+        let size = d.image_size();
+        let original = textures.get(ui.ctx(), &format!("train/{idx}"), size, || {
+            d.train.image(idx).to_vec()
+        });
+        ui.add(egui::Image::new(original).fit_to_exact_size(egui::vec2(THUMB, THUMB)))
+            .on_hover_text(d.class_names[d.train.labels[idx] as usize].clone());
+        for (k, &column) in self.columns.iter().enumerate() {
+            let (tex_size, grid_key) = match (column, self.patches) {
+                (Column::Patches(_), Some((g, k))) => {
+                    (g.mosaic_size(MOSAIC_GAP), format!("{g:?}/{k}"))
+                }
+                (Column::Local(_), _) => (self.views.local.size, String::new()),
+                _ => (size, String::new()),
+            };
+            let tex_key = format!(
+                "view/{}/{}/{slot}/{k}/{}{grid_key}",
+                self.seed,
+                self.pipeline_hash,
+                column.title()
+            );
+            let tex = textures.get(ui.ctx(), &tex_key, tex_size, || {
+                self.view_pixels(column, slot, idx)
+            });
+            ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(THUMB, THUMB)));
+        }
+    }
+
+    /// Exactly what training step 0 makes of batch slot `slot` for `column`, as RGB bytes.
+    fn view_pixels(&self, column: Column, slot: usize, idx: usize) -> Vec<u8> {
+        let size = self.dataset.image_size();
+        let src = ImageF32::from_u8(self.dataset.train.image(idx), size, size);
+        let (views, seed) = (self.views, self.seed);
+        let view = |v: usize| training_view(views, &src, seed, 0, slot, v).0;
+        match column {
+            Column::View(v) => view(v).to_u8(),
+            Column::LabL => lab_split::split(&view(0)).0.to_u8(),
+            Column::LabAb => lab_split::split(&view(0)).1.to_u8(),
+            Column::Patches(v) => match self.patches {
+                Some((g, k)) => patch_mosaic(&view(v), g, k).to_u8(),
+                None => view(v).to_u8(),
+            },
+            Column::Local(k) => local_crop(views, &src, seed, 0, slot, k).to_u8(),
+        }
+    }
 }
 
 /// The patches of `img` apart, on blue behind the context rows and orange behind the rows

@@ -5,6 +5,10 @@ use crate::preset::Experiment;
 
 /// What is due after a step.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent answers to 'is X due after this step', read one by one"
+)]
 pub struct Due {
     /// Report the step's metrics (every `train.log_every` steps and the last).
     pub log: bool,
