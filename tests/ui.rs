@@ -65,6 +65,30 @@ fn start_then_stop_changes_the_run_state() {
 }
 
 #[test]
+fn the_experiment_changes_only_while_no_run_is_active() {
+    use contrastive_workbench::app::Action;
+    let mut h = harness(common::tiny_experiment(8, 16, 100_000));
+    h.run_steps(1);
+    // An editing panel's proposal is taken while idle...
+    let mut edited = h.state().settings.experiment.clone();
+    edited.train.learning_rate = 0.0123;
+    h.state_mut()
+        .apply(Action::EditExperiment(Box::new(edited.clone())));
+    assert_eq!(h.state().settings.experiment.train.learning_rate, 0.0123);
+    h.get_by_label("Start").click();
+    h.run_steps(1);
+    assert_eq!(h.state().run.status, RunStatus::Running);
+    // ...and refused while the run uses the settings it started with.
+    edited.train.learning_rate = 0.5;
+    h.state_mut()
+        .apply(Action::EditExperiment(Box::new(edited)));
+    assert_eq!(h.state().settings.experiment.train.learning_rate, 0.0123);
+    h.run_steps(1);
+    h.get_by_label("Stop").click();
+    step_until(&mut h, "the run to stop", |a| !a.run.status.is_active());
+}
+
+#[test]
 fn the_views_panel_shows_pairs_and_resamples() {
     let mut h = harness(Experiment::default());
     h.get_by_label("Views").click();

@@ -6,6 +6,38 @@
 //! them in that order and falls back to the CPU, saying why. wgpu counts only when its
 //! adapter is a real GPU: software adapters (lavapipe, llvmpipe) report `DeviceType::Cpu`
 //! and are slower than flex. `remote` trains on another process's device (`serve`).
+//!
+//! `select_device` gives a run's device for its `[train]` choice, `select_local` one of
+//! this machine's devices (what `serve` hosts and `bench` measures), and `cpu_device` the
+//! device for work that always runs on the CPU; everything else takes the device it is
+//! given.
+//!
+//! # Several GPUs (not implemented: nothing here can test it)
+//! burn 0.22 has data-parallel all-reduce (`burn::tensor::distributed`: NCCL for CUDA devices
+//! in one process, and Remote); flex and wgpu panic on collectives, there is no SyncBN and no
+//! all-gather. How it would fit:
+//! - One replica per GPU on its own thread, each with its own device and a copy of the
+//!   method; the session still makes one batch of views per step and hands each replica a
+//!   slice of rows (both views of an image on the same replica, so the pairs stay local);
+//!   gradients are all-reduced (mean) before each replica's identical optimiser step, so the
+//!   weights stay equal. Seeding stays (seed, step), plus the replica's index.
+//! - Methods whose loss compares a batch against itself lose negatives without an
+//!   all-gather: SimCLR and the loss ladder's NCE / InfoNCE (2N/k - 2 negatives per anchor
+//!   instead of 2N - 2 on k replicas), triplet and margin (negatives drawn from the batch),
+//!   DIM (other images' features), CPC (other images' and positions' patches). Barlow Twins
+//!   and VICReg need the whole batch's cross-correlation and covariance: these are sums over
+//!   samples, so all-reducing the per-replica sums gives the exact matrices, but burn's
+//!   all-reduce is not differentiable, so the gradient would be the local one. MoCo's queue
+//!   needs every replica's keys (an all-gather) or one queue per replica, and its Shuffle-BN
+//!   substitute a cross-replica shuffle. InstDisc's and CMC's memory banks need every
+//!   replica's updates (gather the indices and features) or one bank on one device. BYOL,
+//!   SimSiam and PixPro need no negatives and split cleanly.
+//! - BatchNorm normalises each replica's slice with its own statistics (no SyncBN): smaller
+//!   per-replica batches give noisier statistics, and SimCLR and BYOL's projector BatchNorm
+//!   were published with global (synchronised) BN. Running statistics drift apart between
+//!   replicas; the export would take replica 0's, or average them with an all-reduce before
+//!   each evaluation and checkpoint.
+//! - Metrics, evaluation and checkpoints read replica 0 (its weights equal the others').
 
 mod gpu;
 pub mod remote;
