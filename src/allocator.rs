@@ -8,8 +8,14 @@
 //! only once per step, so they were purged and faulted in again: `bench` measured 1,070
 //! views/s with the default delay and 1,360 with a 30 s one, same binary, same session.
 //!
-//! This is the crate's only unsafe code: one call into mimalloc's C API, made from
-//! `main` before any other thread exists (mimalloc's option setters are not thread-safe).
+//! So mimalloc is the `#[global_allocator]`, and `keep_freed_memory` sets its purge delay
+//! to `PURGE_DELAY_MS` (30 s): longer than any step, short enough that an idle window gives
+//! its memory back.
+//!
+//! This is the crate's only unsafe code (`unsafe_code = "deny"` everywhere else): one call
+//! into mimalloc's C API that sets the delay, made from `main` before any other thread
+//! exists (mimalloc's option setters are not thread-safe), and one that reads it back
+//! (`purge_delay_ms`, for the test that checks the option's index).
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -3,6 +3,12 @@
 //! Every table uses `#[serde(default)]` (old presets keep loading as fields are added) and
 //! `deny_unknown_fields` (a typo is an error naming the field, not a silently ignored
 //! setting). Ranges are checked by [`Experiment::validate`], which names the field.
+//!
+//! `Experiment` holds each part's own settings type: `data::DatasetSpec`,
+//! `views::ViewsSpec`, `model::EncoderConfig`, the catalogue's `MethodSpec`, `TrainSpec`
+//! and `EvalSpec`. Methods are described through the burn-free `catalogue`, so `preset`
+//! and `methods` do not import each other. A preset that cannot be used is a
+//! `PresetError` naming the file and the field.
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,11 @@
 //! Deterministic seeding: every random choice in a run derives from the experiment seed
 //! and a few coordinates (step, slot, view), so any piece can be recomputed in isolation.
 //! The view preview uses this to show exactly what training step 0 sees.
+//!
+//! A generator is a hash of (seed, stream, coordinates) (`rng_for`): each `Stream` (batch,
+//! view, dataset, sample, method, split, backend) is independent of the others, and burn's
+//! own generator is re-seeded from (seed, step) before every training step (`backend_seed`),
+//! so a resumed run draws what the uninterrupted one would have.
 
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;

@@ -4,6 +4,19 @@
 //! [`Worker`]s; the trainer adds its command channel and event queue on top.
 //!
 //! A thread that cannot be started is a failed worker, not a job that never finishes.
+//! Either failure reaches the owner as a `Report::Failed` naming the thread, shown where
+//! the result would be. `Outbox::send` waits while the channel is full; `Outbox::offer`
+//! drops an item a newer one will replace (layouts). Dropping a `Worker` asks its work to
+//! stop and detaches the thread.
+//!
+//! The workers, by thread name:
+//! - "linear-probe" (`engine::probe_runner`): one per probe, polled by the session between
+//!   steps, reported in start order, all before `Finished`;
+//! - "t-sne" and "umap" (`app::layout_worker`): each takes every evaluation's embeddings,
+//!   continues from its last layout, publishes a layout every 40 ms and rests when settled
+//!   or paused; the frame loop starts and feeds them, drawing code only reads;
+//! - "file-dialog", "dataset-inspect" and "dataset-load" (`app::dataset_jobs`): a result
+//!   channel of one and an `Arc<LoadProgress>` the progress bar reads and cancels through.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

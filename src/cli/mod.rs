@@ -1,4 +1,19 @@
 //! Command-line entry points. The GUI and the headless commands share the engine.
+//!
+//! - `train`: a preset headless, `--resume` continuing from the run folder's checkpoint; it
+//!   calls `engine::session::run_experiment_with` on the main thread. Ctrl-C and SIGTERM
+//!   become `Command::Stop` through signal-hook (a second signal exits at once); the process
+//!   exits with 128 + the signal after the checkpoint and export are written. Every message
+//!   is printed whatever stderr is (a terminal or not), failures and warnings also as JSON
+//!   lines on stdout;
+//! - `serve`: hosts this machine's device for remote clients;
+//! - `embed` (`embed` and `eval`): a run folder's encoder on a dataset;
+//! - `bench`: throughput per backend (`bench_step`: the reference step taken apart, fused vs
+//!   burn's ops, and `--json` for `bench/compare.py`; `bench_projection`: the live views'
+//!   numerics);
+//! - `load`: a preset's dataset with an indicatif bar.
+//!
+//! The window and `screenshot` go through `app::launch`.
 
 pub mod bench;
 mod bench_projection;

@@ -3,7 +3,23 @@
 //! Every source (procedural shapes, image folders, IDX files, CIFAR batches) produces the
 //! same [`Dataset`]: a train split (what the method trains on and the kNN bank) and a
 //! held-out test split (the kNN queries and the projection sample), plus a [`LoadReport`]
-//! of what was skipped and why.
+//! of what was skipped and why (skipped files, warnings, the source sizes). Each split is an
+//! `ImageSet`: `size x size` RGB `u8` pixels (HWC) and, per image, a label, its source
+//! file (none for generated images) and its nuisance attributes' values.
+//!
+//! - `shapes`: the procedural set; colour, background and size recorded as nuisance
+//!   attributes (`backgrounds` 1..=4; with one background, no background attribute);
+//! - `attribute_csv`: an image folder's `attributes.csv` (nuisance attributes per file),
+//!   read with the csv crate, errors naming the line;
+//! - `builtin`: the Fashion-MNIST subset shipped in `assets/`;
+//! - `image_folder`: ImageFolder layouts (listed with walkdir), parallel decode with the
+//!   `image` crate, the resize policy, the seeded held-out split;
+//! - `mnist`: IDX folders, with `idx` the file reader (gzip through flate2);
+//! - `cifar`: CIFAR-10 and CIFAR-100 binary batches;
+//! - `detect`: which loader a dropped, chosen or typed path needs;
+//! - `inspect`: counts and a memory estimate from listings and headers, before decoding;
+//! - `progress`: `LoadProgress`, atomic counters and a cancel flag shared with the UI's
+//!   and the CLI's progress bars.
 
 pub mod attribute_csv;
 pub mod builtin;

@@ -1,5 +1,10 @@
 //! Periodic evaluation: embed a fixed bank and a fixed held-out sample with the current
 //! encoder, score kNN top-1, and project the held-out sample to 2-D.
+//!
+//! One neighbour search (`metrics::knn::nearest`) answers the class and every nuisance
+//! attribute: kNN top-1 overall, per class, and per attribute against its chance level.
+//! The first `PAIRS_SHOWN` projected images' fixed pairs of augmented views (the same at
+//! every evaluation) are embedded and placed in the same PCA picture.
 
 use burn::tensor::Device;
 

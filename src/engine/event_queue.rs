@@ -5,7 +5,8 @@
 //! about a kilobyte, so even a long run in a minimised window stays in megabytes). The
 //! large, superseding ones (projection frames, similarity matrices) go into latest-value
 //! slots: while nobody reads, a newer one replaces the older, and the log holds only a
-//! marker saying where in the order the newest one belongs.
+//! marker, placed when the first unread one was sent, where the newest one is delivered.
+//! Sending never blocks and never fails: a receiver that has gone away leaves the run going.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

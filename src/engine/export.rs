@@ -2,6 +2,12 @@
 //! preset that reproduces the run, the metrics, and a README describing the tensors.
 //! Every file is written to a temporary name and renamed into place, so a crash or a
 //! failed export never leaves a half-written file where a good one was.
+//!
+//! Each encoder a method exports gets its own files (CMC's `encoder_l` and `encoder_ab`):
+//! `<name>.safetensors`, `<name>.bpk` and, for the small CNN, `<name>.onnx`. Beside them go
+//! the metrics CSVs and the TensorBoard event file. `MetricsLog` is the one log of steps,
+//! evaluations, full evaluations and probes; the session and the window's history both
+//! fold events into it with `MetricsLog::record`.
 
 use std::path::Path;
 

@@ -4,6 +4,10 @@
 //! features scored on all test features. It runs on the training thread (never the UI's),
 //! with its wall time and peak memory reported: the kNN scores queries in blocks, so
 //! memory stays near the two feature matrices however large the splits are.
+//!
+//! It runs after the last step's evaluation when `[eval] full_split` asks. Both k settings
+//! (the run's, 20 by default, and k = 200) vote on one neighbour search; the peak memory
+//! comes from `peak_memory`.
 
 use std::time::Instant;
 

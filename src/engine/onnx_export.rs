@@ -1,5 +1,6 @@
 //! An exported encoder as ONNX (opset 17): the network in evaluation mode, ready for
-//! onnxruntime, OpenCV's DNN module or TensorRT.
+//! onnxruntime, OpenCV's DNN module or TensorRT. Only the small CNN is written as ONNX
+//! (a ResNet-18 export is for PyTorch); the protobuf messages are `onnx_proto`'s.
 //!
 //! Graph: per stage a `Conv` (3x3, padding 1) with BatchNorm's running statistics folded into
 //! its weights and bias (so the graph is Conv -> Relu per stage), or, for layer-norm

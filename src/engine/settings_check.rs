@@ -1,5 +1,6 @@
 //! Settings that are valid on their own but will not do what they seem to on this dataset:
 //! said once when the run starts (`Event::Warning`), each naming its field as in a preset.
+//! The session adds the method's own (`Method::warnings`).
 
 use crate::data::Dataset;
 use crate::preset::Experiment;

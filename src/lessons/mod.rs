@@ -3,6 +3,14 @@
 //! for the next run (turn colour jitter back on, change the temperature), so a class
 //! compares runs without typing a setting. Burn-free data: the window shows it, and
 //! `--lesson NAME` opens it.
+//!
+//! A `Lesson` is an experiment to start from and its `LessonStep`s (title, text, the tab it
+//! is about, an optional set-up of the step's run). Like `catalogue`, this module names
+//! neither burn nor `methods` (`tests/architecture.rs` checks).
+//! - `content`: the seven built-in lessons' texts and set-ups;
+//! - `classroom_file`: a preset plus a `[classroom]` table (lesson step, hidden controls;
+//!   `HIDEABLE` lists the controls that hide one by one), saved atomically, parse errors
+//!   naming the file.
 
 pub mod classroom_file;
 mod content;

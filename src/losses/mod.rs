@@ -1,5 +1,15 @@
 //! Losses: pure functions of tensors, each documented with shapes and its paper, each
 //! tested against values computed by hand or by an independent f64 implementation.
+//!
+//! - `nt_xent`: SimCLR's NT-Xent;
+//! - `info_nce`: InfoNCE and binary NCE on precomputed logits;
+//! - `negative_cosine`: SimSiam's and BYOL's negative cosine;
+//! - `redundancy`: Barlow Twins and VICReg;
+//! - `margin`: Hadsell's margin loss, the triplet loss and negative mining
+//!   (`choose_negatives`: random, semi-hard, hard);
+//! - `mutual_info`: Deep InfoMax's JSD, DV and InfoNCE estimators and its prior-matching
+//!   losses;
+//! - `normalize`: `l2_normalize`.
 
 pub mod info_nce;
 pub mod margin;

@@ -2,6 +2,11 @@
 //! most SSL evaluations): cosine similarity, top-k neighbours from the bank, each voting for
 //! its label with weight exp(sim / T). Similarities come from one matrix product
 //! (nalgebra, blocked GEMM), top-k by partial selection.
+//!
+//! Queries are scored in blocks of `QUERY_BLOCK`, so only one block's similarities to the
+//! bank are held at once and memory stays bounded on a full split. `nearest` finds each
+//! query's neighbours once; `vote_each` then votes on them under any labelling of the bank
+//! (the class, each nuisance attribute) and any number of k and temperature settings.
 
 use nalgebra::DMatrix;
 use rayon::prelude::*;

@@ -1,5 +1,6 @@
-//! MLP heads: SimCLR's projection g(h) = W2 ReLU(W1 h) (Chen et al. 2020, sec. 2.1),
-//! and the same shape serves as predictor for BYOL/SimSiam later.
+//! MLP heads: `MlpHead`, SimCLR's projection g(h) = W2 ReLU(W1 h) (Chen et al. 2020,
+//! sec. 2.1), also DIM's critics; and `BnMlp`, the BatchNorm MLP that BYOL, SimSiam,
+//! Barlow Twins, VICReg and PixPro use as projector and predictor.
 
 use burn::module::Module;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};

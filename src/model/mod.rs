@@ -1,5 +1,23 @@
 //! Networks: the encoder every method trains and the heads methods put on top of it.
 //! Plain burn modules; methods compose them.
+//!
+//! - `encoder`: `Encoder`, an enum module: the reference `SmallCnn` (BatchNorm or layer
+//!   norm) or `resnet::ResNet` (ResNet-18 with the CIFAR stem, in torchvision's field
+//!   names); either gives a stage's feature map (`forward_with_map`) for DIM and PixPro.
+//!   `EncoderConfig` is a preset's `[encoder]`. Exports skip the enum's variant in tensor
+//!   names and rename `downsample.conv/bn` to torchvision's `.0/.1` (`TORCHVISION_KEYS`);
+//! - `head`: `MlpHead` (SimCLR's projection head) and `BnMlp` (the BatchNorm MLPs of BYOL,
+//!   SimSiam, Barlow Twins, VICReg and PixPro);
+//! - `ema`: momentum targets (`momentum_copy`, `ema_update`): an EMA over parameters, the
+//!   target a fresh module so BatchNorm statistics are not shared;
+//! - `lab`: RGB to CIE Lab on tensors (CMC);
+//! - `patches`: CPC's patch cut on tensors (the geometry of `views::patch_grid`) and its
+//!   per-patch augmentation;
+//! - `autoregressive`: CPC's context networks (masked convolution, column GRU);
+//! - `tensor_io`: plain `Vec<f32>` to and from tensors;
+//! - `fast_block`: the small CNN's conv3x3 + BatchNorm + ReLU stage as one fused
+//!   channels-last op on flex, used whenever the device is flex and every block fits;
+//!   otherwise burn's ops. `CW_BURN_CONV=1` turns it off.
 
 pub mod autoregressive;
 pub mod ema;

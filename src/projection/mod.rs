@@ -1,5 +1,13 @@
 //! 2-D projections of embeddings for the live scatter plot (PCA; t-SNE and UMAP, which
 //! step and warm-start), and the neighbour lookup the projection panel uses.
+//!
+//! - `pca`: PCA to 2-D (nalgebra's symmetric eigendecomposition);
+//! - `tsne`: exact-gradient t-SNE on sparse affinities;
+//! - `umap`: UMAP on an exact kNN graph with umap-learn's SGD;
+//! - `neighbours`: cosine nearest neighbours.
+//!
+//! t-SNE and UMAP step and warm-start behind one `IterativeLayout` trait (written here
+//! because the crates only fit from scratch); their per-row work runs on rayon.
 
 #[cfg(test)]
 mod layout_checks;

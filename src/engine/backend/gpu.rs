@@ -2,7 +2,8 @@
 //! Each probe opens the device and runs one small kernel, so a driver that loads but
 //! cannot compile (no NVRTC, no CUDA headers, a broken Vulkan loader) is refused here
 //! with its reason rather than failing the first training step. Probes can panic
-//! inside driver loaders on broken setups: that is contained too.
+//! inside driver loaders on broken setups: that is contained too. cubecl's autotune cache
+//! is pointed at the user's cache directory, so a later run from anywhere does not re-tune.
 
 use burn::tensor::Device;
 #[cfg(any(feature = "gpu", feature = "cuda"))]

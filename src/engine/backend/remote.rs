@@ -2,6 +2,16 @@
 //! `contrastive-workbench serve` (see `cli::serve`). The networks' tensors live on the
 //! server; this process sends the operations and reads back only what it asks for
 //! (losses, metrics, evaluation features, checkpoints).
+//!
+//! A `backend = "remote"` device is a burn device like any other: the networks, optimiser
+//! and method state live on the server, while data loading, augmentation, metrics,
+//! evaluation maths and the window stay on the client. The fused CPU stage
+//! (`model::fast_block`) is flex-only, so a remote flex server runs burn's ops. `connect`
+//! reads the token file, asks the server for its device's name and measures the round
+//! trip. burn's protocol carries no device names, so `serve` registers one custom
+//! operation, `DEVICE_NAME_OP` (a handler per backend it can host), whose output is the
+//! name as bytes; the client asks it once, through the same authorised session, and names
+//! the server's device in `BackendInfo`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};

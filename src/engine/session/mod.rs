@@ -6,7 +6,13 @@
 //! - [`Session::step`] is one training step, [`step_report`] its metrics;
 //! - [`evaluation`] is the kNN / projection evaluation, [`writers`] the checkpoint and
 //!   export (shared with the window's Export and the browse path), [`resume`] checks a
-//!   checkpoint against the preset, [`commands`] applies the UI's commands.
+//!   checkpoint against the preset, [`commands`] applies the UI's commands;
+//! - [`pace`] is the speed limit (`Command::SpeedLimit`); a command cuts its wait short.
+//!
+//! A logged step's shared representation figures are computed on the encoder output h of
+//! that batch's views, embedded again in evaluation mode by `Method::embed`, so every
+//! method is measured in the same space; the space the method's loss compares, named by
+//! `StepOutput::space`, is reported as `StepMetrics::own`.
 
 pub mod cadence;
 pub mod commands;

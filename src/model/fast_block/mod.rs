@@ -5,6 +5,16 @@
 //!
 //! Between fused stages activations stay NHWC, so the encoder converts layouts once at
 //! its input and, for a returned feature map, once at its output.
+//!
+//! `SmallCnn` takes the fused path whenever it is `enabled`, the device is flex
+//! (`supported_on`) and every block `fits` (3x3, padding 1, bias, BatchNorm); otherwise
+//! burn's ops (as for a frozen BatchNorm on an autodiff device). `CW_BURN_CONV=1` (or
+//! `set_enabled(false)`) turns it off.
+//! - `extension`: the burn backend extension, one autodiff node with its own backward;
+//!   GEMMs go through `Flex::float_matmul`;
+//! - `kernels`: im2col, col2im and the BatchNorm passes on plain slices, reduced over fixed
+//!   chunks so the result is deterministic;
+//! - `profile`: times each part of a stage for `bench`.
 
 mod extension;
 pub mod kernels;
