@@ -18,5 +18,6 @@ pub mod model;
 pub mod preset;
 pub mod projection;
 pub mod seeding;
+pub mod sweep;
 pub mod views;
 pub mod worker;
