@@ -29,7 +29,7 @@ pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
         let neg_idx = index(sample_negatives(n, k, &mut rng), k);
         let pos_idx = index((0..n as i64).collect(), 1);
         let (z1, z2) = halves(z, n);
-        let scores = z1.matmul(z2.transpose()) / s.temperature;
+        let scores = z1.matmul(z2.transpose()) / pairs.temperature();
         let pos = scores.clone().gather(1, pos_idx);
         let neg = scores.gather(1, neg_idx);
         // The MI bound is reported for both estimators, from the same scores.

@@ -11,8 +11,9 @@ use crate::losses::nt_xent;
 pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
     let net = HeadNet::new(ctx, s.projection_hidden, s.projection_dim);
-    let t = s.temperature as f32;
-    plain(ctx, net, move |z, _: &Pairs| nt_xent(z, t).into())
-        .temperature(s.temperature)
-        .boxed()
+    plain(ctx, net, |z, pairs: &Pairs| {
+        nt_xent(z, pairs.temperature() as f32).into()
+    })
+    .temperature(s.temperature)
+    .boxed()
 }
