@@ -3,10 +3,14 @@
 //! A query encoder is trained by InfoNCE to pick its key (the other view, encoded by a
 //! momentum copy of the query encoder) out of a queue of keys from earlier batches.
 //!
-//! Shuffling BN: the paper shuffles the key batch across GPUs so BatchNorm statistics cannot
-//! leak which key belongs to which query. Here one device holds the whole batch and the key
-//! encoder's BatchNorm normalises over all keys at once, as single-GPU MoCo ports do; the
-//! leak the paper guards against is per-GPU sub-batches, which this setup does not have.
+//! Shuffling BN (sec. 3.3): BatchNorm computes its statistics over a batch, which lets a
+//! query find its positive key by the batch they share rather than by content; the paper
+//! shuffles the keys across GPUs to close this shortcut. One device has it too: the
+//! positive key would be the only candidate (the queued keys come from earlier batches)
+//! normalised with the statistics of its query's images. So [`shuffled_forward`] does what
+//! the MoCo CIFAR demo's SplitBatchNorm does: the keys are shuffled and passed through the
+//! key encoder in `key_bn_splits` groups, each with statistics of its own (default 4; 1
+//! turns it off and leaves the shortcut open).
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
