@@ -1,5 +1,5 @@
-//! Margin contrastive (Hadsell 2006): what the catalogue knows of it (its settings, texts, diagram and Views
-//! preview), as plain data. Its training is `methods::hadsell`.
+//! Margin contrastive (Hadsell 2006): what the catalogue knows of it (its settings, texts,
+//! diagram and Views preview), as plain data. Its training is `methods::hadsell`.
 
 use crate::catalogue::settings::projection_dim;
 use crate::catalogue::{MethodInfo, ParamSpec};
