@@ -76,6 +76,8 @@ fn without_stop_gradient_simsiam_collapses_and_the_alarm_fires() {
             _ => None,
         })
         .collect();
+    // The healthy run logs every fifth of its 100 steps; the checks below see them all.
+    assert_eq!(steps.len(), 20, "logged steps of the healthy run");
     let last = steps.last().unwrap();
     eprintln!(
         "stop-gradient: z_std {:.4}, effective rank {:.2}",

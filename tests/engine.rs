@@ -179,6 +179,8 @@ fn multi_crop_runs_through_the_engine_for_the_methods_that_use_it() {
         let result = common::run_to_end(&exp);
         assert!(result.failed.is_none(), "{}: {:?}", info.id, result.failed);
         assert_eq!(result.steps_done, 3, "{}", info.id);
+        // Every step is logged (log_every = 1): the check below sees all three.
+        assert_eq!(result.metrics.steps.len(), 3, "{}", info.id);
         assert!(result.metrics.steps.iter().all(|m| m.loss.is_finite()));
     }
     assert!(methods().filter(|m| m.needs.local_crops).count() >= 2);

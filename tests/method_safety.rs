@@ -298,3 +298,36 @@ fn cpc_says_when_resnet18_cannot_give_it_layer_norm() {
     assert!(w.iter().any(|m| m.contains("method.layer_norm")), "{w:?}");
     assert!(warned(&small()).is_empty());
 }
+
+/// The temperature a method trains with is the one the dashboard's softmax view shows: for
+/// every method with a `temperature` setting, `logit_temperature` is that setting.
+#[test]
+fn the_dashboard_temperature_is_the_setting() {
+    let device = Device::flex();
+    let tempered: Vec<_> = contrastive_workbench::catalogue::methods()
+        .filter(|info| info.params.iter().any(|p| p.key == "temperature"))
+        .collect();
+    // SimCLR, MoCo, InstDisc, CMC and NCE at least.
+    assert!(tempered.len() >= 5, "{} tempered methods", tempered.len());
+    for info in tempered {
+        let mut spec = MethodSpec::with_defaults(info);
+        spec.params
+            .insert("temperature".into(), toml::Value::Float(0.37));
+        let (info, params) = methods::resolve(&spec).unwrap();
+        let method = build(
+            info,
+            &params,
+            &device.clone().autodiff(),
+            &small(),
+            &TrainSpec::default(),
+            16,
+            16,
+        );
+        let shown = method.logit_temperature();
+        assert!(
+            shown.is_some_and(|t| (t - 0.37).abs() < 1e-6),
+            "{}: the dashboard shows {shown:?}, the setting is 0.37",
+            info.id
+        );
+    }
+}

@@ -1,8 +1,10 @@
 //! The method catalogue: what the window, presets and the CLI know of each method, as plain
 //! data with no burn types: its texts, its settings ([`ParamSpec`]s, resolved into
-//! [`Params`]), its pipeline diagram, and what its Views preview shows. The window reads
-//! only this; building a method for training is [`crate::methods::build`].
+//! [`Params`]), its pipeline diagram, and what its Views preview shows, one file per method
+//! under [`methods`]. The window reads only this. The catalogue names no burn type and does
+//! not depend on the methods: the methods register their builders against its entries.
 
+pub mod methods;
 pub mod params;
 pub mod preview;
 pub mod settings;
@@ -140,7 +142,7 @@ pub struct MethodInfo {
 
 /// Every method the workbench offers, in the order the window lists them.
 pub fn methods() -> impl Iterator<Item = &'static MethodInfo> {
-    crate::methods::REGISTRY.iter().map(|r| r.info)
+    methods::METHODS.iter().copied()
 }
 
 pub fn find(id: &str) -> Option<&'static MethodInfo> {

@@ -100,3 +100,22 @@ pub const fn hidden_width(label: &'static str, default: f64, help: &'static str)
 pub const fn projection_dim(default: f64, help: &'static str) -> ParamSpec {
     ParamSpec::integer("projection dim", help, default, 2.0, 8192.0).log()
 }
+
+/// Settings every memory-bank method (InstDisc, CMC) shares, with the papers' values.
+pub const BANK_TEMPERATURE: ParamSpec =
+    ParamSpec::number("temperature t", "0.07 in the paper", 0.07, 0.01, 10.0).log();
+pub const BANK_MOMENTUM: ParamSpec = ParamSpec::number(
+    "bank momentum",
+    "How much of the old entry is kept at each update (0.5 in the paper)",
+    0.5,
+    0.0,
+    0.999,
+);
+pub const BANK_FEATURE_DIM: ParamSpec = ParamSpec::integer(
+    "feature dim",
+    "Dimension of the features stored in the bank (128 in the paper)",
+    128.0,
+    2.0,
+    2048.0,
+)
+.log();

@@ -6,28 +6,8 @@ use super::persist::Persist;
 use super::state::{MethodState, StateError};
 use burn::tensor::{Device, Tensor};
 
-use super::ParamSpec;
 use super::common::{random_unit_rows, tensor_2d};
 use crate::seeding::Rng;
-
-/// Settings every memory-bank method (InstDisc, CMC) shares, with the papers' values.
-pub const BANK_TEMPERATURE: ParamSpec =
-    ParamSpec::number("temperature t", "0.07 in the paper", 0.07, 0.01, 10.0).log();
-pub const BANK_MOMENTUM: ParamSpec = ParamSpec::number(
-    "bank momentum",
-    "How much of the old entry is kept at each update (0.5 in the paper)",
-    0.5,
-    0.0,
-    0.999,
-);
-pub const BANK_FEATURE_DIM: ParamSpec = ParamSpec::integer(
-    "feature dim",
-    "Dimension of the features stored in the bank (128 in the paper)",
-    128.0,
-    2.0,
-    2048.0,
-)
-.log();
 
 /// A first-in first-out queue of `capacity` unit vectors (MoCo, He et al. 2020, sec. 3.2).
 /// It starts full of random unit vectors, as in the reference code; `fill` tells how much

@@ -1,10 +1,12 @@
-//! Methods: one file each plus one line in [`REGISTRY`].
+//! Methods: one file each plus one line in [`REGISTRY`] (and the method's entry in
+//! `catalogue::methods`).
 //!
 //! A method owns its networks and optimiser and performs one training step on a batch of
-//! paired views; the engine owns everything else (data, schedule, metrics, export). Its
-//! settings are a typed struct declared with [`settings!`], whose [`ParamSpec`]s presets
-//! validate and the UI draws without knowing the method. What a method needs from the
-//! views and offers to the window is data on its [`MethodInfo`]. A method with one
+//! paired views; the engine owns everything else (data, schedule, metrics, export). What a
+//! method is, as data, lives in the burn-free catalogue (`catalogue::methods::<name>`): its
+//! settings, a typed struct declared with [`settings!`] whose [`ParamSpec`]s presets
+//! validate and the UI draws without knowing the method, and its [`MethodInfo`]. A method
+//! file here reads its settings from there and adds the training. A method with one
 //! network and a loss on its projections is a [`plain::Plain`] composition.
 
 pub mod bank_nce;
@@ -39,6 +41,7 @@ pub use crate::catalogue::{
     Diagram, Mark, MethodInfo, MethodSpec, ParamKind, ParamSpec, Params, Stage, find, resolve,
 };
 
+use crate::catalogue;
 use crate::model::tensor_io::matrix_to_vec;
 use crate::model::{Encoder, EncoderConfig};
 use crate::preset::TrainSpec;
@@ -246,68 +249,70 @@ pub trait Method: Send {
     }
 }
 
-/// How to build one catalogued method for training.
+/// How to build one catalogued method for training: the catalogue says what the method is,
+/// this says how to train it.
 pub struct Registered {
     pub info: &'static MethodInfo,
     pub build: fn(&BuildContext) -> Box<dyn Method>,
 }
 
-/// Every method the workbench offers: its catalogue entry and its builder.
+/// The builder of every catalogued method, registered against its catalogue entry (one
+/// each: `the_registry_builds_every_catalogued_method_once` checks it).
 pub static REGISTRY: &[Registered] = &[
     Registered {
-        info: &simclr::INFO,
+        info: &catalogue::methods::simclr::INFO,
         build: simclr::build,
     },
     Registered {
-        info: &moco::INFO,
+        info: &catalogue::methods::moco::INFO,
         build: moco::build,
     },
     Registered {
-        info: &byol::INFO,
+        info: &catalogue::methods::byol::INFO,
         build: byol::build,
     },
     Registered {
-        info: &simsiam::INFO,
+        info: &catalogue::methods::simsiam::INFO,
         build: simsiam::build,
     },
     Registered {
-        info: &barlow_twins::INFO,
+        info: &catalogue::methods::barlow_twins::INFO,
         build: barlow_twins::build,
     },
     Registered {
-        info: &vicreg::INFO,
+        info: &catalogue::methods::vicreg::INFO,
         build: vicreg::build,
     },
     Registered {
-        info: &instdisc::INFO,
+        info: &catalogue::methods::instdisc::INFO,
         build: instdisc::build,
     },
     Registered {
-        info: &cmc::INFO,
+        info: &catalogue::methods::cmc::INFO,
         build: cmc::build,
     },
     Registered {
-        info: &dim::INFO,
+        info: &catalogue::methods::dim::INFO,
         build: dim::build,
     },
     Registered {
-        info: &cpc::INFO,
+        info: &catalogue::methods::cpc::INFO,
         build: cpc::build,
     },
     Registered {
-        info: &pixpro::INFO,
+        info: &catalogue::methods::pixpro::INFO,
         build: pixpro::build,
     },
     Registered {
-        info: &hadsell::INFO,
+        info: &catalogue::methods::hadsell::INFO,
         build: hadsell::build,
     },
     Registered {
-        info: &triplet::INFO,
+        info: &catalogue::methods::triplet::INFO,
         build: triplet::build,
     },
     Registered {
-        info: &nce::INFO,
+        info: &catalogue::methods::nce::INFO,
         build: nce::build,
     },
 ];
@@ -319,4 +324,32 @@ pub fn build(info: &MethodInfo, ctx: &BuildContext) -> Box<dyn Method> {
         .find(|r| r.info.id == info.id)
         .expect("every catalogued method is registered");
     (entry.build)(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_builds_every_catalogued_method_once() {
+        let catalogued: Vec<&MethodInfo> = catalogue::methods().collect();
+        assert!(!catalogued.is_empty());
+        for info in &catalogued {
+            let builders = REGISTRY
+                .iter()
+                .filter(|r| std::ptr::eq(r.info, *info))
+                .count();
+            assert_eq!(builders, 1, "{} has {builders} builders", info.id);
+            // `build` finds the builder by id: ids must be unique too.
+            let same_id = catalogued.iter().filter(|m| m.id == info.id).count();
+            assert_eq!(same_id, 1, "{} is catalogued {same_id} times", info.id);
+        }
+        for registered in REGISTRY {
+            assert!(
+                catalogued.iter().any(|m| std::ptr::eq(*m, registered.info)),
+                "{} has a builder but no catalogue entry",
+                registered.info.id
+            );
+        }
+    }
 }

@@ -9,61 +9,11 @@ use rand::seq::index::sample;
 
 use super::common::{HeadNet, halves};
 use super::plain::{Pairs, Scored, plain};
-use super::{BuildContext, Method, MethodInfo, ParamSpec};
-use crate::catalogue::settings::{projection_dim, temperature};
+use super::{BuildContext, Method};
+use crate::catalogue::methods::nce::Settings;
 use crate::losses::{binary_nce, info_nce, info_nce_bound};
 use crate::model::tensor_io::scalar;
 use crate::seeding::{Stream, rng_for};
-
-const ESTIMATORS: &[&str] = &["nce", "infonce"];
-
-crate::settings! {
-    /// The settings of this method.
-    pub struct Settings {
-        estimator: &'static str = ParamSpec::choice(
-            "estimator",
-            "Binary NCE (each candidate alone) or InfoNCE (softmax over k+1)",
-            ESTIMATORS,
-            1,
-        ),
-        negatives: usize = ParamSpec::integer(
-            "negatives k",
-            "Negatives per anchor, sampled from the batch (at most batch - 1)",
-            32.0,
-            1.0,
-            4096.0,
-        )
-        .log(),
-        temperature: f64 = temperature(
-            0.2,
-            "Scale of the cosine scores",
-        ),
-        projection_dim: usize = projection_dim(
-            128.0,
-            "Output of the head",
-        ),
-    }
-}
-
-pub static INFO: MethodInfo = MethodInfo {
-    id: "nce",
-    name: "NCE vs InfoNCE",
-    paper: "Gutmann & Hyvarinen 2010, Noise-contrastive estimation; van den Oord et al. 2018, \
-            Representation Learning with Contrastive Predictive Coding",
-    summary: "The same positive and k sampled negatives per anchor, two estimators. NCE asks, \
-              for each candidate alone, whether it is the positive or noise (a logistic loss). \
-              InfoNCE asks which one of the k+1 candidates is the positive (a softmax), and its \
-              loss gives a lower bound on the mutual information between views, shown live.",
-    formula: "s = cos(z1_i, z2_j)/t.  NCE: -log sig(s+ - ln k) - sum_k log(1 - sig(s- - ln k)).  \
-              InfoNCE: -log exp(s+) / (exp(s+) + sum_k exp(s-)).  I(v1; v2) >= ln(k+1) - L_InfoNCE",
-    params: Settings::PARAMS,
-    diagram: crate::siamese_pair!(
-        "encoder",
-        "head, L2",
-        "NCE or InfoNCE over 1 positive + k negatives"
-    ),
-    needs: crate::catalogue::Needs::PAIRS,
-};
 
 pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
@@ -79,7 +29,7 @@ pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
         let neg_idx = index(sample_negatives(n, k, &mut rng), k);
         let pos_idx = index((0..n as i64).collect(), 1);
         let (z1, z2) = halves(z, n);
-        let scores = z1.matmul(z2.transpose()) / s.temperature;
+        let scores = z1.matmul(z2.transpose()) / pairs.temperature();
         let pos = scores.clone().gather(1, pos_idx);
         let neg = scores.gather(1, neg_idx);
         // The MI bound is reported for both estimators, from the same scores.

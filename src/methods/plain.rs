@@ -47,6 +47,21 @@ pub struct Pairs {
     /// The step number (seeds the negatives a loss samples).
     pub step: u64,
     pub device: Device,
+    /// The composition's temperature ([`Plain::temperature`]).
+    temperature: Option<f64>,
+}
+
+impl Pairs {
+    /// The softmax temperature given to the composition with [`Plain::temperature`]. A loss
+    /// reads it here, so the temperature it trains with is the one the dashboard shows
+    /// ([`Method::logit_temperature`]): it is stated once.
+    ///
+    /// # Panics
+    /// When the composition was given no temperature (a method's first step shows it).
+    pub fn temperature(&self) -> f64 {
+        self.temperature
+            .expect("a loss that reads the temperature is built with Plain::temperature")
+    }
 }
 
 /// A loss value and the method-specific signals computed with it.
@@ -77,7 +92,8 @@ pub struct Plain<N: Module, L> {
     loss: L,
     /// The projections are L2-normalised before the loss (and the dashboard sees them so).
     normalized: bool,
-    temperature: Option<f32>,
+    /// Handed to the loss in [`Pairs`] and shown by the dashboard.
+    temperature: Option<f64>,
 }
 
 /// `net` trained by `loss` with the experiment's optimiser.
@@ -101,9 +117,10 @@ impl<N: Module, L> Plain<N, L> {
         self
     }
 
-    /// The loss softmaxes cosine similarities at temperature `t`.
+    /// The loss softmaxes cosine similarities at temperature `t`: it reads `t` from
+    /// [`Pairs::temperature`], and [`Method::logit_temperature`] reports it.
     pub fn temperature(mut self, t: f64) -> Self {
-        self.temperature = Some(t as f32);
+        self.temperature = Some(t);
         self
     }
 
@@ -125,6 +142,7 @@ where
             images: batch.images(),
             step: batch.step,
             device: batch.views.device(),
+            temperature: self.temperature,
         };
         let Self {
             net,
@@ -153,6 +171,6 @@ where
     }
 
     fn logit_temperature(&self) -> Option<f32> {
-        self.temperature
+        self.temperature.map(|t| t as f32)
     }
 }

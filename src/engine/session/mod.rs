@@ -411,7 +411,8 @@ impl<'a> Session<'a> {
                 };
                 self.result.diverged_at = Some(step);
                 let message = format!(
-                    "training diverged at step {step}: {e}. The run is stopped and {kept}; try a                      lower learning rate"
+                    "training diverged at step {step}: {e}. The run is stopped and {kept}; try a \
+                     lower learning rate"
                 );
                 Err(self.fail(step, message, emit))
             }

@@ -1,0 +1,38 @@
+//! What each method is, one file each: its typed settings, its texts, its diagram and what
+//! its Views tab shows. Plain data with no burn types; the burn side of a method (networks,
+//! training step, `build`) lives in `methods`, registered against these entries.
+
+pub mod barlow_twins;
+pub mod byol;
+pub mod cmc;
+pub mod cpc;
+pub mod dim;
+pub mod hadsell;
+pub mod instdisc;
+pub mod moco;
+pub mod nce;
+pub mod pixpro;
+pub mod simclr;
+pub mod simsiam;
+pub mod triplet;
+pub mod vicreg;
+
+use super::MethodInfo;
+
+/// Every method the workbench offers, in the order the window lists them.
+pub static METHODS: &[&MethodInfo] = &[
+    &simclr::INFO,
+    &moco::INFO,
+    &byol::INFO,
+    &simsiam::INFO,
+    &barlow_twins::INFO,
+    &vicreg::INFO,
+    &instdisc::INFO,
+    &cmc::INFO,
+    &dim::INFO,
+    &cpc::INFO,
+    &pixpro::INFO,
+    &hadsell::INFO,
+    &triplet::INFO,
+    &nce::INFO,
+];
