@@ -82,6 +82,12 @@ const RULES: &[Rule] = &[
         why: "presets describe methods through the catalogue",
     },
     Rule {
+        name: "sweep-plain",
+        within: &["sweep"],
+        forbidden: &["burn", "crate::methods", "egui", "eframe", "crate::app"],
+        why: "sweep planning is plain data shared by the window and the command line",
+    },
+    Rule {
         name: "egui-below-the-ui",
         within: BELOW_THE_UI,
         forbidden: &["egui", "eframe", "egui_plot"],
@@ -483,6 +489,7 @@ fn the_ui_reads_the_burn_free_catalogue_not_the_methods() {
         "lessons-burn",
         "lessons-methods",
         "preset-methods",
+        "sweep-plain",
     ]);
     assert!(found.is_empty(), "{found}");
 }
@@ -520,6 +527,10 @@ fn the_graph_holds_the_references_the_source_makes() {
 
 /// Every rule reports a small broken source fed through the same checker.
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a table of broken sources, one or more per rule, then one loop"
+)]
 fn each_rule_catches_a_broken_case() {
     let cases = [
         (
@@ -602,6 +613,16 @@ fn each_rule_catches_a_broken_case() {
             "egui-below-the-ui",
             "methods::simclr",
             "fn f() { assert!(egui::lerp(0.0..=1.0, 0.5) > 0.0); }",
+        ),
+        (
+            "sweep-plain",
+            "sweep::axis",
+            "use crate::methods::Registered;",
+        ),
+        (
+            "sweep-plain",
+            "sweep",
+            "fn f(_: burn::tensor::Tensor<2>) {}",
         ),
         (
             "devices",
