@@ -21,6 +21,7 @@ pub mod bench_step;
 pub mod embed;
 pub mod load;
 pub mod serve;
+pub mod sweep;
 pub mod train;
 
 use std::path::PathBuf;
@@ -85,6 +86,9 @@ pub enum Commands {
         #[arg(long)]
         force: bool,
     },
+    /// Run a preset with up to three settings varied, every cell at the same seeds: one
+    /// run folder per member under --out, sweep.csv, one JSON line per member as it ends.
+    Sweep(sweep::SweepArgs),
     /// Embed a dataset with an exported encoder (a run folder): embeddings.csv/.npy and the
     /// Embedding Projector's vectors.tsv + metadata.tsv.
     Embed {
@@ -275,6 +279,7 @@ pub fn run(cli: Cli) -> ExitCode {
             resume,
             force,
         }),
+        Some(Commands::Sweep(args)) => sweep::sweep(cli.preset, args),
         Some(Commands::Serve {
             listen,
             device,

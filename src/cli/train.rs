@@ -71,13 +71,13 @@ fn json_event(kind: &str, message: &str) {
 
 /// Ctrl-C and SIGTERM: the first asks the run to stop after its current step (it then
 /// writes its checkpoint and export); a second exits at once.
-struct Interrupts {
+pub(super) struct Interrupts {
     signal: Arc<AtomicUsize>,
     done: Arc<AtomicBool>,
 }
 
 impl Interrupts {
-    fn install(commands: Sender<crate::engine::Command>) -> anyhow::Result<Self> {
+    pub(super) fn install(commands: Sender<crate::engine::Command>) -> anyhow::Result<Self> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let signal = Arc::new(AtomicUsize::new(0));
         let done = Arc::new(AtomicBool::new(false));
@@ -103,7 +103,7 @@ impl Interrupts {
         Ok(Self { signal, done })
     }
 
-    fn signal(&self) -> Option<i32> {
+    pub(super) fn signal(&self) -> Option<i32> {
         match self.signal.load(Ordering::Relaxed) {
             0 => None,
             s => Some(s as i32),

@@ -68,6 +68,7 @@ pub mod protocol;
 pub mod run_folder;
 pub mod session;
 pub mod settings_check;
+pub mod sweep_runner;
 pub mod tensorboard;
 pub mod trainer;
 

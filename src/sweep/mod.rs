@@ -89,6 +89,23 @@ pub fn cell_name(axes: &[Axis], values: &[toml::Value]) -> String {
         .collect()
 }
 
+/// A member's experiment name: the sweep's and the cell's, in the characters a run name
+/// may hold (`tiny-temperature-0.1_batch_size-64`), at most 100 of them.
+fn member_name(sweep: &str, cell: &str) -> String {
+    let mut name: String = format!("{sweep}-{cell}")
+        .chars()
+        .map(|c| match c {
+            '=' => '-',
+            c if c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '+') => c,
+            _ => '_',
+        })
+        .collect();
+    while name.len() > 100 {
+        name.pop();
+    }
+    name
+}
+
 impl SweepSpec {
     /// Checks the axes and builds every member, or says what is wrong before anything
     /// runs: an unknown key (with the valid ones), a value out of range (naming key and
@@ -129,8 +146,8 @@ impl SweepSpec {
             for seed_index in 0..self.seeds {
                 let mut exp = experiment.clone();
                 exp.seed = experiment.seed.wrapping_add(u64::from(seed_index));
-                exp.name = format!("{}-{}", self.name, cell_name(&self.axes, &values));
-                exp.name.truncate(100);
+                exp.name = member_name(&self.name, &cell_name(&self.axes, &values));
+                exp.validate()?;
                 members.push(Member {
                     cell,
                     values: values.clone(),
@@ -228,6 +245,8 @@ mod tests {
         // Paired: the same seeds in every cell.
         let seeds: Vec<u64> = m.iter().map(|x| x.experiment.seed).collect();
         assert_eq!(&seeds[..4], &[0, 1, 0, 1]);
+        assert_eq!(m[0].experiment.name, "s-temperature-0.1_batch_size-32");
+        assert!(m.iter().all(|x| x.experiment.validate().is_ok()));
         // Distinct folders.
         let mut folders: Vec<String> = m.iter().map(|x| x.folder(&s.axes)).collect();
         folders.sort();
