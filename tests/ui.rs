@@ -1143,3 +1143,48 @@ fn a_teacher_hides_controls_one_by_one_and_the_class_file_keeps_them_hidden() {
     student.run_steps(2);
     assert_eq!(student.state().classroom.hidden, ["lessons"]);
 }
+
+#[test]
+fn a_sweep_built_in_the_compare_tab_runs_and_fills_its_table_and_heat_map() {
+    use contrastive_workbench::sweep::table::State;
+    let out = tempfile::tempdir().unwrap();
+    let mut h = harness(common::tiny_experiment(8, 16, 3));
+    h.state_mut().settings.export_dir = out.path().join("run").display().to_string();
+    h.run_steps(1);
+    h.get_by_label("Compare").click();
+    h.run_steps(2);
+    // Temperature (the default first setting) against a second one added here.
+    h.get_by_label("Vary another setting").click();
+    h.run_steps(2);
+    h.state_mut().compare.seeds = 1;
+    h.run_steps(1);
+    h.get_by_label_contains("4 cells x 1 seeds");
+    // A third value for the second setting, as typed in its field.
+    h.get_by_label("values 2");
+    h.state_mut().compare.axes[1].values = "0.001, 0.01, 0.1".into();
+    h.run_steps(2);
+    h.get_by_label_contains("6 cells x 1 seeds = 6 runs of 3 steps");
+    h.get_by_label("Start sweep").click();
+    h.run_steps(1);
+    step_until(&mut h, "every member to finish", |a| {
+        !a.compare.is_running()
+            && a.compare.rows.len() == 6
+            && a.compare.rows.iter().all(|r| r.state == State::Finished)
+    });
+    h.run_steps(3);
+    h.get_by_label_contains("kNN top-1 mean");
+    h.get_by_label_contains("(rows) x train.learning_rate (columns)");
+    let rows = &h.state().compare.rows;
+    assert!(rows.iter().all(|r| r.outcome.knn_top1.is_some()));
+    // Each member is an ordinary run folder under the sweep's, beside the export folder.
+    let (_, dir) = h.state().compare.sweep.clone().unwrap();
+    assert!(dir.starts_with(out.path().join("sweeps")));
+    for r in &h.state().compare.rows {
+        assert!(dir.join(&r.folder).join("encoder.safetensors").is_file());
+    }
+    assert!(dir.join("sweep.csv").is_file());
+    // A finished member opens as a run.
+    h.get_all_by_label("Open").next().unwrap().click();
+    h.run_steps(1);
+    assert_eq!(h.state().settings.tab, Tab::Training);
+}

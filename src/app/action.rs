@@ -3,7 +3,7 @@
 //! Panels draw and push actions; the frame applies them after drawing (the egui_demo_app
 //! pattern). Each owning part of the window applies its own slice: [`RunAction`]s go to
 //! the run, [`DatasetAction`]s to the dataset, [`ClassroomAction`]s to the classroom,
-//! [`PlotAction`]s to the plot files. A panel pushes `RunAction::Pause.into()` and never
+//! [`PlotAction`]s to the plot files, [`CompareAction`]s to the Compare tab's sweep. A panel pushes `RunAction::Pause.into()` and never
 //! reaches into another part's state. Editing panels draw on a draft of the experiment and
 //! hand it back as [`Action::EditExperiment`], so the experiment has one writer.
 
@@ -20,18 +20,27 @@ pub enum Tab {
     Dataset,
     Views,
     Training,
+    /// Sweeps: several runs compared.
+    Compare,
     /// The NT-Xent explorer.
     Loss,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 4] = [Tab::Dataset, Tab::Views, Tab::Training, Tab::Loss];
+    pub const ALL: [Tab; 5] = [
+        Tab::Dataset,
+        Tab::Views,
+        Tab::Training,
+        Tab::Compare,
+        Tab::Loss,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             Tab::Dataset => "Dataset",
             Tab::Views => "Views",
             Tab::Training => "Training",
+            Tab::Compare => "Compare",
             Tab::Loss => "Loss explorer",
         }
     }
@@ -50,6 +59,7 @@ pub enum Action {
     Dataset(DatasetAction),
     Classroom(ClassroomAction),
     Plot(PlotAction),
+    Compare(CompareAction),
     /// The experiment as an editing panel left it (settings, views). Refused while a run
     /// is active: the run uses the settings it started with.
     EditExperiment(Box<Experiment>),
@@ -116,6 +126,15 @@ pub enum ClassroomAction {
     CloseLesson,
 }
 
+/// The Compare tab's sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CompareAction {
+    /// Run the sweep set up in the tab on the experiment being edited (or continue it).
+    Start,
+    /// Stop its running members; each writes its checkpoint.
+    Stop,
+}
+
 /// A dashboard plot written into the export folder's `plots/`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PlotAction {
@@ -140,6 +159,12 @@ impl From<DatasetAction> for Action {
 impl From<ClassroomAction> for Action {
     fn from(a: ClassroomAction) -> Self {
         Action::Classroom(a)
+    }
+}
+
+impl From<CompareAction> for Action {
+    fn from(a: CompareAction) -> Self {
+        Action::Compare(a)
     }
 }
 

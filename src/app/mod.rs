@@ -8,6 +8,7 @@
 
 pub mod action;
 pub mod classroom_state;
+pub mod compare_state;
 pub mod dataset_jobs;
 pub mod dataset_state;
 pub mod figure;
@@ -31,7 +32,9 @@ pub mod workbench;
 
 use std::path::PathBuf;
 
-pub use action::{Action, ClassroomAction, DatasetAction, PlotAction, RunAction, Tab};
+pub use action::{
+    Action, ClassroomAction, CompareAction, DatasetAction, PlotAction, RunAction, Tab,
+};
 pub use history::{RunHistory, RunStatus};
 pub use screenshot::ScreenshotPlan;
 pub use workbench::WorkbenchApp;

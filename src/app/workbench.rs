@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use eframe::egui;
 
-use super::action::{Action, ClassroomAction, PlotAction, RunAction, Tab};
+use super::action::{Action, ClassroomAction, CompareAction, PlotAction, RunAction, Tab};
 use super::classroom_state::ClassroomState;
+use super::compare_state::CompareState;
 use super::dataset_state::{DatasetChange, DatasetState};
 use super::frame_times::FrameTimes;
 use super::loss_explorer::LossExplorer;
@@ -34,6 +35,8 @@ pub struct WorkbenchApp {
     pub run: RunState,
     pub projection: ProjectionView,
     pub classroom: ClassroomState,
+    /// The Compare tab's sweep.
+    pub compare: CompareState,
     /// The seed whose training step 0 the Views tab shows.
     pub preview_seed: u64,
     pub loss_explorer: LossExplorer,
@@ -62,6 +65,7 @@ impl WorkbenchApp {
             run: RunState::default(),
             projection: ProjectionView::default(),
             classroom: ClassroomState::default(),
+            compare: CompareState::default(),
             loss_explorer: LossExplorer::default(),
             textures: TextureCache::default(),
             frame_times: FrameTimes::default(),
@@ -100,6 +104,7 @@ impl WorkbenchApp {
             }
             Action::Classroom(a) => self.apply_classroom(a),
             Action::Plot(a) => self.apply_plot(a),
+            Action::Compare(a) => self.apply_compare(a),
             Action::EditExperiment(edited) => {
                 if !self.run.is_active() {
                     self.settings.experiment = *edited;
@@ -173,6 +178,19 @@ impl WorkbenchApp {
         }
     }
 
+    fn apply_compare(&mut self, action: CompareAction) {
+        if action == CompareAction::Start && (self.run.is_active() || self.data.is_loading()) {
+            // One job at a time on this machine's cores and on the dataset.
+            self.compare.message =
+                Some("stop the run (or wait for the dataset) before starting a sweep".into());
+            return;
+        }
+        let s = &self.settings;
+        let dataset = &self.data.dataset;
+        self.compare
+            .apply(action, &s.experiment, dataset, &s.export_dir, &self.ctx);
+    }
+
     fn apply_plot(&mut self, action: PlotAction) {
         let dir = plot_export::plots_dir(&self.settings.export_dir);
         match action {
@@ -195,6 +213,7 @@ impl WorkbenchApp {
     /// plot picture; and feeds the layout workers. Runs before anything is drawn.
     fn poll(&mut self, ctx: &egui::Context) {
         self.run.poll(ctx);
+        self.compare.poll();
         if let Some(message) = self.plot_saved.lock().ok().and_then(|mut m| m.take()) {
             self.run.history.export_message = Some(message);
         }
@@ -271,6 +290,15 @@ impl WorkbenchApp {
                 &mut self.textures,
                 actions,
             ),
+            Tab::Compare => panels::compare::show(
+                ui,
+                &mut panels::compare::ComparePanel {
+                    state: &mut self.compare,
+                    experiment: &self.settings.experiment,
+                    run_active: self.run.is_active(),
+                },
+                actions,
+            ),
             Tab::Loss => panels::loss_explorer::show(ui, &mut self.loss_explorer),
         }
     }
@@ -308,7 +336,7 @@ impl WorkbenchApp {
             // Progress bars move and finished jobs are picked up without user input.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
-        if self.run.is_active() {
+        if self.run.is_active() || self.compare.is_running() {
             // Keep the step counter and throughput figures fresh even between events.
             ctx.request_repaint_after(std::time::Duration::from_millis(250));
         }

@@ -170,6 +170,7 @@ fn report(axes: &[Axis], ev: SweepEvent) {
         SweepEvent::Run(_, Event::Warning { message }) => eprintln!("warning: {message}"),
         SweepEvent::Run(_, Event::Failed { message, .. }) => eprintln!("error: {message}"),
         SweepEvent::Run(..) => {}
+        SweepEvent::Ended { .. } => {}
         SweepEvent::ServerLost { server, message } => {
             eprintln!("server {server} went away ({message}); its member goes back to the queue");
             println!(

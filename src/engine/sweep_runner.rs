@@ -50,6 +50,108 @@ pub enum SweepEvent {
     Run(usize, Event),
     /// A server stopped answering; its member went back to the queue.
     ServerLost { server: String, message: String },
+    /// The sweep is over (only from `spawn_sweep`): why it failed, whether it was stopped.
+    Ended {
+        failed: Option<String>,
+        stopped: bool,
+    },
+}
+
+/// The window's side of a sweep running on its own thread.
+pub struct SweepHandle {
+    commands: Sender<Command>,
+    pub events: Receiver<SweepEvent>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SweepHandle {
+    /// Asks every running member to stop (each writes its checkpoint); no new one starts.
+    pub fn stop(&self) {
+        let _ = self.commands.send(Command::Stop);
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
+impl Drop for SweepHandle {
+    fn drop(&mut self) {
+        // Closing the window stops the members, which write their checkpoints; the thread
+        // is detached so closing never waits for them.
+        self.stop();
+    }
+}
+
+/// Runs a sweep on a thread named "sweep", forwarding what the window shows (member rows,
+/// members' logged steps and evaluations) and waking it after each.
+pub fn spawn_sweep(
+    spec: SweepSpec,
+    members: Vec<Member>,
+    dataset: Arc<Dataset>,
+    options: SweepOptions,
+    notify: super::trainer::Notify,
+) -> SweepHandle {
+    let (commands, command_rx) = bounded(8);
+    // Unbounded: the sweep never waits for the window; its events are small (a logged
+    // step is about a kilobyte) and the window drains them every frame.
+    let (tx, events) = unbounded();
+    let thread = std::thread::Builder::new()
+        .name("sweep".into())
+        .spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_sweep(
+                    &spec,
+                    &members,
+                    &dataset,
+                    &command_rx,
+                    &options,
+                    &mut |ev| {
+                        let shown = matches!(
+                            ev,
+                            SweepEvent::Member(_)
+                                | SweepEvent::ServerLost { .. }
+                                | SweepEvent::Run(_, Event::Step(_) | Event::Eval(_))
+                        );
+                        if shown {
+                            let _ = tx.send(ev);
+                            notify();
+                        }
+                    },
+                )
+            }));
+            let (failed, stopped) = match result {
+                Ok(r) => (r.failed, r.stopped),
+                Err(panic) => (
+                    Some(format!(
+                        "the sweep thread panicked: {}",
+                        crate::worker::panic_message(panic.as_ref())
+                    )),
+                    false,
+                ),
+            };
+            let _ = tx.send(SweepEvent::Ended { failed, stopped });
+            notify();
+        });
+    match thread {
+        Ok(thread) => SweepHandle {
+            commands,
+            events,
+            thread: Some(thread),
+        },
+        Err(e) => {
+            let (tx, events) = unbounded();
+            let _ = tx.send(SweepEvent::Ended {
+                failed: Some(format!("cannot start the sweep thread: {e}")),
+                stopped: false,
+            });
+            SweepHandle {
+                commands,
+                events,
+                thread: None,
+            }
+        }
+    }
 }
 
 /// How the sweep ended.

@@ -3,6 +3,7 @@
 //! that the frame hands back as `Action::EditExperiment`.
 
 pub mod batch_similarity;
+pub mod compare;
 pub mod dashboard;
 pub mod dataset;
 pub mod drop_target;

@@ -1,0 +1,238 @@
+//! The sweep's answer: the cells' table (sortable by any column), the heat map of two
+//! settings, the members' kNN curves and the alignment-uniformity plane.
+
+use eframe::egui::{self, Color32, RichText};
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
+
+use crate::app::compare_state::CompareState;
+use crate::app::palette::class_colour;
+use crate::app::panels::heatmap::Heatmap;
+use crate::sweep::table::{CellSummary, summarise};
+
+pub fn show(ui: &mut egui::Ui, state: &mut CompareState) {
+    let Some((spec, _)) = &state.sweep else {
+        return;
+    };
+    let keys: Vec<String> = spec.axes.iter().map(|a| a.key.clone()).collect();
+    let cells = summarise(&state.rows);
+    table(ui, &keys, &cells, &mut state.sort);
+    let values: Vec<Vec<String>> = spec
+        .axes
+        .iter()
+        .map(|a| a.values.iter().map(crate::sweep::axis::plain).collect())
+        .collect();
+    // Three pictures side by side: the heat map square, the two plots a little wider.
+    let side = ((ui.available_width() - 60.0) / 3.5).clamp(140.0, 300.0);
+    ui.horizontal_top(|ui| {
+        if values.len() >= 2 {
+            ui.vertical(|ui| heat_map(ui, &keys, &values, &cells, side));
+        }
+        ui.vertical(|ui| knn_curves(ui, state, &keys[0], &values[0], side));
+        ui.vertical(|ui| plane(ui, state, &values[0], side));
+    });
+}
+
+/// Column `c` of a cell, for sorting: an axis's value (as a number when it is one), then
+/// the kNN mean, its spread, the finished count.
+fn sort_key(cell: &CellSummary, c: usize) -> (f64, String) {
+    let n = cell.values.len();
+    let num = |v: Option<f32>| v.map_or(f64::NEG_INFINITY, f64::from);
+    match c {
+        c if c < n => (
+            cell.values[c].parse().unwrap_or(f64::NAN),
+            cell.values[c].clone(),
+        ),
+        c if c == n => (num(cell.knn_mean), String::new()),
+        c if c == n + 1 => (num(cell.knn_std), String::new()),
+        _ => (cell.finished as f64, String::new()),
+    }
+}
+
+fn table(ui: &mut egui::Ui, keys: &[String], cells: &[CellSummary], sort: &mut (usize, bool)) {
+    let mut order: Vec<&CellSummary> = cells.iter().collect();
+    order.sort_by(|a, b| {
+        let (ka, kb) = (sort_key(a, sort.0), sort_key(b, sort.0));
+        let o = ka.0.total_cmp(&kb.0).then_with(|| ka.1.cmp(&kb.1));
+        if sort.1 { o.reverse() } else { o }
+    });
+    let best = cells
+        .iter()
+        .filter_map(|c| c.knn_mean)
+        .fold(f32::NAN, f32::max);
+    ui.label(
+        RichText::new("Cells: kNN top-1 over the paired seeds (click a header to sort)").strong(),
+    );
+    egui::Grid::new("sweep_table")
+        .striped(true)
+        .num_columns(keys.len() + 3)
+        .show(ui, |ui| {
+            let headers = keys.iter().map(String::as_str).chain([
+                "kNN top-1 mean",
+                "spread (sd)",
+                "finished",
+            ]);
+            for (c, h) in headers.enumerate() {
+                let arrow = match *sort {
+                    (s, true) if s == c => " v",
+                    (s, false) if s == c => " ^",
+                    _ => "",
+                };
+                if ui
+                    .button(RichText::new(format!("{h}{arrow}")).strong())
+                    .clicked()
+                {
+                    *sort = (c, if sort.0 == c { !sort.1 } else { true });
+                }
+            }
+            ui.end_row();
+            for cell in order {
+                for v in &cell.values {
+                    ui.label(v);
+                }
+                let mean = cell
+                    .knn_mean
+                    .map_or("-".into(), |m| format!("{:.1}%", 100.0 * m));
+                let text = RichText::new(mean);
+                ui.label(if cell.knn_mean == Some(best) {
+                    text.strong()
+                } else {
+                    text
+                });
+                ui.label(
+                    cell.knn_std
+                        .map_or("-".into(), |s| format!("{:.1}", 100.0 * s)),
+                );
+                ui.label(format!("{} of {}", cell.finished, cell.members));
+                ui.end_row();
+            }
+        });
+}
+
+/// The first two settings against each other, each cell coloured by its mean kNN top-1.
+fn heat_map(
+    ui: &mut egui::Ui,
+    keys: &[String],
+    values: &[Vec<String>],
+    cells: &[CellSummary],
+    side: f32,
+) {
+    ui.label(
+        RichText::new(format!(
+            "kNN top-1: {} (rows) x {} (columns)",
+            keys[0], keys[1]
+        ))
+        .strong(),
+    );
+    let (rows, cols) = (values[0].len(), values[1].len());
+    // Cells of the first two axes, averaged over any third.
+    let mean_at = |r: usize, c: usize| -> Option<f32> {
+        let found: Vec<f32> = cells
+            .iter()
+            .filter(|cell| cell.values[0] == values[0][r] && cell.values[1] == values[1][c])
+            .filter_map(|cell| cell.knn_mean)
+            .collect();
+        (!found.is_empty()).then(|| found.iter().sum::<f32>() / found.len() as f32)
+    };
+    let all: Vec<f32> = (0..rows)
+        .flat_map(|r| (0..cols).map(move |c| (r, c)))
+        .filter_map(|(r, c)| mean_at(r, c))
+        .collect();
+    let lo = all.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = all.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let colour = |r: usize, c: usize| match mean_at(r, c) {
+        None => Color32::from_gray(40),
+        Some(v) => {
+            let t = if hi > lo { (v - lo) / (hi - lo) } else { 1.0 };
+            Color32::from_rgb(
+                (40.0 + 60.0 * t) as u8,
+                (60.0 + 150.0 * t) as u8,
+                (90.0 + 60.0 * t) as u8,
+            )
+        }
+    };
+    let hover = |r: usize, c: usize| {
+        let v = mean_at(r, c).map_or("not finished".into(), |v| format!("{:.1}%", 100.0 * v));
+        format!(
+            "{} = {}, {} = {}: kNN {v}",
+            keys[0], values[0][r], keys[1], values[1][c]
+        )
+    };
+    Heatmap {
+        rows,
+        cols,
+        side,
+        colour: &colour,
+        marked: &|_, _| false,
+        hover: &hover,
+        cache: (egui::Id::unique("sweep_heat"), 0),
+    }
+    .show(ui);
+    let range = if lo <= hi {
+        format!(
+            "brighter is better ({:.1}% to {:.1}%)",
+            100.0 * lo,
+            100.0 * hi
+        )
+    } else {
+        "no cell has finished yet".into()
+    };
+    ui.label(
+        RichText::new(format!(
+            "rows (top to bottom): {}\ncolumns (left to right): {}\n{range}",
+            values[0].join(", "),
+            values[1].join(", "),
+        ))
+        .small(),
+    );
+}
+
+/// Which value of the first setting a member's row has, for its colour.
+fn value_index(values: &[String], v: &str) -> usize {
+    values.iter().position(|x| x == v).unwrap_or(0)
+}
+
+/// Every member's kNN top-1 over its evaluations, coloured by the first setting's value.
+fn knn_curves(ui: &mut egui::Ui, state: &CompareState, key: &str, values: &[String], side: f32) {
+    ui.label(RichText::new(format!("kNN top-1 (%) of every member, by {key}")).strong());
+    Plot::new("sweep_knn")
+        .width(side * 1.3)
+        .height(side)
+        .legend(Legend::default())
+        .show(ui, |p| {
+            for (row, curve) in state.rows.iter().zip(&state.curves) {
+                let Some(v) = row.values.first() else {
+                    continue;
+                };
+                let k = value_index(values, v);
+                let name = format!("{key} = {v}");
+                p.line(
+                    Line::new(name, PlotPoints::from(curve.clone()))
+                        .color(class_colour(k))
+                        .width(1.5),
+                );
+            }
+        });
+}
+
+/// Each finished member's final (uniformity, alignment): lower left is better.
+fn plane(ui: &mut egui::Ui, state: &CompareState, values: &[String], side: f32) {
+    ui.label(RichText::new("alignment vs uniformity per member, lower left is better").strong());
+    Plot::new("sweep_plane")
+        .width(side * 1.1)
+        .height(side)
+        .x_axis_label("uniformity")
+        .y_axis_label("alignment")
+        .show(ui, |p| {
+            for row in &state.rows {
+                let (Some(u), Some(a)) = (row.outcome.uniform, row.outcome.align) else {
+                    continue;
+                };
+                let v = row.values.first().map_or("", String::as_str);
+                p.points(
+                    Points::new(row.folder.clone(), vec![[f64::from(u), f64::from(a)]])
+                        .radius(4.0)
+                        .color(class_colour(value_index(values, v))),
+                );
+            }
+        });
+}
