@@ -312,3 +312,66 @@ fn the_server_going_away_mid_run_fails_the_run_and_keeps_its_checkpoint() {
     assert!(kept.step >= 2, "{}", kept.step);
     assert!(folder.join("encoder.safetensors").is_file());
 }
+
+#[test]
+fn a_sweep_over_two_servers_requeues_the_member_of_one_that_goes_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = tiny_preset_file(dir.path(), 40);
+    let (a, b) = (Server::start(None), Server::start(None));
+    let out = dir.path().join("sweep");
+    let mut run = Command::new(BIN)
+        .args(["sweep", "--preset"])
+        .arg(&preset)
+        .args([
+            "--vary",
+            "method.temperature=0.1,0.2,0.3",
+            "--checkpoint-every",
+            "2",
+        ])
+        .args(["--remote", &a.url, "--remote", &b.url, "--out"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Server a takes the first member; it goes away once that member has a checkpoint.
+    let first = out.join("temperature=0.1-s0");
+    let started = Instant::now();
+    while !first.join("checkpoint.safetensors").is_file() {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no checkpoint after 5 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    a.stop();
+    let started = Instant::now();
+    while run.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(600) {
+            run.kill().unwrap();
+            panic!("the sweep did not end within 10 minutes of a server going away");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let done = run.wait_with_output().unwrap();
+    assert_succeeded(&done);
+    let lines = json_lines(&done);
+    assert!(
+        lines.iter().any(|v| v["event"] == "server_lost"),
+        "{}",
+        String::from_utf8_lossy(&done.stdout)
+    );
+    let finished: Vec<&serde_json::Value> =
+        lines.iter().filter(|v| v["state"] == "finished").collect();
+    assert_eq!(
+        finished.len(),
+        3,
+        "every member finished on the server left"
+    );
+    // The member of the lost server resumed from its checkpoint and ran to the end.
+    assert_eq!(Checkpoint::read(&first).unwrap().step, 40);
+    let table = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    assert_eq!(table.matches(",finished,").count(), 3, "{table}");
+    drop(b);
+}
