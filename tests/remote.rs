@@ -71,6 +71,19 @@ impl Drop for Server {
     }
 }
 
+/// Waits (at most 5 minutes) until `folder` holds a checkpoint.
+fn wait_for_checkpoint(folder: &Path) {
+    let started = Instant::now();
+    while !folder.join("checkpoint.safetensors").is_file() {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no checkpoint in {} after 5 minutes",
+            folder.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn token_file(dir: &Path, name: &str, token: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, format!("{token}\n")).unwrap();
@@ -270,14 +283,7 @@ fn the_server_going_away_mid_run_fails_the_run_and_keeps_its_checkpoint() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while !folder.join("checkpoint.safetensors").is_file() {
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "no checkpoint after 5 minutes"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_checkpoint(&folder);
     server.stop();
     let started = Instant::now();
     let status = loop {
@@ -337,14 +343,7 @@ fn a_sweep_over_two_servers_requeues_the_member_of_one_that_goes_away() {
         .unwrap();
     // Server a takes the first member; it goes away once that member has a checkpoint.
     let first = out.join("temperature=0.1-s0");
-    let started = Instant::now();
-    while !first.join("checkpoint.safetensors").is_file() {
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "no checkpoint after 5 minutes"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_checkpoint(&first);
     a.stop();
     let started = Instant::now();
     while run.try_wait().unwrap().is_none() {
