@@ -1188,3 +1188,42 @@ fn a_sweep_built_in_the_compare_tab_runs_and_fills_its_table_and_heat_map() {
     h.run_steps(1);
     assert_eq!(h.state().settings.tab, Tab::Training);
 }
+
+#[test]
+fn closing_the_window_stops_a_run_and_a_sweep_with_their_checkpoints_written() {
+    use contrastive_workbench::app::{CompareAction, RunAction};
+    use eframe::App;
+    let out = tempfile::tempdir().unwrap();
+    let mut h = harness(common::tiny_experiment(8, 16, 100_000));
+    h.state_mut().settings.export_dir = out.path().join("run").display().to_string();
+    h.state_mut().settings.checkpoint_every = 1_000_000;
+    h.run_steps(1);
+    h.state_mut().apply(RunAction::Start);
+    step_until(&mut h, "a logged step", |a| {
+        !a.run.history.log.steps.is_empty()
+    });
+    h.state_mut().on_exit();
+    assert_eq!(h.state().run.status, RunStatus::Finished { stopped: true });
+    assert!(out.path().join("run/checkpoint.safetensors").is_file());
+
+    // A sweep whose first member is running when the window closes.
+    h.state_mut().compare.seeds = 1;
+    h.state_mut().apply(CompareAction::Start);
+    let running_member = |a: &WorkbenchApp| {
+        let (_, dir) = a.compare.sweep.clone()?;
+        let first = a.compare.rows.first()?;
+        let member = dir.join(&first.folder);
+        (first.state == contrastive_workbench::sweep::table::State::Running
+            && member.join("metrics.csv").is_file())
+        .then_some(member)
+    };
+    step_until(&mut h, "the first member running", |a| {
+        running_member(a).is_some()
+    });
+    let member = running_member(h.state()).unwrap();
+    h.state_mut().on_exit();
+    assert!(!h.state().compare.is_running());
+    assert!(member.join("checkpoint.safetensors").is_file());
+    let table = std::fs::read_to_string(member.parent().unwrap().join("sweep.csv")).unwrap();
+    assert!(table.contains(",stopped,"), "{table}");
+}

@@ -184,6 +184,18 @@ impl CompareState {
         }
     }
 
+    /// As the window closes: the running members stop and write their checkpoints (at most
+    /// `limit`), so Start (or `sweep --resume`) continues them next time.
+    pub fn finish_on_exit(&mut self, limit: std::time::Duration) {
+        if let Some(job) = &self.job
+            && !job.stop_and_wait(limit)
+        {
+            eprintln!(
+                "the sweep's members did not stop within {limit:?}; their last periodic checkpoints stay"
+            );
+        }
+    }
+
     /// A member's run folder, when it has finished (to open it as a run).
     pub fn member_dir(&self, i: usize) -> Option<PathBuf> {
         let (_, dir) = self.sweep.as_ref()?;

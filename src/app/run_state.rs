@@ -219,6 +219,20 @@ impl RunState {
         }
     }
 
+    /// As the window closes: a running run stops and writes its checkpoint (waiting at
+    /// most `limit` for it), so Resume continues it next time.
+    pub fn finish_on_exit(&mut self, ctx: &egui::Context, limit: Duration) {
+        if !self.status.is_active() {
+            return;
+        }
+        self.send(Command::Stop);
+        let deadline = Instant::now() + limit;
+        while self.status.is_active() && Instant::now() < deadline {
+            self.poll(ctx);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Whether `export_dir` holds a checkpoint to resume. Looked up on the disk when the
     /// folder changes and at most once a second otherwise, not every frame.
     pub fn has_checkpoint(&mut self, export_dir: &str) -> bool {

@@ -351,6 +351,13 @@ impl eframe::App for WorkbenchApp {
         }
     }
 
+    fn on_exit(&mut self) {
+        // Closing the window is like Stop: what runs writes its checkpoint first.
+        let limit = std::time::Duration::from_secs(60);
+        self.run.finish_on_exit(&self.ctx.clone(), limit);
+        self.compare.finish_on_exit(limit);
+    }
+
     fn raw_input_hook(&mut self, _ctx: &egui::Context, raw_input: &mut egui::RawInput) {
         if self.screenshot.is_some() {
             // A screenshot should not depend on where Xvfb left the pointer.

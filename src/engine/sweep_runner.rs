@@ -73,6 +73,20 @@ impl SweepHandle {
     pub fn is_running(&self) -> bool {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
+
+    /// Stops the sweep and waits at most `limit` for its members to write their
+    /// checkpoints (the window calls it as it closes); says whether it ended in time.
+    pub fn stop_and_wait(&self, limit: std::time::Duration) -> bool {
+        self.stop();
+        let deadline = Instant::now() + limit;
+        while self.is_running() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        true
+    }
 }
 
 impl Drop for SweepHandle {
