@@ -35,8 +35,8 @@ impl Axis {
         let values = if let Some((range, count)) = values.split_once(':') {
             range_values(&key, range, count)?
         } else {
-            values
-                .split(',')
+            split_top_level(values)
+                .into_iter()
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
                 .map(value_of)
@@ -93,6 +93,26 @@ fn range_values(key: &str, range: &str, count: &str) -> Result<Vec<toml::Value>,
             }
         })
         .collect())
+}
+
+/// Splits at commas outside brackets and quotes, so a list value stays whole
+/// (`[8,16],[16,32]` is two values).
+fn split_top_level(text: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut quoted, mut start) = (Vec::new(), 0i32, false, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '[' | '{' if !quoted => depth += 1,
+            ']' | '}' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 fn value_of(text: &str) -> toml::Value {
@@ -217,6 +237,11 @@ mod tests {
         let a = Axis::parse("train.batch_size=32, 64,128").unwrap();
         assert_eq!(a.key, "train.batch_size");
         assert_eq!(a.values, vec![32.into(), 64.into(), 128.into()]);
+        let a = Axis::parse("encoder.channels=[8,16], [16, 32]").unwrap();
+        assert_eq!(a.values.len(), 2, "{:?}", a.values);
+        assert_eq!(a.values[1].as_array().map(Vec::len), Some(2));
+        let out = apply(&Experiment::default(), &a.key, &a.values[0]).unwrap();
+        assert_eq!(out.encoder.channels, vec![8, 16]);
         let a = Axis::parse("method.kind=simclr,byol").unwrap();
         assert_eq!(a.values, vec!["simclr".into(), "byol".into()]);
         let a = Axis::parse("train.learning_rate=0.0001..0.01:3:log").unwrap();
