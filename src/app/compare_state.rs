@@ -44,6 +44,8 @@ pub struct CompareState {
     pub message: Option<String>,
     /// The cells' table is sorted by this column, descending when true.
     pub sort: (usize, bool),
+    /// What the table, heat map and parallel coordinates compare.
+    pub metric: crate::sweep::table::Metric,
 }
 
 impl Default for CompareState {
@@ -61,6 +63,7 @@ impl Default for CompareState {
             curves: Vec::new(),
             message: None,
             sort: (0, false),
+            metric: crate::sweep::table::Metric::Knn,
         }
     }
 }

@@ -12,7 +12,7 @@ use super::train::{Interrupted, Interrupts, Reported};
 use crate::engine::Event;
 use crate::engine::sweep_runner::{SweepEvent, SweepOptions, run_sweep};
 use crate::preset::Experiment;
-use crate::sweep::table::{Row, State, summarise};
+use crate::sweep::table::{Metric, Row, State, summarise};
 use crate::sweep::{Axis, SweepSpec};
 
 /// What `sweep` was asked for on the command line (the preset is the global `--preset`).
@@ -185,8 +185,8 @@ fn report(axes: &[Axis], ev: SweepEvent) {
 fn print_summary(axes: &[Axis], rows: &[Row]) {
     let keys: Vec<&str> = axes.iter().map(|a| a.key.as_str()).collect();
     eprintln!("{}  kNN top-1 over seeds", keys.join("  "));
-    for c in summarise(rows) {
-        let knn = match (c.knn_mean, c.knn_std) {
+    for c in summarise(rows, Metric::Knn) {
+        let knn = match (c.mean, c.std) {
             (Some(m), Some(s)) => format!("{:.1}% +- {:.1}", 100.0 * m, 100.0 * s),
             (Some(m), None) => format!("{:.1}%", 100.0 * m),
             _ => "-".into(),

@@ -183,7 +183,66 @@ pub fn read(dir: &Path, axes: &[Axis]) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
-/// A cell's figures over its finished seeds.
+/// A figure a sweep is compared by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    Knn,
+    Probe,
+    Align,
+    Uniform,
+    EffectiveRank,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 5] = [
+        Metric::Knn,
+        Metric::Probe,
+        Metric::Align,
+        Metric::Uniform,
+        Metric::EffectiveRank,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Knn => "kNN top-1",
+            Metric::Probe => "probe top-1",
+            Metric::Align => "alignment",
+            Metric::Uniform => "uniformity",
+            Metric::EffectiveRank => "effective rank",
+        }
+    }
+
+    /// Whether a larger value is better (alignment and uniformity are better lower).
+    pub fn higher_is_better(self) -> bool {
+        !matches!(self, Metric::Align | Metric::Uniform)
+    }
+
+    /// Accuracies read as percentages.
+    pub fn is_accuracy(self) -> bool {
+        matches!(self, Metric::Knn | Metric::Probe)
+    }
+
+    pub fn of(self, o: &Outcome) -> Option<f32> {
+        match self {
+            Metric::Knn => o.knn_top1,
+            Metric::Probe => o.probe_top1,
+            Metric::Align => o.align,
+            Metric::Uniform => o.uniform,
+            Metric::EffectiveRank => o.effective_rank,
+        }
+    }
+
+    /// A value as the table shows it.
+    pub fn format(self, v: f32) -> String {
+        if self.is_accuracy() {
+            format!("{:.1}%", 100.0 * v)
+        } else {
+            format!("{v:.3}")
+        }
+    }
+}
+
+/// A cell's figure over its finished seeds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CellSummary {
     pub cell: usize,
@@ -191,13 +250,13 @@ pub struct CellSummary {
     /// Finished members of the cell.
     pub finished: usize,
     pub members: usize,
-    /// Mean and sample standard deviation of the final kNN top-1 over finished seeds.
-    pub knn_mean: Option<f32>,
-    pub knn_std: Option<f32>,
+    /// Mean and sample standard deviation of the metric over finished seeds.
+    pub mean: Option<f32>,
+    pub std: Option<f32>,
 }
 
-/// Every cell's mean and spread over its finished seeds, in cell order.
-pub fn summarise(rows: &[Row]) -> Vec<CellSummary> {
+/// Every cell's mean and spread of `metric` over its finished seeds, in cell order.
+pub fn summarise(rows: &[Row], metric: Metric) -> Vec<CellSummary> {
     let mut cells: Vec<CellSummary> = Vec::new();
     for r in rows {
         if !cells.iter().any(|c| c.cell == r.cell) {
@@ -206,8 +265,8 @@ pub fn summarise(rows: &[Row]) -> Vec<CellSummary> {
                 values: r.values.clone(),
                 finished: 0,
                 members: 0,
-                knn_mean: None,
-                knn_std: None,
+                mean: None,
+                std: None,
             });
         }
     }
@@ -215,18 +274,20 @@ pub fn summarise(rows: &[Row]) -> Vec<CellSummary> {
     for c in &mut cells {
         let of_cell: Vec<&Row> = rows.iter().filter(|r| r.cell == c.cell).collect();
         c.members = of_cell.len();
-        let knn: Vec<f32> = of_cell
+        let finished: Vec<&&Row> = of_cell
             .iter()
             .filter(|r| r.state == State::Finished)
-            .filter_map(|r| r.outcome.knn_top1)
             .collect();
-        c.finished = knn.len();
-        if !knn.is_empty() {
-            let mean = knn.iter().sum::<f32>() / knn.len() as f32;
-            c.knn_mean = Some(mean);
-            c.knn_std = (knn.len() > 1).then(|| {
-                let var =
-                    knn.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / (knn.len() - 1) as f32;
+        c.finished = finished.len();
+        let v: Vec<f32> = finished
+            .iter()
+            .filter_map(|r| metric.of(&r.outcome))
+            .collect();
+        if !v.is_empty() {
+            let mean = v.iter().sum::<f32>() / v.len() as f32;
+            c.mean = Some(mean);
+            c.std = (v.len() > 1).then(|| {
+                let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / (v.len() - 1) as f32;
                 var.sqrt()
             });
         }
@@ -282,12 +343,15 @@ mod tests {
             row(1, 0, State::Finished, Some(0.4)),
             row(1, 1, State::Failed, None),
         ];
-        let s = summarise(&rows);
+        let s = summarise(&rows, Metric::Knn);
         assert_eq!(s.len(), 2);
-        assert!((s[0].knn_mean.unwrap() - 0.6).abs() < 1e-6);
+        assert!((s[0].mean.unwrap() - 0.6).abs() < 1e-6);
         // Sample std of 0.5 and 0.7: 0.1414.
-        assert!((s[0].knn_std.unwrap() - 0.141_421).abs() < 1e-5);
+        assert!((s[0].std.unwrap() - 0.141_421).abs() < 1e-5);
         assert_eq!((s[1].finished, s[1].members), (1, 2));
-        assert_eq!(s[1].knn_std, None);
+        assert_eq!(s[1].std, None);
+        // Another metric, absent from these rows: counted, no figure.
+        let p = summarise(&rows, Metric::Probe);
+        assert_eq!((p[0].finished, p[0].mean), (2, None));
     }
 }

@@ -34,9 +34,9 @@ pub fn show(ui: &mut egui::Ui, panel: &mut ComparePanel, actions: &mut Vec<Actio
             return;
         }
         ui.separator();
-        results::show(ui, panel.state);
-        ui.separator();
-        members(ui, panel, actions);
+        results::table_and_pictures(ui, panel.state, |ui, state| {
+            members(ui, state, panel.run_active, actions);
+        });
     });
 }
 
@@ -130,9 +130,23 @@ fn controls(ui: &mut egui::Ui, panel: &ComparePanel, actions: &mut Vec<Action>) 
 }
 
 /// Every member: its cell, seed, state and kNN; a finished one opens as a run.
-fn members(ui: &mut egui::Ui, panel: &ComparePanel, actions: &mut Vec<Action>) {
-    ui.label(RichText::new("Members").strong());
-    let state = &*panel.state;
+fn members(ui: &mut egui::Ui, state: &CompareState, run_active: bool, actions: &mut Vec<Action>) {
+    egui::CollapsingHeader::new("Members: open a finished one as a run")
+        .default_open(true)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("sweep_members_scroll")
+                .max_height(150.0)
+                .show(ui, |ui| member_grid(ui, state, run_active, actions));
+        });
+}
+
+fn member_grid(
+    ui: &mut egui::Ui,
+    state: &CompareState,
+    run_active: bool,
+    actions: &mut Vec<Action>,
+) {
     egui::Grid::new("sweep_members")
         .striped(true)
         .num_columns(4)
@@ -146,7 +160,7 @@ fn members(ui: &mut egui::Ui, panel: &ComparePanel, actions: &mut Vec<Action>) {
                         .map_or("-".into(), |k| format!("kNN {:.1}%", 100.0 * k)),
                 );
                 let dir = state.member_dir(i);
-                let can_open = dir.is_some() && !panel.run_active && row.state == State::Finished;
+                let can_open = dir.is_some() && !run_active && row.state == State::Finished;
                 if ui
                     .add_enabled(can_open, egui::Button::new("Open"))
                     .on_hover_text("Its encoder's projection and neighbours, on the Training tab")

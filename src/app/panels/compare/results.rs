@@ -7,29 +7,46 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use crate::app::compare_state::CompareState;
 use crate::app::palette::class_colour;
 use crate::app::panels::heatmap::Heatmap;
-use crate::sweep::table::{CellSummary, summarise};
+use crate::sweep::table::{CellSummary, Metric, summarise};
 
-pub fn show(ui: &mut egui::Ui, state: &mut CompareState) {
+/// The metric chooser and the cells' table, then `between` (the members list), then the
+/// pictures.
+pub fn table_and_pictures(
+    ui: &mut egui::Ui,
+    state: &mut CompareState,
+    between: impl FnOnce(&mut egui::Ui, &CompareState),
+) {
     let Some((spec, _)) = &state.sweep else {
         return;
     };
     let keys: Vec<String> = spec.axes.iter().map(|a| a.key.clone()).collect();
-    let cells = summarise(&state.rows);
-    table(ui, &keys, &cells, &mut state.sort);
+    ui.horizontal(|ui| {
+        ui.label("Compare by");
+        for m in Metric::ALL {
+            ui.selectable_value(&mut state.metric, m, m.name());
+        }
+    });
+    let metric = state.metric;
+    let cells = summarise(&state.rows, metric);
+    table(ui, &keys, &cells, metric, &mut state.sort);
+    between(ui, state);
     let values: Vec<Vec<String>> = spec
         .axes
         .iter()
         .map(|a| a.values.iter().map(crate::sweep::axis::plain).collect())
         .collect();
-    // Three pictures side by side: the heat map square, the two plots a little wider.
+    // Three pictures side by side: the heat map square, the plots a little wider.
     let side = ((ui.available_width() - 60.0) / 3.5).clamp(140.0, 300.0);
     ui.horizontal_top(|ui| {
         if values.len() >= 2 {
-            ui.vertical(|ui| heat_map(ui, &keys, &values, &cells, side));
+            ui.vertical(|ui| heat_map(ui, &keys, &values, &cells, metric, side));
         }
         ui.vertical(|ui| knn_curves(ui, state, &keys[0], &values[0], side));
         ui.vertical(|ui| plane(ui, state, &values[0], side));
     });
+    if values.len() >= 2 {
+        parallel_coordinates(ui, state, &keys, &values, metric, side);
+    }
 }
 
 /// Column `c` of a cell, for sorting: an axis's value (as a number when it is one), then
@@ -42,32 +59,45 @@ fn sort_key(cell: &CellSummary, c: usize) -> (f64, String) {
             cell.values[c].parse().unwrap_or(f64::NAN),
             cell.values[c].clone(),
         ),
-        c if c == n => (num(cell.knn_mean), String::new()),
-        c if c == n + 1 => (num(cell.knn_std), String::new()),
+        c if c == n => (num(cell.mean), String::new()),
+        c if c == n + 1 => (num(cell.std), String::new()),
         _ => (cell.finished as f64, String::new()),
     }
 }
 
-fn table(ui: &mut egui::Ui, keys: &[String], cells: &[CellSummary], sort: &mut (usize, bool)) {
+fn table(
+    ui: &mut egui::Ui,
+    keys: &[String],
+    cells: &[CellSummary],
+    metric: Metric,
+    sort: &mut (usize, bool),
+) {
     let mut order: Vec<&CellSummary> = cells.iter().collect();
     order.sort_by(|a, b| {
         let (ka, kb) = (sort_key(a, sort.0), sort_key(b, sort.0));
         let o = ka.0.total_cmp(&kb.0).then_with(|| ka.1.cmp(&kb.1));
         if sort.1 { o.reverse() } else { o }
     });
-    let best = cells
-        .iter()
-        .filter_map(|c| c.knn_mean)
-        .fold(f32::NAN, f32::max);
+    let means = cells.iter().filter_map(|c| c.mean);
+    let best = if metric.higher_is_better() {
+        means.fold(f32::NAN, f32::max)
+    } else {
+        means.fold(f32::NAN, f32::min)
+    };
     ui.label(
-        RichText::new("Cells: kNN top-1 over the paired seeds (click a header to sort)").strong(),
+        RichText::new(format!(
+            "Cells: {} over the paired seeds, the best in bold (click a header to sort)",
+            metric.name()
+        ))
+        .strong(),
     );
     egui::Grid::new("sweep_table")
         .striped(true)
         .num_columns(keys.len() + 3)
         .show(ui, |ui| {
+            let mean_header = format!("{} mean", metric.name());
             let headers = keys.iter().map(String::as_str).chain([
-                "kNN top-1 mean",
+                mean_header.as_str(),
                 "spread (sd)",
                 "finished",
             ]);
@@ -89,37 +119,35 @@ fn table(ui: &mut egui::Ui, keys: &[String], cells: &[CellSummary], sort: &mut (
                 for v in &cell.values {
                     ui.label(v);
                 }
-                let mean = cell
-                    .knn_mean
-                    .map_or("-".into(), |m| format!("{:.1}%", 100.0 * m));
-                let text = RichText::new(mean);
-                ui.label(if cell.knn_mean == Some(best) {
+                let text = RichText::new(cell.mean.map_or("-".into(), |m| metric.format(m)));
+                ui.label(if cell.mean == Some(best) {
                     text.strong()
                 } else {
                     text
                 });
-                ui.label(
-                    cell.knn_std
-                        .map_or("-".into(), |s| format!("{:.1}", 100.0 * s)),
-                );
+                let spread = |s: f32| if metric.is_accuracy() { 100.0 * s } else { s };
+                ui.label(cell.std.map_or("-".into(), |s| format!("{:.3}", spread(s))));
                 ui.label(format!("{} of {}", cell.finished, cell.members));
                 ui.end_row();
             }
         });
 }
 
-/// The first two settings against each other, each cell coloured by its mean kNN top-1.
+/// The first two settings against each other, each cell coloured by its mean of `metric`.
 fn heat_map(
     ui: &mut egui::Ui,
     keys: &[String],
     values: &[Vec<String>],
     cells: &[CellSummary],
+    metric: Metric,
     side: f32,
 ) {
     ui.label(
         RichText::new(format!(
-            "kNN top-1: {} (rows) x {} (columns)",
-            keys[0], keys[1]
+            "{}: {} (rows) x {} (columns)",
+            metric.name(),
+            keys[0],
+            keys[1]
         ))
         .strong(),
     );
@@ -129,7 +157,7 @@ fn heat_map(
         let found: Vec<f32> = cells
             .iter()
             .filter(|cell| cell.values[0] == values[0][r] && cell.values[1] == values[1][c])
-            .filter_map(|cell| cell.knn_mean)
+            .filter_map(|cell| cell.mean)
             .collect();
         (!found.is_empty()).then(|| found.iter().sum::<f32>() / found.len() as f32)
     };
@@ -143,6 +171,11 @@ fn heat_map(
         None => Color32::from_gray(40),
         Some(v) => {
             let t = if hi > lo { (v - lo) / (hi - lo) } else { 1.0 };
+            let t = if metric.higher_is_better() {
+                t
+            } else {
+                1.0 - t
+            };
             Color32::from_rgb(
                 (40.0 + 60.0 * t) as u8,
                 (60.0 + 150.0 * t) as u8,
@@ -151,10 +184,14 @@ fn heat_map(
         }
     };
     let hover = |r: usize, c: usize| {
-        let v = mean_at(r, c).map_or("not finished".into(), |v| format!("{:.1}%", 100.0 * v));
+        let v = mean_at(r, c).map_or("not finished".into(), |v| metric.format(v));
         format!(
-            "{} = {}, {} = {}: kNN {v}",
-            keys[0], values[0][r], keys[1], values[1][c]
+            "{} = {}, {} = {}: {} {v}",
+            keys[0],
+            values[0][r],
+            keys[1],
+            values[1][c],
+            metric.name()
         )
     };
     Heatmap {
@@ -169,9 +206,9 @@ fn heat_map(
     .show(ui);
     let range = if lo <= hi {
         format!(
-            "brighter is better ({:.1}% to {:.1}%)",
-            100.0 * lo,
-            100.0 * hi
+            "brighter is better ({} to {})",
+            metric.format(lo),
+            metric.format(hi)
         )
     } else {
         "no cell has finished yet".into()
@@ -233,6 +270,92 @@ fn plane(ui: &mut egui::Ui, state: &CompareState, values: &[String], side: f32) 
                         .radius(4.0)
                         .color(class_colour(value_index(values, v))),
                 );
+            }
+        });
+}
+
+/// Parallel coordinates: one vertical axis per setting (its values evenly spaced, in the
+/// order given) and one for the metric, each finished member a line through its values,
+/// coloured by the first setting's value.
+fn parallel_coordinates(
+    ui: &mut egui::Ui,
+    state: &CompareState,
+    keys: &[String],
+    values: &[Vec<String>],
+    metric: Metric,
+    side: f32,
+) {
+    let figures: Vec<f32> = state
+        .rows
+        .iter()
+        .filter_map(|r| metric.of(&r.outcome))
+        .collect();
+    let lo = figures.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = figures.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let names: Vec<String> = keys
+        .iter()
+        .cloned()
+        .chain(std::iter::once(metric.name().to_string()))
+        .collect();
+    ui.label(
+        RichText::new(format!(
+            "Parallel coordinates: {} (each axis bottom to top: its values in order; {} {} to {})",
+            names.join(" | "),
+            metric.name(),
+            if lo <= hi {
+                metric.format(lo)
+            } else {
+                "-".into()
+            },
+            if lo <= hi {
+                metric.format(hi)
+            } else {
+                "-".into()
+            },
+        ))
+        .strong(),
+    );
+    let position = |axis: usize, v: &str| -> f64 {
+        let n = values[axis].len();
+        let i = values[axis].iter().position(|x| x == v).unwrap_or(0);
+        if n > 1 {
+            i as f64 / (n - 1) as f64
+        } else {
+            0.5
+        }
+    };
+    Plot::new("sweep_parallel")
+        .height(side * 0.8)
+        .show_axes([false, false])
+        .show(ui, |p| {
+            for (k, name) in names.iter().enumerate() {
+                p.line(
+                    Line::new(
+                        name.clone(),
+                        PlotPoints::from(vec![[k as f64, 0.0], [k as f64, 1.0]]),
+                    )
+                    .color(Color32::GRAY)
+                    .width(1.0),
+                );
+            }
+            for row in &state.rows {
+                let Some(m) = metric.of(&row.outcome) else {
+                    continue;
+                };
+                let y = if hi > lo {
+                    f64::from((m - lo) / (hi - lo))
+                } else {
+                    0.5
+                };
+                let mut points: Vec<[f64; 2]> = row
+                    .values
+                    .iter()
+                    .enumerate()
+                    .map(|(k, v)| [k as f64, position(k, v)])
+                    .collect();
+                points.push([row.values.len() as f64, y]);
+                let colour = class_colour(value_index(&values[0], &row.values[0]));
+                p.line(Line::new(row.folder.clone(), PlotPoints::from(points)).color(colour));
             }
         });
 }
