@@ -258,3 +258,82 @@ fn an_interrupted_sweep_resumes_and_ends_as_an_uninterrupted_one() {
     let (_, whole_eval) = csv_rows(&whole.join(&rows[1].0).join("eval.csv"));
     assert_eq!(cut_eval, whole_eval);
 }
+
+#[test]
+fn successive_halving_keeps_the_better_half_at_each_rung_and_the_survivor_ends_as_unpruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = common::tiny_preset_file(dir.path(), 8);
+    // Evaluate every 2 steps, so cells are compared at steps 2 and 4.
+    let text = std::fs::read_to_string(&preset)
+        .unwrap()
+        .replace("every = 1000000", "every = 2");
+    std::fs::write(&preset, text).unwrap();
+    let args = |out: &Path, prune: bool| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "--preset",
+            preset.to_str().unwrap(),
+            "--vary",
+            "train.learning_rate=0.0001,0.001,0.01,0.1",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec();
+        if prune {
+            a.extend(["--prune-every".to_string(), "2".to_string()]);
+        }
+        a
+    };
+    let run = |a: Vec<String>| sweep(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let whole = dir.path().join("whole");
+    assert_succeeded(&run(args(&whole, false)));
+    let pruned = dir.path().join("pruned");
+    assert_succeeded(&run(args(&pruned, true)));
+
+    let rows = table(&pruned);
+    let states: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(
+        states.iter().filter(|s| **s == "finished").count(),
+        1,
+        "{rows:?}"
+    );
+    assert_eq!(
+        states.iter().filter(|s| **s == "pruned").count(),
+        3,
+        "{rows:?}"
+    );
+    // Pruned members keep their folders, stopped at their rung: two at 2, one at 4.
+    let mut stopped_at: Vec<u64> = rows
+        .iter()
+        .filter(|r| r.1 == "pruned")
+        .map(|r| {
+            contrastive_workbench::engine::checkpoint::Checkpoint::read(&pruned.join(&r.0))
+                .unwrap()
+                .step
+        })
+        .collect();
+    stopped_at.sort_unstable();
+    assert_eq!(stopped_at, [2, 2, 4]);
+    // The kept half at step 2 is the better half by kNN there (read from the unpruned
+    // sweep's own eval.csv).
+    let knn_at = |member: &str, step: &str| -> f32 {
+        let (h, r) = csv_rows(&whole.join(member).join("eval.csv"));
+        let row = r.iter().find(|r| r[column(&h, "step")] == step).unwrap();
+        row[column(&h, "knn_top1")].parse().unwrap()
+    };
+    let mut at_2: Vec<(f32, &str)> = rows
+        .iter()
+        .map(|r| (knn_at(&r.0, "2"), r.0.as_str()))
+        .collect();
+    at_2.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let survivor = rows.iter().find(|r| r.1 == "finished").unwrap();
+    assert!(
+        at_2[..2].iter().any(|(_, m)| *m == survivor.0),
+        "the survivor {} was in the better half at step 2: {at_2:?}",
+        survivor.0
+    );
+    // Stopped at its rungs and resumed, the survivor ends exactly as unpruned.
+    let (_, survived) = csv_rows(&pruned.join(&survivor.0).join("eval.csv"));
+    let (_, unpruned) = csv_rows(&whole.join(&survivor.0).join("eval.csv"));
+    assert_eq!(survived, unpruned);
+}

@@ -33,6 +33,10 @@ pub struct CompareState {
     pub seeds: u32,
     /// Members at once on this machine.
     pub parallel: usize,
+    /// Successive halving: the worse half of the cells stops at `prune_every` steps, the
+    /// worse half of the rest at twice that, and so on.
+    pub prune: bool,
+    pub prune_every: u64,
     /// The sweep running or last run, its folder and its members.
     pub sweep: Option<(SweepSpec, PathBuf)>,
     job: Option<SweepHandle>,
@@ -57,6 +61,8 @@ impl Default for CompareState {
             }],
             seeds: 2,
             parallel: 1,
+            prune: false,
+            prune_every: 100,
             sweep: None,
             job: None,
             rows: Vec::new(),
@@ -81,6 +87,7 @@ impl CompareState {
             name: format!("{}-{}", base.name, short.join("-")),
             axes,
             seeds: self.seeds,
+            prune_every: self.prune.then_some(self.prune_every),
             base: base.clone(),
         };
         let members = spec.members()?;

@@ -46,6 +46,11 @@ pub struct SweepArgs {
     /// Checkpoint each member every this many steps.
     #[arg(long, default_value_t = 100)]
     pub checkpoint_every: u64,
+    /// Successive halving: at this step, twice it, four times it, ... keep the better half
+    /// of the cells by kNN top-1 (a multiple of the preset's eval.every); the others are
+    /// marked pruned and keep their folders.
+    #[arg(long)]
+    pub prune_every: Option<u64>,
 }
 
 pub fn sweep(preset: Option<PathBuf>, args: SweepArgs) -> anyhow::Result<()> {
@@ -132,6 +137,7 @@ fn spec_for(preset: Option<&std::path::Path>, args: &SweepArgs) -> anyhow::Resul
                 name: base.name.clone(),
                 axes,
                 seeds: args.seeds,
+                prune_every: args.prune_every,
                 base,
             })
         }
@@ -161,7 +167,7 @@ pub fn row_json(axes: &[Axis], row: &Row) -> serde_json::Value {
 fn report(axes: &[Axis], ev: SweepEvent) {
     match ev {
         SweepEvent::Member(row) => match row.state {
-            State::Finished | State::Stopped | State::Failed => {
+            State::Finished | State::Stopped | State::Failed | State::Pruned => {
                 println!("{}", row_json(axes, &row));
             }
             State::Running => eprintln!("{}: running", row.folder),

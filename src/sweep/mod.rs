@@ -41,6 +41,10 @@ pub struct SweepSpec {
     pub axes: Vec<Axis>,
     /// Every cell runs at seeds `0..seeds` added to the base experiment's seed.
     pub seeds: u32,
+    /// Successive halving: at step k, 2k, 4k, ... the worse half of the cells (by mean
+    /// kNN top-1 there) is pruned. A multiple of the base's `eval.every`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune_every: Option<u64>,
     /// The experiment every cell starts from.
     pub base: Experiment,
 }
@@ -120,6 +124,7 @@ impl SweepSpec {
         if self.seeds == 0 {
             return Err("seeds = 0: a sweep runs every cell at one seed at least".into());
         }
+        self.check_pruning()?;
         for (i, a) in self.axes.iter().enumerate() {
             if a.values.is_empty() {
                 return Err(format!("{} has no values", a.key));
@@ -157,6 +162,26 @@ impl SweepSpec {
             }
         }
         Ok(members)
+    }
+
+    /// Pruning compares cells at evaluation steps they all reach: k must be an evaluation
+    /// step (a multiple of `eval.every`) before the end, and the step count not varied.
+    fn check_pruning(&self) -> Result<(), String> {
+        let Some(k) = self.prune_every else {
+            return Ok(());
+        };
+        let (every, steps) = (self.base.eval.every, self.base.train.steps);
+        if k == 0 || k % every.max(1) != 0 || k >= steps {
+            return Err(format!(
+                "prune every {k} steps: must be a multiple of eval.every = {every} below \
+                 train.steps = {steps}, so the cells are compared at an evaluation"
+            ));
+        }
+        let varied = |key: &str| self.axes.iter().any(|a| a.key == key);
+        if varied("train.steps") || varied("eval.every") {
+            return Err("pruning compares cells at the same steps: train.steps cannot vary".into());
+        }
+        Ok(())
     }
 
     /// The values of cell `cell`, the last axis varying fastest.
@@ -217,6 +242,7 @@ mod tests {
                 .map(|(k, v)| Axis::parse(&format!("{k}={v}")).unwrap())
                 .collect(),
             seeds,
+            prune_every: None,
             base: Experiment::default(),
         }
     }

@@ -16,6 +16,8 @@ pub enum State {
     /// Stopped by the user or a signal; its checkpoint continues it.
     Stopped,
     Failed,
+    /// Left behind by successive halving: its folder stays, it runs no further.
+    Pruned,
 }
 
 impl State {
@@ -26,7 +28,13 @@ impl State {
             State::Finished => "finished",
             State::Stopped => "stopped",
             State::Failed => "failed",
+            State::Pruned => "pruned",
         }
+    }
+
+    /// Finished or pruned: a resumed sweep leaves it as it is.
+    pub fn is_final(self) -> bool {
+        matches!(self, State::Finished | State::Pruned)
     }
 
     fn parse(s: &str) -> Option<Self> {
@@ -36,6 +44,7 @@ impl State {
             State::Finished,
             State::Stopped,
             State::Failed,
+            State::Pruned,
         ]
         .into_iter()
         .find(|st| st.name() == s)

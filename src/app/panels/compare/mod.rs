@@ -87,6 +87,15 @@ fn setup(ui: &mut egui::Ui, panel: &mut ComparePanel) {
         }
         ui.label("seeds");
         ui.add(egui::DragValue::new(&mut state.seeds).range(1..=10));
+        ui.checkbox(&mut state.prune, "prune every").on_hover_text(
+            "Successive halving: at this step the worse half of the cells (by mean kNN \
+                 top-1) stops, at twice it the worse half of the rest, and so on. A multiple \
+                 of eval every.",
+        );
+        ui.add_enabled(
+            state.prune,
+            egui::DragValue::new(&mut state.prune_every).range(1..=1_000_000),
+        );
         ui.label("runs at once");
         ui.add(egui::DragValue::new(&mut state.parallel).range(1..=8))
             .on_hover_text(
