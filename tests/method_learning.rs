@@ -14,14 +14,39 @@ use contrastive_workbench::model::EncoderConfig;
 
 /// Steps of 64 images each method gets (test-sized; the README lists longer runs).
 const STEPS: u64 = 300;
-/// Required mean gain over the random-init kNN accuracy across [`SEEDS`] (0.005 = half an
-/// accuracy point). At this budget one seed's gain is noisy: `seed_spread` measured (and
-/// now checks, against [`MAX_SEED_SPREAD`]), at seeds 0..3, instdisc +0.7 +2.0 +3.4 +3.4
-/// and cmc +0.7 +2.0 +1.1 -0.2 points (burn's own conv ops instead of the fused kernels:
-/// +2.5 +1.1 +3.3 +3.3 and +1.6 +2.7 +1.7 -0.6), and simclr +8.3 +1.4 +6.2 +7.3. The
-/// weakest two-seed mean was 1.35 points; CMC with its width split (each view's encoder
-/// half as wide) gains +3.0 and +0.8 at seeds 0 and 1.
+/// The least mean gain over the random-init kNN accuracy across [`SEEDS`] any method may
+/// show (0.005 = half an accuracy point), for ResNet-18's test and as a floor.
 const MARGIN: f32 = 0.005;
+/// Each method's measured mean kNN gain (accuracy points) over [`SEEDS`] at this budget,
+/// from `cargo test --release --test method_learning -- --ignored --nocapture` (this
+/// version, 2026-12-04; the CPU backend is deterministic, so CI sees the same runs). A
+/// method must keep at least half of it: a change that halves what a method learns fails
+/// here, where the old half-point margin let a method lose 90% of its learning unseen.
+const MEASURED_GAIN: &[(&str, f32)] = &[
+    ("simclr", 5.35),
+    ("moco", 3.10),
+    ("byol", 4.10),
+    ("simsiam", 3.10),
+    ("barlow_twins", 4.50),
+    ("vicreg", 5.95),
+    ("instdisc", 2.30),
+    ("cmc", 1.40),
+    ("dim", 5.60),
+    ("cpc", 2.30),
+    ("pixpro", 2.40),
+    ("hadsell", 5.75),
+    ("triplet", 2.40),
+    ("nce", 5.20),
+];
+
+/// The mean gain `id` must exceed: half its measured gain, never below [`MARGIN`].
+fn required_gain(id: &str) -> f32 {
+    let measured = MEASURED_GAIN
+        .iter()
+        .find(|(m, _)| *m == id)
+        .map_or(0.0, |(_, g)| g / 100.0);
+    (0.5 * measured).max(MARGIN)
+}
 /// The seeds each method is trained at; their mean gain is tested.
 const SEEDS: [u64; 2] = [0, 1];
 /// The trained accuracy is the mean of the last evaluations: one kNN evaluation on 400
@@ -30,7 +55,7 @@ const LAST_EVALS: usize = 3;
 
 /// One run at a time: burn's generator is process-wide, so two runs side by side would
 /// draw from each other's streams and a method's result would depend on the scheduling.
-/// One at a time, each test gives what it gives alone (the figures in [`MARGIN`]).
+/// One at a time, each test gives what it gives alone (the figures in [`MEASURED_GAIN`]).
 static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// kNN gain of `id` after the test budget, at `seed`: (random init, trained).
@@ -95,10 +120,13 @@ fn check_learns(id: &str) {
         })
         .collect();
     let mean = gains.iter().sum::<f32>() / gains.len() as f32;
+    let required = required_gain(id);
     assert!(
-        mean > MARGIN,
-        "{id} did not learn: mean kNN gain {:.2} points over seeds {SEEDS:?} ({gains:?})",
-        100.0 * mean
+        mean > required,
+        "{id} learned less than half what it did: mean kNN gain {:.2} points over seeds \
+         {SEEDS:?} ({gains:?}), required {:.2}",
+        100.0 * mean,
+        100.0 * required
     );
 }
 
@@ -117,6 +145,11 @@ macro_rules! learning_tests {
             let listed = [$(stringify!($id)),*];
             for info in methods() {
                 assert!(listed.contains(&info.id), "{} has no learning test here", info.id);
+                assert!(
+                    MEASURED_GAIN.iter().any(|(m, _)| *m == info.id),
+                    "{} has no measured gain in MEASURED_GAIN",
+                    info.id
+                );
             }
         }
     };
@@ -139,15 +172,16 @@ learning_tests!(
     nce,
 );
 
-/// The widest spread of one method's gains over seeds 0..3 that [`MARGIN`]'s two-seed test
-/// can rely on: twice the widest measured (simclr, +1.4 to +8.3 points).
+/// The widest spread of one method's gains over seeds 0..3 that the two-seed tests can rely
+/// on: twice the widest measured (simclr, +1.4 to +8.3 points at an earlier version; +4.3
+/// to +6.7 at this one).
 const MAX_SEED_SPREAD: f32 = 0.14;
 
-/// The measured spread behind [`MARGIN`], checked: each method's kNN gain at seeds 0 to 3
+/// The measured spread behind the two-seed tests, checked: each method's kNN gain at seeds 0 to 3
 /// (printed; `CW_METHODS=simclr,moco cargo test --release --test method_learning
 /// seed_spread -- --ignored --nocapture`, simclr when unset). A seed that did not reach the
 /// run would repeat one result four times; a spread wider than [`MAX_SEED_SPREAD`] would
-/// make a two-seed mean above [`MARGIN`] luck.
+/// make a two-seed mean above [`required_gain`] luck.
 #[test]
 #[ignore = "slow tier (minutes per method and seed): CW_METHODS picks the methods"]
 fn seed_spread() {
