@@ -1174,6 +1174,7 @@ fn a_sweep_built_in_the_compare_tab_runs_and_fills_its_table_and_heat_map() {
     h.run_steps(3);
     h.get_by_label_contains("kNN top-1 mean");
     h.get_by_label_contains("Parallel coordinates");
+    h.get_by_label_contains("loss of every member");
     h.get_by_label_contains("(rows) x train.learning_rate (columns)");
     let rows = &h.state().compare.rows;
     assert!(rows.iter().all(|r| r.outcome.knn_top1.is_some()));

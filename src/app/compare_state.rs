@@ -42,8 +42,10 @@ pub struct CompareState {
     job: Option<SweepHandle>,
     /// One row per member, as `sweep.csv` has it.
     pub rows: Vec<Row>,
-    /// Each member's kNN top-1 over its evaluations: (step, top-1).
+    /// Each member's kNN top-1 (%) over its evaluations: (step, top-1).
     pub curves: Vec<Vec<[f64; 2]>>,
+    /// Each member's loss over its logged steps: (step, loss).
+    pub losses: Vec<Vec<[f64; 2]>>,
     /// How the sweep ended, for the status line.
     pub message: Option<String>,
     /// The cells' table is sorted by this column, descending when true.
@@ -67,6 +69,7 @@ impl Default for CompareState {
             job: None,
             rows: Vec::new(),
             curves: Vec::new(),
+            losses: Vec::new(),
             message: None,
             sort: (0, false),
             metric: crate::sweep::table::Metric::Knn,
@@ -139,6 +142,7 @@ impl CompareState {
         let (dir, resume) = folder_for(&spec, root);
         self.rows = members.iter().map(|m| Row::queued(m, &spec.axes)).collect();
         self.curves = vec![Vec::new(); members.len()];
+        self.losses = vec![Vec::new(); members.len()];
         self.message = Some(format!(
             "{} runs into {}{}",
             members.len(),
@@ -177,6 +181,11 @@ impl CompareState {
                 SweepEvent::Run(i, Event::Eval(e)) => {
                     if let Some(curve) = self.curves.get_mut(i) {
                         curve.push([e.step as f64, 100.0 * f64::from(e.knn_top1)]);
+                    }
+                }
+                SweepEvent::Run(i, Event::Step(m)) => {
+                    if let Some(curve) = self.losses.get_mut(i) {
+                        curve.push([m.step as f64, f64::from(m.loss)]);
                     }
                 }
                 SweepEvent::Run(..) => {}

@@ -41,12 +41,25 @@ pub fn table_and_pictures(
         if values.len() >= 2 {
             ui.vertical(|ui| heat_map(ui, &keys, &values, &cells, metric, side));
         }
-        ui.vertical(|ui| knn_curves(ui, state, &keys[0], &values[0], side));
+        let knn = Curves {
+            title: format!("kNN top-1 (%) of every member, by {}", keys[0]),
+            id: "sweep_knn",
+            series: &state.curves,
+        };
+        ui.vertical(|ui| knn.show(ui, state, &keys[0], &values[0], side));
         ui.vertical(|ui| plane(ui, state, &values[0], side));
     });
-    if values.len() >= 2 {
-        parallel_coordinates(ui, state, &keys, &values, metric, side);
-    }
+    ui.horizontal_top(|ui| {
+        let loss = Curves {
+            title: format!("loss of every member, by {}", keys[0]),
+            id: "sweep_loss",
+            series: &state.losses,
+        };
+        ui.vertical(|ui| loss.show(ui, state, &keys[0], &values[0], side));
+        if values.len() >= 2 {
+            ui.vertical(|ui| parallel_coordinates(ui, state, &keys, &values, metric, side));
+        }
+    });
 }
 
 /// Column `c` of a cell, for sorting: an axis's value (as a number when it is one), then
@@ -228,27 +241,42 @@ fn value_index(values: &[String], v: &str) -> usize {
     values.iter().position(|x| x == v).unwrap_or(0)
 }
 
-/// Every member's kNN top-1 over its evaluations, coloured by the first setting's value.
-fn knn_curves(ui: &mut egui::Ui, state: &CompareState, key: &str, values: &[String], side: f32) {
-    ui.label(RichText::new(format!("kNN top-1 (%) of every member, by {key}")).strong());
-    Plot::new("sweep_knn")
-        .width(side * 1.3)
-        .height(side)
-        .legend(Legend::default())
-        .show(ui, |p| {
-            for (row, curve) in state.rows.iter().zip(&state.curves) {
-                let Some(v) = row.values.first() else {
-                    continue;
-                };
-                let k = value_index(values, v);
-                let name = format!("{key} = {v}");
-                p.line(
-                    Line::new(name, PlotPoints::from(curve.clone()))
-                        .color(class_colour(k))
-                        .width(1.5),
-                );
-            }
-        });
+/// One curve per member (its kNN over evaluations, or its loss over logged steps),
+/// coloured by the first setting's value.
+struct Curves<'a> {
+    title: String,
+    id: &'static str,
+    series: &'a [Vec<[f64; 2]>],
+}
+
+impl Curves<'_> {
+    fn show(
+        &self,
+        ui: &mut egui::Ui,
+        state: &CompareState,
+        key: &str,
+        values: &[String],
+        side: f32,
+    ) {
+        ui.label(RichText::new(&self.title).strong());
+        Plot::new(self.id)
+            .width(side * 1.3)
+            .height(side)
+            .legend(Legend::default())
+            .show(ui, |p| {
+                for (row, curve) in state.rows.iter().zip(self.series) {
+                    let Some(v) = row.values.first() else {
+                        continue;
+                    };
+                    let k = value_index(values, v);
+                    p.line(
+                        Line::new(format!("{key} = {v}"), PlotPoints::from(curve.clone()))
+                            .color(class_colour(k))
+                            .width(1.5),
+                    );
+                }
+            });
+    }
 }
 
 /// Each finished member's final (uniformity, alignment): lower left is better.
@@ -325,7 +353,8 @@ fn parallel_coordinates(
         }
     };
     Plot::new("sweep_parallel")
-        .height(side * 0.8)
+        .width(side * 2.0)
+        .height(side)
         .show_axes([false, false])
         .show(ui, |p| {
             for (k, name) in names.iter().enumerate() {
