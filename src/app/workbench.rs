@@ -127,6 +127,13 @@ impl WorkbenchApp {
             self.data.error = Some("the dataset is still loading; start when it is in".into());
             return;
         }
+        let trains = matches!(action, RunAction::Start | RunAction::ResumeCheckpoint);
+        if trains && self.compare.is_running() {
+            // One training job at a time on this machine's cores (opening a finished
+            // member's encoder is a short evaluation and goes ahead).
+            self.data.error = Some("a sweep is running (Compare tab); stop it first".into());
+            return;
+        }
         let began = self.run.apply(
             action,
             RunInputs {
