@@ -1166,6 +1166,12 @@ fn a_sweep_built_in_the_compare_tab_runs_and_fills_its_table_and_heat_map() {
     h.get_by_label_contains("6 cells x 1 seeds = 6 runs of 3 steps");
     h.get_by_label("Start sweep").click();
     h.run_steps(1);
+    // One training job at a time: a run does not start beside the sweep.
+    h.state_mut()
+        .apply(contrastive_workbench::app::RunAction::Start);
+    assert_eq!(h.state().run.status, RunStatus::Idle);
+    let refused = h.state().data.error.clone().unwrap_or_default();
+    assert!(refused.contains("a sweep is running"), "{refused}");
     step_until(&mut h, "every member to finish", |a| {
         !a.compare.is_running()
             && a.compare.rows.len() == 6
