@@ -32,7 +32,8 @@ impl Backbone {
         Self::build(ctx, hidden, output, layers, false)
     }
 
-    /// The same with BatchNorm on the projector's output (SimSiam's CIFAR projector).
+    /// The same with BatchNorm on the projector's output (SimSiam's CIFAR projector, MoCo
+    /// v3's).
     pub fn with_output_bn(ctx: &BuildContext, hidden: usize, output: usize, layers: usize) -> Self {
         Self::build(ctx, hidden, output, layers, true)
     }
@@ -57,8 +58,8 @@ impl Backbone {
     }
 }
 
-/// A backbone with a predictor on its projections (SimSiam's network, BYOL's online
-/// network): Linear -> BatchNorm -> ReLU -> Linear, `dim -> hidden -> dim`.
+/// A backbone with a predictor on its projections (SimSiam's network, BYOL's online network,
+/// MoCo v3's query encoder): Linear -> BatchNorm -> ReLU -> Linear, `dim -> hidden -> dim`.
 #[derive(Module, Debug)]
 pub struct PredictorNet {
     pub backbone: Backbone,

@@ -23,6 +23,7 @@ pub mod instdisc;
 pub mod lars;
 pub mod memory;
 pub mod moco;
+pub mod moco_v3;
 pub mod momentum;
 pub mod nce;
 pub mod optimizer;
@@ -276,6 +277,10 @@ pub static REGISTRY: &[Registered] = &[
     Registered {
         info: &catalogue::methods::moco::INFO,
         build: moco::build,
+    },
+    Registered {
+        info: &catalogue::methods::moco_v3::INFO,
+        build: moco_v3::build,
     },
     Registered {
         info: &catalogue::methods::byol::INFO,

@@ -1,6 +1,6 @@
 //! The momentum composition: an online network trained with the experiment's optimiser and
 //! a momentum target, a copy of (part of) it that gets no gradient and follows it by an
-//! exponential moving average after every applied step. BYOL and PixPro are this
+//! exponential moving average after every applied step. BYOL, MoCo v3 and PixPro are this
 //! composition plus their loss (lightly's `update_momentum`, solo-learn's momentum base
 //! class); MoCo v1/v2 hold its [`OnlineTarget`] beside their queue.
 
@@ -68,7 +68,7 @@ impl Online for PredictorNet {
     }
 }
 
-/// BYOL's target projections: `[B, d]`.
+/// BYOL's target projections, MoCo v3's keys: `[B, d]`.
 impl Target for Backbone {
     type Keys = Tensor<2>;
 
@@ -247,6 +247,95 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalogue::methods::moco_v3::Settings;
+    use crate::methods::TestBuild;
+    use crate::methods::moco_v3::{build, networks};
+    use crate::methods::state::MethodState;
+    use burn::module::{ModuleVisitor, Param};
+
+    /// Every float the module visits (parameters and BatchNorm statistics), each with
+    /// whether it requires a gradient.
+    #[derive(Default)]
+    struct Values(Vec<(f32, bool)>);
+
+    impl ModuleVisitor for Values {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let t = param.val();
+            let trained = t.is_require_grad();
+            self.0
+                .extend(t.into_data().iter::<f32>().map(|v| (v, trained)));
+        }
+    }
+
+    fn values<M: Module>(m: &M) -> Vec<(f32, bool)> {
+        let mut v = Values::default();
+        m.visit(&mut v);
+        v.0
+    }
+
+    #[test]
+    fn mocov3s_momentum_encoder_gets_no_gradient_and_moves_only_by_its_ema() {
+        let test = TestBuild::new("kind = \"mocov3\"\nmomentum = 0.9");
+        let (ctx, device) = (test.ctx(), &test.device);
+        // Fresh networks of the method's shapes: templates for its checkpoint sections.
+        let (online, target) = networks(&ctx, &Settings::read(&test.params));
+        // The target's weights and the followed online weights, as the method saves them.
+        let weights = |m: &mut Box<dyn Method>| {
+            let mut state = MethodState::default();
+            m.save_state(&mut state).expect("saved");
+            let online = state.module("online.net", online.clone()).expect("online");
+            let target = state.module("target", target.clone()).expect("target");
+            (values(&online.backbone), values(&target))
+        };
+        let mut method = build(&ctx);
+        let (online_before, target_before) = weights(&mut method);
+        let views =
+            Tensor::<4>::random([8, 3, 16, 16], burn::tensor::Distribution::Default, device);
+        let batch = TrainBatch::untracked(views.clone(), (0..4).collect(), 0);
+        let out = method.train_step(batch, 0.05).expect("a finite loss");
+        let tau = Schedule::cosine(&ctx, 0.9).at(0);
+        assert_eq!(
+            out.signals.last().map(|s| (s.name, s.value)),
+            Some(("key momentum", tau as f32))
+        );
+        let (online_after, target_after) = weights(&mut method);
+        assert_ne!(
+            online_after, online_before,
+            "the optimiser moved the online network"
+        );
+        // Learnt weights (BatchNorm's statistics aside, which its forward pass moves):
+        // exactly the EMA of the target's old weights and the online network's new ones.
+        let trained = values(&online.backbone);
+        let mut compared = 0;
+        for (k, &(_, learnt)) in trained.iter().enumerate() {
+            if learnt {
+                let expected =
+                    tau as f32 * target_before[k].0 + (1.0 - tau as f32) * online_after[k].0;
+                assert!((target_after[k].0 - expected).abs() < 1e-6, "weight {k}");
+                compared += 1;
+            }
+        }
+        assert!(compared > 100, "{compared} weights compared");
+        // And no gradient reaches the momentum encoder, even with its output not detached.
+        let copy = momentum_copy(target, &online.backbone);
+        let loss = online.forward(views.clone()).1.sum() + copy.forward(views).sum();
+        let grads = loss.backward();
+        struct Gradients<'a>(&'a burn::tensor::Gradients, usize, usize);
+        impl ModuleVisitor for Gradients<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                match param.val().grad(self.0) {
+                    Some(_) => self.1 += 1,
+                    None => self.2 += 1,
+                }
+            }
+        }
+        let mut seen = Gradients(&grads, 0, 0);
+        copy.visit(&mut seen);
+        assert_eq!(seen.1, 0, "a momentum encoder parameter got a gradient");
+        let mut seen = Gradients(&grads, 0, 0);
+        online.backbone.visit(&mut seen);
+        assert!(seen.1 > 0, "the online network got no gradient");
+    }
 
     #[test]
     fn the_cosine_schedule_runs_from_its_base_to_one() {
