@@ -158,6 +158,7 @@ macro_rules! learning_tests {
 learning_tests!(
     simclr,
     moco,
+    mocov3,
     byol,
     simsiam,
     barlow_twins,

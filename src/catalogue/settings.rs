@@ -101,6 +101,25 @@ pub const fn projection_dim(default: f64, help: &'static str) -> ParamSpec {
     ParamSpec::integer("projection dim", help, default, 2.0, 8192.0).log()
 }
 
+/// The momentum at step 0 of a target that follows its online network by EMA, rising to 1
+/// by the last step on a cosine (BYOL, MoCo v3, PixPro).
+pub const fn cosine_momentum(label: &'static str, help: &'static str) -> ParamSpec {
+    ParamSpec::number(label, help, 0.99, 0.0, 0.99999)
+}
+
+/// The hidden width of a projector and predictor pair (BYOL's and MoCo v3's).
+pub const MLP_HIDDEN: ParamSpec = hidden_width(
+    "MLP hidden width",
+    512.0,
+    "Hidden width of projector and predictor (4096 in the paper)",
+);
+
+/// The output of a projector and predictor pair (BYOL's and MoCo v3's).
+pub const MLP_OUTPUT: ParamSpec = projection_dim(
+    128.0,
+    "Output of projector and predictor (256 in the paper)",
+);
+
 /// Settings every memory-bank method (InstDisc, CMC) shares, with the papers' values.
 pub const BANK_TEMPERATURE: ParamSpec =
     ParamSpec::number("temperature t", "0.07 in the paper", 0.07, 0.01, 10.0).log();

@@ -3,6 +3,7 @@
 //!
 //! - `nt_xent`: SimCLR's NT-Xent;
 //! - `info_nce`: InfoNCE and binary NCE on precomputed logits;
+//! - `batch_contrast`: MoCo v3's symmetric InfoNCE of queries against the batch's keys;
 //! - `negative_cosine`: SimSiam's and BYOL's negative cosine;
 //! - `redundancy`: Barlow Twins and VICReg;
 //! - `margin`: Hadsell's margin loss, the triplet loss and negative mining
@@ -11,6 +12,7 @@
 //!   losses;
 //! - `normalize`: `l2_normalize`.
 
+pub mod batch_contrast;
 pub mod info_nce;
 pub mod margin;
 pub mod mutual_info;
@@ -21,6 +23,7 @@ pub mod redundancy;
 #[cfg(test)]
 pub(crate) mod test_util;
 
+pub use batch_contrast::{batch_contrast, logit_gap, moco_v3};
 pub use info_nce::{binary_nce, info_nce, info_nce_bound};
 pub use margin::{Mining, choose_negatives, margin_contrastive, pairwise_sq_distances, triplet};
 pub use mutual_info::{MiEstimator, mi_estimate, prior_discriminator_loss, prior_encoder_loss};

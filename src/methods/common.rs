@@ -1,5 +1,6 @@
-//! Pieces several methods share: splitting a paired batch, the encoder + projector backbone,
-//! and seeded random unit vectors (how queues and memory banks start).
+//! Pieces several methods share: splitting a paired batch, the encoder + projector backbone
+//! (and with a predictor on top), and seeded random unit vectors (how queues and memory
+//! banks start).
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -28,6 +29,16 @@ pub struct Backbone {
 
 impl Backbone {
     pub fn new(ctx: &BuildContext, hidden: usize, output: usize, layers: usize) -> Self {
+        Self::build(ctx, hidden, output, layers, false)
+    }
+
+    /// The same with BatchNorm on the projector's output (SimSiam's CIFAR projector, MoCo
+    /// v3's).
+    pub fn with_output_bn(ctx: &BuildContext, hidden: usize, output: usize, layers: usize) -> Self {
+        Self::build(ctx, hidden, output, layers, true)
+    }
+
+    fn build(ctx: &BuildContext, hidden: usize, output: usize, layers: usize, bn: bool) -> Self {
         Self {
             encoder: ctx.encoder.init(ctx.device),
             projector: BnMlpConfig {
@@ -35,7 +46,7 @@ impl Backbone {
                 hidden,
                 output,
                 layers,
-                bn_last: false,
+                bn_last: bn,
             }
             .init(ctx.device),
         }
@@ -44,6 +55,38 @@ impl Backbone {
     /// Projections `[B, output]` of `[B, 3, H, W]` images.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         self.projector.forward(self.encoder.forward(x))
+    }
+}
+
+/// A backbone with a predictor on its projections (SimSiam's network, BYOL's online network,
+/// MoCo v3's query encoder): Linear -> BatchNorm -> ReLU -> Linear, `dim -> hidden -> dim`.
+#[derive(Module, Debug)]
+pub struct PredictorNet {
+    pub backbone: Backbone,
+    pub predictor: BnMlp,
+}
+
+impl PredictorNet {
+    /// `backbone` (whose projections are `dim` wide) and a new predictor.
+    pub fn new(ctx: &BuildContext, backbone: Backbone, hidden: usize, dim: usize) -> Self {
+        let predictor = BnMlpConfig {
+            input: dim,
+            hidden,
+            output: dim,
+            layers: 2,
+            bn_last: false,
+        };
+        Self {
+            backbone,
+            predictor: predictor.init(ctx.device),
+        }
+    }
+
+    /// Projections z and predictions p of a `[B, 3, H, W]` batch.
+    pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
+        let z = self.backbone.forward(x);
+        let p = self.predictor.forward(z.clone());
+        (z, p)
     }
 }
 

@@ -231,38 +231,21 @@ fn uniform_samples(count: usize, rng: &mut crate::seeding::Rng) -> Vec<f32> {
 mod tests {
     use super::*;
 
-    use crate::methods::{MethodSpec, resolve};
-    use crate::model::EncoderConfig;
-    use crate::preset::TrainSpec;
-
     fn values(t: Tensor<2>) -> Vec<f32> {
         crate::model::tensor_io::matrix_to_vec(t)
     }
 
     #[test]
     fn all_three_terms_are_reported_and_the_discriminator_trains_on_its_own_step() {
-        let device = burn::tensor::Device::flex().autodiff();
-        let spec: MethodSpec =
-            toml::from_str("kind = \"dim\"\nglobal_weight = 1.0\nprior_weight = 0.5").unwrap();
-        let (_, params) = resolve(&spec).unwrap();
-        let encoder = EncoderConfig {
-            channels: vec![8, 16],
-            ..EncoderConfig::default()
-        };
-        let mut dim = Dim::new(&BuildContext {
-            device: &device,
-            encoder: &encoder,
-            params: &params,
-            train: &TrainSpec::default(),
-            dataset_len: 8,
-            image_size: 16,
-            normalize: crate::views::Normalize::HALF,
-            seed: 0,
-        });
+        let build = crate::methods::TestBuild::new(
+            "kind = \"dim\"\nglobal_weight = 1.0\nprior_weight = 0.5",
+        );
+        let device = &build.device;
+        let mut dim = Dim::new(&build.ctx());
         let disc = |d: &Dim| values(d.prior.as_ref().unwrap().net().fc1.weight.val());
         let before = disc(&dim);
         let views =
-            Tensor::<4>::random([8, 3, 16, 16], burn::tensor::Distribution::Default, &device);
+            Tensor::<4>::random([8, 3, 16, 16], burn::tensor::Distribution::Default, device);
         let out = dim
             .train_step(TrainBatch::untracked(views, (0..4).collect(), 0), 1e-3)
             .unwrap();

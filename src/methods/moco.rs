@@ -17,12 +17,11 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::memory::KeyQueue;
+use super::momentum::{Online, OnlineTarget, Schedule};
 use super::persist::Persist;
-use super::trainable::Trainable;
 use super::{BuildContext, Method, StepError, StepOutput, TrainBatch};
 use crate::catalogue::methods::moco::Settings;
 use crate::losses::{info_nce, l2_normalize};
-use crate::model::ema::{ema_update, momentum_copy};
 use crate::model::tensor_io::matrix_to_vec;
 use crate::model::{Encoder, MlpHead, MlpHeadConfig};
 use crate::seeding::{Stream, rng_for};
@@ -75,15 +74,21 @@ fn queue_warning(queue: usize, train_images: usize) -> Option<String> {
 }
 
 pub struct Moco {
-    query: Trainable<MocoNet>,
-    /// The momentum key encoder: never trained, only moved toward the query encoder.
-    key: Option<MocoNet>,
+    /// The query encoder and the momentum key encoder (never trained, only moved toward it).
+    nets: OnlineTarget<MocoNet>,
     queue: KeyQueue,
     temperature: f64,
-    momentum: f64,
     key_bn_splits: usize,
     seed: u64,
-    dim: usize,
+}
+
+/// The key encoder follows the whole query encoder.
+impl Online for MocoNet {
+    type Target = MocoNet;
+
+    fn followed(&self) -> &MocoNet {
+        self
+    }
 }
 
 /// A random order of `n` rows and its inverse.
@@ -123,34 +128,34 @@ pub fn shuffled_forward(
 
 pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
-    let dim = s.projection_dim;
-    let mlp = s.mlp_head;
+    let (dim, mlp) = (s.projection_dim, s.mlp_head);
     let query = MocoNet::new(ctx, mlp, dim);
-    let key = momentum_copy(MocoNet::new(ctx, mlp, dim), &query);
+    let nets = OnlineTarget::new(
+        ctx,
+        query,
+        MocoNet::new(ctx, mlp, dim),
+        Schedule::Constant(s.momentum),
+    )
+    .named("query", "key");
     let queue = KeyQueue::new(
         s.queue_size,
         dim,
         &mut rng_for(ctx.seed, Stream::Method, &[]),
     );
     Box::new(Moco {
-        query: Trainable::new(query, super::optimizer::build_optimizer(ctx.train)),
-        key: Some(key),
+        nets,
         queue,
         temperature: s.temperature,
-        momentum: s.momentum,
         key_bn_splits: s.key_bn_splits,
         seed: ctx.seed,
-        dim,
     })
 }
 
 impl Method for Moco {
     fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
-        vec![
-            ("query", &mut self.query),
-            ("key", &mut self.key),
-            ("queue", &mut self.queue),
-        ]
+        let mut parts = self.nets.parts();
+        parts.push(("queue", &mut self.queue));
+        parts
     }
 
     fn logit_temperature(&self) -> Option<f32> {
@@ -166,39 +171,36 @@ impl Method for Moco {
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let n = batch.images();
         let views = batch.views;
-        let key_net = self.key.take().expect("key encoder present between steps");
         // Keys: second views through the momentum encoder, no gradient, in shuffled groups.
         let mut rng = rng_for(self.seed, Stream::Method, &[4, batch.step]);
         let keys_in = views.clone().narrow(0, n, n);
-        let k = shuffled_forward(&key_net, keys_in, self.key_bn_splits, &mut rng).detach();
+        let splits = self.key_bn_splits;
         let queue = self.queue.tensor(&views.device());
         let t = self.temperature;
-        let result = self.query.step(lr, |net| {
-            let q = net.forward(views.narrow(0, 0, n));
-            let pos = (q.clone() * k.clone()).sum_dim(1) / t;
-            let neg = q.clone().matmul(queue.transpose()) / t;
-            (info_nce(pos, neg), q)
-        });
-        let (loss, q) = match result {
-            Ok(ok) => ok,
-            Err(e) => {
-                self.key = Some(key_net);
-                return Err(e);
-            }
-        };
-        self.key = Some(ema_update(key_net, self.query.net(), self.momentum));
+        let (loss, (q, k), m) = self.nets.step(
+            lr,
+            batch.step,
+            |key_net| shuffled_forward(key_net, keys_in, splits, &mut rng).detach(),
+            |net, k| {
+                let q = net.forward(views.narrow(0, 0, n));
+                let pos = (q.clone() * k.clone()).sum_dim(1) / t;
+                let neg = q.clone().matmul(queue.transpose()) / t;
+                (info_nce(pos, neg), (q, k))
+            },
+        )?;
         let keys = matrix_to_vec(k.clone());
         self.queue.enqueue(&keys, batch.step);
         let both = Tensor::cat(vec![q.detach(), k], 0);
-        Ok(StepOutput::new(loss, both, self.dim)
+        let dim = both.dims()[1];
+        Ok(StepOutput::new(loss, both, dim)
             .in_space("query q and key k")
             .with_signal("queue fill", self.queue.fill())
             .with_signal("queue mean age (steps)", self.queue.mean_age(batch.step))
-            .with_signal("key momentum", self.momentum as f32))
+            .with_signal("key momentum", m as f32))
     }
 
     fn encoder_ref(&self) -> &Encoder {
-        &self.query.net().encoder
+        &self.nets.online().encoder
     }
 }
 

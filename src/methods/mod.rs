@@ -7,7 +7,8 @@
 //! settings, a typed struct declared with [`settings!`] whose [`ParamSpec`]s presets
 //! validate and the UI draws without knowing the method, and its [`MethodInfo`]. A method
 //! file here reads its settings from there and adds the training. A method with one
-//! network and a loss on its projections is a [`plain::Plain`] composition.
+//! network and a loss on its projections is a [`plain::Plain`] composition; one with an
+//! online network and a momentum (EMA) target is a [`momentum::Momentum`] composition.
 
 pub mod bank_nce;
 pub mod barlow_twins;
@@ -22,6 +23,8 @@ pub mod instdisc;
 pub mod lars;
 pub mod memory;
 pub mod moco;
+pub mod moco_v3;
+pub mod momentum;
 pub mod nce;
 pub mod optimizer;
 pub mod persist;
@@ -238,6 +241,14 @@ pub trait Method: Send {
         None
     }
 
+    /// The method behind the registry's pointer (compositions end their building with it).
+    fn boxed(self) -> Box<dyn Method>
+    where
+        Self: Sized + 'static,
+    {
+        Box::new(self)
+    }
+
     /// Every encoder to export: file stem, network, what its input is. One RGB encoder for
     /// most methods; CMC has one per view.
     fn export_encoders(&self) -> Vec<ExportedEncoder> {
@@ -266,6 +277,10 @@ pub static REGISTRY: &[Registered] = &[
     Registered {
         info: &catalogue::methods::moco::INFO,
         build: moco::build,
+    },
+    Registered {
+        info: &catalogue::methods::moco_v3::INFO,
+        build: moco_v3::build,
     },
     Registered {
         info: &catalogue::methods::byol::INFO,
@@ -324,6 +339,47 @@ pub fn build(info: &MethodInfo, ctx: &BuildContext) -> Box<dyn Method> {
         .find(|r| r.info.id == info.id)
         .expect("every catalogued method is registered");
     (entry.build)(ctx)
+}
+
+/// What a unit test builds a method from: `params`, a small encoder (8 and 16 channels),
+/// 8 images of 16 pixels, the autodiff CPU device.
+#[cfg(test)]
+pub(crate) struct TestBuild {
+    pub device: Device,
+    pub encoder: EncoderConfig,
+    pub params: Params,
+    pub train: TrainSpec,
+}
+
+#[cfg(test)]
+impl TestBuild {
+    /// Method `spec` (TOML, as in a preset's `[method]`) at its settings.
+    pub fn new(spec: &str) -> Self {
+        let spec: MethodSpec = toml::from_str(spec).expect("a method spec");
+        let (_, params) = resolve(&spec).expect("valid settings");
+        Self {
+            device: Device::flex().autodiff(),
+            encoder: EncoderConfig {
+                channels: vec![8, 16],
+                ..EncoderConfig::default()
+            },
+            params,
+            train: TrainSpec::default(),
+        }
+    }
+
+    pub fn ctx(&self) -> BuildContext<'_> {
+        BuildContext {
+            device: &self.device,
+            encoder: &self.encoder,
+            params: &self.params,
+            train: &self.train,
+            dataset_len: 8,
+            image_size: 16,
+            normalize: Normalize::HALF,
+            seed: 0,
+        }
+    }
 }
 
 #[cfg(test)]

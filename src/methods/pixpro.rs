@@ -13,14 +13,12 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::byol::tau_at;
 use super::common::halves;
-use super::persist::Persist;
-use super::trainable::Trainable;
-use super::{BuildContext, Method, StepError, StepOutput, TrainBatch};
+use super::momentum::{Online, Schedule, Target, momentum};
+use super::plain::{Pairs, Scored};
+use super::{BuildContext, Method, TrainBatch};
 use crate::catalogue::methods::pixpro::Settings;
 use crate::losses::negative_cosine;
-use crate::model::ema::{ema_update, momentum_copy};
 use crate::model::tensor_io::scalar;
 use crate::model::{BnMlp, BnMlpConfig, Encoder};
 use crate::views::geometry::ViewGeometry;
@@ -37,7 +35,7 @@ pub struct PixelBackbone {
 }
 
 /// What the backbone gives for a batch of views.
-struct PixelOutput {
+pub struct PixelOutput {
     /// The pooled representation `[B, d]`.
     pooled: Tensor<2>,
     /// Pixel features `[B, side^2, out]`, positions row-major.
@@ -98,15 +96,32 @@ pub struct PixProOnline {
     pub predictor: BnMlp,
 }
 
-pub struct PixPro {
-    online: Trainable<PixProOnline>,
-    target: Option<PixelBackbone>,
-    threshold: f32,
-    gamma: f64,
-    instance_weight: f64,
-    tau_base: f64,
-    total_steps: u64,
-    dim: usize,
+/// The target follows the online backbone.
+impl Online for PixProOnline {
+    type Target = PixelBackbone;
+
+    fn followed(&self) -> &PixelBackbone {
+        &self.backbone
+    }
+}
+
+/// The momentum encoder's output, detached.
+impl Target for PixelBackbone {
+    type Keys = PixelOutput;
+
+    fn keys(&self, views: Tensor<4>) -> PixelOutput {
+        let o = self.forward(views);
+        PixelOutput {
+            pooled: o.pooled.detach(),
+            pixels: o.pixels.detach(),
+            instance: o.instance.detach(),
+            side: o.side,
+        }
+    }
+
+    fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
 }
 
 pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
@@ -134,17 +149,45 @@ pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
         transform: LinearConfig::new(out, out).init(ctx.device),
         predictor: mlp(out),
     };
-    let target = momentum_copy(backbone(), &online.backbone);
-    Box::new(PixPro {
-        online: Trainable::new(online, super::optimizer::build_optimizer(ctx.train)),
-        target: Some(target),
-        threshold: s.threshold as f32,
-        gamma: s.gamma,
-        instance_weight: s.instance_weight,
-        tau_base: s.tau_base,
-        total_steps: ctx.train.steps,
-        dim: ctx.encoder.output_dim(),
-    })
+    let target = backbone();
+    let loss = loss(s.threshold as f32, s.gamma, s.instance_weight);
+    momentum(ctx, online, target, Schedule::cosine(ctx, s.tau_base), loss)
+        .in_space("pooled pixel features")
+        .boxed()
+}
+
+/// The pixel consistency of each view's propagated pixels with the target's matching
+/// pixels of the other view, plus the instance branch at `instance_weight`.
+fn loss(
+    threshold: f32,
+    gamma: f64,
+    instance_weight: f64,
+) -> impl FnMut(&PixProOnline, TrainBatch, PixelOutput, &Pairs) -> (Scored, Tensor<2>) + Send {
+    move |net, batch, t, _| {
+        let n = batch.images();
+        let cells = t.side * t.side;
+        let (t1, t2) = (t.pixels.clone().narrow(0, 0, n), t.pixels.narrow(0, n, n));
+        let (z1, z2) = halves(pool_positions(t.instance), n);
+        let (g1, g2) = batch.geometry.split_at(n);
+        let mask = positive_pairs(g1, g2, t.side, threshold);
+        let mask = tensor_3d(mask, [n, cells, cells], &batch.views.device());
+        let pairs_per_image = scalar(mask.clone().sum()) / n as f32;
+        let o = net.backbone.forward(batch.views);
+        let px = o.pixels;
+        let y = propagate(px.clone(), net.transform.forward(px), gamma);
+        let (y1, y2) = (y.clone().narrow(0, 0, n), y.narrow(0, n, n));
+        let mut loss = pixel_consistency(y1, t2, mask.clone())
+            + pixel_consistency(y2, t1, mask.swap_dims(1, 2));
+        if instance_weight > 0.0 {
+            // The predictor sees what the projector gave: per position, or one vector.
+            let q = pool_positions(per_position(&net.predictor, o.instance));
+            let (q1, q2) = halves(q, n);
+            loss = loss + (negative_cosine(q1, z2) + negative_cosine(q2, z1)) * instance_weight;
+        }
+        let scored =
+            Scored::from(loss).with_signal("matching pixel pairs per image", pairs_per_image);
+        (scored, o.pooled)
+    }
 }
 
 /// Rows of `[B, P, d]` scaled to unit length.
@@ -210,64 +253,6 @@ pub fn positive_pairs(
 
 fn tensor_3d(values: Vec<f32>, dims: [usize; 3], device: &Device) -> Tensor<3> {
     Tensor::from_data(TensorData::new(values, dims), device)
-}
-
-impl Method for PixPro {
-    fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
-        vec![("online", &mut self.online), ("target", &mut self.target)]
-    }
-
-    fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
-        let n = batch.images();
-        let device = batch.views.device();
-        let target = self.target.take().expect("target present between steps");
-        let t = target.forward(batch.views.clone());
-        let side = t.side;
-        let t_px = t.pixels.detach();
-        let (t1, t2) = (t_px.clone().narrow(0, 0, n), t_px.narrow(0, n, n));
-        let (z1, z2) = halves(pool_positions(t.instance.detach()), n);
-        let cells = side * side;
-        let (g1, g2) = batch.geometry.split_at(n);
-        let mask = tensor_3d(
-            positive_pairs(g1, g2, side, self.threshold),
-            [n, cells, cells],
-            &device,
-        );
-        let pairs_per_image = scalar(mask.clone().sum()) / n as f32;
-        let (gamma, instance_weight) = (self.gamma, self.instance_weight);
-        let result = self.online.step(lr, |net| {
-            let o = net.backbone.forward(batch.views);
-            let px = o.pixels;
-            let y = propagate(px.clone(), net.transform.forward(px), gamma);
-            let (y1, y2) = (y.clone().narrow(0, 0, n), y.narrow(0, n, n));
-            let mut loss = pixel_consistency(y1, t2, mask.clone())
-                + pixel_consistency(y2, t1, mask.swap_dims(1, 2));
-            if instance_weight > 0.0 {
-                // The predictor sees what the projector gave: per position, or one vector.
-                let q = pool_positions(per_position(&net.predictor, o.instance));
-                let (q1, q2) = halves(q, n);
-                loss = loss + (negative_cosine(q1, z2) + negative_cosine(q2, z1)) * instance_weight;
-            }
-            (loss, o.pooled)
-        });
-        let (loss, pooled) = match result {
-            Ok(ok) => ok,
-            Err(e) => {
-                self.target = Some(target);
-                return Err(e);
-            }
-        };
-        let tau = tau_at(self.tau_base, batch.step, self.total_steps);
-        self.target = Some(ema_update(target, &self.online.net().backbone, tau));
-        Ok(StepOutput::new(loss, pooled, self.dim)
-            .in_space("pooled pixel features")
-            .with_signal("matching pixel pairs per image", pairs_per_image)
-            .with_signal("target tau", tau as f32))
-    }
-
-    fn encoder_ref(&self) -> &Encoder {
-        &self.online.net().backbone.encoder
-    }
 }
 
 #[cfg(test)]

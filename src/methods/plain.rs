@@ -47,12 +47,24 @@ pub struct Pairs {
     /// The step number (seeds the negatives a loss samples).
     pub step: u64,
     pub device: Device,
-    /// The composition's temperature ([`Plain::temperature`]).
+    /// The composition's temperature ([`Plain::temperature`],
+    /// [`super::momentum::Momentum::temperature`]).
     temperature: Option<f64>,
 }
 
 impl Pairs {
-    /// The softmax temperature given to the composition with [`Plain::temperature`]. A loss
+    /// What a composition given `temperature` tells its loss about `batch`.
+    pub(super) fn of(batch: &TrainBatch, temperature: Option<f64>) -> Self {
+        Self {
+            images: batch.images(),
+            step: batch.step,
+            device: batch.views.device(),
+            temperature,
+        }
+    }
+
+    /// The softmax temperature given to the composition with [`Plain::temperature`] (or
+    /// [`super::momentum::Momentum::temperature`]). A loss
     /// reads it here, so the temperature it trains with is the one the dashboard shows
     /// ([`Method::logit_temperature`]): it is stated once.
     ///
@@ -60,7 +72,7 @@ impl Pairs {
     /// When the composition was given no temperature (a method's first step shows it).
     pub fn temperature(&self) -> f64 {
         self.temperature
-            .expect("a loss that reads the temperature is built with Plain::temperature")
+            .expect("a loss that reads the temperature is built with one (Plain::temperature)")
     }
 }
 
@@ -123,13 +135,6 @@ impl<N: Module, L> Plain<N, L> {
         self.temperature = Some(t);
         self
     }
-
-    pub fn boxed(self) -> Box<dyn Method>
-    where
-        Self: Method + 'static,
-    {
-        Box::new(self)
-    }
 }
 
 impl<N, L> Method for Plain<N, L>
@@ -138,12 +143,7 @@ where
     L: FnMut(Tensor<2>, &Pairs) -> Scored + Send,
 {
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
-        let pairs = Pairs {
-            images: batch.images(),
-            step: batch.step,
-            device: batch.views.device(),
-            temperature: self.temperature,
-        };
+        let pairs = Pairs::of(&batch, self.temperature);
         let Self {
             net,
             loss,

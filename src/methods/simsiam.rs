@@ -5,39 +5,24 @@
 //! is what prevents collapse (sec. 4.1, fig. 2). The projector here is the paper's CIFAR
 //! variant (two layers, BatchNorm on the output).
 
-use burn::module::{Module, ParamGroup};
+use burn::module::ParamGroup;
 use burn::optim::lr_scheduler::LrSchedulerConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrSchedulerConfig};
 use burn::tensor::Tensor;
 
-use super::common::Backbone;
+use super::common::{Backbone, PredictorNet};
 use super::persist::Persist;
 
 use super::trainable::Trainable;
 use super::{BuildContext, Method, StepError, StepOutput, TrainBatch};
 use crate::catalogue::methods::simsiam::Settings;
 use crate::losses::negative_cosine;
-use crate::model::{BnMlp, BnMlpConfig, Encoder};
-
-#[derive(Module, Debug)]
-pub struct SimSiamNet {
-    /// Encoder f and projector g (the CIFAR variant: two layers, BatchNorm on the output).
-    pub backbone: Backbone,
-    /// Predictor h: Linear -> BatchNorm -> ReLU -> Linear with a bottleneck hidden layer.
-    pub predictor: BnMlp,
-}
-
-impl SimSiamNet {
-    /// Projections z and predictions p of a `[B, 3, H, W]` batch.
-    fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
-        let z = self.backbone.forward(x);
-        let p = self.predictor.forward(z.clone());
-        (z, p)
-    }
-}
+use crate::model::Encoder;
 
 pub struct SimSiam {
-    net: Trainable<SimSiamNet>,
+    /// Encoder f and projector g (the CIFAR variant: two layers, BatchNorm on the output),
+    /// and predictor h with a bottleneck hidden layer.
+    net: Trainable<PredictorNet>,
     stop_gradient: bool,
     /// The predictor's parameters and the rate they keep, when it is fixed.
     fixed_predictor: Option<(ParamGroup, f64)>,
@@ -60,27 +45,9 @@ impl SimSiam {
 
 pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let s = Settings::read(ctx.params);
-    let d = ctx.device;
-    let rep = ctx.encoder.output_dim();
     let dim = s.projection_dim;
-    let hidden = s.predictor_hidden;
-    let mlp = |input, hidden, output, bn_last| {
-        BnMlpConfig {
-            input,
-            hidden,
-            output,
-            layers: 2,
-            bn_last,
-        }
-        .init(d)
-    };
-    let net = SimSiamNet {
-        backbone: Backbone {
-            encoder: ctx.encoder.init(d),
-            projector: mlp(rep, rep, dim, true),
-        },
-        predictor: mlp(dim, hidden, dim, false),
-    };
+    let backbone = Backbone::with_output_bn(ctx, ctx.encoder.output_dim(), dim, 2);
+    let net = PredictorNet::new(ctx, backbone, s.predictor_hidden, dim);
     let fixed_predictor = s.fixed_predictor_lr.then(|| {
         (
             ParamGroup::ids_from_module(net.predictor.clone()),

@@ -1,28 +1,18 @@
 //! BYOL: what the catalogue knows of it (its settings, texts, diagram and Views
 //! preview), as plain data. Its training is `methods::byol`.
 
-use crate::catalogue::settings::{hidden_width, projection_dim};
-use crate::catalogue::{MethodInfo, ParamSpec};
+use crate::catalogue::MethodInfo;
+use crate::catalogue::settings::{MLP_HIDDEN, MLP_OUTPUT, cosine_momentum};
 
 crate::settings! {
     /// The settings of this method.
     pub struct Settings {
-        tau_base: f64 = ParamSpec::number(
+        tau_base: f64 = cosine_momentum(
             "target momentum tau_base",
             "EMA coefficient at step 0 (0.996 in the paper); it rises to 1 by the last step",
-            0.99,
-            0.0,
-            0.99999,
         ),
-        hidden: usize = hidden_width(
-            "MLP hidden width",
-            512.0,
-            "Hidden width of projector and predictor (4096 in the paper)",
-        ),
-        projection_dim: usize = projection_dim(
-            128.0,
-            "Output of projector and predictor (256 in the paper)",
-        ),
+        hidden: usize = MLP_HIDDEN,
+        projection_dim: usize = MLP_OUTPUT,
     }
 }
 

@@ -10,6 +10,7 @@ pub mod dim;
 pub mod hadsell;
 pub mod instdisc;
 pub mod moco;
+pub mod moco_v3;
 pub mod nce;
 pub mod pixpro;
 pub mod simclr;
@@ -23,6 +24,7 @@ use super::MethodInfo;
 pub static METHODS: &[&MethodInfo] = &[
     &simclr::INFO,
     &moco::INFO,
+    &moco_v3::INFO,
     &byol::INFO,
     &simsiam::INFO,
     &barlow_twins::INFO,

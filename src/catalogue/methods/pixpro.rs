@@ -2,7 +2,7 @@
 //! preview), as plain data. Its training is `methods::pixpro`.
 
 use crate::catalogue::preview::ViewsPreview;
-use crate::catalogue::settings::hidden_width;
+use crate::catalogue::settings::{cosine_momentum, hidden_width};
 use crate::catalogue::{MethodInfo, ParamSpec, Params};
 
 crate::settings! {
@@ -42,12 +42,9 @@ crate::settings! {
              pooled first and the heads see one vector per image (BYOL's way)",
             true,
         ),
-        tau_base: f64 = ParamSpec::number(
+        tau_base: f64 = cosine_momentum(
             "target momentum tau_base",
             "EMA coefficient at step 0 (0.99 in the paper); it rises to 1 on a cosine schedule",
-            0.99,
-            0.0,
-            0.99999,
         ),
         hidden: usize = hidden_width(
             "projector hidden width",
