@@ -37,6 +37,7 @@ const MEASURED_GAIN: &[(&str, f32)] = &[
     ("hadsell", 5.75),
     ("triplet", 2.40),
     ("nce", 5.20),
+    ("mocov3", 3.30),
 ];
 
 /// The mean gain `id` must exceed: half its measured gain, never below [`MARGIN`].
