@@ -1,5 +1,5 @@
 //! `sweep.csv`: one row per member with its varied settings, seed, state and final
-//! figures, written whole (to a temporary file, then renamed) after every change, so it
+//! figures, written whole after every change (by the engine, atomically), so it
 //! loads in pandas as is and never half-written. Each cell's mean and spread over seeds
 //! is computed here too, for the table the window and the command print.
 
@@ -111,11 +111,10 @@ fn opt(v: Option<f32>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-/// Writes every row as `sweep.csv` in `dir`, atomically.
-pub fn write(dir: &Path, axes: &[Axis], rows: &[Row]) -> Result<(), String> {
-    let path = dir.join(super::TABLE_FILE);
+/// Every row as the text of `sweep.csv` (the engine writes it atomically).
+pub fn to_csv(axes: &[Axis], rows: &[Row]) -> Result<Vec<u8>, String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let fail = |e: csv::Error| format!("cannot write {}: {e}", path.display());
+    let fail = |e: csv::Error| format!("cannot write {}: {e}", super::TABLE_FILE);
     w.write_record(header(axes)).map_err(fail)?;
     for r in rows {
         let o = &r.outcome;
@@ -134,16 +133,8 @@ pub fn write(dir: &Path, axes: &[Axis], rows: &[Row]) -> Result<(), String> {
         ]);
         w.write_record(rec).map_err(fail)?;
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    let tmp = dir.join(format!(".{}.{}.tmp", super::TABLE_FILE, std::process::id()));
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("cannot write {}: {e}", path.display())
-        })
+    w.into_inner()
+        .map_err(|e| format!("cannot write {}: {e}", super::TABLE_FILE))
 }
 
 /// Reads `sweep.csv` from `dir` (for resuming), checking it has the axes' columns.
@@ -332,7 +323,7 @@ mod tests {
             row(0, 0, State::Finished, Some(0.5)),
             row(1, 0, State::Queued, None),
         ];
-        write(dir.path(), &axes, &rows).unwrap();
+        std::fs::write(dir.path().join("sweep.csv"), to_csv(&axes, &rows).unwrap()).unwrap();
         assert_eq!(read(dir.path(), &axes).unwrap(), rows);
         let text = std::fs::read_to_string(dir.path().join("sweep.csv")).unwrap();
         assert!(

@@ -106,7 +106,7 @@ pub fn run_sweep(
     for row in rows.iter_mut().filter(|r| !r.state.is_final()) {
         row.state = State::Queued;
     }
-    if let Err(e) = table::write(&options.dir, &spec.axes, &rows) {
+    if let Err(e) = write_table(options, spec, &rows) {
         result.failed = Some(e);
         return result;
     }
@@ -127,7 +127,7 @@ pub fn run_sweep(
             return result;
         }
         prune(&mut rows, emit);
-        if let Err(e) = table::write(&options.dir, &spec.axes, &rows) {
+        if let Err(e) = write_table(options, spec, &rows) {
             result.failed = Some(e);
             result.rows = rows;
             return result;
@@ -242,6 +242,14 @@ fn prune(rows: &mut [Row], emit: &mut dyn FnMut(SweepEvent)) {
     }
 }
 
+/// Rewrites `sweep.csv` whole, through the run folder's atomic writer (a unique
+/// temporary, synced, then renamed), so it is never seen half-written.
+fn write_table(options: &SweepOptions, spec: &SweepSpec, rows: &[Row]) -> Result<(), String> {
+    let bytes = table::to_csv(&spec.axes, rows)?;
+    let path = options.dir.join(crate::sweep::TABLE_FILE);
+    super::run_folder::write_atomically(&path, &bytes).map_err(|e| format!("{e:#}"))
+}
+
 /// The sweep folder, claimed (one writer per sweep) with `sweep.toml` in it: refused when
 /// it holds another sweep, or one already begun and `resume` is not set.
 fn prepare_dir(
@@ -326,7 +334,7 @@ fn collect(
                     let changed = take_report(report, rows, emit, result);
                     if let Some(i) = changed {
                         emit(SweepEvent::Member(rows[i].clone()));
-                        if let Err(e) = table::write(&options.dir, &spec.axes, rows) {
+                        if let Err(e) = write_table(options, spec, rows) {
                             result.failed.get_or_insert(e);
                             stop_all(shared);
                         }
