@@ -39,6 +39,10 @@ ROWS = [
     ("Margin (Hadsell)", "hadsell-shapes", {}),
     ("Triplet", "triplet-shapes", {}),
     ("NCE vs InfoNCE", "nce-shapes", {}),
+    ("MoCo v3", "mocov3-shapes", {}),
+    ("DCL", "dcl-shapes", {}),
+    ("DCLW", "dcl-shapes", {"weighted": True}),
+    ("SupCon (labels)", "supcon-shapes", {}),
 ]
 BASES = ["simclr-shapes", "simclr-fashion-mnist"]
 

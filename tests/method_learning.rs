@@ -38,6 +38,8 @@ const MEASURED_GAIN: &[(&str, f32)] = &[
     ("triplet", 2.40),
     ("nce", 5.20),
     ("mocov3", 3.30),
+    ("dcl", 5.40),
+    ("supcon", 19.90),
 ];
 
 /// The mean gain `id` must exceed: half its measured gain, never below [`MARGIN`].
@@ -172,6 +174,9 @@ learning_tests!(
     hadsell,
     triplet,
     nce,
+    nnclr,
+    dcl,
+    supcon,
 );
 
 /// The widest spread of one method's gains over seeds 0..3 that the two-seed tests can rely

@@ -178,6 +178,34 @@ fn cmc_refuses_a_greyscale_dataset_with_a_clear_message() {
 }
 
 #[test]
+fn supcon_refuses_an_unlabelled_dataset_with_a_clear_message() {
+    use contrastive_workbench::engine::session::run_experiment;
+    // A flat folder of photos has no classes: every image would be every other's positive.
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..24u8 {
+        let img = image::RgbImage::from_pixel(32, 32, image::Rgb([i * 10, 255 - i * 10, i]));
+        img.save(dir.path().join(format!("photo{i}.png"))).unwrap();
+    }
+    let text = format!(
+        "name = \"t\"\n[dataset]\nkind = \"image-folder\"\npath = {:?}\n[method]\n\
+         kind = \"supcon\"\n[train]\nsteps = 2\nbackend = \"cpu\"\n",
+        dir.path().display().to_string()
+    );
+    let exp = contrastive_workbench::preset::Experiment::from_toml(&text, "t.toml").unwrap();
+    let dataset = exp.dataset.load().unwrap();
+    let (_keep, commands) = crossbeam_channel::bounded(1);
+    let result = run_experiment(&exp, &dataset, &commands, &mut |_| {});
+    let message = result
+        .failed
+        .expect("an unlabelled dataset must be refused");
+    assert!(
+        message.contains("labels") && message.contains(&dataset.name),
+        "{message}"
+    );
+    assert_eq!(result.steps_done, 0);
+}
+
+#[test]
 fn simsiams_predictor_keeps_its_rate_while_the_schedule_decays() {
     let device = Device::flex();
     let ad = device.clone().autodiff();

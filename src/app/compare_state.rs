@@ -97,6 +97,13 @@ impl CompareState {
         Ok((spec, members))
     }
 
+    /// The open sweep's axis keys, in order (none when no sweep is open).
+    pub fn sweep_keys(&self) -> Vec<String> {
+        self.sweep.as_ref().map_or_else(Vec::new, |(spec, _)| {
+            spec.axes.iter().map(|a| a.key.clone()).collect()
+        })
+    }
+
     pub fn is_running(&self) -> bool {
         self.job.as_ref().is_some_and(SweepHandle::is_running)
     }

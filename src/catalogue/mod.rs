@@ -92,6 +92,9 @@ pub struct Needs {
     /// It uses multi-crop's local crops when the views settings make them (they are not
     /// made for other methods).
     pub local_crops: bool,
+    /// It trains on the dataset's labels (SupCon): not self-supervised, the upper bound the
+    /// others are compared with. The window marks it, and unlabelled datasets are refused.
+    pub labels: bool,
     /// What the Views tab shows of its input, for these settings and image side.
     pub preview: fn(&Params, usize) -> preview::ViewsPreview,
 }
@@ -101,6 +104,7 @@ impl Needs {
     pub const PAIRS: Needs = Needs {
         colour: false,
         local_crops: false,
+        labels: false,
         preview: preview::pairs,
     };
 }

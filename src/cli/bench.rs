@@ -155,6 +155,11 @@ fn simclr_step(
     let mut run = || {
         let batch = TrainBatch {
             views: images_to_tensor(&views.data, 2 * views.n, views.size, &ad),
+            labels: views
+                .indices
+                .iter()
+                .map(|&i| data.train.labels[i])
+                .collect(),
             indices: views.indices.clone(),
             step: 0,
             geometry: views.geometry.clone(),

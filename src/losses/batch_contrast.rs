@@ -26,9 +26,16 @@ fn own_columns(n: usize, device: &burn::tensor::Device) -> Tensor<2, Int> {
 /// (`CrossEntropyLoss()(logits, labels) * (2 * self.T)`). `q`, `k`: `[N, d]`, normalised
 /// here. Returns `[1]`.
 pub fn batch_contrast(q: Tensor<2>, k: Tensor<2>, temperature: f64) -> Tensor<1> {
+    info_nce_in_batch(q, k, temperature) * (2.0 * temperature)
+}
+
+/// The cross-entropy of the logits `q k^T / t` with row `i`'s positive in column `i`, mean
+/// over rows, unscaled: InfoNCE with the batch's other `k` as the negatives. `q`, `k`:
+/// `[N, d]`, normalised here. Returns `[1]`.
+pub fn info_nce_in_batch(q: Tensor<2>, k: Tensor<2>, temperature: f64) -> Tensor<1> {
     let own = own_columns(q.dims()[0], &q.device());
     let log_prob = log_softmax(logits(q, k, temperature), 1);
-    -log_prob.gather(1, own).mean() * (2.0 * temperature)
+    -log_prob.gather(1, own).mean()
 }
 
 /// MoCo v3's symmetric loss ctr(q1, k2) + ctr(q2, k1): the queries of each view against

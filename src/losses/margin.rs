@@ -5,11 +5,15 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 
 /// Squared Euclidean distances between every row of `a` (`[n, d]`) and of `b` (`[m, d]`):
-/// `[n, m]`, clamped at 0 against rounding.
+/// `[n, m]`. Each is summed from the differences `(a_i - b_j)^2`, as PyTorch's
+/// `pairwise_distance` does, not expanded as `|a|^2 + |b|^2 - 2ab`: in f32 the expansion
+/// resolves a distance only to about 1e-7 |a|^2, so near pairs (positives, duplicate images,
+/// a collapsing model) would get a wrong distance and, through the square root, a wrong
+/// gradient. The `[n, m, d]` differences cost `n m d` floats: 2 M at a batch of 128.
 pub fn pairwise_sq_distances(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
-    let a2 = a.clone().powf_scalar(2.0).sum_dim(1);
-    let b2 = b.clone().powf_scalar(2.0).sum_dim(1).transpose();
-    (a2 + b2 - a.matmul(b.transpose()) * 2.0).clamp_min(0.0)
+    let (n, m) = (a.dims()[0], b.dims()[0]);
+    let differences = a.unsqueeze_dim::<3>(1) - b.unsqueeze_dim::<3>(0);
+    differences.powf_scalar(2.0).sum_dim(2).reshape([n, m])
 }
 
 /// Hadsell, Chopra, LeCun 2006 (eq. 4): similar pairs are pulled together by D^2/2,
@@ -81,6 +85,52 @@ mod tests {
 
     fn vector(v: &[f32], d: &Device) -> Tensor<1> {
         Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), d)
+    }
+
+    /// Two unit rows 0.1 degrees apart and a row and itself: the expansion
+    /// |a|^2 + |b|^2 - 2ab gets the first 2% wrong in f32 (and its square root's gradient
+    /// with it); from the differences it is exact to f32's resolution of the difference.
+    #[test]
+    fn near_pairs_are_resolved_with_their_gradient() {
+        let device = Device::flex().autodiff();
+        let theta = 0.1f64.to_radians();
+        let a = [0.6f64, 0.8, 0.0];
+        // `a` rotated by theta in the plane of `a` and the z axis, and `a` itself.
+        let b = [0.6 * theta.cos(), 0.8 * theta.cos(), theta.sin()];
+        let rows = |r: &[[f64; 3]]| {
+            let v: Vec<f32> = r.iter().flatten().map(|&x| x as f32).collect();
+            Tensor::<2>::from_data(TensorData::new(v, [r.len(), 3]), &device)
+        };
+        let x = rows(&[a]).require_grad();
+        let d2 = pairwise_sq_distances(x.clone(), rows(&[b, a]));
+        let got: Vec<f32> = d2.clone().into_data().iter::<f32>().collect();
+        // The f32 rows as stored, in f64: the distance the inputs really have.
+        let stored = |r: [f64; 3]| r.map(|v| f64::from(v as f32));
+        let (af, bf) = (stored(a), stored(b));
+        let want: f64 = (0..3).map(|k| (af[k] - bf[k]).powi(2)).sum();
+        assert!(
+            (f64::from(got[0]) - want).abs() < 1e-4 * want,
+            "{} vs {want}",
+            got[0]
+        );
+        assert_eq!(got[1], 0.0);
+        // d|a - b| / da = (a - b) / |a - b|: a unit vector, exactly as long as 1.
+        let distance = d2.narrow(1, 0, 1).sqrt().sum();
+        let g: Vec<f32> = x
+            .grad(&distance.backward())
+            .unwrap()
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        let norm = g.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
+        let want_dir: Vec<f64> = (0..3).map(|k| (af[k] - bf[k]) / want.sqrt()).collect();
+        assert!((norm - 1.0).abs() < 1e-3, "gradient length {norm}");
+        for k in 0..3 {
+            assert!(
+                (f64::from(g[k]) - want_dir[k]).abs() < 1e-3,
+                "{g:?} vs {want_dir:?}"
+            );
+        }
     }
 
     #[test]

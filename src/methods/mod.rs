@@ -16,6 +16,7 @@ pub mod byol;
 pub mod cmc;
 pub mod common;
 pub mod cpc;
+pub mod dcl;
 pub mod dim;
 pub mod encoder_input;
 pub mod hadsell;
@@ -26,6 +27,7 @@ pub mod moco;
 pub mod moco_v3;
 pub mod momentum;
 pub mod nce;
+pub mod nnclr;
 pub mod optimizer;
 pub mod persist;
 pub mod pixpro;
@@ -33,6 +35,8 @@ pub mod plain;
 pub mod simclr;
 pub mod simsiam;
 pub mod state;
+pub mod sup_con;
+pub mod support_set;
 pub mod trainable;
 pub mod triplet;
 pub mod vicreg;
@@ -93,6 +97,9 @@ pub struct TrainBatch {
     pub views: Tensor<4>,
     /// The dataset indices of the `N` images (memory banks are keyed by them).
     pub indices: Vec<usize>,
+    /// The class of each of the `N` images, for the methods that use labels (SupCon) and
+    /// the signals that compare with them (NNCLR's neighbour of the same class).
+    pub labels: Vec<u16>,
     /// The step number, for methods with schedules or sampled negatives.
     pub step: u64,
     /// Where each of the `2N` views lies in its source image (crops and flips), for
@@ -104,11 +111,13 @@ pub struct TrainBatch {
 }
 
 impl TrainBatch {
-    /// A batch whose views are the whole images, unmirrored (tests, benchmarks).
+    /// A batch whose views are the whole images, unmirrored (tests, benchmarks). Its
+    /// labels are unknown: each image is its own class (the labels SimCLR implies).
     pub fn untracked(views: Tensor<4>, indices: Vec<usize>, step: u64) -> Self {
         let geometry = vec![ViewGeometry::IDENTITY; 2 * indices.len()];
         Self {
             views,
+            labels: (0..indices.len()).map(|i| i as u16).collect(),
             indices,
             step,
             geometry,
@@ -329,6 +338,18 @@ pub static REGISTRY: &[Registered] = &[
     Registered {
         info: &catalogue::methods::nce::INFO,
         build: nce::build,
+    },
+    Registered {
+        info: &catalogue::methods::nnclr::INFO,
+        build: nnclr::build,
+    },
+    Registered {
+        info: &catalogue::methods::dcl::INFO,
+        build: dcl::build,
+    },
+    Registered {
+        info: &catalogue::methods::sup_con::INFO,
+        build: sup_con::build,
     },
 ];
 

@@ -46,6 +46,8 @@ pub struct Pairs {
     pub images: usize,
     /// The step number (seeds the negatives a loss samples).
     pub step: u64,
+    /// The class of each image (`TrainBatch::labels`), for the losses that use labels.
+    pub labels: Vec<u16>,
     pub device: Device,
     /// The composition's temperature ([`Plain::temperature`],
     /// [`super::momentum::Momentum::temperature`]).
@@ -58,6 +60,7 @@ impl Pairs {
         Self {
             images: batch.images(),
             step: batch.step,
+            labels: batch.labels.clone(),
             device: batch.views.device(),
             temperature,
         }

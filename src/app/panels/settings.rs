@@ -71,6 +71,14 @@ fn method_section(ui: &mut egui::Ui, app: &mut SettingsPanel) {
                 }
             }
         });
+    if info.needs.labels {
+        ui.label(
+            RichText::new(
+                "uses labels: supervised, the upper bound for the self-supervised methods",
+            )
+            .color(ui.visuals().warn_fg_color),
+        );
+    }
     super::method_diagram::show(ui, &info.diagram);
     ui.label(RichText::new(info.summary).small());
     ui.label(RichText::new(info.formula).small().monospace());

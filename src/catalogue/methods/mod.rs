@@ -6,15 +6,18 @@ pub mod barlow_twins;
 pub mod byol;
 pub mod cmc;
 pub mod cpc;
+pub mod dcl;
 pub mod dim;
 pub mod hadsell;
 pub mod instdisc;
 pub mod moco;
 pub mod moco_v3;
 pub mod nce;
+pub mod nnclr;
 pub mod pixpro;
 pub mod simclr;
 pub mod simsiam;
+pub mod sup_con;
 pub mod triplet;
 pub mod vicreg;
 
@@ -37,4 +40,7 @@ pub static METHODS: &[&MethodInfo] = &[
     &hadsell::INFO,
     &triplet::INFO,
     &nce::INFO,
+    &nnclr::INFO,
+    &dcl::INFO,
+    &sup_con::INFO,
 ];

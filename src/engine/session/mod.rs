@@ -384,6 +384,11 @@ impl<'a> Session<'a> {
         let device = &self.train_device;
         let batch = TrainBatch {
             views: images_to_tensor(&views.data, 2 * views.n, views.size, device),
+            labels: views
+                .indices
+                .iter()
+                .map(|&i| self.dataset.train.labels[i])
+                .collect(),
             indices: views.indices,
             step,
             geometry: views.geometry,

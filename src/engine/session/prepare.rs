@@ -80,6 +80,16 @@ pub fn prepare(
             info.name, dataset.name
         )));
     }
+    if info.needs.labels && dataset.class_names.len() < 2 {
+        return Err(at_start(format!(
+            "{} trains on the labels: dataset {} has {} class ({}), so every image would be \
+             every other's positive; pick a labelled dataset (class subfolders, IDX, CIFAR)",
+            info.name,
+            dataset.name,
+            dataset.class_names.len(),
+            dataset.class_names.join(", ")
+        )));
+    }
     let train_device = device.clone().autodiff();
     let mut method = methods::build(
         info,

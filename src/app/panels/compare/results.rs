@@ -2,7 +2,7 @@
 //! settings, the members' kNN curves and the alignment-uniformity plane.
 
 use eframe::egui::{self, Color32, RichText};
-use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
+use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints, Points};
 
 use crate::app::compare_state::CompareState;
 use crate::app::palette::class_colour;
@@ -269,14 +269,31 @@ impl Curves<'_> {
                         continue;
                     };
                     let k = value_index(values, v);
-                    p.line(
+                    let line = if uses_labels(&state.sweep_keys(), &row.values) {
+                        // A method trained on the labels is not self-supervised: drawn
+                        // apart as the upper bound the others are measured against.
+                        Line::new(
+                            format!("upper bound: {key} = {v} (uses labels)"),
+                            PlotPoints::from(curve.clone()),
+                        )
+                        .style(LineStyle::dashed_loose())
+                        .width(2.5)
+                    } else {
                         Line::new(format!("{key} = {v}"), PlotPoints::from(curve.clone()))
-                            .color(class_colour(k))
-                            .width(1.5),
-                    );
+                            .width(1.5)
+                    };
+                    p.line(line.color(class_colour(k)));
                 }
             });
     }
+}
+
+/// Whether a member with these axis `values` trains on the labels: its `method.kind` axis
+/// names a method that needs them (SupCon).
+pub fn uses_labels(keys: &[String], values: &[String]) -> bool {
+    keys.iter().zip(values).any(|(k, v)| {
+        k == "method.kind" && crate::catalogue::find(v).is_some_and(|m| m.needs.labels)
+    })
 }
 
 /// Each finished member's final (uniformity, alignment): lower left is better.
@@ -387,4 +404,21 @@ fn parallel_coordinates(
                 p.line(Line::new(row.folder.clone(), PlotPoints::from(points)).color(colour));
             }
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uses_labels;
+
+    #[test]
+    fn only_a_method_axis_naming_a_labelled_method_is_the_upper_bound() {
+        let keys = ["method.kind".to_string(), "train.batch_size".to_string()];
+        let row = |m: &str| vec![m.to_string(), "64".to_string()];
+        assert!(uses_labels(&keys, &row("supcon")));
+        assert!(!uses_labels(&keys, &row("simclr")));
+        // The same value under another key is not a method.
+        let other = ["method.temperature".to_string()];
+        assert!(!uses_labels(&other, &["supcon".to_string()]));
+        assert!(!uses_labels(&[], &[]));
+    }
 }
