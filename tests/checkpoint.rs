@@ -52,39 +52,52 @@ fn every_method_resumes_exactly_where_it_stopped() {
     for info in methods() {
         let mut exp = common::tiny_experiment(8, 16, 6);
         exp.method = MethodSpec::with_defaults(info);
-        let whole_dir = tempfile::tempdir().unwrap();
-        let whole = run(&exp, whole_dir.path(), false, None);
-        assert!(whole.failed.is_none(), "{}: {:?}", info.id, whole.failed);
-
-        let dir = tempfile::tempdir().unwrap();
-        let first = run(&exp, dir.path(), false, Some(3));
-        assert_eq!(first.steps_done, 3, "{}", info.id);
-        assert_eq!(Checkpoint::read(dir.path()).unwrap().step, 3);
-        let resumed = run(&exp, dir.path(), true, None);
-        assert!(
-            resumed.failed.is_none(),
-            "{}: {:?}",
-            info.id,
-            resumed.failed
-        );
-
-        assert_eq!(losses(&resumed), losses(&whole), "{}: loss curve", info.id);
-        assert_eq!(
-            resumed.metrics.evals, whole.metrics.evals,
-            "{}: kNN evaluations",
-            info.id
-        );
-        let dataset = exp.dataset.load().unwrap();
-        let table = |r: &RunResult| {
-            EmbeddingTable::of(
-                r.method.as_deref().unwrap(),
-                &dataset,
-                &exp.views.normalize,
-                &Device::flex(),
-            )
-        };
-        assert_eq!(table(&resumed), table(&whole), "{}: embeddings", info.id);
+        assert_resumes_exactly(&exp, info.id);
     }
+}
+
+/// A parameter group with a learning rate of its own (SimSiam's fixed-rate predictor,
+/// DINO's frozen last layer) keeps it after a resume, where the schedule would move it:
+/// loading a checkpoint gives the parameters the ids they were saved with.
+#[test]
+fn a_parameter_group_keeps_its_own_rate_after_a_resume() {
+    let _turn = SEEDED.lock().unwrap_or_else(|p| p.into_inner());
+    let mut exp = common::tiny_experiment(8, 16, 6);
+    exp.method = toml::from_str("kind = \"simsiam\"\nfixed_predictor_lr = true").unwrap();
+    exp.train.schedule = contrastive_workbench::preset::Schedule::Cosine;
+    assert_resumes_exactly(&exp, "simsiam, fixed predictor rate, cosine schedule");
+}
+
+/// Runs `exp` whole, then stopped after step 3 and resumed: the losses, evaluations and
+/// embeddings must be the same.
+fn assert_resumes_exactly(exp: &Experiment, what: &str) {
+    let whole_dir = tempfile::tempdir().unwrap();
+    let whole = run(exp, whole_dir.path(), false, None);
+    assert!(whole.failed.is_none(), "{}: {:?}", what, whole.failed);
+
+    let dir = tempfile::tempdir().unwrap();
+    let first = run(exp, dir.path(), false, Some(3));
+    assert_eq!(first.steps_done, 3, "{}", what);
+    assert_eq!(Checkpoint::read(dir.path()).unwrap().step, 3);
+    let resumed = run(exp, dir.path(), true, None);
+    assert!(resumed.failed.is_none(), "{}: {:?}", what, resumed.failed);
+
+    assert_eq!(losses(&resumed), losses(&whole), "{}: loss curve", what);
+    assert_eq!(
+        resumed.metrics.evals, whole.metrics.evals,
+        "{}: kNN evaluations",
+        what
+    );
+    let dataset = exp.dataset.load().unwrap();
+    let table = |r: &RunResult| {
+        EmbeddingTable::of(
+            r.method.as_deref().unwrap(),
+            &dataset,
+            &exp.views.normalize,
+            &Device::flex(),
+        )
+    };
+    assert_eq!(table(&resumed), table(&whole), "{}: embeddings", what);
 }
 
 #[test]

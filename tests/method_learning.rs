@@ -174,6 +174,7 @@ learning_tests!(
     hadsell,
     triplet,
     nce,
+    dino,
     nnclr,
     dcl,
     supcon,

@@ -7,6 +7,7 @@
 //! - `dcl`: decoupled contrastive learning (DCL, DCLW): NT-Xent without the positive in the
 //!   denominator;
 //! - `nearest_neighbour`: NNCLR's nearest-neighbour lookup and loss;
+//! - `dino`: DINO's centred and sharpened self-distillation loss;
 //! - `sup_con`: the supervised contrastive loss, positives from the labels;
 //! - `negative_cosine`: SimSiam's and BYOL's negative cosine;
 //! - `redundancy`: Barlow Twins and VICReg;
@@ -18,6 +19,7 @@
 
 pub mod batch_contrast;
 pub mod dcl;
+pub mod dino;
 pub mod info_nce;
 pub mod margin;
 pub mod mutual_info;
@@ -32,6 +34,7 @@ pub(crate) mod test_util;
 
 pub use batch_contrast::{batch_contrast, logit_gap, moco_v3};
 pub use dcl::dcl;
+pub use dino::{dino, mean_entropy, teacher_targets, updated_centre};
 pub use info_nce::{binary_nce, info_nce, info_nce_bound};
 pub use margin::{Mining, choose_negatives, margin_contrastive, pairwise_sq_distances, triplet};
 pub use mutual_info::{MiEstimator, mi_estimate, prior_discriminator_loss, prior_encoder_loss};

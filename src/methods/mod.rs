@@ -18,6 +18,7 @@ pub mod common;
 pub mod cpc;
 pub mod dcl;
 pub mod dim;
+pub mod dino;
 pub mod encoder_input;
 pub mod hadsell;
 pub mod instdisc;
@@ -338,6 +339,10 @@ pub static REGISTRY: &[Registered] = &[
     Registered {
         info: &catalogue::methods::nce::INFO,
         build: nce::build,
+    },
+    Registered {
+        info: &catalogue::methods::dino::INFO,
+        build: dino::build,
     },
     Registered {
         info: &catalogue::methods::nnclr::INFO,

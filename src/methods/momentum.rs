@@ -5,6 +5,7 @@
 //! class); MoCo v1/v2 hold its [`OnlineTarget`] beside their queue.
 
 use burn::module::Module;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::tensor::Tensor;
 
 use super::common::{Backbone, PredictorNet};
@@ -125,7 +126,7 @@ impl<N: Online> OnlineTarget<N> {
     /// value, the loss's extra output and the momentum.
     pub fn step<K, X>(
         &mut self,
-        lr: f64,
+        lr: impl Into<ModuleLearningRate>,
         step: u64,
         keys: impl FnOnce(&N::Target) -> K,
         loss: impl FnOnce(&N, K) -> (Tensor<1>, X),

@@ -24,19 +24,22 @@ pub struct SimSiam {
     /// and predictor h with a bottleneck hidden layer.
     net: Trainable<PredictorNet>,
     stop_gradient: bool,
-    /// The predictor's parameters and the rate they keep, when it is fixed.
-    fixed_predictor: Option<(ParamGroup, f64)>,
+    /// The rate the predictor keeps, when it is fixed.
+    fixed_predictor: Option<f64>,
     dim: usize,
 }
 
 impl SimSiam {
     /// The scheduled `lr` for the encoder and projector; the predictor's own when fixed.
     fn rates(&self, lr: f64) -> ModuleLearningRate {
-        let Some((predictor, base)) = &self.fixed_predictor else {
+        let Some(base) = &self.fixed_predictor else {
             return lr.into();
         };
+        // The group is taken from the network as it is now: loading a checkpoint gives its
+        // parameters the ids they were saved with.
+        let predictor = ParamGroup::ids_from_module(self.net.net().predictor.clone());
         ModuleLrSchedulerConfig::new(LrSchedulerConfig::Constant(lr))
-            .with_group(predictor.clone(), LrSchedulerConfig::Constant(*base))
+            .with_group(predictor, LrSchedulerConfig::Constant(*base))
             .init()
             .expect("constant rates always build")
             .step()
@@ -48,12 +51,7 @@ pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
     let dim = s.projection_dim;
     let backbone = Backbone::with_output_bn(ctx, ctx.encoder.output_dim(), dim, 2);
     let net = PredictorNet::new(ctx, backbone, s.predictor_hidden, dim);
-    let fixed_predictor = s.fixed_predictor_lr.then(|| {
-        (
-            ParamGroup::ids_from_module(net.predictor.clone()),
-            ctx.train.learning_rate,
-        )
-    });
+    let fixed_predictor = s.fixed_predictor_lr.then_some(ctx.train.learning_rate);
     Box::new(SimSiam {
         net: Trainable::new(net, super::optimizer::build_optimizer(ctx.train)),
         stop_gradient: s.stop_gradient,

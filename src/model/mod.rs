@@ -8,6 +8,7 @@
 //!   names and rename `downsample.conv/bn` to torchvision's `.0/.1` (`TORCHVISION_KEYS`);
 //! - `head`: `MlpHead` (SimCLR's projection head) and `BnMlp` (the BatchNorm MLPs of BYOL,
 //!   SimSiam, Barlow Twins, VICReg and PixPro);
+//! - `dino_head`: DINO's MLP head with its weight-normalised last layer;
 //! - `ema`: momentum targets (`momentum_copy`, `ema_update`): an EMA over parameters, the
 //!   target a fresh module so BatchNorm statistics are not shared;
 //! - `lab`: RGB to CIE Lab on tensors (CMC);
@@ -20,6 +21,7 @@
 //!   otherwise burn's ops. `CW_BURN_CONV=1` turns it off.
 
 pub mod autoregressive;
+pub mod dino_head;
 pub mod ema;
 pub mod encoder;
 pub mod fast_block;

@@ -8,6 +8,7 @@ pub mod cmc;
 pub mod cpc;
 pub mod dcl;
 pub mod dim;
+pub mod dino;
 pub mod hadsell;
 pub mod instdisc;
 pub mod moco;
@@ -40,6 +41,7 @@ pub static METHODS: &[&MethodInfo] = &[
     &hadsell::INFO,
     &triplet::INFO,
     &nce::INFO,
+    &dino::INFO,
     &nnclr::INFO,
     &dcl::INFO,
     &sup_con::INFO,
