@@ -40,6 +40,8 @@ ROWS = [
     ("Triplet", "triplet-shapes", {}),
     ("NCE vs InfoNCE", "nce-shapes", {}),
     ("MoCo v3", "mocov3-shapes", {}),
+    ("NNCLR", "nnclr-shapes", {}),
+    ("DINO (multi-crop 2+4)", "dino-shapes", {}),
     ("DCL", "dcl-shapes", {}),
     ("DCLW", "dcl-shapes", {"weighted": True}),
     ("SupCon (labels)", "supcon-shapes", {}),

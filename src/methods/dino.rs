@@ -172,7 +172,10 @@ impl Method for Dino {
         let mut out = StepOutput::new(loss, student, k).in_space("student outputs");
         out.signals = vec![
             // 1: the uniform collapse; 0 with a KL near 0: the one-hot collapse.
-            signal("teacher entropy / ln K", entropy / (k as f32).ln()),
+            signal(
+                "teacher entropy / ln K (1 uniform, 0 one-hot)",
+                entropy / (k as f32).ln(),
+            ),
             // Each term's cross-entropy is the teacher's entropy plus the KL.
             signal("KL teacher-student (nats)", loss - entropy),
             signal("centre norm", centre_norm),
