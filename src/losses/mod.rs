@@ -9,6 +9,7 @@
 //! - `nearest_neighbour`: NNCLR's nearest-neighbour lookup and loss;
 //! - `sup_con`: the supervised contrastive loss, positives from the labels;
 //! - `negative_cosine`: SimSiam's and BYOL's negative cosine;
+//! - `swav`: SwAV's Sinkhorn-Knopp codes and swapped-prediction loss;
 //! - `redundancy`: Barlow Twins and VICReg;
 //! - `margin`: Hadsell's margin loss, the triplet loss and negative mining
 //!   (`choose_negatives`: random, semi-hard, hard);
@@ -27,6 +28,7 @@ pub mod normalize;
 pub mod nt_xent;
 pub mod redundancy;
 pub mod sup_con;
+pub mod swav;
 #[cfg(test)]
 pub(crate) mod test_util;
 
@@ -41,3 +43,4 @@ pub use normalize::l2_normalize;
 pub use nt_xent::nt_xent;
 pub use redundancy::{VicRegTerms, barlow_twins, vicreg};
 pub use sup_con::sup_con;
+pub use swav::{sinkhorn, swapped_prediction};
