@@ -18,6 +18,7 @@ pub mod pixpro;
 pub mod simclr;
 pub mod simsiam;
 pub mod sup_con;
+pub mod swav;
 pub mod triplet;
 pub mod vicreg;
 
@@ -43,4 +44,5 @@ pub static METHODS: &[&MethodInfo] = &[
     &nnclr::INFO,
     &dcl::INFO,
     &sup_con::INFO,
+    &swav::INFO,
 ];
