@@ -118,9 +118,11 @@ mod tests {
                 let sum: f64 = row.iter().sum();
                 row.iter_mut().for_each(|x| *x /= sum * k as f64);
             }
-            for j in 0..b {
-                let sum: f64 = (0..k).map(|p| q[p][j]).sum();
-                (0..k).for_each(|p| q[p][j] /= sum * b as f64);
+            let sums: Vec<f64> = (0..b).map(|j| q.iter().map(|row| row[j]).sum()).collect();
+            for row in &mut q {
+                for (x, sum) in row.iter_mut().zip(&sums) {
+                    *x /= sum * b as f64;
+                }
             }
         }
         (0..b * k).map(|e| q[e % k][e / k] * b as f64).collect()
