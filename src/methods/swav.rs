@@ -156,8 +156,9 @@ impl Method for Swav {
         Some(self.s.temperature as f32)
     }
 
-    fn warnings(&self, _train_images: usize) -> Vec<String> {
-        let spread = self.batch_size + self.s.queue_size;
+    fn warnings(&self, train_images: usize) -> Vec<String> {
+        // A batch holds at most the whole training set.
+        let spread = self.batch_size.min(train_images) + self.s.queue_size;
         (self.s.prototypes > spread)
             .then(|| {
                 format!(
@@ -241,6 +242,20 @@ mod tests {
             let norm: f32 = row.iter().map(|v| v * v).sum::<f32>().sqrt();
             assert!((norm - 1.0).abs() < 1e-5, "{norm}");
         }
+    }
+
+    #[test]
+    fn more_prototypes_than_sinkhorn_sees_is_warned_of_by_name() {
+        let (few, _) = swav("", None);
+        assert!(few.warnings(4000).is_empty());
+        let b = TestBuild::new("kind = \"swav\"\nprototypes = 4096\nqueue_size = 64");
+        let many = build(&b.ctx());
+        let said = many.warnings(4000).join("\n");
+        let seen = b.train.batch_size + 64;
+        assert!(
+            said.contains("method.prototypes = 4096") && said.contains(&format!("{seen} ")),
+            "{said}"
+        );
     }
 
     #[test]
