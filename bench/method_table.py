@@ -45,6 +45,7 @@ ROWS = [
     ("DCL", "dcl-shapes", {}),
     ("DCLW", "dcl-shapes", {"weighted": True}),
     ("SupCon (labels)", "supcon-shapes", {}),
+    ("SwAV", "swav-shapes", {}),
 ]
 BASES = ["simclr-shapes", "simclr-fashion-mnist"]
 

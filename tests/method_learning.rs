@@ -42,6 +42,7 @@ const MEASURED_GAIN: &[(&str, f32)] = &[
     ("nnclr", 2.55),
     ("dcl", 5.40),
     ("supcon", 19.90),
+    ("swav", 3.90),
 ];
 
 /// The mean gain `id` must exceed: half its measured gain, never below [`MARGIN`].
@@ -180,6 +181,7 @@ learning_tests!(
     nnclr,
     dcl,
     supcon,
+    swav,
 );
 
 /// The widest spread of one method's gains over seeds 0..3 that the two-seed tests can rely

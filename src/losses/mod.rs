@@ -10,6 +10,7 @@
 //! - `dino`: DINO's centred and sharpened self-distillation loss;
 //! - `sup_con`: the supervised contrastive loss, positives from the labels;
 //! - `negative_cosine`: SimSiam's and BYOL's negative cosine;
+//! - `swav`: SwAV's Sinkhorn-Knopp codes and swapped-prediction loss;
 //! - `redundancy`: Barlow Twins and VICReg;
 //! - `margin`: Hadsell's margin loss, the triplet loss and negative mining
 //!   (`choose_negatives`: random, semi-hard, hard);
@@ -29,6 +30,7 @@ pub mod normalize;
 pub mod nt_xent;
 pub mod redundancy;
 pub mod sup_con;
+pub mod swav;
 #[cfg(test)]
 pub(crate) mod test_util;
 
@@ -44,3 +46,4 @@ pub use normalize::l2_normalize;
 pub use nt_xent::nt_xent;
 pub use redundancy::{VicRegTerms, barlow_twins, vicreg};
 pub use sup_con::sup_con;
+pub use swav::{sinkhorn, swapped_prediction};

@@ -38,6 +38,8 @@ pub mod simsiam;
 pub mod state;
 pub mod sup_con;
 pub mod support_set;
+pub mod swav;
+pub mod swav_parts;
 pub mod trainable;
 pub mod triplet;
 pub mod vicreg;
@@ -355,6 +357,10 @@ pub static REGISTRY: &[Registered] = &[
     Registered {
         info: &catalogue::methods::sup_con::INFO,
         build: sup_con::build,
+    },
+    Registered {
+        info: &catalogue::methods::swav::INFO,
+        build: swav::build,
     },
 ];
 

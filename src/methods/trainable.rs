@@ -1,7 +1,7 @@
 //! The optimisation step every method shares: compute the loss, refuse it when it is not
 //! finite, otherwise back-propagate and let the optimiser update the network.
 
-use burn::module::Module;
+use burn::module::{Module, ParamId, list_param_ids};
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
@@ -38,6 +38,19 @@ impl<N: Module> Trainable<N> {
         lr: impl Into<ModuleLearningRate>,
         forward: impl FnOnce(&N) -> (Tensor<1>, T),
     ) -> Result<(f32, T), StepError> {
+        self.step_freezing(lr, &[], forward)
+    }
+
+    /// As [`Trainable::step`], with the gradients of the `frozen` parameters dropped before
+    /// the update: the optimiser then leaves them and their state (moments, momentum,
+    /// weight decay) untouched, as PyTorch's does for a parameter whose `.grad` is `None`
+    /// (SwAV's frozen prototypes).
+    pub fn step_freezing<T>(
+        &mut self,
+        lr: impl Into<ModuleLearningRate>,
+        frozen: &[ParamId],
+        forward: impl FnOnce(&N) -> (Tensor<1>, T),
+    ) -> Result<(f32, T), StepError> {
         let net = self.net.take().expect("network present between steps");
         let (loss, extra) = forward(&net);
         let value = scalar(loss.clone());
@@ -45,9 +58,23 @@ impl<N: Module> Trainable<N> {
             self.net = Some(net);
             return Err(StepError::NonFinite(value));
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        let grads = if frozen.is_empty() {
+            GradientsParams::from_grads(loss.backward(), &net)
+        } else {
+            let kept: Vec<ParamId> = list_param_ids(&net)
+                .into_iter()
+                .filter(|id| !frozen.contains(id))
+                .collect();
+            GradientsParams::from_params(&mut loss.backward(), &net, &kept)
+        };
         self.net = Some(self.optim.step(lr, net, grads));
         Ok((value, extra))
+    }
+
+    /// Changes the network between steps (SwAV normalises its prototypes before each).
+    pub fn map(&mut self, f: impl FnOnce(N) -> N) {
+        let net = self.net.take().expect("network present between steps");
+        self.net = Some(f(net));
     }
 }
 

@@ -19,6 +19,7 @@ pub mod pixpro;
 pub mod simclr;
 pub mod simsiam;
 pub mod sup_con;
+pub mod swav;
 pub mod triplet;
 pub mod vicreg;
 
@@ -45,4 +46,5 @@ pub static METHODS: &[&MethodInfo] = &[
     &nnclr::INFO,
     &dcl::INFO,
     &sup_con::INFO,
+    &swav::INFO,
 ];
