@@ -22,10 +22,15 @@ fn simsiam_run(stop_gradient: bool) -> Vec<Event> {
     // 0.063 -> 0.005 in 100 steps without stop-gradient, ~0.08 throughout with it).
     exp.train.learning_rate = 0.03;
     exp.train.log_every = 5;
+    events_of(&exp)
+}
+
+/// Runs `exp` to the end (it must not fail); returns every event.
+fn events_of(exp: &contrastive_workbench::preset::Experiment) -> Vec<Event> {
     let dataset = exp.dataset.load().unwrap();
     let (_keep, commands) = crossbeam_channel::bounded(1);
     let mut events = Vec::new();
-    let result = run_experiment(&exp, &dataset, &commands, &mut |ev| events.push(ev));
+    let result = run_experiment(exp, &dataset, &commands, &mut |ev| events.push(ev));
     assert!(result.failed.is_none(), "{:?}", result.failed);
     events
 }
@@ -119,12 +124,7 @@ fn dino_run(centering: bool) -> Vec<Event> {
     // 64 outputs and a high rate make the collapse quick enough for a test (measured at 60
     // steps: entropy 0.13 and KL 0.001 without centering, entropy 0.999 with it).
     exp.train.learning_rate = 0.01;
-    let dataset = exp.dataset.load().unwrap();
-    let (_keep, commands) = crossbeam_channel::bounded(1);
-    let mut events = Vec::new();
-    let result = run_experiment(&exp, &dataset, &commands, &mut |ev| events.push(ev));
-    assert!(result.failed.is_none(), "{:?}", result.failed);
-    events
+    events_of(&exp)
 }
 
 const DINO_STEPS: u64 = 60;

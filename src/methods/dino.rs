@@ -14,7 +14,7 @@ use super::common::{halves, tensor_2d};
 use super::momentum::{Online, OnlineTarget, Schedule, Target};
 use super::persist::Persist;
 use super::state::{MethodState, StateError};
-use super::{BuildContext, Method, Signal, StepError, StepOutput, TrainBatch};
+use super::{BuildContext, Method, StepError, StepOutput, TrainBatch};
 use crate::catalogue::methods::dino::Settings;
 use crate::losses::{dino, mean_entropy, teacher_targets, updated_centre};
 use crate::model::Encoder;
@@ -169,20 +169,18 @@ impl Method for Dino {
         self.centre.0 = new_centre.into_data().iter::<f32>().collect();
         let entropy = mean_entropy(Tensor::cat(targets, 0));
         let centre_norm = self.centre.0.iter().map(|c| c * c).sum::<f32>().sqrt();
-        let mut out = StepOutput::new(loss, student, k).in_space("student outputs");
-        out.signals = vec![
+        Ok(StepOutput::new(loss, student, k)
+            .in_space("student outputs")
             // 1: the uniform collapse; 0 with a KL near 0: the one-hot collapse.
-            signal(
+            .with_signal(
                 "teacher entropy / ln K (1 uniform, 0 one-hot)",
                 entropy / (k as f32).ln(),
-            ),
+            )
             // Each term's cross-entropy is the teacher's entropy plus the KL.
-            signal("KL teacher-student (nats)", loss - entropy),
-            signal("centre norm", centre_norm),
-            signal("teacher temperature", t_t as f32),
-            signal("teacher momentum", tau as f32),
-        ];
-        Ok(out)
+            .with_signal("KL teacher-student (nats)", loss - entropy)
+            .with_signal("centre norm", centre_norm)
+            .with_signal("teacher temperature", t_t as f32)
+            .with_signal("teacher momentum", tau as f32))
     }
 
     fn encoder_ref(&self) -> &Encoder {
@@ -198,8 +196,4 @@ impl Method for Dino {
     fn logit_temperature(&self) -> Option<f32> {
         Some(self.s.student_temperature as f32)
     }
-}
-
-fn signal(name: &'static str, value: f32) -> Signal {
-    Signal { name, value }
 }

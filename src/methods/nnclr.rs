@@ -10,7 +10,7 @@ use super::common::{Backbone, PredictorNet, halves};
 use super::persist::Persist;
 use super::support_set::{Owner, SupportSet};
 use super::trainable::Trainable;
-use super::{BuildContext, Method, Signal, StepError, StepOutput, TrainBatch};
+use super::{BuildContext, Method, StepError, StepOutput, TrainBatch};
 use crate::catalogue::methods::nnclr::Settings;
 use crate::losses::{l2_normalize, nearest_neighbours, nnclr};
 use crate::model::Encoder;
@@ -57,16 +57,14 @@ impl Method for Nnclr {
         let (_, z2) = halves(l2_normalize(z.clone().detach()), n);
         let added: Vec<f32> = z2.into_data().iter::<f32>().collect();
         self.support.push(&added, &anchors, batch.step);
-        let mut out = StepOutput::new(loss, z, self.dim).in_space("projection z");
-        out.signals = vec![
-            signal("support set fill", self.support.fill()),
-            signal("neighbour is the same image", stats.same_image),
-        ];
-        if let Some(same_class) = stats.same_class {
-            out.signals
-                .push(signal("neighbour of the same class", same_class));
-        }
-        Ok(out)
+        let out = StepOutput::new(loss, z, self.dim)
+            .in_space("projection z")
+            .with_signal("support set fill", self.support.fill())
+            .with_signal("neighbour is the same image", stats.same_image);
+        Ok(match stats.same_class {
+            Some(same_class) => out.with_signal("neighbour of the same class", same_class),
+            None => out,
+        })
     }
 
     fn encoder_ref(&self) -> &Encoder {
@@ -80,8 +78,4 @@ impl Method for Nnclr {
     fn logit_temperature(&self) -> Option<f32> {
         Some(self.temperature as f32)
     }
-}
-
-fn signal(name: &'static str, value: f32) -> Signal {
-    Signal { name, value }
 }
