@@ -61,7 +61,6 @@ fn without_stop_gradient_simsiam_collapses_and_the_alarm_fires() {
         "no stop-gradient: z_std {:.4} (healthy {:.4}), effective rank {:.2}",
         last.z_std, last.z_std_healthy, last.effective_rank
     );
-    let collapsed_rank = last.effective_rank;
     assert!(last.collapsing, "z_std {} did not collapse", last.z_std);
     // The projection collapses to a point; the encoder output follows it down.
     let own = last.own.as_ref().unwrap();
@@ -90,12 +89,10 @@ fn without_stop_gradient_simsiam_collapses_and_the_alarm_fires() {
     );
     assert!(steps.iter().all(|m| !m.collapsing));
     assert!(last.z_std > 0.5 * last.z_std_healthy);
-    // The collapsed run also uses fewer directions.
-    assert!(
-        collapsed_rank < last.effective_rank,
-        "effective rank {collapsed_rank} collapsed vs {} healthy",
-        last.effective_rank
-    );
+    // No assertion on the effective rank here: what is left of a shrinking projection is
+    // near-isotropic noise, so its rank is chaotic across CPUs (4.7 collapsed vs 10.1 healthy
+    // on one machine, 7.8 vs 7.1 on CI's). The rank rule is unit-tested in
+    // metrics/effective_rank.rs on exact collapses.
     assert!(!dashboard_alarm(healthy), "alarm shown for a healthy run");
 }
 
