@@ -99,6 +99,23 @@ fn batch(views: Tensor<4>, step: u64) -> TrainBatch {
 
 #[test]
 fn every_registered_method_takes_two_steps() {
+    two_steps_of_each_method(&small());
+}
+
+/// On a ViT too: its "stages" are blocks on one patch grid (DIM, PixPro), CPC's patches
+/// resample its position grid, CMC narrows it head by head.
+#[test]
+fn every_registered_method_takes_two_steps_on_a_vit() {
+    two_steps_of_each_method(&EncoderConfig {
+        embed_dim: 8,
+        depth: 2,
+        heads: 2,
+        image_size: 16,
+        ..EncoderConfig::vit()
+    });
+}
+
+fn two_steps_of_each_method(encoder: &EncoderConfig) {
     let device = Device::flex().autodiff();
     for info in contrastive_workbench::catalogue::methods() {
         let spec = MethodSpec::with_defaults(info);
@@ -107,7 +124,7 @@ fn every_registered_method_takes_two_steps() {
             info,
             &params,
             &device,
-            &small(),
+            encoder,
             &TrainSpec::default(),
             16,
             16,

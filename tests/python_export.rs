@@ -183,3 +183,28 @@ fn resnet18_exports_in_torchvisions_names_and_numpy_computes_the_same_features()
     let stdout = run_python("check_resnet.py", &[dir.path()]);
     assert!(stdout.starts_with("ok:"), "{stdout}");
 }
+
+/// A ViT's export loads in timm's `VisionTransformer` by name: its tensors are timm's
+/// state_dict for that shape, and a NumPy ViT written from timm's forward pass computes
+/// burn's features from them, for class-token and mean pooling.
+#[test]
+fn vit_exports_in_timms_names_and_numpy_computes_the_same_features() {
+    use contrastive_workbench::model::{EncoderConfig, Pooling};
+    for (pooling, patch) in [(Pooling::ClassToken, 4), (Pooling::Mean, 8)] {
+        let mut exp = common::tiny_experiment(10, 16, 2);
+        exp.encoder = EncoderConfig {
+            embed_dim: 16,
+            depth: 2,
+            heads: 2,
+            patch,
+            pooling,
+            ..EncoderConfig::vit()
+        };
+        // Two steps, so every tensor the check reads has moved from its initial value.
+        let (dir, _, result) = run_exported(&exp);
+        let output = write_features(&exported_encoder(&result), dir.path(), "", 3, (29, 89));
+        assert_eq!(output.len(), 3 * 16, "embed_dim features");
+        let stdout = run_python("check_vit.py", &[dir.path()]);
+        assert!(stdout.starts_with("ok:"), "{pooling:?}: {stdout}");
+    }
+}

@@ -4,7 +4,8 @@
 //! failed export never leaves a half-written file where a good one was.
 //!
 //! Each encoder a method exports gets its own files (CMC's `encoder_l` and `encoder_ab`):
-//! `<name>.safetensors`, `<name>.bpk` and, for the small CNN, `<name>.onnx`. Beside them go
+//! `<name>.safetensors`, `<name>.bpk` and, for the small CNN, `<name>.onnx` (ResNet-18 and
+//! the ViT go to PyTorch by their torchvision and timm names). Beside them go
 //! the metrics CSVs and the TensorBoard event file. `MetricsLog` is the one log of steps,
 //! evaluations, full evaluations and probes; the session and the window's history both
 //! fold events into it with `MetricsLog::record`.
@@ -341,6 +342,11 @@ fn table_of(bytes: &[u8]) -> String {
 fn readme(encoders: &[ExportedEncoder], exp: &Experiment, tables: &[String]) -> String {
     if exp.encoder.kind == EncoderKind::Resnet18 {
         return resnet_readme(encoders, exp, tables);
+    }
+    if exp.encoder.kind == EncoderKind::Vit {
+        return super::vit_readme::vit_readme(encoders, exp, tables, |e| {
+            input_description(e.input, &exp.views.normalize)
+        });
     }
     let widths: Vec<Vec<usize>> = encoders.iter().map(|e| e.network.channels()).collect();
     let dim: usize = widths.iter().filter_map(|c| c.last()).sum();

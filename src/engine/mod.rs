@@ -71,6 +71,7 @@ pub mod settings_check;
 pub mod sweep_runner;
 pub mod tensorboard;
 pub mod trainer;
+mod vit_readme;
 
 pub use protocol::{
     BackendInfo, ClassScore, Command, EvalReport, Event, ProbeReport, ProjectionFrame,

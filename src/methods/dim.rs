@@ -50,12 +50,6 @@ struct Weights {
     prior: f64,
 }
 
-/// Side of the feature map after stage `stage`: stage 0 keeps the size, each later stage
-/// (3x3, stride 2, padding 1) halves it, rounding up.
-fn map_side(image: usize, stage: usize) -> usize {
-    (0..stage).fold(image, |s, _| s.div_ceil(2))
-}
-
 /// `1 - e^-y`: maps the encoder's non-negative output onto [0, 1), the prior's support.
 fn squash(y: Tensor<2>) -> Tensor<2> {
     -(-y).exp() + 1.0
@@ -84,7 +78,7 @@ impl Dim {
             local: s.local_weight,
             prior: s.prior_weight,
         };
-        let side = map_side(ctx.image_size, stage);
+        let side = ctx.encoder.map_side(ctx.image_size, stage);
         let dim = ctx.encoder.output_dim();
         let net = DimNet {
             encoder: ctx.encoder.init(ctx.device),
@@ -266,13 +260,6 @@ mod tests {
             out.signals
         );
         assert_ne!(before, disc(&dim), "the discriminator did not learn");
-    }
-
-    #[test]
-    fn map_side_follows_the_strided_stages() {
-        assert_eq!(map_side(32, 0), 32);
-        assert_eq!(map_side(32, 2), 8);
-        assert_eq!(map_side(28, 3), 4); // 28 -> 14 -> 7 -> 4
     }
 
     #[test]

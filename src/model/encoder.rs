@@ -1,5 +1,6 @@
-//! The encoder every method trains: the reference small CNN (below) or ResNet-18 with the
-//! CIFAR stem (`resnet`), chosen by a preset's `[encoder] kind`.
+//! The encoder every method trains: the reference small CNN (below), ResNet-18 with the
+//! CIFAR stem (`resnet`) or a small Vision Transformer (`vit`), chosen by a preset's
+//! `[encoder] kind`.
 //!
 //! The reference encoder, a small CNN for 32x32 RGB inputs:
 //! conv3x3 3->32 (stride 1) -> 64 (s2) -> 128 (s2) -> 256 (s2), each followed by
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fast_block;
 use super::resnet::ResNet;
+use super::vit::{Vit, VitShape};
 
 /// The normalisation after each convolution.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +89,26 @@ pub enum EncoderKind {
     SmallCnn,
     /// ResNet-18 with the CIFAR stem (`width`), as published CIFAR-10 tables use.
     Resnet18,
+    /// A Vision Transformer (`patch`, `embed_dim`, `depth`, `heads`, `pooling`,
+    /// `image_size`), in timm's layout.
+    Vit,
+}
+
+/// How the ViT turns its tokens into the representation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pooling {
+    /// The class token's output after the final norm (timm's `global_pool="token"`).
+    #[default]
+    ClassToken,
+    /// The mean of the patch tokens, then the final norm; no class token (timm's "avg").
+    Mean,
+}
+
+impl Pooling {
+    fn is_class_token(&self) -> bool {
+        *self == Pooling::ClassToken
+    }
 }
 
 /// The encoder's shape (a preset's `[encoder]`); the defaults are the reference model.
@@ -104,6 +126,49 @@ pub struct EncoderConfig {
     /// ResNet-18: the first stage's width (64 in the paper; stages are w, 2w, 4w, 8w).
     #[serde(skip_serializing_if = "is_resnet_default_width")]
     pub width: usize,
+    /// ViT: the side of the square patches (the image side should be a multiple).
+    #[serde(skip_serializing_if = "is_vit_default_patch")]
+    pub patch: usize,
+    /// ViT: the token width (a multiple of `heads`).
+    #[serde(skip_serializing_if = "is_vit_default_embed_dim")]
+    pub embed_dim: usize,
+    /// ViT: the number of transformer blocks.
+    #[serde(skip_serializing_if = "is_vit_default_depth")]
+    pub depth: usize,
+    /// ViT: attention heads per block.
+    #[serde(skip_serializing_if = "is_vit_default_heads")]
+    pub heads: usize,
+    /// ViT: class token or mean pooling.
+    #[serde(skip_serializing_if = "Pooling::is_class_token")]
+    pub pooling: Pooling,
+    /// ViT: the image side its position embeddings are laid out for; other sizes resample
+    /// them.
+    #[serde(skip_serializing_if = "is_vit_default_image_size")]
+    pub image_size: usize,
+}
+
+/// A small ViT's defaults: 64 tokens of 128 on a 32x32 image, 6 blocks of 4 heads (about
+/// 1.2 M parameters, roughly 5x the small CNN's work per image).
+pub const VIT_PATCH: usize = 4;
+pub const VIT_EMBED_DIM: usize = 128;
+pub const VIT_DEPTH: usize = 6;
+pub const VIT_HEADS: usize = 4;
+pub const VIT_IMAGE_SIZE: usize = 32;
+
+fn is_vit_default_patch(v: &usize) -> bool {
+    *v == VIT_PATCH
+}
+fn is_vit_default_embed_dim(v: &usize) -> bool {
+    *v == VIT_EMBED_DIM
+}
+fn is_vit_default_depth(v: &usize) -> bool {
+    *v == VIT_DEPTH
+}
+fn is_vit_default_heads(v: &usize) -> bool {
+    *v == VIT_HEADS
+}
+fn is_vit_default_image_size(v: &usize) -> bool {
+    *v == VIT_IMAGE_SIZE
 }
 
 fn is_small_cnn(kind: &EncoderKind) -> bool {
@@ -124,6 +189,12 @@ impl Default for EncoderConfig {
             channels: vec![32, 64, 128, 256],
             norm: Norm::Batch,
             width: RESNET_WIDTH,
+            patch: VIT_PATCH,
+            embed_dim: VIT_EMBED_DIM,
+            depth: VIT_DEPTH,
+            heads: VIT_HEADS,
+            pooling: Pooling::ClassToken,
+            image_size: VIT_IMAGE_SIZE,
         }
     }
 }
@@ -138,7 +209,18 @@ impl EncoderConfig {
         }
     }
 
+    /// A ViT of the default shape.
+    pub fn vit() -> Self {
+        Self {
+            kind: EncoderKind::Vit,
+            ..Self::default()
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
+        if self.kind == EncoderKind::Vit {
+            return self.validate_vit();
+        }
         if self.kind == EncoderKind::Resnet18 {
             if !(1..=512).contains(&self.width) {
                 return Err(format!(
@@ -170,12 +252,59 @@ impl EncoderConfig {
         Ok(())
     }
 
+    fn validate_vit(&self) -> Result<(), String> {
+        let checks = [
+            ("patch", self.patch, 1, 32),
+            ("embed_dim", self.embed_dim, 1, 1024),
+            ("depth", self.depth, 1, 24),
+            ("heads", self.heads, 1, 16),
+            ("image_size", self.image_size, 1, 512),
+        ];
+        for (name, value, low, high) in checks {
+            if !(low..=high).contains(&value) {
+                return Err(format!(
+                    "encoder.{name} is {value}; a ViT's {name} must be in {low}..={high}"
+                ));
+            }
+        }
+        if self.embed_dim % self.heads != 0 {
+            return Err(format!(
+                "encoder.embed_dim is {}, not a multiple of encoder.heads = {}: each head takes \
+                 an equal share of the width",
+                self.embed_dim, self.heads
+            ));
+        }
+        if self.image_size % self.patch != 0 {
+            return Err(format!(
+                "encoder.image_size {} is not a multiple of encoder.patch {}: the patches must \
+                 tile the image",
+                self.image_size, self.patch
+            ));
+        }
+        if self.norm != Norm::Batch {
+            return Err("encoder.norm is for the small CNN; a ViT uses layer norm on each \
+                        token already"
+                .into());
+        }
+        Ok(())
+    }
+
     /// Each stage's output channels: stage 0 keeps the image's size, each later one halves
-    /// it (in both networks).
+    /// it (in both CNNs); a ViT's stages are its blocks, all of one width and grid.
     pub fn stage_channels(&self) -> Vec<usize> {
         match self.kind {
             EncoderKind::SmallCnn => self.channels.clone(),
             EncoderKind::Resnet18 => (0..4).map(|k| self.width << k).collect(),
+            EncoderKind::Vit => vec![self.embed_dim; self.depth],
+        }
+    }
+
+    /// The side of stage `stage`'s feature map for `image`-sized inputs.
+    pub fn map_side(&self, image: usize, stage: usize) -> usize {
+        match self.kind {
+            EncoderKind::Vit => image / self.patch,
+            // Stage 0 has stride 1, each later stage stride 2 with padding 1.
+            _ => (0..stage).fold(image, |s, _| s.div_ceil(2)),
         }
     }
 
@@ -190,6 +319,8 @@ impl EncoderConfig {
         Self {
             channels: self.channels.iter().map(|c| (c / parts).max(1)).collect(),
             width: (self.width / parts).max(1),
+            // Each head keeps a whole share of the narrower width.
+            embed_dim: (self.embed_dim / parts / self.heads).max(1) * self.heads,
             ..self.clone()
         }
     }
@@ -203,6 +334,19 @@ impl EncoderConfig {
         match self.kind {
             EncoderKind::SmallCnn => Encoder::SmallCnn(self.small_cnn(inputs, device)),
             EncoderKind::Resnet18 => Encoder::ResNet(ResNet::resnet18(inputs, self.width, device)),
+            EncoderKind::Vit => Encoder::Vit(Vit::new(&self.vit_shape(inputs), device)),
+        }
+    }
+
+    fn vit_shape(&self, inputs: usize) -> VitShape {
+        VitShape {
+            inputs,
+            image_size: self.image_size,
+            patch: self.patch,
+            dim: self.embed_dim,
+            depth: self.depth,
+            heads: self.heads,
+            class_token: self.pooling == Pooling::ClassToken,
         }
     }
 
@@ -230,6 +374,7 @@ impl EncoderConfig {
 pub enum Encoder {
     SmallCnn(SmallCnn),
     ResNet(ResNet),
+    Vit(Vit),
 }
 
 impl Encoder {
@@ -238,6 +383,7 @@ impl Encoder {
         match self {
             Encoder::SmallCnn(n) => n.forward(x),
             Encoder::ResNet(n) => n.run(x, None).0,
+            Encoder::Vit(n) => n.run(x, None).0,
         }
     }
 
@@ -250,6 +396,10 @@ impl Encoder {
                 let (pooled, map) = n.run(x, Some(stage.min(3)));
                 (pooled, map.expect("a kept stage yields its map"))
             }
+            Encoder::Vit(n) => {
+                let (pooled, map) = n.run(x, Some(stage.min(n.blocks.len() - 1)));
+                (pooled, map.expect("a kept block yields its map"))
+            }
         }
     }
 
@@ -258,6 +408,7 @@ impl Encoder {
         match self {
             Encoder::SmallCnn(n) => n.channels(),
             Encoder::ResNet(n) => n.channels(),
+            Encoder::Vit(n) => n.channels(),
         }
     }
 
@@ -265,7 +416,8 @@ impl Encoder {
     pub fn norm(&self) -> Norm {
         match self {
             Encoder::SmallCnn(n) => n.norm(),
-            Encoder::ResNet(_) => Norm::Batch,
+            // Neither has the small CNN's choice; callers read this for that choice only.
+            Encoder::ResNet(_) | Encoder::Vit(_) => Norm::Batch,
         }
     }
 
@@ -273,7 +425,7 @@ impl Encoder {
     pub fn as_small_cnn(&self) -> Option<&SmallCnn> {
         match self {
             Encoder::SmallCnn(n) => Some(n),
-            Encoder::ResNet(_) => None,
+            Encoder::ResNet(_) | Encoder::Vit(_) => None,
         }
     }
 }
@@ -340,5 +492,54 @@ impl SmallCnn {
         }
         let [b, c, _, _] = h.dims();
         (h.mean_dim(3).mean_dim(2).reshape([b, c]), map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_side_follows_the_strided_stages_or_the_patch_grid() {
+        let cnn = EncoderConfig::default();
+        assert_eq!(cnn.map_side(32, 0), 32);
+        assert_eq!(cnn.map_side(32, 2), 8);
+        assert_eq!(cnn.map_side(28, 3), 4); // 28 -> 14 -> 7 -> 4
+        let vit = EncoderConfig::vit();
+        assert_eq!(vit.map_side(32, 0), 8);
+        assert_eq!(vit.map_side(28, 5), 7);
+        // The maps the networks give have these sides.
+        let d = Device::flex();
+        for config in [cnn, vit] {
+            let tiny = EncoderConfig {
+                channels: vec![4, 4, 4],
+                embed_dim: 8,
+                depth: 3,
+                heads: 2,
+                ..config
+            };
+            let net = tiny.init(&d);
+            let (_, map) = net.forward_with_map(Tensor::zeros([1, 3, 28, 28], &d), 2);
+            assert_eq!(map.dims()[2], tiny.map_side(28, 2), "{:?}", tiny.kind);
+        }
+    }
+
+    #[test]
+    fn a_vit_shape_that_cannot_be_built_is_refused_naming_the_field() {
+        let bad = |f: fn(&mut EncoderConfig)| {
+            let mut c = EncoderConfig::vit();
+            f(&mut c);
+            c.validate().unwrap_err()
+        };
+        assert!(bad(|c| c.heads = 5).contains("encoder.embed_dim"));
+        assert!(bad(|c| c.patch = 0).contains("encoder.patch"));
+        assert!(bad(|c| c.patch = 5).contains("encoder.image_size"));
+        assert!(bad(|c| c.depth = 0).contains("encoder.depth"));
+        assert!(bad(|c| c.norm = Norm::Layer).contains("encoder.norm"));
+        assert!(EncoderConfig::vit().validate().is_ok());
+        // CMC's split keeps every head whole.
+        let half = EncoderConfig::vit().narrowed(2);
+        assert_eq!((half.embed_dim, half.heads), (64, 4));
+        assert!(half.validate().is_ok());
     }
 }

@@ -4,7 +4,9 @@
 //! - `encoder`: `Encoder`, an enum module: the reference `SmallCnn` (BatchNorm or layer
 //!   norm) or `resnet::ResNet` (ResNet-18 with the CIFAR stem, in torchvision's field
 //!   names); either gives a stage's feature map (`forward_with_map`) for DIM and PixPro.
-//!   `EncoderConfig` is a preset's `[encoder]`. Exports skip the enum's variant in tensor
+//!   `EncoderConfig` is a preset's `[encoder]`. A third variant is `vit::Vit`, a small
+//!   Vision Transformer in timm's names (its "stages" are its blocks, its map the patch
+//!   tokens on their grid). Exports skip the enum's variant in tensor
 //!   names and rename `downsample.conv/bn` to torchvision's `.0/.1` (`TORCHVISION_KEYS`);
 //! - `head`: `MlpHead` (SimCLR's projection head) and `BnMlp` (the BatchNorm MLPs of BYOL,
 //!   SimSiam, Barlow Twins, VICReg and PixPro);
@@ -30,6 +32,7 @@ pub mod lab;
 pub mod patches;
 pub mod resnet;
 pub mod tensor_io;
+pub mod vit;
 
-pub use encoder::{Encoder, EncoderConfig, EncoderKind, Norm, SmallCnn};
+pub use encoder::{Encoder, EncoderConfig, EncoderKind, Norm, Pooling, SmallCnn};
 pub use head::{BnMlp, BnMlpConfig, MlpHead, MlpHeadConfig};

@@ -6,7 +6,7 @@ use eframe::egui::{self, RichText};
 use crate::app::action::{Action, RunAction};
 use crate::app::history::RunStatus;
 use crate::catalogue::{self, MethodSpec, ParamKind, ParamSpec};
-use crate::model::{EncoderConfig, EncoderKind};
+use crate::model::{EncoderConfig, EncoderKind, Pooling};
 use crate::preset::Experiment;
 use crate::preset::{BackendChoice, EvalSpec, OptimizerKind, Schedule, TrainSpec};
 
@@ -316,31 +316,85 @@ fn export_section(ui: &mut egui::Ui, app: &mut SettingsPanel, actions: &mut Vec<
     });
 }
 
-/// The backbone: the reference small CNN or ResNet-18 (CIFAR stem) with its width.
+/// The backbone: the reference small CNN, ResNet-18 (CIFAR stem) with its width, or a
+/// small ViT with its shape.
 fn encoder_choice(ui: &mut egui::Ui, encoder: &mut EncoderConfig) {
     labelled(ui, "encoder", |ui| {
         egui::ComboBox::from_id_salt("encoder")
             .selected_text(match encoder.kind {
                 EncoderKind::SmallCnn => "small CNN",
                 EncoderKind::Resnet18 => "ResNet-18",
+                EncoderKind::Vit => "ViT",
             })
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut encoder.kind, EncoderKind::SmallCnn, "small CNN");
                 ui.selectable_value(&mut encoder.kind, EncoderKind::Resnet18, "ResNet-18");
+                ui.selectable_value(&mut encoder.kind, EncoderKind::Vit, "ViT");
             })
             .response
             .on_hover_text(
                 "small CNN: the reference 4-stage network (fast on a CPU). ResNet-18 with the \
                  CIFAR stem (3x3 stride-1 first conv, no max-pool), as published CIFAR-10 \
                  tables use; exported in torchvision's names. About 40x the small CNN's \
-                 time per image at width 64 on a CPU.",
+                 time per image at width 64 on a CPU. ViT: a small Vision Transformer \
+                 (patch 4 on 32x32 by default), as MoCo v3 and DINO study; exported in \
+                 timm's names.",
             )
     });
+    if encoder.kind == EncoderKind::Vit {
+        vit_shape(ui, encoder);
+    }
     if encoder.kind == EncoderKind::Resnet18 {
         labelled(ui, "ResNet width", |ui| {
             ui.add(egui::DragValue::new(&mut encoder.width).range(4..=128))
                 .on_hover_text("The first stage's channels (64 in the paper; stages w, 2w, 4w, 8w)")
         });
+    }
+}
+
+/// A ViT's patch, width, depth, heads and pooling. Width steps in whole heads, so every
+/// value the widgets allow is a shape that builds.
+fn vit_shape(ui: &mut egui::Ui, encoder: &mut EncoderConfig) {
+    labelled(ui, "ViT patch", |ui| {
+        ui.add(egui::DragValue::new(&mut encoder.patch).range(1..=16))
+            .on_hover_text("Patch side in pixels: a 32x32 image with patch 4 is 64 tokens")
+    });
+    labelled(ui, "ViT heads", |ui| {
+        ui.add(egui::DragValue::new(&mut encoder.heads).range(1..=16))
+            .on_hover_text("Attention heads per block; the width is split evenly among them")
+    });
+    let heads = encoder.heads.max(1);
+    let mut per_head = (encoder.embed_dim / heads).max(1);
+    labelled(ui, "ViT width per head", |ui| {
+        ui.add(egui::DragValue::new(&mut per_head).range(4..=128))
+            .on_hover_text("Each head's width; the token width is heads x this")
+    });
+    encoder.embed_dim = per_head * heads;
+    ui.label(RichText::new(format!("token width {}", encoder.embed_dim)).small());
+    labelled(ui, "ViT depth", |ui| {
+        ui.add(egui::DragValue::new(&mut encoder.depth).range(1..=24))
+            .on_hover_text("Transformer blocks")
+    });
+    labelled(ui, "ViT pooling", |ui| {
+        egui::ComboBox::from_id_salt("vit pooling")
+            .selected_text(match encoder.pooling {
+                Pooling::ClassToken => "class token",
+                Pooling::Mean => "mean of patches",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut encoder.pooling, Pooling::ClassToken, "class token");
+                ui.selectable_value(&mut encoder.pooling, Pooling::Mean, "mean of patches");
+            })
+            .response
+    });
+    if encoder.image_size % encoder.patch.max(1) != 0 {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!(
+                "patch {} does not tile a {}-pixel image",
+                encoder.patch, encoder.image_size
+            ),
+        );
     }
 }
 
