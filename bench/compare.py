@@ -30,6 +30,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--encoder", choices=["small-cnn", "resnet18", "vit"], default="small-cnn",
+                    help="the backbone (resnet18 and vit at the workbench's default shapes)")
     args = ap.parse_args()
 
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), RAYON_NUM_THREADS=str(args.threads))
@@ -40,11 +42,11 @@ def main():
     for layout in ("nchw", "channels_last"):
         rows += lines_of([args.python, os.path.join(HERE, "torch_step.py"), "--layout", layout,
                           "--threads", str(args.threads), "--steps", str(args.steps),
-                          "--batch", str(args.batch)], env)
+                          "--batch", str(args.batch), "--encoder", args.encoder], env)
     ours = lines_of([args.binary, "bench", "--json", "--steps", str(args.steps),
-                     "--batch", str(args.batch)], env)
+                     "--batch", str(args.batch), "--encoder", args.encoder], env)
     base = rows[0]["views_per_sec"]
-    print(f"reference step: {2 * args.batch} views of 32x32x3, {args.threads} threads, "
+    print(f"{args.encoder} step: {2 * args.batch} views of 32x32x3, {args.threads} threads, "
           f"median of {args.steps} steps after 2 warm-up")
     print(f"{'implementation':58} {'s/step':>7} {'views/s':>8} {'vs PyTorch NCHW':>16} {'peak RSS':>9}")
     for r in rows:
@@ -59,7 +61,8 @@ def main():
               f"{r['views_per_sec'] / base:15.2f}x {rss if rss is None else round(rss):>5} MiB")
         print(f"{'':4}forward + loss {p['encoder_forward'] + p['head_forward'] + p['loss']:.3f} s, "
               f"backward {p['backward']:.3f} s, optimiser {p['optimizer']:.3f} s")
-    print(f"fused vs PyTorch channels_last: {ours[0]['views_per_sec'] / rows[1]['views_per_sec']:.2f}x")
+    print(f"{ours[0]['implementation']} vs PyTorch channels_last: "
+          f"{ours[0]['views_per_sec'] / rows[1]['views_per_sec']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ Same model, loss and optimiser as the workbench's reference step: conv3x3 3->32 
 no augmentation (fixed random views). Prints one JSON line: median seconds per step over
 --steps timed steps after --warmup, its parts, views/s and the process's peak RSS.
 
+--encoder resnet18 puts torchvision's ResNet-18 with the CIFAR stem (3x3 stride-1 conv1,
+no max-pool) in place of the small CNN; --encoder vit a ViT as timm builds it and as the
+workbench's default (patch 4, width 128, 6 blocks of 4 heads, class token), written out
+below so torch is the only requirement. The head is then D->256->128.
+
     python bench/torch_step.py --layout nchw --threads 2
     python bench/torch_step.py --device cuda        # the GPU reference (bench/gpu_check.sh)
 """
@@ -40,6 +45,61 @@ class Encoder(nn.Module):
         return self.blocks(x).mean(dim=(2, 3))
 
 
+class VitBlock(nn.Module):
+    """timm's pre-norm Block: fused qkv with bias, SDPA, MLP ratio 4 with exact GELU."""
+
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, x):
+        b, n, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(q, k, v)
+        x = x + self.proj(a.transpose(1, 2).reshape(b, n, d))
+        return x + self.mlp(self.norm2(x))
+
+
+class Vit(nn.Module):
+    def __init__(self, image=32, patch=4, dim=128, depth=6, heads=4):
+        super().__init__()
+        self.patch_embed = nn.Conv2d(3, dim, patch, stride=patch)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.randn(1, (image // patch) ** 2 + 1, dim) * 0.02)
+        self.blocks = nn.Sequential(*[VitBlock(dim, heads) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.dim = dim
+
+    def forward(self, x):
+        t = self.patch_embed(x).flatten(2).transpose(1, 2)
+        t = torch.cat([self.cls_token.expand(t.shape[0], -1, -1), t], dim=1) + self.pos_embed
+        return self.norm(self.blocks(t))[:, 0]
+
+
+def resnet18_cifar():
+    import torchvision
+
+    m = torchvision.models.resnet18()
+    m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+    m.maxpool = nn.Identity()
+    m.fc = nn.Identity()
+    return m
+
+
+def encoder_of(kind):
+    """The backbone and its output width."""
+    if kind == "vit":
+        return Vit(), 128
+    if kind == "resnet18":
+        return resnet18_cifar(), 512
+    return Encoder(), 256
+
+
 def nt_xent(z, t):
     z = F.normalize(z, dim=1)
     n2 = z.shape[0]
@@ -57,6 +117,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU reference")
+    ap.add_argument("--encoder", choices=["small-cnn", "resnet18", "vit"], default="small-cnn")
     args = ap.parse_args()
     device = torch.device(args.device)
     # GPU work is asynchronous: each timer waits for the queued kernels first.
@@ -64,8 +125,8 @@ def main():
 
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
-    encoder = Encoder()
-    head = nn.Sequential(nn.Linear(256, 256), nn.ReLU(inplace=True), nn.Linear(256, 128))
+    encoder, width = encoder_of(args.encoder)
+    head = nn.Sequential(nn.Linear(width, 256), nn.ReLU(inplace=True), nn.Linear(256, 128))
     model = nn.Sequential(encoder, head).to(device)
     views = torch.randn(2 * args.batch, 3, 32, 32, device=device)
     if args.layout == "channels_last":
@@ -95,6 +156,7 @@ def main():
     total, fwd, bwd, optim = (statistics.median(r[i] for r in runs) for i in range(4))
     print(json.dumps({
         "impl": f"pytorch {torch.__version__} {args.layout}"
+        + ("" if args.encoder == "small-cnn" else f" {args.encoder}")
         + (f" {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""),
         "threads": args.threads,
         "s_per_step": total,

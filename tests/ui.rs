@@ -1235,3 +1235,31 @@ fn closing_the_window_stops_a_run_and_a_sweep_with_their_checkpoints_written() {
     let table = std::fs::read_to_string(member.parent().unwrap().join("sweep.csv")).unwrap();
     assert!(table.contains(",stopped,"), "{table}");
 }
+
+/// The ViT is chosen in the window: its shape's fields appear, pooling is a drop-down, and
+/// the experiment it writes validates as a preset does.
+#[test]
+fn choosing_the_vit_shows_its_shape_and_writes_a_valid_preset() {
+    use contrastive_workbench::model::{EncoderKind, Pooling};
+    let mut h = harness(Experiment::default());
+    h.set_size(egui::Vec2::new(1360.0, 1600.0));
+    h.run_steps(1);
+    assert!(h.query_by_label("ViT heads").is_none());
+    h.get_by_label("encoder").click();
+    h.run_steps(3);
+    h.get_by_label("ViT").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.experiment.encoder.kind, EncoderKind::Vit);
+    for field in ["ViT patch", "ViT heads", "ViT width per head", "ViT depth"] {
+        assert!(h.query_by_label(field).is_some(), "{field} not shown");
+    }
+    assert!(h.query_by_label_contains("token width 128").is_some());
+    h.get_by_label("ViT pooling").click();
+    h.run_steps(3);
+    h.get_by_label("mean of patches").click();
+    h.run_steps(2);
+    let exp = &h.state().settings.experiment;
+    assert_eq!(exp.encoder.pooling, Pooling::Mean);
+    exp.validate().unwrap();
+    assert!(exp.to_toml().contains("kind = \"vit\""), "{}", exp.to_toml());
+}

@@ -8,23 +8,30 @@ use super::bench_step::{measure_step, print_stage_parts, print_step};
 use crate::data::shapes::{ShapesSpec, generate};
 use crate::engine::backend::select_local;
 use crate::methods::{self, BuildContext, MethodSpec, TrainBatch};
-use crate::model::EncoderConfig;
+use crate::model::{EncoderConfig, EncoderKind};
 use crate::model::encoder::RESNET_WIDTH;
 use crate::model::tensor_io::images_to_tensor;
 use crate::preset::{BackendChoice, TrainSpec};
 use crate::views::{Normalize, ViewPipeline, ViewsSpec, make_view_batch};
 
 /// `bench --json`: the reference step, fused and with burn's ops, one JSON line each
-/// (what `bench/compare.py` reads beside PyTorch's).
-pub fn bench_json(batch: usize, steps: usize) -> anyhow::Result<()> {
+/// (what `bench/compare.py` reads beside PyTorch's); with another `encoder`, its step
+/// (SimCLR head and loss, Adam) as one line.
+pub fn bench_json(batch: usize, steps: usize, encoder: &EncoderConfig) -> anyhow::Result<()> {
     anyhow::ensure!(
         batch >= 2 && steps >= 1,
         "bench needs --batch >= 2 and --steps >= 1"
     );
-    for fused in [true, false] {
+    encoder.validate().map_err(anyhow::Error::msg)?;
+    let ways: &[bool] = if encoder.kind == EncoderKind::SmallCnn {
+        &[true, false]
+    } else {
+        &[false]
+    };
+    for &fused in ways {
         println!(
             "{}",
-            serde_json::to_string(&measure_step(batch, 2, steps, fused))?
+            serde_json::to_string(&measure_step(encoder, batch, 2, steps, fused))?
         );
     }
     Ok(())
@@ -69,8 +76,8 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
     println!(
         "training step of the reference model on the CPU (median of {steps} after 2 warm-up):"
     );
-    let fused = measure_step(batch, 2, steps, true);
-    let reference = measure_step(batch, 2, steps, false);
+    let fused = measure_step(&EncoderConfig::default(), batch, 2, steps, true);
+    let reference = measure_step(&EncoderConfig::default(), batch, 2, steps, false);
     print_step(&fused);
     print_step(&reference);
     println!(

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::losses::nt_xent;
 use crate::model::fast_block::{self, kernels::ConvGeometry, profile};
-use crate::model::{Encoder, EncoderConfig, MlpHead, MlpHeadConfig};
+use crate::model::{Encoder, EncoderConfig, EncoderKind, MlpHead, MlpHeadConfig};
 
 /// The reference network: encoder + SimCLR projection head.
 #[derive(Module, Debug)]
@@ -61,11 +61,17 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// `warmup` then `steps` timed steps of the reference step on flex (fused or burn's ops).
-pub fn measure_step(batch: usize, warmup: usize, steps: usize, fused: bool) -> StepFigures {
+/// `warmup` then `steps` timed steps of the reference step on flex (fused or burn's ops),
+/// with `encoder` in place of the small CNN (the fused kernels cover the small CNN only).
+pub fn measure_step(
+    encoder: &EncoderConfig,
+    batch: usize,
+    warmup: usize,
+    steps: usize,
+    fused: bool,
+) -> StepFigures {
     fast_block::set_enabled(fused);
     let device = crate::engine::backend::cpu_device().autodiff();
-    let encoder = EncoderConfig::default();
     let mut net = ReferenceNet {
         encoder: encoder.init(&device),
         head: MlpHeadConfig {
@@ -119,10 +125,10 @@ pub fn measure_step(batch: usize, warmup: usize, steps: usize, fused: bool) -> S
         total: m(|p| p.total),
     };
     StepFigures {
-        implementation: if fused {
-            "contrastive-workbench flex, fused conv+BN+ReLU".into()
-        } else {
-            "contrastive-workbench flex, burn's own ops".into()
+        implementation: match (encoder.kind, fused) {
+            (EncoderKind::SmallCnn, true) => "contrastive-workbench flex, fused conv+BN+ReLU".into(),
+            (EncoderKind::SmallCnn, false) => "contrastive-workbench flex, burn's own ops".into(),
+            (kind, _) => format!("contrastive-workbench flex, {kind:?}"),
         },
         s_per_step: phases.total,
         views_per_sec: (2 * batch) as f64 / phases.total,

@@ -30,6 +30,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::app::{self, LaunchOptions};
+use crate::model::EncoderKind;
 use crate::preset::BackendChoice;
 
 #[derive(Parser, Debug)]
@@ -119,6 +120,10 @@ pub enum Commands {
         /// each, for bench/compare.py.
         #[arg(long)]
         json: bool,
+        /// With --json: the step on this backbone (small-cnn, resnet18 or vit, each at its
+        /// default shape) instead of the small CNN.
+        #[arg(long, default_value = "small-cnn", value_parser = parse_encoder_kind)]
+        encoder: EncoderKind,
     },
     /// Host this machine's best device for other workbenches: they train on it with
     /// backend = "remote" while their data, augmentation, metrics and window stay local.
@@ -217,6 +222,12 @@ impl From<DeviceArg> for BackendChoice {
     }
 }
 
+/// `--encoder`'s value, spelled as a preset's `[encoder] kind`.
+fn parse_encoder_kind(text: &str) -> Result<EncoderKind, String> {
+    serde::Deserialize::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(text))
+        .map_err(|_| format!("unknown encoder {text:?}: small-cnn, resnet18 or vit"))
+}
+
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
@@ -306,8 +317,16 @@ pub fn run(cli: Cli) -> ExitCode {
             batch,
             steps,
             json: true,
+            encoder,
             ..
-        }) => bench::bench_json(batch, steps),
+        }) => bench::bench_json(
+            batch,
+            steps,
+            &crate::model::EncoderConfig {
+                kind: encoder,
+                ..crate::model::EncoderConfig::default()
+            },
+        ),
         Some(Commands::Bench { batch, steps, .. }) => bench::bench(batch, steps),
     };
     exit_status(result)

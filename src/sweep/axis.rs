@@ -134,10 +134,16 @@ pub fn plain(v: &toml::Value) -> String {
 /// method's settings, `method.kind` and `views.strength`.
 pub fn valid_keys(exp: &Experiment) -> Vec<String> {
     // A preset leaves some settings out at their defaults (`encoder.kind`, `encoder.norm`,
-    // `encoder.width`): an encoder far from the defaults writes them all.
+    // `encoder.width`, the ViT's shape): an encoder far from the defaults writes them all.
     let mut every = exp.clone();
     every.encoder = crate::model::EncoderConfig {
         norm: crate::model::Norm::Layer,
+        patch: 8,
+        embed_dim: 64,
+        depth: 2,
+        heads: 2,
+        pooling: crate::model::Pooling::Mean,
+        image_size: 64,
         ..crate::model::EncoderConfig::resnet18(crate::model::encoder::RESNET_WIDTH / 2)
     };
     let mut keys: Vec<String> = exp
@@ -298,10 +304,19 @@ mod tests {
             "encoder.norm",
             "encoder.width",
             "encoder.channels",
+            "encoder.depth",
+            "encoder.heads",
+            "encoder.embed_dim",
+            "encoder.patch",
+            "encoder.pooling",
         ] {
             assert!(valid_keys(&exp).contains(&key.to_string()), "{key}");
         }
         let out = apply(&exp, "encoder.kind", &"resnet18".into()).unwrap();
         assert_eq!(out.encoder.kind, crate::model::EncoderKind::Resnet18);
+        // A ViT's shape is checked as a preset's is: 3 heads cannot split 128.
+        let vit = apply(&exp, "encoder.kind", &"vit".into()).unwrap();
+        let e = apply(&vit, "encoder.heads", &3.into()).unwrap_err();
+        assert!(e.contains("encoder.heads"), "{e}");
     }
 }
