@@ -4,7 +4,7 @@
 //! composition plus their loss (lightly's `update_momentum`, solo-learn's momentum base
 //! class); MoCo v1/v2 hold its [`OnlineTarget`] beside their queue.
 
-use burn::module::Module;
+use burn::module::{Module, ParamId};
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::tensor::Tensor;
 
@@ -131,8 +131,23 @@ impl<N: Online> OnlineTarget<N> {
         keys: impl FnOnce(&N::Target) -> K,
         loss: impl FnOnce(&N, K) -> (Tensor<1>, X),
     ) -> Result<(f32, X, f64), StepError> {
+        self.step_freezing(lr, &[], step, keys, loss)
+    }
+
+    /// As [`OnlineTarget::step`], the `frozen` parameters left out of the update (see
+    /// [`Trainable::step_freezing`]); the target still follows them.
+    pub fn step_freezing<K, X>(
+        &mut self,
+        lr: impl Into<ModuleLearningRate>,
+        frozen: &[ParamId],
+        step: u64,
+        keys: impl FnOnce(&N::Target) -> K,
+        loss: impl FnOnce(&N, K) -> (Tensor<1>, X),
+    ) -> Result<(f32, X, f64), StepError> {
         let keys = keys(self.target());
-        let (value, extra) = self.online.step(lr, |net| loss(net, keys))?;
+        let (value, extra) = self
+            .online
+            .step_freezing(lr, frozen, |net| loss(net, keys))?;
         let tau = self.schedule.at(step);
         let target = self.target.take().expect("target present between steps");
         self.target = Some(ema_update(target, self.online.net().followed(), tau));
