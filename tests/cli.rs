@@ -174,6 +174,65 @@ fn ctrl_c_and_sigterm_write_the_checkpoint_and_export_and_the_run_resumes() {
     }
 }
 
+/// The terminal closes under a run (ssh dropped): stdout and stderr go away and SIGHUP
+/// follows. The run stops as for Ctrl-C, its checkpoint and export written (exit 129),
+/// instead of dying of the signal or of the first line it can no longer print.
+#[test]
+fn a_closed_terminal_stops_the_run_with_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = preset(dir.path(), "hup", 1_000_000);
+    let out_dir = dir.path().join("run-hup");
+    let (mut child, rest) = spawn_long_run(&p, &out_dir);
+    drop(rest);
+    drop(child.stderr.take());
+    signal(&child, "HUP");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(129), "SIGHUP");
+    assert!(out_dir.join("checkpoint.safetensors").is_file());
+    assert!(out_dir.join("encoder.safetensors").is_file());
+    // SIGQUIT is taken the same way.
+    let out_dir = dir.path().join("run-quit");
+    let (mut child, rest) = spawn_long_run(&p, &out_dir);
+    signal(&child, "QUIT");
+    let _: Vec<String> = rest.collect();
+    assert_eq!(child.wait().unwrap().code(), Some(131), "SIGQUIT");
+    assert!(out_dir.join("checkpoint.safetensors").is_file());
+}
+
+/// `train ... | head -n 1`: the reader leaves after one line. The run is not killed by the
+/// next line it prints: it trains to its end, exports, and exits 141 to say output was lost.
+#[test]
+fn a_reader_that_leaves_does_not_crash_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = preset(dir.path(), "pipe", 30);
+    let out_dir = dir.path().join("run");
+    let mut child = spawn_train(&p, &out_dir, "0");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(!first.is_empty());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status.code(), Some(141), "{stderr}");
+    let ckpt = contrastive_workbench::engine::checkpoint::Checkpoint::read(&out_dir).unwrap();
+    assert_eq!(ckpt.step, 30, "the run went on to its end");
+    assert!(out_dir.join("encoder.safetensors").is_file());
+}
+
+#[test]
+fn a_screenshot_that_cannot_be_saved_fails_before_the_window_opens() {
+    let out = Command::new(BIN)
+        .args(["screenshot", "--steps", "1", "--out", "/dev/null/shot.png"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("/dev/null/shot.png"), "{stderr}");
+}
+
 #[test]
 fn a_second_run_on_the_same_folder_is_refused_naming_the_first() {
     let dir = tempfile::tempdir().unwrap();

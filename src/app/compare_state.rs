@@ -216,7 +216,7 @@ impl CompareState {
         if let Some(job) = &self.job
             && !job.stop_and_wait(limit)
         {
-            eprintln!(
+            crate::errln!(
                 "the sweep's members did not stop within {limit:?}; their last periodic checkpoints stay"
             );
         }

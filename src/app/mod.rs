@@ -67,6 +67,12 @@ pub fn launch(opts: LaunchOptions) -> anyhow::Result<()> {
     }
     let (lesson, classroom) = (opts.lesson, opts.classroom);
     let screenshot = opts.screenshot;
+    // A picture that cannot be saved is refused before the run it waits for.
+    let shot = screenshot.as_ref().map(|plan| plan.path.clone());
+    if let Some(path) = &shot {
+        screenshot::check_writable(path)?;
+    }
+    let started = std::time::SystemTime::now();
     let native = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()
             .with_title("contrastive-workbench")
@@ -112,5 +118,9 @@ pub fn launch(opts: LaunchOptions) -> anyhow::Result<()> {
             Ok(Box::new(app))
         }),
     )
-    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))?;
+    match shot {
+        Some(path) => screenshot::check_saved(&path, started),
+        None => Ok(()),
+    }
 }

@@ -154,7 +154,7 @@ impl ScreenshotState {
             SAVED | FAILED => {
                 if let Some((p50, p99)) = frame_times.percentiles().filter(|_| !self.reported) {
                     self.reported = true;
-                    eprintln!(
+                    crate::errln!(
                         "UI frame build time over the last {} frames: p50 {p50:.2} ms, p99 {p99:.2} ms",
                         frame_times.len()
                     );
@@ -177,13 +177,51 @@ fn save_png(path: &std::path::Path, img: &egui::ColorImage) -> bool {
     let bytes: Vec<u8> = img.pixels.iter().flat_map(|c| c.to_array()).collect();
     match image::RgbaImage::from_raw(w as u32, h as u32, bytes).map(|i| i.save(path)) {
         Some(Ok(())) => {
-            eprintln!("screenshot saved to {}", path.display());
+            crate::errln!("screenshot saved to {}", path.display());
             true
         }
         Some(Err(e)) => {
-            eprintln!("cannot save screenshot {}: {e}", path.display());
+            crate::errln!("cannot save screenshot {}: {e}", path.display());
             false
         }
         None => false,
     }
+}
+
+/// Refuses a screenshot path whose folder cannot be created or written, naming it.
+pub fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(folder).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot save the screenshot {}: cannot create {}: {e}",
+            path.display(),
+            folder.display()
+        )
+    })?;
+    let probe = folder.join(format!(".cw-screenshot-probe-{}", std::process::id()));
+    std::fs::File::create(&probe).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot save the screenshot {}: {} is not writable: {e}",
+            path.display(),
+            folder.display()
+        )
+    })?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// The window closed: the screenshot must have been written since `started`.
+pub fn check_saved(path: &std::path::Path, started: std::time::SystemTime) -> anyhow::Result<()> {
+    let written = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t >= started);
+    anyhow::ensure!(
+        written,
+        "the screenshot was not saved to {} (the window closed before it, or the write failed)",
+        path.display()
+    );
+    Ok(())
 }

@@ -29,7 +29,7 @@ pub fn bench_json(batch: usize, steps: usize, encoder: &EncoderConfig) -> anyhow
         &[false]
     };
     for &fused in ways {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string(&measure_step(encoder, batch, 2, steps, fused))?
         );
@@ -48,10 +48,10 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
         ..ShapesSpec::default()
     });
     let views_spec = ViewsSpec::same(ViewPipeline::default());
-    println!(
+    crate::outln!(
         "reference model: SmallCnn [32, 64, 128, 256] + MLP 256-256-128, SimCLR NT-Xent, Adam"
     );
-    println!(
+    crate::outln!(
         "batch {batch} images = {} views, 32x32 RGB, {} CPU threads",
         2 * batch,
         rayon::current_num_threads()
@@ -66,26 +66,26 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
     let t = Instant::now();
     (0..3).for_each(|s| drop(aug(s)));
     let all = (3 * 2 * batch) as f64 / t.elapsed().as_secs_f64();
-    println!(
+    crate::outln!(
         "augmentation (crop, flip, jitter p=0.8, grey p=0.2, blur p=0.2): {single:.0} views/s on 1 thread \
          ({:.0} us/view), {all:.0} views/s on all threads ({:.2}x)",
         1e6 / single,
         all / single
     );
 
-    println!(
+    crate::outln!(
         "training step of the reference model on the CPU (median of {steps} after 2 warm-up):"
     );
     let fused = measure_step(&EncoderConfig::default(), batch, 2, steps, true);
     let reference = measure_step(&EncoderConfig::default(), batch, 2, steps, false);
     print_step(&fused);
     print_step(&reference);
-    println!(
+    crate::outln!(
         "  fused kernels: {:.2}x the views/s of burn's own ops",
         fused.views_per_sec / reference.views_per_sec
     );
     print_stage_parts(2 * batch, 3);
-    println!(
+    crate::outln!(
         "  augmentation on all threads would take {:.0}% of a fused step if not overlapped",
         100.0 * (2 * batch) as f64 / all / fused.s_per_step
     );
@@ -96,17 +96,17 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
         let (device, info) = match select_local(choice) {
             Ok(found) => found,
             Err(why) => {
-                println!("{why}: skipped");
+                crate::outln!("{why}: skipped");
                 continue;
             }
         };
-        println!("device: {} ({})", info.name, info.reason);
+        crate::outln!("device: {} ({})", info.name, info.reason);
         let encoder = EncoderConfig::default();
         let (per_step, rate) = simclr_step(&device, &encoder, &data, batch, steps)?;
         let ratio = cpu_rate.map_or(String::new(), |c: f64| {
             format!(", {:.2}x the CPU backend", rate / c)
         });
-        println!(
+        crate::outln!(
             "SimCLR's train_step on {}: {per_step:.3} s/step = {rate:.0} views/s{ratio}",
             info.name
         );
@@ -117,7 +117,7 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
         let small = batch.min(RESNET_BATCH);
         let resnet = EncoderConfig::resnet18(RESNET_WIDTH);
         let (per_step, rate) = simclr_step(&device, &resnet, &data, small, steps.min(3))?;
-        println!(
+        crate::outln!(
             "SimCLR's train_step with ResNet-18 (CIFAR stem, width {RESNET_WIDTH}) on {}, batch \
              {small}: {per_step:.3} s/step = {rate:.1} views/s",
             info.name
@@ -214,7 +214,7 @@ fn data_stall(data: &crate::data::Dataset, batch: usize, steps: usize, step_rate
         .collect();
     if !rates.is_empty() {
         let rate = rates.iter().sum::<f64>() / rates.len() as f64;
-        println!(
+        crate::outln!(
             "end to end (session loop, SimCLR, augmentation on, {} logged windows of {} steps of \
              {batch} images): {rate:.0} training views/s = {:.2}x the bare step's {step_rate:.0}",
             rates.len(),
@@ -227,7 +227,7 @@ fn data_stall(data: &crate::data::Dataset, batch: usize, steps: usize, step_rate
     let steady = &waits[1.min(waits.len())..];
     let mean = steady.iter().sum::<f32>() / steady.len().max(1) as f32;
     let worst = steady.iter().copied().fold(0.0f32, f32::max);
-    println!(
+    crate::outln!(
         "data pipeline during a real run ({} logged windows of {} steps, prefetch depth {}): the \
          trainer waited for views {:.2}% of the time on average, {:.2}% in the worst window \
          (first: {:.1}%)",

@@ -44,12 +44,12 @@ fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
 pub fn projection_bench() {
     let (x, y) = clustered(10_000, 128, 1);
     let pca = median_ms(5, || drop(pca_2d(&x, 128)));
-    println!(
+    crate::outln!(
         "PCA to 2-D of 10,000 x 128: {pca:.1} ms (median of 5) = {:.2} frames at 60 fps",
         pca / FRAME_MS
     );
     let nn = median_ms(5, || drop(nearest_cosine(&x, 128, 0, 8)));
-    println!(
+    crate::outln!(
         "nearest 8 neighbours (cosine) among 10,000 x 128: {nn:.2} ms = {:.3} frames",
         nn / FRAME_MS
     );
@@ -65,7 +65,7 @@ pub fn projection_bench() {
             tsne.step();
         }
         let per = t.elapsed().as_secs_f64() * 1e3 / iters as f64;
-        println!(
+        crate::outln!(
             "t-SNE (exact gradient) on {n} points: affinities {setup:.0} ms once per evaluation, then \
              {:.0} iterations/s ({per:.1} ms each = {:.2} frames)",
             1e3 / per,
@@ -83,7 +83,7 @@ pub fn projection_bench() {
         umap.step();
     }
     let per = t.elapsed().as_secs_f64() * 1e3 / epochs as f64;
-    println!(
+    crate::outln!(
         "UMAP on 2000 points (15 neighbours): graph {setup:.0} ms once per evaluation, then \
          {:.0} epochs/s ({per:.2} ms each = {:.2} frames)",
         1e3 / per,
@@ -102,7 +102,7 @@ pub fn projection_bench() {
         10,
         ProbeParams::default(),
     );
-    println!(
+    crate::outln!(
         "linear probe, 2,000 x 128 features, 10 classes, {} full-batch epochs: {:.0} ms \
          (scored on 2,000 held-out rows: {:.1}%)",
         ProbeParams::default().epochs,

@@ -160,7 +160,7 @@ fn stages(views: usize) -> Vec<ConvGeometry> {
 
 pub fn print_step(f: &StepFigures) {
     let p = &f.phases;
-    println!(
+    crate::outln!(
         "  {}: {:.3} s/step = {:.0} views/s; encoder forward {:.3}, head {:.3}, loss {:.3}, \
          backward {:.3}, optimiser {:.3} s; peak RSS {}",
         f.implementation,
@@ -178,7 +178,7 @@ pub fn print_step(f: &StepFigures) {
 
 /// Each stage's parts, burn's ops beside the fused kernels.
 pub fn print_stage_parts(views: usize, reps: usize) {
-    println!(
+    crate::outln!(
         "  per stage (median of {reps}, seconds; burn's ops -> fused): conv forward | BN+ReLU forward | \
          BN+ReLU backward | weight grad (+bias) | input grad"
     );
@@ -188,7 +188,7 @@ pub fn print_stage_parts(views: usize, reps: usize) {
         let b = profile::burn_stage(g, first, reps);
         let f = profile::fused_stage(g, first, reps);
         let pair = |x: f64, y: f64| format!("{x:.3} -> {y:.3}");
-        println!(
+        crate::outln!(
             "    stage {} ({}->{}, {}x{} -> {}x{}): {} | {} | {} | {} | {}   total {}",
             i + 1,
             g.c_in,
@@ -210,7 +210,7 @@ pub fn print_stage_parts(views: usize, reps: usize) {
         before += b.total();
         after += f.total();
     }
-    println!(
+    crate::outln!(
         "    all stages: {before:.3} s -> {after:.3} s ({:.2}x)",
         before / after.max(1e-9)
     );

@@ -48,7 +48,7 @@ pub fn embed(
         &device,
     );
     let files = table.write(&out)?;
-    eprintln!(
+    crate::errln!(
         "{} images of {} through {}: wrote {} to {}",
         table.rows.len(),
         dataset.name,
@@ -88,7 +88,7 @@ pub fn eval(run: &Path, dataset: Option<&Path>, size: usize) -> anyhow::Result<(
     };
     let (knn, probe) = score(&trained);
     let (knn0, probe0) = score(&initial);
-    println!(
+    crate::outln!(
         "{}",
         serde_json::json!({
             "encoder": run.display().to_string(),

@@ -30,15 +30,15 @@ pub fn load_with_bar(spec: &DatasetSpec) -> anyhow::Result<Dataset> {
         .join()
         .map_err(|_| anyhow::anyhow!("the dataset loader crashed"))??;
     for w in &dataset.report.warnings {
-        eprintln!("warning: {w}");
+        crate::errln!("warning: {w}");
     }
     if !dataset.report.skipped.is_empty() {
-        eprintln!("skipped {} files:", dataset.report.skipped.len());
+        crate::errln!("skipped {} files:", dataset.report.skipped.len());
         for s in dataset.report.skipped.iter().take(20) {
-            eprintln!("  {}: {}", s.path.display(), s.problem);
+            crate::errln!("  {}: {}", s.path.display(), s.problem);
         }
         if dataset.report.skipped.len() > 20 {
-            eprintln!("  ... and {} more", dataset.report.skipped.len() - 20);
+            crate::errln!("  ... and {} more", dataset.report.skipped.len() - 20);
         }
     }
     Ok(dataset)

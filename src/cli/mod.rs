@@ -1,11 +1,12 @@
 //! Command-line entry points. The GUI and the headless commands share the engine.
 //!
 //! - `train`: a preset headless, `--resume` continuing from the run folder's checkpoint; it
-//!   calls `engine::session::run_experiment_with` on the main thread. Ctrl-C and SIGTERM
-//!   become `Command::Stop` through signal-hook (a second signal exits at once); the process
+//!   calls `engine::session::run_experiment_with` on the main thread. Ctrl-C, SIGTERM,
+//!   SIGHUP and SIGQUIT become `Command::Stop` through signal-hook (a second signal exits at once); the process
 //!   exits with 128 + the signal after the checkpoint and export are written. Every message
 //!   is printed whatever stderr is (a terminal or not), failures and warnings also as JSON
-//!   lines on stdout;
+//!   lines on stdout, all through `console`, which drops a line it cannot write instead of
+//!   panicking;
 //! - `serve`: hosts this machine's device for remote clients;
 //! - `embed` (`embed` and `eval`): a run folder's encoder on a dataset;
 //! - `bench`: throughput per backend (`bench_step`: the reference step taken apart, fused vs
@@ -18,6 +19,7 @@
 pub mod bench;
 mod bench_projection;
 pub mod bench_step;
+pub mod console;
 pub mod embed;
 pub mod load;
 pub mod serve;
@@ -333,17 +335,22 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 /// 0: done and everything written; 1: failed (bad input, a failed run or write), the
-/// message on stderr once; 128 + signal: stopped by SIGINT (130) or SIGTERM (143) after
-/// writing the checkpoint and export. clap's usage errors exit 2.
+/// message on stderr once; 128 + signal: stopped by SIGINT (130), SIGHUP (129), SIGQUIT
+/// (131) or SIGTERM (143) after writing the checkpoint and export; 141: done, but some of
+/// its output could not be written (stdout's reader went away, a full disk). clap's usage
+/// errors exit 2.
 fn exit_status(result: anyhow::Result<()>) -> ExitCode {
     let Err(e) = result else {
+        if console::output_lost() {
+            return ExitCode::from(console::OUTPUT_LOST_STATUS);
+        }
         return ExitCode::SUCCESS;
     };
     if let Some(i) = e.downcast_ref::<train::Interrupted>() {
         return ExitCode::from(u8::try_from(128 + i.signal).unwrap_or(1));
     }
     if e.downcast_ref::<train::Reported>().is_none() {
-        eprintln!("error: {e:#}");
+        crate::errln!("error: {e:#}");
     }
     ExitCode::FAILURE
 }

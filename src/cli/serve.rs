@@ -60,7 +60,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .transpose()
             .map_err(|_| anyhow!("--token-file: the token is empty"))?,
     };
-    eprintln!(
+    crate::errln!(
         "serving {} ({}) on {url}{}; a client sets backend = \"remote\", remote = \"{url}\"",
         info.name,
         info.reason,
@@ -120,8 +120,8 @@ impl burn::server::PeerAuthorizer for Gate {
             None => Ok(()),
         };
         match &verdict {
-            Ok(()) => eprintln!("session opened for {client}"),
-            Err(why) => eprintln!("refused {client}: {why}"),
+            Ok(()) => crate::errln!("session opened for {client}"),
+            Err(why) => crate::errln!("refused {client}: {why}"),
         }
         verdict
     }

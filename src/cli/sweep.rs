@@ -64,7 +64,7 @@ pub fn sweep(preset: Option<PathBuf>, args: SweepArgs) -> anyhow::Result<()> {
         return Err(Interrupted { signal }.into());
     }
     let cells = members.len() / spec.seeds as usize;
-    eprintln!(
+    crate::errln!(
         "sweep {}: {cells} cells x {} seeds = {} runs of {} steps on {}, into {}",
         spec.name,
         spec.seeds,
@@ -93,15 +93,15 @@ pub fn sweep(preset: Option<PathBuf>, args: SweepArgs) -> anyhow::Result<()> {
     drop(commands_tx);
     print_summary(&spec.axes, &result.rows);
     if let Some(message) = result.failed {
-        eprintln!("error: {message}");
-        println!(
+        crate::errln!("error: {message}");
+        crate::outln!(
             "{}",
             serde_json::json!({"event": "failed", "message": message})
         );
         return Err(Reported(message).into());
     }
     if let Some(signal) = signal {
-        eprintln!(
+        crate::errln!(
             "stopped by signal {signal}: the running members wrote their checkpoints; \
              `sweep --resume --out {}` continues",
             dir.display()
@@ -168,18 +168,18 @@ fn report(axes: &[Axis], ev: SweepEvent) {
     match ev {
         SweepEvent::Member(row) => match row.state {
             State::Finished | State::Stopped | State::Failed | State::Pruned => {
-                println!("{}", row_json(axes, &row));
+                crate::outln!("{}", row_json(axes, &row));
             }
-            State::Running => eprintln!("{}: running", row.folder),
+            State::Running => crate::errln!("{}: running", row.folder),
             State::Queued => {}
         },
-        SweepEvent::Run(_, Event::Warning { message }) => eprintln!("warning: {message}"),
-        SweepEvent::Run(_, Event::Failed { message, .. }) => eprintln!("error: {message}"),
+        SweepEvent::Run(_, Event::Warning { message }) => crate::errln!("warning: {message}"),
+        SweepEvent::Run(_, Event::Failed { message, .. }) => crate::errln!("error: {message}"),
         SweepEvent::Run(..) => {}
         SweepEvent::Ended { .. } => {}
         SweepEvent::ServerLost { server, message } => {
-            eprintln!("server {server} went away ({message}); its member goes back to the queue");
-            println!(
+            crate::errln!("server {server} went away ({message}); its member goes back to the queue");
+            crate::outln!(
                 "{}",
                 serde_json::json!({"event": "server_lost", "server": server, "message": message})
             );
@@ -190,14 +190,14 @@ fn report(axes: &[Axis], ev: SweepEvent) {
 /// Each cell's mean and spread of kNN top-1 over its finished seeds, on stderr.
 fn print_summary(axes: &[Axis], rows: &[Row]) {
     let keys: Vec<&str> = axes.iter().map(|a| a.key.as_str()).collect();
-    eprintln!("{}  kNN top-1 over seeds", keys.join("  "));
+    crate::errln!("{}  kNN top-1 over seeds", keys.join("  "));
     for c in summarise(rows, Metric::Knn) {
         let knn = match (c.mean, c.std) {
             (Some(m), Some(s)) => format!("{:.1}% +- {:.1}", 100.0 * m, 100.0 * s),
             (Some(m), None) => format!("{:.1}%", 100.0 * m),
             _ => "-".into(),
         };
-        eprintln!(
+        crate::errln!(
             "{}  {knn}  ({} of {} finished)",
             c.values.join("  "),
             c.finished,

@@ -1,6 +1,5 @@
 //! `train`: a preset, headless.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -43,8 +42,8 @@ impl std::fmt::Display for Reported {
 
 impl std::error::Error for Reported {}
 
-/// The run was stopped by SIGINT or SIGTERM after writing its checkpoint and export; the
-/// process exits with 128 + the signal, as shells expect.
+/// The run was stopped by a signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) after writing its
+/// checkpoint and export; the process exits with 128 + the signal, as shells expect.
 #[derive(Debug)]
 pub struct Interrupted {
     pub signal: i32,
@@ -61,16 +60,17 @@ impl std::error::Error for Interrupted {}
 /// Prints on stderr whether or not it is a terminal (`ProgressBar::println` prints
 /// nothing when the bar is hidden, as it is when stderr is piped).
 fn say(bar: &ProgressBar, message: &str) {
-    bar.suspend(|| eprintln!("{message}"));
+    bar.suspend(|| crate::errln!("{message}"));
 }
 
 /// A JSON line on stdout for what a script must not miss: failures and warnings.
 fn json_event(kind: &str, message: &str) {
-    println!("{}", serde_json::json!({"event": kind, "message": message}));
+    crate::outln!("{}", serde_json::json!({"event": kind, "message": message}));
 }
 
-/// Ctrl-C and SIGTERM: the first asks the run to stop after its current step (it then
-/// writes its checkpoint and export); a second exits at once.
+/// Ctrl-C, SIGTERM, SIGHUP (the terminal or ssh session closed) and SIGQUIT: the first
+/// asks the run to stop after its current step (it then writes its checkpoint and export);
+/// a second exits at once.
 pub(super) struct Interrupts {
     signal: Arc<AtomicUsize>,
     done: Arc<AtomicBool>,
@@ -78,10 +78,10 @@ pub(super) struct Interrupts {
 
 impl Interrupts {
     pub(super) fn install(commands: Sender<crate::engine::Command>) -> anyhow::Result<Self> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
         let signal = Arc::new(AtomicUsize::new(0));
         let done = Arc::new(AtomicBool::new(false));
-        for sig in [SIGINT, SIGTERM] {
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
             let seen = Arc::new(AtomicBool::new(false));
             // Exits with 128 + sig if the flag is already set: the second signal.
             signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, seen.clone())?;
@@ -138,7 +138,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     if let Some(signal) = interrupts.signal() {
         return Err(Interrupted { signal }.into());
     }
-    eprintln!(
+    crate::errln!(
         "{}: {} on {} ({} train / {} test images), {} steps of {} images",
         exp.name,
         exp.method.kind,
@@ -178,7 +178,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         bail!("the run ended without finishing");
     }
     if let Some(signal) = signal {
-        eprintln!(
+        crate::errln!(
             "stopped by signal {signal} at step {}: checkpoint and export written to {}; \
              `train --resume --out {}` continues",
             result.steps_done,
@@ -244,7 +244,7 @@ impl Report {
     }
 
     fn line(value: &serde_json::Value) {
-        let _ = writeln!(std::io::stdout().lock(), "{value}");
+        crate::cli::console::out(&value.to_string());
     }
 
     fn event(&mut self, ev: Event) {
