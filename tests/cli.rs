@@ -434,3 +434,34 @@ fn a_classroom_file_that_does_not_read_is_refused_with_its_name() {
         "{stderr}"
     );
 }
+
+/// `embed --out` at a run's own folder would replace its held-out embeddings with another
+/// dataset's: refused, naming the default; the default writes beside them.
+#[test]
+fn embed_never_overwrites_a_runs_own_embeddings() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = preset(dir.path(), "emb", 2);
+    let run = dir.path().join("run");
+    train_ok(&p, &run);
+    let own = std::fs::read(run.join("embeddings.csv")).unwrap();
+    let embed = |out: Option<&Path>| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["embed", "--encoder", run.to_str().unwrap()]);
+        if let Some(out) = out {
+            cmd.args(["--out", out.to_str().unwrap()]);
+        }
+        cmd.output().unwrap()
+    };
+    let refused = embed(Some(&run));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("embed-"), "{stderr}");
+    assert_eq!(std::fs::read(run.join("embeddings.csv")).unwrap(), own);
+    assert_succeeded(&embed(None));
+    let beside = std::fs::read_dir(&run)
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().starts_with("embed-"))
+        .expect("an embed-<dataset> folder");
+    assert!(beside.path().join("embeddings.csv").is_file());
+}

@@ -41,6 +41,16 @@ pub fn embed(
     let device = backend::cpu_device();
     let encoder = FrozenEncoder::load(run, dataset.image_size(), &device)?;
     let out = out.unwrap_or_else(|| run.join(format!("embed-{}", dataset.name)));
+    // A run's export holds its own held-out embeddings under the same names.
+    anyhow::ensure!(
+        !out.join("preset.toml").is_file(),
+        "{} is a run's export: its own embeddings.csv, embeddings.npy, vectors.tsv and \
+         metadata.tsv would be replaced by {}'s; choose another --out (the default is \
+         {})",
+        out.display(),
+        dataset.name,
+        run.join(format!("embed-{}", dataset.name)).display()
+    );
     let table = EmbeddingTable::of(
         &encoder,
         &dataset,

@@ -21,7 +21,7 @@ use crate::methods::state::MethodState;
 use crate::preset::Experiment;
 
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
-const FORMAT: &str = "contrastive-workbench checkpoint 1";
+pub(crate) const FORMAT: &str = "contrastive-workbench checkpoint 1";
 
 pub struct Checkpoint {
     /// Steps completed; a resumed run continues with step `step`.

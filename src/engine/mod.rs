@@ -14,13 +14,16 @@
 //!   asks, its peak memory from `peak_memory` (Linux's resettable VmHWM);
 //! - `probe_runner`: linear probes on `Worker`s, reported in order;
 //! - `export`: safetensors and burnpack per encoder a method exports, preset, metrics,
-//!   README; `MetricsLog`, the one log the session and the window's history both fold;
+//!   README (`vit_readme` for a ViT's); `MetricsLog`, the one log the session and the
+//!   window's history both fold;
 //! - `embeddings_export`: the held-out images' representations (CSV, NPY, Projector TSVs);
 //! - `onnx_export` + `onnx_proto`: the small CNN as `<name>.onnx` (opset 17, BatchNorm
 //!   folded), the protobuf subset declared for prost;
 //! - `tensorboard`: the metrics log as a TFRecord event file, and the projector's config;
 //! - `checkpoint`: one atomically written `checkpoint.safetensors`;
-//! - `run_folder`: the one writer of a run folder (`.cw-run` lock, atomic writes);
+//! - `run_folder`: the one writer of a run folder (`.cw-run` lock, never through a link;
+//!   atomic writes); `legacy_run`: a folder from before markers, recognised by its files'
+//!   names and content;
 //! - `frozen_encoder`: a run folder loaded back as a `Method`; `browse`: evaluate it once
 //!   and report it with a run's events;
 //! - `settings_check`: settings valid alone but odd on this dataset (`Event::Warning`);
@@ -59,6 +62,7 @@ pub mod event_queue;
 pub mod export;
 pub mod frozen_encoder;
 pub mod full_evaluation;
+mod legacy_run;
 pub mod loss_explorer;
 pub mod onnx_export;
 pub mod onnx_proto;

@@ -21,9 +21,6 @@ use anyhow::Context;
 /// The marker and lock file of a run folder.
 pub const MARKER: &str = ".cw-run";
 
-/// Files whose presence makes a folder written before markers existed a run folder.
-const LEGACY_RUN_FILES: [&str; 2] = ["checkpoint.safetensors", "encoder.safetensors"];
-
 /// A held claim on a run folder; the lock is released when the last claim of this process
 /// on the folder is dropped.
 #[derive(Debug)]
@@ -76,6 +73,12 @@ pub enum ClaimError {
         dir.display()
     )]
     InUse { dir: PathBuf, holder: String },
+    #[error(
+        "{} is not a plain file (a symbolic link, or something else): a run folder's marker is \
+         written in place, never through a link; remove it or choose another folder",
+        .0.display()
+    )]
+    MarkerNotAFile(PathBuf),
     /// The reason is part of the message (not a `source`), so a chain prints it once.
     #[error("cannot {action} {}: {reason}", path.display())]
     Io {
@@ -111,16 +114,15 @@ pub fn claim(dir: &Path, force: bool) -> Result<RunFolderClaim, ClaimError> {
         });
     }
     let marker = canonical.join(MARKER);
-    if !marker.exists() && !force && !is_empty_or_legacy_run(&canonical)? {
+    let has_marker = match std::fs::symlink_metadata(&marker) {
+        Ok(meta) if meta.file_type().is_file() => true,
+        Ok(_) => return Err(ClaimError::MarkerNotAFile(marker)),
+        Err(_) => false,
+    };
+    if !has_marker && !force && !is_empty_or_legacy_run(&canonical)? {
         return Err(ClaimError::ForeignFiles(dir.to_path_buf()));
     }
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&marker)
-        .map_err(io("write", &marker))?;
+    let mut file = open_marker(&marker)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -165,6 +167,26 @@ fn describe_holder(marker: &str) -> String {
     }
 }
 
+/// Opens (creating) the marker without following a link planted in its place, which would
+/// make the lock's write land in the link's target.
+fn open_marker(marker: &Path) -> Result<File, ClaimError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(marker)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                ClaimError::MarkerNotAFile(marker.to_path_buf())
+            } else {
+                io("write", marker)(e)
+            }
+        })
+}
+
 fn is_empty_or_legacy_run(dir: &Path) -> Result<bool, ClaimError> {
     let mut entries = std::fs::read_dir(dir)
         .map_err(io("read", dir))?
@@ -172,7 +194,7 @@ fn is_empty_or_legacy_run(dir: &Path) -> Result<bool, ClaimError> {
     let Some(_) = entries.next() else {
         return Ok(true);
     };
-    Ok(LEGACY_RUN_FILES.iter().any(|f| dir.join(f).is_file()))
+    super::legacy_run::is_legacy_run(dir).map_err(io("read", dir))
 }
 
 /// Temporaries of writers that died mid-write (`.<name>.<pid>-<n>.partial`, and the older
@@ -256,6 +278,23 @@ mod tests {
         );
         // Once claimed, it is a run folder.
         drop(claim(dir.path(), false).expect("now a run folder"));
+    }
+
+    /// A marker replaced by a link (planted, or copied with `cp -a`) is refused, and the
+    /// link's target is not written through.
+    #[test]
+    fn a_marker_that_is_a_link_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "precious").expect("write");
+        let run = dir.path().join("run");
+        std::fs::create_dir(&run).expect("mkdir");
+        std::os::unix::fs::symlink(&victim, run.join(MARKER)).expect("link");
+        for force in [false, true] {
+            let err = claim(&run, force).expect_err("refused");
+            assert!(err.to_string().contains("symbolic link"), "{err}");
+        }
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
     }
 
     #[test]
