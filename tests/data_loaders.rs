@@ -328,6 +328,51 @@ fn bad_files_are_skipped_and_listed_with_their_problem() {
     assert_eq!(d.report.skipped.len(), 6);
 }
 
+/// A FIFO named like an image (in a class folder, or nested below one) is skipped with its
+/// name and never opened: reading it would block the load for ever. A FIFO as
+/// `attributes.csv` is refused, naming it.
+#[test]
+fn fifos_are_skipped_or_refused_by_name_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    for class in ["a", "b"] {
+        for i in 0..2 {
+            save(
+                solid_rgb(16, 16, [50, 60, 70]),
+                &dir.path().join(format!("{class}/img{i}.png")),
+            );
+        }
+    }
+    std::fs::create_dir(dir.path().join("b/nested")).unwrap();
+    for fifo in ["a/pipe.png", "b/nested/deep.png"] {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(dir.path().join(fifo))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mkfifo {fifo}");
+    }
+    let d = load_folder(ImageFolderSpec::at(dir.path())).unwrap();
+    assert_eq!(d.train.len() + d.test.len(), 4);
+    for name in ["pipe.png", "deep.png"] {
+        let problem = d
+            .report
+            .skipped
+            .iter()
+            .find(|s| s.path.ends_with(name))
+            .map(|s| s.problem.clone())
+            .unwrap_or_else(|| panic!("{name} not reported: {:?}", d.report.skipped));
+        assert!(problem.contains("FIFO"), "{name}: {problem}");
+    }
+    let ok = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("attributes.csv"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let err = load_folder(ImageFolderSpec::at(dir.path())).unwrap_err().to_string();
+    assert!(err.contains("attributes.csv") && err.contains("FIFO"), "{err}");
+}
+
 #[test]
 fn empty_and_unreadable_folders_are_errors_naming_the_folder() {
     let dir = tempfile::tempdir().unwrap();

@@ -31,6 +31,9 @@ pub struct AttributeTable {
 /// `root/attributes.csv`, or `None` when the folder has none.
 pub fn read(root: &Path) -> Result<Option<AttributeTable>, DataError> {
     let path = root.join(ATTRIBUTES_FILE);
+    if let Some(problem) = super::image_folder::not_a_plain_file(&path) {
+        return Err(DataError::format(&path, problem));
+    }
     if !path.is_file() {
         return Ok(None);
     }

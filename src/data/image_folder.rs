@@ -215,6 +215,8 @@ impl Walker {
             }
             if path.is_dir() {
                 dirs.push(path);
+            } else if let Some(problem) = not_a_plain_file(&path) {
+                skipped.push(SkippedFile { path, problem });
             } else {
                 files.push(path);
             }
@@ -252,12 +254,37 @@ impl Walker {
                 match self.refuse_link(&path) {
                     Some(problem) => skipped.push(SkippedFile { path, problem }),
                     None if path.is_dir() => files.extend(self.files_under(&path, skipped)),
-                    None => files.push(path),
+                    None => match not_a_plain_file(&path) {
+                        Some(problem) => skipped.push(SkippedFile { path, problem }),
+                        None => files.push(path),
+                    },
                 }
+            } else if !t.is_dir() {
+                // A FIFO would block the load forever; a socket or device is no image.
+                let path = entry.into_path();
+                let problem = not_a_plain_file(&path).unwrap_or_else(|| "not read".into());
+                skipped.push(SkippedFile { path, problem });
             }
         }
         files
     }
+}
+
+/// Why `path` (links followed) is not read: a FIFO, socket or device, never opened (a FIFO
+/// nobody writes would block the load). `None` for a plain file.
+pub fn not_a_plain_file(path: &Path) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = std::fs::metadata(path).ok()?.file_type();
+    let kind = if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        return None;
+    };
+    Some(format!("{kind}, not a file: not read"))
 }
 
 /// Splits `files` into images and skipped non-images.
