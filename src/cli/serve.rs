@@ -12,7 +12,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
 
-use crate::engine::backend::{remote::read_token, select_local};
+use crate::engine::backend::remote::{read_token, token_warnings};
+use crate::engine::backend::select_local;
 use crate::preset::BackendChoice;
 
 /// What `serve` was asked for on the command line.
@@ -49,6 +50,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map(read_token)
         .transpose()
         .map_err(|m| anyhow!("--token-file: {m}"))?;
+    if let (Some(file), Some(token)) = (&args.token_file, &token) {
+        for warning in token_warnings(file, token) {
+            crate::errln!("warning: {warning}");
+        }
+    }
     let address = listen_address(&args.listen, token.is_some())?;
     let (device, info) = select_local(args.device).map_err(|m| anyhow!("--device: {m}"))?;
     let listener = TcpListener::bind(address)

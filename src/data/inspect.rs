@@ -108,6 +108,9 @@ pub fn inspect(spec: &DatasetSpec) -> Result<Inspection, DataError> {
 
 /// The first dimension of an IDX file, from its header (un-gzipping only the header).
 fn idx_count(path: &Path) -> Result<usize, DataError> {
+    if let Some(problem) = super::image_folder::not_a_plain_file(path) {
+        return Err(DataError::format(path, problem));
+    }
     let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
     let mut head = [0u8; 8];
     let mut raw = std::io::BufReader::new(file);

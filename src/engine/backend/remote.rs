@@ -20,10 +20,32 @@ use burn::tensor::{Device, Tensor};
 
 use crate::engine::BackendInfo;
 
-/// The token in `file` (its first line, trimmed), or a message naming the file.
+/// The most a token file is read: a token is one line, far shorter.
+const MAX_TOKEN_FILE: u64 = 4096;
+/// Tokens shorter than this are warned of (a guessable secret).
+const MIN_TOKEN_CHARS: usize = 16;
+
+/// The token in `file` (its first line, trimmed), or a message naming the file. Only a
+/// regular file is opened (a FIFO nobody writes would hang, /dev/zero would never end),
+/// and it must be short.
 pub fn read_token(file: &Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("token file {}: cannot read it: {e}", file.display()))?;
+    use std::io::Read;
+    let named = |what: String| format!("token file {}: {what}", file.display());
+    let meta = std::fs::metadata(file).map_err(|e| named(format!("cannot read it: {e}")))?;
+    if !meta.is_file() {
+        return Err(named(
+            "not a regular file (a device, FIFO or folder); write the token into a file".into(),
+        ));
+    }
+    let mut text = String::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_TOKEN_FILE + 1).read_to_string(&mut text))
+        .map_err(|e| named(format!("cannot read it as text: {e}")))?;
+    if text.len() as u64 > MAX_TOKEN_FILE {
+        return Err(named(format!(
+            "longer than {MAX_TOKEN_FILE} bytes; a token file holds one line"
+        )));
+    }
     let token = text.lines().next().unwrap_or("").trim().to_string();
     if token.is_empty() {
         return Err(format!(
@@ -32,6 +54,31 @@ pub fn read_token(file: &Path) -> Result<String, String> {
         ));
     }
     Ok(token)
+}
+
+/// What is weak about `token` and its `file`: a short token, a file others can read.
+pub fn token_warnings(file: &Path, token: &str) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut warnings = Vec::new();
+    let chars = token.chars().count();
+    if chars < MIN_TOKEN_CHARS {
+        warnings.push(format!(
+            "token file {}: the token is {chars} characters, easy to guess; use at least \
+             {MIN_TOKEN_CHARS} random ones (`openssl rand -hex 16`)",
+            file.display()
+        ));
+    }
+    if let Ok(meta) = std::fs::metadata(file)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        warnings.push(format!(
+            "token file {}: other users of this machine can read it (mode {:o}); \
+             `chmod 600` it",
+            file.display(),
+            meta.permissions().mode() & 0o777
+        ));
+    }
+    warnings
 }
 
 /// Connects to the server at `url` with the token in `token_file` (empty: none).
@@ -215,6 +262,35 @@ mod tests {
             err.contains("missing") && err.contains("cannot read"),
             "{err}"
         );
+        // Never read whole, never waited on.
+        let err = read_token(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.contains("not a regular file"), "{err}");
+        let long = dir.path().join("long");
+        std::fs::write(&long, vec![b'x'; 10_000]).unwrap();
+        assert!(read_token(&long).unwrap_err().contains("longer than"));
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        assert!(read_token(&fifo).unwrap_err().contains("not a regular file"));
+    }
+
+    #[test]
+    fn a_short_token_and_a_readable_file_are_warned_of() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "x\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let w = token_warnings(&file, "x");
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("1 characters") && w[1].contains("chmod 600"), "{w:?}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(token_warnings(&file, "0123456789abcdef0123").is_empty());
     }
 
     #[test]
