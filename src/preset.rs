@@ -206,6 +206,20 @@ fn is_plain_folder_name(name: &str) -> bool {
             .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' ' | '+'))
 }
 
+/// A type error with the line it is on: the table's error names the field
+/// (`in train.batch_size`), deserialising the text again gives its position.
+fn with_line(text: &str, error: &toml::de::Error) -> String {
+    let message = error.to_string().trim().replace('\n', " ");
+    let line = toml::from_str::<Experiment>(text)
+        .err()
+        .and_then(|e| e.span())
+        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+    match line {
+        Some(line) => format!("line {line}: {message}"),
+        None => message,
+    }
+}
+
 impl Experiment {
     pub fn load(path: &Path) -> Result<Self, PresetError> {
         let text = std::fs::read_to_string(path).map_err(|reason| PresetError::Io {
@@ -227,7 +241,9 @@ impl Experiment {
                 "the preset is empty (no settings at all); see presets/ for examples".into(),
             ));
         }
-        let exp: Experiment = table.try_into().map_err(|e| invalid(e.to_string()))?;
+        let exp: Experiment = table
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(with_line(text, &e)))?;
         exp.validate().map_err(invalid)?;
         Ok(exp)
     }
@@ -418,6 +434,14 @@ mod tests {
         assert!(e.contains("train.remote = \"gpu-box:3000\""), "{e}");
         let ok = "[train]\nbackend = \"remote\"\nremote = \"ws://gpu-box:3000\"\n";
         assert!(Experiment::from_toml(ok, "p.toml").is_ok());
+        // A value of the wrong type names its field and its line.
+        let e = err("name = \"x\"\n\n[train]\nsteps = 10\nbatch_size = 1e308\n");
+        assert!(e.contains("line 5") && e.contains("train.batch_size"), "{e}");
+        // A generated dataset is bounded by what a machine holds.
+        let e = err("[dataset]\nkind = \"shapes\"\ntrain_per_class = 1000000000\n");
+        assert!(e.contains("dataset.train_per_class = 1000000000"), "{e}");
+        let e = err("[dataset]\nkind = \"shapes\"\ntrain_per_class = 90000\nsize = 128\n");
+        assert!(e.contains("GiB"), "{e}");
         let e = err("[[views.view1]]\nop = \"random-resized-crop\"\nscale = [0.5, 2.0]\n");
         assert!(
             e.contains("views.view1[0] (random-resized-crop): scale"),

@@ -222,16 +222,35 @@ impl DatasetSpec {
     pub fn validate(&self) -> Result<(), String> {
         match self {
             DatasetSpec::Shapes(s) => {
-                if s.train_per_class < 1 || s.test_per_class < 1 {
-                    return Err(
-                        "dataset.train_per_class and dataset.test_per_class must be at least 1"
-                            .into(),
-                    );
+                for (field, n) in [
+                    ("train_per_class", s.train_per_class),
+                    ("test_per_class", s.test_per_class),
+                ] {
+                    if !(1..=MAX_SHAPES_PER_CLASS).contains(&n) {
+                        return Err(format!(
+                            "dataset.{field} = {n} is out of range: must be in \
+                             1..={MAX_SHAPES_PER_CLASS}"
+                        ));
+                    }
                 }
                 if !(8..=128).contains(&s.size) {
                     return Err(format!(
                         "dataset.size = {} is out of range: must be in 8..=128",
                         s.size
+                    ));
+                }
+                let images = shapes::CLASSES.len() * (s.train_per_class + s.test_per_class);
+                let bytes = (images * s.size * s.size * 3) as u64;
+                if bytes > MAX_SHAPES_BYTES {
+                    return Err(format!(
+                        "dataset.train_per_class = {}, test_per_class = {} at size {} make \
+                         {images} images of {} MiB in all, more than the {} GiB a generated \
+                         dataset may hold; use fewer or smaller images",
+                        s.train_per_class,
+                        s.test_per_class,
+                        s.size,
+                        bytes >> 20,
+                        MAX_SHAPES_BYTES >> 30
                     ));
                 }
                 if !(1..=4).contains(&s.backgrounds) {
@@ -270,6 +289,11 @@ impl DatasetSpec {
         Ok(dataset)
     }
 }
+
+/// The most images per class and split the shapes generator makes (CIFAR-10 has 5,000).
+const MAX_SHAPES_PER_CLASS: usize = 100_000;
+/// The most memory a generated dataset may take (RGB bytes).
+const MAX_SHAPES_BYTES: u64 = 4 << 30;
 
 fn require_path(path: &Path) -> Result<(), String> {
     if path.as_os_str().is_empty() {
