@@ -8,6 +8,13 @@ use crate::data::{Dataset, DatasetSpec, LoadProgress};
 
 /// Loads `spec` on a worker thread while this thread draws its progress.
 pub fn load_with_bar(spec: &DatasetSpec) -> anyhow::Result<Dataset> {
+    let loaded = load_until(spec, &|| false)?;
+    Ok(loaded.expect("a load nothing stops ends with the dataset"))
+}
+
+/// As [`load_with_bar`], given up as soon as `stop` says so (Ctrl-C): the loader is told to
+/// cancel and is not waited for. `None` when stopped.
+pub fn load_until(spec: &DatasetSpec, stop: &dyn Fn() -> bool) -> anyhow::Result<Option<Dataset>> {
     let progress = Arc::new(LoadProgress::default());
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -20,6 +27,11 @@ pub fn load_with_bar(spec: &DatasetSpec) -> anyhow::Result<Dataset> {
         std::thread::spawn(move || spec.load_with(&progress))
     };
     while !worker.is_finished() {
+        if stop() {
+            progress.cancel();
+            bar.finish_and_clear();
+            return Ok(None);
+        }
         let (done, total) = progress.counts();
         bar.set_length(total as u64);
         bar.set_position(done as u64);
@@ -41,5 +53,5 @@ pub fn load_with_bar(spec: &DatasetSpec) -> anyhow::Result<Dataset> {
             crate::errln!("  ... and {} more", dataset.report.skipped.len() - 20);
         }
     }
-    Ok(dataset)
+    Ok(Some(dataset))
 }

@@ -134,10 +134,12 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
     let claim = crate::engine::run_folder::claim(&out, force)?;
     let (commands_tx, commands) = bounded(8);
     let interrupts = Interrupts::install(commands_tx.clone())?;
-    let dataset = super::load::load_with_bar(&exp.dataset)?;
-    if let Some(signal) = interrupts.signal() {
+    // Ctrl-C during a long load stops at once (the load is cancelled, not waited for).
+    let loaded = super::load::load_until(&exp.dataset, &|| interrupts.signal().is_some())?;
+    let (Some(dataset), None) = (loaded, interrupts.signal()) else {
+        let signal = interrupts.signal().unwrap_or(signal_hook::consts::SIGINT);
         return Err(Interrupted { signal }.into());
-    }
+    };
     crate::errln!(
         "{}: {} on {} ({} train / {} test images), {} steps of {} images",
         exp.name,
