@@ -436,7 +436,10 @@ mod tests {
         assert!(Experiment::from_toml(ok, "p.toml").is_ok());
         // A value of the wrong type names its field and its line.
         let e = err("name = \"x\"\n\n[train]\nsteps = 10\nbatch_size = 1e308\n");
-        assert!(e.contains("line 5") && e.contains("train.batch_size"), "{e}");
+        assert!(
+            e.contains("line 5") && e.contains("train.batch_size"),
+            "{e}"
+        );
         // A generated dataset is bounded by what a machine holds.
         let e = err("[dataset]\nkind = \"shapes\"\ntrain_per_class = 1000000000\n");
         assert!(e.contains("dataset.train_per_class = 1000000000"), "{e}");

@@ -369,8 +369,13 @@ fn fifos_are_skipped_or_refused_by_name_never_read() {
         .unwrap()
         .success();
     assert!(ok);
-    let err = load_folder(ImageFolderSpec::at(dir.path())).unwrap_err().to_string();
-    assert!(err.contains("attributes.csv") && err.contains("FIFO"), "{err}");
+    let err = load_folder(ImageFolderSpec::at(dir.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("attributes.csv") && err.contains("FIFO"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -38,7 +38,7 @@ const MEASURED_GAIN: &[(&str, f32)] = &[
     ("triplet", 1.25),
     ("nce", 5.20),
     ("mocov3", 3.30),
-    ("dino", 2.40),
+    ("dino", 2.15),
     ("nnclr", 2.55),
     ("dcl", 5.40),
     ("supcon", 19.90),

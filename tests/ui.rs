@@ -1261,5 +1261,9 @@ fn choosing_the_vit_shows_its_shape_and_writes_a_valid_preset() {
     let exp = &h.state().settings.experiment;
     assert_eq!(exp.encoder.pooling, Pooling::Mean);
     exp.validate().unwrap();
-    assert!(exp.to_toml().contains("kind = \"vit\""), "{}", exp.to_toml());
+    assert!(
+        exp.to_toml().contains("kind = \"vit\""),
+        "{}",
+        exp.to_toml()
+    );
 }

@@ -8,9 +8,9 @@ use super::bench_step::{measure_step, print_stage_parts, print_step};
 use crate::data::shapes::{ShapesSpec, generate};
 use crate::engine::backend::select_local;
 use crate::methods::{self, BuildContext, MethodSpec, TrainBatch};
-use crate::model::{EncoderConfig, EncoderKind};
 use crate::model::encoder::RESNET_WIDTH;
 use crate::model::tensor_io::images_to_tensor;
+use crate::model::{EncoderConfig, EncoderKind};
 use crate::preset::{BackendChoice, TrainSpec};
 use crate::views::{Normalize, ViewPipeline, ViewsSpec, make_view_batch};
 

@@ -126,7 +126,9 @@ pub fn measure_step(
     };
     StepFigures {
         implementation: match (encoder.kind, fused) {
-            (EncoderKind::SmallCnn, true) => "contrastive-workbench flex, fused conv+BN+ReLU".into(),
+            (EncoderKind::SmallCnn, true) => {
+                "contrastive-workbench flex, fused conv+BN+ReLU".into()
+            }
             (EncoderKind::SmallCnn, false) => "contrastive-workbench flex, burn's own ops".into(),
             (kind, _) => format!("contrastive-workbench flex, {kind:?}"),
         },

@@ -226,8 +226,10 @@ impl From<DeviceArg> for BackendChoice {
 
 /// `--encoder`'s value, spelled as a preset's `[encoder] kind`.
 fn parse_encoder_kind(text: &str) -> Result<EncoderKind, String> {
-    serde::Deserialize::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(text))
-        .map_err(|_| format!("unknown encoder {text:?}: small-cnn, resnet18 or vit"))
+    serde::Deserialize::deserialize(
+        serde::de::value::StrDeserializer::<serde::de::value::Error>::new(text),
+    )
+    .map_err(|_| format!("unknown encoder {text:?}: small-cnn, resnet18 or vit"))
 }
 
 pub fn init_tracing() {

@@ -178,7 +178,9 @@ fn report(axes: &[Axis], ev: SweepEvent) {
         SweepEvent::Run(..) => {}
         SweepEvent::Ended { .. } => {}
         SweepEvent::ServerLost { server, message } => {
-            crate::errln!("server {server} went away ({message}); its member goes back to the queue");
+            crate::errln!(
+                "server {server} went away ({message}); its member goes back to the queue"
+            );
             crate::outln!(
                 "{}",
                 serde_json::json!({"event": "server_lost", "server": server, "message": message})

@@ -82,8 +82,7 @@ fn written_by_us(path: &Path) -> std::io::Result<bool> {
         return Ok(false);
     };
     let meta = &json["__metadata__"];
-    Ok(meta["producer"] == "contrastive-workbench"
-        || meta["format"] == super::checkpoint::FORMAT)
+    Ok(meta["producer"] == "contrastive-workbench" || meta["format"] == super::checkpoint::FORMAT)
 }
 
 #[cfg(test)]

@@ -216,7 +216,12 @@ mod tests {
 
     fn last_layer(m: &Dino) -> Vec<f32> {
         let head = &m.nets.online().head;
-        head.last.direction.val().into_data().iter::<f32>().collect()
+        head.last
+            .direction
+            .val()
+            .into_data()
+            .iter::<f32>()
+            .collect()
     }
 
     /// The last layer is left out of the first steps' updates (with Adam, whose moments
@@ -234,7 +239,8 @@ mod tests {
         let moved = last_layer(&m);
         // Adam's first step for a parameter moves each weight by the rate (m / sqrt(v) =
         // g / |g|, short of it only where |g| nears Adam's epsilon): the frozen steps'
-        // gradients never reached its moments. Measured: 72% of the weights within 1% of
+        // gradients never reached its moments. Measured: 44-72% of the weights (by the draw of
+        // the initial weights) within 1% of
         // the rate; at a zero rate instead of dropped gradients, none.
         let first_step = start
             .iter()
@@ -242,7 +248,7 @@ mod tests {
             .filter(|(a, b)| ((*a - *b).abs() / 1e-2 - 1.0).abs() < 0.01)
             .count();
         assert!(
-            first_step * 2 >= start.len(),
+            first_step * 4 >= start.len(),
             "{first_step} of {} weights moved by Adam's first step",
             start.len()
         );

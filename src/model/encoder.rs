@@ -282,9 +282,11 @@ impl EncoderConfig {
             ));
         }
         if self.norm != Norm::Batch {
-            return Err("encoder.norm is for the small CNN; a ViT uses layer norm on each \
+            return Err(
+                "encoder.norm is for the small CNN; a ViT uses layer norm on each \
                         token already"
-                .into());
+                    .into(),
+            );
         }
         Ok(())
     }

@@ -226,7 +226,11 @@ impl Attention {
             .forward(x)
             .reshape([b, n, 3, heads, d / heads])
             .permute([2, 0, 3, 1, 4]);
-        let part = |i: usize| qkv.clone().narrow(0, i, 1).reshape([b, heads, n, d / heads]);
+        let part = |i: usize| {
+            qkv.clone()
+                .narrow(0, i, 1)
+                .reshape([b, heads, n, d / heads])
+        };
         let out = attention(
             part(0),
             part(1),
@@ -316,14 +320,22 @@ mod tests {
     fn gradients_match_finite_differences() {
         let d = Device::flex().autodiff();
         let net = Vit::new(&shape(false), &d);
-        let data: Vec<f32> = (0..3 * 8 * 8).map(|i| ((i * 7) % 11) as f32 / 5.0 - 1.0).collect();
+        let data: Vec<f32> = (0..3 * 8 * 8)
+            .map(|i| ((i * 7) % 11) as f32 / 5.0 - 1.0)
+            .collect();
         let x = Tensor::<4>::from_data(TensorData::new(data, [1, 3, 8, 8]), &d);
         let f = |net: &Vit| {
             let (h, _) = net.run(x.clone(), None);
             (h.clone() * h.sin()).sum()
         };
         let grads = f(&net).backward();
-        let analytic = net.pos_embed.grad(&grads).unwrap().into_data().iter::<f32>().collect::<Vec<f32>>();
+        let analytic = net
+            .pos_embed
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .iter::<f32>()
+            .collect::<Vec<f32>>();
         let base = net.pos_embed.val().inner();
         let eps = 1e-2;
         for &i in &[0usize, 5, 40, 100, 150] {
@@ -331,10 +343,8 @@ mod tests {
                 let mut v = base.clone().into_data().iter::<f32>().collect::<Vec<f32>>();
                 v[i] += delta;
                 let mut moved = net.clone();
-                moved.pos_embed = Param::from_tensor(Tensor::from_data(
-                    TensorData::new(v, [1, 16, 12]),
-                    &d,
-                ));
+                moved.pos_embed =
+                    Param::from_tensor(Tensor::from_data(TensorData::new(v, [1, 16, 12]), &d));
                 f(&moved).into_scalar::<f32>()
             };
             let numeric = (shifted(eps) - shifted(-eps)) / (2.0 * eps);

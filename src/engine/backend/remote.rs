@@ -276,7 +276,11 @@ mod tests {
                 .unwrap()
                 .success()
         );
-        assert!(read_token(&fifo).unwrap_err().contains("not a regular file"));
+        assert!(
+            read_token(&fifo)
+                .unwrap_err()
+                .contains("not a regular file")
+        );
     }
 
     #[test]
@@ -288,7 +292,10 @@ mod tests {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
         let w = token_warnings(&file, "x");
         assert_eq!(w.len(), 2, "{w:?}");
-        assert!(w[0].contains("1 characters") && w[1].contains("chmod 600"), "{w:?}");
+        assert!(
+            w[0].contains("1 characters") && w[1].contains("chmod 600"),
+            "{w:?}"
+        );
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(token_warnings(&file, "0123456789abcdef0123").is_empty());
     }
