@@ -267,14 +267,14 @@ impl EncoderConfig {
                 ));
             }
         }
-        if self.embed_dim % self.heads != 0 {
+        if !self.embed_dim.is_multiple_of(self.heads) {
             return Err(format!(
                 "encoder.embed_dim is {}, not a multiple of encoder.heads = {}: each head takes \
                  an equal share of the width",
                 self.embed_dim, self.heads
             ));
         }
-        if self.image_size % self.patch != 0 {
+        if !self.image_size.is_multiple_of(self.patch) {
             return Err(format!(
                 "encoder.image_size {} is not a multiple of encoder.patch {}: the patches must \
                  tile the image",

@@ -387,7 +387,7 @@ fn vit_shape(ui: &mut egui::Ui, encoder: &mut EncoderConfig) {
             })
             .response
     });
-    if encoder.image_size % encoder.patch.max(1) != 0 {
+    if !encoder.image_size.is_multiple_of(encoder.patch.max(1)) {
         ui.colored_label(
             ui.visuals().warn_fg_color,
             format!(
