@@ -202,17 +202,7 @@ impl Method for Dino {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::TestBuild;
-    use burn::tensor::TensorData;
-
-    /// Four images' two views at `step`, different at every step.
-    fn batch(step: u64, device: &burn::tensor::Device) -> TrainBatch {
-        let data: Vec<f32> = (0..8 * 3 * 16 * 16)
-            .map(|i| ((i as u64 * 13 + 7 * step) % 29) as f32 / 14.0 - 1.0)
-            .collect();
-        let views = Tensor::from_data(TensorData::new(data, [8, 3, 16, 16]), device);
-        TrainBatch::untracked(views, (0..4).collect(), step)
-    }
+    use crate::methods::{TestBuild, test_batch as batch};
 
     fn last_layer(m: &Dino) -> Vec<f32> {
         let head = &m.nets.online().head;

@@ -414,6 +414,17 @@ impl TestBuild {
     }
 }
 
+/// Four images' two views (16x16, the size `TestBuild` builds for) at `step`, different at
+/// every step.
+#[cfg(test)]
+pub(crate) fn test_batch(step: u64, device: &Device) -> TrainBatch {
+    let data: Vec<f32> = (0..8 * 3 * 16 * 16)
+        .map(|i| ((i as u64 * 13 + 7 * step) % 29) as f32 / 14.0 - 1.0)
+        .collect();
+    let views = Tensor::<4>::from_data(burn::tensor::TensorData::new(data, [8, 3, 16, 16]), device);
+    TrainBatch::untracked(views, (0..4).collect(), step)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
