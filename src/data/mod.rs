@@ -162,6 +162,21 @@ impl Dataset {
     pub fn image_size(&self) -> usize {
         self.train.size
     }
+
+    /// What a checkpoint records of the data it trained on: the splits' sizes and a
+    /// CRC-32C of every image and label, so a resumed run notices a changed dataset.
+    pub fn fingerprint(&self) -> String {
+        let crc = [&self.train, &self.test].iter().fold(0, |crc, set| {
+            let labels: Vec<u8> = set.labels.iter().flat_map(|l| l.to_le_bytes()).collect();
+            crc32c::crc32c_append(crc32c::crc32c_append(crc, &set.pixels), &labels)
+        });
+        format!(
+            "{} train and {} test images of {side}x{side}, CRC-32C {crc:08x}",
+            self.train.len(),
+            self.test.len(),
+            side = self.train.size
+        )
+    }
 }
 
 /// Which dataset an experiment uses, as written in a preset (`[dataset] kind = "..."`).

@@ -47,6 +47,8 @@ impl FrozenEncoder {
                 dir.display()
             );
         }
+        // Every file the export listed is checked before any is used.
+        let listed = super::manifest::verify(dir, &["preset.toml".to_string()])?;
         let experiment = Experiment::load(&preset)?;
         let (info, params) = methods::resolve(&experiment.method)
             .map_err(|e| anyhow::anyhow!("{}: {e}", preset.display()))?;
@@ -83,6 +85,15 @@ impl FrozenEncoder {
                     "{} is missing: a {} run exports it",
                     path.display(),
                     info.name
+                );
+            }
+            if let Some(listed) = &listed
+                && !listed.contains(&format!("{name}.bpk"))
+            {
+                bail!(
+                    "{} is not listed in {}: it is not a file the export wrote",
+                    path.display(),
+                    super::manifest::MANIFEST_FILE
                 );
             }
             let network = network.try_load_file(&path).with_context(|| {

@@ -64,6 +64,8 @@ pub mod frozen_encoder;
 pub mod full_evaluation;
 mod legacy_run;
 pub mod loss_explorer;
+pub mod manifest;
+pub mod metrics_journal;
 pub mod onnx_export;
 pub mod onnx_proto;
 pub mod peak_memory;

@@ -32,7 +32,7 @@ pub struct BackendInfo {
 }
 
 /// One logged training step.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepMetrics {
     pub step: u64,
     pub loss: f32,

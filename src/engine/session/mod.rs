@@ -32,7 +32,8 @@ use self::commands::Flow;
 use self::evaluation::Evaluator;
 use self::prepare::{Failure, Prepared, prepare};
 use self::step_report::{Throughput, step_metrics};
-use self::writers::{save_checkpoint, stopped_unsaved};
+use self::writers::{CheckpointBook, save_checkpoint, stopped_unsaved};
+use super::metrics_journal::MetricsJournal;
 use super::export::MetricsLog;
 use super::probe_runner::ProbeRunner;
 use super::protocol::{Command, Event, SimilarityMatrix};
@@ -143,11 +144,37 @@ struct Session<'a> {
     train_device: Device,
     temperature: Option<f32>,
     resume: Option<crate::engine::checkpoint::Checkpoint>,
+    /// Where the checkpoints' metrics go, and the dataset they record.
+    journal: MetricsJournal,
+    fingerprint: String,
     claims: Vec<RunFolderClaim>,
     uses_local_crops: bool,
     /// The speed limit a class can follow (`Command::SpeedLimit`).
     pace: pace::Pace,
     result: RunResult,
+}
+
+/// The journal a resumed run appends to: the checkpoint's own when it checkpoints into the
+/// folder it resumed from; otherwise a new one, written whole at the first checkpoint.
+fn continued_journal(
+    options: &RunOptions,
+    resume: Option<&crate::engine::checkpoint::Checkpoint>,
+) -> MetricsJournal {
+    let folder = |p: &std::path::Path| {
+        let dir = if p.is_dir() { p } else { p.parent().unwrap_or(p) };
+        dir.canonicalize().ok()
+    };
+    let same = match (&options.resume_from, &options.checkpoints) {
+        (Some(from), Some(plan)) => folder(from).is_some() && folder(from) == folder(&plan.dir),
+        _ => false,
+    };
+    match resume {
+        // A format 1 checkpoint (no journal yet, bytes 0) has its log written whole.
+        Some(ckpt) if same && ckpt.journal.bytes > 0 => {
+            MetricsJournal::continuing(&ckpt.metrics, ckpt.journal)
+        }
+        _ => MetricsJournal::default(),
+    }
 }
 
 impl RunResult {
@@ -191,7 +218,9 @@ impl<'a> Session<'a> {
             train_device,
             backend,
             uses_local_crops,
+            fingerprint,
         } = prepared;
+        let journal = continued_journal(options, resume.as_ref());
         emit(Event::Started {
             backend,
             total_steps: exp.train.steps,
@@ -218,6 +247,8 @@ impl<'a> Session<'a> {
             train_device,
             temperature,
             resume,
+            journal,
+            fingerprint,
             claims,
             uses_local_crops,
             pace: pace::Pace::default(),
@@ -478,7 +509,11 @@ impl<'a> Session<'a> {
         let Some(plan) = &self.options.checkpoints else {
             return Ok(());
         };
-        save_checkpoint(plan, self.exp, &mut self.result, emit)
+        let book = CheckpointBook {
+            journal: &mut self.journal,
+            dataset: &self.fingerprint,
+        };
+        save_checkpoint(plan, self.exp, book, &mut self.result, emit)
             .map_err(|message| self.fail(step, stopped_unsaved(&message, "checkpoint"), emit))
     }
 

@@ -40,6 +40,8 @@ pub struct Prepared {
     pub backend: BackendInfo,
     /// The method uses multi-crop's local crops (others are not made for it).
     pub uses_local_crops: bool,
+    /// `Dataset::fingerprint`, for the checkpoints.
+    pub fingerprint: String,
 }
 
 pub fn prepare(
@@ -58,6 +60,16 @@ pub fn prepare(
         .map(|p| resumable(p, exp))
         .transpose()
         .map_err(|e| at_start(format!("cannot resume: {e:#}")))?;
+    let fingerprint = dataset.fingerprint();
+    if let Some(then) = resume.as_ref().and_then(|c| c.dataset.as_ref())
+        && *then != fingerprint
+    {
+        return Err(at_start(format!(
+            "cannot resume: the dataset changed since the checkpoint was written: it trained \
+             on {then}, the dataset {} now has {fingerprint}",
+            dataset.name
+        )));
+    }
     // A second process writing the same folders is refused now, before any training,
     // and not at the first export.
     let folders = options
@@ -118,6 +130,7 @@ pub fn prepare(
         train_device,
         backend,
         uses_local_crops: info.needs.local_crops,
+        fingerprint,
     })
 }
 

@@ -1,9 +1,10 @@
 //! The writers a run shares with the window and the browse path: the checkpoint and the
 //! export of the current model, each reporting its outcome as one event.
 
-use super::super::checkpoint::Checkpoint;
+use super::super::checkpoint::CheckpointDraft;
 use super::super::embeddings_export::EmbeddingTable;
 use super::super::export::export_encoders;
+use super::super::metrics_journal::MetricsJournal;
 use super::super::protocol::Event;
 use super::CheckpointPlan;
 use super::RunResult;
@@ -18,10 +19,18 @@ pub fn stopped_unsaved(message: &str, what: &str) -> String {
     )
 }
 
+/// What a checkpoint records beside the model: the journal its metrics go to, and the
+/// dataset's fingerprint.
+pub struct CheckpointBook<'a> {
+    pub journal: &'a mut MetricsJournal,
+    pub dataset: &'a str,
+}
+
 /// Writes the run's checkpoint, reporting the outcome as an event.
 pub fn save_checkpoint(
     plan: &CheckpointPlan,
     exp: &Experiment,
+    book: CheckpointBook<'_>,
     result: &mut RunResult,
     emit: &mut dyn FnMut(Event),
 ) -> Result<(), String> {
@@ -31,13 +40,14 @@ pub fn save_checkpoint(
     let mut state = crate::methods::state::MethodState::default();
     let saved = method.save_state(&mut state).map_err(anyhow::Error::from);
     let written = saved.and_then(|()| {
-        Checkpoint {
+        CheckpointDraft {
             step: result.steps_done,
-            experiment: exp.clone(),
-            metrics: result.metrics.clone(),
-            state,
+            experiment: exp,
+            metrics: &result.metrics,
+            state: &state,
+            dataset: book.dataset,
         }
-        .write(&plan.dir)
+        .write(&plan.dir, book.journal)
     });
     match written {
         Ok(path) => {
@@ -96,6 +106,14 @@ pub fn export_and_report(
             }
         }
     }
+    // Last: the sums of everything above, as it lies on disk.
+    if let Err(e) = super::super::manifest::write_manifest(dir, &files) {
+        return failed(format!(
+            "the export was written but not its {} ({e:#})",
+            super::super::manifest::MANIFEST_FILE
+        ));
+    }
+    files.push(super::super::manifest::MANIFEST_FILE.to_string());
     emit(Event::Exported {
         dir: dir.to_path_buf(),
         files,
