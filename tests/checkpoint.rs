@@ -189,3 +189,93 @@ fn local_crops_change_nothing_for_a_method_that_ignores_them() {
     // SimCLR (the default) uses two views only: its run is the same with or without.
     assert_eq!(losses(2), losses(0));
 }
+
+/// A checkpoint of an image folder whose images changed since is refused by name, not
+/// resumed on other data (nor refused for a section's size).
+#[test]
+fn a_checkpoint_whose_dataset_changed_says_so() {
+    use contrastive_workbench::data::DatasetSpec;
+    use contrastive_workbench::data::image_folder::ImageFolderSpec;
+    let _turn = SEEDED.lock().unwrap_or_else(|p| p.into_inner());
+    let images = tempfile::tempdir().unwrap();
+    let draw = |class: &str, i: u8, shade: u8| {
+        let path = images.path().join(format!("{class}/{i}.png"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        image::RgbImage::from_fn(32, 32, |x, y| {
+            image::Rgb([shade, (x as u8) * 7 + i, (y as u8) * 5])
+        })
+        .save(path)
+        .unwrap();
+    };
+    for i in 0..6 {
+        draw("dark", i, 30);
+        draw("light", i, 220);
+    }
+    let mut exp = common::tiny_experiment(8, 8, 2);
+    exp.dataset = DatasetSpec::ImageFolder(ImageFolderSpec {
+        held_out: 0.25,
+        ..ImageFolderSpec::at(images.path())
+    });
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(&exp, dir.path(), false, None).failed.is_none());
+    let mut longer = exp.clone();
+    longer.train.steps = 3;
+    // One pixel of one image changes.
+    draw("dark", 2, 31);
+    let refused = run(&longer, dir.path(), true, None);
+    let message = refused.failed.unwrap();
+    assert!(message.contains("the dataset changed since the checkpoint"), "{message}");
+    // Put back, it resumes.
+    draw("dark", 2, 30);
+    let resumed = run(&longer, dir.path(), true, None);
+    assert!(resumed.failed.is_none(), "{:?}", resumed.failed);
+}
+
+/// A checkpoint costs the same at step 200,000 as at step 1,000: the metrics go to the
+/// journal beside it (appended), not into its header, which grew with the run until
+/// safetensors refused a header over 100 MB (a 140,000-step run with `log_every = 1`).
+#[test]
+fn a_checkpoint_does_not_grow_with_the_run() {
+    use contrastive_workbench::engine::checkpoint::CheckpointDraft;
+    use contrastive_workbench::engine::metrics_journal::{JOURNAL_FILE, MetricsJournal};
+    let _turn = SEEDED.lock().unwrap_or_else(|p| p.into_inner());
+    let exp = common::tiny_experiment(8, 16, 1);
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(&exp, dir.path(), false, None).failed.is_none());
+    let real = Checkpoint::read(dir.path()).unwrap();
+    let template = real.metrics.steps[0].clone();
+    let out = tempfile::tempdir().unwrap();
+    let mut journal = MetricsJournal::default();
+    let mut metrics = contrastive_workbench::engine::export::MetricsLog::default();
+    let (mut sizes, mut appended, mut journal_len) = (Vec::new(), Vec::new(), 0);
+    for step in 1..=200_000u64 {
+        let mut m = template.clone();
+        m.step = step;
+        m.loss = 1.0 / step as f32;
+        metrics.steps.push(m);
+        if step % 1000 == 0 {
+            CheckpointDraft {
+                step,
+                experiment: &exp,
+                metrics: &metrics,
+                state: &real.state,
+                dataset: real.dataset.as_deref().unwrap(),
+            }
+            .write(out.path(), &mut journal)
+            .unwrap();
+            sizes.push(std::fs::metadata(out.path().join(CHECKPOINT_FILE)).unwrap().len());
+            let now = std::fs::metadata(out.path().join(JOURNAL_FILE)).unwrap().len();
+            appended.push(now - journal_len);
+            journal_len = now;
+        }
+    }
+    // The step's digits alone may lengthen the header by a few bytes.
+    let (first, last) = (sizes[0], *sizes.last().unwrap());
+    assert!(last <= first + 64, "the checkpoint grew from {first} to {last} bytes");
+    let (a, b) = (appended[1], *appended.last().unwrap());
+    assert!(b <= a + a / 10, "each checkpoint appended {a} bytes at first, {b} at the end");
+    let back = Checkpoint::read(out.path()).unwrap();
+    assert_eq!(back.step, 200_000);
+    assert_eq!(back.metrics.steps.len(), 200_000);
+    assert_eq!(back.metrics.steps[123_456].loss, 1.0 / 123_457.0);
+}

@@ -151,7 +151,8 @@ impl Checkpoint {
                 .ok_or_else(|| anyhow!("it is damaged: its header has no {k}"))
         };
         let format = field("format")?;
-        if format == FORMAT_1 {
+        // Only a format 1 file has no checksum: one with a checksum was changed.
+        if format == FORMAT_1 && !meta.contains_key("checksum") {
             return Ok((Self::parse_format_1(bytes, &meta)?, false));
         }
         ensure!(format == FORMAT, "it is damaged or not a checkpoint: unknown format {format:?}");
