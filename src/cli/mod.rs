@@ -140,6 +140,8 @@ pub enum Commands {
         /// A file whose first line is the token clients must present.
         #[arg(long)]
         token_file: Option<PathBuf>,
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Open the window, train for a while, save a screenshot and exit.
     Screenshot {
@@ -201,6 +203,52 @@ impl From<BackendArg> for BackendChoice {
             BackendArg::Remote => BackendChoice::Remote,
         }
     }
+}
+
+/// What `serve` allows its clients (the guard in front of burn's server).
+#[derive(clap::Args, Debug)]
+pub struct ServeLimits {
+    /// Sessions served at once. More than 1 lets clients' runs draw from one random
+    /// generator in turn, so they no longer train what they would alone.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    max_sessions: u32,
+    /// Connections held at once (more are refused with a message).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    max_connections: u32,
+    /// Largest message a client may send once admitted, in MiB.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    max_message_mib: u64,
+    /// Seconds a client has to open its session (HTTP upgrade and token).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    handshake_timeout: u64,
+    /// Seconds without a message after which a session is closed for the next client.
+    #[arg(long, default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    idle_timeout: u64,
+    /// Seconds between the pings that tell a client the server is alive (and the server
+    /// that the client is).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    heartbeat: u64,
+}
+
+#[cfg(feature = "remote")]
+impl From<ServeLimits> for crate::engine::remote_guard::GuardLimits {
+    fn from(l: ServeLimits) -> Self {
+        use std::time::Duration;
+        Self {
+            max_connections: l.max_connections as usize,
+            max_sessions: l.max_sessions as usize,
+            handshake: Duration::from_secs(l.handshake_timeout),
+            max_message: l.max_message_mib << 20,
+            idle: Duration::from_secs(l.idle_timeout),
+            heartbeat: Duration::from_secs(l.heartbeat),
+            ..Self::default()
+        }
+    }
+}
+
+#[cfg(not(feature = "remote"))]
+impl From<ServeLimits> for () {
+    fn from(_: ServeLimits) -> Self {}
 }
 
 /// A device of this machine, for `serve`.
@@ -299,10 +347,12 @@ pub fn run(cli: Cli) -> ExitCode {
             listen,
             device,
             token_file,
+            limits,
         }) => serve::serve(serve::ServeArgs {
             listen,
             device: device.into(),
             token_file,
+            limits: limits.into(),
         }),
         Some(Commands::Embed { source, out }) => {
             embed::embed(&source.encoder, source.dataset.as_deref(), source.size, out)

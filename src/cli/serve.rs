@@ -21,6 +21,10 @@ pub struct ServeArgs {
     pub listen: String,
     pub device: BackendChoice,
     pub token_file: Option<PathBuf>,
+    #[cfg(feature = "remote")]
+    pub limits: crate::engine::remote_guard::GuardLimits,
+    #[cfg(not(feature = "remote"))]
+    pub limits: (),
 }
 
 /// Where to listen, refused when it reaches beyond this machine without a token.
@@ -60,12 +64,20 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(address)
         .with_context(|| format!("--listen {address}: cannot listen there"))?;
     let url = format!("ws://{}", listener.local_addr()?);
-    let gate = Gate {
-        token: token
-            .map(TokenAuthorizer::new)
-            .transpose()
-            .map_err(|_| anyhow!("--token-file: the token is empty"))?,
-    };
+    let token = token
+        .map(TokenAuthorizer::new)
+        .transpose()
+        .map_err(|_| anyhow!("--token-file: the token is empty"))?;
+    // burn listens on a private loopback port; clients reach it only through the guard.
+    let private = TcpListener::bind("127.0.0.1:0").context("cannot open the device server's port")?;
+    let admissions = crate::engine::remote_guard::spawn(
+        listener,
+        private.local_addr()?,
+        args.limits.clone(),
+        token.clone(),
+    )
+    .context("cannot start the connection guard")?;
+    let gate = Gate { token, admissions };
     crate::errln!(
         "serving {} ({}) on {url}{}; a client sets backend = \"remote\", remote = \"{url}\"",
         info.name,
@@ -101,7 +113,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         _ => bail!("--device: {} cannot be served", info.name),
     };
     server
-        .serve(WebSocketTransport::from_listener(listener))
+        .serve(WebSocketTransport::from_listener(private))
         .map_err(|e| anyhow!("the server stopped: {e}"))
 }
 
@@ -110,26 +122,28 @@ pub fn serve(_args: ServeArgs) -> anyhow::Result<()> {
     bail!("this build has no remote backend (rebuild with `--features remote`)")
 }
 
-/// Opens sessions for clients with the token (every client when there is none) and says
-/// on stderr who was let in or refused, which burn's server does not.
+/// Opens only the sessions the guard admitted (it checked the token and holds a session
+/// slot for them), checking the token again. The guard logs each client by its own
+/// address; burn sees only the guard's.
 #[cfg(feature = "remote")]
 struct Gate {
     token: Option<burn::server::TokenAuthorizer>,
+    admissions: std::sync::Arc<crate::engine::remote_guard::Admissions>,
 }
 
 #[cfg(feature = "remote")]
 impl burn::server::PeerAuthorizer for Gate {
     fn authorize(&self, request: burn::server::AuthorizationRequest<'_>) -> Result<(), String> {
-        let client = request.client;
-        let verdict = match &self.token {
+        let burn::server::ClientId::WebSocket(address) = request.client else {
+            return Err("not a WebSocket client".into());
+        };
+        if !self.admissions.admits(&address) {
+            return Err("not admitted by the guard (a wrong or missing token, or not through it)".into());
+        }
+        match &self.token {
             Some(token) => token.authorize(request),
             None => Ok(()),
-        };
-        match &verdict {
-            Ok(()) => crate::errln!("session opened for {client}"),
-            Err(why) => crate::errln!("refused {client}: {why}"),
         }
-        verdict
     }
 }
 

@@ -71,6 +71,8 @@ pub mod onnx_proto;
 pub mod peak_memory;
 pub mod probe_runner;
 pub mod protocol;
+#[cfg(feature = "remote")]
+pub mod remote_guard;
 pub mod run_folder;
 pub mod session;
 pub mod settings_check;
