@@ -94,6 +94,9 @@ impl Interrupts {
                         if seen.load(Ordering::Relaxed) {
                             signal.store(sig as usize, Ordering::Relaxed);
                             let _ = commands.send(crate::engine::Command::Stop);
+                            // A run waiting on a silent server would not reach the stop.
+                            #[cfg(feature = "remote")]
+                            crate::engine::backend::remote_link::interrupt();
                             return;
                         }
                         std::thread::sleep(std::time::Duration::from_millis(20));

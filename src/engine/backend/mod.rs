@@ -41,6 +41,8 @@
 
 mod gpu;
 pub mod remote;
+#[cfg(feature = "remote")]
+pub mod remote_link;
 
 use burn::tensor::Device;
 

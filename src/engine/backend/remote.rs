@@ -85,11 +85,22 @@ pub fn token_warnings(file: &Path, token: &str) -> Vec<String> {
 #[cfg(feature = "remote")]
 pub fn connect(url: &str, token_file: &str) -> Result<(Device, BackendInfo), String> {
     use burn::remote::{ConnectError, RemoteHost};
-    let mut host = RemoteHost::websocket(url);
-    if !token_file.is_empty() {
-        host = host.with_credential(read_token(Path::new(token_file))?);
+    let token = if token_file.is_empty() {
+        None
+    } else {
+        Some(read_token(Path::new(token_file))?)
+    };
+    // burn's client reaches the server through a relay that can time out and close the link.
+    let relay = super::remote_link::relay_for(url, token.as_deref().unwrap_or(""))?;
+    let mut host = RemoteHost::websocket(&relay.local_url);
+    if let Some(token) = token {
+        host = host.with_credential(token);
     }
-    let devices = host.devices().map_err(|e| match e {
+    let devices = host.devices().map_err(|e| {
+        if let Some(end) = relay.ended() {
+            return end.describe(url);
+        }
+        match e {
         ConnectError::Unauthorized => format!(
             "the server at {url} refused this client: wrong or missing token \
              (train.remote_token_file = {token_file:?})"
@@ -98,6 +109,7 @@ pub fn connect(url: &str, token_file: &str) -> Result<(Device, BackendInfo), Str
             "nothing answers at {url} ({reason}): start `contrastive-workbench serve` there"
         ),
         other => format!("cannot connect to the server at {url}: {other}"),
+        }
     })?;
     let count = devices.len();
     let device = devices

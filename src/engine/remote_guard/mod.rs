@@ -17,7 +17,7 @@
 
 mod connection;
 mod frame;
-mod http;
+pub(crate) mod http;
 mod wire;
 
 use std::collections::HashSet;

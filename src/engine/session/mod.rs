@@ -265,6 +265,9 @@ impl<'a> Session<'a> {
             .is_some_and(crate::engine::backend::remote::is_remote);
         let kept = "the run is stopped; the last checkpoint and export written are kept";
         if remote {
+            #[cfg(feature = "remote")]
+            let panic = crate::engine::backend::remote_link::problem(&self.exp.train.remote)
+                .unwrap_or_else(|| panic.to_string());
             format!(
                 "the remote server {} stopped answering at step {step} ({panic}): {kept}",
                 self.exp.train.remote
