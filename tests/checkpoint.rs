@@ -224,7 +224,10 @@ fn a_checkpoint_whose_dataset_changed_says_so() {
     draw("dark", 2, 31);
     let refused = run(&longer, dir.path(), true, None);
     let message = refused.failed.unwrap();
-    assert!(message.contains("the dataset changed since the checkpoint"), "{message}");
+    assert!(
+        message.contains("the dataset changed since the checkpoint"),
+        "{message}"
+    );
     // Put back, it resumes.
     draw("dark", 2, 30);
     let resumed = run(&longer, dir.path(), true, None);
@@ -263,17 +266,29 @@ fn a_checkpoint_does_not_grow_with_the_run() {
             }
             .write(out.path(), &mut journal)
             .unwrap();
-            sizes.push(std::fs::metadata(out.path().join(CHECKPOINT_FILE)).unwrap().len());
-            let now = std::fs::metadata(out.path().join(JOURNAL_FILE)).unwrap().len();
+            sizes.push(
+                std::fs::metadata(out.path().join(CHECKPOINT_FILE))
+                    .unwrap()
+                    .len(),
+            );
+            let now = std::fs::metadata(out.path().join(JOURNAL_FILE))
+                .unwrap()
+                .len();
             appended.push(now - journal_len);
             journal_len = now;
         }
     }
     // The step's digits alone may lengthen the header by a few bytes.
     let (first, last) = (sizes[0], *sizes.last().unwrap());
-    assert!(last <= first + 64, "the checkpoint grew from {first} to {last} bytes");
+    assert!(
+        last <= first + 64,
+        "the checkpoint grew from {first} to {last} bytes"
+    );
     let (a, b) = (appended[1], *appended.last().unwrap());
-    assert!(b <= a + a / 10, "each checkpoint appended {a} bytes at first, {b} at the end");
+    assert!(
+        b <= a + a / 10,
+        "each checkpoint appended {a} bytes at first, {b} at the end"
+    );
     let back = Checkpoint::read(out.path()).unwrap();
     assert_eq!(back.step, 200_000);
     assert_eq!(back.metrics.steps.len(), 200_000);

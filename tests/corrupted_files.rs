@@ -137,7 +137,9 @@ fn checks_checkpoint(file: &str, change: &Change) -> Result<(), TestCaseError> {
 
 /// Embeddings of a few fixed images, to compare what a run folder's encoder computes.
 fn embeddings(method: &dyn Method) -> Vec<f32> {
-    let values: Vec<f32> = (0..4 * 3 * 32 * 32).map(|i| (i % 97) as f32 / 97.0).collect();
+    let values: Vec<f32> = (0..4 * 3 * 32 * 32)
+        .map(|i| (i % 97) as f32 / 97.0)
+        .collect();
     let images = Tensor::<4>::from_data(TensorData::new(values, [4, 3, 32, 32]), &Device::flex());
     method.embed(images).into_data().to_vec::<f32>().unwrap()
 }

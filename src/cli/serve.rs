@@ -69,7 +69,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .transpose()
         .map_err(|_| anyhow!("--token-file: the token is empty"))?;
     // burn listens on a private loopback port; clients reach it only through the guard.
-    let private = TcpListener::bind("127.0.0.1:0").context("cannot open the device server's port")?;
+    let private =
+        TcpListener::bind("127.0.0.1:0").context("cannot open the device server's port")?;
     let admissions = crate::engine::remote_guard::spawn(
         listener,
         private.local_addr()?,
@@ -138,7 +139,9 @@ impl burn::server::PeerAuthorizer for Gate {
             return Err("not a WebSocket client".into());
         };
         if !self.admissions.admits(&address) {
-            return Err("not admitted by the guard (a wrong or missing token, or not through it)".into());
+            return Err(
+                "not admitted by the guard (a wrong or missing token, or not through it)".into(),
+            );
         }
         match &self.token {
             Some(token) => token.authorize(request),

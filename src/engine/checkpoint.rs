@@ -76,10 +76,14 @@ impl CheckpointDraft<'_> {
             ("dataset".to_string(), self.dataset.to_string()),
             ("metrics_bytes".to_string(), mark.bytes.to_string()),
             ("metrics_crc32c".to_string(), format!("{:08x}", mark.crc32c)),
-            ("sections".to_string(), section_sums(self.state.sections().iter())),
+            (
+                "sections".to_string(),
+                section_sums(self.state.sections().iter()),
+            ),
         ]);
         meta.insert("checksum".to_string(), format!("{:08x}", header_sum(&meta)));
-        let bytes = safetensors::serialize(views, Some(meta.into_iter().collect::<HashMap<_, _>>()))?;
+        let bytes =
+            safetensors::serialize(views, Some(meta.into_iter().collect::<HashMap<_, _>>()))?;
         let path = dir.join(CHECKPOINT_FILE);
         write_atomically(&path, &bytes)?;
         Ok(path)
@@ -100,7 +104,8 @@ impl Checkpoint {
         let (mut ckpt, journaled) = Self::parse(&bytes)
             .with_context(|| format!("{} is not a usable checkpoint", file.display()))?;
         if journaled {
-            ckpt.metrics = metrics_journal::read(&metrics_journal::journal_beside(&file), ckpt.journal)?;
+            ckpt.metrics =
+                metrics_journal::read(&metrics_journal::journal_beside(&file), ckpt.journal)?;
         }
         Ok(ckpt)
     }
@@ -142,7 +147,9 @@ impl Checkpoint {
         let meta: BTreeMap<String, String> = header
             .metadata()
             .clone()
-            .ok_or_else(|| anyhow!("it is damaged or not a checkpoint: its header has no metadata"))?
+            .ok_or_else(|| {
+                anyhow!("it is damaged or not a checkpoint: its header has no metadata")
+            })?
             .into_iter()
             .collect();
         let field = |k: &str| {
@@ -155,7 +162,10 @@ impl Checkpoint {
         if format == FORMAT_1 && !meta.contains_key("checksum") {
             return Ok((Self::parse_format_1(bytes, &meta)?, false));
         }
-        ensure!(format == FORMAT, "it is damaged or not a checkpoint: unknown format {format:?}");
+        ensure!(
+            format == FORMAT,
+            "it is damaged or not a checkpoint: unknown format {format:?}"
+        );
         let recorded = field("checksum")?;
         ensure!(
             recorded == format!("{:08x}", header_sum(&meta)),
@@ -173,7 +183,8 @@ impl Checkpoint {
             let damaged = damaged_sections(&sections, recorded);
             bail!("it is damaged: {damaged}");
         }
-        let hex = |k: &str| u32::from_str_radix(field(k)?, 16).map_err(|_| anyhow!("it is damaged: {k}"));
+        let hex =
+            |k: &str| u32::from_str_radix(field(k)?, 16).map_err(|_| anyhow!("it is damaged: {k}"));
         let dataset = field("dataset")?;
         let ckpt = Self {
             step: field("step")?.parse().context("it is damaged: step")?,
@@ -182,7 +193,9 @@ impl Checkpoint {
             state: MethodState::from_sections(sections),
             dataset: (!dataset.is_empty()).then(|| dataset.to_string()),
             journal: JournalMark {
-                bytes: field("metrics_bytes")?.parse().context("it is damaged: metrics_bytes")?,
+                bytes: field("metrics_bytes")?
+                    .parse()
+                    .context("it is damaged: metrics_bytes")?,
                 crc32c: hex("metrics_crc32c")?,
             },
         };
@@ -218,7 +231,8 @@ fn section_sums<'a>(sections: impl Iterator<Item = (&'a String, &'a Vec<u8>)>) -
 
 /// Which sections differ from the sums recorded in the header, for the message.
 fn damaged_sections(sections: &BTreeMap<String, Vec<u8>>, recorded: &str) -> String {
-    let recorded: BTreeMap<&str, &str> = recorded.lines().filter_map(|l| l.split_once('=')).collect();
+    let recorded: BTreeMap<&str, &str> =
+        recorded.lines().filter_map(|l| l.split_once('=')).collect();
     let mut problems = Vec::new();
     for (name, bytes) in sections {
         match recorded.get(name.as_str()) {

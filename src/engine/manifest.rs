@@ -19,7 +19,8 @@ fn sha256_of(path: &Path) -> anyhow::Result<String> {
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).with_context(|| format!("cannot read {}", path.display()))?;
+    std::io::copy(&mut file, &mut hasher)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(hasher
         .finalize()
         .iter()
@@ -52,11 +53,20 @@ pub fn verify(dir: &Path, needed: &[String]) -> anyhow::Result<Option<Vec<String
     let mut listed = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let Some((sum, name)) = line.split_once("  ") else {
-            bail!(damaged(&format!("line {} is not `<sha256>  <file>`", n + 1)));
+            bail!(damaged(&format!(
+                "line {} is not `<sha256>  <file>`",
+                n + 1
+            )));
         };
         let plain = !name.is_empty() && !name.contains(['/', '\\']) && name != "..";
-        let hex = sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        ensure!(plain && hex, damaged(&format!("line {} is not `<sha256>  <file>`", n + 1)));
+        let hex = sum.len() == 64
+            && sum
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        ensure!(
+            plain && hex,
+            damaged(&format!("line {} is not `<sha256>  <file>`", n + 1))
+        );
         let file = dir.join(name);
         if !file.exists() && !needed.iter().any(|w| w == name) {
             // A file the user removed (the TensorBoard log, say) is not needed to load.
@@ -107,7 +117,10 @@ mod tests {
         assert!(e.contains("a.bin is damaged"), "{e}");
         std::fs::write(dir.path().join("a.bin"), b"abc").unwrap();
         // A file needed but not listed, and a manifest that is not one, are damage too.
-        let e = format!("{:#}", verify(dir.path(), &["c.bpk".to_string()]).unwrap_err());
+        let e = format!(
+            "{:#}",
+            verify(dir.path(), &["c.bpk".to_string()]).unwrap_err()
+        );
         assert!(e.contains("c.bpk is not listed"), "{e}");
         std::fs::write(dir.path().join(MANIFEST_FILE), "xyz  ../a.bin\n").unwrap();
         let e = format!("{:#}", verify(dir.path(), &files).unwrap_err());

@@ -58,12 +58,33 @@ impl MetricsJournal {
         let path = dir.join(JOURNAL_FILE);
         let mut frames = Vec::new();
         let [steps, evals, probes, fulls] = self.written;
-        let new = log.steps.get(steps..).unwrap_or_default().iter().map(|m| Entry::Step(m.clone()));
+        let new = log
+            .steps
+            .get(steps..)
+            .unwrap_or_default()
+            .iter()
+            .map(|m| Entry::Step(m.clone()));
         let new = new
-            .chain(log.evals.get(evals..).unwrap_or_default().iter().map(|e| Entry::Eval(e.clone())))
-            .chain(log.probes.get(probes..).unwrap_or_default().iter().map(|p| Entry::Probe(p.clone())))
             .chain(
-                log.full_evals.get(fulls..).unwrap_or_default().iter().map(|f| Entry::FullEval(f.clone())),
+                log.evals
+                    .get(evals..)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|e| Entry::Eval(e.clone())),
+            )
+            .chain(
+                log.probes
+                    .get(probes..)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|p| Entry::Probe(p.clone())),
+            )
+            .chain(
+                log.full_evals
+                    .get(fulls..)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|f| Entry::FullEval(f.clone())),
             );
         for entry in new {
             let text = toml::to_string(&entry).context("cannot record the metrics")?;
@@ -94,7 +115,12 @@ impl MetricsJournal {
 }
 
 fn counts(log: &MetricsLog) -> [usize; 4] {
-    [log.steps.len(), log.evals.len(), log.probes.len(), log.full_evals.len()]
+    [
+        log.steps.len(),
+        log.evals.len(),
+        log.probes.len(),
+        log.full_evals.len(),
+    ]
 }
 
 /// The journal's path in the folder of the checkpoint `file`.
@@ -105,11 +131,14 @@ pub fn journal_beside(file: &Path) -> PathBuf {
 /// Reads the log that `mark` of the journal at `path` holds. A missing file, a short one
 /// or a prefix that does not match the checksum is an error naming the file.
 pub fn read(path: &Path, mark: JournalMark) -> anyhow::Result<MetricsLog> {
-    let bytes = std::fs::read(path).with_context(|| {
-        format!("cannot read {} (the checkpoint's metrics)", path.display())
-    })?;
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read {} (the checkpoint's metrics)", path.display()))?;
     let Ok(len) = usize::try_from(mark.bytes) else {
-        bail!("{} is damaged: the checkpoint asks for {} bytes", path.display(), mark.bytes);
+        bail!(
+            "{} is damaged: the checkpoint asks for {} bytes",
+            path.display(),
+            mark.bytes
+        );
     };
     ensure!(
         bytes.len() >= len,
@@ -169,9 +198,14 @@ mod tests {
         let first = journal.append(dir.path(), &log).unwrap();
         log.steps.push(step(2, f32::NAN));
         let second = journal.append(dir.path(), &log).unwrap();
-        let len = std::fs::metadata(dir.path().join(JOURNAL_FILE)).unwrap().len();
+        let len = std::fs::metadata(dir.path().join(JOURNAL_FILE))
+            .unwrap()
+            .len();
         assert_eq!(len, second.bytes);
-        assert!(second.bytes < 2 * first.bytes + 8, "rewrote the log: {second:?}");
+        assert!(
+            second.bytes < 2 * first.bytes + 8,
+            "rewrote the log: {second:?}"
+        );
         let back = read(&dir.path().join(JOURNAL_FILE), second).unwrap();
         assert_eq!(back.steps.len(), 2);
         assert!(back.steps[1].loss.is_nan());
@@ -188,7 +222,12 @@ mod tests {
         log.steps.push(step(1, 0.5));
         let mark = MetricsJournal::default().append(dir.path(), &log).unwrap();
         // A writer killed after appending, before its checkpoint: the old mark still reads.
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"junk").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"junk")
+            .unwrap();
         assert_eq!(read(&path, mark).unwrap().steps.len(), 1);
         // The resumed run's next append replaces the junk.
         let mut journal = MetricsJournal::continuing(&log, mark);

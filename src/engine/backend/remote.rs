@@ -101,14 +101,14 @@ pub fn connect(url: &str, token_file: &str) -> Result<(Device, BackendInfo), Str
             return end.describe(url);
         }
         match e {
-        ConnectError::Unauthorized => format!(
-            "the server at {url} refused this client: wrong or missing token \
+            ConnectError::Unauthorized => format!(
+                "the server at {url} refused this client: wrong or missing token \
              (train.remote_token_file = {token_file:?})"
-        ),
-        ConnectError::Unreachable { reason } => format!(
-            "nothing answers at {url} ({reason}): start `contrastive-workbench serve` there"
-        ),
-        other => format!("cannot connect to the server at {url}: {other}"),
+            ),
+            ConnectError::Unreachable { reason } => format!(
+                "nothing answers at {url} ({reason}): start `contrastive-workbench serve` there"
+            ),
+            other => format!("cannot connect to the server at {url}: {other}"),
         }
     })?;
     let count = devices.len();

@@ -23,8 +23,13 @@ pub fn refuse_now(mut stream: TcpStream, why: &str) {
 /// handshake; after it, with the liveness rule (some bytes, pongs included, every few
 /// heartbeats).
 enum Pace {
-    Handshake { deadline: Instant },
-    Session { heartbeat: Duration, last_bytes: Instant },
+    Handshake {
+        deadline: Instant,
+    },
+    Session {
+        heartbeat: Duration,
+        last_bytes: Instant,
+    },
 }
 
 struct ClientReader {
@@ -40,7 +45,10 @@ impl Read for ClientReader {
                 Pace::Session { heartbeat, .. } => *heartbeat,
             };
             if wait.is_zero() {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "the handshake took too long"));
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the handshake took too long",
+                ));
             }
             self.stream.set_read_timeout(Some(wait))?;
             match self.stream.read(buf) {
@@ -50,8 +58,16 @@ impl Read for ClientReader {
                     }
                     return Ok(n);
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    if let Pace::Session { heartbeat, last_bytes } = &self.pace
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if let Pace::Session {
+                        heartbeat,
+                        last_bytes,
+                    } = &self.pace
                         && last_bytes.elapsed() > *heartbeat * 4
                     {
                         return Err(io::Error::new(
@@ -93,7 +109,8 @@ fn run(client: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<Ended, En
         let _ = w.shutdown(Shutdown::Both);
         Err(why)
     };
-    let head = http::read_head(&mut reader).map_err(|e| format!("it closed during the handshake: {e}"))?;
+    let head =
+        http::read_head(&mut reader).map_err(|e| format!("it closed during the handshake: {e}"))?;
     let request = match http::upgrade_request(&head) {
         Ok(request) => request,
         Err(why) => return refuse(&mut to_client, "404 Not Found", why),
@@ -101,7 +118,8 @@ fn run(client: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<Ended, En
     if shared.sessions_full() {
         return refuse(&mut to_client, "503 Service Unavailable", busy(shared));
     }
-    let upstream = TcpStream::connect(shared.upstream).map_err(|e| format!("the device server: {e}"))?;
+    let upstream =
+        TcpStream::connect(shared.upstream).map_err(|e| format!("the device server: {e}"))?;
     let _ = upstream.set_nodelay(true);
     let upstream_address = upstream.local_addr().map_err(|e| e.to_string())?;
     let mut to_upstream = upstream.try_clone().map_err(|e| e.to_string())?;
@@ -112,7 +130,10 @@ fn run(client: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<Ended, En
     let forwarded = (|| -> Result<Vec<u8>, String> {
         to_upstream.write_all(&request).map_err(|e| e.to_string())?;
         let answer = http::read_head(&mut from_upstream).map_err(|e| e.to_string())?;
-        let extra = format!("{HEARTBEAT_HEADER}: {}\r\n", limits.heartbeat.as_secs().max(1));
+        let extra = format!(
+            "{HEARTBEAT_HEADER}: {}\r\n",
+            limits.heartbeat.as_secs().max(1)
+        );
         http::switching_response(&answer, &extra)
     })();
     let answer = match forwarded {
@@ -177,7 +198,11 @@ fn run(client: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<Ended, En
         last_bytes: Instant::now(),
     };
     let _ = from_upstream.get_ref().set_read_timeout(None);
-    let max = if session.is_some() { limits.max_message } else { limits.first_frame };
+    let max = if session.is_some() {
+        limits.max_message
+    } else {
+        limits.first_frame
+    };
     let ended = relay(reader, to_upstream, from_upstream, to_client, max, shared);
     drop(session);
     if authorized {
@@ -249,15 +274,24 @@ fn relay(
             .name("remote-guard-ping".into())
             .stack_size(64 * 1024)
             .spawn(move || {
-                while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = stopped.recv_timeout(heartbeat) {
+                while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(heartbeat)
+                {
                     let Ok(mut w) = to_client.lock() else { break };
-                    if w.write_all(&frame::control_frame(frame::OP_PING, b"")).is_err() {
+                    if w.write_all(&frame::control_frame(frame::OP_PING, b""))
+                        .is_err()
+                    {
                         break;
                     }
                 }
             })
     };
-    let ended = client_to_server(&mut from_client, &mut to_upstream, max_message, shared.limits.idle);
+    let ended = client_to_server(
+        &mut from_client,
+        &mut to_upstream,
+        max_message,
+        shared.limits.idle,
+    );
     drop(stop);
     if let Some(reason) = &ended.close {
         if let Ok(mut w) = to_client.lock() {
@@ -297,34 +331,58 @@ fn client_to_server(
             Ok(h) => h,
             Err(FrameError::TooLong { .. }) => {
                 let why = format!("a message over the limit of {max_message} bytes");
-                return ClientEnd { close: Some((1009, why.clone())), why };
+                return ClientEnd {
+                    close: Some((1009, why.clone())),
+                    why,
+                };
             }
             Err(FrameError::Io(e)) if e.kind() == io::ErrorKind::TimedOut => {
-                return ClientEnd { why: e.to_string(), close: Some((1001, e.to_string())) };
+                return ClientEnd {
+                    why: e.to_string(),
+                    close: Some((1001, e.to_string())),
+                };
             }
-            Err(e) => return ClientEnd { why: format!("the client ended it ({e})"), close: None },
+            Err(e) => {
+                return ClientEnd {
+                    why: format!("the client ended it ({e})"),
+                    close: None,
+                };
+            }
         };
         if header.is_control() {
             if header.opcode == frame::OP_PONG {
                 // The answer to the guard's ping: liveness, not activity; burn never pinged.
                 if frame::copy_payload(r, &mut io::sink(), header.len).is_err() {
-                    return ClientEnd { why: "the client went away".into(), close: None };
+                    return ClientEnd {
+                        why: "the client went away".into(),
+                        close: None,
+                    };
                 }
                 if last_data.elapsed() > idle {
                     let why = format!("idle for {} s", idle.as_secs());
-                    return ClientEnd { close: Some((1001, why.clone())), why };
+                    return ClientEnd {
+                        close: Some((1001, why.clone())),
+                        why,
+                    };
                 }
                 continue;
             }
         } else {
             last_data = Instant::now();
-            message_len = if header.opcode == frame::OP_CONTINUATION { message_len + header.len } else { header.len };
+            message_len = if header.opcode == frame::OP_CONTINUATION {
+                message_len + header.len
+            } else {
+                header.len
+            };
             if header.fin {
                 message_len = 0;
             }
         }
         if let Err(e) = forward(&header, r, w) {
-            return ClientEnd { why: format!("the connection ended ({e})"), close: None };
+            return ClientEnd {
+                why: format!("the connection ended ({e})"),
+                close: None,
+            };
         }
     }
 }
@@ -342,7 +400,9 @@ fn server_to_client(r: &mut BufReader<TcpStream>, to_client: &Mutex<TcpStream>) 
             Err(FrameError::Io(_)) => return None,
             Err(e) => return Some(format!("the device server sent {e}")),
         };
-        let Ok(mut w) = to_client.lock() else { return None };
+        let Ok(mut w) = to_client.lock() else {
+            return None;
+        };
         if forward(&header, r, &mut *w).is_err() {
             return None;
         }

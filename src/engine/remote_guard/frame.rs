@@ -92,7 +92,10 @@ pub fn read_header(r: &mut impl Read, max: u64) -> Result<FrameHeader, FrameErro
 pub fn copy_payload(r: &mut impl Read, w: &mut impl Write, len: u64) -> io::Result<()> {
     let copied = io::copy(&mut r.take(len), w)?;
     if copied < len {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a frame cut short"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "a frame cut short",
+        ));
     }
     Ok(())
 }
@@ -162,15 +165,21 @@ mod tests {
     fn malformed_headers_are_refused() {
         let top_bit = [0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 1];
         let cases: [&[u8]; 4] = [
-            &[0xC2, 0x00],  // RSV1 without an extension
-            &[0x83, 0x00],  // opcode 3 is reserved
-            &[0x09, 0x00],  // a fragmented ping
+            &[0xC2, 0x00], // RSV1 without an extension
+            &[0x83, 0x00], // opcode 3 is reserved
+            &[0x09, 0x00], // a fragmented ping
             &top_bit,
         ];
         for bytes in cases {
-            assert!(matches!(header(bytes, 100), Err(FrameError::Malformed(_))), "{bytes:?}");
+            assert!(
+                matches!(header(bytes, 100), Err(FrameError::Malformed(_))),
+                "{bytes:?}"
+            );
         }
-        assert!(matches!(header(&[0x89, 126, 0, 200], 1000), Err(FrameError::Malformed(_))));
+        assert!(matches!(
+            header(&[0x89, 126, 0, 200], 1000),
+            Err(FrameError::Malformed(_))
+        ));
         assert!(matches!(header(&[0x82], 100), Err(FrameError::Io(_))));
     }
 
@@ -178,7 +187,9 @@ mod tests {
     fn payloads_unmask_and_close_frames_carry_their_reason() {
         let mask = [0x37, 0xfa, 0x21, 0x3d];
         // RFC 6455 section 5.7: a masked "Hello".
-        let bytes = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+        let bytes = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
         let mut r = &bytes[..];
         let h = read_header(&mut r, 100).unwrap();
         assert_eq!(h.mask, Some(mask));

@@ -14,7 +14,11 @@ pub fn read_head(r: &mut impl BufRead) -> io::Result<Vec<u8>> {
         let mut bounded = io::Read::take(&mut *r, (MAX_HEAD - before) as u64);
         let n = bounded.read_until(b'\n', &mut head)?;
         if n == 0 {
-            let what = if head.len() >= MAX_HEAD { "an HTTP head over 16 KiB" } else { "the connection closed mid-request" };
+            let what = if head.len() >= MAX_HEAD {
+                "an HTTP head over 16 KiB"
+            } else {
+                "the connection closed mid-request"
+            };
             return Err(io::Error::new(io::ErrorKind::InvalidData, what));
         }
         if head.ends_with(b"\r\n\r\n") || head == b"\r\n" {
@@ -40,10 +44,9 @@ pub fn upgrade_request(head: &[u8]) -> Result<Vec<u8>, String> {
     if request.path != Some("/session") {
         return Err(format!("no such path {:?}", request.path.unwrap_or("")));
     }
-    let upgrade = request
-        .headers
-        .iter()
-        .any(|h| h.name.eq_ignore_ascii_case("upgrade") && h.value.eq_ignore_ascii_case(b"websocket"));
+    let upgrade = request.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("upgrade") && h.value.eq_ignore_ascii_case(b"websocket")
+    });
     if !upgrade {
         return Err("not a WebSocket upgrade".into());
     }
@@ -105,9 +108,17 @@ mod tests {
     #[test]
     fn other_paths_and_plain_requests_are_refused() {
         let data = String::from_utf8_lossy(REQUEST).replace("/session", "/data");
-        assert!(upgrade_request(data.as_bytes()).unwrap_err().contains("/data"));
+        assert!(
+            upgrade_request(data.as_bytes())
+                .unwrap_err()
+                .contains("/data")
+        );
         let plain = b"GET /session HTTP/1.1\r\nHost: x\r\n\r\n";
-        assert!(upgrade_request(plain).unwrap_err().contains("not a WebSocket"));
+        assert!(
+            upgrade_request(plain)
+                .unwrap_err()
+                .contains("not a WebSocket")
+        );
         assert!(upgrade_request(b"\x16\x03\x01garbage\r\n\r\n").is_err());
     }
 
@@ -119,7 +130,11 @@ mod tests {
         let head = read_head(&mut r).unwrap();
         assert_eq!(r, b"rest");
         let out = switching_response(&head, "x-workbench-heartbeat: 5\r\n").unwrap();
-        assert!(String::from_utf8(out).unwrap().ends_with("x-workbench-heartbeat: 5\r\n\r\n"));
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .ends_with("x-workbench-heartbeat: 5\r\n\r\n")
+        );
         let refused = b"HTTP/1.1 404 Not Found\r\n\r\n";
         assert!(switching_response(refused, "").is_err());
     }

@@ -61,7 +61,13 @@ mod tests {
         ]
         .concat();
         let ask = session_ask(&bytes).unwrap();
-        assert_eq!(ask, SessionAsk { device_index: 0, credential: b"tok".to_vec() });
+        assert_eq!(
+            ask,
+            SessionAsk {
+                device_index: 0,
+                credential: b"tok".to_vec()
+            }
+        );
         assert!(session_ask(b"\x91\x81\xa4Task\xc0").is_err());
         assert!(session_ask(&[0xdd, 0xff, 0xff, 0xff, 0xff]).is_err());
         assert!(session_ask(&[]).is_err());

@@ -33,8 +33,8 @@ use self::evaluation::Evaluator;
 use self::prepare::{Failure, Prepared, prepare};
 use self::step_report::{Throughput, step_metrics};
 use self::writers::{CheckpointBook, save_checkpoint, stopped_unsaved};
-use super::metrics_journal::MetricsJournal;
 use super::export::MetricsLog;
+use super::metrics_journal::MetricsJournal;
 use super::probe_runner::ProbeRunner;
 use super::protocol::{Command, Event, SimilarityMatrix};
 use super::run_folder::RunFolderClaim;
@@ -161,7 +161,11 @@ fn continued_journal(
     resume: Option<&crate::engine::checkpoint::Checkpoint>,
 ) -> MetricsJournal {
     let folder = |p: &std::path::Path| {
-        let dir = if p.is_dir() { p } else { p.parent().unwrap_or(p) };
+        let dir = if p.is_dir() {
+            p
+        } else {
+            p.parent().unwrap_or(p)
+        };
         dir.canonicalize().ok()
     };
     let same = match (&options.resume_from, &options.checkpoints) {

@@ -88,9 +88,14 @@ pub(super) fn work(slot: &Slot, round: &Round, shared: &Shared, tx: &Sender<Repo
 
 /// Whether a failure means the member's server is gone (not the member's own fault).
 fn server_gone(message: &str) -> bool {
-    ["remote server", "nothing answers at", "did not answer within", "the server is busy"]
-        .iter()
-        .any(|sign| message.contains(sign))
+    [
+        "remote server",
+        "nothing answers at",
+        "did not answer within",
+        "the server is busy",
+    ]
+    .iter()
+    .any(|sign| message.contains(sign))
 }
 
 /// One member's run: where it writes, where it stops (a pruning rung, or the end), and its
