@@ -3,9 +3,7 @@
 //! process that talks to a remote server runs burn's async runtime.
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use contrastive_workbench::engine::checkpoint::Checkpoint;
@@ -14,97 +12,7 @@ mod common;
 
 use common::{assert_succeeded, json_lines, step_losses, tiny_preset_file};
 
-const BIN: &str = env!("CARGO_BIN_EXE_contrastive-workbench");
-
-/// A `serve` child process on a port the OS picks; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    stderr: Option<ChildStderr>,
-}
-
-impl Server {
-    fn start(token_file: Option<&Path>) -> Server {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--device", "cpu"]);
-        if let Some(file) = token_file {
-            cmd.arg("--token-file").arg(file);
-        }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let serving: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("serve printed {line:?} ({e})"));
-        assert_eq!(serving["event"], "serving");
-        assert_eq!(serving["device"], "CPU (flex)");
-        let url = serving["url"].as_str().unwrap().to_string();
-        assert!(url.starts_with("ws://127.0.0.1:"), "{url}");
-        let stderr = child.stderr.take();
-        Server { child, url, stderr }
-    }
-
-    /// Stops the server and returns what it said on stderr.
-    fn stop(mut self) -> String {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        let mut said = String::new();
-        self.stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut said)
-            .unwrap();
-        said
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Waits (at most 5 minutes) until `folder` holds a checkpoint.
-fn wait_for_checkpoint(folder: &Path) {
-    let started = Instant::now();
-    while !folder.join("checkpoint.safetensors").is_file() {
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "no checkpoint in {} after 5 minutes",
-            folder.display()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn token_file(dir: &Path, name: &str, token: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("{token}\n")).unwrap();
-    path
-}
-
-fn train_command(preset: &Path, out: &Path, remote: Option<(&str, &Path)>) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("train")
-        .arg("--preset")
-        .arg(preset)
-        .arg("--out")
-        .arg(out)
-        .arg("--force")
-        .stdin(Stdio::null());
-    if let Some((url, token)) = remote {
-        cmd.args(["--backend", "remote", "--remote", url, "--token-file"])
-            .arg(token);
-    }
-    cmd
-}
+use common::remote::{BIN, Server, token_file, train_command, wait_for_checkpoint};
 
 #[test]
 fn three_remote_steps_give_the_local_losses_and_a_second_client_is_served() {

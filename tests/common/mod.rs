@@ -1,6 +1,8 @@
 //! Small experiments for integration tests: real code paths, test-sized data.
 #![allow(dead_code)]
 
+pub mod remote;
+
 use contrastive_workbench::app::WorkbenchApp;
 use contrastive_workbench::data::DatasetSpec;
 use contrastive_workbench::data::shapes::ShapesSpec;

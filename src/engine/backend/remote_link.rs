@@ -4,7 +4,7 @@
 //! first Ctrl-C, which stops a run between steps, seems ignored. The relay owns the socket
 //! to the server, so it can close it, which fails every call burn is waiting on (the run
 //! then stops with its last checkpoint kept). It closes it when:
-//! - the server takes longer than `CONNECT` to accept, or `HANDSHAKE` to answer;
+//! - the server takes longer than `CONNECT` to accept, or the handshake time (30 s) to answer;
 //! - nothing came from the server for four heartbeats (a guard pings every heartbeat,
 //!   whatever the device is doing, and says how often in its upgrade answer);
 //! - the user interrupts while the server is silent ([`interrupt`]).
@@ -21,7 +21,17 @@ use std::time::{Duration, Instant};
 use crate::engine::remote_guard::{HEARTBEAT_HEADER, http};
 
 const CONNECT: Duration = Duration::from_secs(10);
-const HANDSHAKE: Duration = Duration::from_secs(30);
+
+/// How long a server has to answer the upgrade and the session's opening: 30 s, or
+/// `CW_REMOTE_HANDSHAKE_SECS` (a slow link, or a test).
+fn handshake() -> Duration {
+    let secs = std::env::var("CW_REMOTE_HANDSHAKE_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(30);
+    Duration::from_secs(secs)
+}
 
 /// Why the link ended, when it was not the client closing it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,13 +48,15 @@ impl LinkEnd {
     pub fn describe(&self, url: &str) -> String {
         match self {
             Self::Unreachable(why) => {
-                format!("nothing answers at {url} ({why}): start `contrastive-workbench serve` there")
+                format!(
+                    "nothing answers at {url} ({why}): start `contrastive-workbench serve` there"
+                )
             }
             Self::Refused(text) => format!("the server at {url} refused this client: {text}"),
             Self::HandshakeTimeout => format!(
                 "the server at {url} accepted the connection but did not answer within {} s \
                  (is its host suspended, or is it not a `serve`?)",
-                HANDSHAKE.as_secs()
+                handshake().as_secs()
             ),
             Self::Stalled(silent) => format!(
                 "the server at {url} has sent nothing for {} s, not even its pings (its host \
@@ -151,7 +163,8 @@ fn server_address(url: &str) -> Result<SocketAddr, String> {
 
 fn start(url: &str) -> Result<Relay, String> {
     let server = server_address(url)?;
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no loopback port: {e}"))?;
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no loopback port: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let state = Arc::new(Mutex::new(LinkState::default()));
     let shared = state.clone();
@@ -225,26 +238,51 @@ fn link(burn: TcpStream, server: SocketAddr, state: &Arc<Mutex<LinkState>>) {
 
 /// The server's bytes to burn: the upgrade answer (a refusal is kept as the reason), then
 /// everything, each read bounded by the stall rule.
-fn downstream(from_server: TcpStream, to_burn: &mut TcpStream, state: &Mutex<LinkState>) -> Option<LinkEnd> {
-    let _ = from_server.set_read_timeout(Some(HANDSHAKE));
+fn downstream(
+    from_server: TcpStream,
+    to_burn: &mut TcpStream,
+    state: &Mutex<LinkState>,
+) -> Option<LinkEnd> {
+    let handshake = handshake();
+    let _ = from_server.set_read_timeout(Some(handshake));
     let mut reader = BufReader::new(from_server);
     let head = match http::read_head(&mut reader) {
         Ok(head) => head,
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
             return Some(LinkEnd::HandshakeTimeout);
         }
-        Err(e) => return Some(LinkEnd::Unreachable(format!("it closed the connection ({e})"))),
+        Err(e) => {
+            return Some(LinkEnd::Unreachable(format!(
+                "it closed the connection ({e})"
+            )));
+        }
     };
     let text = String::from_utf8_lossy(&head).into_owned();
     let status = text.lines().next().unwrap_or("").to_string();
     if !status.contains(" 101 ") {
         let mut body = String::new();
         let _ = (&mut reader).take(4096).read_to_string(&mut body);
+        let code = status
+            .split_once(' ')
+            .map_or(status.as_str(), |(_, s)| s)
+            .trim();
+        let reason = body.trim();
+        let refused = LinkEnd::Refused(if reason.is_empty() {
+            code.to_string()
+        } else {
+            format!("{reason} ({code})")
+        });
+        // The reason is recorded before burn sees the refusal: burn's error returns at
+        // once, and the caller asks the relay why.
+        lock(state).ended.get_or_insert(refused.clone());
         let _ = to_burn.write_all(&head);
         let _ = to_burn.write_all(body.as_bytes());
-        let status = status.split_once(' ').map_or(status.as_str(), |(_, s)| s).trim();
-        let body = body.trim();
-        return Some(LinkEnd::Refused(if body.is_empty() { status.to_string() } else { format!("{body} ({status})") }));
+        return Some(refused);
     }
     let heartbeat = text.lines().find_map(|l| {
         let (name, value) = l.split_once(':')?;
@@ -264,7 +302,7 @@ fn downstream(from_server: TcpStream, to_burn: &mut TcpStream, state: &Mutex<Lin
     }
     // Until the session's answer: the handshake's bound; then four heartbeats, or none
     // for a server without pings (an older `serve`).
-    let mut limit = Some(HANDSHAKE);
+    let mut limit = Some(handshake);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let _ = reader.get_ref().set_read_timeout(limit);
@@ -277,13 +315,20 @@ fn downstream(from_server: TcpStream, to_burn: &mut TcpStream, state: &Mutex<Lin
                 }
                 limit = heartbeat.map(|b| b * 4);
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 let st = lock(state);
                 if st.dead {
                     return None;
                 }
                 return Some(match (heartbeat, st.last_bytes) {
-                    (Some(_), Some(last)) if limit != Some(HANDSHAKE) => LinkEnd::Stalled(last.elapsed()),
+                    (Some(_), Some(last)) if limit != Some(handshake) => {
+                        LinkEnd::Stalled(last.elapsed())
+                    }
                     _ => LinkEnd::HandshakeTimeout,
                 });
             }
