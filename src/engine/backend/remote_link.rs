@@ -94,8 +94,11 @@ fn lock(state: &Mutex<LinkState>) -> std::sync::MutexGuard<'_, LinkState> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn relays() -> &'static Mutex<HashMap<(String, String), Arc<Relay>>> {
-    static RELAYS: OnceLock<Mutex<HashMap<(String, String), Arc<Relay>>>> = OnceLock::new();
+/// The live relays, by server URL and token.
+type Relays = HashMap<(String, String), Arc<Relay>>;
+
+fn relays() -> &'static Mutex<Relays> {
+    static RELAYS: OnceLock<Mutex<Relays>> = OnceLock::new();
     RELAYS.get_or_init(Mutex::default)
 }
 

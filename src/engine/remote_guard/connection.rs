@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use burn::server::{AuthorizationRequest, ClientId, Credential, PeerAuthorizer};
 
 use super::frame::{self, FrameError, FrameHeader};
-use super::{HEARTBEAT_HEADER, Shared, http, wire};
+use super::{GuardLimits, HEARTBEAT_HEADER, Shared, http, wire};
 
 /// Answers with an HTTP 503 and closes, without reading the request.
 pub fn refuse_now(mut stream: TcpStream, why: &str) {
@@ -142,27 +142,7 @@ fn run(client: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<Ended, En
     };
     to_client.write_all(&answer).map_err(|e| e.to_string())?;
 
-    // The session's opening frame, bounded before the token is known.
-    let first = frame::read_header(&mut reader, limits.first_frame).map_err(|e| match e {
-        FrameError::TooLong { len, .. } => format!(
-            "its first message announced {len} bytes, over the {} allowed before the token is \
-             checked",
-            limits.first_frame
-        ),
-        other => format!("it closed during the handshake: {other}"),
-    })?;
-    if first.opcode != frame::OP_BINARY || !first.fin || first.mask.is_none() {
-        let _ = to_client.write_all(&frame::close_frame(1002, "expected a session's opening"));
-        return Err("its first frame does not open a session".into());
-    }
-    let payload = frame::read_payload(&mut reader, &first).map_err(|e| e.to_string())?;
-    let ask = match wire::session_ask(&payload) {
-        Ok(ask) => ask,
-        Err(why) => {
-            let _ = to_client.write_all(&frame::close_frame(1002, "expected a session's opening"));
-            return Err(why);
-        }
-    };
+    let (first, payload, ask) = read_opening(&mut reader, &mut to_client, limits)?;
     let authorized = shared.token.as_ref().is_none_or(|token| {
         token
             .authorize(AuthorizationRequest {
@@ -210,6 +190,36 @@ fn run(client: TcpStream, peer: SocketAddr, shared: &Shared) -> Result<Ended, En
     } else {
         Err("it presented the wrong token".into())
     }
+}
+
+/// The session's opening frame, bounded before the token is known: its header, its
+/// (unmasked) payload and what it asks for.
+fn read_opening(
+    reader: &mut BufReader<ClientReader>,
+    to_client: &mut TcpStream,
+    limits: &GuardLimits,
+) -> Result<(FrameHeader, Vec<u8>, wire::SessionAsk), Ended> {
+    let first = frame::read_header(reader, limits.first_frame).map_err(|e| match e {
+        FrameError::TooLong { len, .. } => format!(
+            "its first message announced {len} bytes, over the {} allowed before the token is \
+             checked",
+            limits.first_frame
+        ),
+        other => format!("it closed during the handshake: {other}"),
+    })?;
+    if first.opcode != frame::OP_BINARY || !first.fin || first.mask.is_none() {
+        let _ = to_client.write_all(&frame::close_frame(1002, "expected a session's opening"));
+        return Err("its first frame does not open a session".into());
+    }
+    let payload = frame::read_payload(reader, &first).map_err(|e| e.to_string())?;
+    let ask = match wire::session_ask(&payload) {
+        Ok(ask) => ask,
+        Err(why) => {
+            let _ = to_client.write_all(&frame::close_frame(1002, "expected a session's opening"));
+            return Err(why);
+        }
+    };
+    Ok((first, payload, ask))
 }
 
 fn busy(shared: &Shared) -> String {
@@ -293,10 +303,10 @@ fn relay(
         shared.limits.idle,
     );
     drop(stop);
-    if let Some(reason) = &ended.close {
-        if let Ok(mut w) = to_client.lock() {
-            let _ = w.write_all(&frame::close_frame(reason.0, &reason.1));
-        }
+    if let Some(reason) = &ended.close
+        && let Ok(mut w) = to_client.lock()
+    {
+        let _ = w.write_all(&frame::close_frame(reason.0, &reason.1));
     }
     let _ = to_upstream.shutdown(Shutdown::Both);
     if let Ok(s) = &client_socket {
