@@ -12,13 +12,138 @@
 //! to `PURGE_DELAY_MS` (30 s): longer than any step, short enough that an idle window gives
 //! its memory back.
 //!
+//! A process may also be given a bound on its heap ([`limit_heap`]): `serve` runs its
+//! device server in a child process with one, so a client that asks for a tensor larger
+//! than the machine can hold ends that process (the allocation fails at the bound, not
+//! after the machine has swapped), and the supervising `serve` starts a fresh one. The
+//! count costs one relaxed load per allocation when no bound is set.
+//!
 //! This is the crate's only unsafe code (`unsafe_code = "deny"` everywhere else): one call
 //! into mimalloc's C API that sets the delay, made from `main` before any other thread
-//! exists (mimalloc's option setters are not thread-safe), and one that reads it back
-//! (`purge_delay_ms`, for the test that checks the option's index).
+//! exists (mimalloc's option setters are not thread-safe), one that reads it back
+//! (`purge_delay_ms`, for the test that checks the option's index), and the global
+//! allocator's four methods, which pass each call to mimalloc unchanged.
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: BoundedHeap = BoundedHeap;
+
+/// The heap bound in bytes (0: none), set once at the start of `main`.
+static LIMIT: AtomicUsize = AtomicUsize::new(0);
+/// Whether allocations are counted (only under a bound).
+static COUNTING: AtomicBool = AtomicBool::new(false);
+/// Bytes allocated since counting began (allocations made before it and freed after make
+/// it a little low, never high).
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+/// mimalloc, refusing an allocation that would take the live heap past [`LIMIT`].
+struct BoundedHeap;
+
+impl BoundedHeap {
+    /// Counts `size` more bytes, or refuses them (and counts nothing) past the bound.
+    fn take(size: usize) -> bool {
+        if !COUNTING.load(Ordering::Relaxed) {
+            return true;
+        }
+        let size = isize::try_from(size).unwrap_or(isize::MAX);
+        let before = LIVE.fetch_add(size, Ordering::Relaxed);
+        let limit = isize::try_from(LIMIT.load(Ordering::Relaxed)).unwrap_or(isize::MAX);
+        if before.saturating_add(size) > limit {
+            LIVE.fetch_sub(size, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    fn give(size: usize) {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_sub(
+                isize::try_from(size).unwrap_or(isize::MAX),
+                Ordering::Relaxed,
+            );
+        }
+    }
+}
+
+// SAFETY: every method forwards to mimalloc's own GlobalAlloc with the caller's arguments
+// unchanged; the bound only returns null (an allowed answer) before calling it.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for BoundedHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if !Self::take(layout.size()) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: the caller's contract is passed on unchanged.
+        let p = unsafe { mimalloc::MiMalloc.alloc(layout) };
+        if p.is_null() {
+            Self::give(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if !Self::take(layout.size()) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: as above.
+        let p = unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) };
+        if p.is_null() {
+            Self::give(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        Self::give(layout.size());
+        // SAFETY: as above.
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let grows = new_size > layout.size();
+        if grows && !Self::take(new_size - layout.size()) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: as above.
+        let p = unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) };
+        match (p.is_null(), grows) {
+            (true, true) => Self::give(new_size - layout.size()),
+            (false, false) => Self::give(layout.size() - new_size),
+            _ => {}
+        }
+        p
+    }
+}
+
+/// Bounds this process's heap at `bytes` (0: no bound). Call at the start of `main`, before
+/// any other thread exists. An allocation past the bound fails, which ends the process
+/// ("memory allocation of N bytes failed").
+pub fn limit_heap(bytes: usize) {
+    LIMIT.store(bytes, Ordering::Relaxed);
+    COUNTING.store(bytes > 0, Ordering::Relaxed);
+}
+
+/// The environment variable through which `serve` gives its device process a heap bound.
+pub const HEAP_LIMIT_ENV: &str = "CW_HEAP_LIMIT_BYTES";
+
+/// Applies the bound named by [`HEAP_LIMIT_ENV`], if any. Call at the start of `main`.
+pub fn limit_heap_from_env() {
+    if let Some(bytes) = std::env::var(HEAP_LIMIT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        limit_heap(bytes);
+    }
+}
+
+/// Bytes the process holds on its heap now, when counting (under a bound).
+pub fn live_heap_bytes() -> Option<usize> {
+    COUNTING
+        .load(Ordering::Relaxed)
+        .then(|| usize::try_from(LIVE.load(Ordering::Relaxed)).unwrap_or(0))
+}
 
 /// mimalloc v3's `mi_option_purge_delay` (its position in `mi_option_e`, mimalloc.h);
 /// libmimalloc-sys exports no constant for it.

@@ -6,6 +6,7 @@ use contrastive_workbench::cli::{Cli, run};
 
 fn main() -> std::process::ExitCode {
     contrastive_workbench::allocator::keep_freed_memory();
+    contrastive_workbench::allocator::limit_heap_from_env();
     contrastive_workbench::cli::init_tracing();
     run(Cli::parse())
 }

@@ -141,7 +141,11 @@ fn embeddings(method: &dyn Method) -> Vec<f32> {
         .map(|i| (i % 97) as f32 / 97.0)
         .collect();
     let images = Tensor::<4>::from_data(TensorData::new(values, [4, 3, 32, 32]), &Device::flex());
-    method.embed(images).into_data().try_to_vec::<f32>().unwrap()
+    method
+        .embed(images)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap()
 }
 
 proptest! {

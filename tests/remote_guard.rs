@@ -49,6 +49,17 @@ fn answer(stream: &mut TcpStream) -> String {
     String::from_utf8_lossy(&got).into_owned()
 }
 
+/// The device server: `serve`'s one child process (it supervises, the child serves).
+fn device_process(serve: u32) -> u32 {
+    let children = std::fs::read_to_string(format!("/proc/{serve}/task/{serve}/children")).unwrap();
+    let pids: Vec<u32> = children
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 1, "serve's children: {children:?}");
+    pids[0]
+}
+
 fn resident_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
@@ -81,7 +92,7 @@ fn hostile_clients_are_bounded_and_real_clients_train_as_alone() {
         "1",
     ];
     let server = Server::start_with(Some(&token), &args);
-    let pid = server.child.id();
+    let pid = device_process(server.child.id());
     let at = address(&server.url);
     let before = resident_kib(pid);
 
@@ -262,7 +273,7 @@ fn a_stalled_server_ends_the_run_with_its_checkpoint_and_ctrl_c_is_honoured() {
             .spawn()
             .unwrap();
         wait_for_checkpoint(&folder);
-        let pid = server.child.id() as i32;
+        let pid = device_process(server.child.id()) as i32;
         assert_eq!(unsafe_free_kill(pid, "STOP"), 0);
         let stopped = Instant::now();
         if interrupt {
@@ -300,4 +311,67 @@ fn unsafe_free_kill(pid: i32, signal: &str) -> i32 {
         .unwrap()
         .code()
         .unwrap_or(-1)
+}
+
+#[test]
+fn a_session_past_the_memory_bound_ends_its_process_and_the_next_client_is_served() {
+    use contrastive_workbench::engine::backend::remote::connect;
+    let dir = tempfile::tempdir().unwrap();
+    let token = token_file(dir.path(), "token", TOKEN);
+    let server = Server::start_with(Some(&token), &["--max-memory-gib", "1", "--heartbeat", "1"]);
+    let first = device_process(server.child.id());
+    // An authorised client asks for 16 GiB of zeros and reads them back.
+    let (url, token_path) = (server.url.clone(), token.to_string_lossy().into_owned());
+    let (done, outcome) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let asked = std::panic::catch_unwind(|| {
+            let (device, _) = connect(&url, &token_path).unwrap();
+            let device = device.without_autodiff();
+            burn::tensor::Tensor::<1>::zeros([1usize << 32], &device).into_data()
+        });
+        let _ = done.send(asked.is_ok());
+    });
+    let served = outcome.recv_timeout(Duration::from_secs(60));
+    assert_eq!(
+        served,
+        Ok(false),
+        "the 16 GiB tensor was served or never failed"
+    );
+    // A fresh device process takes the same address; a real client trains through it.
+    let started = Instant::now();
+    let second = loop {
+        let now =
+            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", server.child.id()))
+                .unwrap();
+        match now
+            .split_whitespace()
+            .next()
+            .map(|p| p.parse::<u32>().unwrap())
+        {
+            Some(pid) if pid != first && TcpStream::connect(address(&server.url)).is_ok() => {
+                break pid;
+            }
+            _ => {}
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no fresh device process"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let preset = tiny_preset_file(dir.path(), 2);
+    let out = train_command(
+        &preset,
+        &dir.path().join("next"),
+        Some((&server.url, &token)),
+    )
+    .output()
+    .unwrap();
+    let said = server.stop();
+    assert_succeeded(&out);
+    assert!(
+        said.contains("memory allocation of") && said.contains("Starting a fresh one"),
+        "{said}"
+    );
+    assert!(second != first);
 }

@@ -23,6 +23,8 @@ pub mod console;
 pub mod embed;
 pub mod load;
 pub mod serve;
+#[cfg(feature = "remote")]
+mod serve_supervisor;
 pub mod sweep;
 pub mod train;
 
@@ -140,6 +142,11 @@ pub enum Commands {
         /// A file whose first line is the token clients must present.
         #[arg(long)]
         token_file: Option<PathBuf>,
+        /// The device process's heap, in GiB (default: three quarters of this machine's
+        /// memory). A session that asks for more ends that process; a fresh one serves
+        /// the next client.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+        max_memory_gib: Option<u64>,
         #[command(flatten)]
         limits: ServeLimits,
     },
@@ -347,11 +354,13 @@ pub fn run(cli: Cli) -> ExitCode {
             listen,
             device,
             token_file,
+            max_memory_gib,
             limits,
         }) => serve::serve(serve::ServeArgs {
             listen,
             device: device.into(),
             token_file,
+            max_memory_gib,
             limits: limits.into(),
         }),
         Some(Commands::Embed { source, out }) => {

@@ -21,6 +21,8 @@ pub struct ServeArgs {
     pub listen: String,
     pub device: BackendChoice,
     pub token_file: Option<PathBuf>,
+    /// The device process's heap bound in GiB (None: three quarters of this machine's).
+    pub max_memory_gib: Option<u64>,
     #[cfg(feature = "remote")]
     pub limits: crate::engine::remote_guard::GuardLimits,
     #[cfg(not(feature = "remote"))]
@@ -43,11 +45,15 @@ pub fn listen_address(listen: &str, has_token: bool) -> anyhow::Result<SocketAdd
     Ok(address)
 }
 
+/// Checks the token file and the address here, then runs the device server in a child
+/// process that is restarted when a session ends it (`serve_supervisor`).
 #[cfg(feature = "remote")]
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    use crate::engine::backend::remote::{DEVICE_NAME_OP, device_name_handler};
-    use burn::backend::{DispatchDevice, Flex};
-    use burn::server::{RemoteServer, TokenAuthorizer, WebSocketTransport};
+    use super::serve_supervisor::{WORKER_ENV, exit_with_supervisor, heap_bound, supervise};
+    if std::env::var_os(WORKER_ENV).is_some() {
+        exit_with_supervisor();
+        return serve_device(args);
+    }
     let token = args
         .token_file
         .as_deref()
@@ -59,7 +65,25 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             crate::errln!("warning: {warning}");
         }
     }
-    let address = listen_address(&args.listen, token.is_some())?;
+    listen_address(&args.listen, token.is_some())?;
+    supervise(heap_bound(args.max_memory_gib))
+}
+
+/// The device server itself: the guard on the public address, burn's server behind it.
+#[cfg(feature = "remote")]
+fn serve_device(args: ServeArgs) -> anyhow::Result<()> {
+    use crate::engine::backend::remote::{DEVICE_NAME_OP, device_name_handler};
+    use burn::backend::{DispatchDevice, Flex};
+    use burn::server::{RemoteServer, TokenAuthorizer, WebSocketTransport};
+    let token = args
+        .token_file
+        .as_deref()
+        .map(read_token)
+        .transpose()
+        .map_err(|m| anyhow!("--token-file: {m}"))?;
+    // A restarted device server listens where the first one did (its port included).
+    let listen = std::env::var(super::serve_supervisor::LISTEN_ENV).unwrap_or(args.listen);
+    let address = listen_address(&listen, token.is_some())?;
     let (device, info) = select_local(args.device).map_err(|m| anyhow!("--device: {m}"))?;
     let listener = TcpListener::bind(address)
         .with_context(|| format!("--listen {address}: cannot listen there"))?;
