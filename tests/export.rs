@@ -220,6 +220,65 @@ fn cmc_with_three_views_exports_l_a_and_b() {
     assert_eq!(method.embed(x).dims(), [2, 3 * 5]);
 }
 
+/// ResNet-18's graph: the stem, eight BasicBlocks with three folded downsamples, one `Add`
+/// per block, named as torchvision's modules. (onnxruntime's numbers: tests/python_export.rs.)
+#[test]
+fn resnet18s_onnx_graph_has_one_residual_add_per_block_and_torchvisions_names() {
+    use contrastive_workbench::engine::onnx_export::decode;
+    let encoder = EncoderConfig::resnet18(4).init(&Device::flex());
+    let (dir, files) = export_rgb(&encoder);
+    assert!(files.iter().any(|f| f == "encoder.onnx"), "{files:?}");
+    let model = decode(&std::fs::read(dir.path().join("encoder.onnx")).unwrap()).unwrap();
+    let graph = model.graph.unwrap();
+    let count = |op: &str| graph.node.iter().filter(|n| n.op_type == op).count();
+    assert_eq!(
+        count("Conv"),
+        1 + 8 * 2 + 3,
+        "stem, two per block, three downsamples"
+    );
+    assert_eq!(count("Add"), 8);
+    assert_eq!(count("Relu"), 1 + 8 * 2);
+    assert_eq!(count("BatchNormalization"), 0, "folded");
+    let names: Vec<&str> = graph.node.iter().map(|n| n.name.as_str()).collect();
+    for name in [
+        "conv1",
+        "layer1.0.conv1",
+        "layer2.0.downsample",
+        "layer4.1.add",
+    ] {
+        assert!(names.contains(&name), "{name} not in {names:?}");
+    }
+    assert!(
+        !names.contains(&"layer1.0.downsample"),
+        "layer1 keeps its shape"
+    );
+    let shape = |name: &str| {
+        graph
+            .initializer
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .dims
+            .clone()
+    };
+    assert_eq!(shape("layer2.0.downsample.weight"), [8, 4, 1, 1]);
+    assert_eq!(shape("layer4.1.conv2.weight"), [32, 32, 3, 3]);
+    let output = &graph.output[0];
+    let dims = &output
+        .r#type
+        .as_ref()
+        .unwrap()
+        .tensor_type
+        .as_ref()
+        .unwrap()
+        .shape;
+    assert_eq!(
+        dims.as_ref().unwrap().dim[1].dim_value,
+        Some(32),
+        "8 x width"
+    );
+}
+
 #[test]
 fn the_onnx_graph_decodes_with_batchnorm_folded_into_its_convolutions() {
     use contrastive_workbench::engine::onnx_export::{OPSET, decode};

@@ -201,7 +201,7 @@ fn experiment_for(args: &TrainArgs) -> anyhow::Result<(Experiment, PathBuf)> {
     let (mut exp, preset) = match (&args.preset, &args.out) {
         (Some(p), _) => (Experiment::load(p)?, p.clone()),
         (None, Some(dir)) if args.resume => (
-            Checkpoint::read(dir)?.experiment,
+            Checkpoint::peek(dir)?.1,
             dir.join(crate::engine::checkpoint::CHECKPOINT_FILE),
         ),
         _ => bail!("train needs --preset FILE (see presets/), or --resume --out RUN"),

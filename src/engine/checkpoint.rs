@@ -110,10 +110,15 @@ impl Checkpoint {
         Ok(ckpt)
     }
 
-    /// The step and preset of the checkpoint in `dir`, reading only the file's header.
-    pub fn peek(dir: &Path) -> anyhow::Result<(u64, Experiment)> {
+    /// The step and preset of the checkpoint in a run folder (or the file itself), reading
+    /// only the file's header (not its sections, nor the metrics journal).
+    pub fn peek(path: &Path) -> anyhow::Result<(u64, Experiment)> {
         use std::io::Read;
-        let file = dir.join(CHECKPOINT_FILE);
+        let file = if path.is_dir() {
+            path.join(CHECKPOINT_FILE)
+        } else {
+            path.to_path_buf()
+        };
         let mut f = std::fs::File::open(&file)
             .with_context(|| format!("cannot read checkpoint {}", file.display()))?;
         let mut len = [0u8; 8];
@@ -125,13 +130,23 @@ impl Checkpoint {
             .with_context(|| format!("{} is truncated", file.display()))?;
         let json: serde_json::Value = serde_json::from_slice(&header)
             .with_context(|| format!("{} has a broken header", file.display()))?;
-        let meta = &json["__metadata__"];
-        let step = meta["step"]
-            .as_str()
+        let meta: BTreeMap<String, String> = serde_json::from_value(json["__metadata__"].clone())
+            .with_context(|| {
+            format!("{} is damaged: its header has no metadata", file.display())
+        })?;
+        if let Some(recorded) = meta.get("checksum") {
+            ensure!(
+                *recorded == format!("{:08x}", header_sum(&meta)),
+                "{} is damaged: its header does not match its checksum",
+                file.display()
+            );
+        }
+        let step = meta
+            .get("step")
             .and_then(|s| s.parse().ok())
             .with_context(|| format!("{}: no step", file.display()))?;
-        let preset = meta["preset"]
-            .as_str()
+        let preset = meta
+            .get("preset")
             .with_context(|| format!("{}: no preset", file.display()))?;
         Ok((
             step,

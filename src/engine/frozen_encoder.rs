@@ -90,10 +90,12 @@ impl FrozenEncoder {
             if let Some(listed) = &listed
                 && !listed.contains(&format!("{name}.bpk"))
             {
+                // The sums file lists every file the export wrote: one without this file
+                // was changed (or this file was not written by the export).
                 bail!(
-                    "{} is not listed in {}: it is not a file the export wrote",
-                    path.display(),
-                    super::manifest::MANIFEST_FILE
+                    "{} is damaged: {name}.bpk is not listed in it, so {} cannot be checked                      (export the run again, or copy it again from where it came from)",
+                    dir.join(super::manifest::MANIFEST_FILE).display(),
+                    path.display()
                 );
             }
             let network = network.try_load_file(&path).with_context(|| {

@@ -57,16 +57,17 @@ def check_embeddings(export_dir, expected):
     assert [int(m.split("\t")[1]) for m in meta[1:]] == want["labels"], "metadata.tsv labels"
 
 
-def check_onnx(export_dir):
+def check_onnx(export_dir, prefix="onnx_"):
     """encoder.onnx passes ONNX's full checker and, in onnxruntime, gives the burn
-    encoder's output for the fixed input the Rust test wrote (to 1e-4)."""
+    encoder's output for the fixed input the Rust test wrote (to 1e-4), as
+    <prefix>input.npy and <prefix>output.npy."""
     import onnx
     import onnxruntime as ort
 
     model = onnx.load(f"{export_dir}/encoder.onnx")
     onnx.checker.check_model(model, full_check=True)
-    x = np.load(f"{export_dir}/onnx_input.npy").reshape(-1, 3, 32, 32).astype(np.float32)
-    want = np.load(f"{export_dir}/onnx_output.npy")
+    x = np.load(f"{export_dir}/{prefix}input.npy").reshape(-1, 3, 32, 32).astype(np.float32)
+    want = np.load(f"{export_dir}/{prefix}output.npy")
     session = ort.InferenceSession(f"{export_dir}/encoder.onnx", providers=["CPUExecutionProvider"])
     (got,) = session.run(["representation"], {"input": x})
     err = float(np.abs(got - want).max())
@@ -75,6 +76,9 @@ def check_onnx(export_dir):
     # The batch dimension is dynamic: one image alone gives its own row.
     (one,) = session.run(["representation"], {"input": x[:1]})
     assert np.abs(one - want[:1]).max() <= 1e-4 * scale
+    # So is the image size: a larger image gives one row of the same width per image.
+    (larger,) = session.run(["representation"], {"input": np.zeros((2, 3, 40, 40), np.float32)})
+    assert larger.shape == (2, want.shape[1]), larger.shape
     return err
 
 

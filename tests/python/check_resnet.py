@@ -2,11 +2,13 @@
 torchvision's resnet18 state_dict with the CIFAR stem (conv1 3x3, no fc, no
 num_batches_tracked), derived here from torchvision's layout rule rather than from the file;
 and a NumPy ResNet-18 built from those tensors alone must give the features burn computed
-for a fixed input (written by tests/python_export.rs), to 1e-4.
+for a fixed input (written by tests/python_export.rs), to 1e-4; and encoder.onnx passes
+ONNX's checker and gives the same features in onnxruntime (check_export.check_onnx).
 
 Usage: python3 check_resnet.py EXPORT_DIR
 """
 
+import os
 import sys
 
 import numpy as np
@@ -85,7 +87,12 @@ def main():
     expected = np.load(f"{export_dir}/output.npy")
     err = float(np.abs(got - expected).max())
     assert err < 1e-4, f"NumPy ResNet-18 differs from burn's by {err}"
-    print(f"ok: {len(s)} tensors in torchvision's names, max error {err:.2e}")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from check_export import check_onnx
+
+    onnx_err = check_onnx(export_dir, prefix="")
+    print(f"ok: {len(s)} tensors in torchvision's names, max error {err:.2e}, "
+          f"onnx max error {onnx_err:.2e}")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ use crate::preset::Experiment;
 /// The checkpoint at `path`, if it continues `exp` (the same preset, perhaps with more
 /// steps or on another device: a run started on the CPU may go on on a GPU or a server).
 pub fn resumable(path: &std::path::Path, exp: &Experiment) -> anyhow::Result<Checkpoint> {
-    let ckpt = Checkpoint::read(path)?;
-    let differs = preset_differences(&ckpt.experiment, exp);
+    // The preset first, from the header alone: a checkpoint copied from another run is
+    // named as that, before its sections or its metrics journal are read.
+    let (_, preset) = Checkpoint::peek(path)?;
+    let differs = preset_differences(&preset, exp);
     anyhow::ensure!(
         differs.is_empty(),
         "{} was made with a different preset (only the step count and the device may \
@@ -26,7 +28,7 @@ pub fn resumable(path: &std::path::Path, exp: &Experiment) -> anyhow::Result<Che
     let own = folder.join("preset.toml");
     if own.is_file() {
         let folder_exp = Experiment::load(&own)?;
-        let differs = preset_differences(&ckpt.experiment, &folder_exp);
+        let differs = preset_differences(&preset, &folder_exp);
         anyhow::ensure!(
             differs.is_empty(),
             "the checkpoint in {} belongs to another run than this folder's preset.toml: {}",
@@ -34,6 +36,7 @@ pub fn resumable(path: &std::path::Path, exp: &Experiment) -> anyhow::Result<Che
             differs.join("; ")
         );
     }
+    let ckpt = Checkpoint::read(path)?;
     anyhow::ensure!(
         ckpt.step <= exp.train.steps,
         "{} is at step {}, past the run's {} steps",
