@@ -181,6 +181,7 @@ fn resnet18_exports_in_torchvisions_names_and_numpy_computes_the_same_features()
     let output = write_features(&exported_encoder(&result), dir.path(), "", 3, (29, 89));
     assert_eq!(output.len(), 3 * 64, "8 x width features");
     let stdout = run_python("check_resnet.py", &[dir.path()]);
+    println!("{stdout}");
     assert!(stdout.starts_with("ok:"), "{stdout}");
 }
 
