@@ -279,6 +279,49 @@ fn resnet18s_onnx_graph_has_one_residual_add_per_block_and_torchvisions_names() 
     );
 }
 
+/// The ViT's graph: one attention (`Softmax`) and two norms per block, the final norm, the
+/// image size fixed at the position embeddings' and the batch dynamic. (onnxruntime's
+/// numbers: tests/python_export.rs.)
+#[test]
+fn the_vits_onnx_graph_has_its_blocks_and_a_fixed_image_size() {
+    use contrastive_workbench::engine::onnx_export::decode;
+    let cfg = EncoderConfig {
+        embed_dim: 16,
+        depth: 3,
+        heads: 2,
+        ..EncoderConfig::vit()
+    };
+    let (dir, files) = export_rgb(&cfg.init(&Device::flex()));
+    assert!(files.iter().any(|f| f == "encoder.onnx"), "{files:?}");
+    let model = decode(&std::fs::read(dir.path().join("encoder.onnx")).unwrap()).unwrap();
+    let graph = model.graph.unwrap();
+    let count = |op: &str| graph.node.iter().filter(|n| n.op_type == op).count();
+    assert_eq!(count("Softmax"), 3);
+    assert_eq!(count("LayerNormalization"), 2 * 3 + 1);
+    assert_eq!(count("Erf"), 3, "GELU written with erf");
+    let dims = |v: &contrastive_workbench::engine::onnx_proto::ValueInfoProto| {
+        v.r#type
+            .as_ref()
+            .unwrap()
+            .tensor_type
+            .as_ref()
+            .unwrap()
+            .shape
+            .as_ref()
+            .unwrap()
+            .dim
+            .clone()
+    };
+    let input = dims(&graph.input[0]);
+    assert_eq!(input[0].dim_param.as_deref(), Some("batch"));
+    assert_eq!(
+        [input[2].dim_value, input[3].dim_value],
+        [Some(32), Some(32)],
+        "the size the position embeddings are laid out for"
+    );
+    assert_eq!(dims(&graph.output[0])[1].dim_value, Some(16));
+}
+
 #[test]
 fn the_onnx_graph_decodes_with_batchnorm_folded_into_its_convolutions() {
     use contrastive_workbench::engine::onnx_export::{OPSET, decode};

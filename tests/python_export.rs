@@ -206,6 +206,7 @@ fn vit_exports_in_timms_names_and_numpy_computes_the_same_features() {
         let output = write_features(&exported_encoder(&result), dir.path(), "", 3, (29, 89));
         assert_eq!(output.len(), 3 * 16, "embed_dim features");
         let stdout = run_python("check_vit.py", &[dir.path()]);
+        println!("{pooling:?}: {stdout}");
         assert!(stdout.starts_with("ok:"), "{pooling:?}: {stdout}");
     }
 }

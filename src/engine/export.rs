@@ -4,9 +4,8 @@
 //! failed export never leaves a half-written file where a good one was.
 //!
 //! Each encoder a method exports gets its own files (CMC's `encoder_l` and `encoder_ab`):
-//! `<name>.safetensors`, `<name>.bpk` and, for the small CNN and ResNet-18, `<name>.onnx`
-//! (the ViT goes to PyTorch by timm's names). Beside them go
-//! the metrics CSVs and the TensorBoard event file. `MetricsLog` is the one log of steps,
+//! `<name>.safetensors` (in torchvision's or timm's names for ResNet-18 and the ViT),
+//! `<name>.bpk` and `<name>.onnx`. Beside them go the metrics CSVs and the TensorBoard event file. `MetricsLog` is the one log of steps,
 //! evaluations, full evaluations and probes; the session and the window's history both
 //! fold events into it with `MetricsLog::record`.
 
@@ -230,13 +229,11 @@ pub fn export_encoders(
                 .map_err(|e| anyhow::anyhow!("{e}"))
         })?;
         written.push(file);
-        // The ONNX graph, for the encoders that have one (not yet the ViT).
         let doc = input_description(e.input, &exp.views.normalize);
-        if let Some(model) = super::onnx_export::model_for(&e.network, e.input.channels(), &doc) {
-            let file = format!("{}.onnx", e.name);
-            write_atomically(&dir.join(&file), &super::onnx_export::encode(&model))?;
-            written.push(file);
-        }
+        let model = super::onnx_export::model_for(&e.network, e.input.channels(), &doc);
+        let file = format!("{}.onnx", e.name);
+        write_atomically(&dir.join(&file), &super::onnx_export::encode(&model))?;
+        written.push(file);
     }
 
     let mut texts = vec![

@@ -17,8 +17,8 @@
 //!   README (`vit_readme` for a ViT's); `MetricsLog`, the one log the session and the
 //!   window's history both fold;
 //! - `embeddings_export`: the held-out images' representations (CSV, NPY, Projector TSVs);
-//! - `onnx_export` + `onnx_proto`: the small CNN and ResNet-18 as `<name>.onnx` (opset 17,
-//!   BatchNorm folded), the protobuf subset declared for prost;
+//! - `onnx_export` + `onnx_proto`: each backbone as `<name>.onnx` (opset 17, BatchNorm
+//!   folded), the protobuf subset declared for prost;
 //! - `tensorboard`: the metrics log as a TFRecord event file, and the projector's config;
 //! - `checkpoint`: one atomically written `checkpoint.safetensors`;
 //! - `run_folder`: the one writer of a run folder (`.cw-run` lock, never through a link;

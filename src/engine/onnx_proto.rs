@@ -1,9 +1,11 @@
 //! The subset of ONNX's `onnx.proto3` (opset 17, IR version 8) an exported encoder needs,
 //! declared for prost: no `protoc`, no build script. Field numbers are ONNX's own.
 
-/// `TensorProto.DataType.FLOAT`.
+/// `TensorProto.DataType`: FLOAT and INT64.
 pub const FLOAT: i32 = 1;
-/// `AttributeProto.AttributeType`: INT and INTS.
+pub const INT64: i32 = 7;
+/// `AttributeProto.AttributeType`: FLOAT, INT and INTS.
+pub const ATTR_FLOAT: i32 = 1;
 pub const ATTR_INT: i32 = 2;
 pub const ATTR_INTS: i32 = 7;
 
@@ -65,6 +67,8 @@ pub struct NodeProto {
 pub struct AttributeProto {
     #[prost(string, tag = "1")]
     pub name: String,
+    #[prost(float, tag = "2")]
+    pub f: f32,
     #[prost(int64, tag = "3")]
     pub i: i64,
     #[prost(int64, repeated, tag = "8")]

@@ -229,16 +229,16 @@ mod tests {
         let moved = last_layer(&m);
         // Adam's first step for a parameter moves each weight by the rate (m / sqrt(v) =
         // g / |g|, short of it only where |g| nears Adam's epsilon): the frozen steps'
-        // gradients never reached its moments. Measured: 44-72% of the weights (by the draw of
-        // the initial weights) within 1% of
-        // the rate; at a zero rate instead of dropped gradients, none.
+        // gradients never reached its moments. Measured: 17-72% of the weights (by the draw
+        // of the initial weights, which tests do not seed) within 1% of the rate; at a zero
+        // rate instead of dropped gradients, none. So the bound is a twentieth.
         let first_step = start
             .iter()
             .zip(&moved)
             .filter(|(a, b)| ((*a - *b).abs() / 1e-2 - 1.0).abs() < 0.01)
             .count();
         assert!(
-            first_step * 4 >= start.len(),
+            first_step * 20 >= start.len(),
             "{first_step} of {} weights moved by Adam's first step",
             start.len()
         );

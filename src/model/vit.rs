@@ -32,7 +32,7 @@ pub struct VitShape {
 }
 
 /// timm's LayerNorm epsilon for ViTs.
-const LN_EPS: f64 = 1e-6;
+pub const LN_EPS: f64 = 1e-6;
 /// The hidden width of each block's MLP, in multiples of the embedding width.
 const MLP_RATIO: usize = 4;
 

@@ -57,10 +57,10 @@ def check_embeddings(export_dir, expected):
     assert [int(m.split("\t")[1]) for m in meta[1:]] == want["labels"], "metadata.tsv labels"
 
 
-def check_onnx(export_dir, prefix="onnx_"):
+def check_onnx(export_dir, prefix="onnx_", any_size=True):
     """encoder.onnx passes ONNX's full checker and, in onnxruntime, gives the burn
     encoder's output for the fixed input the Rust test wrote (to 1e-4), as
-    <prefix>input.npy and <prefix>output.npy."""
+    <prefix>input.npy and <prefix>output.npy; with any_size, other image sizes run too."""
     import onnx
     import onnxruntime as ort
 
@@ -77,8 +77,9 @@ def check_onnx(export_dir, prefix="onnx_"):
     (one,) = session.run(["representation"], {"input": x[:1]})
     assert np.abs(one - want[:1]).max() <= 1e-4 * scale
     # So is the image size: a larger image gives one row of the same width per image.
-    (larger,) = session.run(["representation"], {"input": np.zeros((2, 3, 40, 40), np.float32)})
-    assert larger.shape == (2, want.shape[1]), larger.shape
+    if any_size:
+        (larger,) = session.run(["representation"], {"input": np.zeros((2, 3, 40, 40), np.float32)})
+        assert larger.shape == (2, want.shape[1]), larger.shape
     return err
 
 

@@ -3,11 +3,14 @@ state_dict of timm's VisionTransformer(img_size, patch_size, in_chans=3, num_cla
 embed_dim, depth, num_heads, global_pool, class_token) for the shape in the export's
 preset.toml, derived here from timm's layout rule rather than from the file; and a NumPy
 ViT written from timm's forward pass, using those tensors alone, must give the features
-burn computed for a fixed input (written by tests/python_export.rs), to 1e-4.
+burn computed for a fixed input (written by tests/python_export.rs), to 1e-4; and
+encoder.onnx passes ONNX's checker and gives the same features in onnxruntime
+(check_export.check_onnx; the graph's image size is the preset's).
 
 Usage: python3 check_vit.py EXPORT_DIR
 """
 
+import os
 import sys
 import tomllib
 
@@ -119,7 +122,12 @@ def main():
     expected = np.load(f"{export_dir}/output.npy")
     err = float(np.abs(got - expected).max())
     assert err < 1e-4, f"NumPy ViT differs from burn's by {err}"
-    print(f"ok: {len(s)} tensors in timm's names, max error {err:.2e}")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from check_export import check_onnx
+
+    onnx_err = check_onnx(export_dir, prefix="", any_size=False)
+    print(f"ok: {len(s)} tensors in timm's names, max error {err:.2e}, "
+          f"onnx max error {onnx_err:.2e}")
 
 
 if __name__ == "__main__":

@@ -1,23 +1,27 @@
 //! An exported encoder as ONNX (opset 17): the network in evaluation mode, ready for
 //! onnxruntime, OpenCV's DNN module or TensorRT; the protobuf messages are `onnx_proto`'s.
-//! The small CNN (`small_cnn`) and ResNet-18 (`resnet`) are written; the ViT is not yet.
+//! One file per backbone: `small_cnn`, `resnet`, `vit`.
 //!
-//! Every graph folds BatchNorm's running statistics into the `Conv` before it, ends in
-//! `GlobalAveragePool` and `Flatten`, and has input `input` `[batch, C, height, width]` and
-//! output `representation` `[batch, D]`, all three of batch, height and width dynamic. The
-//! input normalisation is not in the graph: the export README states it.
+//! The convolutional graphs fold BatchNorm's running statistics into the `Conv` before
+//! it and end in `GlobalAveragePool` and `Flatten`. Every graph has input `input`
+//! `[batch, C, height, width]` and output `representation` `[batch, D]`, the batch dynamic,
+//! and height and width too except for the ViT (its position embeddings are laid out for
+//! one size). The input normalisation is not in the graph: the export README states it.
 
 mod resnet;
 mod small_cnn;
+mod vit;
 
 pub use resnet::resnet_model;
 pub use small_cnn::encoder_model;
+pub use vit::vit_model;
 
 use prost::Message;
 
 use super::onnx_proto::{
-    ATTR_INT, ATTR_INTS, AttributeProto, Dimension, FLOAT, GraphProto, ModelProto, NodeProto,
-    OperatorSetIdProto, TensorProto, TensorShapeProto, TensorTypeProto, TypeProto, ValueInfoProto,
+    ATTR_FLOAT, ATTR_INT, ATTR_INTS, AttributeProto, Dimension, FLOAT, GraphProto, INT64,
+    ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TensorTypeProto,
+    TypeProto, ValueInfoProto,
 };
 use crate::model::Encoder;
 
@@ -43,6 +47,15 @@ fn ints(name: &str, v: &[i64]) -> AttributeProto {
         name: name.into(),
         ints: v.to_vec(),
         r#type: ATTR_INTS,
+        ..Default::default()
+    }
+}
+
+fn float(name: &str, v: f32) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        f: v,
+        r#type: ATTR_FLOAT,
         ..Default::default()
     }
 }
@@ -101,6 +114,16 @@ impl Builder {
     fn constant(&mut self, name: &str, dims: &[usize], data: &[f32]) {
         self.graph.initializer.push(tensor(name, dims, data));
     }
+
+    /// An INT64 initializer (shapes, indices).
+    fn constant_i64(&mut self, name: &str, dims: &[usize], data: &[i64]) {
+        self.graph.initializer.push(TensorProto {
+            dims: dims.iter().map(|&d| d as i64).collect(),
+            data_type: INT64,
+            name: name.into(),
+            raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        });
+    }
 }
 
 impl Builder {
@@ -120,14 +143,38 @@ impl Builder {
         &mut self,
         name: &str,
         x: &str,
+        parameters: (&[f32], &[f32]),
+        dims: [usize; 4],
+        stride: usize,
+    ) -> String {
+        self.conv_padded(name, x, parameters, dims, stride, dims[2] / 2)
+    }
+
+    /// As [`Self::conv`], without padding (a ViT's patch embedding).
+    fn conv_valid(
+        &mut self,
+        name: &str,
+        x: &str,
+        parameters: (&[f32], &[f32]),
+        dims: [usize; 4],
+        stride: usize,
+    ) -> String {
+        self.conv_padded(name, x, parameters, dims, stride, 0)
+    }
+
+    fn conv_padded(
+        &mut self,
+        name: &str,
+        x: &str,
         (weight, bias): (&[f32], &[f32]),
         dims: [usize; 4],
         stride: usize,
+        pad: usize,
     ) -> String {
         let (w, b) = (format!("{name}.weight"), format!("{name}.bias"));
         self.constant(&w, &dims, weight);
         self.constant(&b, &[dims[0]], bias);
-        let (k, pad) = (dims[2] as i64, (dims[2] / 2) as i64);
+        let (k, pad) = (dims[2] as i64, pad as i64);
         let stride = stride as i64;
         self.node(
             "Conv",
@@ -142,8 +189,7 @@ impl Builder {
         name.to_string()
     }
 
-    /// `GlobalAveragePool` and `Flatten` of `x` (`channels` wide), the graph's input and
-    /// output, and the model around the graph.
+    /// `GlobalAveragePool` and `Flatten` of `x` (`channels` wide), then the model.
     fn finish(mut self, x: &str, inputs: usize, channels: usize, doc: &str) -> ModelProto {
         self.node("GlobalAveragePool", &[x], "pooled", vec![]);
         self.node(
@@ -152,14 +198,22 @@ impl Builder {
             "representation",
             vec![int("axis", 1)],
         );
+        self.model(inputs, None, channels, doc)
+    }
+
+    /// The graph's input (`size` fixes height and width; None: dynamic) and output
+    /// `representation`, and the model around the graph.
+    fn model(
+        mut self,
+        inputs: usize,
+        size: Option<usize>,
+        channels: usize,
+        doc: &str,
+    ) -> ModelProto {
+        let side = |name: &str| size.map_or_else(|| named(name), fixed);
         self.graph.input.push(value_info(
             "input",
-            &[
-                named("batch"),
-                fixed(inputs),
-                named("height"),
-                named("width"),
-            ],
+            &[named("batch"), fixed(inputs), side("height"), side("width")],
         ));
         self.graph.output.push(value_info(
             "representation",
@@ -210,13 +264,12 @@ fn fold_batch_norm(
     (weight, bias, dims)
 }
 
-/// The ONNX model of `network` (evaluation mode) taking `inputs` channels, for the
-/// encoders that have one.
-pub fn model_for(network: &Encoder, inputs: usize, doc: &str) -> Option<ModelProto> {
+/// The ONNX model of `network` (evaluation mode) taking `inputs` channels.
+pub fn model_for(network: &Encoder, inputs: usize, doc: &str) -> ModelProto {
     match network {
-        Encoder::SmallCnn(n) => Some(encoder_model(n, inputs, doc)),
-        Encoder::ResNet(n) => Some(resnet_model(n, inputs, doc)),
-        Encoder::Vit(_) => None,
+        Encoder::SmallCnn(n) => encoder_model(n, inputs, doc),
+        Encoder::ResNet(n) => resnet_model(n, inputs, doc),
+        Encoder::Vit(n) => vit_model(n, inputs, doc),
     }
 }
 
