@@ -5,8 +5,8 @@
 //!
 //! Each encoder a method exports gets its own files (CMC's `encoder_l` and `encoder_ab`):
 //! `<name>.safetensors` (in torchvision's or timm's names for ResNet-18 and the ViT),
-//! `<name>.bpk` and `<name>.onnx`. Beside them go the metrics CSVs and the TensorBoard event file. `MetricsLog` is the one log of steps,
-//! evaluations, full evaluations and probes; the session and the window's history both
+//! `<name>.bpk` and `<name>.onnx`. Beside them go the metrics CSVs and the TensorBoard
+//! event file. `MetricsLog` is the one log of steps, evaluations, full evaluations and probes; the session and the window's history both
 //! fold events into it with `MetricsLog::record`.
 
 use std::path::Path;
@@ -353,8 +353,10 @@ fn readme(encoders: &[ExportedEncoder], exp: &Experiment, tables: &[String]) -> 
         let c_in = e.input.channels();
         files += &format!(
             "- `{n}.safetensors`: weights in PyTorch layout and names (float32); `{n}.bpk`: \
-             the same as a burn record (burnpack), for `Encoder::load_file`.\n",
-            n = e.name
+             the same as a burn record (burnpack), for `Encoder::load_file`; `{n}.onnx`: \
+             {onnx}\n",
+            n = e.name,
+            onnx = ONNX_LINE
         );
         sections += &format!(
             "## `{n}` ({p} parameters)\nInput: {input}.\n\n{table}\n",
@@ -435,6 +437,11 @@ def load(path, in_channels, layer_norm, channels):
     )
 }
 
+/// What a README says of `<name>.onnx`.
+pub(crate) const ONNX_LINE: &str = "the encoder in evaluation mode as ONNX (opset 17), for \
+onnxruntime, OpenCV's DNN module or TensorRT: input `input` `[batch, C, height, width]`, \
+normalised as below, output `representation` `[batch, D]`.";
+
 /// The README of a ResNet-18 export: torchvision's names, so torchvision loads it.
 fn resnet_readme(encoders: &[ExportedEncoder], exp: &Experiment, tables: &[String]) -> String {
     let width = exp.encoder.width;
@@ -467,7 +474,7 @@ Trained by contrastive-workbench with method `{method}` on `{dataset}`.
 
 ## Files
 - `*.safetensors`: weights in torchvision's names and layout (float32); `*.bpk`: the same
-  as a burn record (burnpack).
+  as a burn record (burnpack); `*.onnx`: {onnx}
 - `metrics.csv`, `eval.csv`: the logged training metrics and kNN evaluations.
 - `embeddings.npy`, `embeddings.csv`, `vectors.tsv`, `metadata.tsv`: the held-out images'
   representations.
@@ -498,6 +505,7 @@ def load(path, in_channels=3):
         name = exp.name,
         method = exp.method.kind,
         dataset = exp.dataset.label(),
+        onnx = ONNX_LINE,
         w1 = width,
         w2 = 2 * width,
         w3 = 4 * width,

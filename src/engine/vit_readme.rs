@@ -49,7 +49,8 @@ Trained by contrastive-workbench with method `{method}` on `{dataset}`.
 
 ## Files
 - `*.safetensors`: weights in timm's `VisionTransformer` names and layout (float32);
-  `*.bpk`: the same as a burn record (burnpack).
+  `*.bpk`: the same as a burn record (burnpack); `*.onnx`: {onnx} Its height and width
+  are fixed at {size} (the position embeddings' grid); the batch is free.
 - `metrics.csv`, `eval.csv`: the logged training metrics and kNN evaluations.
 - `embeddings.npy`, `embeddings.csv`, `vectors.tsv`, `metadata.tsv`: the held-out images'
   representations.
@@ -80,6 +81,7 @@ def load(path, in_chans=3):
         method = exp.method.kind,
         dataset = exp.dataset.label(),
         arch = architecture(e, grid, pooling),
+        onnx = super::export::ONNX_LINE,
         size = e.image_size,
         patch = e.patch,
         dim = e.embed_dim,
