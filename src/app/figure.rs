@@ -101,6 +101,41 @@ impl Figure {
         out
     }
 
+    /// The y value the plot must also show so that its legend, `legend_px` tall in a plot
+    /// `plot_px` tall, sits in room of its own above the data (top corners) or below it
+    /// (bottom corners), hiding no curve. None when the figure fixes its y range or has
+    /// no data.
+    pub fn legend_room(&self, legend_px: f64, plot_px: f64) -> Option<f64> {
+        if self.y_range.is_some() || plot_px <= 0.0 {
+            return None;
+        }
+        let ys = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p[1]))
+            .filter(|y| y.is_finite());
+        let (lo, hi) = ys.fold(None, |acc: Option<(f64, f64)>, y| {
+            Some(acc.map_or((y, y), |(lo, hi)| (lo.min(y), hi.max(y))))
+        })?;
+        // A flat curve still gets room in proportion to its size.
+        let span = (hi - lo).max(1e-3 * hi.abs().max(1.0));
+        // The legend's share of the plot, at most 60% (a tiny plot keeps some curve).
+        let share = (legend_px / plot_px).clamp(0.0, 0.6);
+        let room = span * share / (1.0 - share);
+        Some(match self.legend {
+            Corner::LeftTop | Corner::RightTop => hi + room,
+            Corner::LeftBottom | Corner::RightBottom => lo - room,
+        })
+    }
+
+    /// How many entries its legend lists (one per distinct name).
+    pub fn legend_entries(&self) -> usize {
+        let mut names: Vec<&str> = self.series.iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        names.iter().filter(|n| !n.is_empty()).count()
+    }
+
     /// A file name for the figure: lower case, words joined by '-'.
     pub fn slug(&self) -> String {
         let mut s = String::new();
@@ -118,6 +153,28 @@ impl Figure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_legend_gets_room_of_its_own_beside_the_data() {
+        let mut f = Figure::new("kNN", Corner::LeftTop);
+        f.line("a", vec![[0.0, 40.0], [1.0, 80.0]], Style::LINE);
+        f.reference("random init", 40.0);
+        // A legend a quarter of the plot's height: the data keep the lower three quarters.
+        let top = f.legend_room(50.0, 200.0).unwrap();
+        assert!((top - (80.0 + 40.0 / 3.0)).abs() < 1e-9, "{top}");
+        assert!(((80.0 - 40.0) / (top - 40.0) - 0.75).abs() < 1e-9);
+        f.legend = Corner::RightBottom;
+        let bottom = f.legend_room(50.0, 200.0).unwrap();
+        assert!((bottom - (40.0 - 40.0 / 3.0)).abs() < 1e-9, "{bottom}");
+        assert_eq!(f.legend_entries(), 2);
+        // A fixed range is left as it is; no data, nothing to make room beside.
+        f.y_range = Some((0.0, 1.0));
+        assert_eq!(f.legend_room(50.0, 200.0), None);
+        assert_eq!(
+            Figure::new("empty", Corner::LeftTop).legend_room(50.0, 200.0),
+            None
+        );
+    }
 
     #[test]
     fn csv_is_long_format_with_quoted_names_and_reference_lines() {

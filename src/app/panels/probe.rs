@@ -5,6 +5,7 @@ use eframe::egui::{self, RichText};
 
 use super::heatmap::{Heatmap, version_of};
 use crate::app::action::{Action, RunAction};
+use crate::app::history::RunStatus;
 use crate::app::palette::sequential;
 use crate::app::run_view::RunView;
 
@@ -40,6 +41,9 @@ pub fn show(ui: &mut egui::Ui, app: &RunView, side: f32, actions: &mut Vec<Actio
         100.0 * p.accuracy,
         100.0 * p.baseline
     ));
+    if let Some(next) = next_probe(app.status, p.step, app.history.total_steps) {
+        ui.label(RichText::new(next).small());
+    }
     let k = p.class_names.len();
     let row_total = |r: usize| p.confusion[r * k..(r + 1) * k].iter().sum::<u32>().max(1);
     Heatmap {
@@ -71,4 +75,34 @@ pub fn show(ui: &mut egui::Ui, app: &RunView, side: f32, actions: &mut Vec<Actio
         ))
         .small(),
     );
+}
+
+/// When the next probe reports, while a run could still give one: the engine probes the
+/// random init, the end of the run (or where it is stopped), and on demand.
+fn next_probe(status: &RunStatus, last: u64, total: u64) -> Option<String> {
+    if !status.is_active() || last >= total {
+        return None;
+    }
+    Some(format!(
+        "The next probe runs at the end of the run (step {total}) or when it is stopped; \
+         press \"Run linear probe now\" for one on the latest evaluation."
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_probe_is_announced_only_while_one_can_come() {
+        let running = next_probe(&RunStatus::Running, 0, 300).unwrap();
+        assert!(running.contains("step 300"), "{running}");
+        assert!(next_probe(&RunStatus::Paused, 100, 300).is_some());
+        assert_eq!(next_probe(&RunStatus::Running, 300, 300), None);
+        assert_eq!(
+            next_probe(&RunStatus::Finished { stopped: true }, 0, 300),
+            None
+        );
+        assert_eq!(next_probe(&RunStatus::Idle, 0, 300), None);
+    }
 }

@@ -165,11 +165,18 @@ fn small_plot(
 ) {
     ui.vertical(|ui| {
         ui.label(RichText::new(&figure.title).strong());
-        let response = Plot::new(&figure.title)
+        // Room above (or below) the curves for the legend, so it covers none of them.
+        let row = f64::from(ui.text_style_height(&egui::TextStyle::Body)) + 2.0;
+        let legend_px = row * figure.legend_entries() as f64 + 12.0;
+        let mut plot = Plot::new(&figure.title)
             .width(width)
             .height(height)
             .legend(Legend::default().position(figure.legend))
-            .allow_scroll(false)
+            .allow_scroll(false);
+        if let Some(y) = figure.legend_room(legend_px, f64::from(height)) {
+            plot = plot.include_y(y);
+        }
+        let response = plot
             .show(ui, |p| {
                 for s in &figure.series {
                     draw_series(p, s);
