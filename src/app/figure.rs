@@ -101,11 +101,11 @@ impl Figure {
         out
     }
 
-    /// The y value the plot must also show so that its legend, `legend_px` tall in a plot
-    /// `plot_px` tall, sits in room of its own above the data (top corners) or below it
-    /// (bottom corners), hiding no curve. None when the figure fixes its y range or has
-    /// no data.
-    pub fn legend_room(&self, legend_px: f64, plot_px: f64) -> Option<f64> {
+    /// The y range that shows every point with room of its own for the legend, `legend_px`
+    /// tall in a plot `plot_px` tall: above the data for a top corner, below it for a
+    /// bottom one, so it hides no curve (and a margin of 5% of the data's span on the
+    /// other side). None when the figure fixes its y range or has no data.
+    pub fn legend_room(&self, legend_px: f64, plot_px: f64) -> Option<(f64, f64)> {
         if self.y_range.is_some() || plot_px <= 0.0 {
             return None;
         }
@@ -119,12 +119,13 @@ impl Figure {
         })?;
         // A flat curve still gets room in proportion to its size.
         let span = (hi - lo).max(1e-3 * hi.abs().max(1.0));
+        let margin = 0.05 * span;
         // The legend's share of the plot, at most 60% (a tiny plot keeps some curve).
         let share = (legend_px / plot_px).clamp(0.0, 0.6);
-        let room = span * share / (1.0 - share);
+        let room = (span + margin) * share / (1.0 - share);
         Some(match self.legend {
-            Corner::LeftTop | Corner::RightTop => hi + room,
-            Corner::LeftBottom | Corner::RightBottom => lo - room,
+            Corner::LeftTop | Corner::RightTop => (lo - margin, hi + room),
+            Corner::LeftBottom | Corner::RightBottom => (lo - room, hi + margin),
         })
     }
 
@@ -159,13 +160,15 @@ mod tests {
         let mut f = Figure::new("kNN", Corner::LeftTop);
         f.line("a", vec![[0.0, 40.0], [1.0, 80.0]], Style::LINE);
         f.reference("random init", 40.0);
-        // A legend a quarter of the plot's height: the data keep the lower three quarters.
-        let top = f.legend_room(50.0, 200.0).unwrap();
-        assert!((top - (80.0 + 40.0 / 3.0)).abs() < 1e-9, "{top}");
-        assert!(((80.0 - 40.0) / (top - 40.0) - 0.75).abs() < 1e-9);
+        // A legend a quarter of the plot's height: the data and their 5% margin (2) keep
+        // the lower three quarters.
+        let (lo, hi) = f.legend_room(50.0, 200.0).unwrap();
+        assert!((lo - 38.0).abs() < 1e-9, "{lo}");
+        assert!(((80.0 - lo) / (hi - lo) - 0.75).abs() < 1e-9, "{hi}");
         f.legend = Corner::RightBottom;
-        let bottom = f.legend_room(50.0, 200.0).unwrap();
-        assert!((bottom - (40.0 - 40.0 / 3.0)).abs() < 1e-9, "{bottom}");
+        let (lo, hi) = f.legend_room(50.0, 200.0).unwrap();
+        assert!((hi - 82.0).abs() < 1e-9, "{hi}");
+        assert!(((hi - 40.0) / (hi - lo) - 0.75).abs() < 1e-9, "{lo}");
         assert_eq!(f.legend_entries(), 2);
         // A fixed range is left as it is; no data, nothing to make room beside.
         f.y_range = Some((0.0, 1.0));

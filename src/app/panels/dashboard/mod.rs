@@ -173,8 +173,9 @@ fn small_plot(
             .height(height)
             .legend(Legend::default().position(figure.legend))
             .allow_scroll(false);
-        if let Some(y) = figure.legend_room(legend_px, f64::from(height)) {
-            plot = plot.include_y(y);
+        let y_bounds = figure.legend_room(legend_px, f64::from(height));
+        if let Some((lo, hi)) = y_bounds {
+            plot = plot.include_y(lo).include_y(hi);
         }
         let response = plot
             .show(ui, |p| {
@@ -183,6 +184,10 @@ fn small_plot(
                 }
                 if let Some((lo, hi)) = figure.x_range {
                     p.set_plot_bounds_x(lo..=hi);
+                    // Fixing x stops egui_plot fitting y: fit it here, legend room included.
+                    if let Some((lo, hi)) = y_bounds {
+                        p.set_plot_bounds_y(lo..=hi);
+                    }
                 }
                 if let Some((lo, hi)) = figure.y_range {
                     p.set_plot_bounds_y(lo..=hi);
