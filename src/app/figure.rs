@@ -43,6 +43,9 @@ pub struct Figure {
     pub series: Vec<Series>,
     pub x_range: Option<(f64, f64)>,
     pub y_range: Option<(f64, f64)>,
+    /// The largest value the y axis labels (a percentage's 100): the room made for the
+    /// legend above it is left unlabelled.
+    pub y_label_max: Option<f64>,
 }
 
 impl Figure {
@@ -55,6 +58,7 @@ impl Figure {
             series: Vec::new(),
             x_range: None,
             y_range: None,
+            y_label_max: None,
         }
     }
 
@@ -120,8 +124,9 @@ impl Figure {
         // A flat curve still gets room in proportion to its size.
         let span = (hi - lo).max(1e-3 * hi.abs().max(1.0));
         let margin = 0.05 * span;
-        // The legend's share of the plot, at most 60% (a tiny plot keeps some curve).
-        let share = (legend_px / plot_px).clamp(0.0, 0.6);
+        // The legend's share of the plot, at most 45%: a small plot with a long legend
+        // keeps most of its height for the curves (the legend may then cover a corner).
+        let share = (legend_px / plot_px).clamp(0.0, 0.45);
         let room = (span + margin) * share / (1.0 - share);
         Some(match self.legend {
             Corner::LeftTop | Corner::RightTop => (lo - margin, hi + room),

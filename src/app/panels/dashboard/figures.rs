@@ -92,6 +92,7 @@ fn loss(c: &Curves) -> Figure {
 /// attribute: what else the representation groups by.
 fn knn(c: &Curves) -> Figure {
     let mut f = Figure::new("kNN top-1 (%)", Corner::LeftTop).axes("step", "top1_percent");
+    f.y_label_max = Some(100.0);
     for &(k, run) in &c.shown {
         f.line(&run.label, knn_series(&run.evals), past_style(k));
     }

@@ -166,13 +166,26 @@ fn small_plot(
     ui.vertical(|ui| {
         ui.label(RichText::new(&figure.title).strong());
         // Room above (or below) the curves for the legend, so it covers none of them.
-        let row = f64::from(ui.text_style_height(&egui::TextStyle::Body)) + 2.0;
+        let row = f64::from(ui.text_style_height(&egui::TextStyle::Small)) + 4.0;
         let legend_px = row * figure.legend_entries() as f64 + 12.0;
         let mut plot = Plot::new(&figure.title)
             .width(width)
             .height(height)
-            .legend(Legend::default().position(figure.legend))
+            .legend(
+                Legend::default()
+                    .position(figure.legend)
+                    .text_style(egui::TextStyle::Small),
+            )
             .allow_scroll(false);
+        if let Some(max) = figure.y_label_max {
+            plot = plot.y_axis_formatter(move |mark, _| {
+                if mark.value > max + 1e-9 {
+                    return String::new();
+                }
+                let decimals = (-mark.step_size.log10().round()).max(0.0) as usize;
+                egui::emath::format_with_decimals_in_range(mark.value, decimals..=decimals)
+            });
+        }
         let y_bounds = figure.legend_room(legend_px, f64::from(height));
         if let Some((lo, hi)) = y_bounds {
             plot = plot.include_y(lo).include_y(hi);
