@@ -417,6 +417,48 @@ fn an_unknown_lesson_is_refused_before_a_window_opens() {
     );
 }
 
+/// `train --lesson NAME` runs the experiment the window opens the lesson with (its start
+/// and its first step's set-up), headless; a wrong name or a preset beside it is refused.
+#[test]
+fn train_runs_a_lessons_starting_experiment_headless() {
+    use contrastive_workbench::preset::Experiment;
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("lesson");
+    let out = train(&[
+        "--lesson",
+        "temperature",
+        "--steps",
+        "2",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_succeeded(&out);
+    let lesson = contrastive_workbench::lessons::find("temperature").unwrap();
+    let mut want = (lesson.start)();
+    if let Some(setup) = lesson.steps[0].setup {
+        setup(&mut want);
+    }
+    want.train.steps = 2;
+    let ran = Experiment::load(&out_dir.join("preset.toml")).unwrap();
+    assert_eq!(ran.to_toml(), want.to_toml());
+
+    let refused = train(&["--lesson", "no-such-lesson", "--steps", "2"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no lesson named") && stderr.contains("loss-ladder"),
+        "{stderr}"
+    );
+    let both = train(&[
+        "--lesson",
+        "temperature",
+        "--preset",
+        "presets/simclr-shapes.toml",
+    ]);
+    let stderr = String::from_utf8_lossy(&both.stderr);
+    assert!(stderr.contains("not both"), "{stderr}");
+}
+
 #[test]
 fn a_classroom_file_that_does_not_read_is_refused_with_its_name() {
     let dir = tempfile::tempdir().unwrap();

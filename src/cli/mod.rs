@@ -48,7 +48,8 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub preset: Option<PathBuf>,
     /// Open the window on a built-in lesson (what-is-a-positive-pair, simclr-clusters,
-    /// why-colour-jitter, temperature, collapse, do-we-need-negatives, loss-ladder).
+    /// why-colour-jitter, temperature, collapse, do-we-need-negatives, loss-ladder); with
+    /// `train`, run its starting experiment headless.
     #[arg(long, global = true)]
     pub lesson: Option<String>,
     /// Open the window on a classroom file (a preset with a [classroom] table: lesson step,
@@ -340,6 +341,7 @@ pub fn run(cli: Cli) -> ExitCode {
             force,
         }) => train::train(train::TrainArgs {
             preset: cli.preset,
+            lesson: cli.lesson,
             steps,
             out,
             backend: backend.map(Into::into),

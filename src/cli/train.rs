@@ -16,6 +16,8 @@ use crate::preset::{BackendChoice, Experiment};
 /// What `train` was asked for on the command line.
 pub struct TrainArgs {
     pub preset: Option<PathBuf>,
+    /// A built-in lesson's starting experiment, as the window opens it.
+    pub lesson: Option<String>,
     pub steps: Option<u64>,
     pub out: Option<PathBuf>,
     pub backend: Option<BackendChoice>,
@@ -198,14 +200,36 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
 /// The experiment to run and the file it came from: the preset, or (resuming without
 /// one) the checkpoint's own, with the command line's overrides applied.
 fn experiment_for(args: &TrainArgs) -> anyhow::Result<(Experiment, PathBuf)> {
-    let (mut exp, preset) = match (&args.preset, &args.out) {
+    if let Some(id) = &args.lesson {
+        if args.preset.is_some() {
+            bail!("give --preset or --lesson, not both");
+        }
+        let lesson = crate::lessons::find(id).map_err(|m| anyhow::anyhow!("--lesson: {m}"))?;
+        let mut exp = (lesson.start)();
+        // The window opens a lesson at its first step, whose set-up it applies.
+        if let Some(setup) = lesson.steps.first().and_then(|s| s.setup) {
+            setup(&mut exp);
+        }
+        return Ok((
+            with_overrides(exp, args),
+            PathBuf::from(format!("lesson {id}")),
+        ));
+    }
+    let (exp, preset) = match (&args.preset, &args.out) {
         (Some(p), _) => (Experiment::load(p)?, p.clone()),
         (None, Some(dir)) if args.resume => (
             Checkpoint::peek(dir)?.1,
             dir.join(crate::engine::checkpoint::CHECKPOINT_FILE),
         ),
-        _ => bail!("train needs --preset FILE (see presets/), or --resume --out RUN"),
+        _ => {
+            bail!("train needs --preset FILE (see presets/), --lesson NAME, or --resume --out RUN")
+        }
     };
+    Ok((with_overrides(exp, args), preset))
+}
+
+/// The command line's overrides (steps, backend, remote server) applied to `exp`.
+fn with_overrides(mut exp: Experiment, args: &TrainArgs) -> Experiment {
     if let Some(s) = args.steps {
         exp.train.steps = s;
     }
@@ -218,7 +242,7 @@ fn experiment_for(args: &TrainArgs) -> anyhow::Result<(Experiment, PathBuf)> {
     if let Some(file) = &args.token_file {
         exp.train.remote_token_file = file.display().to_string();
     }
-    Ok((exp, preset))
+    exp
 }
 
 /// What a headless run prints as it goes: the progress bar and messages on stderr, one
