@@ -441,6 +441,22 @@ fn train_runs_a_lessons_starting_experiment_headless() {
     want.train.steps = 2;
     let ran = Experiment::load(&out_dir.join("preset.toml")).unwrap();
     assert_eq!(ran.to_toml(), want.to_toml());
+    // The closing line measures the picture a class would see: the settled t-SNE's
+    // silhouette by class and by each attribute of the images.
+    let lines = json_lines(&out);
+    let last = lines
+        .iter()
+        .find(|l| l["final_knn_top1"].is_number())
+        .unwrap();
+    let measured = &last["projection_silhouette"];
+    assert_eq!(measured["tsne_iterations"], 1000, "{last}");
+    assert_eq!(measured["step"], 2, "{last}");
+    let class = measured["class"].as_f64().unwrap();
+    assert!((-1.0..=1.0).contains(&class), "{last}");
+    assert!(
+        measured["colour"].is_number() && measured["background"].is_number(),
+        "{last}"
+    );
 
     let refused = train(&["--lesson", "no-such-lesson", "--steps", "2"]);
     let stderr = String::from_utf8_lossy(&refused.stderr);

@@ -16,7 +16,6 @@ use crate::worker::{Outbox, Report, Worker};
 const INPUT_CAPACITY: usize = 8;
 
 const PUBLISH_EVERY: Duration = Duration::from_millis(40);
-const PERPLEXITY: f32 = 30.0;
 const UMAP_NEIGHBOURS: usize = 15;
 
 /// Which layout a worker runs.
@@ -36,7 +35,7 @@ impl LayoutKind {
 
     fn start(self, x: &[f32], d: usize) -> Box<dyn IterativeLayout> {
         match self {
-            LayoutKind::Tsne => Box::new(Tsne::new(x, d, PERPLEXITY)),
+            LayoutKind::Tsne => Box::new(Tsne::new(x, d, crate::projection::tsne::PERPLEXITY)),
             LayoutKind::Umap => Box::new(Umap::new(x, d, UMAP_NEIGHBOURS)),
         }
     }

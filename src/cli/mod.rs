@@ -22,6 +22,7 @@ pub mod bench_step;
 pub mod console;
 pub mod embed;
 pub mod load;
+mod projection_silhouette;
 pub mod serve;
 #[cfg(feature = "remote")]
 mod serve_supervisor;

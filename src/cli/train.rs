@@ -252,6 +252,8 @@ struct Report {
     bar: ProgressBar,
     last_knn: Option<(f32, f32)>,
     last_probe: Option<(f32, f32)>,
+    /// The latest evaluation's held-out embeddings, for the closing line's silhouettes.
+    last_frame: Option<crate::engine::ProjectionFrame>,
     finished: bool,
     write_failed: Option<String>,
 }
@@ -267,6 +269,7 @@ impl Report {
             bar,
             last_knn: None,
             last_probe: None,
+            last_frame: None,
             finished: false,
             write_failed: None,
         }
@@ -341,22 +344,25 @@ impl Report {
                 json_event("checkpoint_failed", &message);
                 self.write_failed = Some(message);
             }
+            Event::Projection(frame) => self.last_frame = Some(frame),
             Event::Checkpointed { .. }
-            | Event::Projection(_)
             | Event::Similarity(_)
             | Event::Paused { .. }
             | Event::Resumed { .. } => {}
         }
     }
 
-    /// The closing JSON line: the last evaluation's kNN (the last step always evaluates)
-    /// and probe.
+    /// The closing JSON line: the last evaluation's kNN (the last step always evaluates),
+    /// probe, and the silhouettes of its settled t-SNE (`projection_silhouette`).
     fn final_line(&self, steps_done: u64) {
         if let Some((knn, base)) = self.last_knn {
             let mut line = serde_json::json!({"final_knn_top1": knn, "baseline_top1": base, "steps": steps_done});
             if let Some((probe, probe_base)) = self.last_probe {
                 line["final_probe_top1"] = serde_json::json!(probe);
                 line["probe_baseline_top1"] = serde_json::json!(probe_base);
+            }
+            if let Some(frame) = &self.last_frame {
+                line["projection_silhouette"] = super::projection_silhouette::of(frame);
             }
             Self::line(&line);
         }

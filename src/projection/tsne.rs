@@ -22,6 +22,8 @@ use super::pca::pca_2d;
 pub const TSNE_MAX_POINTS: usize = 3000;
 /// Iterations after which a layout is left alone until new data arrives.
 pub const ITERATIONS_PER_DATA: u32 = 1000;
+/// The perplexity the window (and the headless measurement of its picture) lays out with.
+pub const PERPLEXITY: f32 = 30.0;
 const EXAGGERATION: f32 = 12.0;
 const EXAGGERATION_ITERS: u32 = 250;
 
