@@ -9,16 +9,18 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 
 /// Set in the child's environment: run the device server itself, not a supervisor.
 pub const WORKER_ENV: &str = "CW_SERVE_WORKER";
 /// Set on a restarted child: the address to listen on (the first child's, port included).
 pub const LISTEN_ENV: &str = "CW_SERVE_LISTEN";
 
-/// More restarts than this within `RESTART_WINDOW` means the server cannot stay up.
-const MAX_RESTARTS: usize = 5;
+/// Restarts within this window count as coming fast: each waits twice as long as the
+/// last (1 s, 2 s, ... at most `MAX_BACKOFF`), so a client that ends the process again and
+/// again slows its restarts down but never stops the server.
 const RESTART_WINDOW: Duration = Duration::from_secs(60);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// The heap bound for the device process: `gib`, or three quarters of this machine's
 /// memory (none where it cannot be read).
@@ -37,8 +39,7 @@ fn physical_memory_bytes() -> Option<u64> {
 }
 
 /// Runs the device server in a child process, restarting it when it dies after it began
-/// serving. Returns when the child exits on its own (with its status), fails to start, or
-/// dies too often.
+/// serving. Returns when the child exits on its own (with its status) or fails to start.
 pub fn supervise(heap_bytes: Option<u64>) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find this program to start the server")?;
     let args: Vec<_> = std::env::args_os().skip(1).collect();
@@ -71,20 +72,22 @@ pub fn supervise(heap_bytes: Option<u64>) -> anyhow::Result<()> {
             return Ok(());
         }
         restarts.retain(|t| t.elapsed() < RESTART_WINDOW);
-        if restarts.len() >= MAX_RESTARTS {
-            bail!(
-                "the device server process ended {} times within {} s (last: {}); stopping",
-                restarts.len() + 1,
-                RESTART_WINDOW.as_secs(),
-                describe(status)
-            );
-        }
+        let wait = match restarts.len() {
+            0 => Duration::ZERO,
+            fast => Duration::from_secs(1 << (fast - 1).min(5)).min(MAX_BACKOFF),
+        };
         restarts.push(Instant::now());
         crate::errln!(
             "the device server process ended ({}); its session is closed. Starting a fresh \
-             one on {url}",
-            describe(status)
+             one on {url}{}",
+            describe(status),
+            if wait.is_zero() {
+                String::new()
+            } else {
+                format!(" in {} s", wait.as_secs())
+            }
         );
+        std::thread::sleep(wait);
         listen = Some(url.trim_start_matches("ws://").to_string());
     }
 }
