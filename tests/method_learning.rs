@@ -18,18 +18,24 @@ const STEPS: u64 = 300;
 /// show (0.005 = half an accuracy point), for ResNet-18's test and as a floor.
 const MARGIN: f32 = 0.005;
 /// Each method's measured mean kNN gain (accuracy points) over [`SEEDS`] at this budget,
-/// from `cargo test --release --test method_learning -- --ignored --nocapture` (this
-/// version, 2026-12-04; the CPU backend is deterministic, so CI sees the same runs). A
-/// method must keep at least half of it: a change that halves what a method learns fails
-/// here, where the old half-point margin let a method lose 90% of its learning unseen.
+/// from `cargo test --release --test method_learning -- --ignored --nocapture`. A method
+/// must keep at least half of it: a change that halves what a method learns fails here,
+/// where the old half-point margin let a method lose 90% of its learning unseen.
+///
+/// The CPU backend is deterministic on one machine, but not across machines of our class:
+/// their CPUs take different SIMD paths, the rounding differs, and a 300-step run's
+/// trajectory diverges from there. The same commit measured barlow_twins 4.50 and instdisc
+/// 2.30 on the machine of 2026-12-04 and 2.17 and 0.96 on CI's and ours of 2026-12-06
+/// (seeds 0 / 1: 1.42 / 2.92 and 1.50 / 0.42). So each figure is the lowest seen on any
+/// machine: the others are from 2026-12-04 and 2026-12-05 and passed on both machines.
 const MEASURED_GAIN: &[(&str, f32)] = &[
     ("simclr", 5.35),
     ("moco", 3.10),
     ("byol", 4.10),
     ("simsiam", 3.10),
-    ("barlow_twins", 4.50),
+    ("barlow_twins", 2.17),
     ("vicreg", 5.95),
-    ("instdisc", 2.30),
+    ("instdisc", 0.96),
     ("cmc", 1.40),
     ("dim", 5.60),
     ("cpc", 2.30),
