@@ -37,6 +37,34 @@ pub enum Schedule {
     Cosine,
 }
 
+/// Which space the evaluation's picture (PCA, t-SNE, UMAP, neighbours) shows. kNN and the
+/// linear probe always read the encoder's output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PictureSpace {
+    /// The representation h that is exported and probed: it keeps what the augmentations
+    /// vary (position, size, colour), which spreads a class over the picture.
+    #[default]
+    Encoder,
+    /// The projection head's z, the space the loss compares: invariant to what the
+    /// augmentations vary, so classes form islands sooner. Methods without a head show h.
+    Head,
+}
+
+impl PictureSpace {
+    fn is_encoder(&self) -> bool {
+        *self == Self::Encoder
+    }
+
+    /// The words the window and `train` use for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Encoder => "encoder output h",
+            Self::Head => "projection head z",
+        }
+    }
+}
+
 /// Which compute backend trains the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -134,6 +162,9 @@ pub struct EvalSpec {
     /// T = 0.1), and a mini-batch linear probe on every train image.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub full_split: bool,
+    /// What the picture shows (`"encoder"` or `"head"`).
+    #[serde(skip_serializing_if = "PictureSpace::is_encoder")]
+    pub picture: PictureSpace,
 }
 
 impl Default for EvalSpec {
@@ -145,6 +176,7 @@ impl Default for EvalSpec {
             bank_size: 4000,
             query_size: 800,
             full_split: false,
+            picture: PictureSpace::Encoder,
         }
     }
 }

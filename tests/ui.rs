@@ -325,6 +325,7 @@ fn clicking_a_projected_point_lists_its_nearest_neighbours() {
         explained: [0.5, 0.3],
         embeddings: vec![0.8, 0.6, -1.0, 0.0, 1.0, 0.0, 0.0, 1.0, -0.6, 0.8],
         dim: 2,
+        space: Default::default(),
         knn_correct: vec![true; 5],
         view_pairs: vec![],
         attributes: Vec::new(),
@@ -572,6 +573,7 @@ fn synthetic_run() -> Vec<contrastive_workbench::engine::Event> {
         explained: [0.4, 0.2],
         embeddings: (0..n * 4).map(|v| ((v * 7) % 11) as f32).collect(),
         dim: 4,
+        space: Default::default(),
         knn_correct: (0..n).map(|i| i % 3 != 0).collect(),
         view_pairs: (0..10)
             .map(|i| {
@@ -1076,6 +1078,7 @@ fn the_projection_says_how_much_its_clusters_are_the_colouring() {
         explained: [0.9, 0.1],
         embeddings: x.iter().flat_map(|&x| [x, 1.0]).collect(),
         dim: 2,
+        space: Default::default(),
         knn_correct: vec![true; 8],
         view_pairs: vec![],
         attributes: vec![PointAttribute {
@@ -1094,6 +1097,85 @@ fn the_projection_says_how_much_its_clusters_are_the_colouring() {
     h.get_by_label("colour").click();
     h.run_steps(2);
     h.get_by_label(&format!("Silhouette by colour: {by_colour:.2}"));
+}
+
+#[test]
+fn a_picture_of_the_head_space_says_so_under_it() {
+    use contrastive_workbench::engine::{Event, ProjectionFrame};
+    use contrastive_workbench::preset::PictureSpace;
+    let mut h = harness(Experiment::default());
+    h.state_mut().settings.tab = Tab::Training;
+    h.state_mut().settings.projection.mode =
+        contrastive_workbench::app::projection_view::ProjectionMode::Pca;
+    h.run_steps(1);
+    let frame = |space| ProjectionFrame {
+        step: 5,
+        points: vec![[0.0, 0.0], [1.0, 1.0]],
+        labels: vec![0, 1],
+        indices: vec![0, 1],
+        embeddings: vec![1.0, 0.0, 0.0, 1.0],
+        dim: 2,
+        space,
+        knn_correct: vec![true; 2],
+        ..ProjectionFrame::default()
+    };
+    h.state_mut()
+        .run
+        .history
+        .apply(Event::Projection(frame(PictureSpace::Encoder)));
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("projection head's space z")
+            .is_none()
+    );
+    h.state_mut()
+        .run
+        .history
+        .apply(Event::Projection(frame(PictureSpace::Head)));
+    h.run_steps(2);
+    h.get_by_label_contains("PCA at step 5: 2 held-out images in the projection head's space z");
+}
+
+#[test]
+fn the_projection_scrubs_back_to_step_zero_and_replays_the_run() {
+    use contrastive_workbench::engine::{Event, ProjectionFrame};
+    let mut h = harness(Experiment::default());
+    h.state_mut().settings.tab = Tab::Training;
+    h.run_steps(1);
+    for step in [0, 50, 100] {
+        let spread = 1.0 + step as f32 / 10.0;
+        h.state_mut()
+            .run
+            .history
+            .apply(Event::Projection(ProjectionFrame {
+                step,
+                points: vec![[0.0, 0.0], [spread, 0.0], [0.0, spread]],
+                labels: vec![0, 1, 1],
+                indices: vec![4, 5, 6],
+                embeddings: vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8],
+                dim: 2,
+                knn_correct: vec![true; 3],
+                ..ProjectionFrame::default()
+            }));
+    }
+    h.run_steps(2);
+    h.get_by_label_contains("PCA at step 100:");
+    h.get_by_label_contains("step 100 (3 of 3 evaluations)");
+    assert!(h.query_by_label("Latest").is_none(), "following the run");
+    // Play starts the film from the random network.
+    h.get_by_label("Play").click();
+    h.run_steps(2);
+    h.get_by_label_contains("PCA at step 0:");
+    h.get_by_label_contains("step 0 (1 of 3 evaluations)");
+    // Paused (after at most one more evaluation: a harness step is a quarter second), the
+    // picture stays where it was.
+    h.get_by_label("Pause").click();
+    h.run_steps(8);
+    h.get_by_label("Play");
+    assert!(h.query_by_label_contains("PCA at step 100:").is_none());
+    h.get_by_label("Latest").click();
+    h.run_steps(2);
+    h.get_by_label_contains("PCA at step 100:");
 }
 
 #[test]

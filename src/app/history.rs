@@ -32,6 +32,10 @@ impl RunStatus {
     }
 }
 
+/// How much memory the kept projection frames may hold (about 80 evaluations of 800
+/// points in 256 dimensions) before every other one is dropped.
+pub const FRAMES_BUDGET_BYTES: usize = 64 << 20;
+
 /// The curves and latest frames of the current run.
 #[derive(Clone, Debug, Default)]
 pub struct RunHistory {
@@ -40,6 +44,9 @@ pub struct RunHistory {
     /// Steps, evaluations and probes: the same log a run folder's metrics are written from.
     pub log: MetricsLog,
     pub projection: Option<ProjectionFrame>,
+    /// Every evaluation's frame, oldest first (the latest too), for scrubbing back through
+    /// the run; thinned to every other one past [`FRAMES_BUDGET_BYTES`], step 0 kept.
+    pub frames: Vec<ProjectionFrame>,
     /// The latest logged step's batch similarity matrix.
     pub similarity: Option<SimilarityMatrix>,
     /// A probe that could not run, for the status line.
@@ -78,6 +85,7 @@ impl RunHistory {
                 None
             }
             Event::Projection(p) => {
+                self.keep_frame(p.clone());
                 self.projection = Some(p);
                 None
             }
@@ -117,11 +125,84 @@ impl RunHistory {
         }
     }
 
+    /// Keeps `frame` for scrubbing, thinning the older ones when they outgrow the budget.
+    fn keep_frame(&mut self, frame: ProjectionFrame) {
+        // A frame of another sample (a resumed run's new dataset) starts the film again.
+        if self
+            .frames
+            .last()
+            .is_some_and(|f| f.indices != frame.indices)
+        {
+            self.frames.clear();
+        }
+        self.frames.push(frame);
+        let bytes = |f: &ProjectionFrame| 4 * (f.embeddings.len() + 2 * f.points.len());
+        while self.frames.len() > 2
+            && self.frames.iter().map(bytes).sum::<usize>() > FRAMES_BUDGET_BYTES
+        {
+            // Every other frame between the first and the latest goes.
+            let last = self.frames.len() - 1;
+            let mut index = 0;
+            self.frames.retain(|_| {
+                let keep = index == last || index % 2 == 0;
+                index += 1;
+                keep
+            });
+        }
+    }
+
     pub fn last_step(&self) -> u64 {
         self.log.steps.last().map_or(0, |m| m.step)
     }
 
     pub fn latest_knn(&self) -> Option<&EvalReport> {
         self.log.evals.last()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(step: u64, floats: usize) -> Event {
+        Event::Projection(ProjectionFrame {
+            step,
+            indices: vec![1, 2, 3],
+            embeddings: vec![0.0; floats],
+            ..ProjectionFrame::default()
+        })
+    }
+
+    #[test]
+    fn every_frame_is_kept_until_the_budget_then_every_other_with_step_zero_and_the_latest() {
+        let mut h = RunHistory::default();
+        for step in 0..5 {
+            h.apply(frame(step, 10));
+        }
+        let steps = |h: &RunHistory| h.frames.iter().map(|f| f.step).collect::<Vec<_>>();
+        assert_eq!(steps(&h), [0, 1, 2, 3, 4]);
+        // Frames of a tenth of the budget each: the eleventh thins them.
+        let mut h = RunHistory::default();
+        for step in 0..11 {
+            h.apply(frame(step, FRAMES_BUDGET_BYTES / 40));
+        }
+        let kept = steps(&h);
+        assert_eq!(kept.first(), Some(&0));
+        assert_eq!(kept.last(), Some(&10));
+        assert!(kept.len() < 11 && kept.len() >= 5, "{kept:?}");
+        assert_eq!(h.projection.as_ref().map(|f| f.step), Some(10));
+    }
+
+    #[test]
+    fn a_frame_of_other_images_starts_the_film_again() {
+        let mut h = RunHistory::default();
+        h.apply(frame(0, 4));
+        h.apply(frame(10, 4));
+        h.apply(Event::Projection(ProjectionFrame {
+            step: 20,
+            indices: vec![7],
+            ..ProjectionFrame::default()
+        }));
+        assert_eq!(h.frames.len(), 1);
     }
 }

@@ -3,8 +3,11 @@
 
 use eframe::egui;
 
+use super::history::RunHistory;
 use super::layout_silhouette::LayoutSilhouette;
 use super::layout_worker::{LayoutKind, LayoutWorker};
+use crate::engine::ProjectionFrame;
+use crate::projection::align::procrustes;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ProjectionMode {
@@ -72,6 +75,15 @@ pub struct ProjectionView {
     workers: Vec<LayoutWorker>,
     /// The silhouette of the picture on screen, by its colouring.
     pub silhouette: LayoutSilhouette,
+    /// The evaluation on screen, an index into the run's kept frames; `None` follows the
+    /// newest.
+    pub scrub: Option<usize>,
+    /// Replaying the run: when the picture last stepped forward (egui time, seconds).
+    pub playing_since: Option<f64>,
+    /// The points last drawn, with the held-out indices they are: the next picture of the
+    /// same points is turned onto them, so stepping through evaluations moves points
+    /// rather than flipping the cloud.
+    drawn: Option<(Vec<usize>, Vec<[f32; 2]>)>,
 }
 
 impl ProjectionView {
@@ -81,7 +93,7 @@ impl ProjectionView {
         &mut self,
         ctx: &egui::Context,
         choice: &ProjectionChoice,
-        frame: Option<&crate::engine::ProjectionFrame>,
+        frame: Option<&ProjectionFrame>,
     ) {
         let (Some(kind), Some(frame)) = (choice.mode.layout(), frame) else {
             return;
@@ -91,6 +103,25 @@ impl ProjectionView {
         }
         self.worker(kind, ctx)
             .offer(frame.step, &frame.embeddings, frame.dim);
+    }
+
+    /// The frame on screen: the scrubbed-to evaluation, or the newest.
+    pub fn shown<'a>(&self, history: &'a RunHistory) -> Option<&'a ProjectionFrame> {
+        match self.scrub {
+            Some(i) if i < history.frames.len() => Some(&history.frames[i]),
+            _ => history.projection.as_ref(),
+        }
+    }
+
+    /// `points` (a picture of `frame`) turned, mirrored and scaled onto the last picture
+    /// drawn of the same held-out images, and remembered as the next one's reference.
+    pub fn aligned(&mut self, frame: &ProjectionFrame, points: Vec<[f32; 2]>) -> Vec<[f32; 2]> {
+        let points = match &self.drawn {
+            Some((indices, last)) if *indices == frame.indices => procrustes(&points, last),
+            _ => points,
+        };
+        self.drawn = Some((frame.indices.clone(), points.clone()));
+        points
     }
 
     /// The worker of `kind`, if it runs.

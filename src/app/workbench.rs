@@ -229,11 +229,9 @@ impl WorkbenchApp {
             self.textures.clear();
         }
         // Workers are started and fed here, never from drawing code.
-        self.projection.keep_up(
-            ctx,
-            &self.settings.projection,
-            self.run.history.projection.as_ref(),
-        );
+        let shown = self.projection.shown(&self.run.history).cloned();
+        self.projection
+            .keep_up(ctx, &self.settings.projection, shown.as_ref());
     }
 
     /// The left panel: the experiment's settings (hidden in the classroom view).

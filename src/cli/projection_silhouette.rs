@@ -7,7 +7,7 @@ use crate::engine::ProjectionFrame;
 use crate::metrics::silhouette;
 use crate::projection::tsne::{ITERATIONS_PER_DATA, PERPLEXITY, TSNE_MAX_POINTS, Tsne};
 
-/// `{"step", "tsne_iterations", "points", "class", "<attribute>": ...}` for the frame's
+/// `{"step", "space", "tsne_iterations", "points", "class", "<attribute>": ...}` for the frame's
 /// settled t-SNE; a silhouette is null where the grouping has a single group.
 pub fn of(frame: &ProjectionFrame) -> serde_json::Value {
     // The window lays out at most TSNE_MAX_POINTS, the first ones.
@@ -23,6 +23,7 @@ pub fn of(frame: &ProjectionFrame) -> serde_json::Value {
     };
     let mut out = serde_json::json!({
         "step": frame.step,
+        "space": frame.space,
         "tsne_iterations": ITERATIONS_PER_DATA,
         "points": points.len(),
         "class": score(&frame.labels),

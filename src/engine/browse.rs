@@ -83,7 +83,14 @@ pub fn browse_encoder(
     emit(logged);
     let mut frame = now.frame;
     frame.view_pairs = view_pairs(
-        &trained, dataset, &sample, &exp.views, exp.seed, &device, &now.pca,
+        &trained,
+        dataset,
+        &sample,
+        &exp.views,
+        exp.seed,
+        &device,
+        &now.pca,
+        frame.space,
     );
     emit(Event::Projection(frame));
     let (probe, probe_base) = std::thread::scope(|s| {

@@ -15,7 +15,7 @@ use crate::methods::Method;
 use crate::metrics::knn::{nearest, top1, vote_each};
 use crate::metrics::{KnnParams, ProbeParams, ProbeScore, linear_probe};
 use crate::model::tensor_io::{images_to_tensor, matrix_to_vec};
-use crate::preset::EvalSpec;
+use crate::preset::{EvalSpec, PictureSpace};
 use crate::projection::{Pca2, pca_2d};
 use crate::seeding::{Stream, rng_for};
 use crate::views::Normalize;
@@ -57,6 +57,43 @@ pub fn embed_images(
     normalize: &Normalize,
     device: &Device,
 ) -> (Vec<f32>, usize) {
+    let (out, dim, _) = embed_images_in(
+        method,
+        images,
+        indices,
+        normalize,
+        device,
+        PictureSpace::Encoder,
+    );
+    (out, dim)
+}
+
+/// `h`, or its projection by the method's head in [`PictureSpace::Head`]; and the space
+/// it is in (the encoder's, for a method without a head).
+fn in_space(
+    method: &dyn Method,
+    h: burn::tensor::Tensor<2>,
+    space: PictureSpace,
+) -> (burn::tensor::Tensor<2>, PictureSpace) {
+    match space {
+        PictureSpace::Encoder => (h, space),
+        PictureSpace::Head => match method.head(h.clone()) {
+            Some(z) => (z, space),
+            None => (h, PictureSpace::Encoder),
+        },
+    }
+}
+
+/// [`embed_images`] in `space`, and the space they are in.
+fn embed_images_in(
+    method: &dyn Method,
+    images: &ImageSet,
+    indices: &[usize],
+    normalize: &Normalize,
+    device: &Device,
+    space: PictureSpace,
+) -> (Vec<f32>, usize, PictureSpace) {
+    let mut shown = space;
     let mut out = Vec::new();
     let mut dim = 0;
     for chunk in indices.chunks(EMBED_CHUNK) {
@@ -66,11 +103,12 @@ pub fn embed_images(
             images.size,
             device,
         );
-        let h = method.embed(x);
+        let (h, space) = in_space(method, method.embed(x), space);
+        shown = space;
         dim = h.dims()[1];
         out.extend(matrix_to_vec(h));
     }
-    (out, dim)
+    (out, dim, shown)
 }
 
 /// The frozen features of one evaluation, kept for the linear probe (which runs on its own
@@ -149,6 +187,7 @@ pub fn view_pairs(
     seed: u64,
     device: &Device,
     pca: &Pca2,
+    space: PictureSpace,
 ) -> Vec<[[f32; 2]; 2]> {
     let indices = &sample.queries[..sample.queries.len().min(PAIRS_SHOWN)];
     let m = indices.len();
@@ -162,7 +201,8 @@ pub fn view_pairs(
     let mut dim = 0;
     for chunk in data.chunks(EMBED_CHUNK * plane) {
         let rows = chunk.len() / plane;
-        let h = method.embed(images_to_tensor(chunk, rows, size, device));
+        let x = images_to_tensor(chunk, rows, size, device);
+        let (h, _) = in_space(method, method.embed(x), space);
         dim = h.dims()[1];
         embedded.extend(matrix_to_vec(h));
     }
@@ -263,7 +303,19 @@ pub fn evaluate(
     let acc = knn_correct.iter().filter(|&&c| c).count() as f32 / knn_correct.len().max(1) as f32;
     let per_class = class_scores(&dataset.class_names, &predicted, &query_labels);
     let attributes = attribute_scores(dataset, sample, &near, params);
-    let pca = pca_2d(&queries, d);
+    // The picture: the queries in the space the preset asks for (kNN read h above).
+    let (picture, picture_dim, space) = match spec.picture {
+        PictureSpace::Encoder => (queries.clone(), d, PictureSpace::Encoder),
+        PictureSpace::Head => embed_images_in(
+            method,
+            &dataset.test,
+            &sample.queries,
+            normalize,
+            device,
+            PictureSpace::Head,
+        ),
+    };
+    let pca = pca_2d(&picture, picture_dim);
     let point_attributes = dataset
         .attributes
         .iter()
@@ -293,12 +345,71 @@ pub fn evaluate(
             labels: query_labels,
             indices: sample.queries.clone(),
             explained: pca.explained,
-            embeddings: queries,
-            dim: d,
+            embeddings: picture,
+            dim: picture_dim,
+            space,
             knn_correct,
             view_pairs: Vec::new(),
             attributes: point_attributes,
         },
         pca,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::shapes::{ShapesSpec, generate};
+    use crate::methods::{TestBuild, build};
+
+    /// `method`'s picture with `picture` asked: its space and dimension.
+    fn picture_of(method: &str, picture: PictureSpace) -> (PictureSpace, usize, Vec<f32>) {
+        let dataset = generate(&ShapesSpec {
+            train_per_class: 2,
+            test_per_class: 2,
+            size: 16,
+            ..ShapesSpec::default()
+        });
+        let spec = EvalSpec {
+            bank_size: 16,
+            query_size: 16,
+            picture,
+            ..EvalSpec::default()
+        };
+        let tb = TestBuild::new(&format!("kind = \"{method}\""));
+        let built = build(crate::catalogue::find(method).unwrap(), &tb.ctx());
+        let device = Device::flex();
+        let sample = EvalSample::new(&dataset, &spec, 0);
+        let e = evaluate(
+            built.as_ref(),
+            &dataset,
+            &sample,
+            &spec,
+            &Normalize::HALF,
+            &device,
+            0,
+        );
+        (e.frame.space, e.frame.dim, e.frame.embeddings)
+    }
+
+    #[test]
+    fn the_picture_shows_the_head_space_where_asked_and_there_is_a_head() {
+        let (space, dim, h) = picture_of("simclr", PictureSpace::Encoder);
+        assert_eq!(
+            (space, dim),
+            (PictureSpace::Encoder, 16),
+            "the encoder's 16 channels"
+        );
+        let (space, dim, z) = picture_of("simclr", PictureSpace::Head);
+        assert_eq!(
+            (space, dim),
+            (PictureSpace::Head, 128),
+            "SimCLR's head: 128"
+        );
+        assert_eq!(z.len(), 16 * 128);
+        assert_ne!(h.len(), z.len());
+        // A method without a single head on its encoder shows h, and says so.
+        let (space, dim, _) = picture_of("simsiam", PictureSpace::Head);
+        assert_eq!((space, dim), (PictureSpace::Encoder, 16));
     }
 }

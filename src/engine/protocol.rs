@@ -231,6 +231,9 @@ pub struct ProjectionFrame {
     /// neighbour lookup use them).
     pub embeddings: Vec<f32>,
     pub dim: usize,
+    /// The space `embeddings` are in: the encoder's output, or the projection head's when
+    /// the preset asks for it and the method has one.
+    pub space: crate::preset::PictureSpace,
     /// Whether the kNN evaluation labelled each point correctly.
     pub knn_correct: Vec<bool>,
     /// For the first projected images (parallel to the start of `points`): where their

@@ -217,6 +217,13 @@ pub trait Method: Send {
         self.encoder_ref().valid().forward(images)
     }
 
+    /// The projection head's output (evaluation mode) for the encoder's output `h`: the
+    /// space the loss compares, shown by the picture when the preset asks for it. `None`
+    /// for a method without one head on its encoder.
+    fn head(&self, _h: Tensor<2>) -> Option<Tensor<2>> {
+        None
+    }
+
     /// A copy of the encoder for export.
     fn encoder(&self) -> Encoder {
         self.encoder_ref().clone()

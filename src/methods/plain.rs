@@ -17,6 +17,10 @@ use crate::model::Encoder;
 pub trait ProjectionNet: Module {
     fn project(&self, images: Tensor<4>) -> Tensor<2>;
     fn encoder(&self) -> &Encoder;
+    /// The head applied to the encoder's output, where there is one.
+    fn head_of(&self, _h: Tensor<2>) -> Option<Tensor<2>> {
+        None
+    }
 }
 
 impl ProjectionNet for HeadNet {
@@ -26,6 +30,10 @@ impl ProjectionNet for HeadNet {
 
     fn encoder(&self) -> &Encoder {
         &self.encoder
+    }
+
+    fn head_of(&self, h: Tensor<2>) -> Option<Tensor<2>> {
+        Some(self.head.forward(h))
     }
 }
 
@@ -167,6 +175,10 @@ where
 
     fn encoder_ref(&self) -> &Encoder {
         self.net.net().encoder()
+    }
+
+    fn head(&self, h: Tensor<2>) -> Option<Tensor<2>> {
+        self.net.net().valid().head_of(h)
     }
 
     fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {

@@ -4,11 +4,13 @@
 //! - `pca`: PCA to 2-D (nalgebra's symmetric eigendecomposition);
 //! - `tsne`: exact-gradient t-SNE on sparse affinities;
 //! - `umap`: UMAP on an exact kNN graph with umap-learn's SGD;
-//! - `neighbours`: cosine nearest neighbours.
+//! - `neighbours`: cosine nearest neighbours;
+//! - `align`: one layout turned, mirrored and scaled onto another of the same points.
 //!
 //! t-SNE and UMAP step and warm-start behind one `IterativeLayout` trait (written here
 //! because the crates only fit from scratch); their per-row work runs on rayon.
 
+pub mod align;
 #[cfg(test)]
 mod layout_checks;
 pub mod neighbours;

@@ -13,6 +13,7 @@ use crate::app::projection_view::{ColourBy, ProjectionChoice, ProjectionMode, Pr
 use crate::app::textures::TextureCache;
 use crate::data::Dataset;
 use crate::engine::ProjectionFrame;
+use crate::preset::PictureSpace;
 use crate::projection::nearest_cosine;
 
 /// The accessible name of the scatter plot (what UI tests find it by).
@@ -37,14 +38,19 @@ pub struct ProjectionPanel<'a> {
 pub fn show(ui: &mut egui::Ui, mut panel: ProjectionPanel) {
     let app = &mut panel;
     controls(ui, app);
-    let Some(frame) = app.history.projection.clone() else {
+    let Some(frame) = app.view.shown(app.history).cloned() else {
         ui.label("The projection of held-out embeddings appears when training starts.");
         return;
     };
     let (mut points, caption, iterations) = layout(app, &frame);
     // A layout from an earlier run's sample can briefly be longer than this frame.
     points.truncate(frame.points.len());
+    if app.choice.colour != ColourBy::View {
+        // The augmented views are placed in the frame's own PCA axes: never turned.
+        points = app.view.aligned(&frame, points);
+    }
     ui.label(RichText::new(caption).strong());
+    scrub_bar(ui, app);
     let colour = app.choice.colour;
     if let Some(s) = app.view.silhouette.of(&frame, &points, iterations, colour) {
         ui.label(format!(
@@ -163,6 +169,75 @@ fn colour_name(dataset: &Dataset, colour: ColourBy) -> &str {
     }
 }
 
+/// Seconds each evaluation stays on screen while the run is replayed.
+const PLAY_SECONDS_PER_FRAME: f64 = 0.6;
+
+/// The film of the run: a slider over every kept evaluation (step 0, the random network,
+/// to now), Play to replay it, Latest to follow the run again.
+fn scrub_bar(ui: &mut egui::Ui, app: &mut ProjectionPanel) {
+    let frames = &app.history.frames;
+    let n = frames.len();
+    if n < 2 {
+        return;
+    }
+    let mut at = app.view.scrub.unwrap_or(n - 1).min(n - 1);
+    let playing = app.view.playing_since.is_some();
+    let now = ui.input(|i| i.time);
+    ui.horizontal(|ui| {
+        let play = if playing { "Pause" } else { "Play" };
+        if ui
+            .button(play)
+            .on_hover_text("Replay the run's pictures from step 0, one evaluation at a time")
+            .clicked()
+        {
+            if playing {
+                app.view.playing_since = None;
+            } else {
+                if at == n - 1 {
+                    at = 0;
+                }
+                app.view.scrub = Some(at);
+                app.view.playing_since = Some(now);
+            }
+        }
+        let label = format!("step {} ({} of {n} evaluations)", frames[at].step, at + 1);
+        let slider = egui::Slider::new(&mut at, 0..=n - 1)
+            .show_value(false)
+            .text(label);
+        if ui
+            .add(slider)
+            .on_hover_text("Step back through the run's evaluations; step 0 is the random network")
+            .changed()
+        {
+            app.view.scrub = (at < n - 1).then_some(at);
+            app.view.playing_since = None;
+        }
+        if app.view.scrub.is_some() && ui.button("Latest").clicked() {
+            app.view.scrub = None;
+            app.view.playing_since = None;
+        }
+    });
+    if let Some(since) = app.view.playing_since {
+        if now - since >= PLAY_SECONDS_PER_FRAME {
+            let next = app.view.scrub.unwrap_or(n - 1) + 1;
+            app.view.scrub = (next < n - 1).then_some(next);
+            app.view.playing_since = app.view.scrub.map(|_| now);
+        }
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_secs_f64(
+                PLAY_SECONDS_PER_FRAME / 4.0,
+            ));
+    }
+}
+
+/// Where the picture is not the representation itself, the caption says so.
+fn space_note(frame: &ProjectionFrame) -> &'static str {
+    match frame.space {
+        PictureSpace::Encoder => "",
+        PictureSpace::Head => " in the projection head's space z",
+    }
+}
+
 /// The points to draw, the caption saying what they are, and the animated layout's
 /// iteration count (`None` for PCA).
 fn layout(
@@ -173,9 +248,10 @@ fn layout(
         (
             frame.points.clone(),
             format!(
-                "PCA at step {}: {} held-out images; axes explain {:.0}% and {:.0}% of variance",
+                "PCA at step {}: {} held-out images{}; axes explain {:.0}% and {:.0}% of variance",
                 frame.step,
                 frame.points.len(),
+                space_note(frame),
                 100.0 * frame.explained[0],
                 100.0 * frame.explained[1]
             ),
@@ -219,10 +295,11 @@ fn layout(
         Some(l) if !l.points.is_empty() => (
             l.points.clone(),
             format!(
-                "{} of step {}'s embeddings: {} held-out images, {unit} {}{} ({:.0}/s)",
+                "{} of step {}'s embeddings: {} held-out images{}, {unit} {}{} ({:.0}/s)",
                 kind.name(),
                 l.step,
                 l.points.len(),
+                space_note(frame),
                 l.iterations,
                 if l.settled { ", settled" } else { "" },
                 l.iterations_per_sec

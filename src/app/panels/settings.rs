@@ -8,7 +8,7 @@ use crate::app::history::RunStatus;
 use crate::catalogue::{self, MethodSpec, ParamKind, ParamSpec};
 use crate::model::{EncoderConfig, EncoderKind, Pooling};
 use crate::preset::Experiment;
-use crate::preset::{BackendChoice, EvalSpec, OptimizerKind, Schedule, TrainSpec};
+use crate::preset::{BackendChoice, EvalSpec, OptimizerKind, PictureSpace, Schedule, TrainSpec};
 
 /// What the settings panel borrows: a draft of the experiment (the frame proposes it back
 /// as `Action::EditExperiment`), the export settings' fields, and whether the run is idle
@@ -251,6 +251,23 @@ fn evaluation_settings(ui: &mut egui::Ui, eval: &mut EvalSpec) {
         ui.add(egui::DragValue::new(&mut eval.query_size).range(10..=10_000))
             .on_hover_text(
                 "Held-out images queried, probed and projected (t-SNE lays out the first 3,000)",
+            )
+    });
+    labelled(ui, "picture of", |ui| {
+        egui::ComboBox::from_id_salt("picture-space")
+            .selected_text(eval.picture.label())
+            .show_ui(ui, |ui| {
+                for space in [PictureSpace::Encoder, PictureSpace::Head] {
+                    ui.selectable_value(&mut eval.picture, space, space.label());
+                }
+            })
+            .response
+            .on_hover_text(
+                "What the projection shows. The encoder's output h is what kNN, the probe and \
+                 the export use; it keeps what the augmentations vary (position, size, \
+                 colour), so a class spreads out. The projection head's z is where the loss \
+                 pulls views together: classes form islands there first. Methods without a \
+                 head show h.",
             )
     });
     ui.checkbox(&mut eval.full_split, "full splits at start and end")

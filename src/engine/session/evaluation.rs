@@ -86,6 +86,7 @@ impl<'a> Evaluator<'a> {
             exp.seed,
             &self.device,
             &evaluation.pca,
+            frame.space,
         );
         emit(Event::Projection(frame));
         probes.offer(
