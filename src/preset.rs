@@ -197,17 +197,26 @@ pub struct Experiment {
 }
 
 impl Default for Experiment {
-    /// SimCLR on the built-in shapes, as in `presets/simclr-shapes.toml`.
+    /// SimCLR on the built-in shapes, as in `presets/simclr-shapes.toml`: the experiment a
+    /// newcomer starts. One background (with four, a short run groups the images by
+    /// background first, which a newcomer takes for the classes), and a picture of the
+    /// projection head's space, where the classes form islands first.
     fn default() -> Self {
         Self {
             name: "simclr-shapes".into(),
             seed: 0,
-            dataset: DatasetSpec::default(),
+            dataset: DatasetSpec::Shapes(crate::data::shapes::ShapesSpec {
+                backgrounds: 1,
+                ..Default::default()
+            }),
             views: ViewsSpec::same(ViewPipeline::strong_colour()),
             encoder: EncoderConfig::default(),
             method: MethodSpec::default(),
             train: TrainSpec::default(),
-            eval: EvalSpec::default(),
+            eval: EvalSpec {
+                picture: PictureSpace::Head,
+                ..EvalSpec::default()
+            },
         }
     }
 }

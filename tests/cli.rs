@@ -424,16 +424,17 @@ fn train_runs_a_lessons_starting_experiment_headless() {
     use contrastive_workbench::preset::Experiment;
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("lesson");
+    // The colour-jitter lesson: the full shapes set, whose four backgrounds are an attribute.
     let out = train(&[
         "--lesson",
-        "temperature",
+        "why-colour-jitter",
         "--steps",
         "2",
         "--out",
         out_dir.to_str().unwrap(),
     ]);
     assert_succeeded(&out);
-    let lesson = contrastive_workbench::lessons::find("temperature").unwrap();
+    let lesson = contrastive_workbench::lessons::find("why-colour-jitter").unwrap();
     let mut want = (lesson.start)();
     if let Some(setup) = lesson.steps[0].setup {
         setup(&mut want);

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use contrastive_workbench::catalogue::methods;
+use contrastive_workbench::catalogue::params::resolve;
 use contrastive_workbench::preset::Experiment;
 
 #[test]
@@ -36,4 +37,18 @@ fn every_preset_validates_and_every_method_has_one() {
             info.id
         );
     }
+}
+
+/// The window's default experiment is the one `presets/simclr-shapes.toml` writes out, so
+/// `train --preset presets/simclr-shapes.toml` reruns what a newcomer started.
+#[test]
+fn the_default_experiment_is_simclr_shapes_toml() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/simclr-shapes.toml");
+    let mut file = Experiment::load(&path).unwrap();
+    let default = Experiment::default();
+    // The file spells out the method's settings; the default leaves them at theirs.
+    let settings = |e: &Experiment| resolve(&e.method).unwrap().1;
+    assert_eq!(settings(&file), settings(&default));
+    file.method = default.method.clone();
+    assert_eq!(file, default);
 }

@@ -160,15 +160,22 @@ fn the_clusters_lesson_groups_the_classes_within_its_budget() {
         .map(|c| format!("{} {:.2}", c.name, c.top1))
         .collect();
     eprintln!("per-class kNN at the end: {}", per_class.join(", "));
-    // Measured (seed 0): class kNN 0.40 -> 0.81 and the picture's 5-NN 0.34 -> 0.68 by
-    // step 150 (38 s); the class silhouette only -0.14 -> -0.05 (a shape forms several
-    // islands, which a global measure counts against it).
+    // Measured (seed 0, the lesson's 800 steps on the narrow encoder, the picture of the
+    // head's space): class kNN 0.40 -> 0.90 and the settled t-SNE's silhouette by class
+    // -0.1 -> 0.38 in 147 s. Asserted: the goal, one island per class (silhouette
+    // >= 0.25) and class kNN >= 85%, by the end of the run.
     let (first, end) = (&curve[0], curve.last().unwrap());
     assert!(
-        end.knn_top1 > first.knn_top1 + 0.2,
+        end.knn_top1 >= 0.85,
         "class kNN {} -> {}",
         first.knn_top1,
         end.knn_top1
+    );
+    assert!(
+        end.by_class >= 0.25 && end.by_class > first.by_class + 0.2,
+        "the picture's silhouette by class: {} -> {}",
+        first.by_class,
+        end.by_class
     );
     assert!(
         end.neighbours_2d > first.neighbours_2d + 0.15,
