@@ -906,6 +906,56 @@ fn every_lesson_runs_start_to_end_in_the_window() {
     }
 }
 
+/// Predict, then run: a class must answer before Start, sees its prediction while the run
+/// goes, and the answer with the run's figure after it; the tally counts it.
+#[test]
+fn a_lesson_asks_before_its_run_and_answers_after_it() {
+    use contrastive_workbench::lessons::classroom_file::Questions;
+    let mut h = harness(Experiment::default());
+    h.run_steps(1);
+    h.state_mut().classroom.questions = Questions::Require;
+    h.state_mut().open_lesson("simclr-clusters").unwrap();
+    let exp = &mut h.state_mut().settings.experiment;
+    exp.train.steps = 3;
+    exp.train.warmup_steps = 0;
+    exp.train.batch_size = 16;
+    exp.eval.every = 3;
+    exp.eval.bank_size = 200;
+    exp.eval.query_size = 100;
+    step_until(&mut h, "the lesson's dataset to load", |a| {
+        !a.data.is_loading()
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("Predict first:");
+    h.get_by_label("Start").click();
+    h.run_steps(2);
+    assert_eq!(
+        h.state().run.runs_started(),
+        0,
+        "Start waits for the answer"
+    );
+    h.get_by_label("its colour").click();
+    h.run_steps(2);
+    h.get_by_label_contains("Your prediction: its colour.");
+    h.get_by_label("Start").click();
+    h.run_steps(1);
+    step_until(&mut h, "the run to finish", |a| {
+        matches!(
+            a.run.status,
+            RunStatus::Finished { .. } | RunStatus::Failed(_)
+        )
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("You predicted its colour; the answer: its shape.");
+    h.get_by_label_contains("This run measured: class kNN");
+    h.get_by_label_contains("predictions: 0 of 1 right");
+    // A teacher's demo: no question, Start at once.
+    h.state_mut().classroom.questions = Questions::Off;
+    h.get_by_label("Next").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Predict first:").is_none());
+}
+
 #[test]
 fn the_classroom_view_hides_the_settings_and_presents_larger() {
     let mut h = harness(Experiment::default());

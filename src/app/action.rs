@@ -124,6 +124,8 @@ pub enum ClassroomAction {
     /// Move within the open lesson (1: Next, -1: Back).
     LessonStep(isize),
     CloseLesson,
+    /// The student's answer (a choice's index) to the open step's question.
+    Answer(usize),
 }
 
 /// The Compare tab's sweep.

@@ -106,6 +106,7 @@ impl WorkbenchApp {
         self.classroom.lesson = lesson;
         self.classroom.hide_settings = c.hide_settings;
         self.classroom.hidden = hidden;
+        self.classroom.questions = c.questions;
         let ctx = self.ctx().clone();
         self.classroom.set_presenting(c.presenting, &ctx);
         Ok(())

@@ -259,6 +259,11 @@ impl RunState {
         self.trainer.is_some() && !matches!(self.status, RunStatus::Idle)
     }
 
+    /// Runs started in this window so far.
+    pub fn runs_started(&self) -> usize {
+        self.runs_started
+    }
+
     pub fn is_active(&self) -> bool {
         self.status.is_active()
     }

@@ -169,6 +169,10 @@ impl WorkbenchApp {
                 c.lesson = None;
                 Ok(())
             }
+            ClassroomAction::Answer(choice) => {
+                c.answer_open_question(choice, self.run.runs_started());
+                Ok(())
+            }
             ClassroomAction::LessonStep(by) => {
                 self.move_in_lesson(by);
                 Ok(())
@@ -402,7 +406,17 @@ impl eframe::App for WorkbenchApp {
             });
             ui.separator();
             if let Some(progress) = &self.classroom.lesson {
-                panels::lesson::show(ui, progress, &self.run.status, &mut actions);
+                let runs = self.run.runs_started();
+                let question = self.classroom.question(runs, self.run.is_active());
+                let tally = self.classroom.tally(runs, self.run.is_active());
+                let lesson = panels::lesson::LessonBox {
+                    progress,
+                    status: &self.run.status,
+                    question,
+                    tally,
+                    history: &self.run.history,
+                };
+                panels::lesson::show(ui, &lesson, &mut actions);
             }
             self.tab_body(ui, &mut actions);
         });

@@ -15,11 +15,10 @@ use crate::methods::Method;
 use crate::metrics::knn::{nearest, top1, vote_each};
 use crate::metrics::{KnnParams, ProbeParams, ProbeScore, linear_probe};
 use crate::model::tensor_io::{images_to_tensor, matrix_to_vec};
-use crate::preset::{EvalSpec, PictureSpace};
+use crate::preset::{EvalSpec, Experiment, PictureSpace};
 use crate::projection::{Pca2, pca_2d};
 use crate::seeding::{Stream, rng_for};
 use crate::views::Normalize;
-use crate::views::ViewsSpec;
 use crate::views::batch::{held_out_pairs, plain_batch};
 
 /// Images per forward pass when embedding.
@@ -183,8 +182,7 @@ pub fn view_pairs(
     method: &dyn Method,
     dataset: &Dataset,
     sample: &EvalSample,
-    views: &ViewsSpec,
-    seed: u64,
+    exp: &Experiment,
     device: &Device,
     pca: &Pca2,
     space: PictureSpace,
@@ -194,7 +192,7 @@ pub fn view_pairs(
     if m == 0 {
         return Vec::new();
     }
-    let data = held_out_pairs(&dataset.test, indices, views, seed);
+    let data = held_out_pairs(&dataset.test, indices, &exp.views, exp.seed);
     let size = dataset.test.size;
     let plane = 3 * size * size;
     let mut embedded = Vec::new();

@@ -25,6 +25,29 @@ pub struct Classroom {
     /// Controls hidden one by one (ids from [`HIDEABLE`]), as TF Playground hides them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hidden: Vec<String>,
+    /// The lessons' questions before a run: `"ask"`, `"off"` (a teacher's demo) or
+    /// `"require"` (Start waits for an answer).
+    #[serde(skip_serializing_if = "Questions::is_ask")]
+    pub questions: Questions,
+}
+
+/// Whether the lessons ask their questions before a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Questions {
+    /// Asked; Start works without an answer.
+    #[default]
+    Ask,
+    /// Not shown (a teacher's demo).
+    Off,
+    /// Asked, and Start waits for the answer (a class).
+    Require,
+}
+
+impl Questions {
+    fn is_ask(&self) -> bool {
+        *self == Self::Ask
+    }
 }
 
 /// The controls a teacher can hide one by one: id (as a classroom file names it) and
@@ -136,6 +159,7 @@ mod tests {
                 hide_settings: true,
                 presenting: true,
                 hidden: vec!["method".into(), "speed".into()],
+                questions: Questions::Require,
             },
             experiment: (lesson.start)(),
         }

@@ -1,6 +1,6 @@
 //! The seven built-in lessons' texts and set-ups.
 
-use super::{Lesson, LessonStep};
+use super::{Lesson, LessonStep, Measured, Question};
 use crate::catalogue::{MethodSpec, find};
 use crate::preset::Experiment;
 
@@ -89,6 +89,57 @@ fn float(v: f64) -> toml::Value {
     toml::Value::Float(v)
 }
 
+static NEIGHBOURS: Question = Question {
+    prompt: "No label is used. After training, what will a held-out image's nearest training \
+             images (the kNN vote) mostly share with it?",
+    choices: &["its shape", "its colour", "nothing: they will be random"],
+    answer: 0,
+    why: "The two views of an image keep its shape and differ in colour, position and size, so \
+          telling a view's partner from the other images pays only through the shape.",
+    measured: Measured::KnnTop1,
+};
+
+static COLOUR: Question = Question {
+    prompt: "Without colour jitter, how well will kNN on the representation predict an \
+             image's colour?",
+    choices: &[
+        "near chance: colour is not the class",
+        "far above chance",
+        "no better than at random initialisation",
+    ],
+    answer: 1,
+    why: "Both views of an image keep its colour, so colour alone tells a view's partner from \
+          most other images: the representation keeps it.",
+    measured: Measured::AttributeKnn("colour"),
+};
+
+static COLLAPSE: Question = Question {
+    prompt: "Without the stop-gradient, what will SimSiam's embeddings do?",
+    choices: &[
+        "spread out as usual",
+        "collapse towards one point",
+        "blow up to infinity",
+    ],
+    answer: 1,
+    why: "Mapping every image to the same vector makes the two views agree perfectly: with \
+          nothing stopping it, the loss finds that shortcut, and the embeddings' spread falls.",
+    measured: Measured::EmbeddingStd,
+};
+
+static NO_NEGATIVES: Question = Question {
+    prompt: "BYOL never pushes two images apart. Will it learn anything (kNN above the \
+             random network's)?",
+    choices: &[
+        "no: it collapses to one point",
+        "yes: its kNN rises above the random network's",
+        "only with a very large batch",
+    ],
+    answer: 1,
+    why: "The predictor and the slowly moving target keep the trivial solution from being a \
+          fixed point of training: BYOL learns without negatives.",
+    measured: Measured::KnnTop1,
+};
+
 pub static LESSONS: &[Lesson] = &[
     Lesson {
         id: "what-is-a-positive-pair",
@@ -102,6 +153,7 @@ pub static LESSONS: &[Lesson] = &[
                        nearby representations, and to keep them apart from every other image's \
                        views. Press Resample to draw new augmentations.",
                 tab: "views",
+                question: None,
                 setup: None,
             },
             LessonStep {
@@ -111,6 +163,7 @@ pub static LESSONS: &[Lesson] = &[
                        greyscale and blur, one at a time, and watch what each adds. Whatever the \
                        augmentations change, the representation learns to ignore.",
                 tab: "views",
+                question: None,
                 setup: None,
             },
             LessonStep {
@@ -120,6 +173,7 @@ pub static LESSONS: &[Lesson] = &[
                        strong, and the two views no longer show the same thing. The next lessons \
                        train on these pairs.",
                 tab: "views",
+                question: None,
                 setup: None,
             },
         ],
@@ -137,6 +191,7 @@ pub static LESSONS: &[Lesson] = &[
                        The shapes here share one background (the full set's four backgrounds \
                        are what a short run groups by first).",
                 tab: "training",
+                question: Some(&NEIGHBOURS),
                 setup: None,
             },
             LessonStep {
@@ -149,6 +204,7 @@ pub static LESSONS: &[Lesson] = &[
                        press Play to replay the run), and click a point to see its nearest \
                        neighbours' images.",
                 tab: "training",
+                question: None,
                 setup: None,
             },
             LessonStep {
@@ -159,6 +215,7 @@ pub static LESSONS: &[Lesson] = &[
                        follow an attribute rather than the class mean the representation has \
                        learned that attribute. Hover the kNN line for each class's accuracy.",
                 tab: "training",
+                question: None,
                 setup: None,
             },
             LessonStep {
@@ -170,6 +227,7 @@ pub static LESSONS: &[Lesson] = &[
                        which the head learns to drop. This is why SimCLR trains through a head \
                        and then throws it away.",
                 tab: "training",
+                question: None,
                 setup: Some(|e| e.eval.picture = crate::preset::PictureSpace::Encoder),
             },
         ],
@@ -191,6 +249,7 @@ pub static LESSONS: &[Lesson] = &[
                        image always share a colour, so colour alone tells them apart from most \
                        other images, and the representation groups images by colour.",
                 tab: "training",
+                question: Some(&COLOUR),
                 setup: None,
             },
             LessonStep {
@@ -202,6 +261,7 @@ pub static LESSONS: &[Lesson] = &[
                        its random-init figure) and class kNN. In 300 steps colour is still \
                        readable; longer runs move further toward the shape.",
                 tab: "training",
+                question: None,
                 setup: Some(|e| {
                     transform(e, "color-jitter", true);
                     transform(e, "grayscale", true);
@@ -223,6 +283,7 @@ pub static LESSONS: &[Lesson] = &[
                 text: "A low temperature makes the softmax sharp: the hardest negatives dominate \
                        the loss. Press Start and watch the alignment-uniformity plane.",
                 tab: "training",
+                question: None,
                 setup: None,
             },
             LessonStep {
@@ -230,6 +291,7 @@ pub static LESSONS: &[Lesson] = &[
                 text: "The temperature is now 0.2 (SimCLR's default here). Press Start; the \
                        earlier run stays on the plane for comparison.",
                 tab: "training",
+                question: None,
                 setup: Some(|e| method(e, "simclr", &[("temperature", float(0.2))])),
             },
             LessonStep {
@@ -238,6 +300,7 @@ pub static LESSONS: &[Lesson] = &[
                        three paths: lower left (aligned and uniform) is better; the kNN curves \
                        say which temperature separated the classes best.",
                 tab: "training",
+                question: None,
                 setup: Some(|e| method(e, "simclr", &[("temperature", float(1.0))])),
             },
         ],
@@ -263,6 +326,7 @@ pub static LESSONS: &[Lesson] = &[
                        Press Start: the embedding std falls far below 1/sqrt(d), the effective \
                        rank drops, and the COLLAPSE alarm fires.",
                 tab: "training",
+                question: Some(&COLLAPSE),
                 setup: None,
             },
             LessonStep {
@@ -270,6 +334,7 @@ pub static LESSONS: &[Lesson] = &[
                 text: "The stop-gradient is back on. Press Start: the std stays near the healthy \
                        line and the kNN accuracy rises.",
                 tab: "training",
+                question: None,
                 setup: Some(|e| {
                     method(
                         e,
@@ -290,6 +355,7 @@ pub static LESSONS: &[Lesson] = &[
                 text: "SimCLR pushes every other image in the batch away. Press Start and note \
                        where the kNN curve ends.",
                 tab: "training",
+                question: None,
                 setup: None,
             },
             LessonStep {
@@ -298,6 +364,7 @@ pub static LESSONS: &[Lesson] = &[
                        view; nothing pushes images apart, yet it does not collapse. Press Start \
                        and compare the two runs' kNN and uniformity.",
                 tab: "training",
+                question: Some(&NO_NEGATIVES),
                 setup: Some(|e| method(e, "byol", &[])),
             },
         ],
@@ -316,6 +383,7 @@ pub static LESSONS: &[Lesson] = &[
                 text: "Hadsell et al. 2006: pull positive pairs together, push negative pairs \
                        until they are a margin apart. Press Start.",
                 tab: "training",
+                question: None,
                 setup: None,
             },
             LessonStep {
@@ -323,6 +391,7 @@ pub static LESSONS: &[Lesson] = &[
                 text: "Schroff et al. 2015: an anchor must be closer to its positive than to a \
                        negative, by a margin. Press Start and compare.",
                 tab: "training",
+                question: None,
                 setup: Some(|e| method(e, "triplet", &[])),
             },
             LessonStep {
@@ -330,6 +399,7 @@ pub static LESSONS: &[Lesson] = &[
                 text: "Binary NCE: each pair is classified as positive or noise on its own. Press \
                        Start.",
                 tab: "training",
+                question: None,
                 setup: Some(|e| {
                     method(
                         e,
@@ -343,6 +413,7 @@ pub static LESSONS: &[Lesson] = &[
                 text: "InfoNCE: the positive must win a softmax over all the negatives at once. \
                        Press Start and compare the four runs' kNN curves.",
                 tab: "training",
+                question: None,
                 setup: Some(|e| {
                     method(
                         e,

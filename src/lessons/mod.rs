@@ -29,6 +29,35 @@ pub struct LessonStep {
     /// Changes the experiment for this step's run, applied when the step opens while no
     /// run is going.
     pub setup: Option<fn(&mut Experiment)>,
+    /// Asked before the step's run: predict, then run.
+    pub question: Option<&'static Question>,
+}
+
+/// A question a step asks before its run ("predict, then run"): the student picks one of
+/// `choices`, runs, and the step then shows the answer beside what the run measured.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Question {
+    pub prompt: &'static str,
+    pub choices: &'static [&'static str],
+    /// The index of the right choice.
+    pub answer: usize,
+    /// Why, shown with the answer after the run.
+    pub why: &'static str,
+    /// The figure of the run that settles it, shown with the answer.
+    pub measured: Measured,
+}
+
+/// A figure of a finished run a question's answer points to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measured {
+    /// The last evaluation's class kNN top-1.
+    KnnTop1,
+    /// The last evaluation's kNN top-1 of predicting a nuisance attribute (by name).
+    AttributeKnn(&'static str),
+    /// The last logged step's uniformity (log mean exp(-2 d^2): lower is more uniform).
+    Uniformity,
+    /// The last logged step's std of the normalised embeddings (collapse: near 0).
+    EmbeddingStd,
 }
 
 pub struct Lesson {

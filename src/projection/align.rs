@@ -36,7 +36,7 @@ pub fn procrustes(layout: &[[f32; 2]], reference: &[[f32; 2]]) -> Vec<[f32; 2]> 
         }
         spread += a[0] * a[0] + a[1] * a[1];
     }
-    if !(spread > 1e-12) || !cross.iter().all(|v| v.is_finite()) {
+    if spread.is_nan() || spread <= 1e-12 || !cross.iter().all(|v| v.is_finite()) {
         return layout.to_vec();
     }
     let svd = cross.svd(true, true);

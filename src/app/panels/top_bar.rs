@@ -261,9 +261,14 @@ fn run_controls(ui: &mut egui::Ui, bar: &TopBar, actions: &mut Vec<Action>) {
             }
         }
         _ => {
+            let waits = bar.classroom.start_waits_for_answer(bar.run.runs_started());
             let start = ui
-                .add_enabled(!bar.loading_dataset, egui::Button::new("Start"))
-                .on_disabled_hover_text("The dataset is still loading");
+                .add_enabled(!bar.loading_dataset && !waits, egui::Button::new("Start"))
+                .on_disabled_hover_text(if waits {
+                    "Answer the lesson's question first"
+                } else {
+                    "The dataset is still loading"
+                });
             if start.clicked() {
                 actions.push(RunAction::Start.into());
             }
