@@ -16,9 +16,21 @@ use contrastive_workbench::metrics::silhouette;
 use contrastive_workbench::preset::Experiment;
 use contrastive_workbench::projection::{IterativeLayout, Tsne};
 
+/// One run at a time: burn's generator is process-wide and re-seeded at every step, so two
+/// tests' runs side by side (CI runs the slow tier's tests in parallel) would draw from
+/// each other's streams, and the figures asserted here would depend on the scheduling.
+static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_run_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_RUN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The lesson's experiment after its step `step`'s set-up, trained to the end: the last
 /// evaluation.
 fn lesson_run(id: &str, step: usize) -> EvalReport {
+    let _turn = one_run_at_a_time();
     let mut exp = lesson_experiment(id, step);
     exp.eval.every = exp.train.steps;
     let result = common::run_to_end(&exp);
@@ -82,6 +94,7 @@ fn knn_2d(points: &[[f32; 2]], labels: &[u16], k: usize) -> f32 {
 
 /// The time-to-clusters curve of `exp`: every evaluation's kNN and t-SNE silhouettes.
 fn clusters_curve(exp: &Experiment) -> (Vec<Moment>, EvalReport) {
+    let _turn = one_run_at_a_time();
     let dataset = exp.dataset.load().unwrap();
     let (_keep, commands) = crossbeam_channel::bounded(1);
     let start = Instant::now();
