@@ -1226,6 +1226,12 @@ fn the_projection_scrubs_back_to_step_zero_and_replays_the_run() {
     h.get_by_label("Latest").click();
     h.run_steps(2);
     h.get_by_label_contains("PCA at step 100:");
+    // Before / after: the random network's picture beside the latest.
+    assert!(h.query_by_label_contains("Before: step 0").is_none());
+    h.get_by_label("step 0 beside").click();
+    h.run_steps(2);
+    h.get_by_label_contains("Before: step 0 (the random network), PCA");
+    h.get_by_label_contains("PCA at step 100:");
 }
 
 #[test]

@@ -80,6 +80,8 @@ pub struct ProjectionView {
     pub scrub: Option<usize>,
     /// Replaying the run: when the picture last stepped forward (egui time, seconds).
     pub playing_since: Option<f64>,
+    /// "Before / after": step 0's picture beside the one shown.
+    pub before: bool,
     /// The points last drawn, with the held-out indices they are: the next picture of the
     /// same points is turned onto them, so stepping through evaluations moves points
     /// rather than flipping the cloud.

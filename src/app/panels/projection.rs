@@ -14,6 +14,7 @@ use crate::app::textures::TextureCache;
 use crate::data::Dataset;
 use crate::engine::ProjectionFrame;
 use crate::preset::PictureSpace;
+use crate::projection::align::procrustes;
 use crate::projection::nearest_cosine;
 
 /// The accessible name of the scatter plot (what UI tests find it by).
@@ -75,19 +76,46 @@ pub fn show(ui: &mut egui::Ui, mut panel: ProjectionPanel) {
         .max(200.0);
     let colour_by = app.choice.colour;
     let names = app.dataset.class_names.clone();
-    let response = Plot::new("projection")
-        .width(ui.available_width())
-        .height(side)
-        .data_aspect(1.0)
-        .legend(Legend::default())
-        .show_axes(false)
-        .show(ui, |p| {
-            draw_points(p, &frame, &points, colour_by, &names);
-            if let Some((i, near)) = &neighbours {
-                draw_selection(p, &points, *i, near);
+    // Before / after: the run's first picture beside this one, of the same images.
+    let first = app
+        .history
+        .frames
+        .first()
+        .filter(|f| app.view.before && f.step != frame.step && f.indices == frame.indices)
+        .cloned();
+    let width = if first.is_some() {
+        (ui.available_width() - 2.0 * ui.spacing().item_spacing.x) / 2.0
+    } else {
+        ui.available_width()
+    };
+    let side = side.min(width.max(200.0));
+    let response = ui
+        .horizontal(|ui| {
+            if let Some(first) = &first {
+                before_plot(ui, first, &points, colour_by, &names, [width, side]);
             }
-            hovered_point(p, &points)
-        });
+            ui.vertical(|ui| {
+                ui.set_width(width);
+                if first.is_some() {
+                    ui.label(RichText::new(format!("After: step {}", frame.step)).small());
+                }
+                Plot::new("projection")
+                    .width(width)
+                    .height(side)
+                    .data_aspect(1.0)
+                    .legend(Legend::default())
+                    .show_axes(false)
+                    .show(ui, |p| {
+                        draw_points(p, &frame, &points, colour_by, &names);
+                        if let Some((i, near)) = &neighbours {
+                            draw_selection(p, &points, *i, near);
+                        }
+                        hovered_point(p, &points)
+                    })
+            })
+            .inner
+        })
+        .inner;
     response
         .response
         .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, PLOT_LABEL));
@@ -97,27 +125,7 @@ pub fn show(ui: &mut egui::Ui, mut panel: ProjectionPanel) {
     {
         app.view.selected = Some(frame.indices[i]);
     }
-    ui.horizontal(|ui| match hovered {
-        Some(i) => {
-            thumbnail(ui, app, frame.indices[i]);
-            ui.label(format!(
-                "held-out image {}: {}{}",
-                frame.indices[i],
-                class_name(app, frame.labels[i]),
-                if frame.knn_correct.get(i) == Some(&false) {
-                    " (kNN gets it wrong)"
-                } else {
-                    ""
-                }
-            ));
-        }
-        None => {
-            ui.label(
-                RichText::new("Hover a point to see its image; click it for its neighbours.")
-                    .small(),
-            );
-        }
-    });
+    hover_line(ui, app, &frame, hovered);
     if let Some((i, near)) = neighbours {
         neighbour_strip(ui, app, &frame, i, &near);
     }
@@ -169,6 +177,65 @@ fn colour_name(dataset: &Dataset, colour: ColourBy) -> &str {
     }
 }
 
+/// Under the picture: the hovered point's image and what it is, or how to use the plot.
+fn hover_line(
+    ui: &mut egui::Ui,
+    app: &mut ProjectionPanel,
+    frame: &ProjectionFrame,
+    hovered: Option<usize>,
+) {
+    ui.horizontal(|ui| match hovered {
+        Some(i) => {
+            thumbnail(ui, app, frame.indices[i]);
+            ui.label(format!(
+                "held-out image {}: {}{}",
+                frame.indices[i],
+                class_name(app, frame.labels[i]),
+                if frame.knn_correct.get(i) == Some(&false) {
+                    " (kNN gets it wrong)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        None => {
+            ui.label(
+                RichText::new("Hover a point to see its image; click it for its neighbours.")
+                    .small(),
+            );
+        }
+    });
+}
+
+/// Step 0's picture (the random network: PCA of its embeddings) turned onto `now`, the
+/// picture beside it, so the same image sits in about the same place in both.
+fn before_plot(
+    ui: &mut egui::Ui,
+    first: &ProjectionFrame,
+    now: &[[f32; 2]],
+    colour_by: ColourBy,
+    names: &[String],
+    [width, height]: [f32; 2],
+) {
+    let points = procrustes(&first.points, now);
+    ui.vertical(|ui| {
+        ui.set_width(width);
+        ui.label(
+            RichText::new(format!(
+                "Before: step {} (the random network), PCA",
+                first.step
+            ))
+            .small(),
+        );
+        Plot::new("projection-before")
+            .width(width)
+            .height(height)
+            .data_aspect(1.0)
+            .show_axes(false)
+            .show(ui, |p| draw_points(p, first, &points, colour_by, names));
+    });
+}
+
 /// Seconds each evaluation stays on screen while the run is replayed.
 const PLAY_SECONDS_PER_FRAME: f64 = 0.6;
 
@@ -216,6 +283,8 @@ fn scrub_bar(ui: &mut egui::Ui, app: &mut ProjectionPanel) {
             app.view.scrub = None;
             app.view.playing_since = None;
         }
+        ui.checkbox(&mut app.view.before, "step 0 beside")
+            .on_hover_text("Before / after: the random network's picture beside this one");
     });
     if let Some(since) = app.view.playing_since {
         if now - since >= PLAY_SECONDS_PER_FRAME {
