@@ -406,6 +406,9 @@ mod tests {
         );
         assert_eq!(z.len(), 16 * 128);
         assert_ne!(h.len(), z.len());
+        // The momentum composition pictures its online projector (BYOL: 256-d by default).
+        let (space, _, _) = picture_of("byol", PictureSpace::Head);
+        assert_eq!(space, PictureSpace::Head);
         // A method without a single head on its encoder shows h, and says so.
         let (space, dim, _) = picture_of("simsiam", PictureSpace::Head);
         assert_eq!((space, dim), (PictureSpace::Encoder, 16));

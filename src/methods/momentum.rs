@@ -59,6 +59,11 @@ pub trait Target: Module {
     type Keys;
     fn keys(&self, views: Tensor<4>) -> Self::Keys;
     fn encoder(&self) -> &Encoder;
+    /// The projector applied to the encoder's output, where the followed part has one (the
+    /// picture of the head's space).
+    fn head_of(&self, _h: Tensor<2>) -> Option<Tensor<2>> {
+        None
+    }
 }
 
 impl Online for PredictorNet {
@@ -79,6 +84,10 @@ impl Target for Backbone {
 
     fn encoder(&self) -> &Encoder {
         &self.encoder
+    }
+
+    fn head_of(&self, h: Tensor<2>) -> Option<Tensor<2>> {
+        Some(self.projector.forward(h))
     }
 }
 
@@ -249,6 +258,11 @@ where
 
     fn encoder_ref(&self) -> &Encoder {
         self.nets.online().followed().encoder()
+    }
+
+    fn head(&self, h: Tensor<2>) -> Option<Tensor<2>> {
+        // The online network's projector (BYOL's, MoCo v3's): what the predictor reads.
+        self.nets.online().followed().valid().head_of(h)
     }
 
     fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
