@@ -59,7 +59,7 @@ fn start_then_stop_changes_the_run_state() {
     h.run_steps(1);
     h.get_by_label("Start");
     assert!(
-        h.state().run.history.projection.is_some(),
+        h.state().run.history.projection().is_some(),
         "the projection arrived"
     );
 }
@@ -383,7 +383,7 @@ fn an_exported_encoder_opens_for_browsing_without_training() {
     assert_eq!(history.log.evals.len(), 1);
     let eval = &history.log.evals[0];
     assert_ne!(eval.knn_top1, eval.baseline_top1, "trained vs random init");
-    assert!(history.projection.is_some());
+    assert!(history.projection().is_some());
     assert_eq!(history.log.probes.len(), 1);
     assert!(history.log.steps.is_empty(), "nothing was trained");
     h.get_by_label_contains("browsing the frozen encoder");

@@ -38,7 +38,7 @@ fn twenty_runs_in_one_window_leave_threads_files_and_memory_flat() {
         });
         // Let the projection's layout and any other worker finish.
         step_until(&mut h, "the projection", |a| {
-            a.run.history.projection.is_some()
+            a.run.history.projection().is_some()
         });
         h.run_steps(3);
         // Counted from the fifth run: the first runs warm caches, pools and textures.

@@ -43,7 +43,6 @@ pub struct RunHistory {
     pub total_steps: u64,
     /// Steps, evaluations and probes: the same log a run folder's metrics are written from.
     pub log: MetricsLog,
-    pub projection: Option<ProjectionFrame>,
     /// Every evaluation's frame, oldest first (the latest too), for scrubbing back through
     /// the run; thinned to every other one past [`FRAMES_BUDGET_BYTES`], step 0 kept.
     pub frames: Vec<ProjectionFrame>,
@@ -85,8 +84,7 @@ impl RunHistory {
                 None
             }
             Event::Projection(p) => {
-                self.keep_frame(p.clone());
-                self.projection = Some(p);
+                self.keep_frame(p);
                 None
             }
             Event::Paused { .. } => Some(RunStatus::Paused),
@@ -151,6 +149,11 @@ impl RunHistory {
         }
     }
 
+    /// The newest evaluation's frame.
+    pub fn projection(&self) -> Option<&ProjectionFrame> {
+        self.frames.last()
+    }
+
     pub fn last_step(&self) -> u64 {
         self.log.steps.last().map_or(0, |m| m.step)
     }
@@ -190,7 +193,7 @@ mod tests {
         assert_eq!(kept.first(), Some(&0));
         assert_eq!(kept.last(), Some(&10));
         assert!(kept.len() < 11 && kept.len() >= 5, "{kept:?}");
-        assert_eq!(h.projection.as_ref().map(|f| f.step), Some(10));
+        assert_eq!(h.projection().map(|f| f.step), Some(10));
     }
 
     #[test]

@@ -9,6 +9,14 @@ use super::layout_worker::{LayoutKind, LayoutWorker};
 use crate::engine::ProjectionFrame;
 use crate::projection::align::procrustes;
 
+/// The frame on screen: the one at `scrub` (a `ProjectionView`'s) among `history`'s kept
+/// frames, or the newest. A free function, so the frame is borrowed beside a mutable view.
+pub fn shown_frame(scrub: Option<usize>, history: &RunHistory) -> Option<&ProjectionFrame> {
+    scrub
+        .and_then(|i| history.frames.get(i))
+        .or_else(|| history.projection())
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ProjectionMode {
     #[default]
@@ -105,14 +113,6 @@ impl ProjectionView {
         }
         self.worker(kind, ctx)
             .offer(frame.step, &frame.embeddings, frame.dim);
-    }
-
-    /// The frame on screen: the scrubbed-to evaluation, or the newest.
-    pub fn shown<'a>(&self, history: &'a RunHistory) -> Option<&'a ProjectionFrame> {
-        match self.scrub {
-            Some(i) if i < history.frames.len() => Some(&history.frames[i]),
-            _ => history.projection.as_ref(),
-        }
     }
 
     /// `points` (a picture of `frame`) turned, mirrored and scaled onto the last picture

@@ -102,8 +102,7 @@ impl ScreenshotState {
         }
         if self.plan.select && view.selected.is_none() {
             view.selected = history
-                .projection
-                .as_ref()
+                .projection()
                 .and_then(|f| f.indices.first().copied());
         }
         // An animated layout is ready when it shows the picture's evaluation (its frame
@@ -111,7 +110,7 @@ impl ScreenshotState {
         let after = self.plan.after_steps;
         let tsne_settled = match choice.mode.layout() {
             None => true,
-            Some(kind) => history.projection.as_ref().is_some_and(|f| {
+            Some(kind) => history.projection().is_some_and(|f| {
                 f.step >= after
                     && view.worker(kind, ctx).latest().is_some_and(|l| {
                         l.step == f.step && (l.settled || l.iterations >= TSNE_SETTLED)

@@ -20,7 +20,7 @@ use super::loss_explorer::LossExplorer;
 use super::panels;
 use super::persisted::{self, Settings};
 use super::plot_export;
-use super::projection_view::ProjectionView;
+use super::projection_view::{ProjectionView, shown_frame};
 use super::run_state::{RunInputs, RunState};
 use super::screenshot::{ScreenshotPlan, ScreenshotState};
 use super::textures::TextureCache;
@@ -233,9 +233,9 @@ impl WorkbenchApp {
             self.textures.clear();
         }
         // Workers are started and fed here, never from drawing code.
-        let shown = self.projection.shown(&self.run.history).cloned();
+        let shown = shown_frame(self.projection.scrub, &self.run.history);
         self.projection
-            .keep_up(ctx, &self.settings.projection, shown.as_ref());
+            .keep_up(ctx, &self.settings.projection, shown);
     }
 
     /// The left panel: the experiment's settings (hidden in the classroom view).

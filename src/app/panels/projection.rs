@@ -9,7 +9,9 @@ use egui_plot::{Legend, Line, MarkerShape, Plot, PlotPoint, PlotPoints, Points};
 use crate::app::history::RunHistory;
 use crate::app::layout_worker::LayoutKind;
 use crate::app::palette::class_colour;
-use crate::app::projection_view::{ColourBy, ProjectionChoice, ProjectionMode, ProjectionView};
+use crate::app::projection_view::{
+    ColourBy, ProjectionChoice, ProjectionMode, ProjectionView, shown_frame,
+};
 use crate::app::textures::TextureCache;
 use crate::data::Dataset;
 use crate::engine::ProjectionFrame;
@@ -39,21 +41,22 @@ pub struct ProjectionPanel<'a> {
 pub fn show(ui: &mut egui::Ui, mut panel: ProjectionPanel) {
     let app = &mut panel;
     controls(ui, app);
-    let Some(frame) = app.view.shown(app.history).cloned() else {
+    let history = app.history;
+    let Some(frame) = shown_frame(app.view.scrub, history) else {
         ui.label("The projection of held-out embeddings appears when training starts.");
         return;
     };
-    let (mut points, caption, iterations) = layout(app, &frame);
+    let (mut points, caption, iterations) = layout(app, frame);
     // A layout from an earlier run's sample can briefly be longer than this frame.
     points.truncate(frame.points.len());
     if app.choice.colour != ColourBy::View {
         // The augmented views are placed in the frame's own PCA axes: never turned.
-        points = app.view.aligned(&frame, points);
+        points = app.view.aligned(frame, points);
     }
     ui.label(RichText::new(caption).strong());
     scrub_bar(ui, app);
     let colour = app.choice.colour;
-    if let Some(s) = app.view.silhouette.of(&frame, &points, iterations, colour) {
+    if let Some(s) = app.view.silhouette.of(frame, &points, iterations, colour) {
         ui.label(format!(
             "Silhouette by {}: {s:.2}",
             colour_name(app.dataset, colour)
@@ -64,7 +67,7 @@ pub fn show(ui: &mut egui::Ui, mut panel: ProjectionPanel) {
              another group (Rousseeuw's silhouette of the 2-D points)",
         );
     }
-    let neighbours = selected_position(app, &frame).map(|i| {
+    let neighbours = selected_position(app, frame).map(|i| {
         (
             i,
             nearest_cosine(&frame.embeddings, frame.dim, i, app.choice.neighbours),
@@ -77,12 +80,10 @@ pub fn show(ui: &mut egui::Ui, mut panel: ProjectionPanel) {
     let colour_by = app.choice.colour;
     let names = app.dataset.class_names.clone();
     // Before / after: the run's first picture beside this one, of the same images.
-    let first = app
-        .history
+    let first = history
         .frames
         .first()
-        .filter(|f| app.view.before && f.step != frame.step && f.indices == frame.indices)
-        .cloned();
+        .filter(|f| app.view.before && f.step != frame.step && f.indices == frame.indices);
     let width = if first.is_some() {
         (ui.available_width() - 2.0 * ui.spacing().item_spacing.x) / 2.0
     } else {
@@ -91,7 +92,7 @@ pub fn show(ui: &mut egui::Ui, mut panel: ProjectionPanel) {
     let side = side.min(width.max(200.0));
     let response = ui
         .horizontal(|ui| {
-            if let Some(first) = &first {
+            if let Some(first) = first {
                 before_plot(ui, first, &points, colour_by, &names, [width, side]);
             }
             ui.vertical(|ui| {
@@ -106,7 +107,7 @@ pub fn show(ui: &mut egui::Ui, mut panel: ProjectionPanel) {
                     .legend(Legend::default())
                     .show_axes(false)
                     .show(ui, |p| {
-                        draw_points(p, &frame, &points, colour_by, &names);
+                        draw_points(p, frame, &points, colour_by, &names);
                         if let Some((i, near)) = &neighbours {
                             draw_selection(p, &points, *i, near);
                         }
@@ -125,9 +126,9 @@ pub fn show(ui: &mut egui::Ui, mut panel: ProjectionPanel) {
     {
         app.view.selected = Some(frame.indices[i]);
     }
-    hover_line(ui, app, &frame, hovered);
+    hover_line(ui, app, frame, hovered);
     if let Some((i, near)) = neighbours {
-        neighbour_strip(ui, app, &frame, i, &near);
+        neighbour_strip(ui, app, frame, i, &near);
     }
 }
 
