@@ -56,7 +56,7 @@ pub fn embed_images(
     normalize: &Normalize,
     device: &Device,
 ) -> (Vec<f32>, usize) {
-    let (out, dim, _) = embed_images_in(
+    let e = embed_with_picture(
         method,
         images,
         indices,
@@ -64,7 +64,7 @@ pub fn embed_images(
         device,
         PictureSpace::Encoder,
     );
-    (out, dim)
+    (e.h, e.dim)
 }
 
 /// `h`, or its projection by the method's head in [`PictureSpace::Head`]; and the space
@@ -83,18 +83,31 @@ fn in_space(
     }
 }
 
-/// [`embed_images`] in `space`, and the space they are in.
-fn embed_images_in(
+/// The representations of some images, and their picture in another space.
+struct Embedded {
+    /// Row-major `[n, dim]`: what kNN and the probe read.
+    h: Vec<f32>,
+    dim: usize,
+    /// The same rows through the method's head, with their dimension, where the picture
+    /// asks for the head and the method has one.
+    head: Option<(Vec<f32>, usize)>,
+}
+
+/// [`embed_images`], and the head's output of the same forward pass where `space` asks for
+/// it: one encoder pass serves kNN and the picture.
+fn embed_with_picture(
     method: &dyn Method,
     images: &ImageSet,
     indices: &[usize],
     normalize: &Normalize,
     device: &Device,
     space: PictureSpace,
-) -> (Vec<f32>, usize, PictureSpace) {
-    let mut shown = space;
-    let mut out = Vec::new();
-    let mut dim = 0;
+) -> Embedded {
+    let mut e = Embedded {
+        h: Vec::new(),
+        dim: 0,
+        head: None,
+    };
     for chunk in indices.chunks(EMBED_CHUNK) {
         let x = images_to_tensor(
             &plain_batch(images, chunk, normalize),
@@ -102,12 +115,16 @@ fn embed_images_in(
             images.size,
             device,
         );
-        let (h, space) = in_space(method, method.embed(x), space);
-        shown = space;
-        dim = h.dims()[1];
-        out.extend(matrix_to_vec(h));
+        let h = method.embed(x);
+        if let (z, PictureSpace::Head) = in_space(method, h.clone(), space) {
+            let dim = z.dims()[1];
+            let (rows, _) = e.head.get_or_insert_with(|| (Vec::new(), dim));
+            rows.extend(matrix_to_vec(z));
+        }
+        e.dim = h.dims()[1];
+        e.h.extend(matrix_to_vec(h));
     }
-    (out, dim, shown)
+    e
 }
 
 /// The frozen features of one evaluation, kept for the linear probe (which runs on its own
@@ -274,7 +291,16 @@ pub fn evaluate(
     step: u64,
 ) -> Evaluation {
     let (bank, d) = embed_images(method, &dataset.train, &sample.bank, normalize, device);
-    let (queries, _) = embed_images(method, &dataset.test, &sample.queries, normalize, device);
+    // One pass over the queries gives kNN's h and, where asked, the picture's z.
+    let queried = embed_with_picture(
+        method,
+        &dataset.test,
+        &sample.queries,
+        normalize,
+        device,
+        spec.picture,
+    );
+    let queries = queried.h;
     let bank_labels: Vec<u16> = sample
         .bank
         .iter()
@@ -302,16 +328,9 @@ pub fn evaluate(
     let per_class = class_scores(&dataset.class_names, &predicted, &query_labels);
     let attributes = attribute_scores(dataset, sample, &near, params);
     // The picture: the queries in the space the preset asks for (kNN read h above).
-    let (picture, picture_dim, space) = match spec.picture {
-        PictureSpace::Encoder => (queries.clone(), d, PictureSpace::Encoder),
-        PictureSpace::Head => embed_images_in(
-            method,
-            &dataset.test,
-            &sample.queries,
-            normalize,
-            device,
-            PictureSpace::Head,
-        ),
+    let (picture, picture_dim, space) = match queried.head {
+        Some((z, dim)) => (z, dim, PictureSpace::Head),
+        None => (queries.clone(), d, PictureSpace::Encoder),
     };
     let pca = pca_2d(&picture, picture_dim);
     let point_attributes = dataset
