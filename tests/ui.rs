@@ -862,6 +862,29 @@ fn a_lesson_opens_from_the_menu_sets_up_each_step_and_closes() {
     assert!(h.state().classroom.lesson.is_none());
 }
 
+/// The lesson's classroom run, cut to a test's size (the step's own settings stay), once
+/// the lesson's dataset (simclr-clusters: one background) has loaded.
+fn cut_to_test_size(h: &mut Harness<'static, WorkbenchApp>) {
+    let exp = &mut h.state_mut().settings.experiment;
+    exp.train.steps = 3;
+    exp.train.warmup_steps = 0;
+    exp.train.batch_size = 16;
+    exp.eval.every = 3;
+    exp.eval.bank_size = 200;
+    exp.eval.query_size = 100;
+    step_until(h, "the lesson's dataset to load", |a| !a.data.is_loading());
+}
+
+/// Steps the window until its run has finished or failed.
+fn until_the_run_ends(h: &mut Harness<'static, WorkbenchApp>) {
+    step_until(h, "the lesson's run to finish", |a| {
+        matches!(
+            a.run.status,
+            RunStatus::Finished { .. } | RunStatus::Failed(_)
+        )
+    });
+}
+
 #[test]
 fn every_lesson_runs_start_to_end_in_the_window() {
     for lesson in contrastive_workbench::lessons::lessons() {
@@ -871,26 +894,10 @@ fn every_lesson_runs_start_to_end_in_the_window() {
         for k in 0..lesson.steps.len() {
             h.run_steps(1);
             h.get_by_label_contains(&format!("step {} of {}", k + 1, lesson.steps.len()));
-            // A classroom run, cut to a test's size; the step's own settings stay.
-            let exp = &mut h.state_mut().settings.experiment;
-            exp.train.steps = 3;
-            exp.train.warmup_steps = 0;
-            exp.train.batch_size = 16;
-            exp.eval.every = 3;
-            exp.eval.bank_size = 200;
-            exp.eval.query_size = 100;
-            // A lesson on other shapes (simclr-clusters: one background) loads them first.
-            step_until(&mut h, "the lesson's dataset to load", |a| {
-                !a.data.is_loading()
-            });
+            cut_to_test_size(&mut h);
             h.get_by_label("Start").click();
             h.run_steps(1);
-            step_until(&mut h, "the lesson's run to finish", |a| {
-                matches!(
-                    a.run.status,
-                    RunStatus::Finished { .. } | RunStatus::Failed(_)
-                )
-            });
+            until_the_run_ends(&mut h);
             assert_eq!(
                 h.state().run.status,
                 RunStatus::Finished { stopped: false },
@@ -915,16 +922,7 @@ fn a_lesson_asks_before_its_run_and_answers_after_it() {
     h.run_steps(1);
     h.state_mut().classroom.questions = Questions::Require;
     h.state_mut().open_lesson("simclr-clusters").unwrap();
-    let exp = &mut h.state_mut().settings.experiment;
-    exp.train.steps = 3;
-    exp.train.warmup_steps = 0;
-    exp.train.batch_size = 16;
-    exp.eval.every = 3;
-    exp.eval.bank_size = 200;
-    exp.eval.query_size = 100;
-    step_until(&mut h, "the lesson's dataset to load", |a| {
-        !a.data.is_loading()
-    });
+    cut_to_test_size(&mut h);
     h.run_steps(2);
     h.get_by_label_contains("Predict first:");
     h.get_by_label("Start").click();
@@ -939,12 +937,7 @@ fn a_lesson_asks_before_its_run_and_answers_after_it() {
     h.get_by_label_contains("Your prediction: its colour.");
     h.get_by_label("Start").click();
     h.run_steps(1);
-    step_until(&mut h, "the run to finish", |a| {
-        matches!(
-            a.run.status,
-            RunStatus::Finished { .. } | RunStatus::Failed(_)
-        )
-    });
+    until_the_run_ends(&mut h);
     h.run_steps(2);
     h.get_by_label_contains("You predicted its colour; the answer: its shape.");
     h.get_by_label_contains("This run measured: class kNN");
