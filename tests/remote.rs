@@ -102,7 +102,7 @@ fn a_wrong_or_missing_token_is_refused_on_both_sides() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong or missing token"));
-    let said = server.stop();
+    let said = server.stop_when(|said| said.matches("refused WebSocket client").count() >= 2);
     assert_eq!(
         said.matches("refused WebSocket client").count(),
         2,

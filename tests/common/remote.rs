@@ -3,7 +3,9 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_contrastive-workbench");
@@ -12,7 +14,10 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_contrastive-workbench");
 pub struct Server {
     pub child: Child,
     pub url: String,
-    stderr: Option<ChildStderr>,
+    /// Everything the server has said on stderr so far, read as it comes: the server logs
+    /// a connection's end on its own thread, after the client may already have exited.
+    said: Arc<Mutex<Vec<u8>>>,
+    reader: Option<JoinHandle<()>>,
 }
 
 impl Server {
@@ -44,21 +49,45 @@ impl Server {
         assert_eq!(serving["device"], "CPU (flex)");
         let url = serving["url"].as_str().unwrap().to_string();
         assert!(url.starts_with("ws://127.0.0.1:"), "{url}");
-        let stderr = child.stderr.take();
-        Server { child, url, stderr }
+        let mut stderr = child.stderr.take().unwrap();
+        let said = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&said);
+        let reader = std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stderr.read(&mut chunk) {
+                sink.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        });
+        Server {
+            child,
+            url,
+            said,
+            reader: Some(reader),
+        }
+    }
+
+    fn said_so_far(&self) -> String {
+        String::from_utf8_lossy(&self.said.lock().unwrap()).into_owned()
+    }
+
+    /// Stops the server once what it said satisfies `done` (or after 30 s, for the
+    /// caller's assertion to show what it said instead), and returns all of it.
+    pub fn stop_when(self, done: impl Fn(&str) -> bool) -> String {
+        let started = Instant::now();
+        while !done(&self.said_so_far()) && started.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.stop()
     }
 
     /// Stops the server and returns what it said on stderr.
     pub fn stop(mut self) -> String {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
-        let mut said = String::new();
-        self.stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut said)
-            .unwrap();
-        said
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        self.said_so_far()
     }
 }
 
