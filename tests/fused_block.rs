@@ -242,3 +242,75 @@ fn a_nan_in_the_input_reaches_the_output() {
     let y = values(fast_block::forward_nhwc(&block, x));
     assert!(y.iter().any(|v| v.is_nan()), "NaN swallowed");
 }
+
+/// ResNet-18's blocks on the fused path (3x3 convolutions without a bias, BatchNorm without
+/// a ReLU before the residual add, the 1x1 stride-2 projection) against burn's ops: the
+/// representation, a kept map, the gradients of the input and of parameters in every kind
+/// of convolution, the running statistics, and evaluation mode.
+#[test]
+fn resnet_takes_the_fused_path_and_agrees_with_burn_ops() {
+    use contrastive_workbench::model::resnet::ResNet;
+    let device = Device::flex().autodiff();
+    let fused = ResNet::resnet18(3, 8, &device);
+    let reference = fused.clone().valid().train();
+    let input = Tensor::<4>::random([5, 3, 16, 16], Distribution::Normal(0.2, 1.0), &device);
+    let (x_ref, x_fused) = (
+        input.clone().detach().require_grad(),
+        input.detach().require_grad(),
+    );
+    let (h_ref, map_ref) = reference.run_reference(x_ref.clone(), Some(1));
+    let (h_fused, map_fused) = fused.run(x_fused.clone(), Some(1));
+    assert_close("representation", &values(h_fused.clone()), &values(h_ref.clone()));
+    let (map_ref, map_fused) = (map_ref.unwrap(), map_fused.unwrap());
+    assert_eq!(map_fused.dims(), [5, 16, 8, 8], "a kept map is NCHW");
+    assert_close("stage 2's map", &values(map_fused), &values(map_ref));
+
+    let weights = h_ref.random_like(Distribution::Uniform(-1.0, 1.0)).detach();
+    let g_ref = (h_ref * weights.clone()).sum().backward();
+    let g_fused = (h_fused * weights).sum().backward();
+    assert_close(
+        "input gradient",
+        &values(x_fused.grad(&g_fused).unwrap()),
+        &values(x_ref.grad(&g_ref).unwrap()),
+    );
+    // Each parameter's gradient under the pass's own graph.
+    let grads = |n: &ResNet, g: &burn::tensor::Gradients| {
+        let down = n.layer2[0].downsample.as_ref().unwrap();
+        let w = |p: &Param<Tensor<4>>| values(p.grad(g).unwrap());
+        let v = |p: &Param<Tensor<1>>| values(p.grad(g).unwrap());
+        [
+            ("stem conv", w(&n.conv1.weight)),
+            ("stem gamma", v(&n.bn1.gamma)),
+            ("layer1.0.conv2", w(&n.layer1[0].conv2.weight)),
+            ("layer1.0.bn2 beta", v(&n.layer1[0].bn2.beta)),
+            ("layer2.0.conv1 (stride 2)", w(&n.layer2[0].conv1.weight)),
+            ("layer2.0.downsample conv", w(&down.conv.weight)),
+            ("layer2.0.downsample gamma", v(&down.bn.gamma)),
+            ("layer4.1.conv2", w(&n.layer4[1].conv2.weight)),
+        ]
+    };
+    for ((name, got), (_, want)) in grads(&fused, &g_fused)
+        .into_iter()
+        .zip(grads(&reference, &g_ref))
+    {
+        assert_close(&format!("{name} gradient"), &got, &want);
+    }
+    let stats = |n: &ResNet| {
+        let bn = &n.layer3[0].downsample.as_ref().unwrap().bn;
+        (
+            values(bn.running_mean.value()),
+            values(bn.running_var.value()),
+        )
+    };
+    let ((m_ref, v_ref), (m_f, v_f)) = (stats(&reference), stats(&fused));
+    assert_close("running mean", &m_f, &m_ref);
+    assert_close("running var", &v_f, &v_ref);
+
+    let (reference, fused) = (reference.valid(), fused.valid());
+    let x = Tensor::<4>::random([3, 3, 16, 16], Distribution::Normal(0.0, 1.0), &Device::flex());
+    assert_close(
+        "evaluation representation",
+        &values(fused.run(x.clone(), None).0),
+        &values(reference.run_reference(x, None).0),
+    );
+}

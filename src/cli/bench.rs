@@ -23,10 +23,11 @@ pub fn bench_json(batch: usize, steps: usize, encoder: &EncoderConfig) -> anyhow
         "bench needs --batch >= 2 and --steps >= 1"
     );
     encoder.validate().map_err(anyhow::Error::msg)?;
-    let ways: &[bool] = if encoder.kind == EncoderKind::SmallCnn {
-        &[true, false]
-    } else {
+    // The ViT has no convolution to fuse.
+    let ways: &[bool] = if encoder.kind == EncoderKind::Vit {
         &[false]
+    } else {
+        &[true, false]
     };
     for &fused in ways {
         crate::outln!(
@@ -85,6 +86,7 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
         fused.views_per_sec / reference.views_per_sec
     );
     print_stage_parts(2 * batch, 3);
+    super::bench_step::print_resnet_parts(2 * batch.min(RESNET_BATCH), 3);
     crate::outln!(
         "  augmentation on all threads would take {:.0}% of a fused step if not overlapped",
         100.0 * (2 * batch) as f64 / all / fused.s_per_step

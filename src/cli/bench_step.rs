@@ -130,6 +130,10 @@ pub fn measure_step(
                 "contrastive-workbench flex, fused conv+BN+ReLU".into()
             }
             (EncoderKind::SmallCnn, false) => "contrastive-workbench flex, burn's own ops".into(),
+            (EncoderKind::Resnet18, true) => "contrastive-workbench flex, ResNet-18 fused".into(),
+            (EncoderKind::Resnet18, false) => {
+                "contrastive-workbench flex, ResNet-18 burn's own ops".into()
+            }
             (kind, _) => format!("contrastive-workbench flex, {kind:?}"),
         },
         s_per_step: phases.total,
@@ -152,12 +156,68 @@ fn stages(views: usize) -> Vec<ConvGeometry> {
             c_in,
             c_out,
             stride,
+            kernel: 3,
         };
         size = geometry.out_height();
         c_in = c_out;
         g.push(geometry);
     }
     g
+}
+
+/// ResNet-18's distinct convolutions (CIFAR stem, width 64) at `views` of 32x32, each with
+/// how many times a step runs it.
+fn resnet_convs(views: usize) -> Vec<(ConvGeometry, usize)> {
+    let conv = |size: usize, c_in: usize, c_out: usize, stride: usize, kernel: usize| {
+        ConvGeometry {
+            batch: views,
+            height: size,
+            width: size,
+            c_in,
+            c_out,
+            stride,
+            kernel,
+        }
+    };
+    let mut out = vec![(conv(32, 3, 64, 1, 3), 1), (conv(32, 64, 64, 1, 3), 4)];
+    let (mut size, mut c) = (32, 64);
+    for _ in 1..4 {
+        out.push((conv(size, c, 2 * c, 2, 3), 1));
+        out.push((conv(size, c, 2 * c, 2, 1), 1));
+        size /= 2;
+        c *= 2;
+        out.push((conv(size, c, c, 1, 3), 3));
+    }
+    out
+}
+
+/// The fused parts of ResNet-18's convolutions, and their sum over a step.
+pub fn print_resnet_parts(views: usize, reps: usize) {
+    crate::outln!(
+        "  ResNet-18's convolutions, fused (median of {reps}, seconds): conv forward | \
+         BN forward | BN backward | weight grad | input grad, x times per step"
+    );
+    let mut total = 0.0;
+    for (g, times) in resnet_convs(views) {
+        let f = profile::fused_stage(&g, g.c_in == 3, reps);
+        crate::outln!(
+            "    {}x{} {}->{} {}x{} stride {}: {:.3} | {:.3} | {:.3} | {:.3} | {:.3}  x{times}",
+            g.kernel,
+            g.kernel,
+            g.c_in,
+            g.c_out,
+            g.height,
+            g.width,
+            g.stride,
+            f.conv_forward,
+            f.norm_relu_forward,
+            f.norm_relu_backward,
+            f.weight_grad,
+            f.input_grad.unwrap_or(0.0),
+        );
+        total += f.total() * times as f64;
+    }
+    crate::outln!("    all convolutions of a step: {total:.3} s");
 }
 
 pub fn print_step(f: &StepFigures) {

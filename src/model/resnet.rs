@@ -13,6 +13,8 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use super::fast_block;
+
 /// Blocks per stage (ResNet-18).
 const BLOCKS: [usize; 4] = [2, 2, 2, 2];
 
@@ -75,6 +77,28 @@ impl BasicBlock {
         let h = self.bn2.forward(self.conv2.forward(h));
         relu(h + identity)
     }
+
+    /// Whether every convolution of the block runs fused (`fast_block`).
+    fn fits(&self) -> bool {
+        fast_block::conv_fits(&self.conv1)
+            && fast_block::conv_fits(&self.conv2)
+            && self
+                .downsample
+                .as_ref()
+                .is_none_or(|d| fast_block::conv_fits(&d.conv))
+    }
+
+    /// The block on NHWC activations, each conv + BatchNorm (+ ReLU) one fused operation;
+    /// the residual add and the last ReLU are burn's element-wise ops.
+    fn forward_nhwc(&self, x: Tensor<4>) -> Tensor<4> {
+        let identity = match &self.downsample {
+            Some(d) => fast_block::conv_bn_nhwc(&d.conv, &d.bn, false, x.clone()),
+            None => x.clone(),
+        };
+        let h = fast_block::conv_bn_nhwc(&self.conv1, &self.bn1, true, x);
+        let h = fast_block::conv_bn_nhwc(&self.conv2, &self.bn2, false, h);
+        relu(h + identity)
+    }
 }
 
 #[derive(Module, Debug)]
@@ -125,8 +149,30 @@ impl ResNet {
         [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
     }
 
+    /// Whether this forward pass takes the fused channels-last path (`fast_block`).
+    fn fused_on(&self, device: &Device) -> bool {
+        fast_block::enabled()
+            && fast_block::supported_on(device)
+            && fast_block::conv_fits(&self.conv1)
+            && self.stages().iter().all(|s| s.iter().all(BasicBlock::fits))
+    }
+
     /// The representation `[B, 8w]` and, for `keep = Some(k)`, stage k's map `[B, C, H, W]`.
     pub fn run(&self, x: Tensor<4>, keep: Option<usize>) -> (Tensor<2>, Option<Tensor<4>>) {
+        if self.fused_on(&x.device()) {
+            self.run_nhwc(x, keep)
+        } else {
+            self.run_reference(x, keep)
+        }
+    }
+
+    /// [`Self::run`] with burn's own ops, NCHW throughout (other devices; tests compare the
+    /// fused path with it).
+    pub fn run_reference(
+        &self,
+        x: Tensor<4>,
+        keep: Option<usize>,
+    ) -> (Tensor<2>, Option<Tensor<4>>) {
         let mut h = relu(self.bn1.forward(self.conv1.forward(x)));
         let mut map = None;
         for (k, stage) in self.stages().into_iter().enumerate() {
@@ -139,6 +185,23 @@ impl ResNet {
         }
         let [b, c, _, _] = h.dims();
         (h.mean_dim(3).mean_dim(2).reshape([b, c]), map)
+    }
+
+    /// [`Self::run`] with the activations NHWC between fused convolutions: one layout
+    /// change at the input, and one for a kept map.
+    fn run_nhwc(&self, x: Tensor<4>, keep: Option<usize>) -> (Tensor<2>, Option<Tensor<4>>) {
+        let mut h = fast_block::conv_bn_nhwc(&self.conv1, &self.bn1, true, x.permute([0, 2, 3, 1]));
+        let mut map = None;
+        for (k, stage) in self.stages().into_iter().enumerate() {
+            for block in stage {
+                h = block.forward_nhwc(h);
+            }
+            if keep == Some(k) {
+                map = Some(h.clone().permute([0, 3, 1, 2]));
+            }
+        }
+        let [b, _, _, c] = h.dims();
+        (h.mean_dim(2).mean_dim(1).reshape([b, c]), map)
     }
 }
 

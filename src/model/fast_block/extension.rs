@@ -40,11 +40,13 @@ const WEIGHT_GRAD_CHUNKS: usize = 8;
 /// Output positions per tile of the input-gradient GEMM + col2im.
 const INPUT_GRAD_TILE_ROWS: usize = 4096;
 
-/// Training forward of conv3x3(pad 1) + BatchNorm (batch statistics) + ReLU on NHWC input.
+/// Training forward of conv (3x3 pad 1 or 1x1) + BatchNorm (batch statistics), then ReLU
+/// when `relu`, on NHWC input.
 #[backend_extension(Flex, Autodiff)]
 pub trait FusedBlockBackend: Backend {
-    /// `x` `[B, H, W, Ci]`, `weight` `[Co, Ci, 3, 3]`, `bias`, `gamma`, `beta` `[Co]` ->
+    /// `x` `[B, H, W, Ci]`, `weight` `[Co, Ci, k, k]`, `bias`, `gamma`, `beta` `[Co]` ->
     /// (`[B, Ho, Wo, Co]`, the batch mean of conv + bias, the biased batch variance).
+    #[allow(clippy::too_many_arguments)]
     fn conv_bn_relu_train(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -53,6 +55,7 @@ pub trait FusedBlockBackend: Backend {
         beta: FloatTensor<Self>,
         stride: usize,
         epsilon: f64,
+        relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
@@ -70,6 +73,7 @@ pub trait FusedBlockEvalBackend: Backend {
         running_var: FloatTensor<Self>,
         stride: usize,
         epsilon: f64,
+        relu: bool,
     ) -> FloatTensor<Self>;
 }
 
@@ -105,8 +109,12 @@ fn geometry(x: &FlexTensor, weight: &FlexTensor, stride: usize) -> ConvGeometry 
     let xs = x.shape();
     let ws = weight.shape();
     assert!(
-        xs.num_dims() == 4 && ws.num_dims() == 4 && ws[2] == 3 && ws[3] == 3 && ws[1] == xs[3],
-        "fused block: NHWC input {xs:?} does not fit a 3x3 weight {ws:?}"
+        xs.num_dims() == 4
+            && ws.num_dims() == 4
+            && matches!(ws[2], 1 | 3)
+            && ws[3] == ws[2]
+            && ws[1] == xs[3],
+        "fused block: NHWC input {xs:?} does not fit a 3x3 or 1x1 weight {ws:?}"
     );
     ConvGeometry {
         batch: xs[0],
@@ -115,6 +123,7 @@ fn geometry(x: &FlexTensor, weight: &FlexTensor, stride: usize) -> ConvGeometry 
         c_in: xs[3],
         c_out: ws[0],
         stride,
+        kernel: ws[2],
     }
 }
 
@@ -164,6 +173,7 @@ pub(super) struct Saved {
     rstd: Vec<f32>,
     gamma: Vec<f32>,
     beta: Vec<f32>,
+    relu: bool,
     pub(super) geometry: ConvGeometry,
 }
 
@@ -174,19 +184,26 @@ pub(super) struct TrainForward {
     pub(super) saved: Saved,
 }
 
+/// The BatchNorm parameters and options of one fused stage, as flex tensors.
+pub(super) struct NormParams<'a> {
+    pub(super) bias: &'a FlexTensor,
+    pub(super) gamma: &'a FlexTensor,
+    pub(super) beta: &'a FlexTensor,
+    pub(super) epsilon: f64,
+    pub(super) relu: bool,
+}
+
 pub(super) fn forward_train(
     x: FlexTensor,
     weight: &FlexTensor,
-    bias: &FlexTensor,
-    gamma: &FlexTensor,
-    beta: &FlexTensor,
     stride: usize,
-    epsilon: f64,
+    p: &NormParams,
 ) -> TrainForward {
+    let (bias, gamma, beta, epsilon) = (p.bias, p.gamma, p.beta, p.epsilon);
     let x = contiguous(x);
     let g = geometry(&x, weight, stride);
     let wmat = tensor(
-        weight_to_matrix(&floats(weight), g.c_in, g.c_out),
+        weight_to_matrix(&floats(weight), g.c_in, g.c_out, g.taps()),
         [g.patch(), g.c_out],
     );
     let (z, mean, var) = convolve(slice(&x), &g, &wmat);
@@ -197,7 +214,7 @@ pub(super) fn forward_train(
     let (gamma, beta, bias) = (floats(gamma), floats(beta), floats(bias));
     let scale: Vec<f32> = gamma.iter().zip(&rstd).map(|(g, r)| g * r).collect();
     let shift: Vec<f32> = (0..g.c_out).map(|c| beta[c] - mean[c] * scale[c]).collect();
-    let y = scale_shift_relu(slice(&z), &scale, &shift);
+    let y = scale_shift_relu(slice(&z), &scale, &shift, p.relu);
     let mean_out: Vec<f32> = mean.iter().zip(&bias).map(|(m, b)| m + b).collect();
     TrainForward {
         y: tensor(y, [g.batch, g.out_height(), g.out_width(), g.c_out]),
@@ -211,6 +228,7 @@ pub(super) fn forward_train(
             rstd,
             gamma,
             beta,
+            relu: p.relu,
             geometry: g,
         },
     }
@@ -249,13 +267,14 @@ pub(super) fn norm_backward(s: &Saved, dy: FlexTensor) -> NormGrads {
             rstd: &s.rstd,
             gamma: &s.gamma,
             beta: &s.beta,
+            relu: s.relu,
         },
         slice(&dy),
     )
 }
 
 /// dW = im2col(x)^T dZ, in row chunks whose patch matrices are rebuilt from x, summed in
-/// chunk order: `[Co, Ci, 3, 3]`.
+/// chunk order: `[Co, Ci, k, k]`.
 pub(super) fn weight_grad(x: &[f32], g: &ConvGeometry, dz: &FlexTensor) -> FlexTensor {
     let (m, k, co) = (g.rows(), g.patch(), g.c_out);
     let per_chunk = m.div_ceil(WEIGHT_GRAD_CHUNKS).max(1);
@@ -277,7 +296,10 @@ pub(super) fn weight_grad(x: &[f32], g: &ConvGeometry, dz: &FlexTensor) -> FlexT
             *d += v;
         }
     }
-    tensor(matrix_to_weight(&dwmat, g.c_in, co), [co, g.c_in, 3, 3])
+    tensor(
+        matrix_to_weight(&dwmat, g.c_in, co, g.taps()),
+        [co, g.c_in, g.kernel, g.kernel],
+    )
 }
 
 /// dX = col2im(dZ W^T): `[B, H, W, Ci]`, in tiles of whole images so each tile's
@@ -314,8 +336,16 @@ impl FusedBlockBackend for Flex {
         beta: FlexTensor,
         stride: usize,
         epsilon: f64,
+        relu: bool,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        let f = forward_train(x, &weight, &bias, &gamma, &beta, stride, epsilon);
+        let p = NormParams {
+            bias: &bias,
+            gamma: &gamma,
+            beta: &beta,
+            epsilon,
+            relu,
+        };
+        let f = forward_train(x, &weight, stride, &p);
         (f.y, f.mean, f.var)
     }
 }
@@ -331,11 +361,12 @@ impl FusedBlockEvalBackend for Flex {
         running_var: FlexTensor,
         stride: usize,
         epsilon: f64,
+        relu: bool,
     ) -> FlexTensor {
         let x = contiguous(x);
         let g = geometry(&x, &weight, stride);
         let wmat = tensor(
-            weight_to_matrix(&floats(&weight), g.c_in, g.c_out),
+            weight_to_matrix(&floats(&weight), g.c_in, g.c_out, g.taps()),
             [g.patch(), g.c_out],
         );
         let (z, _, _) = convolve(slice(&x), &g, &wmat);
@@ -347,7 +378,7 @@ impl FusedBlockEvalBackend for Flex {
         let shift: Vec<f32> = (0..g.c_out)
             .map(|c| beta[c] + (bias[c] - mean[c]) * scale[c])
             .collect();
-        let y = scale_shift_relu(slice(&z), &scale, &shift);
+        let y = scale_shift_relu(slice(&z), &scale, &shift, relu);
         tensor(y, [g.batch, g.out_height(), g.out_width(), g.c_out])
     }
 }
@@ -390,6 +421,7 @@ impl<C: CheckpointStrategy> FusedBlockBackend for Autodiff<Flex, C> {
         beta: Tracked<C>,
         stride: usize,
         epsilon: f64,
+        relu: bool,
     ) -> (Tracked<C>, Tracked<C>, Tracked<C>) {
         let prep = FusedBlockBackward
             .prepare::<C>([
@@ -401,15 +433,14 @@ impl<C: CheckpointStrategy> FusedBlockBackend for Autodiff<Flex, C> {
             ])
             .compute_bound()
             .stateful();
-        let f = forward_train(
-            x.primitive().clone(),
-            weight.primitive(),
-            bias.primitive(),
-            gamma.primitive(),
-            beta.primitive(),
-            stride,
+        let p = NormParams {
+            bias: bias.primitive(),
+            gamma: gamma.primitive(),
+            beta: beta.primitive(),
             epsilon,
-        );
+            relu,
+        };
+        let f = forward_train(x.primitive().clone(), weight.primitive(), stride, &p);
         let y = match prep {
             OpsKind::Tracked(prep) => prep.finish(f.saved, f.y),
             OpsKind::UnTracked(prep) => prep.finish(f.y),

@@ -1,8 +1,9 @@
-//! Plain-slice kernels of the fused 3x3 convolution + BatchNorm + ReLU block, channels-last.
+//! Plain-slice kernels of the fused convolution + BatchNorm (+ ReLU) block, channels-last.
 //!
 //! Layouts: activations are NHWC (`[B, H, W, C]`, row-major); a convolution's patch matrix
-//! ("cols") is `[B*Ho*Wo, 9*Ci]` with the columns ordered (kh, kw, ci); the weight matrix is
-//! `[9*Ci, Co]` in the same row order. Padding is 1 on every side.
+//! ("cols") is `[B*Ho*Wo, k*k*Ci]` with the columns ordered (kh, kw, ci); the weight matrix
+//! is `[k*k*Ci, Co]` in the same row order. The kernel is 3x3 with padding 1 or 1x1 with
+//! none (ResNet's projection shortcut).
 //!
 //! Every reduction runs over fixed row chunks whose partial sums are added in chunk order,
 //! so results do not depend on how rayon schedules the chunks: a step stays a pure function
@@ -16,7 +17,7 @@ const REDUCE_ROWS: usize = 512;
 /// Output rows per im2col task.
 const IM2COL_ROWS: usize = 64;
 
-/// The geometry of one 3x3, padding-1 convolution on NHWC data.
+/// The geometry of one square convolution (3x3 padding 1, or 1x1 padding 0) on NHWC data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvGeometry {
     pub batch: usize,
@@ -25,15 +26,26 @@ pub struct ConvGeometry {
     pub c_in: usize,
     pub c_out: usize,
     pub stride: usize,
+    /// 3 or 1; the padding is `kernel / 2`.
+    pub kernel: usize,
 }
 
 impl ConvGeometry {
+    pub fn pad(&self) -> usize {
+        self.kernel / 2
+    }
+
     pub fn out_height(&self) -> usize {
-        (self.height + 2 - 3) / self.stride + 1
+        (self.height + 2 * self.pad() - self.kernel) / self.stride + 1
     }
 
     pub fn out_width(&self) -> usize {
-        (self.width + 2 - 3) / self.stride + 1
+        (self.width + 2 * self.pad() - self.kernel) / self.stride + 1
+    }
+
+    /// Kernel taps: 9 or 1.
+    pub fn taps(&self) -> usize {
+        self.kernel * self.kernel
     }
 
     /// Output positions over the whole batch: the GEMM's M.
@@ -43,7 +55,7 @@ impl ConvGeometry {
 
     /// Patch length: the GEMM's K.
     pub fn patch(&self) -> usize {
-        9 * self.c_in
+        self.taps() * self.c_in
     }
 
     pub fn input_len(&self) -> usize {
@@ -67,15 +79,17 @@ pub fn im2col(x: &[f32], g: &ConvGeometry, rows: std::ops::Range<usize>, cols: &
 /// [`im2col`] on the calling thread (for tiles that are already one task each).
 pub fn im2col_serial(x: &[f32], g: &ConvGeometry, rows: std::ops::Range<usize>, cols: &mut [f32]) {
     let (ho, wo, k, ci) = (g.out_height(), g.out_width(), g.patch(), g.c_in);
+    let (kernel, pad) = (g.kernel, g.pad() as isize);
     debug_assert_eq!(cols.len(), rows.len() * k);
     for (patch, r) in cols.chunks_mut(k).zip(rows) {
         let (b, rem) = (r / (ho * wo), r % (ho * wo));
         let (oh, ow) = (rem / wo, rem % wo);
-        for kh in 0..3 {
-            let ih = (oh * g.stride + kh) as isize - 1;
-            for kw in 0..3 {
-                let iw = (ow * g.stride + kw) as isize - 1;
-                let dst = &mut patch[(kh * 3 + kw) * ci..(kh * 3 + kw + 1) * ci];
+        for kh in 0..kernel {
+            let ih = (oh * g.stride + kh) as isize - pad;
+            for kw in 0..kernel {
+                let iw = (ow * g.stride + kw) as isize - pad;
+                let tap = kh * kernel + kw;
+                let dst = &mut patch[tap * ci..(tap + 1) * ci];
                 if ih < 0 || iw < 0 || ih >= g.height as isize || iw >= g.width as isize {
                     dst.fill(0.0);
                 } else {
@@ -149,21 +163,23 @@ impl TileMoments {
 /// adjoint of [`im2col`], summed into `dx` (`H*W*Ci`).
 pub fn col2im_image(dcols: &[f32], g: &ConvGeometry, dx: &mut [f32]) {
     let (ho, wo, k, ci) = (g.out_height(), g.out_width(), g.patch(), g.c_in);
+    let (kernel, pad) = (g.kernel, g.pad() as isize);
     for oh in 0..ho {
         for ow in 0..wo {
             let patch = &dcols[(oh * wo + ow) * k..(oh * wo + ow + 1) * k];
-            for kh in 0..3 {
-                let ih = (oh * g.stride + kh) as isize - 1;
+            for kh in 0..kernel {
+                let ih = (oh * g.stride + kh) as isize - pad;
                 if ih < 0 || ih >= g.height as isize {
                     continue;
                 }
-                for kw in 0..3 {
-                    let iw = (ow * g.stride + kw) as isize - 1;
+                for kw in 0..kernel {
+                    let iw = (ow * g.stride + kw) as isize - pad;
                     if iw < 0 || iw >= g.width as isize {
                         continue;
                     }
                     let dst = (ih as usize * g.width + iw as usize) * ci;
-                    let src = &patch[(kh * 3 + kw) * ci..(kh * 3 + kw + 1) * ci];
+                    let tap = kh * kernel + kw;
+                    let src = &patch[tap * ci..(tap + 1) * ci];
                     for (d, s) in dx[dst..dst + ci].iter_mut().zip(src) {
                         *d += s;
                     }
@@ -173,13 +189,13 @@ pub fn col2im_image(dcols: &[f32], g: &ConvGeometry, dx: &mut [f32]) {
     }
 }
 
-/// burn/PyTorch conv weight `[Co, Ci, 3, 3]` -> the GEMM's `[9*Ci, Co]`.
-pub fn weight_to_matrix(w: &[f32], c_in: usize, c_out: usize) -> Vec<f32> {
-    let mut m = vec![0.0f32; 9 * c_in * c_out];
+/// burn/PyTorch conv weight `[Co, Ci, k, k]` (`taps` = k*k) -> the GEMM's `[taps*Ci, Co]`.
+pub fn weight_to_matrix(w: &[f32], c_in: usize, c_out: usize, taps: usize) -> Vec<f32> {
+    let mut m = vec![0.0f32; taps * c_in * c_out];
     for co in 0..c_out {
         for ci in 0..c_in {
-            for t in 0..9 {
-                m[(t * c_in + ci) * c_out + co] = w[(co * c_in + ci) * 9 + t];
+            for t in 0..taps {
+                m[(t * c_in + ci) * c_out + co] = w[(co * c_in + ci) * taps + t];
             }
         }
     }
@@ -187,12 +203,12 @@ pub fn weight_to_matrix(w: &[f32], c_in: usize, c_out: usize) -> Vec<f32> {
 }
 
 /// The inverse of [`weight_to_matrix`].
-pub fn matrix_to_weight(m: &[f32], c_in: usize, c_out: usize) -> Vec<f32> {
-    let mut w = vec![0.0f32; 9 * c_in * c_out];
+pub fn matrix_to_weight(m: &[f32], c_in: usize, c_out: usize, taps: usize) -> Vec<f32> {
+    let mut w = vec![0.0f32; taps * c_in * c_out];
     for co in 0..c_out {
         for ci in 0..c_in {
-            for t in 0..9 {
-                w[(co * c_in + ci) * 9 + t] = m[(t * c_in + ci) * c_out + co];
+            for t in 0..taps {
+                w[(co * c_in + ci) * taps + t] = m[(t * c_in + ci) * c_out + co];
             }
         }
     }
@@ -210,42 +226,22 @@ fn add_partials(partials: Vec<Vec<f32>>, channels: usize) -> Vec<f64> {
     total
 }
 
-/// Per-channel sums over `[rows, channels]` data of `f(row index, row, acc)` into
-/// `lanes * channels` accumulators, in fixed row chunks.
-fn chunked_sums(
-    data: &[f32],
-    channels: usize,
-    lanes: usize,
-    f: impl Fn(usize, &[f32], &mut [f32]) + Sync,
-) -> Vec<f64> {
-    let partials = data
-        .par_chunks(REDUCE_ROWS * channels)
-        .enumerate()
-        .map(|(chunk, rows)| {
-            let mut acc = vec![0.0f32; lanes * channels];
-            for (j, row) in rows.chunks(channels).enumerate() {
-                f(chunk * REDUCE_ROWS + j, row, &mut acc);
-            }
-            acc
-        })
-        .collect();
-    add_partials(partials, lanes * channels)
-}
-
-/// `relu(z * scale + shift)` per channel: the normalised, affine, rectified output (NaN
-/// stays NaN).
-pub fn scale_shift_relu(z: &[f32], scale: &[f32], shift: &[f32]) -> Vec<f32> {
+/// `z * scale + shift` per channel, rectified when `relu`: the normalised, affine
+/// (rectified) output (NaN stays NaN).
+pub fn scale_shift_relu(z: &[f32], scale: &[f32], shift: &[f32], relu: bool) -> Vec<f32> {
     let channels = scale.len();
     let mut y = vec![0.0f32; z.len()];
     y.par_chunks_mut(REDUCE_ROWS * channels)
         .zip(z.par_chunks(REDUCE_ROWS * channels))
         .for_each(|(y, z)| {
-            for (y, z) in y.chunks_mut(channels).zip(z.chunks(channels)) {
+            let (scale, shift) = (&scale[..channels], &shift[..channels]);
+            for (y, z) in y.chunks_exact_mut(channels).zip(z.chunks_exact(channels)) {
+                let (y, z) = (&mut y[..channels], &z[..channels]);
                 for c in 0..channels {
                     // Not f32::max: it drops a NaN, and a NaN must reach the loss so the
                     // step is refused (as burn's and PyTorch's relu keep it).
                     let v = z[c] * scale[c] + shift[c];
-                    y[c] = if v < 0.0 { 0.0 } else { v };
+                    y[c] = if relu && v < 0.0 { 0.0 } else { v };
                 }
             }
         });
@@ -259,6 +255,8 @@ pub struct NormState<'a> {
     pub rstd: &'a [f32],
     pub gamma: &'a [f32],
     pub beta: &'a [f32],
+    /// Whether a ReLU follows the normalisation.
+    pub relu: bool,
 }
 
 /// Gradients of the BatchNorm (batch statistics) + ReLU part of the block.
@@ -272,61 +270,73 @@ pub struct NormGrads {
     pub dbias: Vec<f32>,
 }
 
-/// Backward of `y = relu(gamma * (z - mean) * rstd + beta)` with batch statistics.
-/// With g = dy masked by the ReLU and x^ the normalised value:
+/// Backward of `y = relu(gamma * (z - mean) * rstd + beta)` with batch statistics (or of
+/// the same without the ReLU). With g = dy masked by the ReLU and x^ the normalised value:
 /// dbeta = sum g, dgamma = sum g x^, dz = gamma rstd (g - dbeta/M - x^ dgamma/M).
 pub fn norm_relu_backward(s: &NormState, dy: &[f32]) -> NormGrads {
-    let channels = s.gamma.len();
-    let rows = (s.z.len() / channels).max(1) as f32;
+    let ch = s.gamma.len();
+    let rows = (s.z.len() / ch).max(1) as f32;
     let scale: Vec<f32> = s.gamma.iter().zip(s.rstd).map(|(g, r)| g * r).collect();
-    let shift: Vec<f32> = (0..channels)
-        .map(|c| s.beta[c] - s.mean[c] * scale[c])
-        .collect();
-    let gated = |z: f32, dy: f32, c: usize| {
-        if z * scale[c] + shift[c] > 0.0 {
-            dy
-        } else {
-            0.0
-        }
-    };
+    let shift: Vec<f32> = (0..ch).map(|c| s.beta[c] - s.mean[c] * scale[c]).collect();
+    // Every per-channel slice cut to exactly `ch`, so the inner loops carry no bounds
+    // checks and vectorise (the rectifier's gate becomes a select).
+    let (scale, shift) = (&scale[..ch], &shift[..ch]);
+    let (mean, rstd, relu) = (&s.mean[..ch], &s.rstd[..ch], s.relu);
+    let block = REDUCE_ROWS * ch;
     // One pass for both sums: accumulator lanes [0, C) hold sum g, [C, 2C) sum g x^.
-    let sums = chunked_sums(s.z, channels, 2, |r, z, acc| {
-        let dy = &dy[r * channels..(r + 1) * channels];
-        let (sum_g, sum_gx) = acc.split_at_mut(channels);
-        for c in 0..channels {
-            let g = gated(z[c], dy[c], c);
-            sum_g[c] += g;
-            sum_gx[c] += g * (z[c] - s.mean[c]) * s.rstd[c];
-        }
-    });
-    let dbeta: Vec<f32> = sums[..channels].iter().map(|&v| v as f32).collect();
-    let dgamma: Vec<f32> = sums[channels..].iter().map(|&v| v as f32).collect();
-    let mean_g: Vec<f32> = dbeta.iter().map(|v| v / rows).collect();
-    let mean_gx: Vec<f32> = dgamma.iter().map(|v| v / rows).collect();
-    let mut dz = vec![0.0f32; s.z.len()];
-    let partials = dz
-        .par_chunks_mut(REDUCE_ROWS * channels)
-        .zip(s.z.par_chunks(REDUCE_ROWS * channels))
-        .zip(dy.par_chunks(REDUCE_ROWS * channels))
-        .map(|((dz, z), dy)| {
-            let mut acc = vec![0.0f32; channels];
-            for ((dz, z), dy) in dz
-                .chunks_mut(channels)
-                .zip(z.chunks(channels))
-                .zip(dy.chunks(channels))
-            {
-                for c in 0..channels {
-                    let xh = (z[c] - s.mean[c]) * s.rstd[c];
-                    let g = gated(z[c], dy[c], c);
-                    let d = scale[c] * (g - mean_g[c] - xh * mean_gx[c]);
-                    dz[c] = d;
-                    acc[c] += d;
+    let partials: Vec<Vec<f32>> = s
+        .z
+        .par_chunks(block)
+        .zip(dy.par_chunks(block))
+        .map(|(z, dy)| {
+            let mut acc = vec![0.0f32; 2 * ch];
+            let (sum_g, sum_gx) = acc.split_at_mut(ch);
+            let (sum_g, sum_gx) = (&mut sum_g[..ch], &mut sum_gx[..ch]);
+            for (z, dy) in z.chunks_exact(ch).zip(dy.chunks_exact(ch)) {
+                let (z, dy) = (&z[..ch], &dy[..ch]);
+                for c in 0..ch {
+                    let keep = !relu || z[c] * scale[c] + shift[c] > 0.0;
+                    let g = if keep { dy[c] } else { 0.0 };
+                    sum_g[c] += g;
+                    sum_gx[c] += g * (z[c] - mean[c]) * rstd[c];
                 }
             }
             acc
         })
         .collect();
-    let dbias = add_partials(partials, channels)
+    let sums = add_partials(partials, 2 * ch);
+    let dbeta: Vec<f32> = sums[..ch].iter().map(|&v| v as f32).collect();
+    let dgamma: Vec<f32> = sums[ch..].iter().map(|&v| v as f32).collect();
+    let mean_g: Vec<f32> = dbeta.iter().map(|v| v / rows).collect();
+    let mean_gx: Vec<f32> = dgamma.iter().map(|v| v / rows).collect();
+    let (mean_g, mean_gx) = (&mean_g[..ch], &mean_gx[..ch]);
+    let mut dz = vec![0.0f32; s.z.len()];
+    let partials = dz
+        .par_chunks_mut(block)
+        .zip(s.z.par_chunks(block))
+        .zip(dy.par_chunks(block))
+        .map(|((dz, z), dy)| {
+            let mut acc = vec![0.0f32; ch];
+            let sum = &mut acc[..ch];
+            for ((dz, z), dy) in dz
+                .chunks_exact_mut(ch)
+                .zip(z.chunks_exact(ch))
+                .zip(dy.chunks_exact(ch))
+            {
+                let (dz, z, dy) = (&mut dz[..ch], &z[..ch], &dy[..ch]);
+                for c in 0..ch {
+                    let xh = (z[c] - mean[c]) * rstd[c];
+                    let keep = !relu || z[c] * scale[c] + shift[c] > 0.0;
+                    let g = if keep { dy[c] } else { 0.0 };
+                    let d = scale[c] * (g - mean_g[c] - xh * mean_gx[c]);
+                    dz[c] = d;
+                    sum[c] += d;
+                }
+            }
+            acc
+        })
+        .collect();
+    let dbias = add_partials(partials, ch)
         .into_iter()
         .map(|v| v as f32)
         .collect();
@@ -375,7 +385,13 @@ mod tests {
 
     #[test]
     fn col2im_is_the_adjoint_of_im2col() {
-        // <im2col(x), c> == <x, col2im(c)> for any x and c.
+        // <im2col(x), c> == <x, col2im(c)> for any x and c, 3x3 and 1x1.
+        for kernel in [3, 1] {
+            adjoint(kernel);
+        }
+    }
+
+    fn adjoint(kernel: usize) {
         let g = ConvGeometry {
             batch: 2,
             height: 5,
@@ -383,6 +399,7 @@ mod tests {
             c_in: 3,
             c_out: 1,
             stride: 2,
+            kernel,
         };
         let x: Vec<f32> = (0..g.input_len()).map(|i| (i % 11) as f32 - 5.0).collect();
         let c: Vec<f32> = (0..g.rows() * g.patch())
@@ -400,6 +417,7 @@ mod tests {
             col2im_image(c, &g, dx);
         }
         let rhs: f32 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
-        assert!((lhs - rhs).abs() < 1e-3, "{lhs} vs {rhs}");
+        assert!((lhs - rhs).abs() < 1e-3, "kernel {kernel}: {lhs} vs {rhs}");
     }
 }
+

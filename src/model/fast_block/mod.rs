@@ -1,14 +1,15 @@
-//! The encoder's conv3x3 + BatchNorm + ReLU stage as one fused, channels-last operation on
-//! the CPU (`flex`) backend: forward and backward are GEMMs over patch matrices with the
-//! normalisation folded into the same passes (see `extension`). Other devices, layer norm
-//! and unusual convolutions keep burn's own ops (`ConvBlock::forward_reference`).
+//! A convolution (3x3 padding 1, or 1x1) + BatchNorm (+ ReLU) as one fused, channels-last
+//! operation on the CPU (`flex`) backend: the small CNN's stages and every convolution of
+//! ResNet-18. Forward and backward are GEMMs over patch matrices with the normalisation
+//! folded into the same passes (see `extension`). Other devices, layer norm and unusual
+//! convolutions keep burn's own ops (`ConvBlock::forward_reference`).
 //!
 //! Between fused stages activations stay NHWC, so the encoder converts layouts once at
 //! its input and, for a returned feature map, once at its output.
 //!
-//! `SmallCnn` takes the fused path whenever it is `enabled`, the device is flex
-//! (`supported_on`) and every block `fits` (3x3, padding 1, bias, BatchNorm); otherwise
-//! burn's ops (as for a frozen BatchNorm on an autodiff device). `CW_BURN_CONV=1` (or
+//! `SmallCnn` and `ResNet` take the fused path whenever it is `enabled`, the device is
+//! flex (`supported_on`) and every convolution `fits`/`conv_fits`; otherwise burn's ops
+//! (as for a frozen BatchNorm on an autodiff device). `CW_BURN_CONV=1` (or
 //! `set_enabled(false)`) turns it off.
 //! - `extension`: the burn backend extension, one autodiff node with its own backward;
 //!   GEMMs go through `Flex::float_matmul`;
@@ -23,6 +24,9 @@ pub mod profile;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::backend::{Dispatch, DispatchDevice};
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::tensor::activation;
 use burn::tensor::{Device, Tensor};
 
 use super::encoder::ConvBlock;
@@ -53,34 +57,46 @@ pub fn supported_on(device: &Device) -> bool {
     )
 }
 
-/// Whether `block` has the shape the fused kernel implements: 3x3, padding 1, equal
-/// strides, no dilation or groups, with a bias and BatchNorm.
+/// Whether `block` has the shape the fused kernel implements: see [`conv_fits`], with
+/// BatchNorm.
 pub fn fits(block: &ConvBlock) -> bool {
-    let c = &block.conv;
-    block.bn.is_some()
-        && c.bias.is_some()
-        && c.kernel_size == [3, 3]
-        && c.dilation == [1, 1]
-        && c.groups == 1
-        && c.stride[0] == c.stride[1]
-        && matches!(c.padding, burn::nn::PaddingConfig2d::Explicit(1, 1, 1, 1))
+    block.bn.is_some() && conv_fits(&block.conv)
 }
 
-/// One fused stage on NHWC input `[B, H, W, Ci]` -> `[B, Ho, Wo, Co]`. In training mode
-/// (autodiff device, BatchNorm training) it normalises with the batch statistics and
-/// updates the running ones as burn's BatchNorm does; otherwise it uses them.
-/// Callers check [`fits`] and [`supported_on`] first.
+/// Whether `conv` is a convolution the fused kernel implements: 3x3 with padding 1 or 1x1
+/// without, equal strides, no dilation or groups (a bias or none).
+pub fn conv_fits(c: &Conv2d) -> bool {
+    let padding = match c.kernel_size {
+        [3, 3] => matches!(c.padding, PaddingConfig2d::Explicit(1, 1, 1, 1)),
+        [1, 1] => matches!(
+            c.padding,
+            PaddingConfig2d::Explicit(0, 0, 0, 0) | PaddingConfig2d::Valid
+        ),
+        _ => false,
+    };
+    padding && c.dilation == [1, 1] && c.groups == 1 && c.stride[0] == c.stride[1]
+}
+
+/// One fused stage of the small CNN (conv3x3 + BatchNorm + ReLU) on NHWC input
+/// `[B, H, W, Ci]` -> `[B, Ho, Wo, Co]`. Callers check [`fits`] and [`supported_on`] first.
 pub fn forward_nhwc(block: &ConvBlock, x: Tensor<4>) -> Tensor<4> {
-    let (conv, bn) = (
-        &block.conv,
-        block.bn.as_ref().expect("fused block needs BatchNorm"),
-    );
+    let bn = block.bn.as_ref().expect("fused block needs BatchNorm");
+    conv_bn_nhwc(&block.conv, bn, true, x)
+}
+
+/// `conv` + `bn` (+ ReLU when `relu`) on NHWC input, fused. In training mode (autodiff
+/// device, BatchNorm training) it normalises with the batch statistics and updates the
+/// running ones as burn's BatchNorm does; otherwise it uses them. Callers check
+/// [`conv_fits`] and [`supported_on`] first.
+pub fn conv_bn_nhwc(conv: &Conv2d, bn: &BatchNorm, relu: bool, x: Tensor<4>) -> Tensor<4> {
+    let device = x.device();
+    let c_out = conv.weight.dims()[0];
+    // A convolution without a bias (ResNet's) gets a constant zero one: its gradient is
+    // computed and dropped.
     let bias = conv
         .bias
         .as_ref()
-        .expect("fused block needs a conv bias")
-        .val();
-    let device = x.device();
+        .map_or_else(|| Tensor::<1>::zeros([c_out], &device), |b| b.val());
     let stride = conv.stride[0];
     if device.is_autodiff() && bn.training.is_enabled() {
         let (y, mean, var) = <Dispatch as FusedBlockBackend>::conv_bn_relu_train(
@@ -91,6 +107,7 @@ pub fn forward_nhwc(block: &ConvBlock, x: Tensor<4>) -> Tensor<4> {
             bn.beta.val().into_dispatch(),
             stride,
             bn.epsilon,
+            relu,
         );
         let (mean, var) = (
             Tensor::<1>::from_dispatch(mean),
@@ -107,9 +124,9 @@ pub fn forward_nhwc(block: &ConvBlock, x: Tensor<4>) -> Tensor<4> {
     } else if device.is_autodiff() {
         // Inference on a training device (a frozen BatchNorm): burn's ops keep gradients
         // flowing to whatever else is trained.
-        block
-            .forward_reference(x.permute([0, 3, 1, 2]))
-            .permute([0, 2, 3, 1])
+        let h = bn.forward(conv.forward(x.permute([0, 3, 1, 2])));
+        let h = if relu { activation::relu(h) } else { h };
+        h.permute([0, 2, 3, 1])
     } else {
         let y = <Dispatch as FusedBlockEvalBackend>::conv_bn_relu_eval(
             x.into_dispatch(),
@@ -121,6 +138,7 @@ pub fn forward_nhwc(block: &ConvBlock, x: Tensor<4>) -> Tensor<4> {
             bn.running_var.value().to_device(&device).into_dispatch(),
             stride,
             bn.epsilon,
+            relu,
         );
         Tensor::from_dispatch(y)
     }

@@ -8,7 +8,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ActivationOps, ConvOptions, ModuleOps};
 
 use super::extension::{
-    Saved, convolve, forward_train, input_grad, norm_backward, slice, tensor, weight_grad,
+    NormParams, Saved, convolve, forward_train, input_grad, norm_backward, slice, tensor, weight_grad,
 };
 use super::kernels::{ConvGeometry, scale_shift_relu, weight_to_matrix};
 
@@ -71,11 +71,14 @@ pub fn fused_stage(g: &ConvGeometry, first: bool, reps: usize) -> StageParts {
         random(g.input_len(), 1),
         [g.batch, g.height, g.width, g.c_in],
     );
-    let weight = tensor(random(9 * g.c_in * g.c_out, 2), [g.c_out, g.c_in, 3, 3]);
+    let weight = tensor(
+        random(g.taps() * g.c_in * g.c_out, 2),
+        [g.c_out, g.c_in, g.kernel, g.kernel],
+    );
     let ones = tensor(vec![1.0; g.c_out], [g.c_out]);
     let zeros = tensor(vec![0.0; g.c_out], [g.c_out]);
     let wmat = tensor(
-        weight_to_matrix(slice(&weight), g.c_in, g.c_out),
+        weight_to_matrix(slice(&weight), g.c_in, g.c_out, g.taps()),
         [g.patch(), g.c_out],
     );
     // The fused forward computes the batch statistics inside the convolution's tiles.
@@ -84,9 +87,16 @@ pub fn fused_stage(g: &ConvGeometry, first: bool, reps: usize) -> StageParts {
     let norm_relu_forward = time(reps, || {
         let scale: Vec<f32> = var.iter().map(|v| 1.0 / (v + 1e-5).sqrt()).collect();
         let shift: Vec<f32> = mean.iter().zip(&scale).map(|(m, s)| -m * s).collect();
-        scale_shift_relu(slice(&z), &scale, &shift)
+        scale_shift_relu(slice(&z), &scale, &shift, true)
     });
-    let saved: Saved = forward_train(x, &weight, &zeros, &ones, &zeros, g.stride, 1e-5).saved;
+    let norm = NormParams {
+        bias: &zeros,
+        gamma: &ones,
+        beta: &zeros,
+        epsilon: 1e-5,
+        relu: true,
+    };
+    let saved: Saved = forward_train(x, &weight, g.stride, &norm).saved;
     let dy = tensor(random(g.rows() * g.c_out, 3), [g.batch, ho, wo, g.c_out]);
     let norm_relu_backward = time(reps, || norm_backward(&saved, dy.clone()));
     let dz = tensor(norm_backward(&saved, dy).dz, [g.rows(), g.c_out]);
