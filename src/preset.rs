@@ -251,14 +251,81 @@ fn is_plain_folder_name(name: &str) -> bool {
 /// (`in train.batch_size`), deserialising the text again gives its position.
 fn with_line(text: &str, error: &toml::de::Error) -> String {
     let message = error.to_string().trim().replace('\n', " ");
-    let line = toml::from_str::<Experiment>(text)
+    let start = toml::from_str::<Experiment>(text)
         .err()
         .and_then(|e| e.span())
-        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
-    match line {
-        Some(line) => format!("line {line}: {message}"),
-        None => message,
+        .map(|span| span.start.min(text.len()));
+    let Some(start) = start else {
+        return message;
+    };
+    let line = text[..start].matches('\n').count() + 1;
+    let setting = setting_on_line(text, line).or_else(|| setting_in_table(text, line, &message));
+    match setting {
+        Some(setting) => format!("line {line} ({setting}): {message}"),
+        None => format!("line {line}: {message}"),
     }
+}
+
+/// For an error placed on a table's header (a tagged table's type error), the settings of
+/// that table whose value is the number the message quotes (`integer `-1``).
+fn setting_in_table(text: &str, line: usize, message: &str) -> Option<String> {
+    let quoted = message.split('`').nth(1)?;
+    let wanted = number(quoted)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines.get(line.checked_sub(1)?)?.trim();
+    if !header.starts_with('[') {
+        return None;
+    }
+    let table = header.trim_matches(|c| c == '[' || c == ']').trim();
+    let found: Vec<String> = lines[line..]
+        .iter()
+        .map(|l| l.trim())
+        .take_while(|l| !l.starts_with('['))
+        .filter_map(|l| l.split_once('='))
+        .filter(|(_, v)| {
+            // A number, or an array of them: any element may be the one.
+            let v = v.trim().trim_matches(|c| c == '[' || c == ']');
+            v.split(',')
+                .filter_map(|x| number(x.trim()))
+                .any(|x| x == wanted || (x.is_nan() && wanted.is_nan()))
+        })
+        .map(|(k, v)| format!("{table}.{} = {}", k.trim(), v.trim()))
+        .collect();
+    (!found.is_empty()).then(|| found.join(" or "))
+}
+
+/// A number as TOML or serde writes it (`1e308`, `-1`, `nan`, `NaN`, `inf`).
+fn number(text: &str) -> Option<f64> {
+    match text.trim_start_matches('+') {
+        "nan" | "NaN" | "-nan" => Some(f64::NAN),
+        "inf" => Some(f64::INFINITY),
+        "-inf" => Some(f64::NEG_INFINITY),
+        t => t.replace('_', "").parse().ok(),
+    }
+}
+
+/// The `table.key = value` written on line `line` (1-based), with the table from the
+/// nearest header above it: a type error inside a tagged table (`[dataset]`, a view op)
+/// names only the table, so the line's own key is named from the text.
+fn setting_on_line(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let written = lines.get(line.checked_sub(1)?)?.trim();
+    let (key, value) = written.split_once('=')?;
+    let key = key.trim();
+    if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
+        return None;
+    }
+    let table = lines[..line - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('['))
+        .map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let value: String = value.trim().chars().take(40).collect();
+    Some(match table {
+        Some(table) => format!("{table}.{key} = {value}"),
+        None => format!("{key} = {value}"),
+    })
 }
 
 impl Experiment {
