@@ -78,6 +78,53 @@ fn opening_frame(token: &str) -> Vec<u8> {
     frame
 }
 
+/// Clients that connect, send one kind of garbage each (a TLS hello, an oversized frame,
+/// a wrong token, nothing at all) and hang up, in a loop on their own threads.
+struct Garbage {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<usize>>,
+}
+
+impl Garbage {
+    fn start(at: &str, threads: usize) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..threads)
+            .map(|t| {
+                let (at, stop) = (at.to_string(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut sent = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let Ok(mut s) = TcpStream::connect(&at) else {
+                            continue;
+                        };
+                        let _ = match (t + sent) % 4 {
+                            0 => s.write_all(b"\x16\x03\x01\x02\x00\x01\x00garbage\r\n\r\n"),
+                            1 => s.write_all(upgrade("/session").as_bytes()).and_then(|()| {
+                                s.write_all(&[0x82, 0xFF, 0, 0, 0, 0, 0x40, 0, 0, 0])
+                            }),
+                            2 => s
+                                .write_all(upgrade("/session").as_bytes())
+                                .and_then(|()| s.write_all(&opening_frame("guess"))),
+                            _ => Ok(()),
+                        };
+                        let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+                        let _ = s.read(&mut [0u8; 256]);
+                        sent += 1;
+                    }
+                    sent
+                })
+            })
+            .collect();
+        Self { stop, threads }
+    }
+
+    /// Stops the clients; how many connections they made.
+    fn stop(self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.threads.into_iter().map(|t| t.join().unwrap()).sum()
+    }
+}
+
 #[test]
 fn hostile_clients_are_bounded_and_real_clients_train_as_alone() {
     let dir = tempfile::tempdir().unwrap();
@@ -165,12 +212,14 @@ fn hostile_clients_are_bounded_and_real_clients_train_as_alone() {
         started.elapsed()
     );
 
-    // Real clients, one after the other, train what they train alone.
+    // Real clients, one after the other, train what they train alone, while garbage
+    // clients keep connecting beside them.
     let local = train_command(&preset, &dir.path().join("local"), None)
         .env("CW_BURN_CONV", "1")
         .output()
         .unwrap();
     assert_succeeded(&local);
+    let garbage = Garbage::start(&at, 3);
     for name in ["first", "second"] {
         let remote = train_command(&preset, &dir.path().join(name), Some((&server.url, &token)))
             .output()
@@ -182,6 +231,11 @@ fn hostile_clients_are_bounded_and_real_clients_train_as_alone() {
             assert!((x - y).abs() < 1e-5, "{name}: local {a:?} vs remote {b:?}");
         }
     }
+    let sent = garbage.stop();
+    assert!(
+        sent >= 6,
+        "only {sent} garbage connections ran beside the real clients"
+    );
     let said = server.stop();
     assert!(said.contains("announced 1073741824 bytes"), "{said}");
     assert!(
