@@ -282,3 +282,16 @@ fn a_sweep_over_two_servers_requeues_the_member_of_one_that_goes_away() {
     assert_eq!(table.matches(",finished,").count(), 3, "{table}");
     drop(b);
 }
+
+#[test]
+fn more_than_one_session_is_warned_of() {
+    let server = Server::start_with(None, &["--max-sessions", "2"]);
+    let said = server.stop_when(|said| said.contains("--max-sessions 2"));
+    assert!(
+        said.contains("warning: --max-sessions 2") && said.contains("random generator"),
+        "{said}"
+    );
+    let server = Server::start(None);
+    let said = server.stop();
+    assert!(!said.contains("--max-sessions"), "{said}");
+}

@@ -66,6 +66,14 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     listen_address(&args.listen, token.is_some())?;
+    let sessions = args.limits.max_sessions;
+    if sessions > 1 {
+        crate::errln!(
+            "warning: --max-sessions {sessions}: the sessions share this device's random \
+             generator (a run no longer trains the numbers it trains alone) and one memory \
+             bound (a session past it ends every session); 1 keeps each run isolated"
+        );
+    }
     supervise(heap_bound(args.max_memory_gib))
 }
 
