@@ -18,9 +18,10 @@
 //!   per-patch augmentation;
 //! - `autoregressive`: CPC's context networks (masked convolution, column GRU);
 //! - `tensor_io`: plain `Vec<f32>` to and from tensors;
-//! - `fast_block`: the small CNN's conv3x3 + BatchNorm + ReLU stage as one fused
-//!   channels-last op on flex, used whenever the device is flex and every block fits;
-//!   otherwise burn's ops. `CW_BURN_CONV=1` turns it off.
+//! - `fast_block`: a conv (3x3 or 1x1) + BatchNorm (+ ReLU) as one fused channels-last
+//!   op on flex, for the small CNN's stages and ResNet-18's convolutions, used whenever
+//!   the device is flex and every convolution fits; otherwise burn's ops.
+//!   `CW_BURN_CONV=1` turns it off.
 
 pub mod autoregressive;
 pub mod dino_head;
