@@ -100,19 +100,21 @@ pub fn show(ui: &mut egui::Ui, mut panel: ProjectionPanel) {
                 if first.is_some() {
                     ui.label(RichText::new(format!("After: step {}", frame.step)).small());
                 }
-                Plot::new("projection")
+                let mut plot = Plot::new("projection")
                     .width(width)
                     .height(side)
                     .data_aspect(1.0)
-                    .legend(Legend::default())
-                    .show_axes(false)
-                    .show(ui, |p| {
-                        draw_points(p, frame, &points, colour_by, &names);
-                        if let Some((i, near)) = &neighbours {
-                            draw_selection(p, &points, *i, near);
-                        }
-                        hovered_point(p, &points)
-                    })
+                    .legend(Legend::default());
+                if let Some(right) = legend_room(&points) {
+                    plot = plot.include_x(right);
+                }
+                plot.show_axes(false).show(ui, |p| {
+                    draw_points(p, frame, &points, colour_by, &names);
+                    if let Some((i, near)) = &neighbours {
+                        draw_selection(p, &points, *i, near);
+                    }
+                    hovered_point(p, &points)
+                })
             })
             .inner
         })
@@ -235,6 +237,19 @@ fn before_plot(
             .show_axes(false)
             .show(ui, |p| draw_points(p, first, &points, colour_by, names));
     });
+}
+
+/// The x the picture reaches to so its legend (top right) sits beside the points, not on
+/// them: a third of the points' width past the rightmost.
+fn legend_room(points: &[[f32; 2]]) -> Option<f64> {
+    let xs = points
+        .iter()
+        .map(|p| f64::from(p[0]))
+        .filter(|x| x.is_finite());
+    let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+        (lo.min(x), hi.max(x))
+    });
+    (hi > lo).then(|| hi + (hi - lo) / 3.0)
 }
 
 /// Seconds each evaluation stays on screen while the run is replayed.
