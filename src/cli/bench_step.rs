@@ -149,15 +149,7 @@ fn stages(views: usize) -> Vec<ConvGeometry> {
     let (mut size, mut c_in) = (32, 3);
     for (i, &c_out) in EncoderConfig::default().channels.iter().enumerate() {
         let stride = if i == 0 { 1 } else { 2 };
-        let geometry = ConvGeometry {
-            batch: views,
-            height: size,
-            width: size,
-            c_in,
-            c_out,
-            stride,
-            kernel: 3,
-        };
+        let geometry = ConvGeometry::square(views, size, (c_in, c_out), stride, 3);
         size = geometry.out_height();
         c_in = c_out;
         g.push(geometry);
@@ -169,15 +161,7 @@ fn stages(views: usize) -> Vec<ConvGeometry> {
 /// how many times a step runs it.
 fn resnet_convs(views: usize) -> Vec<(ConvGeometry, usize)> {
     let conv = |size: usize, c_in: usize, c_out: usize, stride: usize, kernel: usize| {
-        ConvGeometry {
-            batch: views,
-            height: size,
-            width: size,
-            c_in,
-            c_out,
-            stride,
-            kernel,
-        }
+        ConvGeometry::square(views, size, (c_in, c_out), stride, kernel)
     };
     let mut out = vec![(conv(32, 3, 64, 1, 3), 1), (conv(32, 64, 64, 1, 3), 4)];
     let (mut size, mut c) = (32, 64);

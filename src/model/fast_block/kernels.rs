@@ -31,6 +31,25 @@ pub struct ConvGeometry {
 }
 
 impl ConvGeometry {
+    /// A `kernel` x `kernel` convolution over `batch` square images of side `size`.
+    pub fn square(
+        batch: usize,
+        size: usize,
+        (c_in, c_out): (usize, usize),
+        stride: usize,
+        kernel: usize,
+    ) -> Self {
+        Self {
+            batch,
+            height: size,
+            width: size,
+            c_in,
+            c_out,
+            stride,
+            kernel,
+        }
+    }
+
     pub fn pad(&self) -> usize {
         self.kernel / 2
     }
@@ -284,26 +303,25 @@ pub fn norm_relu_backward(s: &NormState, dy: &[f32]) -> NormGrads {
     let (mean, rstd, relu) = (&s.mean[..ch], &s.rstd[..ch], s.relu);
     let block = REDUCE_ROWS * ch;
     // One pass for both sums: accumulator lanes [0, C) hold sum g, [C, 2C) sum g x^.
-    let partials: Vec<Vec<f32>> = s
-        .z
-        .par_chunks(block)
-        .zip(dy.par_chunks(block))
-        .map(|(z, dy)| {
-            let mut acc = vec![0.0f32; 2 * ch];
-            let (sum_g, sum_gx) = acc.split_at_mut(ch);
-            let (sum_g, sum_gx) = (&mut sum_g[..ch], &mut sum_gx[..ch]);
-            for (z, dy) in z.chunks_exact(ch).zip(dy.chunks_exact(ch)) {
-                let (z, dy) = (&z[..ch], &dy[..ch]);
-                for c in 0..ch {
-                    let keep = !relu || z[c] * scale[c] + shift[c] > 0.0;
-                    let g = if keep { dy[c] } else { 0.0 };
-                    sum_g[c] += g;
-                    sum_gx[c] += g * (z[c] - mean[c]) * rstd[c];
+    let partials: Vec<Vec<f32>> =
+        s.z.par_chunks(block)
+            .zip(dy.par_chunks(block))
+            .map(|(z, dy)| {
+                let mut acc = vec![0.0f32; 2 * ch];
+                let (sum_g, sum_gx) = acc.split_at_mut(ch);
+                let (sum_g, sum_gx) = (&mut sum_g[..ch], &mut sum_gx[..ch]);
+                for (z, dy) in z.chunks_exact(ch).zip(dy.chunks_exact(ch)) {
+                    let (z, dy) = (&z[..ch], &dy[..ch]);
+                    for c in 0..ch {
+                        let keep = !relu || z[c] * scale[c] + shift[c] > 0.0;
+                        let g = if keep { dy[c] } else { 0.0 };
+                        sum_g[c] += g;
+                        sum_gx[c] += g * (z[c] - mean[c]) * rstd[c];
+                    }
                 }
-            }
-            acc
-        })
-        .collect();
+                acc
+            })
+            .collect();
     let sums = add_partials(partials, 2 * ch);
     let dbeta: Vec<f32> = sums[..ch].iter().map(|&v| v as f32).collect();
     let dgamma: Vec<f32> = sums[ch..].iter().map(|&v| v as f32).collect();
@@ -420,4 +438,3 @@ mod tests {
         assert!((lhs - rhs).abs() < 1e-3, "kernel {kernel}: {lhs} vs {rhs}");
     }
 }
-

@@ -8,7 +8,8 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ActivationOps, ConvOptions, ModuleOps};
 
 use super::extension::{
-    NormParams, Saved, convolve, forward_train, input_grad, norm_backward, slice, tensor, weight_grad,
+    NormParams, Saved, convolve, forward_train, input_grad, norm_backward, slice, tensor,
+    weight_grad,
 };
 use super::kernels::{ConvGeometry, scale_shift_relu, weight_to_matrix};
 
