@@ -260,7 +260,11 @@ fn resnet_takes_the_fused_path_and_agrees_with_burn_ops() {
     );
     let (h_ref, map_ref) = reference.run_reference(x_ref.clone(), Some(1));
     let (h_fused, map_fused) = fused.run(x_fused.clone(), Some(1));
-    assert_close("representation", &values(h_fused.clone()), &values(h_ref.clone()));
+    assert_close(
+        "representation",
+        &values(h_fused.clone()),
+        &values(h_ref.clone()),
+    );
     let (map_ref, map_fused) = (map_ref.unwrap(), map_fused.unwrap());
     assert_eq!(map_fused.dims(), [5, 16, 8, 8], "a kept map is NCHW");
     assert_close("stage 2's map", &values(map_fused), &values(map_ref));
@@ -307,7 +311,11 @@ fn resnet_takes_the_fused_path_and_agrees_with_burn_ops() {
     assert_close("running var", &v_f, &v_ref);
 
     let (reference, fused) = (reference.valid(), fused.valid());
-    let x = Tensor::<4>::random([3, 3, 16, 16], Distribution::Normal(0.0, 1.0), &Device::flex());
+    let x = Tensor::<4>::random(
+        [3, 3, 16, 16],
+        Distribution::Normal(0.0, 1.0),
+        &Device::flex(),
+    );
     assert_close(
         "evaluation representation",
         &values(fused.run(x.clone(), None).0),

@@ -315,11 +315,22 @@ fn clicking_a_projected_point_lists_its_nearest_neighbours() {
     let mut h = harness(Experiment::default());
     h.state_mut().settings.tab = Tab::Training;
     h.run_steps(1);
-    // Five held-out images laid out symmetrically, so image 12 sits at the plot's centre.
+    // Five held-out images laid out so image 12 sits at the plot's centre: the picture
+    // reaches past the rightmost point to leave its legend room, so the centre is there.
     // Embeddings: image 12 = (1, 0); 10 is closest to it (cos 0.8), then 13 (cos 0), ...
+    let right =
+        contrastive_workbench::app::panels::projection::legend_room(&[[-1.0, 0.0], [1.0, 0.0]])
+            .unwrap();
+    let centre = ((right - 1.0) / 2.0) as f32;
     let frame = ProjectionFrame {
         step: 7,
-        points: vec![[-1.0, 0.0], [1.0, 0.0], [0.0, 0.0], [0.0, -1.0], [0.0, 1.0]],
+        points: vec![
+            [-1.0, 0.0],
+            [1.0, 0.0],
+            [centre, 0.0],
+            [0.0, -1.0],
+            [0.0, 1.0],
+        ],
         labels: vec![0, 1, 0, 1, 0],
         indices: vec![10, 11, 12, 13, 14],
         explained: [0.5, 0.3],

@@ -241,7 +241,7 @@ fn before_plot(
 
 /// The x the picture reaches to so its legend (top right) sits beside the points, not on
 /// them: a third of the points' width past the rightmost.
-fn legend_room(points: &[[f32; 2]]) -> Option<f64> {
+pub fn legend_room(points: &[[f32; 2]]) -> Option<f64> {
     let xs = points
         .iter()
         .map(|p| f64::from(p[0]))
