@@ -32,6 +32,8 @@ def main():
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--encoder", choices=["small-cnn", "resnet18", "vit"], default="small-cnn",
                     help="the backbone (resnet18 and vit at the workbench's default shapes)")
+    ap.add_argument("--size", type=int, default=32,
+                    help="the views' side in pixels (64, or 96 for STL-10's size; not the ViT)")
     args = ap.parse_args()
 
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), RAYON_NUM_THREADS=str(args.threads))
@@ -42,11 +44,13 @@ def main():
     for layout in ("nchw", "channels_last"):
         rows += lines_of([args.python, os.path.join(HERE, "torch_step.py"), "--layout", layout,
                           "--threads", str(args.threads), "--steps", str(args.steps),
-                          "--batch", str(args.batch), "--encoder", args.encoder], env)
+                          "--batch", str(args.batch), "--encoder", args.encoder,
+                          "--size", str(args.size)], env)
     ours = lines_of([args.binary, "bench", "--json", "--steps", str(args.steps),
-                     "--batch", str(args.batch), "--encoder", args.encoder], env)
+                     "--batch", str(args.batch), "--encoder", args.encoder,
+                     "--size", str(args.size)], env)
     base = rows[0]["views_per_sec"]
-    print(f"{args.encoder} step: {2 * args.batch} views of 32x32x3, {args.threads} threads, "
+    print(f"{args.encoder} step: {2 * args.batch} views of {args.size}x{args.size}x3, {args.threads} threads, "
           f"median of {args.steps} steps after 2 warm-up")
     print(f"{'implementation':58} {'s/step':>7} {'views/s':>8} {'vs PyTorch NCHW':>16} {'peak RSS':>9}")
     for r in rows:

@@ -118,7 +118,10 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU reference")
     ap.add_argument("--encoder", choices=["small-cnn", "resnet18", "vit"], default="small-cnn")
+    ap.add_argument("--size", type=int, default=32, help="the views' side in pixels")
     args = ap.parse_args()
+    if args.encoder == "vit" and args.size != 32:
+        ap.error("--size: the ViT is laid out for 32x32 images")
     device = torch.device(args.device)
     # GPU work is asynchronous: each timer waits for the queued kernels first.
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -128,7 +131,7 @@ def main():
     encoder, width = encoder_of(args.encoder)
     head = nn.Sequential(nn.Linear(width, 256), nn.ReLU(inplace=True), nn.Linear(256, 128))
     model = nn.Sequential(encoder, head).to(device)
-    views = torch.randn(2 * args.batch, 3, 32, 32, device=device)
+    views = torch.randn(2 * args.batch, 3, args.size, args.size, device=device)
     if args.layout == "channels_last":
         model = model.to(memory_format=torch.channels_last)
         views = views.contiguous(memory_format=torch.channels_last)

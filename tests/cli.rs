@@ -553,3 +553,21 @@ fn ctrl_c_during_a_long_load_stops_at_once() {
     assert_eq!(status.code(), Some(130));
     assert!(!out_dir.join("checkpoint.safetensors").exists());
 }
+
+#[test]
+fn bench_json_times_the_step_on_larger_views_and_refuses_a_vit_at_them() {
+    let run = |args: &[&str]| Command::new(BIN).arg("bench").args(args).output().unwrap();
+    let out = run(&["--json", "--batch", "2", "--steps", "1", "--size", "48"]);
+    assert_succeeded(&out);
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2, "the fused step and burn's ops");
+    for line in &lines {
+        assert!(line["views_per_sec"].as_f64().unwrap() > 0.0, "{line}");
+    }
+    let out = run(&["--json", "--encoder", "vit", "--size", "64"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("--size 64") && said.contains("ViT"), "{said}");
+    let out = run(&["--json", "--size", "4"]);
+    assert!(!out.status.success());
+}

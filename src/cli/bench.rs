@@ -17,10 +17,19 @@ use crate::views::{Normalize, ViewPipeline, ViewsSpec, make_view_batch};
 /// `bench --json`: the reference step, fused and with burn's ops, one JSON line each
 /// (what `bench/compare.py` reads beside PyTorch's); with another `encoder`, its step
 /// (SimCLR head and loss, Adam) as one line.
-pub fn bench_json(batch: usize, steps: usize, encoder: &EncoderConfig) -> anyhow::Result<()> {
+pub fn bench_json(
+    batch: usize,
+    steps: usize,
+    encoder: &EncoderConfig,
+    size: usize,
+) -> anyhow::Result<()> {
     anyhow::ensure!(
         batch >= 2 && steps >= 1,
         "bench needs --batch >= 2 and --steps >= 1"
+    );
+    anyhow::ensure!(
+        encoder.kind != EncoderKind::Vit || size == 32,
+        "--size {size}: the ViT is laid out for 32x32 images"
     );
     encoder.validate().map_err(anyhow::Error::msg)?;
     // The ViT has no convolution to fuse.
@@ -32,7 +41,7 @@ pub fn bench_json(batch: usize, steps: usize, encoder: &EncoderConfig) -> anyhow
     for &fused in ways {
         crate::outln!(
             "{}",
-            serde_json::to_string(&measure_step(encoder, batch, 2, steps, fused))?
+            serde_json::to_string(&measure_step(encoder, batch, size, steps, fused))?
         );
     }
     Ok(())
@@ -77,8 +86,8 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
     crate::outln!(
         "training step of the reference model on the CPU (median of {steps} after 2 warm-up):"
     );
-    let fused = measure_step(&EncoderConfig::default(), batch, 2, steps, true);
-    let reference = measure_step(&EncoderConfig::default(), batch, 2, steps, false);
+    let fused = measure_step(&EncoderConfig::default(), batch, 32, steps, true);
+    let reference = measure_step(&EncoderConfig::default(), batch, 32, steps, false);
     print_step(&fused);
     print_step(&reference);
     crate::outln!(

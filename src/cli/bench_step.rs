@@ -61,12 +61,15 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// `warmup` then `steps` timed steps of the reference step on flex (fused or burn's ops),
-/// with `encoder` in place of the small CNN (the fused kernels cover the small CNN only).
+/// Untimed steps before the timed ones.
+const WARMUP: usize = 2;
+
+/// Two warm-up steps then `steps` timed steps of the reference step on flex (fused or
+/// burn's ops) on views of `size` x `size`, with `encoder` in place of the small CNN.
 pub fn measure_step(
     encoder: &EncoderConfig,
     batch: usize,
-    warmup: usize,
+    size: usize,
     steps: usize,
     fused: bool,
 ) -> StepFigures {
@@ -83,13 +86,13 @@ pub fn measure_step(
     };
     let mut optim = AdamConfig::new().init();
     let views = Tensor::<4>::random(
-        [2 * batch, 3, 32, 32],
+        [2 * batch, 3, size, size],
         Distribution::Normal(0.0, 1.0),
         &device,
     );
     let has_rss = reset_peak_rss();
     let mut runs = Vec::new();
-    for i in 0..warmup + steps {
+    for i in 0..WARMUP + steps {
         let t0 = Instant::now();
         let h = net.encoder.forward(views.clone());
         let t1 = Instant::now();
@@ -102,7 +105,7 @@ pub fn measure_step(
         let t4 = Instant::now();
         net = optim.step(1e-3, net, grads);
         let t5 = Instant::now();
-        if i >= warmup {
+        if i >= WARMUP {
             let s = |a: Instant, b: Instant| (b - a).as_secs_f64();
             runs.push(StepPhases {
                 encoder_forward: s(t0, t1),

@@ -130,6 +130,10 @@ pub enum Commands {
         /// default shape) instead of the small CNN.
         #[arg(long, default_value = "small-cnn", value_parser = parse_encoder_kind)]
         encoder: EncoderKind,
+        /// With --json: the views' side in pixels (the small CNN and ResNet-18; the ViT is
+        /// laid out for 32).
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(8..=256))]
+        size: u32,
     },
     /// Host this machine's best device for other workbenches: they train on it with
     /// backend = "remote" while their data, augmentation, metrics and window stay local.
@@ -384,6 +388,7 @@ pub fn run(cli: Cli) -> ExitCode {
             steps,
             json: true,
             encoder,
+            size,
             ..
         }) => bench::bench_json(
             batch,
@@ -392,6 +397,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 kind: encoder,
                 ..crate::model::EncoderConfig::default()
             },
+            size as usize,
         ),
         Some(Commands::Bench { batch, steps, .. }) => bench::bench(batch, steps),
     };
