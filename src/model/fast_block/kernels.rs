@@ -245,6 +245,28 @@ fn add_partials(partials: Vec<Vec<f32>>, channels: usize) -> Vec<f64> {
     total
 }
 
+/// Per-channel sums over `[rows, channels]` data of `f(row index, row, acc)` into
+/// `lanes * channels` accumulators, in fixed row chunks.
+fn chunked_sums(
+    data: &[f32],
+    channels: usize,
+    lanes: usize,
+    f: impl Fn(usize, &[f32], &mut [f32]) + Sync,
+) -> Vec<f64> {
+    let partials = data
+        .par_chunks(REDUCE_ROWS * channels)
+        .enumerate()
+        .map(|(chunk, rows)| {
+            let mut acc = vec![0.0f32; lanes * channels];
+            for (j, row) in rows.chunks(channels).enumerate() {
+                f(chunk * REDUCE_ROWS + j, row, &mut acc);
+            }
+            acc
+        })
+        .collect();
+    add_partials(partials, lanes * channels)
+}
+
 /// `z * scale + shift` per channel, rectified when `relu`: the normalised, affine
 /// (rectified) output (NaN stays NaN).
 pub fn scale_shift_relu(z: &[f32], scale: &[f32], shift: &[f32], relu: bool) -> Vec<f32> {
@@ -253,9 +275,7 @@ pub fn scale_shift_relu(z: &[f32], scale: &[f32], shift: &[f32], relu: bool) -> 
     y.par_chunks_mut(REDUCE_ROWS * channels)
         .zip(z.par_chunks(REDUCE_ROWS * channels))
         .for_each(|(y, z)| {
-            let (scale, shift) = (&scale[..channels], &shift[..channels]);
-            for (y, z) in y.chunks_exact_mut(channels).zip(z.chunks_exact(channels)) {
-                let (y, z) = (&mut y[..channels], &z[..channels]);
+            for (y, z) in y.chunks_mut(channels).zip(z.chunks(channels)) {
                 for c in 0..channels {
                     // Not f32::max: it drops a NaN, and a NaN must reach the loss so the
                     // step is refused (as burn's and PyTorch's relu keep it).
@@ -293,68 +313,57 @@ pub struct NormGrads {
 /// the same without the ReLU). With g = dy masked by the ReLU and x^ the normalised value:
 /// dbeta = sum g, dgamma = sum g x^, dz = gamma rstd (g - dbeta/M - x^ dgamma/M).
 pub fn norm_relu_backward(s: &NormState, dy: &[f32]) -> NormGrads {
-    let ch = s.gamma.len();
-    let rows = (s.z.len() / ch).max(1) as f32;
+    let channels = s.gamma.len();
+    let rows = (s.z.len() / channels).max(1) as f32;
     let scale: Vec<f32> = s.gamma.iter().zip(s.rstd).map(|(g, r)| g * r).collect();
-    let shift: Vec<f32> = (0..ch).map(|c| s.beta[c] - s.mean[c] * scale[c]).collect();
-    // Every per-channel slice cut to exactly `ch`, so the inner loops carry no bounds
-    // checks and vectorise (the rectifier's gate becomes a select).
-    let (scale, shift) = (&scale[..ch], &shift[..ch]);
-    let (mean, rstd, relu) = (&s.mean[..ch], &s.rstd[..ch], s.relu);
-    let block = REDUCE_ROWS * ch;
+    let shift: Vec<f32> = (0..channels)
+        .map(|c| s.beta[c] - s.mean[c] * scale[c])
+        .collect();
+    let gated = |z: f32, dy: f32, c: usize| {
+        if !s.relu || z * scale[c] + shift[c] > 0.0 {
+            dy
+        } else {
+            0.0
+        }
+    };
     // One pass for both sums: accumulator lanes [0, C) hold sum g, [C, 2C) sum g x^.
-    let partials: Vec<Vec<f32>> =
-        s.z.par_chunks(block)
-            .zip(dy.par_chunks(block))
-            .map(|(z, dy)| {
-                let mut acc = vec![0.0f32; 2 * ch];
-                let (sum_g, sum_gx) = acc.split_at_mut(ch);
-                let (sum_g, sum_gx) = (&mut sum_g[..ch], &mut sum_gx[..ch]);
-                for (z, dy) in z.chunks_exact(ch).zip(dy.chunks_exact(ch)) {
-                    let (z, dy) = (&z[..ch], &dy[..ch]);
-                    for c in 0..ch {
-                        let keep = !relu || z[c] * scale[c] + shift[c] > 0.0;
-                        let g = if keep { dy[c] } else { 0.0 };
-                        sum_g[c] += g;
-                        sum_gx[c] += g * (z[c] - mean[c]) * rstd[c];
-                    }
-                }
-                acc
-            })
-            .collect();
-    let sums = add_partials(partials, 2 * ch);
-    let dbeta: Vec<f32> = sums[..ch].iter().map(|&v| v as f32).collect();
-    let dgamma: Vec<f32> = sums[ch..].iter().map(|&v| v as f32).collect();
+    let sums = chunked_sums(s.z, channels, 2, |r, z, acc| {
+        let dy = &dy[r * channels..(r + 1) * channels];
+        let (sum_g, sum_gx) = acc.split_at_mut(channels);
+        for c in 0..channels {
+            let g = gated(z[c], dy[c], c);
+            sum_g[c] += g;
+            sum_gx[c] += g * (z[c] - s.mean[c]) * s.rstd[c];
+        }
+    });
+    let dbeta: Vec<f32> = sums[..channels].iter().map(|&v| v as f32).collect();
+    let dgamma: Vec<f32> = sums[channels..].iter().map(|&v| v as f32).collect();
     let mean_g: Vec<f32> = dbeta.iter().map(|v| v / rows).collect();
     let mean_gx: Vec<f32> = dgamma.iter().map(|v| v / rows).collect();
-    let (mean_g, mean_gx) = (&mean_g[..ch], &mean_gx[..ch]);
     let mut dz = vec![0.0f32; s.z.len()];
     let partials = dz
-        .par_chunks_mut(block)
-        .zip(s.z.par_chunks(block))
-        .zip(dy.par_chunks(block))
+        .par_chunks_mut(REDUCE_ROWS * channels)
+        .zip(s.z.par_chunks(REDUCE_ROWS * channels))
+        .zip(dy.par_chunks(REDUCE_ROWS * channels))
         .map(|((dz, z), dy)| {
-            let mut acc = vec![0.0f32; ch];
-            let sum = &mut acc[..ch];
+            let mut acc = vec![0.0f32; channels];
             for ((dz, z), dy) in dz
-                .chunks_exact_mut(ch)
-                .zip(z.chunks_exact(ch))
-                .zip(dy.chunks_exact(ch))
+                .chunks_mut(channels)
+                .zip(z.chunks(channels))
+                .zip(dy.chunks(channels))
             {
-                let (dz, z, dy) = (&mut dz[..ch], &z[..ch], &dy[..ch]);
-                for c in 0..ch {
-                    let xh = (z[c] - mean[c]) * rstd[c];
-                    let keep = !relu || z[c] * scale[c] + shift[c] > 0.0;
-                    let g = if keep { dy[c] } else { 0.0 };
+                for c in 0..channels {
+                    let xh = (z[c] - s.mean[c]) * s.rstd[c];
+                    let g = gated(z[c], dy[c], c);
                     let d = scale[c] * (g - mean_g[c] - xh * mean_gx[c]);
                     dz[c] = d;
-                    sum[c] += d;
+                    acc[c] += d;
                 }
             }
             acc
         })
         .collect();
-    let dbias = add_partials(partials, ch)
+    let dbias = add_partials(partials, channels)
         .into_iter()
         .map(|v| v as f32)
         .collect();
