@@ -2,7 +2,9 @@
 
 Runs bench/torch_step.py (NCHW, then channels_last) and `contrastive-workbench bench --json`
 (the fused kernels, then burn's own ops), each in its own process, with the same thread
-count, and prints views/s, the parts of the step, peak RSS and the ratios against PyTorch.
+count, and prints views/s, the parts of the step, peak RSS, the ratios against PyTorch and
+each step's share of the cores' GEMM peak (the step's FLOPs as PyTorch counts them, over
+the GFLOP/s of one large PyTorch matrix product timed in the same run).
 
     python3 -m pip install -r bench/requirements.txt     # once (large: PyPI's torch wheel)
     cargo build --release
@@ -49,20 +51,31 @@ def main():
     ours = lines_of([args.binary, "bench", "--json", "--steps", str(args.steps),
                      "--batch", str(args.batch), "--encoder", args.encoder,
                      "--size", str(args.size)], env)
+    peak = lines_of([args.python, os.path.join(HERE, "torch_step.py"), "--gemm-peak",
+                     "--threads", str(args.threads)], env)[0]["gemm_peak_gflops"]
+    gflop = rows[0]["gflop_per_step"]
     base = rows[0]["views_per_sec"]
     print(f"{args.encoder} step: {2 * args.batch} views of {args.size}x{args.size}x3, {args.threads} threads, "
           f"median of {args.steps} steps after 2 warm-up")
-    print(f"{'implementation':58} {'s/step':>7} {'views/s':>8} {'vs PyTorch NCHW':>16} {'peak RSS':>9}")
+    print(f"GEMM peak of these cores (PyTorch, 2048^3 fp32): {peak:.0f} GFLOP/s; "
+          f"the step is {gflop:.1f} GFLOP (PyTorch's count)")
+    print(f"{'implementation':58} {'s/step':>7} {'views/s':>8} {'vs PyTorch NCHW':>16} {'peak RSS':>9}"
+          f" {'of peak':>8}")
+
+    def share(seconds):
+        return f"{gflop / seconds / peak * 100:7.0f}%"
+
     for r in rows:
         print(f"{r['impl']:58} {r['s_per_step']:7.3f} {r['views_per_sec']:8.0f} "
-              f"{r['views_per_sec'] / base:15.2f}x {r['peak_rss_mib']:7.0f} MiB")
+              f"{r['views_per_sec'] / base:15.2f}x {r['peak_rss_mib']:7.0f} MiB {share(r['s_per_step'])}")
         print(f"{'':4}forward + loss {r['forward_loss_s']:.3f} s, backward {r['backward_s']:.3f} s, "
               f"optimiser {r['optimizer_s']:.3f} s")
     for r in ours:
         p = r["phases"]
         rss = r.get("peak_rss_mib")
         print(f"{r['implementation']:58} {r['s_per_step']:7.3f} {r['views_per_sec']:8.0f} "
-              f"{r['views_per_sec'] / base:15.2f}x {rss if rss is None else round(rss):>5} MiB")
+              f"{r['views_per_sec'] / base:15.2f}x {rss if rss is None else round(rss):>5} MiB "
+              f"{share(r['s_per_step'])}")
         print(f"{'':4}forward + loss {p['encoder_forward'] + p['head_forward'] + p['loss']:.3f} s, "
               f"backward {p['backward']:.3f} s, optimiser {p['optimizer']:.3f} s")
     print(f"{ours[0]['implementation']} vs PyTorch channels_last: "

@@ -9,7 +9,9 @@ no augmentation (fixed random views). Prints one JSON line: median seconds per s
 --encoder resnet18 puts torchvision's ResNet-18 with the CIFAR stem (3x3 stride-1 conv1,
 no max-pool) in place of the small CNN; --encoder vit a ViT as timm builds it and as the
 workbench's default (patch 4, width 128, 6 blocks of 4 heads, class token), written out
-below so torch is the only requirement. The head is then D->256->128.
+below so torch is the only requirement. The head is then D->256->128. The JSON line also
+gives the step's GFLOP as PyTorch's FlopCounterMode counts them; --gemm-peak instead times
+one large matrix product, the GFLOP/s these cores reach at best.
 
     python bench/torch_step.py --layout nchw --threads 2
     python bench/torch_step.py --device cuda        # the GPU reference (bench/gpu_check.sh)
@@ -24,6 +26,7 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 
 def block(c_in, c_out, stride):
@@ -109,6 +112,21 @@ def nt_xent(z, t):
     return F.cross_entropy(sim, target)
 
 
+def gemm_peak(threads):
+    """GFLOP/s of a 2048^3 fp32 product (oneDNN/MKL): what these cores reach at best."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t0)
+    print(json.dumps({"gemm_peak_gflops": 2 * 2048**3 / statistics.median(times) / 1e9,
+                      "threads": threads}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--layout", choices=["nchw", "channels_last"], default="nchw")
@@ -119,7 +137,11 @@ def main():
     ap.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU reference")
     ap.add_argument("--encoder", choices=["small-cnn", "resnet18", "vit"], default="small-cnn")
     ap.add_argument("--size", type=int, default=32, help="the views' side in pixels")
+    ap.add_argument("--gemm-peak", action="store_true",
+                    help="time only a large fp32 matrix product: the cores' GEMM peak")
     args = ap.parse_args()
+    if args.gemm_peak:
+        return gemm_peak(args.threads)
     if args.encoder == "vit" and args.size != 32:
         ap.error("--size: the ViT is laid out for 32x32 images")
     device = torch.device(args.device)
@@ -156,6 +178,10 @@ def main():
     for _ in range(args.warmup):
         step()
     runs = [step() for _ in range(args.steps)]
+    # The step's arithmetic (convolutions and matrix products, forward and backward) as
+    # PyTorch counts it: both implementations do the same work, so GFLOP/s compare.
+    with FlopCounterMode(display=False) as flops:
+        nt_xent(model(views), 0.5).backward()
     total, fwd, bwd, optim = (statistics.median(r[i] for r in runs) for i in range(4))
     print(json.dumps({
         "impl": f"pytorch {torch.__version__} {args.layout}"
@@ -167,6 +193,7 @@ def main():
         "forward_loss_s": fwd,
         "backward_s": bwd,
         "optimizer_s": optim,
+        "gflop_per_step": flops.get_total_flops() / 1e9,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_gpu_mib": torch.cuda.max_memory_allocated(device) / 2**20
         if device.type == "cuda"

@@ -6,7 +6,7 @@
 //! autodiff node whose gradients are two GEMMs and three passes over the activation:
 //! dW = im2col(x)^T dZ, dX = col2im(dZ W^T), BatchNorm + ReLU folded into dZ.
 //! GEMMs go through `Flex::float_matmul` (the `gemm` crate, strided, multi-threaded), so this
-//! module needs no unsafe code.
+//! module needs no unsafe code; `conv_weights` picks their formulation (patches or Winograd).
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -19,26 +19,9 @@ use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Flex, TensorMetadata, backend_extension};
 use burn::tensor::TensorData;
-use rayon::prelude::*;
 
-use super::kernels::{
-    ConvGeometry, NormGrads, NormState, TileMoments, col2im_image, im2col, im2col_serial,
-    matrix_to_weight, norm_relu_backward, scale_shift_relu, weight_to_matrix,
-};
-
-/// Output positions per tile of the forward convolution (a tile's patch matrix is at most
-/// 1024 x 9*Ci floats: 4.5 MB for the widest stage, in L2/L3 while it is used).
-const FORWARD_TILE_ROWS: usize = 1024;
-
-/// Row chunks of the weight-gradient GEMM: its K (all output positions) is split into
-/// this many parts, summed in order, so the small `[9*Ci, Co]` result is computed by
-/// several threads and deterministically. (Tiles of a few thousand rows that also built
-/// dz and dX in cache measured slower: 1,023 vs 1,494 views/s; gemm handles a long K
-/// better in few calls.)
-const WEIGHT_GRAD_CHUNKS: usize = 8;
-
-/// Output positions per tile of the input-gradient GEMM + col2im.
-const INPUT_GRAD_TILE_ROWS: usize = 4096;
+use super::conv_weights::ConvWeights;
+use super::kernels::{ConvGeometry, NormGrads, NormState, norm_relu_backward, scale_shift_relu};
 
 /// Training forward of conv (3x3 pad 1 or 1x1) + BatchNorm (batch statistics), then ReLU
 /// when `relu`, on NHWC input.
@@ -88,7 +71,7 @@ pub(super) fn floats(t: &FlexTensor) -> Vec<f32> {
     }
 }
 
-fn contiguous(t: FlexTensor) -> FlexTensor {
+pub(super) fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.as_slice::<f32>().is_some() {
         t
     } else {
@@ -127,48 +110,12 @@ fn geometry(x: &FlexTensor, weight: &FlexTensor, stride: usize) -> ConvGeometry 
     }
 }
 
-/// `im2col(x) @ W` over every output position, `[M, Co]`, with its per-channel batch
-/// mean and biased variance. Tiles of rows are patch-matrixed, multiplied and summarised
-/// while in cache: no `[M, 9*Ci]` matrix is ever built, and no pass over the output is
-/// needed for the statistics.
-pub(super) fn convolve(
-    x: &[f32],
-    g: &ConvGeometry,
-    wmat: &FlexTensor,
-) -> (FlexTensor, Vec<f32>, Vec<f32>) {
-    let (m, k, co) = (g.rows(), g.patch(), g.c_out);
-    let mut z = vec![0.0f32; m * co];
-    let tiles: Vec<TileMoments> = z
-        .par_chunks_mut(FORWARD_TILE_ROWS * co)
-        .enumerate()
-        .map(|(t, z)| {
-            let rows = z.len() / co;
-            let first = t * FORWARD_TILE_ROWS;
-            let mut cols = vec![0.0f32; rows * k];
-            im2col_serial(x, g, first..first + rows, &mut cols);
-            let out = contiguous(Flex::float_matmul(tensor(cols, [rows, k]), wmat.clone()));
-            z.copy_from_slice(slice(&out));
-            TileMoments::of(z, co)
-        })
-        .collect();
-    let mut moments = TileMoments {
-        count: 0.0,
-        mean: vec![0.0; co],
-        m2: vec![0.0; co],
-    };
-    for t in &tiles {
-        moments.merge(t);
-    }
-    let (mean, var) = moments.stats();
-    (tensor(z, [m, co]), mean, var)
-}
-
 /// Everything the backward pass keeps from a training forward.
 #[derive(Clone, Debug)]
 pub(super) struct Saved {
     pub(super) x: FlexTensor,
     z: FlexTensor,
-    pub(super) wmat: FlexTensor,
+    pub(super) weights: ConvWeights,
     mean: Vec<f32>,
     rstd: Vec<f32>,
     gamma: Vec<f32>,
@@ -202,11 +149,8 @@ pub(super) fn forward_train(
     let (bias, gamma, beta, epsilon) = (p.bias, p.gamma, p.beta, p.epsilon);
     let x = contiguous(x);
     let g = geometry(&x, weight, stride);
-    let wmat = tensor(
-        weight_to_matrix(&floats(weight), g.c_in, g.c_out, g.taps()),
-        [g.patch(), g.c_out],
-    );
-    let (z, mean, var) = convolve(slice(&x), &g, &wmat);
+    let weights = ConvWeights::prepare(weight, &g);
+    let (z, mean, var) = weights.convolve(slice(&x), &g);
     let rstd: Vec<f32> = var
         .iter()
         .map(|v| 1.0 / (f64::from(*v) + epsilon).sqrt() as f32)
@@ -223,7 +167,7 @@ pub(super) fn forward_train(
         saved: Saved {
             x,
             z,
-            wmat,
+            weights,
             mean,
             rstd,
             gamma,
@@ -246,8 +190,7 @@ fn backward(s: &Saved, dy: FlexTensor, need_dx: bool) -> BlockGrads {
     let g = s.geometry;
     let norm = norm_backward(s, dy);
     let dz = tensor(norm.dz, [g.rows(), g.c_out]);
-    let dweight = weight_grad(slice(&s.x), &g, &dz);
-    let dx = need_dx.then(|| input_grad(&g, &dz, &s.wmat));
+    let (dweight, dx) = s.weights.gradients(slice(&s.x), &g, &dz, need_dx);
     BlockGrads {
         dx,
         dweight,
@@ -271,60 +214,6 @@ pub(super) fn norm_backward(s: &Saved, dy: FlexTensor) -> NormGrads {
         },
         slice(&dy),
     )
-}
-
-/// dW = im2col(x)^T dZ, in row chunks whose patch matrices are rebuilt from x, summed in
-/// chunk order: `[Co, Ci, k, k]`.
-pub(super) fn weight_grad(x: &[f32], g: &ConvGeometry, dz: &FlexTensor) -> FlexTensor {
-    let (m, k, co) = (g.rows(), g.patch(), g.c_out);
-    let per_chunk = m.div_ceil(WEIGHT_GRAD_CHUNKS).max(1);
-    let partials: Vec<FlexTensor> = (0..m.div_ceil(per_chunk))
-        .into_par_iter()
-        .map(|c| {
-            let rows = c * per_chunk..((c + 1) * per_chunk).min(m);
-            let len = rows.len();
-            let mut cols = vec![0.0f32; len * k];
-            let dz_rows = dz.narrow(0, rows.start, len);
-            im2col(x, g, rows, &mut cols);
-            Flex::float_matmul(tensor(cols, [len, k]).transpose(0, 1), dz_rows)
-        })
-        .collect();
-    let mut dwmat = vec![0.0f32; k * co];
-    for p in partials {
-        let p = contiguous(p);
-        for (d, v) in dwmat.iter_mut().zip(slice(&p)) {
-            *d += v;
-        }
-    }
-    tensor(
-        matrix_to_weight(&dwmat, g.c_in, co, g.taps()),
-        [co, g.c_in, g.kernel, g.kernel],
-    )
-}
-
-/// dX = col2im(dZ W^T): `[B, H, W, Ci]`, in tiles of whole images so each tile's
-/// patch-matrix gradient is still in cache when col2im reads it.
-pub(super) fn input_grad(g: &ConvGeometry, dz: &FlexTensor, wmat: &FlexTensor) -> FlexTensor {
-    let rows_per_image = g.out_height() * g.out_width();
-    let images_per_tile = (INPUT_GRAD_TILE_ROWS / rows_per_image).max(1);
-    let image = g.height * g.width * g.c_in;
-    let w_t = wmat.transpose(0, 1);
-    let mut dx = vec![0.0f32; g.input_len()];
-    dx.par_chunks_mut(image * images_per_tile)
-        .enumerate()
-        .for_each(|(t, dx)| {
-            let images = dx.len() / image;
-            let first = t * images_per_tile * rows_per_image;
-            let dz = dz.narrow(0, first, images * rows_per_image);
-            let dcols = contiguous(Flex::float_matmul(dz, w_t.clone()));
-            for (dx, dcols) in dx
-                .chunks_mut(image)
-                .zip(slice(&dcols).chunks(rows_per_image * g.patch()))
-            {
-                col2im_image(dcols, g, dx);
-            }
-        });
-    tensor(dx, [g.batch, g.height, g.width, g.c_in])
 }
 
 impl FusedBlockBackend for Flex {
@@ -365,11 +254,7 @@ impl FusedBlockEvalBackend for Flex {
     ) -> FlexTensor {
         let x = contiguous(x);
         let g = geometry(&x, &weight, stride);
-        let wmat = tensor(
-            weight_to_matrix(&floats(&weight), g.c_in, g.c_out, g.taps()),
-            [g.patch(), g.c_out],
-        );
-        let (z, _, _) = convolve(slice(&x), &g, &wmat);
+        let (z, _, _) = ConvWeights::prepare(&weight, &g).convolve(slice(&x), &g);
         let (bias, gamma, beta) = (floats(&bias), floats(&gamma), floats(&beta));
         let (mean, var) = (floats(&running_mean), floats(&running_var));
         let scale: Vec<f32> = (0..g.c_out)

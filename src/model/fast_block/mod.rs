@@ -13,13 +13,18 @@
 //! `set_enabled(false)`) turns it off.
 //! - `extension`: the burn backend extension, one autodiff node with its own backward;
 //!   GEMMs go through `Flex::float_matmul`;
+//! - `conv_weights`: which GEMM formulation a convolution runs: `winograd` (F(2x2, 3x3),
+//!   for 3x3 stride-1 convolutions: 4/9 of the multiplications) or `patches` (im2col);
 //! - `kernels`: im2col, col2im and the BatchNorm passes on plain slices, reduced over fixed
 //!   chunks so the result is deterministic;
 //! - `profile`: times each part of a stage for `bench`.
 
+mod conv_weights;
 mod extension;
 pub mod kernels;
+mod patches;
 pub mod profile;
+mod winograd;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -33,6 +38,7 @@ use super::encoder::ConvBlock;
 use extension::{FusedBlockBackend, FusedBlockEvalBackend};
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
+static WINOGRAD: AtomicBool = AtomicBool::new(true);
 
 /// Whether encoders take the fused path where it applies: on unless turned off with
 /// [`set_enabled`] or by the environment variable `CW_BURN_CONV=1` (burn's own ops, for
@@ -47,6 +53,20 @@ pub fn enabled() -> bool {
 /// against it, and tests compare the two.
 pub fn set_enabled(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Whether 3x3 stride-1 convolutions on the fused path run through Winograd F(2x2, 3x3):
+/// on unless turned off with [`set_winograd`] or `CW_NO_WINOGRAD=1` (the patch GEMMs).
+pub fn winograd_enabled() -> bool {
+    static BY_ENV: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let off =
+        *BY_ENV.get_or_init(|| std::env::var_os("CW_NO_WINOGRAD").is_some_and(|v| v == "1"));
+    !off && WINOGRAD.load(Ordering::Relaxed)
+}
+
+/// Turns Winograd on or off for the whole process (`bench` and tests compare the two).
+pub fn set_winograd(on: bool) {
+    WINOGRAD.store(on, Ordering::Relaxed);
 }
 
 /// Whether the fused stage runs on this device (flex, with or without autodiff).

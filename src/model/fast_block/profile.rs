@@ -7,11 +7,9 @@ use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ActivationOps, ConvOptions, ModuleOps};
 
-use super::extension::{
-    NormParams, Saved, convolve, forward_train, input_grad, norm_backward, slice, tensor,
-    weight_grad,
-};
-use super::kernels::{ConvGeometry, scale_shift_relu, weight_to_matrix};
+use super::conv_weights::ConvWeights;
+use super::extension::{NormParams, Saved, forward_train, norm_backward, slice, tensor};
+use super::kernels::{ConvGeometry, scale_shift_relu};
 
 /// Median seconds of each part of one stage's training step.
 #[derive(Clone, Debug, Default)]
@@ -78,13 +76,10 @@ pub fn fused_stage(g: &ConvGeometry, first: bool, reps: usize) -> StageParts {
     );
     let ones = tensor(vec![1.0; g.c_out], [g.c_out]);
     let zeros = tensor(vec![0.0; g.c_out], [g.c_out]);
-    let wmat = tensor(
-        weight_to_matrix(slice(&weight), g.c_in, g.c_out, g.taps()),
-        [g.patch(), g.c_out],
-    );
+    let weights = ConvWeights::prepare(&weight, g);
     // The fused forward computes the batch statistics inside the convolution's tiles.
-    let conv_forward = time(reps, || convolve(slice(&x), g, &wmat));
-    let (z, mean, var) = convolve(slice(&x), g, &wmat);
+    let conv_forward = time(reps, || weights.convolve(slice(&x), g));
+    let (z, mean, var) = weights.convolve(slice(&x), g);
     let norm_relu_forward = time(reps, || {
         let scale: Vec<f32> = var.iter().map(|v| 1.0 / (v + 1e-5).sqrt()).collect();
         let shift: Vec<f32> = mean.iter().zip(&scale).map(|(m, s)| -m * s).collect();
@@ -101,12 +96,19 @@ pub fn fused_stage(g: &ConvGeometry, first: bool, reps: usize) -> StageParts {
     let dy = tensor(random(g.rows() * g.c_out, 3), [g.batch, ho, wo, g.c_out]);
     let norm_relu_backward = time(reps, || norm_backward(&saved, dy.clone()));
     let dz = tensor(norm_backward(&saved, dy).dz, [g.rows(), g.c_out]);
+    let x = slice(&saved.x);
+    let weight_grad = time(reps, || saved.weights.gradients(x, g, &dz, false));
+    // Winograd computes both gradients from one transform of dz: the input gradient's
+    // part is the difference.
+    let input_grad = (!first).then(|| {
+        (time(reps, || saved.weights.gradients(x, g, &dz, true)) - weight_grad).max(0.0)
+    });
     StageParts {
         conv_forward,
         norm_relu_forward,
         norm_relu_backward,
-        weight_grad: time(reps, || weight_grad(slice(&saved.x), g, &dz)),
-        input_grad: (!first).then(|| time(reps, || input_grad(g, &dz, &saved.wmat))),
+        weight_grad,
+        input_grad,
     }
 }
 
