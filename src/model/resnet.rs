@@ -88,16 +88,15 @@ impl BasicBlock {
                 .is_none_or(|d| fast_block::conv_fits(&d.conv))
     }
 
-    /// The block on NHWC activations, each conv + BatchNorm (+ ReLU) one fused operation;
-    /// the residual add and the last ReLU are burn's element-wise ops.
+    /// The block on NHWC activations, each conv + BatchNorm (+ ReLU) one fused operation,
+    /// the second with the residual add and the last ReLU folded in.
     fn forward_nhwc(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
             Some(d) => fast_block::conv_bn_nhwc(&d.conv, &d.bn, false, x.clone()),
             None => x.clone(),
         };
         let h = fast_block::conv_bn_nhwc(&self.conv1, &self.bn1, true, x);
-        let h = fast_block::conv_bn_nhwc(&self.conv2, &self.bn2, false, h);
-        relu(h + identity)
+        fast_block::conv_bn_add_relu_nhwc(&self.conv2, &self.bn2, identity, h)
     }
 }
 

@@ -21,7 +21,10 @@ use burn::backend::{Backend, Flex, TensorMetadata, backend_extension};
 use burn::tensor::TensorData;
 
 use super::conv_weights::ConvWeights;
-use super::kernels::{ConvGeometry, NormGrads, NormState, norm_relu_backward, scale_shift_relu};
+use super::kernels::{
+    ConvGeometry, NormGrads, NormState, norm_relu_backward, scale_shift_add_relu,
+    scale_shift_relu, through_relu,
+};
 
 /// Training forward of conv (3x3 pad 1 or 1x1) + BatchNorm (batch statistics), then ReLU
 /// when `relu`, on NHWC input.
@@ -39,6 +42,20 @@ pub trait FusedBlockBackend: Backend {
         stride: usize,
         epsilon: f64,
         relu: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// ResNet's second convolution of a block: relu(BatchNorm(conv(x)) + residual), with
+    /// `residual` `[B, Ho, Wo, Co]`; the other arguments and results as above.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_bn_add_relu_train(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        stride: usize,
+        epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
@@ -121,6 +138,8 @@ pub(super) struct Saved {
     gamma: Vec<f32>,
     beta: Vec<f32>,
     relu: bool,
+    /// The block's output, when a residual was added before the ReLU (its gate).
+    output: Option<FlexTensor>,
     pub(super) geometry: ConvGeometry,
 }
 
@@ -138,6 +157,9 @@ pub(super) struct NormParams<'a> {
     pub(super) beta: &'a FlexTensor,
     pub(super) epsilon: f64,
     pub(super) relu: bool,
+    /// Added after BatchNorm, before the ReLU (which then always follows): ResNet's
+    /// residual, `[B, Ho, Wo, Co]`.
+    pub(super) residual: Option<&'a FlexTensor>,
 }
 
 pub(super) fn forward_train(
@@ -158,10 +180,18 @@ pub(super) fn forward_train(
     let (gamma, beta, bias) = (floats(gamma), floats(beta), floats(bias));
     let scale: Vec<f32> = gamma.iter().zip(&rstd).map(|(g, r)| g * r).collect();
     let shift: Vec<f32> = (0..g.c_out).map(|c| beta[c] - mean[c] * scale[c]).collect();
-    let y = scale_shift_relu(slice(&z), &scale, &shift, p.relu);
+    let shape = [g.batch, g.out_height(), g.out_width(), g.c_out];
+    let (y, output) = match p.residual {
+        Some(res) => {
+            let res = contiguous(res.clone());
+            let y = tensor(scale_shift_add_relu(slice(&z), &scale, &shift, slice(&res)), shape);
+            (y.clone(), Some(y))
+        }
+        None => (tensor(scale_shift_relu(slice(&z), &scale, &shift, p.relu), shape), None),
+    };
     let mean_out: Vec<f32> = mean.iter().zip(&bias).map(|(m, b)| m + b).collect();
     TrainForward {
-        y: tensor(y, [g.batch, g.out_height(), g.out_width(), g.c_out]),
+        y,
         mean: tensor(mean_out, [g.c_out]),
         var: tensor(var, [g.c_out]),
         saved: Saved {
@@ -172,7 +202,9 @@ pub(super) fn forward_train(
             rstd,
             gamma,
             beta,
-            relu: p.relu,
+            // With a residual, the backward pass applies the ReLU's gate (output > 0) first.
+            relu: p.relu && p.residual.is_none(),
+            output,
             geometry: g,
         },
     }
@@ -180,6 +212,8 @@ pub(super) fn forward_train(
 
 struct BlockGrads {
     dx: Option<FlexTensor>,
+    /// The residual's gradient, for a block that added one.
+    dresidual: Option<FlexTensor>,
     dweight: FlexTensor,
     dbias: FlexTensor,
     dgamma: FlexTensor,
@@ -188,11 +222,22 @@ struct BlockGrads {
 
 fn backward(s: &Saved, dy: FlexTensor, need_dx: bool) -> BlockGrads {
     let g = s.geometry;
+    // With a residual, the gradient through the ReLU is both the residual's gradient and
+    // the BatchNorm's upstream gradient.
+    let (dy, dresidual) = match &s.output {
+        Some(y) => {
+            let shape = [g.batch, g.out_height(), g.out_width(), g.c_out];
+            let gated = tensor(through_relu(slice(&contiguous(dy)), slice(y)), shape);
+            (gated.clone(), Some(gated))
+        }
+        None => (dy, None),
+    };
     let norm = norm_backward(s, dy);
     let dz = tensor(norm.dz, [g.rows(), g.c_out]);
     let (dweight, dx) = s.weights.gradients(slice(&s.x), &g, &dz, need_dx);
     BlockGrads {
         dx,
+        dresidual,
         dweight,
         dbias: tensor(norm.dbias, [g.c_out]),
         dgamma: tensor(norm.dgamma, [g.c_out]),
@@ -233,6 +278,29 @@ impl FusedBlockBackend for Flex {
             beta: &beta,
             epsilon,
             relu,
+            residual: None,
+        };
+        let f = forward_train(x, &weight, stride, &p);
+        (f.y, f.mean, f.var)
+    }
+
+    fn conv_bn_add_relu_train(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        residual: FlexTensor,
+        stride: usize,
+        epsilon: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let p = NormParams {
+            bias: &bias,
+            gamma: &gamma,
+            beta: &beta,
+            epsilon,
+            relu: true,
+            residual: Some(&residual),
         };
         let f = forward_train(x, &weight, stride, &p);
         (f.y, f.mean, f.var)
@@ -271,23 +339,23 @@ impl FusedBlockEvalBackend for Flex {
 #[derive(Debug)]
 struct FusedBlockBackward;
 
-impl Backward<Flex, 5> for FusedBlockBackward {
+/// Parents: x, weight, bias, gamma, beta (N = 5), and the residual (N = 6).
+impl<const N: usize> Backward<Flex, N> for FusedBlockBackward {
     type State = Saved;
 
-    fn backward(self, ops: Ops<Saved, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x, node_w, node_b, node_gamma, node_beta] = ops.parents;
+    fn backward(self, ops: Ops<Saved, N>, grads: &mut Gradients, _: &mut Checkpointer) {
         let dy = grads.consume::<Flex>(&ops.node);
-        let g = backward(&ops.state, dy, node_x.is_some());
-        if let (Some(node), Some(dx)) = (node_x, g.dx) {
-            grads.register::<Flex>(node.id, dx);
-        }
-        for (node, grad) in [
-            (node_w, g.dweight),
-            (node_b, g.dbias),
-            (node_gamma, g.dgamma),
-            (node_beta, g.dbeta),
-        ] {
-            if let Some(node) = node {
+        let g = backward(&ops.state, dy, ops.parents[0].is_some());
+        let in_order = [
+            g.dx,
+            Some(g.dweight),
+            Some(g.dbias),
+            Some(g.dgamma),
+            Some(g.dbeta),
+            g.dresidual,
+        ];
+        for (node, grad) in ops.parents.into_iter().zip(in_order) {
+            if let (Some(node), Some(grad)) = (node, grad) {
                 grads.register::<Flex>(node.id, grad);
             }
         }
@@ -296,6 +364,29 @@ impl Backward<Flex, 5> for FusedBlockBackward {
 
 /// A float tensor of the autodiff backend over flex.
 type Tracked<C> = FloatTensor<Autodiff<Flex, C>>;
+
+/// The training forward as one node of the autodiff graph over `parents` (x, weight, bias,
+/// gamma, beta[, residual]); the batch statistics come back as constants.
+fn tracked_forward<C: CheckpointStrategy, const N: usize>(
+    parents: [&Tracked<C>; N],
+    stride: usize,
+    p: &NormParams,
+) -> (Tracked<C>, Tracked<C>, Tracked<C>) {
+    let prep = FusedBlockBackward
+        .prepare::<C>(parents.map(|t| t.node()))
+        .compute_bound()
+        .stateful();
+    let f = forward_train(parents[0].primitive().clone(), parents[1].primitive(), stride, p);
+    let y = match prep {
+        OpsKind::Tracked(prep) => prep.finish(f.saved, f.y),
+        OpsKind::UnTracked(prep) => prep.finish(f.y),
+    };
+    // The statistics leave the graph: they feed only the running averages.
+    let constant = |t: FlexTensor| {
+        <Autodiff<Flex, C> as FloatTensorOps<_>>::float_from_data(t.into_data(), &FlexDevice)
+    };
+    (y, constant(f.mean), constant(f.var))
+}
 
 impl<C: CheckpointStrategy> FusedBlockBackend for Autodiff<Flex, C> {
     fn conv_bn_relu_train(
@@ -308,30 +399,35 @@ impl<C: CheckpointStrategy> FusedBlockBackend for Autodiff<Flex, C> {
         epsilon: f64,
         relu: bool,
     ) -> (Tracked<C>, Tracked<C>, Tracked<C>) {
-        let prep = FusedBlockBackward
-            .prepare::<C>([
-                x.node(),
-                weight.node(),
-                bias.node(),
-                gamma.node(),
-                beta.node(),
-            ])
-            .compute_bound()
-            .stateful();
         let p = NormParams {
             bias: bias.primitive(),
             gamma: gamma.primitive(),
             beta: beta.primitive(),
             epsilon,
             relu,
+            residual: None,
         };
-        let f = forward_train(x.primitive().clone(), weight.primitive(), stride, &p);
-        let y = match prep {
-            OpsKind::Tracked(prep) => prep.finish(f.saved, f.y),
-            OpsKind::UnTracked(prep) => prep.finish(f.y),
+        tracked_forward::<C, _>([&x, &weight, &bias, &gamma, &beta], stride, &p)
+    }
+
+    fn conv_bn_add_relu_train(
+        x: Tracked<C>,
+        weight: Tracked<C>,
+        bias: Tracked<C>,
+        gamma: Tracked<C>,
+        beta: Tracked<C>,
+        residual: Tracked<C>,
+        stride: usize,
+        epsilon: f64,
+    ) -> (Tracked<C>, Tracked<C>, Tracked<C>) {
+        let p = NormParams {
+            bias: bias.primitive(),
+            gamma: gamma.primitive(),
+            beta: beta.primitive(),
+            epsilon,
+            relu: true,
+            residual: Some(residual.primitive()),
         };
-        // The statistics leave the graph: they feed only the running averages.
-        let constant = |t: FlexTensor| Self::float_from_data(t.into_data(), &FlexDevice);
-        (y, constant(f.mean), constant(f.var))
+        tracked_forward::<C, _>([&x, &weight, &bias, &gamma, &beta, &residual], stride, &p)
     }
 }

@@ -287,6 +287,43 @@ pub fn scale_shift_relu(z: &[f32], scale: &[f32], shift: &[f32], relu: bool) -> 
     y
 }
 
+/// `relu(z * scale + shift + residual)` per channel: the output of a ResNet block's second
+/// convolution, BatchNorm, residual add and ReLU (NaN stays NaN, as in [`scale_shift_relu`]).
+pub fn scale_shift_add_relu(z: &[f32], scale: &[f32], shift: &[f32], residual: &[f32]) -> Vec<f32> {
+    let channels = scale.len();
+    let mut y = vec![0.0f32; z.len()];
+    y.par_chunks_mut(REDUCE_ROWS * channels)
+        .zip(z.par_chunks(REDUCE_ROWS * channels))
+        .zip(residual.par_chunks(REDUCE_ROWS * channels))
+        .for_each(|((y, z), res)| {
+            for ((y, z), res) in y
+                .chunks_mut(channels)
+                .zip(z.chunks(channels))
+                .zip(res.chunks(channels))
+            {
+                for c in 0..channels {
+                    let v = z[c] * scale[c] + shift[c] + res[c];
+                    y[c] = if v < 0.0 { 0.0 } else { v };
+                }
+            }
+        });
+    y
+}
+
+/// The residual's gradient through the ReLU: `dy` where `output > 0`, else 0.
+pub fn through_relu(dy: &[f32], output: &[f32]) -> Vec<f32> {
+    let mut d = vec![0.0f32; dy.len()];
+    d.par_chunks_mut(REDUCE_ROWS * 64)
+        .zip(dy.par_chunks(REDUCE_ROWS * 64))
+        .zip(output.par_chunks(REDUCE_ROWS * 64))
+        .for_each(|((d, dy), y)| {
+            for ((d, dy), y) in d.iter_mut().zip(dy).zip(y) {
+                *d = if *y > 0.0 { *dy } else { 0.0 };
+            }
+        });
+    d
+}
+
 /// What the BatchNorm + ReLU backward needs from the forward pass, per channel.
 pub struct NormState<'a> {
     pub z: &'a [f32],

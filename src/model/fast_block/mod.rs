@@ -28,6 +28,7 @@ mod winograd;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use burn::backend::tensor::FloatTensor;
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
@@ -110,36 +111,19 @@ pub fn forward_nhwc(block: &ConvBlock, x: Tensor<4>) -> Tensor<4> {
 /// [`conv_fits`] and [`supported_on`] first.
 pub fn conv_bn_nhwc(conv: &Conv2d, bn: &BatchNorm, relu: bool, x: Tensor<4>) -> Tensor<4> {
     let device = x.device();
-    let c_out = conv.weight.dims()[0];
-    // A convolution without a bias (ResNet's) gets a constant zero one: its gradient is
-    // computed and dropped.
-    let bias = conv
-        .bias
-        .as_ref()
-        .map_or_else(|| Tensor::<1>::zeros([c_out], &device), |b| b.val());
-    let stride = conv.stride[0];
     if device.is_autodiff() && bn.training.is_enabled() {
+        let [x, weight, bias, gamma, beta] = fused_inputs(conv, bn, x);
         let (y, mean, var) = <Dispatch as FusedBlockBackend>::conv_bn_relu_train(
-            x.into_dispatch(),
-            conv.weight.val().into_dispatch(),
-            bias.into_dispatch(),
-            bn.gamma.val().into_dispatch(),
-            bn.beta.val().into_dispatch(),
-            stride,
+            x,
+            weight,
+            bias,
+            gamma,
+            beta,
+            conv.stride[0],
             bn.epsilon,
             relu,
         );
-        let (mean, var) = (
-            Tensor::<1>::from_dispatch(mean),
-            Tensor::<1>::from_dispatch(var),
-        );
-        let m = bn.momentum;
-        let running_mean = bn.running_mean.value_sync().to_device(&device);
-        let running_var = bn.running_var.value_sync().to_device(&device);
-        bn.running_mean
-            .update((running_mean.mul_scalar(1.0 - m) + mean.detach().mul_scalar(m)).detach());
-        bn.running_var
-            .update((running_var.mul_scalar(1.0 - m) + var.detach().mul_scalar(m)).detach());
+        update_running_statistics(bn, mean, var, &device);
         Tensor::from_dispatch(y)
     } else if device.is_autodiff() {
         // Inference on a training device (a frozen BatchNorm): burn's ops keep gradients
@@ -148,18 +132,90 @@ pub fn conv_bn_nhwc(conv: &Conv2d, bn: &BatchNorm, relu: bool, x: Tensor<4>) -> 
         let h = if relu { activation::relu(h) } else { h };
         h.permute([0, 2, 3, 1])
     } else {
+        let [x, weight, bias, gamma, beta] = fused_inputs(conv, bn, x);
         let y = <Dispatch as FusedBlockEvalBackend>::conv_bn_relu_eval(
-            x.into_dispatch(),
-            conv.weight.val().into_dispatch(),
-            bias.into_dispatch(),
-            bn.gamma.val().into_dispatch(),
-            bn.beta.val().into_dispatch(),
+            x,
+            weight,
+            bias,
+            gamma,
+            beta,
             bn.running_mean.value().to_device(&device).into_dispatch(),
             bn.running_var.value().to_device(&device).into_dispatch(),
-            stride,
+            conv.stride[0],
             bn.epsilon,
             relu,
         );
         Tensor::from_dispatch(y)
     }
+}
+
+/// relu(`bn`(`conv`(x)) + `residual`) on NHWC tensors: a ResNet block's second convolution,
+/// its residual add and last ReLU as one fused operation when training (burn's add and
+/// ReLU after the fused convolution otherwise). Callers check as for [`conv_bn_nhwc`].
+pub fn conv_bn_add_relu_nhwc(
+    conv: &Conv2d,
+    bn: &BatchNorm,
+    residual: Tensor<4>,
+    x: Tensor<4>,
+) -> Tensor<4> {
+    let device = x.device();
+    if device.is_autodiff() && bn.training.is_enabled() {
+        let [x, weight, bias, gamma, beta] = fused_inputs(conv, bn, x);
+        let (y, mean, var) = <Dispatch as FusedBlockBackend>::conv_bn_add_relu_train(
+            x,
+            weight,
+            bias,
+            gamma,
+            beta,
+            residual.into_dispatch(),
+            conv.stride[0],
+            bn.epsilon,
+        );
+        update_running_statistics(bn, mean, var, &device);
+        Tensor::from_dispatch(y)
+    } else {
+        activation::relu(conv_bn_nhwc(conv, bn, false, x) + residual)
+    }
+}
+
+/// x, the weight, the bias (a zero one for a convolution without: its gradient is computed
+/// and dropped), gamma and beta, as the backend extension takes them.
+fn fused_inputs(
+    conv: &Conv2d,
+    bn: &BatchNorm,
+    x: Tensor<4>,
+) -> [FloatTensor<Dispatch>; 5] {
+    let device = x.device();
+    let c_out = conv.weight.dims()[0];
+    let bias = conv
+        .bias
+        .as_ref()
+        .map_or_else(|| Tensor::<1>::zeros([c_out], &device), |b| b.val());
+    [
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        bias.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+    ]
+}
+
+/// burn's BatchNorm update of the running mean and variance from a batch's statistics.
+fn update_running_statistics(
+    bn: &BatchNorm,
+    mean: FloatTensor<Dispatch>,
+    var: FloatTensor<Dispatch>,
+    device: &Device,
+) {
+    let (mean, var) = (
+        Tensor::<1>::from_dispatch(mean),
+        Tensor::<1>::from_dispatch(var),
+    );
+    let m = bn.momentum;
+    let running_mean = bn.running_mean.value_sync().to_device(device);
+    let running_var = bn.running_var.value_sync().to_device(device);
+    bn.running_mean
+        .update((running_mean.mul_scalar(1.0 - m) + mean.detach().mul_scalar(m)).detach());
+    bn.running_var
+        .update((running_var.mul_scalar(1.0 - m) + var.detach().mul_scalar(m)).detach());
 }

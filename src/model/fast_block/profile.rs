@@ -91,6 +91,7 @@ pub fn fused_stage(g: &ConvGeometry, first: bool, reps: usize) -> StageParts {
         beta: &zeros,
         epsilon: 1e-5,
         relu: true,
+        residual: None,
     };
     let saved: Saved = forward_train(x, &weight, g.stride, &norm).saved;
     let dy = tensor(random(g.rows() * g.c_out, 3), [g.batch, ho, wo, g.c_out]);
