@@ -22,8 +22,8 @@ use burn::tensor::TensorData;
 
 use super::conv_weights::ConvWeights;
 use super::kernels::{
-    ConvGeometry, NormGrads, NormState, norm_relu_backward, scale_shift_add_relu,
-    scale_shift_relu, through_relu,
+    ConvGeometry, NormGrads, NormState, norm_relu_backward, scale_shift_add_relu, scale_shift_relu,
+    through_relu,
 };
 
 /// Training forward of conv (3x3 pad 1 or 1x1) + BatchNorm (batch statistics), then ReLU
@@ -184,10 +184,16 @@ pub(super) fn forward_train(
     let (y, output) = match p.residual {
         Some(res) => {
             let res = contiguous(res.clone());
-            let y = tensor(scale_shift_add_relu(slice(&z), &scale, &shift, slice(&res)), shape);
+            let y = tensor(
+                scale_shift_add_relu(slice(&z), &scale, &shift, slice(&res)),
+                shape,
+            );
             (y.clone(), Some(y))
         }
-        None => (tensor(scale_shift_relu(slice(&z), &scale, &shift, p.relu), shape), None),
+        None => (
+            tensor(scale_shift_relu(slice(&z), &scale, &shift, p.relu), shape),
+            None,
+        ),
     };
     let mean_out: Vec<f32> = mean.iter().zip(&bias).map(|(m, b)| m + b).collect();
     TrainForward {
@@ -376,7 +382,12 @@ fn tracked_forward<C: CheckpointStrategy, const N: usize>(
         .prepare::<C>(parents.map(|t| t.node()))
         .compute_bound()
         .stateful();
-    let f = forward_train(parents[0].primitive().clone(), parents[1].primitive(), stride, p);
+    let f = forward_train(
+        parents[0].primitive().clone(),
+        parents[1].primitive(),
+        stride,
+        p,
+    );
     let y = match prep {
         OpsKind::Tracked(prep) => prep.finish(f.saved, f.y),
         OpsKind::UnTracked(prep) => prep.finish(f.y),

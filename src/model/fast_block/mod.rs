@@ -60,8 +60,7 @@ pub fn set_enabled(on: bool) {
 /// on unless turned off with [`set_winograd`] or `CW_NO_WINOGRAD=1` (the patch GEMMs).
 pub fn winograd_enabled() -> bool {
     static BY_ENV: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let off =
-        *BY_ENV.get_or_init(|| std::env::var_os("CW_NO_WINOGRAD").is_some_and(|v| v == "1"));
+    let off = *BY_ENV.get_or_init(|| std::env::var_os("CW_NO_WINOGRAD").is_some_and(|v| v == "1"));
     !off && WINOGRAD.load(Ordering::Relaxed)
 }
 
@@ -180,11 +179,7 @@ pub fn conv_bn_add_relu_nhwc(
 
 /// x, the weight, the bias (a zero one for a convolution without: its gradient is computed
 /// and dropped), gamma and beta, as the backend extension takes them.
-fn fused_inputs(
-    conv: &Conv2d,
-    bn: &BatchNorm,
-    x: Tensor<4>,
-) -> [FloatTensor<Dispatch>; 5] {
+fn fused_inputs(conv: &Conv2d, bn: &BatchNorm, x: Tensor<4>) -> [FloatTensor<Dispatch>; 5] {
     let device = x.device();
     let c_out = conv.weight.dims()[0];
     let bias = conv

@@ -116,4 +116,3 @@ pub(super) fn input_grad(g: &ConvGeometry, dz: &FlexTensor, wmat: &FlexTensor) -
         });
     tensor(dx, [g.batch, g.height, g.width, g.c_in])
 }
-

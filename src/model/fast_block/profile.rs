@@ -101,9 +101,8 @@ pub fn fused_stage(g: &ConvGeometry, first: bool, reps: usize) -> StageParts {
     let weight_grad = time(reps, || saved.weights.gradients(x, g, &dz, false));
     // Winograd computes both gradients from one transform of dz: the input gradient's
     // part is the difference.
-    let input_grad = (!first).then(|| {
-        (time(reps, || saved.weights.gradients(x, g, &dz, true)) - weight_grad).max(0.0)
-    });
+    let input_grad = (!first)
+        .then(|| (time(reps, || saved.weights.gradients(x, g, &dz, true)) - weight_grad).max(0.0));
     StageParts {
         conv_forward,
         norm_relu_forward,

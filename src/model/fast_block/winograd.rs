@@ -67,11 +67,7 @@ fn combine<const N: usize>(out: &mut [f32], inputs: [&[f32]; N], f: impl Fn([f32
 }
 
 /// `out[c] += f(inputs[0][c], ..)`, as [`combine`].
-fn accumulate<const N: usize>(
-    out: &mut [f32],
-    inputs: [&[f32]; N],
-    f: impl Fn([f32; N]) -> f32,
-) {
+fn accumulate<const N: usize>(out: &mut [f32], inputs: [&[f32]; N], f: impl Fn([f32; N]) -> f32) {
     let n = out.len();
     let inputs = inputs.map(|s| &s[..n]);
     for (c, o) in out.iter_mut().enumerate() {
@@ -258,9 +254,17 @@ fn transform_output(m: &[f32], tiles: usize, t0: usize, g: &ConvGeometry, z: &mu
             }
         }
         let s: [&[f32]; 4] = std::array::from_fn(|a| row(&across, a, padded));
-        combine(row_mut(z, 2 * ty, image_row), [s[0], s[1], s[2]], |[p, q, r]| p + q + r);
+        combine(
+            row_mut(z, 2 * ty, image_row),
+            [s[0], s[1], s[2]],
+            |[p, q, r]| p + q + r,
+        );
         if 2 * ty + 1 < g.height {
-            combine(row_mut(z, 2 * ty + 1, image_row), [s[1], s[2], s[3]], |[p, q, r]| p - q - r);
+            combine(
+                row_mut(z, 2 * ty + 1, image_row),
+                [s[1], s[2], s[3]],
+                |[p, q, r]| p - q - r,
+            );
         }
     }
 }
@@ -353,7 +357,10 @@ pub(super) fn convolve(
         .map(|(c, z)| {
             let images = c * per_chunk..c * per_chunk + z.len() / image_out;
             let tiles = images.len() * tpi;
-            let m = contiguous(Flex::float_matmul(transformed_input(x, g, &images), u.clone()));
+            let m = contiguous(Flex::float_matmul(
+                transformed_input(x, g, &images),
+                u.clone(),
+            ));
             for (i, z) in z.chunks_mut(image_out).enumerate() {
                 transform_output(slice(&m), tiles, i * tpi, g, z);
             }
@@ -410,7 +417,10 @@ pub(super) fn gradients(
             .collect();
         (partials, Some(tensor(dx, [g.batch, g.height, g.width, ci])))
     } else {
-        let partials = (0..chunks).into_par_iter().map(|c| chunk(c, None)).collect();
+        let partials = (0..chunks)
+            .into_par_iter()
+            .map(|c| chunk(c, None))
+            .collect();
         (partials, None)
     };
     let mut du = vec![0.0f32; 16 * ci * co];
@@ -459,7 +469,10 @@ mod tests {
     fn close(what: &str, got: &[f32], want: &[f32]) {
         assert_eq!(got.len(), want.len(), "{what}: length");
         for (i, (a, b)) in got.iter().zip(want).enumerate() {
-            assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{what}[{i}]: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                "{what}[{i}]: {a} vs {b}"
+            );
         }
     }
 
