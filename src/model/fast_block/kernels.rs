@@ -168,6 +168,19 @@ impl TileMoments {
         self.count = n;
     }
 
+    /// The mean and biased variance of `tiles` folded in order (each over `channels`).
+    pub fn folded(tiles: &[TileMoments], channels: usize) -> (Vec<f32>, Vec<f32>) {
+        let mut all = TileMoments {
+            count: 0.0,
+            mean: vec![0.0; channels],
+            m2: vec![0.0; channels],
+        };
+        for t in tiles {
+            all.merge(t);
+        }
+        all.stats()
+    }
+
     /// Mean and biased variance, as f32.
     pub fn stats(&self) -> (Vec<f32>, Vec<f32>) {
         let n = self.count.max(1.0);

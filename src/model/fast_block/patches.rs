@@ -51,15 +51,7 @@ pub(super) fn convolve(
             TileMoments::of(z, co)
         })
         .collect();
-    let mut moments = TileMoments {
-        count: 0.0,
-        mean: vec![0.0; co],
-        m2: vec![0.0; co],
-    };
-    for t in &tiles {
-        moments.merge(t);
-    }
-    let (mean, var) = moments.stats();
+    let (mean, var) = TileMoments::folded(&tiles, co);
     (tensor(z, [m, co]), mean, var)
 }
 

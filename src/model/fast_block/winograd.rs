@@ -367,15 +367,7 @@ pub(super) fn convolve(
             TileMoments::of(z, co)
         })
         .collect();
-    let mut moments = TileMoments {
-        count: 0.0,
-        mean: vec![0.0; co],
-        m2: vec![0.0; co],
-    };
-    for p in &parts {
-        moments.merge(p);
-    }
-    let (mean, var) = moments.stats();
+    let (mean, var) = TileMoments::folded(&parts, co);
     (tensor(z, [g.rows(), co]), mean, var)
 }
 
