@@ -14,6 +14,9 @@ use rayon::prelude::*;
 /// Rows per partial sum in the per-channel reductions.
 const REDUCE_ROWS: usize = 512;
 
+/// Elements per task of the element-wise passes.
+const ELEMENTWISE_CHUNK: usize = 32 * 1024;
+
 /// Output rows per im2col task.
 const IM2COL_ROWS: usize = 64;
 
@@ -326,9 +329,9 @@ pub fn scale_shift_add_relu(z: &[f32], scale: &[f32], shift: &[f32], residual: &
 /// The residual's gradient through the ReLU: `dy` where `output > 0`, else 0.
 pub fn through_relu(dy: &[f32], output: &[f32]) -> Vec<f32> {
     let mut d = vec![0.0f32; dy.len()];
-    d.par_chunks_mut(REDUCE_ROWS * 64)
-        .zip(dy.par_chunks(REDUCE_ROWS * 64))
-        .zip(output.par_chunks(REDUCE_ROWS * 64))
+    d.par_chunks_mut(ELEMENTWISE_CHUNK)
+        .zip(dy.par_chunks(ELEMENTWISE_CHUNK))
+        .zip(output.par_chunks(ELEMENTWISE_CHUNK))
         .for_each(|((d, dy), y)| {
             for ((d, dy), y) in d.iter_mut().zip(dy).zip(y) {
                 *d = if *y > 0.0 { *dy } else { 0.0 };

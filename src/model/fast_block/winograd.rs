@@ -311,32 +311,39 @@ fn transform_output_gradient(
     }
 }
 
-/// V of images `images` of `x` (NHWC): `[16, tiles, Ci]`.
-fn transformed_input(x: &[f32], g: &ConvGeometry, images: &Range<usize>) -> FlexTensor {
-    let (image, tpi) = (g.height * g.width * g.c_in, tiles_per_image(g));
+/// A per-image tile transform: (one image's data, geometry, the chunk's `[16, tiles, C]`
+/// buffer, the chunk's tile count, this image's first tile).
+type TileTransform = fn(&[f32], &ConvGeometry, &mut [f32], usize, usize);
+
+/// `transform` of each image of `images` in `data` (NHWC, `channels` per pixel), as one
+/// `[16, tiles, channels]` tensor for the GEMMs.
+fn transformed(
+    data: &[f32],
+    g: &ConvGeometry,
+    images: &Range<usize>,
+    channels: usize,
+    transform: TileTransform,
+) -> FlexTensor {
+    let (image, tpi) = (g.height * g.width * channels, tiles_per_image(g));
     let tiles = images.len() * tpi;
-    let mut v = vec![0.0f32; 16 * tiles * g.c_in];
-    for (i, x) in x[images.start * image..images.end * image]
+    let mut out = vec![0.0f32; 16 * tiles * channels];
+    for (i, data) in data[images.start * image..images.end * image]
         .chunks(image)
         .enumerate()
     {
-        transform_input(x, g, &mut v, tiles, i * tpi);
+        transform(data, g, &mut out, tiles, i * tpi);
     }
-    tensor(v, [16, tiles, g.c_in])
+    tensor(out, [16, tiles, channels])
+}
+
+/// V of images `images` of `x` (NHWC): `[16, tiles, Ci]`.
+fn transformed_input(x: &[f32], g: &ConvGeometry, images: &Range<usize>) -> FlexTensor {
+    transformed(x, g, images, g.c_in, transform_input)
 }
 
 /// dM of images `images` of the output gradient `dz` `[B*H*W, Co]`: `[16, tiles, Co]`.
 fn transformed_output_gradient(dz: &[f32], g: &ConvGeometry, images: &Range<usize>) -> FlexTensor {
-    let (image, tpi) = (g.height * g.width * g.c_out, tiles_per_image(g));
-    let tiles = images.len() * tpi;
-    let mut dm = vec![0.0f32; 16 * tiles * g.c_out];
-    for (i, dz) in dz[images.start * image..images.end * image]
-        .chunks(image)
-        .enumerate()
-    {
-        transform_output_gradient(dz, g, &mut dm, tiles, i * tpi);
-    }
-    tensor(dm, [16, tiles, g.c_out])
+    transformed(dz, g, images, g.c_out, transform_output_gradient)
 }
 
 /// The convolution's output rows `[B*H*W, Co]` (before bias) with their per-channel batch
