@@ -8,6 +8,8 @@
 mod common;
 
 use contrastive_workbench::catalogue::{MethodSpec, find, methods};
+use contrastive_workbench::data::DatasetSpec;
+use contrastive_workbench::data::shapes::ShapesSpec;
 use contrastive_workbench::engine::Event;
 use contrastive_workbench::engine::session::run_experiment;
 use contrastive_workbench::model::EncoderConfig;
@@ -24,31 +26,34 @@ const MARGIN: f32 = 0.005;
 ///
 /// The CPU backend is deterministic on one machine, but not across machines of our class:
 /// their CPUs take different SIMD paths, the rounding differs, and a 300-step run's
-/// trajectory diverges from there. The same commit measured barlow_twins 4.50 and instdisc
-/// 2.30 on the machine of 2026-12-04 and 2.17 and 0.96 on CI's and ours of 2026-12-06
-/// (seeds 0 / 1: 1.42 / 2.92 and 1.50 / 0.42). So each figure is the lowest seen on any
-/// machine: the others are from 2026-12-04 and 2026-12-05 and passed on both machines.
+/// trajectory diverges from there. On the four-background shapes these tests used until
+/// 2026-12-06 most gains were 1 to 5 points, within kNN's noise, so a machine whose
+/// rounding led elsewhere failed them (PixPro +2.3 / -2.3 and the ViT +0.2 on CI's machine
+/// that day, for the same commit that had passed there before). On one background the
+/// same runs gain 3 to 50 points. Figures measured on 2026-12-06 (AMD EPYC, AVX-512), seeds
+/// 0 / 1, e.g. simclr 25.0 / 22.2, pixpro 7.3 / 4.1, dino 3.7 / 1.8, barlow_twins 10.6 / 0.8;
+/// swav at its default Sinkhorn epsilon of 0.03 (at 0.05 it sat at loss ln 30: -1.15).
 const MEASURED_GAIN: &[(&str, f32)] = &[
-    ("simclr", 5.35),
-    ("moco", 3.10),
-    ("byol", 4.10),
-    ("simsiam", 3.10),
-    ("barlow_twins", 2.17),
-    ("vicreg", 5.95),
-    ("instdisc", 0.96),
-    ("cmc", 1.40),
-    ("dim", 5.60),
-    ("cpc", 2.30),
-    ("pixpro", 2.40),
-    ("hadsell", 3.75),
-    ("triplet", 1.25),
-    ("nce", 5.20),
-    ("mocov3", 3.30),
-    ("dino", 2.15),
-    ("nnclr", 2.55),
-    ("dcl", 5.40),
-    ("supcon", 19.90),
-    ("swav", 3.90),
+    ("simclr", 23.60),
+    ("moco", 8.20),
+    ("byol", 5.25),
+    ("simsiam", 6.40),
+    ("barlow_twins", 5.70),
+    ("vicreg", 37.05),
+    ("instdisc", 5.95),
+    ("cmc", 22.20),
+    ("dim", 8.50),
+    ("cpc", 10.30),
+    ("pixpro", 5.70),
+    ("hadsell", 23.60),
+    ("triplet", 13.00),
+    ("nce", 32.30),
+    ("mocov3", 17.60),
+    ("dino", 2.75),
+    ("nnclr", 6.25),
+    ("dcl", 31.75),
+    ("supcon", 51.25),
+    ("swav", 13.65),
 ];
 
 /// The mean gain `id` must exceed: half its measured gain, never below [`MARGIN`].
@@ -70,20 +75,34 @@ const LAST_EVALS: usize = 3;
 /// One at a time, each test gives what it gives alone (the figures in [`MEASURED_GAIN`]).
 static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// kNN gain of `id` after the test budget, at `seed`: (random init, trained).
-fn knn_gain(id: &str, seed: u64) -> (f32, f32) {
+/// What a test-budget run gave: kNN top-1 at random init and trained (the mean of the last
+/// [`LAST_EVALS`] evaluations).
+struct Run {
+    baseline: f32,
+    trained: f32,
+}
+
+/// `id` on the small CNN after the test budget, at `seed`.
+fn run(id: &str, seed: u64) -> Run {
     let encoder = EncoderConfig {
         channels: vec![16, 32, 64, 128],
         ..EncoderConfig::default()
     };
-    knn_gain_with(id, seed, encoder)
+    run_with(id, seed, encoder)
 }
 
 /// The same with `encoder` as the backbone.
-fn knn_gain_with(id: &str, seed: u64, encoder: EncoderConfig) -> (f32, f32) {
+fn run_with(id: &str, seed: u64, encoder: EncoderConfig) -> Run {
     let _turn = SEEDED.lock().unwrap_or_else(|p| p.into_inner());
     let info = find(id).unwrap();
     let mut exp = common::tiny_experiment(100, 64, STEPS);
+    // One background: the shape is then the one thing in an image to group by besides
+    // colour, so kNN on shape labels measures what was learned (with four backgrounds a
+    // 300-step run groups by background first, and gains sat within kNN's noise).
+    exp.dataset = DatasetSpec::Shapes(ShapesSpec {
+        backgrounds: 1,
+        ..common::tiny_shapes(100)
+    });
     exp.seed = seed;
     exp.encoder = encoder;
     exp.method = MethodSpec::with_defaults(info);
@@ -104,14 +123,16 @@ fn knn_gain_with(id: &str, seed: u64, encoder: EncoderConfig) -> (f32, f32) {
     let tail = &evals[evals.len() - LAST_EVALS..];
     assert_eq!(tail.last().unwrap().step, STEPS);
     let trained = tail.iter().map(|e| e.knn_top1).sum::<f32>() / LAST_EVALS as f32;
-    (baseline, trained)
+    Run { baseline, trained }
 }
 
 #[test]
 #[ignore = "slow tier (minutes): cargo test --release -- --ignored"]
 fn simclr_learns_with_resnet18() {
     // A narrow ResNet-18 (width 8: stages 8-16-32-64), so the budget stays test-sized.
-    let (baseline, trained) = knn_gain_with("simclr", 0, EncoderConfig::resnet18(8));
+    let Run {
+        baseline, trained, ..
+    } = run_with("simclr", 0, EncoderConfig::resnet18(8));
     eprintln!("simclr + resnet18(8): kNN top-1 random init {baseline:.3} -> trained {trained:.3}");
     assert!(
         trained > baseline + MARGIN,
@@ -123,19 +144,34 @@ fn simclr_learns_with_resnet18() {
 #[ignore = "slow tier (minutes): cargo test --release -- --ignored"]
 fn simclr_learns_with_a_vit() {
     // A ViT narrowed to the test budget: 64 tokens of width 32, two blocks of two heads,
-    // class-token pooling. Measured at seed 0: 0.175 -> 0.200. (MoCo v3 and mean pooling
-    // gain under a point at this budget: ViTs from scratch need longer schedules.)
+    // class-token pooling. A ViT from scratch learns slowly: its kNN gain at this budget
+    // is a few points (seeds 0 and 1: +1.1 and +3.6 on 2026-12-06; 1,000 steps give only
+    // +3 to +5), so the mean over both seeds is asserted above the floor. SimCLR's loss is
+    // no witness here: with the ViT frozen the projection head alone lowers it as much
+    // (4.80 -> 4.6), while kNN on the ViT's output stays where it started.
     let vit = EncoderConfig {
         embed_dim: 32,
         depth: 2,
         heads: 2,
         ..EncoderConfig::vit()
     };
-    let (baseline, trained) = knn_gain_with("simclr", 0, vit);
-    eprintln!("simclr + vit(32x2): kNN top-1 random init {baseline:.3} -> trained {trained:.3}");
+    let gains: Vec<f32> = SEEDS
+        .iter()
+        .map(|&seed| {
+            let run = run_with("simclr", seed, vit.clone());
+            eprintln!(
+                "simclr + vit(32x2) seed {seed}: kNN top-1 random init {:.3} -> trained {:.3}",
+                run.baseline, run.trained
+            );
+            run.trained - run.baseline
+        })
+        .collect();
+    let mean = gains.iter().sum::<f32>() / gains.len() as f32;
     assert!(
-        trained > baseline + MARGIN,
-        "SimCLR on a ViT did not learn: {baseline} -> {trained}"
+        mean > MARGIN,
+        "SimCLR on a ViT did not learn: mean kNN gain {:.2} points over seeds {SEEDS:?} \
+         ({gains:?})",
+        100.0 * mean
     );
 }
 
@@ -143,7 +179,9 @@ fn check_learns(id: &str) {
     let gains: Vec<f32> = SEEDS
         .iter()
         .map(|&seed| {
-            let (baseline, trained) = knn_gain(id, seed);
+            let Run {
+                baseline, trained, ..
+            } = run(id, seed);
             eprintln!(
                 "{id:14} seed {seed}: kNN top-1 random init {baseline:.3} -> trained \
                  {trained:.3} (mean of the last {LAST_EVALS} evaluations)"
@@ -211,9 +249,9 @@ learning_tests!(
 );
 
 /// The widest spread of one method's gains over seeds 0..3 that the two-seed tests can rely
-/// on: twice the widest measured (simclr, +1.4 to +8.3 points at an earlier version; +4.3
-/// to +6.7 at this one).
-const MAX_SEED_SPREAD: f32 = 0.14;
+/// on: twice the widest measured (simclr on one background, +22.2 to +36.1 points on
+/// 2026-12-06; +1.4 to +8.3 on four backgrounds at an earlier version).
+const MAX_SEED_SPREAD: f32 = 0.28;
 
 /// The measured spread behind the two-seed tests, checked: each method's kNN gain at seeds 0 to 3
 /// (printed; `CW_METHODS=simclr,moco cargo test --release --test method_learning
@@ -225,7 +263,12 @@ const MAX_SEED_SPREAD: f32 = 0.14;
 fn seed_spread() {
     let methods = std::env::var("CW_METHODS").unwrap_or_else(|_| "simclr".into());
     for id in methods.split(',') {
-        let runs: Vec<(f32, f32)> = (0..4).map(|seed| knn_gain(id, seed)).collect();
+        let runs: Vec<(f32, f32)> = (0..4)
+            .map(|seed| {
+                let r = run(id, seed);
+                (r.baseline, r.trained)
+            })
+            .collect();
         let gains: Vec<f32> = runs.iter().map(|(b, t)| t - b).collect();
         let shown: Vec<String> = gains.iter().map(|g| format!("{:+.1}", 100.0 * g)).collect();
         eprintln!(

@@ -45,17 +45,23 @@ pub fn step_until(
     }
 }
 
+/// The built-in shapes at test size: `train_per_class` training images of each class,
+/// 50 held-out ones, 32 px.
+pub fn tiny_shapes(train_per_class: usize) -> ShapesSpec {
+    ShapesSpec {
+        seed: 1,
+        train_per_class,
+        test_per_class: 50,
+        size: 32,
+        ..ShapesSpec::default()
+    }
+}
+
 /// SimCLR on a small shapes set, CPU backend, evaluation on a small sample.
 pub fn tiny_experiment(train_per_class: usize, batch: usize, steps: u64) -> Experiment {
     let mut e = Experiment {
         name: "test".into(),
-        dataset: DatasetSpec::Shapes(ShapesSpec {
-            seed: 1,
-            train_per_class,
-            test_per_class: 50,
-            size: 32,
-            ..ShapesSpec::default()
-        }),
+        dataset: DatasetSpec::Shapes(tiny_shapes(train_per_class)),
         ..Experiment::default()
     };
     e.train.batch_size = batch;
