@@ -8,6 +8,24 @@ use contrastive_workbench::model::Norm;
 use contrastive_workbench::model::encoder::ConvBlock;
 use contrastive_workbench::model::fast_block;
 
+/// One test's draws at a time, from a seeded generator (burn's is process-wide, and the
+/// tests run side by side). A fixed draw because a ReLU network's gradient jumps where a
+/// pre-activation crosses zero: in about 2% of random draws (8 of 300, 7 of 300 with the
+/// patch GEMMs; 6 of 300 with Winograd, 2026-12-06) one image holds a pre-activation so
+/// near zero that the fused kernels and burn's ops, rounding differently, gate it
+/// differently, and that image's input gradient differs by 1e-2 to 2e-1 (the other
+/// images by about 10x less, through BatchNorm's batch statistics). A bug would move
+/// every image alike, and every draw.
+static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The autodiff device with burn's generator at `seed`, held for the caller's draws.
+fn seeded(seed: u64) -> (std::sync::MutexGuard<'static, ()>, Device) {
+    let turn = SEEDED.lock().unwrap_or_else(|p| p.into_inner());
+    let device = Device::flex().autodiff();
+    device.seed(seed);
+    (turn, device)
+}
+
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().expect("f32 tensor")
 }
@@ -65,8 +83,8 @@ struct Case {
     stride: usize,
 }
 
-fn check_training(case: &Case) {
-    let device = Device::flex().autodiff();
+fn check_training(case: &Case, seed: u64) {
+    let (_turn, device) = seeded(seed);
     let (reference, fused) = twin_blocks(case.c_in, case.c_out, case.stride, &device);
     let input = Tensor::<4>::random(
         [case.batch, case.c_in, case.h, case.w],
@@ -161,7 +179,7 @@ fn check_training(case: &Case) {
 
 #[test]
 fn fused_block_matches_burn_ops_in_training_and_evaluation() {
-    for case in [
+    for (i, case) in [
         Case {
             batch: 2,
             c_in: 3,
@@ -202,15 +220,18 @@ fn fused_block_matches_burn_ops_in_training_and_evaluation() {
             w: 16,
             stride: 2,
         },
-    ] {
-        check_training(&case);
+    ]
+    .iter()
+    .enumerate()
+    {
+        check_training(case, i as u64);
     }
 }
 
 #[test]
 fn the_encoder_takes_the_fused_path_and_agrees_with_burn_ops() {
     use contrastive_workbench::model::EncoderConfig;
-    let device = Device::flex().autodiff();
+    let (_turn, device) = seeded(10);
     let fused = EncoderConfig::default().init(&device);
     let reference = fused.valid().train();
     let blocks = &reference.as_small_cnn().unwrap().blocks;
@@ -250,7 +271,7 @@ fn a_nan_in_the_input_reaches_the_output() {
 #[test]
 fn resnet_takes_the_fused_path_and_agrees_with_burn_ops() {
     use contrastive_workbench::model::resnet::ResNet;
-    let device = Device::flex().autodiff();
+    let (_turn, device) = seeded(20);
     let fused = ResNet::resnet18(3, 8, &device);
     let reference = fused.clone().valid().train();
     let input = Tensor::<4>::random([5, 3, 16, 16], Distribution::Normal(0.2, 1.0), &device);
