@@ -76,10 +76,13 @@ const LAST_EVALS: usize = 3;
 static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// What a test-budget run gave: kNN top-1 at random init and trained (the mean of the last
-/// [`LAST_EVALS`] evaluations).
+/// [`LAST_EVALS`] evaluations), and at every logged step how much nearer the encoder puts
+/// an image's two views than views of different images (mean positive-pair cosine minus
+/// mean negative-pair cosine of h).
 struct Run {
     baseline: f32,
     trained: f32,
+    pair_gaps: Vec<f32>,
 }
 
 /// `id` on the small CNN after the test budget, at `seed`.
@@ -113,17 +116,22 @@ fn run_with(id: &str, seed: u64, encoder: EncoderConfig) -> Run {
     let dataset = exp.dataset.load().unwrap();
     let (_keep, commands) = crossbeam_channel::bounded(1);
     let mut evals = Vec::new();
-    let result = run_experiment(&exp, &dataset, &commands, &mut |ev| {
-        if let Event::Eval(e) = ev {
-            evals.push(e);
-        }
+    let mut pair_gaps = Vec::new();
+    let result = run_experiment(&exp, &dataset, &commands, &mut |ev| match ev {
+        Event::Eval(e) => evals.push(e),
+        Event::Step(m) => pair_gaps.push(m.pos_sim - m.neg_sim),
+        _ => {}
     });
     assert!(result.failed.is_none(), "{id}: {:?}", result.failed);
     let baseline = evals.first().unwrap().knn_top1;
     let tail = &evals[evals.len() - LAST_EVALS..];
     assert_eq!(tail.last().unwrap().step, STEPS);
     let trained = tail.iter().map(|e| e.knn_top1).sum::<f32>() / LAST_EVALS as f32;
-    Run { baseline, trained }
+    Run {
+        baseline,
+        trained,
+        pair_gaps,
+    }
 }
 
 #[test]
@@ -140,38 +148,50 @@ fn simclr_learns_with_resnet18() {
     );
 }
 
+/// The positive-minus-negative cosine gap of the test ViT's output h over the second half
+/// of its run, mean over [`SEEDS`], measured on 2026-12-06 (seeds 0 / 1: 0.078 / 0.128,
+/// from about 0.02 / 0.003 at the first logged step). With the ViT frozen (its output
+/// detached, the head still training) the gap stays at 0.001-0.009 all run.
+const VIT_PAIR_GAP_MEASURED: f32 = 0.103;
+
 #[test]
 #[ignore = "slow tier (minutes): cargo test --release -- --ignored"]
 fn simclr_learns_with_a_vit() {
     // A ViT narrowed to the test budget: 64 tokens of width 32, two blocks of two heads,
-    // class-token pooling. A ViT from scratch learns slowly: its kNN gain at this budget
-    // is a few points (seeds 0 and 1: +1.1 and +3.6 on 2026-12-06; 1,000 steps give only
-    // +3 to +5), so the mean over both seeds is asserted above the floor. SimCLR's loss is
-    // no witness here: with the ViT frozen the projection head alone lowers it as much
-    // (4.80 -> 4.6), while kNN on the ViT's output stays where it started.
+    // class-token pooling. A ViT from scratch learns slowly, and at this budget its kNN
+    // gain is noise: +1.1, +3.6, -1.7 and +1.1 points at seeds 0-3 on 2026-12-06 (1,000
+    // steps give +3 to +5; other rates, patch 8 and mean pooling did no better). SimCLR's
+    // loss is no witness either: with the ViT frozen the projection head alone lowers it
+    // as much (4.80 -> 4.6). What the trained ViT does and a frozen one cannot is put an
+    // image's two views nearer each other than other images' in its own output h: that
+    // gap is asserted (half the measured), kNN printed.
     let vit = EncoderConfig {
         embed_dim: 32,
         depth: 2,
         heads: 2,
         ..EncoderConfig::vit()
     };
-    let gains: Vec<f32> = SEEDS
+    let gaps: Vec<f32> = SEEDS
         .iter()
         .map(|&seed| {
             let run = run_with("simclr", seed, vit.clone());
+            let late = &run.pair_gaps[run.pair_gaps.len() / 2..];
+            let gap = late.iter().sum::<f32>() / late.len() as f32;
             eprintln!(
-                "simclr + vit(32x2) seed {seed}: kNN top-1 random init {:.3} -> trained {:.3}",
-                run.baseline, run.trained
+                "simclr + vit(32x2) seed {seed}: positive-negative cosine gap of h {:.3} at \
+                 the first logged step, {gap:.3} over the second half; kNN top-1 random \
+                 init {:.3} -> trained {:.3}",
+                run.pair_gaps[0], run.baseline, run.trained
             );
-            run.trained - run.baseline
+            gap
         })
         .collect();
-    let mean = gains.iter().sum::<f32>() / gains.len() as f32;
+    let mean = gaps.iter().sum::<f32>() / gaps.len() as f32;
     assert!(
-        mean > MARGIN,
-        "SimCLR on a ViT did not learn: mean kNN gain {:.2} points over seeds {SEEDS:?} \
-         ({gains:?})",
-        100.0 * mean
+        mean > 0.5 * VIT_PAIR_GAP_MEASURED,
+        "SimCLR did not train the ViT: its output's positive-negative cosine gap over the \
+         second half was {mean:.3} on average over seeds {SEEDS:?} ({gaps:?}), under half \
+         the {VIT_PAIR_GAP_MEASURED} measured"
     );
 }
 
