@@ -26,6 +26,7 @@ mod patches;
 pub mod profile;
 mod winograd;
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::backend::tensor::FloatTensor;
@@ -38,22 +39,51 @@ use burn::tensor::{Device, Tensor};
 use super::encoder::ConvBlock;
 use extension::{FusedBlockBackend, FusedBlockEvalBackend};
 
-static ENABLED: AtomicBool = AtomicBool::new(true);
-static WINOGRAD: AtomicBool = AtomicBool::new(true);
+/// A process-wide switch, on unless turned off by its setter or by its environment
+/// variable holding `off_value` (read once).
+struct Switch {
+    on: AtomicBool,
+    variable: &'static str,
+    off_value: &'static str,
+    off_by_env: OnceLock<bool>,
+}
+
+impl Switch {
+    const fn new(variable: &'static str, off_value: &'static str) -> Self {
+        Self {
+            on: AtomicBool::new(true),
+            variable,
+            off_value,
+            off_by_env: OnceLock::new(),
+        }
+    }
+
+    fn is_on(&self) -> bool {
+        let off = *self
+            .off_by_env
+            .get_or_init(|| std::env::var_os(self.variable).is_some_and(|v| v == self.off_value));
+        !off && self.on.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, on: bool) {
+        self.on.store(on, Ordering::Relaxed);
+    }
+}
+
+static FUSED: Switch = Switch::new("CW_BURN_CONV", "1");
+static WINOGRAD: Switch = Switch::new("CW_WINOGRAD", "0");
 
 /// Whether encoders take the fused path where it applies: on unless turned off with
 /// [`set_enabled`] or by the environment variable `CW_BURN_CONV=1` (burn's own ops, for
 /// comparing the two or ruling the kernels out when something looks wrong).
 pub fn enabled() -> bool {
-    static BY_ENV: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let off = *BY_ENV.get_or_init(|| std::env::var_os("CW_BURN_CONV").is_some_and(|v| v == "1"));
-    !off && ENABLED.load(Ordering::Relaxed)
+    FUSED.is_on()
 }
 
 /// Turns the fused path off or on for the whole process: `bench` measures burn's own ops
 /// against it, and tests compare the two.
 pub fn set_enabled(on: bool) {
-    ENABLED.store(on, Ordering::Relaxed);
+    FUSED.set(on);
 }
 
 /// Whether 3x3 stride-1 convolutions on the fused path run through Winograd F(2x2, 3x3):
@@ -62,14 +92,12 @@ pub fn set_enabled(on: bool) {
 /// comparisons with burn's ops in `tests/fused_block.rs` disagree in the same ~2% of
 /// random draws with either (a ReLU gate flipped at a near-zero pre-activation; see there).
 pub fn winograd_enabled() -> bool {
-    static BY_ENV: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let off = *BY_ENV.get_or_init(|| std::env::var_os("CW_WINOGRAD").is_some_and(|v| v == "0"));
-    !off && WINOGRAD.load(Ordering::Relaxed)
+    WINOGRAD.is_on()
 }
 
 /// Turns Winograd on or off for the whole process (`bench` and tests compare the two).
 pub fn set_winograd(on: bool) {
-    WINOGRAD.store(on, Ordering::Relaxed);
+    WINOGRAD.set(on);
 }
 
 /// Whether the fused stage runs on this device (flex, with or without autodiff).
