@@ -99,28 +99,59 @@ pub fn im2col(x: &[f32], g: &ConvGeometry, rows: std::ops::Range<usize>, cols: &
 }
 
 /// [`im2col`] on the calling thread (for tiles that are already one task each).
+///
+/// A kernel row's taps are adjacent pixels, so in NHWC each kernel row of a patch is one
+/// contiguous span of the input (`kernel * Ci` floats, less at the image's edges): one copy
+/// per kernel row, not one per tap (with 3 channels a tap is 12 bytes, and a copy call
+/// each cost more than the bytes).
 pub fn im2col_serial(x: &[f32], g: &ConvGeometry, rows: std::ops::Range<usize>, cols: &mut [f32]) {
     let (ho, wo, k, ci) = (g.out_height(), g.out_width(), g.patch(), g.c_in);
-    let (kernel, pad) = (g.kernel, g.pad() as isize);
+    let kernel = g.kernel;
     debug_assert_eq!(cols.len(), rows.len() * k);
-    for (patch, r) in cols.chunks_mut(k).zip(rows) {
+    for (patch, r) in cols.chunks_exact_mut(k).zip(rows) {
         let (b, rem) = (r / (ho * wo), r % (ho * wo));
         let (oh, ow) = (rem / wo, rem % wo);
-        for kh in 0..kernel {
-            let ih = (oh * g.stride + kh) as isize - pad;
-            for kw in 0..kernel {
-                let iw = (ow * g.stride + kw) as isize - pad;
-                let tap = kh * kernel + kw;
-                let dst = &mut patch[tap * ci..(tap + 1) * ci];
-                if ih < 0 || iw < 0 || ih >= g.height as isize || iw >= g.width as isize {
-                    dst.fill(0.0);
-                } else {
-                    let src = ((b * g.height + ih as usize) * g.width + iw as usize) * ci;
-                    dst.copy_from_slice(&x[src..src + ci]);
+        let taps = row_taps(g, ow);
+        for (kh, dst) in patch.chunks_exact_mut(kernel * ci).enumerate() {
+            match input_row(g, oh, kh) {
+                None => dst.fill(0.0),
+                Some(ih) => {
+                    let start = ((b * g.height + ih) * g.width + taps.first_pixel) * ci;
+                    let (before, rest) = dst.split_at_mut(taps.skipped_before * ci);
+                    let (inside, after) = rest.split_at_mut(taps.len * ci);
+                    before.fill(0.0);
+                    inside.copy_from_slice(&x[start..start + taps.len * ci]);
+                    after.fill(0.0);
                 }
             }
         }
     }
+}
+
+/// The taps of a kernel row that fall inside the image for output column `ow`.
+struct RowTaps {
+    /// Taps left of the image (padding).
+    skipped_before: usize,
+    /// Taps inside the image, adjacent pixels from `first_pixel`.
+    len: usize,
+    first_pixel: usize,
+}
+
+fn row_taps(g: &ConvGeometry, ow: usize) -> RowTaps {
+    let left = (ow * g.stride) as isize - g.pad() as isize;
+    let first = left.max(0);
+    let end = (left + g.kernel as isize).min(g.width as isize);
+    RowTaps {
+        skipped_before: (first - left) as usize,
+        len: (end - first).max(0) as usize,
+        first_pixel: first as usize,
+    }
+}
+
+/// The input row under kernel row `kh` of output row `oh`, if inside the image.
+fn input_row(g: &ConvGeometry, oh: usize, kh: usize) -> Option<usize> {
+    let ih = (oh * g.stride + kh) as isize - g.pad() as isize;
+    (ih >= 0 && ih < g.height as isize).then_some(ih as usize)
 }
 
 /// Per-channel count, mean and sum of squared deviations of one tile, in f64: tiles are
@@ -195,29 +226,19 @@ impl TileMoments {
 }
 
 /// The input gradient of one image from its patch-matrix gradient (`Ho*Wo` rows): the
-/// adjoint of [`im2col`], summed into `dx` (`H*W*Ci`).
+/// adjoint of [`im2col`], summed into `dx` (`H*W*Ci`), a kernel row's span at a time.
 pub fn col2im_image(dcols: &[f32], g: &ConvGeometry, dx: &mut [f32]) {
     let (ho, wo, k, ci) = (g.out_height(), g.out_width(), g.patch(), g.c_in);
-    let (kernel, pad) = (g.kernel, g.pad() as isize);
-    for oh in 0..ho {
-        for ow in 0..wo {
-            let patch = &dcols[(oh * wo + ow) * k..(oh * wo + ow + 1) * k];
-            for kh in 0..kernel {
-                let ih = (oh * g.stride + kh) as isize - pad;
-                if ih < 0 || ih >= g.height as isize {
-                    continue;
-                }
-                for kw in 0..kernel {
-                    let iw = (ow * g.stride + kw) as isize - pad;
-                    if iw < 0 || iw >= g.width as isize {
-                        continue;
-                    }
-                    let dst = (ih as usize * g.width + iw as usize) * ci;
-                    let tap = kh * kernel + kw;
-                    let src = &patch[tap * ci..(tap + 1) * ci];
-                    for (d, s) in dx[dst..dst + ci].iter_mut().zip(src) {
-                        *d += s;
-                    }
+    let kernel = g.kernel;
+    for (r, patch) in dcols.chunks_exact(k).take(ho * wo).enumerate() {
+        let (oh, ow) = (r / wo, r % wo);
+        let taps = row_taps(g, ow);
+        for (kh, src) in patch.chunks_exact(kernel * ci).enumerate() {
+            if let Some(ih) = input_row(g, oh, kh) {
+                let dst = (ih * g.width + taps.first_pixel) * ci;
+                let src = &src[taps.skipped_before * ci..][..taps.len * ci];
+                for (d, s) in dx[dst..dst + taps.len * ci].iter_mut().zip(src) {
+                    *d += s;
                 }
             }
         }
