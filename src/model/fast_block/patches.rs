@@ -9,20 +9,16 @@ use burn::backend::ops::FloatTensorOps;
 use rayon::prelude::*;
 
 use super::extension::{contiguous, slice, tensor};
-use super::kernels::{
-    ConvGeometry, TileMoments, col2im_image, im2col, im2col_serial, matrix_to_weight,
-};
+use super::kernels::{ConvGeometry, TileMoments, col2im_image, im2col_serial, matrix_to_weight};
 
 /// Output positions per tile of the forward convolution (a tile's patch matrix is at most
 /// 1024 x 9*Ci floats: 4.5 MB for the widest stage, in L2/L3 while it is used).
 const FORWARD_TILE_ROWS: usize = 1024;
 
-/// Row chunks of the weight-gradient GEMM: its K (all output positions) is split into
-/// this many parts, summed in order, so the small `[9*Ci, Co]` result is computed by
-/// several threads and deterministically. (Tiles of a few thousand rows that also built
-/// dz and dX in cache measured slower: 1,023 vs 1,494 views/s; gemm handles a long K
-/// better in few calls.)
-const WEIGHT_GRAD_CHUNKS: usize = 8;
+/// Floats per weight-gradient tile's patch matrix (1 MiB): built and multiplied while in
+/// cache. The rows are a function of the convolution only, so the order in which tiles'
+/// partial products are added, and so the result, does not depend on the thread count.
+const WEIGHT_GRAD_TILE_FLOATS: usize = 256 * 1024;
 
 /// Output positions per tile of the input-gradient GEMM + col2im.
 const INPUT_GRAD_TILE_ROWS: usize = 4096;
@@ -55,19 +51,19 @@ pub(super) fn convolve(
     (tensor(z, [m, co]), mean, var)
 }
 
-/// dW = im2col(x)^T dZ, in row chunks whose patch matrices are rebuilt from x, summed in
-/// chunk order: `[Co, Ci, k, k]`.
+/// dW = im2col(x)^T dZ, in tiles of rows whose patch matrices are rebuilt from x while in
+/// cache, their partial products summed in tile order: `[Co, Ci, k, k]`.
 pub(super) fn weight_grad(x: &[f32], g: &ConvGeometry, dz: &FlexTensor) -> FlexTensor {
     let (m, k, co) = (g.rows(), g.patch(), g.c_out);
-    let per_chunk = m.div_ceil(WEIGHT_GRAD_CHUNKS).max(1);
-    let partials: Vec<FlexTensor> = (0..m.div_ceil(per_chunk))
+    let per_tile = weight_grad_tile_rows(k);
+    let partials: Vec<FlexTensor> = (0..m.div_ceil(per_tile))
         .into_par_iter()
-        .map(|c| {
-            let rows = c * per_chunk..((c + 1) * per_chunk).min(m);
+        .map(|t| {
+            let rows = t * per_tile..((t + 1) * per_tile).min(m);
             let len = rows.len();
             let mut cols = vec![0.0f32; len * k];
             let dz_rows = dz.narrow(0, rows.start, len);
-            im2col(x, g, rows, &mut cols);
+            im2col_serial(x, g, rows, &mut cols);
             Flex::float_matmul(tensor(cols, [len, k]).transpose(0, 1), dz_rows)
         })
         .collect();
@@ -82,6 +78,11 @@ pub(super) fn weight_grad(x: &[f32], g: &ConvGeometry, dz: &FlexTensor) -> FlexT
         matrix_to_weight(&dwmat, g.c_in, co, g.taps()),
         [co, g.c_in, g.kernel, g.kernel],
     )
+}
+
+/// Rows per weight-gradient tile: a patch matrix of about `WEIGHT_GRAD_TILE_FLOATS`.
+fn weight_grad_tile_rows(patch: usize) -> usize {
+    (WEIGHT_GRAD_TILE_FLOATS / patch).max(64)
 }
 
 /// dX = col2im(dZ W^T): `[B, H, W, Ci]`, in tiles of whole images so each tile's
