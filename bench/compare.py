@@ -34,6 +34,9 @@ def main():
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--encoder", choices=["small-cnn", "resnet18", "vit"], default="small-cnn",
                     help="the backbone (resnet18 and vit at the workbench's default shapes)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat PyTorch and ours this many times, interleaved, and report each "
+                         "implementation's median round (a shared machine's speed drifts by 25%%)")
     ap.add_argument("--size", type=int, default=32,
                     help="the views' side in pixels (64, or 96 for STL-10's size; not the ViT)")
     args = ap.parse_args()
@@ -42,17 +45,14 @@ def main():
     # Neither side gets the glibc variables that hide allocation costs.
     for var in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"):
         env.pop(var, None)
-    rows = []
-    for layout in ("nchw", "channels_last"):
-        rows += lines_of([args.python, os.path.join(HERE, "torch_step.py"), "--layout", layout,
-                          "--threads", str(args.threads), "--steps", str(args.steps),
-                          "--batch", str(args.batch), "--encoder", args.encoder,
-                          "--size", str(args.size)], env)
-    ours = lines_of([args.binary, "bench", "--json", "--steps", str(args.steps),
-                     "--batch", str(args.batch), "--encoder", args.encoder,
-                     "--size", str(args.size)], env)
-    peak = lines_of([args.python, os.path.join(HERE, "torch_step.py"), "--gemm-peak",
-                     "--threads", str(args.threads)], env)[0]["gemm_peak_gflops"]
+    rounds = [one_round(args, env) for _ in range(max(1, args.rounds))]
+    rows = [median_round([r[0][i] for r in rounds], "s_per_step") for i in range(len(rounds[0][0]))]
+    ours = [median_round([r[1][i] for r in rounds], "s_per_step") for i in range(len(rounds[0][1]))]
+    # The best of one timing per round: the cores' peak, less the moments another tenant
+    # of the machine took its share.
+    peak = max(lines_of([args.python, os.path.join(HERE, "torch_step.py"), "--gemm-peak",
+                         "--threads", str(args.threads)], env)[0]["gemm_peak_gflops"]
+               for _ in rounds)
     gflop = rows[0]["gflop_per_step"]
     base = rows[0]["views_per_sec"]
     print(f"{args.encoder} step: {2 * args.batch} views of {args.size}x{args.size}x3, {args.threads} threads, "
@@ -78,8 +78,30 @@ def main():
               f"{share(r['s_per_step'])}")
         print(f"{'':4}forward + loss {p['encoder_forward'] + p['head_forward'] + p['loss']:.3f} s, "
               f"backward {p['backward']:.3f} s, optimiser {p['optimizer']:.3f} s")
+    per_round = [r[1][0]["views_per_sec"] / r[0][1]["views_per_sec"] for r in rounds]
     print(f"{ours[0]['implementation']} vs PyTorch channels_last: "
-          f"{ours[0]['views_per_sec'] / rows[1]['views_per_sec']:.2f}x")
+          f"{ours[0]['views_per_sec'] / rows[1]['views_per_sec']:.2f}x"
+          + (f" (medians of {len(rounds)} interleaved rounds; each round: "
+             + ", ".join(f"{x:.2f}x" for x in per_round) + ")" if len(rounds) > 1 else ""))
+
+
+def one_round(args, env):
+    """PyTorch NCHW, PyTorch channels_last, then ours: (PyTorch's rows, ours)."""
+    rows = []
+    for layout in ("nchw", "channels_last"):
+        rows += lines_of([args.python, os.path.join(HERE, "torch_step.py"), "--layout", layout,
+                          "--threads", str(args.threads), "--steps", str(args.steps),
+                          "--batch", str(args.batch), "--encoder", args.encoder,
+                          "--size", str(args.size)], env)
+    ours = lines_of([args.binary, "bench", "--json", "--steps", str(args.steps),
+                     "--batch", str(args.batch), "--encoder", args.encoder,
+                     "--size", str(args.size)], env)
+    return rows, ours
+
+
+def median_round(results, key):
+    """The result whose `key` is the median across rounds (the lower middle of an even count)."""
+    return sorted(results, key=lambda r: r[key])[(len(results) - 1) // 2]
 
 
 if __name__ == "__main__":

@@ -411,25 +411,10 @@ fn norm_backward_gated<const RELU: bool>(s: &NormState, dy: &[f32]) -> NormGrads
     let shift: Vec<f32> = (0..channels)
         .map(|c| s.beta[c] - s.mean[c] * scale[c])
         .collect();
-    let (scale, shift, mean) = (&scale[..channels], &shift[..channels], &s.mean[..channels]);
-    // The upstream gradient where the ReLU let the forward value through.
-    let gate = |z: f32, dy: f32, c: usize| {
-        if !RELU || z * scale[c] + shift[c] > 0.0 {
-            dy
-        } else {
-            0.0
-        }
-    };
     // One pass for both sums: lanes [0, C) hold sum g, [C, 2C) sum g (z - mean).
     let sums = chunked_rows(s.z, dy, channels, 2, |z, dy, acc| {
         let (sum_g, sum_gd) = acc.split_at_mut(channels);
-        let (sum_g, sum_gd) = (&mut sum_g[..channels], &mut sum_gd[..channels]);
-        let (z, dy) = (&z[..channels], &dy[..channels]);
-        for c in 0..channels {
-            let g = gate(z[c], dy[c], c);
-            sum_g[c] += g;
-            sum_gd[c] += g * (z[c] - mean[c]);
-        }
+        gradient_sums_row::<RELU>(z, dy, &scale, &shift, s.mean, sum_g, sum_gd);
     });
     let dbeta: Vec<f32> = sums[..channels].iter().map(|&v| v as f32).collect();
     let dgamma: Vec<f32> = (0..channels)
@@ -440,9 +425,15 @@ fn norm_backward_gated<const RELU: bool>(s: &NormState, dy: &[f32]) -> NormGrads
         .map(|c| -scale[c] * s.rstd[c] * dgamma[c] / rows)
         .collect();
     let b: Vec<f32> = (0..channels)
-        .map(|c| -scale[c] * dbeta[c] / rows - a[c] * mean[c])
+        .map(|c| -scale[c] * dbeta[c] / rows - a[c] * s.mean[c])
         .collect();
-    let (a, b) = (&a[..channels], &b[..channels]);
+    let affine = RowAffine {
+        gate_scale: &scale,
+        gate_shift: &shift,
+        scale: &scale,
+        a: &a,
+        b: &b,
+    };
     let mut dz = vec![0.0f32; s.z.len()];
     let partials = dz
         .par_chunks_mut(REDUCE_ROWS * channels)
@@ -450,19 +441,12 @@ fn norm_backward_gated<const RELU: bool>(s: &NormState, dy: &[f32]) -> NormGrads
         .zip(dy.par_chunks(REDUCE_ROWS * channels))
         .map(|((dz, z), dy)| {
             let mut acc = vec![0.0f32; channels];
-            let acc_row = &mut acc[..channels];
             for ((dz, z), dy) in dz
                 .chunks_exact_mut(channels)
                 .zip(z.chunks_exact(channels))
                 .zip(dy.chunks_exact(channels))
             {
-                let (dz, z, dy) = (&mut dz[..channels], &z[..channels], &dy[..channels]);
-                for c in 0..channels {
-                    let g = gate(z[c], dy[c], c);
-                    let d = scale[c] * g + (a[c] * z[c] + b[c]);
-                    dz[c] = d;
-                    acc_row[c] += d;
-                }
+                input_gradient_row::<RELU>(dz, z, dy, &affine, &mut acc);
             }
             acc
         })
@@ -476,6 +460,76 @@ fn norm_backward_gated<const RELU: bool>(s: &NormState, dy: &[f32]) -> NormGrads
         dgamma,
         dbeta,
         dbias,
+    }
+}
+
+/// The upstream gradient `dy` where the ReLU let `z * scale + shift` through (all of it
+/// without a ReLU); a NaN pre-activation closes the gate.
+#[inline(always)]
+fn gated<const RELU: bool>(z: f32, dy: f32, scale: f32, shift: f32) -> f32 {
+    if !RELU || z * scale + shift > 0.0 {
+        dy
+    } else {
+        0.0
+    }
+}
+
+// The row functions below take every array as its own argument, so the compiler knows
+// they do not overlap and vectorises across channels (with the coefficients captured by
+// a closure it reloaded them each element and ran one lane at a time).
+
+/// One row's contribution to sum g and sum g (z - mean).
+fn gradient_sums_row<const RELU: bool>(
+    z: &[f32],
+    dy: &[f32],
+    scale: &[f32],
+    shift: &[f32],
+    mean: &[f32],
+    sum_g: &mut [f32],
+    sum_gd: &mut [f32],
+) {
+    let n = z.len();
+    let (dy, scale, shift, mean) = (&dy[..n], &scale[..n], &shift[..n], &mean[..n]);
+    let (sum_g, sum_gd) = (&mut sum_g[..n], &mut sum_gd[..n]);
+    for c in 0..n {
+        let g = gated::<RELU>(z[c], dy[c], scale[c], shift[c]);
+        sum_g[c] += g;
+        sum_gd[c] += g * (z[c] - mean[c]);
+    }
+}
+
+/// Per-channel coefficients of the BatchNorm input gradient: dz = scale g + a z + b, with
+/// g gated by `z * gate_scale + gate_shift > 0`.
+struct RowAffine<'a> {
+    gate_scale: &'a [f32],
+    gate_shift: &'a [f32],
+    scale: &'a [f32],
+    a: &'a [f32],
+    b: &'a [f32],
+}
+
+/// One row of dz, added into `acc` (the conv bias gradient's partial sums).
+fn input_gradient_row<const RELU: bool>(
+    dz: &mut [f32],
+    z: &[f32],
+    dy: &[f32],
+    k: &RowAffine,
+    acc: &mut [f32],
+) {
+    let n = dz.len();
+    let (z, dy, acc) = (&z[..n], &dy[..n], &mut acc[..n]);
+    let (gs, gh, scale, a, b) = (
+        &k.gate_scale[..n],
+        &k.gate_shift[..n],
+        &k.scale[..n],
+        &k.a[..n],
+        &k.b[..n],
+    );
+    for c in 0..n {
+        let g = gated::<RELU>(z[c], dy[c], gs[c], gh[c]);
+        let d = scale[c] * g + (a[c] * z[c] + b[c]);
+        dz[c] = d;
+        acc[c] += d;
     }
 }
 
