@@ -17,9 +17,6 @@ const REDUCE_ROWS: usize = 512;
 /// Elements per task of the element-wise passes.
 const ELEMENTWISE_CHUNK: usize = 32 * 1024;
 
-/// Output rows per im2col task.
-const IM2COL_ROWS: usize = 64;
-
 /// The geometry of one square convolution (3x3 padding 1, or 1x1 padding 0) on NHWC data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvGeometry {
@@ -85,47 +82,36 @@ impl ConvGeometry {
     }
 }
 
-/// The patch matrix of `x` (NHWC) for output rows `rows` (a range of `b*Ho*Wo + oh*Wo + ow`),
-/// written into `cols` (`rows.len() * 9 * Ci`), in parallel. Out-of-image taps are zeros.
-pub fn im2col(x: &[f32], g: &ConvGeometry, rows: std::ops::Range<usize>, cols: &mut [f32]) {
-    let k = g.patch();
-    debug_assert_eq!(cols.len(), rows.len() * k);
-    cols.par_chunks_mut(k * IM2COL_ROWS)
-        .enumerate()
-        .for_each(|(chunk, out)| {
-            let first = rows.start + chunk * IM2COL_ROWS;
-            im2col_serial(x, g, first..first + out.len() / k, out);
-        });
-}
-
-/// [`im2col`] on the calling thread (for tiles that are already one task each).
+/// The patch matrix of `x` (NHWC) for output rows `rows` (a range of `b*Ho*Wo + oh*Wo + ow`):
+/// `rows.len() * k*k*Ci` floats, out-of-image taps zeros. Built on the calling thread (for
+/// tiles that are already one task each) by appending, so no buffer is zeroed first.
 ///
 /// A kernel row's taps are adjacent pixels, so in NHWC each kernel row of a patch is one
 /// contiguous span of the input (`kernel * Ci` floats, less at the image's edges): one copy
 /// per kernel row, not one per tap (with 3 channels a tap is 12 bytes, and a copy call
 /// each cost more than the bytes).
-pub fn im2col_serial(x: &[f32], g: &ConvGeometry, rows: std::ops::Range<usize>, cols: &mut [f32]) {
-    let (ho, wo, k, ci) = (g.out_height(), g.out_width(), g.patch(), g.c_in);
+pub fn patch_matrix(x: &[f32], g: &ConvGeometry, rows: std::ops::Range<usize>) -> Vec<f32> {
+    let (ho, wo, ci) = (g.out_height(), g.out_width(), g.c_in);
     let kernel = g.kernel;
-    debug_assert_eq!(cols.len(), rows.len() * k);
-    for (patch, r) in cols.chunks_exact_mut(k).zip(rows) {
+    let mut cols = Vec::with_capacity(rows.len() * g.patch());
+    for r in rows {
         let (b, rem) = (r / (ho * wo), r % (ho * wo));
         let (oh, ow) = (rem / wo, rem % wo);
         let taps = row_taps(g, ow);
-        for (kh, dst) in patch.chunks_exact_mut(kernel * ci).enumerate() {
+        for kh in 0..kernel {
+            let end = cols.len() + kernel * ci;
             match input_row(g, oh, kh) {
-                None => dst.fill(0.0),
+                None => cols.resize(end, 0.0),
                 Some(ih) => {
                     let start = ((b * g.height + ih) * g.width + taps.first_pixel) * ci;
-                    let (before, rest) = dst.split_at_mut(taps.skipped_before * ci);
-                    let (inside, after) = rest.split_at_mut(taps.len * ci);
-                    before.fill(0.0);
-                    inside.copy_from_slice(&x[start..start + taps.len * ci]);
-                    after.fill(0.0);
+                    cols.resize(cols.len() + taps.skipped_before * ci, 0.0);
+                    cols.extend_from_slice(&x[start..start + taps.len * ci]);
+                    cols.resize(end, 0.0);
                 }
             }
         }
     }
+    cols
 }
 
 /// The taps of a kernel row that fall inside the image for output column `ow`.
@@ -226,7 +212,7 @@ impl TileMoments {
 }
 
 /// The input gradient of one image from its patch-matrix gradient (`Ho*Wo` rows): the
-/// adjoint of [`im2col`], summed into `dx` (`H*W*Ci`), a kernel row's span at a time.
+/// adjoint of [`patch_matrix`], summed into `dx` (`H*W*Ci`), a kernel row's span at a time.
 pub fn col2im_image(dcols: &[f32], g: &ConvGeometry, dx: &mut [f32]) {
     let (ho, wo, k, ci) = (g.out_height(), g.out_width(), g.patch(), g.c_in);
     let kernel = g.kernel;
@@ -570,7 +556,7 @@ mod tests {
 
     #[test]
     fn col2im_is_the_adjoint_of_im2col() {
-        // <im2col(x), c> == <x, col2im(c)> for any x and c, 3x3 and 1x1.
+        // <patch_matrix(x), c> == <x, col2im(c)> for any x and c, 3x3 and 1x1.
         for kernel in [3, 1] {
             adjoint(kernel);
         }
@@ -590,8 +576,7 @@ mod tests {
         let c: Vec<f32> = (0..g.rows() * g.patch())
             .map(|i| (i % 7) as f32 * 0.5)
             .collect();
-        let mut cols = vec![0.0; c.len()];
-        im2col(&x, &g, 0..g.rows(), &mut cols);
+        let cols = patch_matrix(&x, &g, 0..g.rows());
         let lhs: f32 = cols.iter().zip(&c).map(|(a, b)| a * b).sum();
         let image = g.height * g.width * g.c_in;
         let mut dx = vec![0.0; g.input_len()];

@@ -9,7 +9,7 @@ use burn::backend::ops::FloatTensorOps;
 use rayon::prelude::*;
 
 use super::extension::{contiguous, slice, tensor};
-use super::kernels::{ConvGeometry, TileMoments, col2im_image, im2col_serial, matrix_to_weight};
+use super::kernels::{ConvGeometry, TileMoments, col2im_image, matrix_to_weight, patch_matrix};
 
 /// Output positions per tile of the forward convolution (a tile's patch matrix is at most
 /// 1024 x 9*Ci floats: 4.5 MB for the widest stage, in L2/L3 while it is used).
@@ -40,8 +40,7 @@ pub(super) fn convolve(
         .map(|(t, z)| {
             let rows = z.len() / co;
             let first = t * FORWARD_TILE_ROWS;
-            let mut cols = vec![0.0f32; rows * k];
-            im2col_serial(x, g, first..first + rows, &mut cols);
+            let cols = patch_matrix(x, g, first..first + rows);
             let out = contiguous(Flex::float_matmul(tensor(cols, [rows, k]), wmat.clone()));
             z.copy_from_slice(slice(&out));
             TileMoments::of(z, co)
@@ -61,9 +60,8 @@ pub(super) fn weight_grad(x: &[f32], g: &ConvGeometry, dz: &FlexTensor) -> FlexT
         .map(|t| {
             let rows = t * per_tile..((t + 1) * per_tile).min(m);
             let len = rows.len();
-            let mut cols = vec![0.0f32; len * k];
             let dz_rows = dz.narrow(0, rows.start, len);
-            im2col_serial(x, g, rows, &mut cols);
+            let cols = patch_matrix(x, g, rows);
             Flex::float_matmul(tensor(cols, [len, k]).transpose(0, 1), dz_rows)
         })
         .collect();

@@ -439,7 +439,7 @@ fn images_per_chunk(g: &ConvGeometry, tiles: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::fast_block::kernels::im2col;
+    use crate::model::fast_block::kernels::patch_matrix;
 
     fn values(len: usize, seed: usize) -> Vec<f32> {
         (0..len)
@@ -450,8 +450,7 @@ mod tests {
     /// The direct convolution by patches: `[B*H*W, Co]`.
     fn direct(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
         let (m, k) = (g.rows(), g.patch());
-        let mut cols = vec![0.0; m * k];
-        im2col(x, g, 0..m, &mut cols);
+        let cols = patch_matrix(x, g, 0..m);
         let wmat = weight_to_matrix(w, g.c_in, g.c_out, 9);
         let mut z = vec![0.0; m * g.c_out];
         for r in 0..m {
