@@ -21,9 +21,9 @@ use burn::backend::{Backend, Flex, TensorMetadata, backend_extension};
 use burn::tensor::TensorData;
 
 use super::conv_weights::ConvWeights;
-use super::kernels::{
-    ConvGeometry, NormGrads, NormState, norm_relu_backward, scale_shift_add_relu, scale_shift_relu,
-    through_relu,
+use super::kernels::ConvGeometry;
+use super::norm::{
+    NormGrads, NormState, norm_relu_backward, scale_shift_add_relu, scale_shift_relu, through_relu,
 };
 
 /// Training forward of conv (3x3 pad 1 or 1x1) + BatchNorm (batch statistics), then ReLU

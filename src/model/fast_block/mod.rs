@@ -15,13 +15,16 @@
 //!   GEMMs go through `Flex::float_matmul`;
 //! - `conv_weights`: which GEMM formulation a convolution runs: `winograd` (F(2x2, 3x3),
 //!   for 3x3 stride-1 convolutions: 4/9 of the multiplications) or `patches` (im2col);
-//! - `kernels`: im2col, col2im and the BatchNorm passes on plain slices, reduced over fixed
-//!   chunks so the result is deterministic;
+//! - `kernels`: the convolution's layouts on plain slices (the patch matrix, col2im, the
+//!   weight matrix);
+//! - `norm`: the BatchNorm (+ residual) (+ ReLU) passes and their backward, on plain
+//!   slices, reduced over fixed chunks so the result is deterministic;
 //! - `profile`: times each part of a stage for `bench`.
 
 mod conv_weights;
 mod extension;
 pub mod kernels;
+mod norm;
 mod patches;
 pub mod profile;
 mod winograd;

@@ -9,7 +9,8 @@ use burn::backend::ops::FloatTensorOps;
 use rayon::prelude::*;
 
 use super::extension::{contiguous, slice, tensor};
-use super::kernels::{ConvGeometry, TileMoments, col2im_image, matrix_to_weight, patch_matrix};
+use super::kernels::{ConvGeometry, col2im_image, matrix_to_weight, patch_matrix};
+use super::norm::TileMoments;
 
 /// Output positions per tile of the forward convolution (a tile's patch matrix is at most
 /// 1024 x 9*Ci floats: 4.5 MB for the widest stage, in L2/L3 while it is used).

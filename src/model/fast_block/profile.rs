@@ -9,7 +9,8 @@ use burn::backend::ops::{ActivationOps, ConvOptions, ModuleOps};
 
 use super::conv_weights::ConvWeights;
 use super::extension::{NormParams, Saved, forward_train, norm_backward, slice, tensor};
-use super::kernels::{ConvGeometry, scale_shift_relu};
+use super::kernels::ConvGeometry;
+use super::norm::scale_shift_relu;
 
 /// Median seconds of each part of one stage's training step.
 #[derive(Clone, Debug, Default)]

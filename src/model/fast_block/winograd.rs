@@ -27,7 +27,8 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::extension::{contiguous, slice, tensor};
-use super::kernels::{ConvGeometry, TileMoments, matrix_to_weight, weight_to_matrix};
+use super::kernels::{ConvGeometry, matrix_to_weight, weight_to_matrix};
+use super::norm::TileMoments;
 
 /// Tiles per chunk of the forward pass: a chunk's V (`16 * tiles * Ci` floats, 1 MiB at 64
 /// channels) and M stay in cache from transform to inverse transform. (256, 512, 1,024 and
