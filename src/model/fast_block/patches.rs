@@ -21,8 +21,9 @@ const FORWARD_TILE_ROWS: usize = 1024;
 /// partial products are added, and so the result, does not depend on the thread count.
 const WEIGHT_GRAD_TILE_FLOATS: usize = 256 * 1024;
 
-/// Output positions per tile of the input-gradient GEMM + col2im.
-const INPUT_GRAD_TILE_ROWS: usize = 4096;
+/// Floats per input-gradient tile's patch-matrix gradient (1 MiB, whole images): col2im
+/// reads it while it is still in cache.
+const INPUT_GRAD_TILE_FLOATS: usize = 256 * 1024;
 
 /// `im2col(x) @ W` over every output position, `[M, Co]`, with its per-channel batch
 /// mean and biased variance. Tiles of rows are patch-matrixed, multiplied and summarised
@@ -88,7 +89,7 @@ fn weight_grad_tile_rows(patch: usize) -> usize {
 /// patch-matrix gradient is still in cache when col2im reads it.
 pub(super) fn input_grad(g: &ConvGeometry, dz: &FlexTensor, wmat: &FlexTensor) -> FlexTensor {
     let rows_per_image = g.out_height() * g.out_width();
-    let images_per_tile = (INPUT_GRAD_TILE_ROWS / rows_per_image).max(1);
+    let images_per_tile = (INPUT_GRAD_TILE_FLOATS / g.patch() / rows_per_image).max(1);
     let image = g.height * g.width * g.c_in;
     let w_t = wmat.transpose(0, 1);
     let mut dx = vec![0.0f32; g.input_len()];
