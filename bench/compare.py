@@ -9,6 +9,7 @@ the GFLOP/s of one large PyTorch matrix product timed in the same run).
     python3 -m pip install -r bench/requirements.txt     # once (large: PyPI's torch wheel)
     cargo build --release
     python3 bench/compare.py                              # or --binary PATH --python PATH
+    python3 bench/compare.py --rounds 3                   # interleaved, each one's median round
 """
 
 import argparse
