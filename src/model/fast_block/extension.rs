@@ -88,6 +88,19 @@ pub(super) fn floats(t: &FlexTensor) -> Vec<f32> {
     }
 }
 
+/// The element-wise sum of `partials` (each `len` floats), added in order: chunked GEMMs'
+/// partial weight gradients, so the result does not depend on how the chunks were scheduled.
+pub(super) fn sum_in_order(partials: Vec<FlexTensor>, len: usize) -> Vec<f32> {
+    let mut total = vec![0.0f32; len];
+    for p in partials {
+        let p = contiguous(p);
+        for (t, v) in total.iter_mut().zip(slice(&p)) {
+            *t += v;
+        }
+    }
+    total
+}
+
 pub(super) fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.as_slice::<f32>().is_some() {
         t

@@ -145,6 +145,7 @@ fn input_row(g: &ConvGeometry, oh: usize, kh: usize) -> Option<usize> {
     let ih = (oh * g.stride + kh) as isize - g.pad() as isize;
     (ih >= 0 && ih < g.height as isize).then_some(ih as usize)
 }
+
 /// The input gradient of one image from its patch-matrix gradient (`Ho*Wo` rows): the
 /// adjoint of [`patch_matrix`], summed into `dx` (`H*W*Ci`), a kernel row's span at a time.
 pub fn col2im_image(dcols: &[f32], g: &ConvGeometry, dx: &mut [f32]) {

@@ -271,9 +271,8 @@ fn norm_backward_gated<const RELU: bool>(s: &NormState, dy: &[f32]) -> NormGrads
         .map(|c| -scale[c] * dbeta[c] / rows - a[c] * s.mean[c])
         .collect();
     let affine = RowAffine {
-        gate_scale: &scale,
-        gate_shift: &shift,
         scale: &scale,
+        shift: &shift,
         a: &a,
         b: &b,
     };
@@ -342,11 +341,10 @@ fn gradient_sums_row<const RELU: bool>(
 }
 
 /// Per-channel coefficients of the BatchNorm input gradient: dz = scale g + a z + b, with
-/// g gated by `z * gate_scale + gate_shift > 0`.
+/// g gated by `z * scale + shift > 0` (the forward's normalisation).
 struct RowAffine<'a> {
-    gate_scale: &'a [f32],
-    gate_shift: &'a [f32],
     scale: &'a [f32],
+    shift: &'a [f32],
     a: &'a [f32],
     b: &'a [f32],
 }
@@ -361,15 +359,9 @@ fn input_gradient_row<const RELU: bool>(
 ) {
     let n = dz.len();
     let (z, dy, acc) = (&z[..n], &dy[..n], &mut acc[..n]);
-    let (gs, gh, scale, a, b) = (
-        &k.gate_scale[..n],
-        &k.gate_shift[..n],
-        &k.scale[..n],
-        &k.a[..n],
-        &k.b[..n],
-    );
+    let (scale, shift, a, b) = (&k.scale[..n], &k.shift[..n], &k.a[..n], &k.b[..n]);
     for c in 0..n {
-        let g = gated::<RELU>(z[c], dy[c], gs[c], gh[c]);
+        let g = gated::<RELU>(z[c], dy[c], scale[c], shift[c]);
         let d = scale[c] * g + (a[c] * z[c] + b[c]);
         dz[c] = d;
         acc[c] += d;

@@ -8,7 +8,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::FloatTensorOps;
 use rayon::prelude::*;
 
-use super::extension::{contiguous, slice, tensor};
+use super::extension::{contiguous, slice, sum_in_order, tensor};
 use super::kernels::{ConvGeometry, col2im_image, matrix_to_weight, patch_matrix};
 use super::norm::TileMoments;
 
@@ -67,13 +67,7 @@ pub(super) fn weight_grad(x: &[f32], g: &ConvGeometry, dz: &FlexTensor) -> FlexT
             Flex::float_matmul(tensor(cols, [len, k]).transpose(0, 1), dz_rows)
         })
         .collect();
-    let mut dwmat = vec![0.0f32; k * co];
-    for p in partials {
-        let p = contiguous(p);
-        for (d, v) in dwmat.iter_mut().zip(slice(&p)) {
-            *d += v;
-        }
-    }
+    let dwmat = sum_in_order(partials, k * co);
     tensor(
         matrix_to_weight(&dwmat, g.c_in, co, g.taps()),
         [co, g.c_in, g.kernel, g.kernel],

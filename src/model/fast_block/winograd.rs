@@ -26,7 +26,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::extension::{contiguous, slice, tensor};
+use super::extension::{contiguous, slice, sum_in_order, tensor};
 use super::kernels::{ConvGeometry, matrix_to_weight, weight_to_matrix};
 use super::norm::TileMoments;
 
@@ -423,12 +423,7 @@ pub(super) fn gradients(
             .collect();
         (partials, None)
     };
-    let mut du = vec![0.0f32; 16 * ci * co];
-    for p in &partials {
-        for (d, v) in du.iter_mut().zip(slice(p)) {
-            *d += v;
-        }
-    }
+    let du = sum_in_order(partials, 16 * ci * co);
     (tensor(weight_gradient(&du, ci, co), [co, ci, 3, 3]), dx)
 }
 
