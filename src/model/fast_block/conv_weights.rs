@@ -6,14 +6,14 @@
 use burn::backend::flex::FlexTensor;
 
 use super::kernels::{ConvGeometry, weight_to_matrix};
-use super::{extension::floats, extension::tensor, patches, winograd};
+use super::{extension::floats, patches, winograd};
 
 #[derive(Clone, Debug)]
 pub(super) enum ConvWeights {
     /// `[k*k*Ci, Co]`, rows in (kh, kw, ci) order.
-    Patches(FlexTensor),
+    Patches(Vec<f32>),
     /// U = G g G^T, `[16, Ci, Co]`.
-    Winograd(FlexTensor),
+    Winograd(Vec<f32>),
 }
 
 impl ConvWeights {
@@ -21,11 +21,9 @@ impl ConvWeights {
     pub(super) fn prepare(weight: &FlexTensor, g: &ConvGeometry) -> Self {
         let w = floats(weight);
         if super::winograd_enabled() && winograd::applies(g) {
-            let u = winograd::transform_weight(&w, g.c_in, g.c_out);
-            Self::Winograd(tensor(u, [16, g.c_in, g.c_out]))
+            Self::Winograd(winograd::transform_weight(&w, g.c_in, g.c_out))
         } else {
-            let m = weight_to_matrix(&w, g.c_in, g.c_out, g.taps());
-            Self::Patches(tensor(m, [g.patch(), g.c_out]))
+            Self::Patches(weight_to_matrix(&w, g.c_in, g.c_out, g.taps()))
         }
     }
 

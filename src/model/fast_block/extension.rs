@@ -90,11 +90,13 @@ pub(super) fn floats(t: &FlexTensor) -> Vec<f32> {
 
 /// The element-wise sum of `partials` (each `len` floats), added in order: chunked GEMMs'
 /// partial weight gradients, so the result does not depend on how the chunks were scheduled.
-pub(super) fn sum_in_order(partials: Vec<FlexTensor>, len: usize) -> Vec<f32> {
-    let mut total = vec![0.0f32; len];
+pub(super) fn sum_in_order(partials: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    let mut partials = partials.into_iter();
+    let mut total = partials.next().unwrap_or_else(|| vec![0.0; len]);
+    assert_eq!(total.len(), len, "partial sums of {len} floats");
     for p in partials {
-        let p = contiguous(p);
-        for (t, v) in total.iter_mut().zip(slice(&p)) {
+        assert_eq!(p.len(), len, "partial sums of {len} floats");
+        for (t, v) in total.iter_mut().zip(&p) {
             *t += v;
         }
     }

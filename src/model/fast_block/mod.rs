@@ -23,6 +23,7 @@
 
 mod conv_weights;
 mod extension;
+mod gemm_into;
 pub mod kernels;
 mod norm;
 mod patches;

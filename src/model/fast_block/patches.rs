@@ -3,12 +3,11 @@
 //! Z = im2col(X) W, dW = im2col(X)^T dZ, dX = col2im(dZ W^T), over tiles of rows that are
 //! patch-matrixed while in cache (no `[M, 9*Ci]` matrix is ever built).
 
-use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::FloatTensorOps;
 use rayon::prelude::*;
 
-use super::extension::{contiguous, slice, sum_in_order, tensor};
+use super::extension::{slice, sum_in_order, tensor};
+use super::gemm_into::{Matrix, multiply_into};
 use super::kernels::{ConvGeometry, col2im_image, matrix_to_weight, patch_matrix};
 use super::norm::TileMoments;
 
@@ -32,9 +31,10 @@ const INPUT_GRAD_TILE_FLOATS: usize = 256 * 1024;
 pub(super) fn convolve(
     x: &[f32],
     g: &ConvGeometry,
-    wmat: &FlexTensor,
+    wmat: &[f32],
 ) -> (FlexTensor, Vec<f32>, Vec<f32>) {
     let (m, k, co) = (g.rows(), g.patch(), g.c_out);
+    let wmat = Matrix::row_major(wmat, k, co);
     let mut z = vec![0.0f32; m * co];
     let tiles: Vec<TileMoments> = z
         .par_chunks_mut(FORWARD_TILE_ROWS * co)
@@ -43,8 +43,7 @@ pub(super) fn convolve(
             let rows = z.len() / co;
             let first = t * FORWARD_TILE_ROWS;
             let cols = patch_matrix(x, g, first..first + rows);
-            let out = contiguous(Flex::float_matmul(tensor(cols, [rows, k]), wmat.clone()));
-            z.copy_from_slice(slice(&out));
+            multiply_into(z, Matrix::row_major(&cols, rows, k), wmat, false);
             TileMoments::of(z, co)
         })
         .collect();
@@ -57,14 +56,21 @@ pub(super) fn convolve(
 pub(super) fn weight_grad(x: &[f32], g: &ConvGeometry, dz: &FlexTensor) -> FlexTensor {
     let (m, k, co) = (g.rows(), g.patch(), g.c_out);
     let per_tile = weight_grad_tile_rows(k);
-    let partials: Vec<FlexTensor> = (0..m.div_ceil(per_tile))
+    let dz = Matrix::row_major(slice(dz), m, co);
+    let partials: Vec<Vec<f32>> = (0..m.div_ceil(per_tile))
         .into_par_iter()
         .map(|t| {
             let rows = t * per_tile..((t + 1) * per_tile).min(m);
             let len = rows.len();
-            let dz_rows = dz.narrow(0, rows.start, len);
-            let cols = patch_matrix(x, g, rows);
-            Flex::float_matmul(tensor(cols, [len, k]).transpose(0, 1), dz_rows)
+            let cols = patch_matrix(x, g, rows.clone());
+            let mut partial = vec![0.0f32; k * co];
+            multiply_into(
+                &mut partial,
+                Matrix::row_major(&cols, len, k).t(),
+                dz.rows(rows),
+                false,
+            );
+            partial
         })
         .collect();
     let dwmat = sum_in_order(partials, k * co);
@@ -81,22 +87,24 @@ fn weight_grad_tile_rows(patch: usize) -> usize {
 
 /// dX = col2im(dZ W^T): `[B, H, W, Ci]`, in tiles of whole images so each tile's
 /// patch-matrix gradient is still in cache when col2im reads it.
-pub(super) fn input_grad(g: &ConvGeometry, dz: &FlexTensor, wmat: &FlexTensor) -> FlexTensor {
+pub(super) fn input_grad(g: &ConvGeometry, dz: &FlexTensor, wmat: &[f32]) -> FlexTensor {
     let rows_per_image = g.out_height() * g.out_width();
     let images_per_tile = (INPUT_GRAD_TILE_FLOATS / g.patch() / rows_per_image).max(1);
     let image = g.height * g.width * g.c_in;
-    let w_t = wmat.transpose(0, 1);
+    let w_t = Matrix::row_major(wmat, g.patch(), g.c_out).t();
+    let dz = Matrix::row_major(slice(dz), g.rows(), g.c_out);
     let mut dx = vec![0.0f32; g.input_len()];
     dx.par_chunks_mut(image * images_per_tile)
         .enumerate()
         .for_each(|(t, dx)| {
             let images = dx.len() / image;
             let first = t * images_per_tile * rows_per_image;
-            let dz = dz.narrow(0, first, images * rows_per_image);
-            let dcols = contiguous(Flex::float_matmul(dz, w_t.clone()));
+            let rows = images * rows_per_image;
+            let mut dcols = vec![0.0f32; rows * g.patch()];
+            multiply_into(&mut dcols, dz.rows(first..first + rows), w_t, false);
             for (dx, dcols) in dx
                 .chunks_mut(image)
-                .zip(slice(&dcols).chunks(rows_per_image * g.patch()))
+                .zip(dcols.chunks(rows_per_image * g.patch()))
             {
                 col2im_image(dcols, g, dx);
             }

@@ -19,14 +19,13 @@
 //! weight gradient's chunk partials are added in chunk order, so results do not depend on
 //! thread scheduling.
 
-use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::FloatTensorOps;
 use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::extension::{contiguous, slice, sum_in_order, tensor};
+use super::extension::{sum_in_order, tensor};
+use super::gemm_into::{Matrix, multiply_each_into};
 use super::kernels::{ConvGeometry, matrix_to_weight, weight_to_matrix};
 use super::norm::TileMoments;
 
@@ -317,14 +316,14 @@ fn transform_output_gradient(
 type TileTransform = fn(&[f32], &ConvGeometry, &mut [f32], usize, usize);
 
 /// `transform` of each image of `images` in `data` (NHWC, `channels` per pixel), as one
-/// `[16, tiles, channels]` tensor for the GEMMs.
+/// `[16, tiles, channels]` buffer for the GEMMs.
 fn transformed(
     data: &[f32],
     g: &ConvGeometry,
     images: &Range<usize>,
     channels: usize,
     transform: TileTransform,
-) -> FlexTensor {
+) -> Vec<f32> {
     let (image, tpi) = (g.height * g.width * channels, tiles_per_image(g));
     let tiles = images.len() * tpi;
     let mut out = vec![0.0f32; 16 * tiles * channels];
@@ -334,27 +333,23 @@ fn transformed(
     {
         transform(data, g, &mut out, tiles, i * tpi);
     }
-    tensor(out, [16, tiles, channels])
+    out
 }
 
 /// V of images `images` of `x` (NHWC): `[16, tiles, Ci]`.
-fn transformed_input(x: &[f32], g: &ConvGeometry, images: &Range<usize>) -> FlexTensor {
+fn transformed_input(x: &[f32], g: &ConvGeometry, images: &Range<usize>) -> Vec<f32> {
     transformed(x, g, images, g.c_in, transform_input)
 }
 
 /// dM of images `images` of the output gradient `dz` `[B*H*W, Co]`: `[16, tiles, Co]`.
-fn transformed_output_gradient(dz: &[f32], g: &ConvGeometry, images: &Range<usize>) -> FlexTensor {
+fn transformed_output_gradient(dz: &[f32], g: &ConvGeometry, images: &Range<usize>) -> Vec<f32> {
     transformed(dz, g, images, g.c_out, transform_output_gradient)
 }
 
 /// The convolution's output rows `[B*H*W, Co]` (before bias) with their per-channel batch
 /// mean and biased variance; `u` is [`transform_weight`]'s `[16, Ci, Co]`. Chunks run in
 /// parallel, each transform, GEMMs and inverse transform while its data is in cache.
-pub(super) fn convolve(
-    x: &[f32],
-    g: &ConvGeometry,
-    u: &FlexTensor,
-) -> (FlexTensor, Vec<f32>, Vec<f32>) {
+pub(super) fn convolve(x: &[f32], g: &ConvGeometry, u: &[f32]) -> (FlexTensor, Vec<f32>, Vec<f32>) {
     let co = g.c_out;
     let (tpi, image_out) = (tiles_per_image(g), g.height * g.width * co);
     let per_chunk = images_per_chunk(g, FORWARD_TILES);
@@ -365,12 +360,16 @@ pub(super) fn convolve(
         .map(|(c, z)| {
             let images = c * per_chunk..c * per_chunk + z.len() / image_out;
             let tiles = images.len() * tpi;
-            let m = contiguous(Flex::float_matmul(
-                transformed_input(x, g, &images),
-                u.clone(),
-            ));
+            let v = transformed_input(x, g, &images);
+            let mut m = vec![0.0f32; 16 * tiles * co];
+            multiply_each_into(
+                &mut m,
+                16,
+                |p| position(&v, p, tiles, g.c_in),
+                |p| position(u, p, g.c_in, co),
+            );
             for (i, z) in z.chunks_mut(image_out).enumerate() {
-                transform_output(slice(&m), tiles, i * tpi, g, z);
+                transform_output(&m, tiles, i * tpi, g, z);
             }
             TileMoments::of(z, co)
         })
@@ -386,29 +385,42 @@ pub(super) fn gradients(
     x: &[f32],
     g: &ConvGeometry,
     dz: &[f32],
-    u: &FlexTensor,
+    u: &[f32],
     need_dx: bool,
 ) -> (FlexTensor, Option<FlexTensor>) {
     let (ci, co, tpi) = (g.c_in, g.c_out, tiles_per_image(g));
     let image_in = g.height * g.width * ci;
     let per_chunk = images_per_chunk(g, BACKWARD_TILES);
-    let u_t = u.transpose(1, 2);
     let chunk = |c: usize, dx: Option<&mut [f32]>| {
         let images = c * per_chunk..((c + 1) * per_chunk).min(g.batch);
         let tiles = images.len() * tpi;
         let dm = transformed_output_gradient(dz, g, &images);
         let v = transformed_input(x, g, &images);
-        let du = contiguous(Flex::float_matmul(v.transpose(1, 2), dm.clone()));
+        // dU[ξ] = V[ξ]^T dM[ξ]
+        let mut du = vec![0.0f32; 16 * ci * co];
+        multiply_each_into(
+            &mut du,
+            16,
+            |p| position(&v, p, tiles, ci).t(),
+            |p| position(&dm, p, tiles, co),
+        );
         if let Some(dx) = dx {
-            let dv = contiguous(Flex::float_matmul(dm, u_t.clone()));
+            // dV[ξ] = dM[ξ] U[ξ]^T
+            let mut dv = vec![0.0f32; 16 * tiles * ci];
+            multiply_each_into(
+                &mut dv,
+                16,
+                |p| position(&dm, p, tiles, co),
+                |p| position(u, p, ci, co).t(),
+            );
             for (i, dx) in dx.chunks_mut(image_in).enumerate() {
-                add_input_gradient(slice(&dv), tiles, i * tpi, g, dx);
+                add_input_gradient(&dv, tiles, i * tpi, g, dx);
             }
         }
         du
     };
     let chunks = g.batch.div_ceil(per_chunk);
-    let (partials, dx): (Vec<FlexTensor>, _) = if need_dx {
+    let (partials, dx): (Vec<Vec<f32>>, _) = if need_dx {
         let mut dx = vec![0.0f32; g.input_len()];
         let partials = dx
             .par_chunks_mut(per_chunk * image_in)
@@ -427,6 +439,11 @@ pub(super) fn gradients(
     (tensor(weight_gradient(&du, ci, co), [co, ci, 3, 3]), dx)
 }
 
+/// Position `p`'s `rows x cols` matrix of a `[16, rows, cols]` buffer.
+fn position(buf: &[f32], p: usize, rows: usize, cols: usize) -> Matrix<'_> {
+    Matrix::row_major(&buf[p * rows * cols..(p + 1) * rows * cols], rows, cols)
+}
+
 /// Whole images per chunk for about `tiles` tiles (at least one image).
 fn images_per_chunk(g: &ConvGeometry, tiles: usize) -> usize {
     (tiles / tiles_per_image(g)).max(1)
@@ -435,6 +452,7 @@ fn images_per_chunk(g: &ConvGeometry, tiles: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::fast_block::extension::slice;
     use crate::model::fast_block::kernels::patch_matrix;
 
     fn values(len: usize, seed: usize) -> Vec<f32> {
@@ -491,7 +509,7 @@ mod tests {
     fn the_forward_pass_is_the_direct_convolution() {
         for g in shapes() {
             let (x, w) = (values(g.input_len(), 1), values(9 * g.c_in * g.c_out, 2));
-            let u = tensor(transform_weight(&w, g.c_in, g.c_out), [16, g.c_in, g.c_out]);
+            let u = transform_weight(&w, g.c_in, g.c_out);
             let (z, _, _) = convolve(&x, &g, &u);
             close(&format!("{g:?}"), slice(&z), &direct(&x, &w, &g));
         }
@@ -505,7 +523,7 @@ mod tests {
         for g in shapes() {
             let (x, w) = (values(g.input_len(), 3), values(9 * g.c_in * g.c_out, 4));
             let dz = values(g.rows() * g.c_out, 5);
-            let u = tensor(transform_weight(&w, g.c_in, g.c_out), [16, g.c_in, g.c_out]);
+            let u = transform_weight(&w, g.c_in, g.c_out);
             let (dw, dx) = gradients(&x, &g, &dz, &u, true);
             let score = |x: &[f32], w: &[f32]| -> f64 {
                 direct(x, w, &g)
