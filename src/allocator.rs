@@ -18,7 +18,8 @@
 //! after the machine has swapped), and the supervising `serve` starts a fresh one. The
 //! count costs one relaxed load per allocation when no bound is set.
 //!
-//! This is the crate's only unsafe code (`unsafe_code = "deny"` everywhere else): one call
+//! With `model::fast_block::gemm_into`'s one call into the `gemm` crate, this is the crate's
+//! only unsafe code (`unsafe_code = "deny"` everywhere else): one call
 //! into mimalloc's C API that sets the delay, made from `main` before any other thread
 //! exists (mimalloc's option setters are not thread-safe), one that reads it back
 //! (`purge_delay_ms`, for the test that checks the option's index), and the global

@@ -5,8 +5,8 @@
 //! gradient) and BatchNorm as a chain of element-wise passes. Here the whole block is one
 //! autodiff node whose gradients are two GEMMs and three passes over the activation:
 //! dW = im2col(x)^T dZ, dX = col2im(dZ W^T), BatchNorm + ReLU folded into dZ.
-//! GEMMs go through `Flex::float_matmul` (the `gemm` crate, strided, multi-threaded), so this
-//! module needs no unsafe code; `conv_weights` picks their formulation (patches or Winograd).
+//! GEMMs go through `gemm_into` (the `gemm` crate, strided, multi-threaded, into the
+//! caller's buffers); `conv_weights` picks their formulation (patches or Winograd).
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;

@@ -12,7 +12,7 @@
 //! (as for a frozen BatchNorm on an autodiff device). `CW_BURN_CONV=1` (or
 //! `set_enabled(false)`) turns it off.
 //! - `extension`: the burn backend extension, one autodiff node with its own backward;
-//!   GEMMs go through `Flex::float_matmul`;
+//! - `gemm_into`: every GEMM, written by the `gemm` crate into a slice the caller owns;
 //! - `conv_weights`: which GEMM formulation a convolution runs: `winograd` (F(2x2, 3x3),
 //!   for 3x3 stride-1 convolutions: 4/9 of the multiplications) or `patches` (im2col);
 //! - `kernels`: the convolution's layouts on plain slices (the patch matrix, col2im, the
