@@ -4,8 +4,8 @@
 //! Why not `Flex::float_matmul`: burn-flex 0.22 allocates each product as a zeroed byte
 //! vector (`FlexTensor::empty`), which `Bytes::from_bytes_vec` then copies into an aligned
 //! allocation: two extra passes over every output, 13% of a ResNet-18 step under `perf`.
-//! Here the product lands where it is used (a tile of the output, a chunk's buffer), and a
-//! product can be added to what is there. faer would offer the same safely, but is not in
+//! Here the product lands where it is used (a tile of the output, a chunk's buffer). faer
+//! would offer the same safely, but is not in
 //! the tree; `gemm` is, so this file holds the fused block's one `unsafe` call, with every
 //! bound it relies on checked first.
 
@@ -84,16 +84,15 @@ impl<'a> Matrix<'a> {
     }
 }
 
-/// `out = a b` (or `out += a b` when `accumulate`), `out` the `a.rows x b.cols` product
-/// row-major in exactly that many floats.
-pub(super) fn multiply_into(out: &mut [f32], a: Matrix, b: Matrix, accumulate: bool) {
+/// `out = a b`, `out` the `a.rows x b.cols` product row-major in exactly that many floats.
+pub(super) fn multiply_into(out: &mut [f32], a: Matrix, b: Matrix) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let threads = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
     };
-    multiply(out, a, b, accumulate, threads);
+    multiply(out, a, b, threads);
 }
 
 /// `out[i] = a(i) b(i)` for `count` products of one shape, `out` their row-major results
@@ -112,10 +111,10 @@ pub(super) fn multiply_each_into<'a>(
     );
     out.par_chunks_mut(out.len() / count)
         .enumerate()
-        .for_each(|(i, out)| multiply(out, a(i), b(i), false, gemm::Parallelism::None));
+        .for_each(|(i, out)| multiply(out, a(i), b(i), gemm::Parallelism::None));
 }
 
-fn multiply(out: &mut [f32], a: Matrix, b: Matrix, accumulate: bool, threads: gemm::Parallelism) {
+fn multiply(out: &mut [f32], a: Matrix, b: Matrix, threads: gemm::Parallelism) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "product of {m}x{k} by {}x{n}", b.rows);
     assert_eq!(
@@ -129,9 +128,7 @@ fn multiply(out: &mut [f32], a: Matrix, b: Matrix, accumulate: bool, threads: ge
         return;
     }
     if k == 0 {
-        if !accumulate {
-            out.fill(0.0);
-        }
+        out.fill(0.0);
         return;
     }
     let stride = |s: usize| s as isize; // fits() checked each fits in isize
@@ -139,8 +136,8 @@ fn multiply(out: &mut [f32], a: Matrix, b: Matrix, accumulate: bool, threads: ge
     // SAFETY: `out` holds exactly m*n floats written row-major (column stride 1, row stride
     // n), and it is a unique borrow, so it aliases neither input. `a` and `b` were checked
     // by `fits`: every element (r, c) they name, for r < rows and c < cols, is inside its
-    // slice. `gemm` reads and writes only those elements, and reads `out` only when
-    // `read_dst` is set.
+    // slice. `gemm` reads and writes only those elements, and never reads `out`
+    // (`read_dst` is false).
     unsafe {
         gemm::gemm(
             m,
@@ -149,7 +146,7 @@ fn multiply(out: &mut [f32], a: Matrix, b: Matrix, accumulate: bool, threads: ge
             out.as_mut_ptr(),
             1,
             n as isize,
-            accumulate,
+            false,
             a.data.as_ptr(),
             stride(a.col_stride),
             stride(a.row_stride),
@@ -214,7 +211,7 @@ mod tests {
             let a = Matrix::row_major(&ad, m, k);
             let b = Matrix::row_major(&bd, k, n);
             let mut out = vec![f32::NAN; m * n];
-            multiply_into(&mut out, a, b, false);
+            multiply_into(&mut out, a, b);
             close(&out, &reference(a, b));
             // The same product from transposed storage (column-major views).
             let at_data = transposed(&ad, m, k);
@@ -222,7 +219,7 @@ mod tests {
             let at = Matrix::row_major(&at_data, k, m).t();
             let bt = Matrix::row_major(&bt_data, n, k).t();
             let mut again = vec![0.0; m * n];
-            multiply_into(&mut again, at, bt, false);
+            multiply_into(&mut again, at, bt);
             close(&again, &out);
         }
     }
@@ -235,22 +232,20 @@ mod tests {
     }
 
     #[test]
-    fn accumulating_adds_to_what_is_there_and_row_ranges_select_rows() {
+    fn row_ranges_select_rows_and_an_empty_sum_is_zero() {
         let (ad, bd) = (values(40 * 7, 3), values(7 * 5, 4));
         let a = Matrix::row_major(&ad, 40, 7);
         let b = Matrix::row_major(&bd, 7, 5);
         let full = reference(a, b);
-        let mut out = vec![1.0; 10 * 5];
-        multiply_into(&mut out, a.rows(20..30), b, true);
-        let want: Vec<f32> = full[20 * 5..30 * 5].iter().map(|v| v + 1.0).collect();
-        close(&out, &want);
+        let mut out = vec![f32::NAN; 10 * 5];
+        multiply_into(&mut out, a.rows(20..30), b);
+        close(&out, &full[20 * 5..30 * 5]);
         // k = 0: the product is zero.
         let mut empty = vec![7.0; 4];
         multiply_into(
             &mut empty,
             Matrix::row_major(&[], 2, 0),
             Matrix::row_major(&[], 0, 2),
-            false,
         );
         assert_eq!(empty, [0.0; 4]);
     }
@@ -288,7 +283,6 @@ mod tests {
             &mut [0.0; 5],
             Matrix::row_major(&d, 2, 3),
             Matrix::row_major(&d, 3, 2),
-            false,
         );
     }
 }

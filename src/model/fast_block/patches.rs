@@ -43,7 +43,7 @@ pub(super) fn convolve(
             let rows = z.len() / co;
             let first = t * FORWARD_TILE_ROWS;
             let cols = patch_matrix(x, g, first..first + rows);
-            multiply_into(z, Matrix::row_major(&cols, rows, k), wmat, false);
+            multiply_into(z, Matrix::row_major(&cols, rows, k), wmat);
             TileMoments::of(z, co)
         })
         .collect();
@@ -68,7 +68,6 @@ pub(super) fn weight_grad(x: &[f32], g: &ConvGeometry, dz: &FlexTensor) -> FlexT
                 &mut partial,
                 Matrix::row_major(&cols, len, k).t(),
                 dz.rows(rows),
-                false,
             );
             partial
         })
@@ -101,7 +100,7 @@ pub(super) fn input_grad(g: &ConvGeometry, dz: &FlexTensor, wmat: &[f32]) -> Fle
             let first = t * images_per_tile * rows_per_image;
             let rows = images * rows_per_image;
             let mut dcols = vec![0.0f32; rows * g.patch()];
-            multiply_into(&mut dcols, dz.rows(first..first + rows), w_t, false);
+            multiply_into(&mut dcols, dz.rows(first..first + rows), w_t);
             for (dx, dcols) in dx
                 .chunks_mut(image)
                 .zip(dcols.chunks(rows_per_image * g.patch()))
