@@ -88,7 +88,7 @@ fn nan_input_is_refused_and_weights_are_unchanged() {
     let x = Tensor::<4>::from_data(TensorData::new(ok, [4, 3, 32, 32]), &ad);
     let out = method.train_step(batch(x, 1), 1e-2).unwrap();
     assert!(out.loss.is_finite());
-    assert_eq!(out.embeddings.len(), 4 * out.dim);
+    assert_eq!(out.read_embeddings().len(), 4 * out.dim);
 }
 
 /// Views `[2N, ...]` of images 0..N at `step`.

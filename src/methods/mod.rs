@@ -145,8 +145,10 @@ pub struct Signal {
 #[derive(Clone, Debug)]
 pub struct StepOutput {
     pub loss: f32,
-    /// The embeddings the loss compared, `[2N, dim]` row-major (rows i, i+N positive).
-    pub embeddings: Vec<f32>,
+    /// The embeddings the loss compared, `[2N, dim]` (rows i, i+N positive), detached and
+    /// left on the device: only reported steps read them back (`read_embeddings`), so a
+    /// GPU does not copy them to the host every step.
+    pub embeddings: Tensor<2>,
     pub dim: usize,
     /// What `embeddings` are, as the dashboard labels them ("projection z", ...).
     pub space: &'static str,
@@ -159,11 +161,16 @@ impl StepOutput {
     pub fn new(loss: f32, embeddings: Tensor<2>, dim: usize) -> Self {
         Self {
             loss,
-            embeddings: matrix_to_vec(embeddings.detach()),
+            embeddings: embeddings.detach(),
             dim,
             space: "the loss's embeddings",
             signals: Vec::new(),
         }
+    }
+
+    /// `embeddings` on the host, row-major.
+    pub fn read_embeddings(&self) -> Vec<f32> {
+        matrix_to_vec(self.embeddings.clone())
     }
 
     /// Names the space `embeddings` live in.

@@ -481,11 +481,12 @@ impl<'a> Session<'a> {
         rates: step_report::Rates,
         emit: &mut dyn FnMut(Event),
     ) {
-        let metrics = step_metrics(step, out, (h, *h_dim), lr, rates);
+        let own_z = out.read_embeddings();
+        let metrics = step_metrics(step, out, &own_z, (h, *h_dim), lr, rates);
         let logged = Event::Step(metrics);
         self.result.metrics.record(&logged);
         emit(logged);
-        let (cosines, pairs) = similarity_matrix(&out.embeddings, out.dim, MATRIX_PAIRS);
+        let (cosines, pairs) = similarity_matrix(&own_z, out.dim, MATRIX_PAIRS);
         emit(Event::Similarity(SimilarityMatrix {
             step,
             pairs,

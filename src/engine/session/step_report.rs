@@ -55,15 +55,17 @@ impl Throughput {
 }
 
 /// The metrics of one logged step: the shared figures on `h` (the encoder output of the
-/// batch's views, `[2N, h_dim]`) and the method's own space as `own`.
+/// batch's views, `[2N, h_dim]`) and the method's own space (`own_z`, `out`'s embeddings
+/// read back) as `own`.
 pub fn step_metrics(
     step: u64,
     out: &StepOutput,
+    own_z: &[f32],
     (z, dim): (&[f32], usize),
     lr: f64,
     rates: Rates,
 ) -> StepMetrics {
-    let (own_z, own_dim) = (&out.embeddings[..], out.dim);
+    let own_dim = out.dim;
     let z_std = normalized_std(z, dim);
     let rank = effective_rank(z, dim);
     let pairs = pair_similarity(z, dim);
@@ -110,19 +112,18 @@ pub fn step_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::methods::common::tensor_2d;
     use crate::metrics::alignment;
 
     #[test]
     fn shared_figures_are_on_h_and_the_methods_space_is_its_own_series() {
         // The loss's space: each positive pair identical (alignment 0), 3-d.
         let z = vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
-        let out = StepOutput {
-            loss: 1.0,
-            embeddings: z,
-            dim: 3,
-            space: "projection z",
-            signals: Vec::new(),
-        };
+        let device = burn::tensor::Device::flex();
+        let out =
+            StepOutput::new(1.0, tensor_2d(z.clone(), 4, 3, &device), 3).in_space("projection z");
+        // Kept on the device; read back as it went in.
+        assert_eq!(out.read_embeddings(), z);
         // h: the pairs point apart, 2-d.
         let h = [1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0];
         let rates = Rates {
@@ -131,7 +132,7 @@ mod tests {
             data_wait: 0.0,
             round_trip_ms: None,
         };
-        let m = step_metrics(3, &out, (&h, 2), 1e-3, rates);
+        let m = step_metrics(3, &out, &out.read_embeddings(), (&h, 2), 1e-3, rates);
         assert_eq!(m.align, alignment(&h, 2));
         assert!(m.align > 1.0, "{}", m.align);
         assert_eq!(m.z_std_healthy, collapse::healthy_std(2));
