@@ -46,6 +46,15 @@ fn runs_a_kernel(device: &Device) -> Result<(), String> {
     }
 }
 
+/// What compiling kernels needs at run time, beside the driver: the compiler this build
+/// chose (`cuda-nvrtc` or the default LLVM) looks for different files of the toolkit.
+#[cfg(all(feature = "cuda", feature = "cuda-nvrtc"))]
+const CUDA_NEEDS: &str = "this build compiles kernels with NVRTC: it needs libnvrtc and the \
+     CUDA headers of a toolkit (CUDA_PATH or /usr/local/cuda)";
+#[cfg(all(feature = "cuda", not(feature = "cuda-nvrtc")))]
+const CUDA_NEEDS: &str = "this build compiles kernels with LLVM: it needs the toolkit's \
+     nvvm/libdevice/libdevice.10.bc (under CUDA_PATH, /usr/local/cuda, /opt/cuda or /usr)";
+
 #[cfg(feature = "cuda")]
 pub fn cuda() -> Result<(Device, BackendInfo), String> {
     use burn::tensor::DeviceType;
@@ -57,12 +66,8 @@ pub fn cuda() -> Result<(Device, BackendInfo), String> {
         .into_iter()
         .next()
         .ok_or("no NVIDIA GPU is visible to CUDA")?;
-    runs_a_kernel(&device).map_err(|why| {
-        format!(
-            "the GPU was found but cannot run kernels ({why}); CUDA needs the driver, NVRTC \
-             and the CUDA headers (CUDA_PATH or /usr/local/cuda) at run time"
-        )
-    })?;
+    runs_a_kernel(&device)
+        .map_err(|why| format!("the GPU was found but cannot run kernels ({why}); {CUDA_NEEDS}"))?;
     let name = device
         .identity()
         .map(|id| id.name)
