@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
-# The GPU figures of the README, in one short run (under 8 minutes, inside one device call's
-# 10) on a machine with an NVIDIA GPU: `bench` on every backend the binary has (the CPU,
-# then wgpu; CUDA too if it was built with `--features cuda`, which needs GitHub access for
-# cubecl's LLVM), one headless SimCLR run on the built-in shapes on the GPU, and PyTorch's
-# CUDA step of the same reference model for the ratio. Everything lands in OUT_DIR
-# (8 files at most).
+# The GPU figures of the README, in one run of under 8 minutes (inside one device call's
+# 10) on a machine with an NVIDIA GPU, its CUDA driver and toolkit, and PyTorch with CUDA:
+#   1. the training step, on every GPU backend the binary has (CUDA, then wgpu on Vulkan),
+#      beside PyTorch CUDA fp32 (NCHW and channels_last) in the same run: the reference
+#      SimCLR step at batch 256 and 1,024, and ResNet-18 (CIFAR stem) at batch 256;
+#   2. correctness: one CPU checkpoint resumed for 20 steps on the CPU, CUDA and wgpu, each
+#      step's loss within 1e-3 (relative) of the CPU's (bench/backend_agreement.py);
+#   3. headless SimCLR runs on the GPU, end to end (augmentation on the CPU, logging,
+#      evaluation): the built-in shapes, and the built-in Fashion-MNIST sample. Each logged
+#      step says its views/s and the share of time the trainer waited for views.
+# bench/gpu_ratios.py turns part 1 into the ratios. Every step is bounded by `timeout`
+# (450 s in all, GPU_CHECK_SECONDS), one that fails leaves the others' figures, and everything lands in
+# OUT_DIR as at most 8 files.
 #
-# Build here and carry the binary stripped and compressed (the device machine takes 64 MiB
-# in all; measured: 204 MB built, 153 MB stripped, 27 MB after xz):
-#   cargo build --release --features gpu
+# Build here (scripts/install-cuda-llvm.sh first, once), strip and compress (the device
+# machine takes 64 MiB in all):
+#   cargo build --release --features gpu,cuda
 #   mkdir -p gpu-bin && strip -o gpu-bin/contrastive-workbench \
 #       "${CARGO_TARGET_DIR:-target}/release/contrastive-workbench" \
-#     && xz -T0 -6 gpu-bin/contrastive-workbench
+#     && xz -T0 -9 gpu-bin/contrastive-workbench
 # then, there (carry gpu-bin, and .gl with the Vulkan loader if it has none):
 #   bench/gpu_check.sh gpu-bin/contrastive-workbench.xz "$OUT"
-# Every step is bounded by `timeout` (470 s in all), and one that fails leaves the others'
-# figures.
 set -uo pipefail
 bin=${1:?usage: bench/gpu_check.sh BINARY OUT_DIR}
 out=${2:?usage: bench/gpu_check.sh BINARY OUT_DIR}
+here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
-summary="$out/summary.txt"
+summary="$out/summary.txt" steps="$out/steps.jsonl" log="$out/log.txt"
+: >"$steps"
+: >"$log"
 if [[ $bin == *.xz ]]; then
   xz -dc "$bin" >/tmp/contrastive-workbench && chmod +x /tmp/contrastive-workbench
   bin=/tmp/contrastive-workbench
 fi
+export PYTHONUNBUFFERED=1
 
 # The Vulkan loader, when carried as .debs (see the device README), and NVIDIA's ICD.
 for deb in .gl/*.deb; do [ -e "$deb" ] && dpkg -x "$deb" /; done
@@ -32,33 +41,72 @@ ldconfig 2>/dev/null || true
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -e "$icd" ] && export VK_DRIVER_FILES="$icd"
 
-step() { # name, seconds, command...: runs it, logs its exit status and time.
+# The whole check ends by this time, so it fits one device call; what ran is kept.
+deadline=$(($(date +%s) + ${GPU_CHECK_SECONDS:-450}))
+
+step() { # name, seconds, command...: runs it (output to the log), notes its exit and time.
   local name=$1 limit=$2
   shift 2
-  local start rc
+  local start rc left
   start=$(date +%s)
-  timeout "$limit" "$@"
+  left=$((deadline - start))
+  if [ "$left" -lt 10 ]; then
+    echo "$name: skipped, the check's time is up" >>"$summary"
+    return
+  fi
+  [ "$left" -lt "$limit" ] && limit=$left
+  echo "== $name: $*" >>"$log"
+  timeout "$limit" "$@" 2>>"$log"
   rc=$?
   echo "$name: exit $rc after $(($(date +%s) - start)) s" >>"$summary"
 }
 
+tagged() { # case, then a command whose JSON lines go to steps.jsonl with the case added.
+  local case=$1
+  shift
+  "$@" | sed -u "s/^{/{\"case\": \"$case\", /" | grep '^{' >>"$steps"
+}
+
 nvidia-smi >"$out/nvidia-smi.txt" 2>&1
-echo "binary: $("$bin" --version 2>&1)" >"$summary"
+{
+  echo "binary: $("$bin" --version 2>&1)"
+  echo "python: $(python3 -c 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name(0))' 2>&1)"
+  echo "cores: $(nproc)"
+} >"$summary"
 
-step bench 200 "$bin" bench --steps 5 >"$out/bench.txt" 2>&1
+# 1. The step: ours on CUDA with PyTorch beside it, then ours on wgpu (after the
+# correctness check: CUDA's figures come first if time runs short). The first call on a
+# backend compiles and autotunes its kernels (kept in ~/.cache/cubecl for the later ones).
+cases=("small-cnn 256" "small-cnn 1024" "resnet18 256")
+bench_on() { # backend
+  for c in "${cases[@]}"; do
+    set -- $c
+    step "bench $backend $1 $2" 90 tagged "$1-$2" \
+      "$bin" bench --json --backend "$backend" --encoder "$1" --batch "$2" --steps 10
+  done
+}
+backend=cuda bench_on
+for layout in nchw channels_last; do
+  for c in "${cases[@]}"; do
+    set -- $c
+    step "pytorch $layout $1 $2" 45 tagged "$1-$2" \
+      python3 "$here/torch_step.py" --device cuda --layout "$layout" --encoder "$1" \
+      --batch "$2" --steps 20 --warmup 5
+  done
+done
 
-run=$(mktemp -d)/simclr-shapes
-step train 150 "$bin" train --preset presets/simclr-shapes.toml --backend auto \
-  --out "$run" >"$out/train.jsonl" 2>"$out/train-stderr.txt"
-[ -e "$run/eval.csv" ] && cp "$run/eval.csv" "$out/train-eval.csv"
+# 2. Correctness across backends.
+step "agreement" 90 python3 "$here/backend_agreement.py" --binary "$bin" \
+  --backends cpu,cuda,gpu --out /tmp/agreement >"$out/agreement.jsonl"
+backend=gpu bench_on
 
-step pytorch-cuda 60 python3 bench/torch_step.py --device cuda --steps 20 \
-  >"$out/torch.jsonl" 2>&1
-step pytorch-cuda-channels-last 60 python3 bench/torch_step.py --device cuda --steps 20 \
-  --layout channels_last >>"$out/torch.jsonl" 2>&1
+# 3. Whole runs on the GPU (auto: CUDA first), every 5th step logged as the window would.
+for preset in simclr-shapes simclr-fashion-mnist; do
+  step "train $preset" 60 "$bin" train --preset "$here/../presets/$preset.toml" \
+    --backend auto --steps 400 --force --out "/tmp/$preset" >"$out/train-$preset.jsonl"
+done
 
-cat "$summary"
-grep -E "^device:|train_step" "$out/bench.txt"
-grep -m1 "^backend:" "$out/train-stderr.txt"
-tail -n 2 "$out/train.jsonl"
-cat "$out/torch.jsonl"
+python3 "$here/gpu_ratios.py" "$steps" >>"$summary" 2>&1
+cat "$summary" "$out/agreement.jsonl"
+for preset in simclr-shapes simclr-fashion-mnist; do tail -n 2 "$out/train-$preset.jsonl"; done
+grep -m2 "^backend:\|device:" "$log"

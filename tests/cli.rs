@@ -571,3 +571,40 @@ fn bench_json_times_the_step_on_larger_views_and_refuses_a_vit_at_them() {
     let out = run(&["--json", "--size", "4"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn bench_json_on_a_backend_this_build_lacks_says_so_and_auto_times_the_cpu() {
+    let run = |args: &[&str]| Command::new(BIN).arg("bench").args(args).output().unwrap();
+    // The default build has no CUDA: a clear refusal, not a CPU figure under its name.
+    let out = run(&[
+        "--json",
+        "--backend",
+        "cuda",
+        "--batch",
+        "2",
+        "--steps",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("CUDA backend unavailable"), "{said}");
+    assert!(json_lines(&out).is_empty());
+    // auto falls back to the CPU and names it: one line, burn's ops on flex.
+    let out = run(&[
+        "--json",
+        "--backend",
+        "auto",
+        "--batch",
+        "2",
+        "--steps",
+        "1",
+    ]);
+    assert_succeeded(&out);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("device: CPU (flex)"), "{said}");
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let name = lines[0]["implementation"].as_str().unwrap();
+    assert!(name.contains("CPU (flex)"), "{name}");
+    assert!(lines[0]["s_per_step"].as_f64().unwrap() > 0.0);
+}

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::bench_step::{measure_step, print_stage_parts, print_step};
+use super::bench_step::{measure_step, measure_step_on, print_stage_parts, print_step};
 use crate::data::shapes::{ShapesSpec, generate};
 use crate::engine::backend::select_local;
 use crate::methods::{self, BuildContext, MethodSpec, TrainBatch};
@@ -22,6 +22,7 @@ pub fn bench_json(
     steps: usize,
     encoder: &EncoderConfig,
     size: usize,
+    backend: BackendChoice,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
         batch >= 2 && steps >= 1,
@@ -32,6 +33,14 @@ pub fn bench_json(
         "--size {size}: the ViT is laid out for 32x32 images"
     );
     encoder.validate().map_err(anyhow::Error::msg)?;
+    if backend != BackendChoice::Cpu {
+        // A GPU (or what auto found): one line, burn's ops on that device.
+        let (device, info) = select_local(backend).map_err(anyhow::Error::msg)?;
+        crate::errln!("device: {} ({})", info.name, info.reason);
+        let figures = measure_step_on(&device, &info.name, encoder, batch, size, steps, false);
+        crate::outln!("{}", serde_json::to_string(&figures)?);
+        return Ok(());
+    }
     // The ViT has no convolution to fuse.
     let ways: &[bool] = if encoder.kind == EncoderKind::Vit {
         &[false]

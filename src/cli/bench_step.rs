@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::{Device, Distribution, Tensor};
 use serde::Serialize;
 
 use crate::losses::nt_xent;
@@ -73,8 +73,25 @@ pub fn measure_step(
     steps: usize,
     fused: bool,
 ) -> StepFigures {
+    let cpu = crate::engine::backend::cpu_device();
+    measure_step_on(&cpu, "flex", encoder, batch, size, steps, fused)
+}
+
+/// [`measure_step`] on `device` (`backend` names it in the figures). A GPU queues its work:
+/// each step ends by waiting for the device, so a step's time is the whole step's. The
+/// phases before the loss's read-back only time the queueing there.
+pub fn measure_step_on(
+    device: &Device,
+    backend: &str,
+    encoder: &EncoderConfig,
+    batch: usize,
+    size: usize,
+    steps: usize,
+    fused: bool,
+) -> StepFigures {
     fast_block::set_enabled(fused);
-    let device = crate::engine::backend::cpu_device().autodiff();
+    let on_cpu = fast_block::supported_on(device);
+    let device = device.clone().autodiff();
     let mut net = ReferenceNet {
         encoder: encoder.init(&device),
         head: MlpHeadConfig {
@@ -104,6 +121,8 @@ pub fn measure_step(
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         let t4 = Instant::now();
         net = optim.step(1e-3, net, grads);
+        // The only error is a device lost mid-run; the timing would then be meaningless.
+        device.sync().expect("the device failed while the step ran");
         let t5 = Instant::now();
         if i >= WARMUP {
             let s = |a: Instant, b: Instant| (b - a).as_secs_f64();
@@ -128,21 +147,24 @@ pub fn measure_step(
         total: m(|p| p.total),
     };
     StepFigures {
-        implementation: match (encoder.kind, fused) {
-            (EncoderKind::SmallCnn, true) => {
-                "contrastive-workbench flex, fused conv+BN+ReLU".into()
-            }
-            (EncoderKind::SmallCnn, false) => "contrastive-workbench flex, burn's own ops".into(),
-            (EncoderKind::Resnet18, true) => "contrastive-workbench flex, ResNet-18 fused".into(),
-            (EncoderKind::Resnet18, false) => {
-                "contrastive-workbench flex, ResNet-18 burn's own ops".into()
-            }
-            (kind, _) => format!("contrastive-workbench flex, {kind:?}"),
-        },
+        implementation: implementation(backend, encoder.kind, fused && on_cpu),
         s_per_step: phases.total,
         views_per_sec: (2 * batch) as f64 / phases.total,
         phases,
         peak_rss_mib: if has_rss { peak_rss_mib() } else { None },
+    }
+}
+
+/// How the figures name one way of running the step.
+fn implementation(backend: &str, kind: EncoderKind, fused: bool) -> String {
+    let ops = if fused { "fused" } else { "burn's own ops" };
+    match kind {
+        EncoderKind::SmallCnn if fused => {
+            format!("contrastive-workbench {backend}, fused conv+BN+ReLU")
+        }
+        EncoderKind::SmallCnn => format!("contrastive-workbench {backend}, {ops}"),
+        EncoderKind::Resnet18 => format!("contrastive-workbench {backend}, ResNet-18 {ops}"),
+        kind => format!("contrastive-workbench {backend}, {kind:?}"),
     }
 }
 

@@ -134,6 +134,10 @@ pub enum Commands {
         /// laid out for 32).
         #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(8..=256))]
         size: u32,
+        /// With --json: the device to time the step on (cpu: the fused kernels and burn's
+        /// ops; cuda or gpu: burn's ops there, each step waited for to its end).
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: BackendArg,
     },
     /// Host this machine's best device for other workbenches: they train on it with
     /// backend = "remote" while their data, augmentation, metrics and window stay local.
@@ -389,6 +393,7 @@ pub fn run(cli: Cli) -> ExitCode {
             json: true,
             encoder,
             size,
+            backend,
             ..
         }) => bench::bench_json(
             batch,
@@ -398,6 +403,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 ..crate::model::EncoderConfig::default()
             },
             size as usize,
+            backend.into(),
         ),
         Some(Commands::Bench { batch, steps, .. }) => bench::bench(batch, steps),
     };
