@@ -13,7 +13,7 @@
 # `cargo update` moves tracel-llvm-bundler (the folder name follows its version).
 #
 # Needs: python3 with pip (PyPI), a C++ compiler (cubecl-llvm's shims), and zlib and zstd
-# to link against (Debian: zlib1g-dev libzstd-dev, installed here when missing and root).
+# to link against (Debian: g++ zlib1g-dev libzstd-dev, installed here when missing and root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,9 +36,10 @@ llvm_root="$install_dir/mlc_llvm_static/static"
 bundler_dir="$data_dir/tracel/tracel-llvm-$bundler"
 marker="$llvm_root/.tracel-llvm-installed"
 
-# zlib and zstd: LLVM's `llvm-config --system-libs` asks the linker for -lz -lzstd.
+# zlib and zstd: LLVM's `llvm-config --system-libs` asks the linker for -lz -lzstd; g++:
+# cubecl-llvm compiles two C++ shims.
 missing=()
-for pkg in zlib1g-dev libzstd-dev; do
+for pkg in zlib1g-dev libzstd-dev g++; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null; then
