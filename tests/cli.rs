@@ -312,6 +312,34 @@ fn a_checkpoint_copied_from_another_run_is_refused() {
 }
 
 #[test]
+fn a_resume_on_the_cpu_never_opens_burns_default_gpu() {
+    // burn loads a checkpoint's optimiser state on its default device, which a CUDA build
+    // makes the GPU. `BURN_DEVICE=cuda` gives this build the same default (here one that
+    // panics, as a CUDA build does without a driver): the resume must not go near it.
+    let dir = tempfile::tempdir().unwrap();
+    let p = preset(dir.path(), "resumed", 2);
+    let out_dir = dir.path().join("run");
+    train_ok(&p, &out_dir);
+    let out = Command::new(BIN)
+        .env("BURN_DEVICE", "cuda")
+        .args([
+            "train",
+            "--resume",
+            "--backend",
+            "cpu",
+            "--steps",
+            "3",
+            "--out",
+        ])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_succeeded(&out);
+    let steps = std::fs::read_to_string(out_dir.join("metrics.csv")).unwrap();
+    assert!(steps.lines().any(|l| l.starts_with("3,")), "{steps}");
+}
+
+#[test]
 fn the_random_init_evaluation_is_exported_before_any_training() {
     // Killed outright after its first steps, with no evaluation since step 0: the folder
     // holds the random-init export (the baseline), not nothing.
@@ -589,7 +617,7 @@ fn bench_json_on_a_backend_this_build_lacks_says_so_and_auto_times_the_cpu() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("CUDA backend unavailable"), "{said}");
     assert!(json_lines(&out).is_empty());
-    // auto falls back to the CPU and names it: one line, burn's ops on flex.
+    // auto falls back to the CPU and names it: one line, the fused step training runs there.
     let out = run(&[
         "--json",
         "--backend",
@@ -605,6 +633,9 @@ fn bench_json_on_a_backend_this_build_lacks_says_so_and_auto_times_the_cpu() {
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 1, "{lines:?}");
     let name = lines[0]["implementation"].as_str().unwrap();
-    assert!(name.contains("CPU (flex)"), "{name}");
+    assert!(
+        name.contains("CPU (flex)") && name.contains("fused"),
+        "{name}"
+    );
     assert!(lines[0]["s_per_step"].as_f64().unwrap() > 0.0);
 }

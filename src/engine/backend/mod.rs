@@ -87,6 +87,20 @@ pub fn cpu_device() -> Device {
     Device::flex()
 }
 
+/// Makes burn's default device the CPU for this process. burn puts on `Device::default()`
+/// what it loads without being given a device, a resumed checkpoint's optimiser state among
+/// it (`ModuleOptimizer::load_record`; each parameter's state moves to its device at the next
+/// step). Left alone, that default is CUDA, then wgpu, in a build that has them: resuming on
+/// the CPU then opened a GPU the run had not chosen, and panicked where CUDA's driver is
+/// missing. Nothing here asks burn for its default otherwise: every run names its device.
+/// Call it first in `main`, before any other thread exists (it sets `BURN_DEVICE`).
+#[allow(unsafe_code)]
+pub fn make_the_cpu_burns_default() {
+    // SAFETY: `main` calls this before it starts any thread, so nothing reads the
+    // environment concurrently.
+    unsafe { std::env::set_var("BURN_DEVICE", "flex") }
+}
+
 fn cpu(reason: &str) -> (Device, BackendInfo) {
     (
         cpu_device(),
