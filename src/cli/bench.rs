@@ -34,10 +34,11 @@ pub fn bench_json(
     );
     encoder.validate().map_err(anyhow::Error::msg)?;
     if backend != BackendChoice::Cpu {
-        // A GPU (or what auto found): one line, burn's ops on that device.
+        // A GPU (or what auto found): one line, the step training runs on that device
+        // (the fused kernels where the device has them: flex, when auto found no GPU).
         let (device, info) = select_local(backend).map_err(anyhow::Error::msg)?;
         crate::errln!("device: {} ({})", info.name, info.reason);
-        let figures = measure_step_on(&device, &info.name, encoder, batch, size, steps, false);
+        let figures = measure_step_on(&device, &info.name, encoder, batch, size, steps, true);
         crate::outln!("{}", serde_json::to_string(&figures)?);
         return Ok(());
     }
