@@ -53,19 +53,23 @@ impl<N: Module> Trainable<N> {
     ) -> Result<(f32, T), StepError> {
         let net = self.net.take().expect("network present between steps");
         let (loss, extra) = forward(&net);
-        let value = scalar(loss.clone());
+        // Back-propagate before reading the loss: the read waits for the device, and a GPU
+        // then has the backward pass queued behind the forward one instead of idling
+        // while the host launches it. A non-finite loss's gradients are dropped unused.
+        let mut grads = loss.backward();
+        let value = scalar(loss);
         if !value.is_finite() {
             self.net = Some(net);
             return Err(StepError::NonFinite(value));
         }
         let grads = if frozen.is_empty() {
-            GradientsParams::from_grads(loss.backward(), &net)
+            GradientsParams::from_grads(grads, &net)
         } else {
             let kept: Vec<ParamId> = list_param_ids(&net)
                 .into_iter()
                 .filter(|id| !frozen.contains(id))
                 .collect();
-            GradientsParams::from_params(&mut loss.backward(), &net, &kept)
+            GradientsParams::from_params(&mut grads, &net, &kept)
         };
         self.net = Some(self.optim.step(lr, net, grads));
         Ok((value, extra))
