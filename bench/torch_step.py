@@ -165,30 +165,35 @@ def main():
         views = views.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-    def step():
+    def step(phased=True):
+        # `phased` waits for the device between the phases to time each; on a GPU that
+        # idles it, so the whole step is timed apart, waiting only at its end.
+        wait = sync if phased else (lambda: None)
         sync()
         t0 = time.perf_counter()
         loss = nt_xent(model(views), 0.5)
-        sync()
+        wait()
         t1 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        sync()
+        wait()
         t2 = time.perf_counter()
         opt.step()
+        loss.item()  # a training loop reads its loss; on a GPU this waits for the step
         sync()
         t3 = time.perf_counter()
-        loss.item()
         return t3 - t0, t1 - t0, t2 - t1, t3 - t2
 
     for _ in range(args.warmup):
         step()
     runs = [step() for _ in range(args.steps)]
+    whole = [step(False) for _ in range(args.steps)] if device.type == "cuda" else runs
     # The step's arithmetic (convolutions and matrix products, forward and backward) as
     # PyTorch counts it: both implementations do the same work, so GFLOP/s compare.
     with FlopCounterMode(display=False) as flops:
         nt_xent(model(views), 0.5).backward()
-    total, fwd, bwd, optim = (statistics.median(r[i] for r in runs) for i in range(4))
+    total = statistics.median(r[0] for r in whole)
+    fwd, bwd, optim = (statistics.median(r[i] for r in runs) for i in range(1, 4))
     print(json.dumps({
         "impl": f"pytorch {torch.__version__} {args.layout}"
         + ("" if args.encoder == "small-cnn" else f" {args.encoder}")

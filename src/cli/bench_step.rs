@@ -78,8 +78,8 @@ pub fn measure_step(
 }
 
 /// [`measure_step`] on `device` (`backend` names it in the figures). A GPU queues its work:
-/// each step ends by waiting for the device, so a step's time is the whole step's. The
-/// phases before the loss's read-back only time the queueing there.
+/// each step ends by waiting for the device, so a step's time is the whole step's. Its
+/// phases before the loss's read-back (after the backward pass) only time the queueing.
 pub fn measure_step_on(
     device: &Device,
     backend: &str,
@@ -116,9 +116,11 @@ pub fn measure_step_on(
         let z = net.head.forward(h);
         let t2 = Instant::now();
         let loss = nt_xent(z, 0.5);
-        let _ = loss.clone().into_scalar::<f32>();
         let t3 = Instant::now();
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        let grads = loss.backward();
+        // Read as training reads it (`Trainable::step`): once the backward pass is queued.
+        let _ = loss.into_scalar::<f32>();
+        let grads = GradientsParams::from_grads(grads, &net);
         let t4 = Instant::now();
         net = optim.step(1e-3, net, grads);
         // The only error is a device lost mid-run; the timing would then be meaningless.
