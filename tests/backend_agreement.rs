@@ -23,6 +23,8 @@ fn python(args: &[&str]) -> Output {
         .expect("python3 runs")
 }
 
+/// Stricter than `common::json_lines`: a line that opens as JSON but does not parse (a bare
+/// `NaN` for a non-finite loss) fails the test instead of being skipped.
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
