@@ -10,7 +10,8 @@
 //! `select_device` gives a run's device for its `[train]` choice, `select_local` one of
 //! this machine's devices (what `serve` hosts and `bench` measures), and `cpu_device` the
 //! device for work that always runs on the CPU; everything else takes the device it is
-//! given.
+//! given. `make_the_cpu_burns_default` keeps burn's own default device (where it loads
+//! what it is given no device for) off a GPU no run chose.
 //!
 //! # Several GPUs (not implemented: nothing here can test it)
 //! burn 0.22 has data-parallel all-reduce (`burn::tensor::distributed`: NCCL for CUDA devices
