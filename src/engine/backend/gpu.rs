@@ -1,7 +1,8 @@
 //! Probing the GPU backends this build has: CUDA (`cuda` feature) and wgpu (`gpu`).
 //! Each probe opens the device and runs one small kernel, so a driver that loads but
 //! cannot compile (no NVRTC, no CUDA headers, a broken Vulkan loader) is refused here
-//! with its reason rather than failing the first training step. Probes can panic
+//! with its reason rather than failing the first training step; so is one whose kernels
+//! sum long rows wrong (`long_sums`). Probes can panic
 //! inside driver loaders on broken setups: that is contained too. cubecl's autotune cache
 //! is pointed at the user's cache directory, so a later run from anywhere does not re-tune.
 
@@ -55,8 +56,21 @@ const CUDA_NEEDS: &str = "this build compiles kernels with NVRTC: it needs libnv
 const CUDA_NEEDS: &str = "this build compiles kernels with LLVM: it needs the toolkit's \
      nvvm/libdevice/libdevice.10.bc (under CUDA_PATH, /usr/local/cuda, /opt/cuda or /usr)";
 
+/// What a probe found, kept for the rest of the process: wgpu registers its device once
+/// per process (a second `init_with_setup` fails with "Service already initialized"), so
+/// the window's second run, or a sweep's second member, must reuse the first one's device.
+/// The outcome is the same for every caller, and the checks run once.
+#[cfg(any(feature = "gpu", feature = "cuda"))]
+type Probed = std::sync::OnceLock<Result<(Device, BackendInfo), String>>;
+
 #[cfg(feature = "cuda")]
 pub fn cuda() -> Result<(Device, BackendInfo), String> {
+    static PROBED: Probed = Probed::new();
+    PROBED.get_or_init(probe_cuda).clone()
+}
+
+#[cfg(feature = "cuda")]
+fn probe_cuda() -> Result<(Device, BackendInfo), String> {
     use burn::tensor::DeviceType;
     persist_tuning_cache();
     let found = std::panic::catch_unwind(|| Device::enumerate(DeviceType::Cuda))
@@ -72,6 +86,7 @@ pub fn cuda() -> Result<(Device, BackendInfo), String> {
         .identity()
         .map(|id| id.name)
         .unwrap_or_else(|| "NVIDIA GPU".into());
+    super::long_sums::check(&device).map_err(|why| format!("{name}: {why}"))?;
     Ok((
         device,
         BackendInfo {
@@ -94,6 +109,12 @@ pub const ALLOW_SOFTWARE_GPU: &str = "CW_ALLOW_SOFTWARE_GPU";
 
 #[cfg(feature = "gpu")]
 pub fn wgpu() -> Result<(Device, BackendInfo), String> {
+    static PROBED: Probed = Probed::new();
+    PROBED.get_or_init(probe_wgpu).clone()
+}
+
+#[cfg(feature = "gpu")]
+fn probe_wgpu() -> Result<(Device, BackendInfo), String> {
     use burn::tensor::DeviceKind;
     use burn::tensor::wgpu::wgpu::DeviceType;
     persist_tuning_cache();
@@ -117,6 +138,7 @@ pub fn wgpu() -> Result<(Device, BackendInfo), String> {
         ));
     }
     runs_a_kernel(&device).map_err(|why| format!("{} cannot run kernels ({why})", info.name))?;
+    super::long_sums::check(&device).map_err(|why| format!("{}: {why}", info.name))?;
     Ok((
         device,
         BackendInfo {

@@ -41,6 +41,7 @@
 //! - Metrics, evaluation and checkpoints read replica 0 (its weights equal the others').
 
 mod gpu;
+pub mod long_sums;
 pub mod remote;
 #[cfg(feature = "remote")]
 pub mod remote_link;

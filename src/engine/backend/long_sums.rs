@@ -1,0 +1,93 @@
+//! A GPU is trusted only if it sums long rows right. burn 0.22's wgpu backend (cubecl 0.11)
+//! on Mesa's software Vulkan adapter returns wrong sums, some of them 0, when a reduction
+//! runs along rows of 65,536 values or more in a tensor of 262,144 or more (`tests/
+//! gpu_ops_agreement.rs` maps where). A batch norm reduces exactly such rows: its channel's
+//! values over the whole batch, 131,072 of them at the first stage of the reference encoder
+//! at 64 pairs of 32x32 views. Training there is silently wrong, so a device that fails
+//! this check is refused with the evidence, before any run trusts it.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Set to 1, a device that fails the check is used anyway (for tests that stay below the
+/// sizes where the sums go wrong).
+pub const ALLOW_WRONG_SUMS: &str = "CW_ALLOW_WRONG_GPU_SUMS";
+
+/// The checked shape: a batch norm's rows at the first stage of a 64-pair batch.
+const ROWS: usize = 32;
+const ROW_LEN: usize = 131_072;
+
+/// Whether `device` sums `ROWS` rows of `ROW_LEN` small integers exactly (every partial sum
+/// is an integer below 2^24, so any order of summation gives the exact value in `f32`).
+/// Skipped when `ALLOW_WRONG_SUMS` is set.
+pub fn check(device: &Device) -> Result<(), String> {
+    if std::env::var(ALLOW_WRONG_SUMS).as_deref() == Ok("1") {
+        return Ok(());
+    }
+    verify(device)
+}
+
+/// [`check`], whatever the environment says.
+pub fn verify(device: &Device) -> Result<(), String> {
+    let values: Vec<f32> = (0..ROWS * ROW_LEN)
+        .map(|i| ((i * 7 + i / ROW_LEN) % 5) as f32)
+        .collect();
+    let expected = row_sums(&values, ROW_LEN);
+    let device = device.clone();
+    let got = std::panic::catch_unwind(move || {
+        Tensor::<2>::from_data(TensorData::new(values, [ROWS, ROW_LEN]), &device)
+            .sum_dim(1)
+            .into_data()
+            .iter::<f32>()
+            .collect::<Vec<f32>>()
+    })
+    .map_err(|panic| crate::worker::panic_message(panic.as_ref()))?;
+    match first_wrong_row(&got, &expected) {
+        None => Ok(()),
+        Some(row) => Err(format!(
+            "its kernels sum long rows wrong (a burn/cubecl bug: row {row} of a {ROWS}x{ROW_LEN} \
+             sum gave {} instead of {}), so every batch norm over {ROW_LEN} values would be \
+             wrong; {ALLOW_WRONG_SUMS}=1 uses it anyway",
+            got.get(row).map_or("nothing".into(), f32::to_string),
+            expected[row]
+        )),
+    }
+}
+
+/// Each row's sum, exactly (in `f64`).
+fn row_sums(values: &[f32], row_len: usize) -> Vec<f32> {
+    values
+        .chunks(row_len)
+        .map(|row| row.iter().map(|&v| f64::from(v)).sum::<f64>() as f32)
+        .collect()
+}
+
+/// The first row whose sum is not the expected one (or that is missing).
+fn first_wrong_row(got: &[f32], expected: &[f32]) -> Option<usize> {
+    (0..expected.len()).find(|&row| got.get(row) != Some(&expected[row]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cpu_passes_the_check() {
+        assert_eq!(check(&Device::flex()), Ok(()));
+    }
+
+    #[test]
+    fn a_short_partial_or_zero_sum_is_caught() {
+        let values: Vec<f32> = (0..4 * 8).map(|i| (i % 5) as f32).collect();
+        let expected = row_sums(&values, 8);
+        assert_eq!(expected, vec![13.0, 17.0, 16.0, 15.0]);
+        assert_eq!(first_wrong_row(&expected, &expected), None);
+        // What lavapipe gave: the last rows short of a few values, or 0.
+        assert_eq!(
+            first_wrong_row(&[13.0, 17.0, 16.0, 0.0], &expected),
+            Some(3)
+        );
+        assert_eq!(first_wrong_row(&[13.0, 13.0, 0.0, 0.0], &expected), Some(1));
+        assert_eq!(first_wrong_row(&[13.0, 17.0], &expected), Some(2));
+        assert_eq!(first_wrong_row(&[f32::NAN; 4], &expected), Some(0));
+    }
+}
