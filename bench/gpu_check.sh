@@ -21,6 +21,14 @@
 #     && xz -T0 -9 gpu-bin/contrastive-workbench
 # then, there (carry gpu-bin, and .gl with the Vulkan loader if it has none):
 #   bench/gpu_check.sh gpu-bin/contrastive-workbench.xz "$OUT"
+# The op-by-op and gradient comparisons of wgpu with the CPU (tests/gpu_ops_agreement.rs)
+# are a test binary, 20 MB after xz, too big to carry beside this one: a second call,
+# carrying gpu-test and .gl, after
+#   cargo test --release --features gpu --test gpu_ops_agreement --no-run
+#   strip -o gpu-test/gpu_ops_agreement <the test binary it names> && xz -T0 -9 gpu-test/*
+# runs there (the Vulkan loader set up as below):
+#   xz -dc gpu-test/gpu_ops_agreement.xz >/tmp/t && chmod +x /tmp/t \
+#     && /tmp/t --ignored --nocapture --test-threads=1
 set -uo pipefail
 bin=${1:?usage: bench/gpu_check.sh BINARY OUT_DIR}
 out=${2:?usage: bench/gpu_check.sh BINARY OUT_DIR}
