@@ -462,6 +462,7 @@ fn a_second_run_in_the_same_process_gets_the_same_gpu() {
 fn the_whole_steps_gradients_match_the_cpus_on_wgpu() {
     let gpu = wgpu_device().autodiff();
     let mut report = Report(Vec::new());
+    smallest_wrong_graph(&gpu, &mut report);
     suffix_gradients(&gpu, &mut report);
     compare_gradients(
         "small CNN",
@@ -526,6 +527,62 @@ fn suffix_gradients(gpu: &Device, report: &mut Report) {
         report.add_limited(
             format!("batch 16: d loss / d input of stage {start}"),
             relative_gap(&input_gradient(&cpu), &input_gradient(gpu)),
+            1e-3,
+        );
+    }
+}
+
+/// The smallest graphs found to go wrong (lavapipe, 2026-12-07), under a fixed upstream
+/// gradient: conv, batch norm, conv, ReLU (the images' gradient 4.1e-2 off) and conv, BN,
+/// conv, BN, ReLU (6.7e-2). The controls agree to 4e-6: without the ReLU, without the
+/// first batch norm, and conv, BN, ReLU alone (`Part::Whole` above).
+fn smallest_wrong_graph(gpu: &Device, report: &mut Report) {
+    use burn::tensor::activation::relu;
+    let cpu = Device::flex().autodiff();
+    cpu.seed(7);
+    let experiment = Experiment::load(std::path::Path::new("presets/simclr-shapes.toml")).unwrap();
+    let encoder = experiment.encoder.init(&cpu);
+    let cnn = encoder.as_small_cnn().unwrap();
+    let x = views(&experiment, 16, &cpu).detach();
+    for (what, first_norm, second_norm, last_relu) in [
+        ("conv, BN, conv, ReLU", true, false, true),
+        ("conv, BN, conv, BN, ReLU", true, true, true),
+        ("control: conv, BN, conv, BN", true, true, false),
+        ("control: conv, conv, BN, ReLU", false, true, true),
+    ] {
+        let images_gradient = |device: &Device| {
+            let leaf = moved(&x, device).detach().require_grad();
+            let (b0, b1) = (
+                cnn.blocks[0].clone().fork(device),
+                cnn.blocks[1].clone().fork(device),
+            );
+            let norm = |block: &ConvBlock, h: Tensor<4>| {
+                let bn = block.bn.as_ref().unwrap();
+                burn::tensor::module::batch_norm_train(h, bn.gamma.val(), bn.beta.val(), bn.epsilon)
+                    .output
+            };
+            let mut h = b0.conv.forward(leaf.clone());
+            if first_norm {
+                h = norm(&b0, h);
+            }
+            h = b1.conv.forward(h);
+            if second_norm {
+                h = norm(&b1, h);
+            }
+            if last_relu {
+                h = relu(h);
+            }
+            let n = h.shape().num_elements();
+            let upstream: Vec<f32> = (0..n)
+                .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+                .collect();
+            let upstream = Tensor::<4>::from_data(TensorData::new(upstream, h.dims()), device);
+            let grads = (h * upstream).sum().backward();
+            leaf.grad(&grads).unwrap()
+        };
+        report.add_limited(
+            format!("batch 16: images' gradient through {what}"),
+            relative_gap(&images_gradient(&cpu), &images_gradient(gpu)),
             1e-3,
         );
     }
