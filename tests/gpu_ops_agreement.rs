@@ -25,14 +25,19 @@ fn relative_gap<const D: usize>(cpu: &Tensor<D>, gpu: &Tensor<D>) -> f32 {
     let b: Vec<f32> = gpu.to_data().iter::<f32>().collect();
     assert_eq!(a.len(), b.len());
     let scale = a.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-    let gap = a.iter().zip(&b).fold(0f32, |m, (x, y)| {
-        if x.is_nan() || y.is_nan() {
+    largest_gap(&a, &b, scale)
+}
+
+/// The largest |a - b| / `scale` over the pairs; NaN if any value is NaN.
+fn largest_gap(want: &[f32], got: &[f32], scale: f32) -> f32 {
+    want.iter().zip(got).fold(0f32, |m, (a, b)| {
+        let gap = (a - b).abs() / scale;
+        if gap.is_nan() || m.is_nan() {
             f32::NAN
         } else {
-            m.max((x - y).abs())
+            m.max(gap)
         }
-    });
-    gap / scale
+    })
 }
 
 /// `t` on `device`, the same values.
@@ -237,14 +242,7 @@ fn gradient_errors(want: &[Vec<f32>], got: &[Vec<f32>]) -> Vec<f32> {
         .map(|(t, g)| {
             assert_eq!(t.len(), g.len(), "the same gradients");
             let scale = largest(t).max(1e-3 * network).max(1e-30);
-            t.iter().zip(g).fold(0f32, |m, (a, b)| {
-                let gap = (a - b).abs() / scale;
-                if gap.is_nan() || m.is_nan() {
-                    f32::NAN
-                } else {
-                    m.max(gap)
-                }
-            })
+            largest_gap(t, g, scale)
         })
         .collect()
 }
@@ -413,16 +411,7 @@ fn per_image_gaps(encoder: &EncoderConfig, pairs: usize, gpu: &Device) -> Vec<f3
     let per_image = want.len() / (2 * pairs);
     want.chunks(per_image)
         .zip(got.chunks(per_image))
-        .map(|(w, g)| {
-            w.iter().zip(g).fold(0f32, |m, (a, b)| {
-                let gap = (a - b).abs() / scale;
-                if gap.is_nan() || m.is_nan() {
-                    f32::NAN
-                } else {
-                    m.max(gap)
-                }
-            })
-        })
+        .map(|(w, g)| largest_gap(w, g, scale))
         .collect()
 }
 
