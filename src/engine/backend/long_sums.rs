@@ -28,22 +28,10 @@ pub fn check(device: &Device) -> Result<(), String> {
 
 /// [`check`], whatever the environment says.
 pub fn verify(device: &Device) -> Result<(), String> {
-    let values: Vec<f32> = (0..ROWS * ROW_LEN)
-        .map(|i| ((i * 7 + i / ROW_LEN) % 5) as f32)
-        .collect();
-    let expected = row_sums(&values, ROW_LEN);
-    let device = device.clone();
-    let got = std::panic::catch_unwind(move || {
-        Tensor::<2>::from_data(TensorData::new(values, [ROWS, ROW_LEN]), &device)
-            .sum_dim(1)
-            .into_data()
-            .iter::<f32>()
-            .collect::<Vec<f32>>()
-    })
-    .map_err(|panic| crate::worker::panic_message(panic.as_ref()))?;
-    match first_wrong_row(&got, &expected) {
+    let (got, expected) = row_sums_on(device, ROWS, ROW_LEN)?;
+    match wrong_rows(&got, &expected).first() {
         None => Ok(()),
-        Some(row) => Err(format!(
+        Some(&row) => Err(format!(
             "its kernels sum long rows wrong (a burn/cubecl bug: row {row} of a {ROWS}x{ROW_LEN} \
              sum gave {} instead of {}), so every batch norm over {ROW_LEN} values would be \
              wrong; {ALLOW_WRONG_SUMS}=1 uses it anyway",
@@ -51,6 +39,31 @@ pub fn verify(device: &Device) -> Result<(), String> {
             expected[row]
         )),
     }
+}
+
+/// The rows of a `rows` x `len` sum of small integers that `device` gets wrong: the
+/// check's measurement at any shape (the tests map where a device goes wrong with it).
+pub fn wrong_rows_on(device: &Device, rows: usize, len: usize) -> Result<Vec<usize>, String> {
+    let (got, expected) = row_sums_on(device, rows, len)?;
+    Ok(wrong_rows(&got, &expected))
+}
+
+/// `device`'s row sums of `rows` x `len` small integers, and the exact ones.
+fn row_sums_on(device: &Device, rows: usize, len: usize) -> Result<(Vec<f32>, Vec<f32>), String> {
+    let values: Vec<f32> = (0..rows * len)
+        .map(|i| ((i * 7 + i / len) % 5) as f32)
+        .collect();
+    let expected = row_sums(&values, len);
+    let device = device.clone();
+    let got = std::panic::catch_unwind(move || {
+        Tensor::<2>::from_data(TensorData::new(values, [rows, len]), &device)
+            .sum_dim(1)
+            .into_data()
+            .iter::<f32>()
+            .collect::<Vec<f32>>()
+    })
+    .map_err(|panic| crate::worker::panic_message(panic.as_ref()))?;
+    Ok((got, expected))
 }
 
 /// Each row's sum, exactly (in `f64`).
@@ -61,9 +74,11 @@ fn row_sums(values: &[f32], row_len: usize) -> Vec<f32> {
         .collect()
 }
 
-/// The first row whose sum is not the expected one (or that is missing).
-fn first_wrong_row(got: &[f32], expected: &[f32]) -> Option<usize> {
-    (0..expected.len()).find(|&row| got.get(row) != Some(&expected[row]))
+/// The rows whose sum is not the expected one (or that are missing).
+fn wrong_rows(got: &[f32], expected: &[f32]) -> Vec<usize> {
+    (0..expected.len())
+        .filter(|&row| got.get(row) != Some(&expected[row]))
+        .collect()
 }
 
 #[cfg(test)]
@@ -80,14 +95,14 @@ mod tests {
         let values: Vec<f32> = (0..4 * 8).map(|i| (i % 5) as f32).collect();
         let expected = row_sums(&values, 8);
         assert_eq!(expected, vec![13.0, 17.0, 16.0, 15.0]);
-        assert_eq!(first_wrong_row(&expected, &expected), None);
+        assert_eq!(wrong_rows(&expected, &expected), Vec::<usize>::new());
         // What lavapipe gave: the last rows short of a few values, or 0.
+        assert_eq!(wrong_rows(&[13.0, 17.0, 16.0, 0.0], &expected), vec![3]);
         assert_eq!(
-            first_wrong_row(&[13.0, 17.0, 16.0, 0.0], &expected),
-            Some(3)
+            wrong_rows(&[13.0, 13.0, 0.0, 0.0], &expected),
+            vec![1, 2, 3]
         );
-        assert_eq!(first_wrong_row(&[13.0, 13.0, 0.0, 0.0], &expected), Some(1));
-        assert_eq!(first_wrong_row(&[13.0, 17.0], &expected), Some(2));
-        assert_eq!(first_wrong_row(&[f32::NAN; 4], &expected), Some(0));
+        assert_eq!(wrong_rows(&[13.0, 17.0], &expected), vec![2, 3]);
+        assert_eq!(wrong_rows(&[f32::NAN; 4], &expected), vec![0, 1, 2, 3]);
     }
 }
