@@ -267,8 +267,13 @@ fn views(experiment: &Experiment, pairs: usize, device: &Device) -> Tensor<4> {
 
 /// The wgpu device, software adapters and wrong long sums allowed: these tests look at
 /// what it computes, whatever the workbench's probe would say of it.
-#[allow(unsafe_code)]
 fn wgpu_device() -> Device {
+    wgpu_device_named().0
+}
+
+/// [`wgpu_device`] and its adapter's name.
+#[allow(unsafe_code)]
+fn wgpu_device_named() -> (Device, String) {
     static ALLOW: std::sync::Once = std::sync::Once::new();
     // SAFETY: every test of this binary sets the same two values, once, before any
     // device opens; nothing else here writes the environment.
@@ -280,7 +285,7 @@ fn wgpu_device() -> Device {
     println!("{}", info.name);
     // The CPU runs burn's own ops, as the GPU does, unless a test says otherwise.
     fast_block::set_enabled(false);
-    gpu
+    (gpu, info.name)
 }
 
 #[test]
@@ -309,7 +314,8 @@ fn each_piece_of_the_step_gives_the_cpus_result_on_wgpu() {
 fn a_device_is_refused_exactly_when_it_sums_long_rows_wrong() {
     let gpu = wgpu_device();
     let verdict = long_sums::verify(&gpu);
-    // Where lavapipe goes wrong: rows of 65,536 values or more in 262,144 or more.
+    // Where lavapipe goes wrong: a thread sums one row, or four when the rows come in
+    // fours, and stops after about 262,000 values (`lavapipes_wrong_sums_are_its_loop_limit`).
     let mut wrong = Vec::new();
     for (rows, len) in [
         (1, 1 << 20),
@@ -350,6 +356,48 @@ fn a_device_is_refused_exactly_when_it_sums_long_rows_wrong() {
     assert!(
         !wrong.iter().any(|&(_, len, _)| len <= 1 << 14),
         "{wrong:?}"
+    );
+}
+
+#[test]
+#[ignore = "slow: compiles the wgpu kernels; run with --features gpu -- --ignored"]
+fn lavapipes_wrong_sums_are_its_loop_limit() {
+    // Mesa's llvmpipe, under lavapipe, ends every loop of a kernel thread after 65,535
+    // iterations in all (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS, a guard against hangs),
+    // and says nothing. cubek's reduction gives each row to one thread, which reads it
+    // four values at a time: past 65,535 reads the loop stops and the sum comes out short.
+    // Summing ones counts the values a thread read: the same count at every row length
+    // past the limit, a few iterations short of 4 x 65,535 (the loops over the row's
+    // coordinates take their share of the budget). Anything else means another cause.
+    let (gpu, name) = wgpu_device_named();
+    let values_read = |len: usize| -> f32 {
+        Tensor::<2>::from_data(TensorData::new(vec![1f32; len], [1, len]), &gpu)
+            .sum_dim(1)
+            .into_scalar::<f32>()
+    };
+    let counts: Vec<f32> = [1 << 17, 1 << 18, 1 << 19, 1 << 20]
+        .into_iter()
+        .map(values_read)
+        .collect();
+    println!("values summed of 2^17..2^20 ones: {counts:?}");
+    if !name.contains("llvmpipe") {
+        // A hardware adapter has no such limit: every sum is whole.
+        assert_eq!(counts, [131_072.0, 262_144.0, 524_288.0, 1_048_576.0]);
+        return;
+    }
+    assert_eq!(
+        counts[0], 131_072.0,
+        "a row below the limit is summed whole"
+    );
+    let limit = 4.0 * 65_535.0;
+    assert!(
+        counts[1..].iter().all(|&c| c == counts[1]),
+        "a fixed budget of reads, whatever the row's length: {counts:?}"
+    );
+    assert!(
+        (limit - 4.0 * 16.0..limit).contains(&counts[1]),
+        "{} values read, not the loop limit's {limit} less a few iterations",
+        counts[1]
     );
 }
 

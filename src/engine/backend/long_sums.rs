@@ -1,10 +1,13 @@
-//! A GPU is trusted only if it sums long rows right. burn 0.22's wgpu backend (cubecl 0.11)
-//! on Mesa's software Vulkan adapter returns wrong sums, some of them 0, when a reduction
-//! runs along rows of 65,536 values or more in a tensor of 262,144 or more (`tests/
-//! gpu_ops_agreement.rs` maps where). A batch norm reduces exactly such rows: its channel's
-//! values over the whole batch, 131,072 of them at the first stage of the reference encoder
-//! at 64 pairs of 32x32 views. Training there is silently wrong, so a device that fails
-//! this check is refused with the evidence, before any run trusts it.
+//! A GPU is trusted only if it sums long rows right. Mesa's software Vulkan adapter
+//! (lavapipe, on llvmpipe) ends every loop of a kernel thread after 65,535 iterations in
+//! all, silently (gallivm's guard against hangs), and burn 0.22's reductions give each row
+//! to one thread: rows of more than about 262,000 values per thread come out short, some
+//! of them 0 (`tests/gpu_ops_agreement.rs` shows the limit and where sums go wrong). A
+//! batch norm reduces exactly such rows: its channel's values over the whole batch,
+//! 131,072 of them at the first stage of the reference encoder at 64 pairs of 32x32 views
+//! (a thread sums four rows there). Training there is silently wrong, so a device that
+//! fails this check, for that reason or any other, is refused with the evidence, before
+//! any run trusts it.
 
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -32,9 +35,10 @@ pub fn verify(device: &Device) -> Result<(), String> {
     match wrong_rows(&got, &expected).first() {
         None => Ok(()),
         Some(&row) => Err(format!(
-            "its kernels sum long rows wrong (a burn/cubecl bug: row {row} of a {ROWS}x{ROW_LEN} \
-             sum gave {} instead of {}), so every batch norm over {ROW_LEN} values would be \
-             wrong; {ALLOW_WRONG_SUMS}=1 uses it anyway",
+            "its kernels sum long rows wrong (row {row} of a {ROWS}x{ROW_LEN} sum gave {} \
+             instead of {}; Mesa's llvmpipe stops a kernel's loops after 65,535 iterations), \
+             so every batch norm over {ROW_LEN} values would be wrong; {ALLOW_WRONG_SUMS}=1 \
+             uses it anyway",
             got.get(row).map_or("nothing".into(), f32::to_string),
             expected[row]
         )),
