@@ -6,9 +6,10 @@
 #      SimCLR step at batch 256 and 1,024, and ResNet-18 (CIFAR stem) at batch 256;
 #   2. correctness: one CPU checkpoint resumed for 20 steps on the CPU, CUDA and wgpu, each
 #      step's loss within 1e-3 (relative) of the CPU's (bench/backend_agreement.py);
-#   3. headless SimCLR runs on the GPU, end to end (augmentation on the CPU, logging,
-#      evaluation): the built-in shapes, and the built-in Fashion-MNIST sample. Each logged
-#      step says its views/s and the share of time the trainer waited for views.
+#   3. headless SimCLR runs on the GPU, end to end (augmentation, logging, evaluation):
+#      the built-in shapes with the views made on the CPU and then on the GPU, and the
+#      built-in Fashion-MNIST sample. Each logged step says its views/s and the share of
+#      time the trainer waited for views.
 # bench/gpu_ratios.py turns part 1 into the ratios. Every step is bounded by `timeout`
 # (450 s in all, GPU_CHECK_SECONDS), one that fails leaves the others' figures, and everything lands in
 # OUT_DIR as at most 8 files.
@@ -111,13 +112,19 @@ step "agreement" 90 python3 "$here/backend_agreement.py" --binary "$bin" \
   --backends cpu,cuda,gpu --out /tmp/agreement >"$out/agreement.jsonl"
 backend=gpu bench_on
 
-# 3. Whole runs on the GPU (auto: CUDA first), every 5th step logged as the window would.
-for preset in simclr-shapes simclr-fashion-mnist; do
-  step "train $preset" 60 "$bin" train --preset "$here/../presets/$preset.toml" \
-    --backend auto --steps 400 --force --out "/tmp/$preset" >"$out/train-$preset.jsonl"
-done
+# 3. Whole runs on the GPU (auto: CUDA first), every 5th step logged as the window would:
+# the views made on the CPU, then (shapes) on the GPU itself (train.augment_on = device),
+# whose views/s beside the first say whether the CPU keeps the GPU fed.
+train_run() { # preset, where the views are made
+  step "train $1 (views on $2)" 60 "$bin" train --preset "$here/../presets/$1.toml" \
+    --backend auto --augment-on "$2" --steps 400 --force --out "/tmp/$1-$2" \
+    >"$out/train-$1-$2.jsonl"
+}
+train_run simclr-shapes cpu
+train_run simclr-shapes device
+train_run simclr-fashion-mnist cpu
 
 python3 "$here/gpu_ratios.py" "$steps" >>"$summary" 2>&1
 cat "$summary" "$out/agreement.jsonl"
-for preset in simclr-shapes simclr-fashion-mnist; do tail -n 2 "$out/train-$preset.jsonl"; done
+for run in "$out"/train-*.jsonl; do echo "${run##*/}"; tail -n 2 "$run"; done
 grep -m2 "^backend:\|device:" "$log"

@@ -9,6 +9,7 @@ pub mod app;
 pub mod catalogue;
 pub mod cli;
 pub mod data;
+pub mod device_views;
 pub mod engine;
 pub mod lessons;
 pub mod losses;

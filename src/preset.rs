@@ -65,6 +65,19 @@ impl PictureSpace {
     }
 }
 
+/// Where the training views are made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AugmentOn {
+    /// On the CPU's threads, ahead of the trainer (`views::prefetch`).
+    #[default]
+    Cpu,
+    /// On the training device with tensor ops (`device_views`), from the same draws: for a
+    /// GPU the CPU cannot keep fed. A pipeline with a step the device lacks (rotation,
+    /// equalize, posterize, multi-crop) stays on the CPU, with a warning.
+    Device,
+}
+
 /// Which compute backend trains the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -106,6 +119,8 @@ pub struct TrainSpec {
     /// A file holding the server's token (its first line); empty: no token. The token
     /// itself never goes into a preset, which is copied into every run folder.
     pub remote_token_file: String,
+    /// Where the views are made: `"cpu"` (the default) or `"device"`.
+    pub augment_on: AugmentOn,
 }
 
 impl Default for TrainSpec {
@@ -124,6 +139,7 @@ impl Default for TrainSpec {
             backend: BackendChoice::Auto,
             remote: String::new(),
             remote_token_file: String::new(),
+            augment_on: AugmentOn::Cpu,
         }
     }
 }

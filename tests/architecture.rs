@@ -30,6 +30,7 @@ struct Rule {
 const BELOW_THE_UI: &[&str] = &[
     "data",
     "views",
+    "device_views",
     "model",
     "losses",
     "methods",
@@ -86,6 +87,13 @@ const RULES: &[Rule] = &[
         within: &["sweep"],
         forbidden: &["burn", "crate::methods", "egui", "eframe", "crate::app"],
         why: "sweep planning is plain data shared by the window and the command line",
+    },
+    Rule {
+        name: "views-plain",
+        within: &["views"],
+        forbidden: &["burn", "crate::device_views", "crate::model"],
+        why: "views are plain CPU code on pixels, shared by the trainer and the preview; the \
+              device renders them in device_views",
     },
     Rule {
         name: "egui-below-the-ui",
@@ -495,6 +503,12 @@ fn the_ui_reads_the_burn_free_catalogue_not_the_methods() {
 }
 
 #[test]
+fn views_stay_plain_cpu_code() {
+    let found = crate_violations(&["views-plain"]);
+    assert!(found.is_empty(), "{found}");
+}
+
+#[test]
 fn only_the_backend_module_creates_devices() {
     let found = crate_violations(&["devices"]);
     assert!(found.is_empty(), "{found}");
@@ -623,6 +637,16 @@ fn each_rule_catches_a_broken_case() {
             "sweep-plain",
             "sweep",
             "fn f(_: burn::tensor::Tensor<2>) {}",
+        ),
+        (
+            "views-plain",
+            "views::plan",
+            "fn f(_: burn::tensor::Tensor<4>) {}",
+        ),
+        (
+            "views-plain",
+            "views::batch",
+            "use crate::device_views::render;",
         ),
         (
             "devices",

@@ -1411,3 +1411,23 @@ fn choosing_the_vit_shows_its_shape_and_writes_a_valid_preset() {
         exp.to_toml()
     );
 }
+
+#[test]
+fn the_views_can_be_made_on_the_training_device() {
+    use contrastive_workbench::preset::AugmentOn;
+    let mut h = harness(Experiment::default());
+    h.set_size(egui::Vec2::new(1360.0, 1600.0));
+    h.run_steps(1);
+    assert_eq!(
+        h.state().settings.experiment.train.augment_on,
+        AugmentOn::Cpu
+    );
+    h.get_by_label("views made on").click();
+    h.run_steps(3);
+    h.get_by_label("Training device").click();
+    h.run_steps(2);
+    assert_eq!(
+        h.state().settings.experiment.train.augment_on,
+        AugmentOn::Device
+    );
+}

@@ -36,7 +36,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{self, LaunchOptions};
 use crate::model::EncoderKind;
-use crate::preset::BackendChoice;
+use crate::preset::{AugmentOn, BackendChoice};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -75,6 +75,10 @@ pub enum Commands {
         /// Override the preset's backend.
         #[arg(long, value_enum)]
         backend: Option<BackendArg>,
+        /// Override the preset's `train.augment_on`: make the views on the CPU or on the
+        /// training device.
+        #[arg(long, value_enum)]
+        augment_on: Option<AugmentArg>,
         /// The server for --backend remote: ws://host:port, as `serve` prints it.
         #[arg(long)]
         remote: Option<String>,
@@ -222,6 +226,22 @@ impl From<BackendArg> for BackendChoice {
     }
 }
 
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum AugmentArg {
+    Cpu,
+    /// The training device (a GPU), from the CPU's draws.
+    Device,
+}
+
+impl From<AugmentArg> for AugmentOn {
+    fn from(a: AugmentArg) -> Self {
+        match a {
+            AugmentArg::Cpu => AugmentOn::Cpu,
+            AugmentArg::Device => AugmentOn::Device,
+        }
+    }
+}
+
 /// What `serve` allows its clients (the guard in front of burn's server).
 #[derive(clap::Args, Debug)]
 pub struct ServeLimits {
@@ -343,6 +363,7 @@ pub fn run(cli: Cli) -> ExitCode {
             steps,
             out,
             backend,
+            augment_on,
             remote,
             token_file,
             checkpoint_every,
@@ -354,6 +375,7 @@ pub fn run(cli: Cli) -> ExitCode {
             steps,
             out,
             backend: backend.map(Into::into),
+            augment_on: augment_on.map(Into::into),
             remote,
             token_file,
             checkpoint_every,

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::engine::Event;
 use crate::engine::checkpoint::Checkpoint;
 use crate::engine::session::{CheckpointPlan, RunOptions, run_experiment_with};
-use crate::preset::{BackendChoice, Experiment};
+use crate::preset::{AugmentOn, BackendChoice, Experiment};
 
 /// What `train` was asked for on the command line.
 pub struct TrainArgs {
@@ -21,6 +21,7 @@ pub struct TrainArgs {
     pub steps: Option<u64>,
     pub out: Option<PathBuf>,
     pub backend: Option<BackendChoice>,
+    pub augment_on: Option<AugmentOn>,
     /// `train.remote` and `train.remote_token_file`, for `--backend remote`.
     pub remote: Option<String>,
     pub token_file: Option<PathBuf>,
@@ -228,10 +229,14 @@ fn experiment_for(args: &TrainArgs) -> anyhow::Result<(Experiment, PathBuf)> {
     Ok((with_overrides(exp, args), preset))
 }
 
-/// The command line's overrides (steps, backend, remote server) applied to `exp`.
+/// The command line's overrides (steps, where views are made, backend, remote server)
+/// applied to `exp`.
 fn with_overrides(mut exp: Experiment, args: &TrainArgs) -> Experiment {
     if let Some(s) = args.steps {
         exp.train.steps = s;
+    }
+    if let Some(a) = args.augment_on {
+        exp.train.augment_on = a;
     }
     if let Some(b) = args.backend {
         exp.train.backend = b;

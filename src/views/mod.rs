@@ -8,6 +8,8 @@
 //!   defines them;
 //! - `transform`: one tagged `Transform` per torchvision op, with its parameters,
 //!   validation and `apply`;
+//! - `drawn`: a transform's random draws (`Transform::draw`) apart from applying them
+//!   (`Drawn::apply`), so `device_views` applies the very draws the CPU would;
 //! - `pipeline`: `ViewPipeline` (an ordered list of transforms per view) and `ViewsSpec`
 //!   (view 1, view 2, the final `normalize` and multi-crop's `LocalCrops`), as `[views]`
 //!   in a preset;
@@ -18,6 +20,8 @@
 //! - `patch_grid`: CPC's grid geometry, the cut on pixels and the preview mosaic;
 //! - `batch`: `make_view_batch`, the `[2N, 3, H, W]` block of paired views (row `i` and
 //!   row `i + N` are a positive pair), with each view's geometry and the local crops;
+//! - `plan`: a batch as source images plus every step's draws (`plan_view_batch`), for
+//!   `device_views` to render on the training device;
 //! - `prefetch`: a producer thread building the next batches ahead of the trainer.
 //!
 //! Multi-crop: local crop `k` of a slot is view `2 + k` of that slot's random stream, so it
@@ -25,6 +29,7 @@
 //! session makes local crops only for a method whose `MethodInfo::needs.local_crops` says it
 //! uses them; they reach it as `TrainBatch::local`.
 
+pub mod drawn;
 pub mod geometry;
 pub mod image_f32;
 pub mod lab_split;
@@ -33,6 +38,7 @@ pub mod ops;
 pub mod ops_extra;
 pub mod patch_grid;
 pub mod pipeline;
+pub mod plan;
 pub mod prefetch;
 pub mod transform;
 

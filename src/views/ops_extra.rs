@@ -5,6 +5,7 @@
 use rand::RngExt;
 
 use super::ImageF32;
+use super::ops::CropBox;
 use crate::seeding::Rng;
 
 pub fn flip_vertical(img: &mut ImageF32) {
@@ -89,7 +90,20 @@ pub fn posterize(img: &mut ImageF32, bits: u8) {
 /// `ratio` (log-uniform), ten tries, filled with `value` (0.5: the normalisation mean,
 /// i.e. torchvision's 0 on a normalised tensor). Leaves the image when no try fits.
 pub fn erase(img: &mut ImageF32, scale: [f32; 2], ratio: [f32; 2], value: f32, rng: &mut Rng) {
-    let (w, h) = (img.width, img.height);
+    if let Some(rect) = sample_erasure(img.width, img.height, scale, ratio, rng) {
+        fill(img, rect, value);
+    }
+}
+
+/// Where [`erase`] erases in a `w x h` image (None when no try fits), drawing the same
+/// random numbers.
+pub fn sample_erasure(
+    w: usize,
+    h: usize,
+    scale: [f32; 2],
+    ratio: [f32; 2],
+    rng: &mut Rng,
+) -> Option<CropBox> {
     let area = (w * h) as f32;
     let (lo, hi) = (ratio[0].ln(), ratio[1].ln());
     for _ in 0..10 {
@@ -104,12 +118,18 @@ pub fn erase(img: &mut ImageF32, scale: [f32; 2], ratio: [f32; 2], value: f32, r
         if eh == 0 || ew == 0 || eh >= h || ew >= w {
             continue;
         }
-        let y0 = rng.random_range(0..=h - eh);
-        let x0 = rng.random_range(0..=w - ew);
-        for y in y0..y0 + eh {
-            img.data[(y * w + x0) * 3..(y * w + x0 + ew) * 3].fill(value);
-        }
-        return;
+        let y = rng.random_range(0..=h - eh);
+        let x = rng.random_range(0..=w - ew);
+        return Some(CropBox { x, y, w: ew, h: eh });
+    }
+    None
+}
+
+/// Sets every value of `rect` to `value`.
+pub fn fill(img: &mut ImageF32, rect: CropBox, value: f32) {
+    let w = img.width;
+    for y in rect.y..rect.y + rect.h {
+        img.data[(y * w + rect.x) * 3..(y * w + rect.x + rect.w) * 3].fill(value);
     }
 }
 

@@ -10,6 +10,7 @@ use crossbeam_channel::{Receiver, bounded};
 
 use super::batch::{ViewBatch, make_view_batch};
 use super::pipeline::ViewsSpec;
+use super::plan::plan_view_batch;
 use crate::data::ImageSet;
 
 /// Batches in flight ahead of the trainer.
@@ -23,7 +24,8 @@ pub struct Prefetcher {
 }
 
 impl Prefetcher {
-    /// Starts producing the batches of steps `first..last` on a thread of `scope`.
+    /// Starts producing the batches of steps `first..last` on a thread of `scope`: their
+    /// views, or with `planned` their plans for the device to render (`views::plan`).
     #[allow(clippy::too_many_arguments)]
     pub fn start<'scope, 'env>(
         scope: &'scope Scope<'scope, 'env>,
@@ -34,11 +36,16 @@ impl Prefetcher {
         last: u64,
         batch: usize,
         depth: usize,
+        planned: bool,
     ) -> Self {
         let (tx, rx) = bounded(depth.max(1));
         scope.spawn(move || {
             for step in first..last {
-                let b = make_view_batch(images, views, seed, step, batch);
+                let b = if planned {
+                    plan_view_batch(images, views, seed, step, batch)
+                } else {
+                    make_view_batch(images, views, seed, step, batch)
+                };
                 if tx.send(b).is_err() {
                     break; // the trainer stopped early
                 }
@@ -73,7 +80,7 @@ mod tests {
         });
         let views = ViewsSpec::default();
         std::thread::scope(|s| {
-            let mut p = Prefetcher::start(s, &d.train, &views, 3, 5, 9, 8, 2);
+            let mut p = Prefetcher::start(s, &d.train, &views, 3, 5, 9, 8, 2, false);
             for step in 5..9 {
                 let got = p.next_batch().expect("a batch per step");
                 assert_eq!(got, make_view_batch(&d.train, &views, 3, step, 8));
@@ -85,7 +92,7 @@ mod tests {
         });
         // Dropping the receiver early ends the producer (the scope would hang otherwise).
         std::thread::scope(|s| {
-            let mut p = Prefetcher::start(s, &d.train, &views, 3, 0, 1_000_000, 8, 2);
+            let mut p = Prefetcher::start(s, &d.train, &views, 3, 0, 1_000_000, 8, 2, false);
             p.next_batch();
         });
     }

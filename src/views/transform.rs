@@ -1,12 +1,10 @@
 //! One step of a view pipeline: a torchvision-style transform with its parameters and the
 //! probability it is applied. Saved in presets as `op = "<name>"` plus its fields.
 
-use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use super::ImageF32;
 use super::geometry::ViewGeometry;
-use super::{ops, ops_extra};
 use crate::seeding::Rng;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -349,86 +347,10 @@ impl Transform {
         rng: &mut Rng,
         geometry: &mut ViewGeometry,
     ) -> ImageF32 {
-        if !self.enabled() {
-            return img;
+        match self.draw(img.width, img.height, rng) {
+            Some(drawn) => drawn.apply(img, out, geometry),
+            None => img,
         }
-        let mut v = img;
-        let coin = |p: f32, rng: &mut Rng| rng.random_bool(f64::from(p));
-        match self {
-            Transform::RandomResizedCrop(t) => {
-                let bbox = ops::sample_crop(v.width, v.height, t.scale, t.ratio, rng);
-                geometry.crop(bbox, v.width, v.height);
-                v = ops::crop_resize(&v, bbox, out);
-            }
-            Transform::HorizontalFlip(t) => {
-                if coin(t.p, rng) {
-                    ops::flip_horizontal(&mut v);
-                    geometry.flip_horizontal();
-                }
-            }
-            Transform::VerticalFlip(t) => {
-                if coin(t.p, rng) {
-                    ops_extra::flip_vertical(&mut v);
-                    geometry.flip_vertical();
-                }
-            }
-            Transform::Rotation(t) => {
-                if coin(t.p, rng) {
-                    let angle = rng.random_range(-t.degrees..=t.degrees);
-                    v = ops_extra::rotate(&v, angle);
-                    geometry.rotated |= angle != 0.0;
-                }
-            }
-            Transform::ColorJitter(j) => {
-                if coin(j.p, rng) {
-                    let mut factor = |x: f32| rng.random_range((1.0 - x).max(0.0)..=1.0 + x);
-                    let (b, c, s) = (
-                        factor(j.brightness),
-                        factor(j.contrast),
-                        factor(j.saturation),
-                    );
-                    let h = rng.random_range(-j.hue..=j.hue);
-                    ops::adjust_brightness(&mut v, b);
-                    ops::adjust_contrast(&mut v, c);
-                    ops::adjust_saturation(&mut v, s);
-                    if h != 0.0 {
-                        ops::adjust_hue(&mut v, h);
-                    }
-                }
-            }
-            Transform::Grayscale(t) => {
-                if coin(t.p, rng) {
-                    ops::to_grayscale(&mut v);
-                }
-            }
-            Transform::GaussianBlur(t) => {
-                if coin(t.p, rng) {
-                    let sigma = rng.random_range(t.sigma[0]..=t.sigma[1]);
-                    ops::gaussian_blur(&mut v, sigma);
-                }
-            }
-            Transform::Solarize(t) => {
-                if coin(t.p, rng) {
-                    ops::solarize(&mut v, t.threshold);
-                }
-            }
-            Transform::Equalize(t) => {
-                if coin(t.p, rng) {
-                    ops_extra::equalize(&mut v);
-                }
-            }
-            Transform::Posterize(t) => {
-                if coin(t.p, rng) {
-                    ops_extra::posterize(&mut v, t.bits);
-                }
-            }
-            Transform::RandomErasing(t) => {
-                if coin(t.p, rng) {
-                    ops_extra::erase(&mut v, t.scale, t.ratio, 0.5, rng);
-                }
-            }
-        }
-        v
     }
 }
 

@@ -8,7 +8,9 @@ use crate::app::history::RunStatus;
 use crate::catalogue::{self, MethodSpec, ParamKind, ParamSpec};
 use crate::model::{EncoderConfig, EncoderKind, Pooling};
 use crate::preset::Experiment;
-use crate::preset::{BackendChoice, EvalSpec, OptimizerKind, PictureSpace, Schedule, TrainSpec};
+use crate::preset::{
+    AugmentOn, BackendChoice, EvalSpec, OptimizerKind, PictureSpace, Schedule, TrainSpec,
+};
 
 /// What the settings panel borrows: a draft of the experiment (the frame proposes it back
 /// as `Action::EditExperiment`), the export settings' fields, and whether the run is idle
@@ -207,6 +209,21 @@ fn backend_settings(ui: &mut egui::Ui, t: &mut TrainSpec) {
                 "Auto: CUDA, then a hardware GPU through wgpu, then the CPU. Remote: the \
                  networks train on a `contrastive-workbench serve` process; data, views, \
                  metrics and this window stay here",
+            )
+    });
+    labelled(ui, "views made on", |ui| {
+        egui::ComboBox::from_id_salt("augment_on")
+            .selected_text(augment_label(t.augment_on))
+            .show_ui(ui, |ui| {
+                for choice in [AugmentOn::Cpu, AugmentOn::Device] {
+                    ui.selectable_value(&mut t.augment_on, choice, augment_label(choice));
+                }
+            })
+            .response
+            .on_hover_text(
+                "CPU: the views are made on this machine's threads ahead of each step. \
+                 Training device: the same views, made by the GPU itself, for a GPU the CPU \
+                 cannot keep fed (rotation, equalize, posterize and multi-crop stay on the CPU)",
             )
     });
     if t.backend == BackendChoice::Remote {
@@ -453,6 +470,13 @@ const BACKENDS: [BackendChoice; 5] = [
     BackendChoice::Cuda,
     BackendChoice::Remote,
 ];
+
+fn augment_label(choice: AugmentOn) -> &'static str {
+    match choice {
+        AugmentOn::Cpu => "CPU",
+        AugmentOn::Device => "Training device",
+    }
+}
 
 fn backend_label(choice: BackendChoice) -> &'static str {
     match choice {

@@ -39,12 +39,17 @@ use super::probe_runner::ProbeRunner;
 use super::protocol::{Command, Event, SimilarityMatrix};
 use super::run_folder::RunFolderClaim;
 use crate::data::Dataset;
+use crate::device_views;
 use crate::methods::{Method, StepOutput, TrainBatch};
 use crate::metrics::{MATRIX_PAIRS, similarity_matrix};
 use crate::model::tensor_io::{images_to_tensor, matrix_to_vec};
-use crate::preset::Experiment;
+use crate::preset::{AugmentOn, Experiment};
 use crate::seeding::backend_seed;
 use crate::views::ViewBatch;
+use crate::views::plan::device_unsupported;
+
+/// A reported step's views: pixels, rows, side.
+type ShownViews = (Vec<f32>, usize, usize);
 use crate::views::prefetch::{PREFETCH_DEPTH, Prefetcher};
 
 pub use writers::export_and_report;
@@ -337,6 +342,20 @@ impl<'a> Session<'a> {
         if !self.uses_local_crops {
             views_spec.local.count = 0;
         }
+        // On the device, the producer only draws; the trainer renders (device_views).
+        let on_device = exp.train.augment_on == AugmentOn::Device
+            && match device_unsupported(&views_spec) {
+                None => true,
+                Some(why) => {
+                    emit(Event::Warning {
+                        message: format!(
+                            "train.augment_on = \"device\": {why}, so this run makes its \
+                             views on the CPU"
+                        ),
+                    });
+                    false
+                }
+            };
         // Views for the coming steps are built on a producer thread while the trainer steps.
         std::thread::scope(|scope| {
             let mut prefetch = Prefetcher::start(
@@ -348,6 +367,7 @@ impl<'a> Session<'a> {
                 exp.train.steps,
                 batch,
                 PREFETCH_DEPTH,
+                on_device,
             );
             let mut window = Throughput::new(prefetch.waited);
             let mut step = first_step;
@@ -371,9 +391,7 @@ impl<'a> Session<'a> {
                 let lr = exp.train.lr_at(step);
                 // A single step asked for by the user is always shown.
                 let reported = self.cadence.after(step + 1).log || pause_next;
-                // A reported step's views are embedded again, by the encoder alone.
-                let shown = reported.then(|| (views.data.clone(), 2 * views.n, views.size));
-                let out = self.step(step, views, lr, emit).ok()?;
+                let (out, shown) = self.step(step, views, reported, lr, emit).ok()?;
                 step += 1;
                 window.count_step();
                 self.result.steps_done = step;
@@ -411,17 +429,36 @@ impl<'a> Session<'a> {
         })
     }
 
-    /// One optimisation step on `views`.
+    /// One optimisation step on `views`; with `reported`, also the views' pixels (the
+    /// step's report embeds them again, by the encoder alone).
     fn step(
         &mut self,
         step: u64,
         views: ViewBatch,
+        reported: bool,
         lr: f64,
         emit: &mut dyn FnMut(Event),
-    ) -> Result<StepOutput, Stopped> {
+    ) -> Result<(StepOutput, Option<ShownViews>), Stopped> {
         let device = &self.train_device;
+        let pixels = match &views.plan {
+            None => images_to_tensor(&views.data, 2 * views.n, views.size, device),
+            Some(plan) => match device_views::render(plan, views.n, views.size, device) {
+                Ok(pixels) => pixels,
+                Err(why) => {
+                    let message = format!("the views could not be made on the device: {why}");
+                    return Err(self.fail(step, message, emit));
+                }
+            },
+        };
+        let shown = reported.then(|| {
+            let data = match &views.plan {
+                None => views.data.clone(),
+                Some(_) => pixels.to_data().iter::<f32>().collect(),
+            };
+            (data, 2 * views.n, views.size)
+        });
         let batch = TrainBatch {
-            views: images_to_tensor(&views.data, 2 * views.n, views.size, device),
+            views: pixels,
             labels: views
                 .indices
                 .iter()
@@ -443,7 +480,7 @@ impl<'a> Session<'a> {
         device.seed(backend_seed(self.exp.seed, step));
         let method = self.result.method.as_mut().expect("built by prepare");
         match method.train_step(batch, lr) {
-            Ok(out) => Ok(out),
+            Ok(out) => Ok((out, shown)),
             Err(e) => {
                 let kept = match &self.options.export_each_eval {
                     Some(dir) => format!(
