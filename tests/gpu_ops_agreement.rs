@@ -403,6 +403,36 @@ fn lavapipes_wrong_sums_are_its_loop_limit() {
 
 #[test]
 #[ignore = "slow: compiles the wgpu kernels; run with --features gpu -- --ignored"]
+fn views_made_on_wgpu_are_the_cpus() {
+    // train.augment_on = "device": the same plan rendered on the GPU and on the CPU
+    // (tests/device_views.rs checks the CPU's rendering against make_view_batch).
+    use contrastive_workbench::data::shapes::{ShapesSpec, generate};
+    use contrastive_workbench::device_views::render;
+    use contrastive_workbench::views::ViewPipeline;
+    use contrastive_workbench::views::pipeline::ViewsSpec;
+    use contrastive_workbench::views::plan::plan_view_batch;
+    let gpu = wgpu_device();
+    let data = generate(&ShapesSpec {
+        train_per_class: 16,
+        test_per_class: 1,
+        ..ShapesSpec::default()
+    });
+    for views in [
+        ViewsSpec::default(),
+        ViewsSpec::byol(ViewPipeline::strong_colour()),
+    ] {
+        let planned = plan_view_batch(&data.train, &views, 3, 1, 64);
+        let plan = planned.plan.as_ref().unwrap();
+        let on_cpu = render(plan, planned.n, planned.size, &Device::flex()).unwrap();
+        let on_gpu = render(plan, planned.n, planned.size, &gpu).unwrap();
+        let gap = relative_gap(&on_cpu, &on_gpu);
+        println!("views on wgpu vs flex: {gap:e}");
+        assert!(gap < 1e-5, "{gap}");
+    }
+}
+
+#[test]
+#[ignore = "slow: compiles the wgpu kernels; run with --features gpu -- --ignored"]
 fn a_second_run_in_the_same_process_gets_the_same_gpu() {
     // The window's second run and a sweep's members each select their device; wgpu
     // registers its device once per process, so opening it again used to fail.
