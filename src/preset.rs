@@ -74,7 +74,7 @@ pub enum AugmentOn {
     Cpu,
     /// On the training device with tensor ops (`device_views`), from the same draws: for a
     /// GPU the CPU cannot keep fed. A pipeline with a step the device lacks (rotation,
-    /// equalize, posterize, multi-crop) stays on the CPU, with a warning.
+    /// equalize, posterize) stays on the CPU, with a warning.
     Device,
 }
 

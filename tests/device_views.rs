@@ -12,13 +12,26 @@ use contrastive_workbench::device_views::render;
 use contrastive_workbench::engine::Event;
 use contrastive_workbench::views::drawn::Drawn;
 use contrastive_workbench::views::pipeline::ViewsSpec;
-use contrastive_workbench::views::plan::{device_unsupported, plan_view_batch};
+use contrastive_workbench::views::plan::{PlannedStep, device_unsupported, plan_view_batch};
 use contrastive_workbench::views::transform::{
     BlurParams, CropParams, ErasingParams, JitterParams, ProbParams, RotationParams, SolarizeParams,
 };
 use contrastive_workbench::views::{Transform, ViewPipeline, make_view_batch};
 
-/// The largest |device - CPU| over the batch's normalised views at `step`.
+/// The largest |a - b|, NaN if any is NaN.
+fn gap(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).fold(0f32, |m, (a, b)| {
+        if (a - b).is_nan() {
+            f32::NAN
+        } else {
+            m.max((a - b).abs())
+        }
+    })
+}
+
+/// The largest |device - CPU| over the batch's normalised views (and local crops) at
+/// `step`.
 fn largest_gap(views: &ViewsSpec, step: u64, batch: usize) -> f32 {
     let data = generate(&ShapesSpec {
         train_per_class: 8,
@@ -31,20 +44,38 @@ fn largest_gap(views: &ViewsSpec, step: u64, batch: usize) -> f32 {
     assert_eq!(planned.geometry, cpu.geometry);
     assert!(planned.data.is_empty());
     let plan = planned.plan.as_ref().unwrap();
-    let pixels: Tensor<4> = render(plan, planned.n, planned.size, &Device::flex()).unwrap();
+    let made = render(plan, planned.n, planned.size, &Device::flex()).unwrap();
+    let pixels: Tensor<4> = made.views;
     assert_eq!(pixels.dims(), [2 * cpu.n, 3, cpu.size, cpu.size]);
     let device: Vec<f32> = pixels.into_data().iter::<f32>().collect();
-    cpu.data.iter().zip(&device).fold(0f32, |m, (a, b)| {
-        if (a - b).is_nan() {
-            f32::NAN
-        } else {
-            m.max((a - b).abs())
+    let local_gap = match made.local {
+        None => {
+            assert_eq!(cpu.local_count, 0);
+            0.0
         }
-    })
+        Some(local) => {
+            let s = cpu.local_size;
+            assert_eq!(local.dims(), [cpu.local_count * cpu.n, 3, s, s]);
+            gap(
+                &cpu.local,
+                &local.into_data().iter::<f32>().collect::<Vec<_>>(),
+            )
+        }
+    };
+    gap(&cpu.data, &device).max(local_gap)
 }
 
 fn only(steps: Vec<Transform>) -> ViewsSpec {
     ViewsSpec::same(ViewPipeline { steps })
+}
+
+/// SimCLR's views and two local crops of `size` pixels through `pipeline`.
+fn multi_crop(size: usize, pipeline: ViewPipeline) -> ViewsSpec {
+    let mut views = ViewsSpec::default();
+    views.local.count = 2;
+    views.local.size = size;
+    views.local.pipeline = pipeline;
+    views
 }
 
 fn crop() -> Transform {
@@ -142,6 +173,20 @@ fn whole_pipelines_give_the_cpus_views() {
             ViewsSpec::same(ViewPipeline::strong_colour()),
         ),
         ("every op", only(every_op)),
+        (
+            "SwAV's multi-crop",
+            multi_crop(12, ViewPipeline::strong_colour()),
+        ),
+        // Without a crop, a local view is the whole image resized, as on the CPU.
+        (
+            "multi-crop, no crop",
+            multi_crop(
+                16,
+                ViewPipeline {
+                    steps: vec![always(Transform::GaussianBlur(BlurParams::default()))],
+                },
+            ),
+        ),
     ];
     for (name, views) in cases {
         assert_eq!(device_unsupported(&views), None, "{name}");
@@ -166,9 +211,18 @@ fn what_the_device_cannot_make_is_named_and_refused() {
         r.enabled = false;
     }
     assert_eq!(device_unsupported(&views), None);
-    let mut multi = ViewsSpec::default();
-    multi.local.count = 2;
-    assert!(device_unsupported(&multi).unwrap().contains("views.local"));
+    let mut multi = multi_crop(12, ViewPipeline::default());
+    assert_eq!(device_unsupported(&multi), None);
+    multi
+        .local
+        .pipeline
+        .steps
+        .insert(1, Transform::Rotation(RotationParams::default()));
+    let why = device_unsupported(&multi).unwrap();
+    assert!(why.contains("views.local.pipeline[1] (rotation)"), "{why}");
+    // Unused local crops (count 0) are no obstacle.
+    multi.local.count = 0;
+    assert_eq!(device_unsupported(&multi), None);
 
     // A plan holding such a step anyway is an error, not a wrong picture.
     let data = generate(&ShapesSpec {
@@ -178,13 +232,19 @@ fn what_the_device_cannot_make_is_named_and_refused() {
     });
     let mut planned = plan_view_batch(&data.train, &ViewsSpec::default(), 1, 0, 4);
     let plan = planned.plan.as_mut().unwrap();
-    plan.steps[0].push(vec![Some(Drawn::Rotate { degrees: 10.0 }); 4]);
-    let err = render(plan, planned.n, planned.size, &Device::flex()).unwrap_err();
+    plan.views[0].steps.push(PlannedStep {
+        draws: vec![Some(Drawn::Rotate { degrees: 10.0 }); 4],
+        size: planned.size,
+    });
+    let Err(err) = render(plan, planned.n, planned.size, &Device::flex()) else {
+        panic!("a rotation rendered");
+    };
     assert!(err.contains("Rotate"), "{err}");
 }
 
 #[test]
 fn views_made_on_the_device_train_as_the_cpus_do() {
+    use contrastive_workbench::catalogue::{MethodSpec, methods};
     use contrastive_workbench::engine::session::run_experiment;
     use contrastive_workbench::preset::AugmentOn;
     use contrastive_workbench::views::Transform;
@@ -205,20 +265,31 @@ fn views_made_on_the_device_train_as_the_cpus_do() {
         assert_eq!(losses.len(), 3);
         (losses, warnings)
     };
-    let mut exp = common::tiny_experiment(8, 16, 3);
-    let (on_cpu, _) = run(&exp);
-    exp.train.augment_on = AugmentOn::Device;
-    let (on_device, warnings) = run(&exp);
-    assert!(
-        warnings.iter().all(|w| !w.contains("augment_on")),
-        "{warnings:?}"
-    );
-    for (a, b) in on_cpu.iter().zip(&on_device) {
+    let same_losses = |exp: &mut contrastive_workbench::preset::Experiment| {
+        exp.train.augment_on = AugmentOn::Cpu;
+        let (on_cpu, _) = run(exp);
+        exp.train.augment_on = AugmentOn::Device;
+        let (on_device, warnings) = run(exp);
         assert!(
-            (a - b).abs() <= 1e-4 * a.abs(),
-            "{on_cpu:?} vs {on_device:?}"
+            warnings.iter().all(|w| !w.contains("augment_on")),
+            "{warnings:?}"
         );
-    }
+        for (a, b) in on_cpu.iter().zip(&on_device) {
+            assert!(
+                (a - b).abs() <= 1e-4 * a.abs(),
+                "{}: {on_cpu:?} vs {on_device:?}",
+                exp.method.kind
+            );
+        }
+    };
+    // SwAV trains on two local crops besides the views.
+    let mut swav = common::tiny_experiment(8, 16, 3);
+    swav.method = MethodSpec::with_defaults(methods().find(|m| m.id == "swav").unwrap());
+    swav.views.local.count = 2;
+    swav.views.local.size = 12;
+    same_losses(&mut swav);
+    let mut exp = common::tiny_experiment(8, 16, 3);
+    same_losses(&mut exp);
     // A step the device lacks keeps the views on the CPU, and says so.
     exp.views
         .view1

@@ -423,8 +423,10 @@ fn views_made_on_wgpu_are_the_cpus() {
     ] {
         let planned = plan_view_batch(&data.train, &views, 3, 1, 64);
         let plan = planned.plan.as_ref().unwrap();
-        let on_cpu = render(plan, planned.n, planned.size, &Device::flex()).unwrap();
-        let on_gpu = render(plan, planned.n, planned.size, &gpu).unwrap();
+        let on_cpu = render(plan, planned.n, planned.size, &Device::flex())
+            .unwrap()
+            .views;
+        let on_gpu = render(plan, planned.n, planned.size, &gpu).unwrap().views;
         let gap = relative_gap(&on_cpu, &on_gpu);
         println!("views on wgpu vs flex: {gap:e}");
         assert!(gap < 1e-5, "{gap}");

@@ -16,44 +16,57 @@ mod spatial;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::views::drawn::Drawn;
-use crate::views::plan::ViewsPlan;
+use crate::views::plan::{PlannedStep, ViewsPlan};
 
-/// The normalised views of `plan` (`n` images of `size x size`) on `device`: rows `0..n`
-/// view 0, rows `n..2n` view 1, as `make_view_batch` lays them out.
+/// A planned batch, rendered: the two views, and multi-crop's local crops when asked for.
+pub struct Rendered {
+    /// `[2n, 3, size, size]`: rows `0..n` view 0, rows `n..2n` view 1, as
+    /// `make_view_batch` lays them out.
+    pub views: Tensor<4>,
+    /// `[count * n, 3, s, s]`, crop `k` of image `i` at row `k * n + i`.
+    pub local: Option<Tensor<4>>,
+}
+
+/// The normalised views of `plan` (`n` images of `size x size`) on `device`.
 pub fn render(
     plan: &ViewsPlan,
     n: usize,
     size: usize,
     device: &Device,
-) -> Result<Tensor<4>, String> {
+) -> Result<Rendered, String> {
     let sources = Tensor::<4>::from_data(
         TensorData::new(plan.sources.clone(), [n, 3, size, size]),
         device,
     );
-    let mut halves = Vec::with_capacity(2);
-    for steps in &plan.steps {
+    let mut made = Vec::with_capacity(plan.views.len());
+    for view in &plan.views {
         let mut x = sources.clone();
-        for draws in steps {
-            x = apply_step(x, draws, size, device)?;
+        for step in &view.steps {
+            x = apply_step(x, step, view.out, device)?;
         }
-        halves.push(x);
+        made.push(colour::normalize(x, &plan.normalize));
     }
-    Ok(colour::normalize(Tensor::cat(halves, 0), &plan.normalize))
+    let local = made.split_off(2.min(made.len()));
+    Ok(Rendered {
+        views: Tensor::cat(made, 0),
+        local: (!local.is_empty()).then(|| Tensor::cat(local, 0)),
+    })
 }
 
-/// One pipeline step over the batch (`draws[i]` is image `i`'s; all come from one
-/// transform, so the first drawn one says which).
+/// One pipeline step over the batch (all draws come from one transform, so the first
+/// drawn one says which); a crop resizes to `out`.
 fn apply_step(
     x: Tensor<4>,
-    draws: &[Option<Drawn>],
-    size: usize,
+    step: &PlannedStep,
+    out: usize,
     device: &Device,
 ) -> Result<Tensor<4>, String> {
+    let (draws, size) = (&step.draws[..], step.size);
     let Some(kind) = draws.iter().flatten().next() else {
         return Ok(x);
     };
     Ok(match kind {
-        Drawn::Crop(_) => spatial::crop(x, draws, size, device),
+        Drawn::Crop(_) => spatial::crop(x, draws, size, out, device),
         Drawn::FlipHorizontal => spatial::flip(x, draws, 3, device),
         Drawn::FlipVertical => spatial::flip(x, draws, 2, device),
         Drawn::Blur { .. } => spatial::blur(x, draws, size, device),

@@ -6,10 +6,17 @@ use super::{blend, drawn_mask};
 use crate::views::drawn::Drawn;
 use crate::views::ops::CropBox;
 
-/// RandomResizedCrop back to `size x size`, bilinear with pixel centres aligned and edges
-/// clamped, as `ops::crop_resize`: the tent weights `max(0, 1 - |f - i|)` of the source
-/// position `f` of each output pixel are exactly its two bilinear weights.
-pub fn crop(x: Tensor<4>, draws: &[Option<Drawn>], size: usize, device: &Device) -> Tensor<4> {
+/// RandomResizedCrop of `size`-pixel images to `out x out`, bilinear with pixel centres
+/// aligned and edges clamped, as `ops::crop_resize`: the tent weights `max(0, 1 - |f -
+/// i|)` of the source position `f` of each output pixel are exactly its two bilinear
+/// weights.
+pub fn crop(
+    x: Tensor<4>,
+    draws: &[Option<Drawn>],
+    size: usize,
+    out: usize,
+    device: &Device,
+) -> Tensor<4> {
     let whole = CropBox {
         x: 0,
         y: 0,
@@ -25,26 +32,26 @@ pub fn crop(x: Tensor<4>, draws: &[Option<Drawn>], size: usize, device: &Device)
         .collect();
     // The source position of each output row (column), as ops::crop_resize computes it.
     let positions = |start: fn(&CropBox) -> usize, extent: fn(&CropBox) -> usize| {
-        let mut f = Vec::with_capacity(boxes.len() * size);
+        let mut f = Vec::with_capacity(boxes.len() * out);
         for b in &boxes {
-            let scale = extent(b) as f32 / size as f32;
-            for o in 0..size {
+            let scale = extent(b) as f32 / out as f32;
+            for o in 0..out {
                 f.push(
                     (start(b) as f32 + (o as f32 + 0.5) * scale - 0.5)
                         .clamp(0.0, (size - 1) as f32),
                 );
             }
         }
-        tent_matrices(f, boxes.len(), size, device)
+        tent_matrices(f, boxes.len(), out, size, device)
     };
     let rows = positions(|b| b.y, |b| b.h);
     let cols = positions(|b| b.x, |b| b.w);
     times_columns(times_rows(x, rows), cols)
 }
 
-/// `[n, size, size]` with `m[k, o, i] = max(0, 1 - |f[k, o] - i|)`.
-fn tent_matrices(f: Vec<f32>, n: usize, size: usize, device: &Device) -> Tensor<3> {
-    let f = Tensor::<3>::from_data(TensorData::new(f, [n, size, 1]), device);
+/// `[n, out, size]` with `m[k, o, i] = max(0, 1 - |f[k, o] - i|)`.
+fn tent_matrices(f: Vec<f32>, n: usize, out: usize, size: usize, device: &Device) -> Tensor<3> {
+    let f = Tensor::<3>::from_data(TensorData::new(f, [n, out, 1]), device);
     let i = Tensor::<1>::from_data(
         TensorData::new((0..size).map(|i| i as f32).collect::<Vec<_>>(), [size]),
         device,

@@ -7,7 +7,7 @@ use super::batch::ViewBatch;
 use super::drawn::Drawn;
 use super::geometry::ViewGeometry;
 use super::normalize::Normalize;
-use super::pipeline::{ViewsSpec, batch_indices, view_rng};
+use super::pipeline::{ViewPipeline, ViewsSpec, batch_indices, view_rng};
 use super::transform::Transform;
 use crate::data::ImageSet;
 
@@ -16,31 +16,45 @@ use crate::data::ImageSet;
 pub struct ViewsPlan {
     /// The `n` source images, CHW, values in 0..=1 (`n * 3 * size * size`).
     pub sources: Vec<f32>,
-    /// Per view (0, 1), per pipeline step, per batch slot: the step's draw.
-    pub steps: [Vec<Vec<Option<Drawn>>>; 2],
+    /// The two views, then multi-crop's local crops (crop `k` is entry `2 + k`).
+    pub views: Vec<PlannedView>,
     pub normalize: Normalize,
+}
+
+/// One view of every image of the batch: its steps' draws, in pipeline order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedView {
+    pub steps: Vec<PlannedStep>,
+    /// The side of the finished view.
+    pub out: usize,
+}
+
+/// One pipeline step over the batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedStep {
+    /// Each image's draw (`None`: the step does nothing to it).
+    pub draws: Vec<Option<Drawn>>,
+    /// The side of the images the step runs on (a crop's output is `PlannedView::out`).
+    pub size: usize,
 }
 
 /// Why `views` cannot be planned for the device, naming the first step it cannot run
 /// (`None`: it can). The device renders crops, flips, colour jitter, greyscale, blur,
-/// solarize and erasing; rotation, equalize and posterize, and multi-crop's local crops,
-/// run on the CPU only.
+/// solarize and erasing, for the views and local crops alike; rotation, equalize and
+/// posterize run on the CPU only.
 pub fn device_unsupported(views: &ViewsSpec) -> Option<String> {
+    let mut pipelines = vec![("views.view1", &views.view1), ("views.view2", &views.view2)];
     if views.local.count > 0 {
-        return Some("views.local: multi-crop's local crops are made on the CPU only".into());
+        pipelines.push(("views.local.pipeline", &views.local.pipeline));
     }
-    for (v, pipeline) in views.pipelines().iter().enumerate() {
+    for (name, pipeline) in pipelines {
         for (i, t) in pipeline.steps.iter().enumerate() {
             let cpu_only = matches!(
                 t,
                 Transform::Rotation(_) | Transform::Equalize(_) | Transform::Posterize(_)
             );
             if t.enabled() && cpu_only {
-                return Some(format!(
-                    "views.view{}[{i}] ({}) runs on the CPU only",
-                    v + 1,
-                    t.op()
-                ));
+                return Some(format!("{name}[{i}] ({}) runs on the CPU only", t.op()));
             }
         }
     }
@@ -64,28 +78,26 @@ pub fn plan_view_batch(
         hwc_to_chw(images.image(indices[slot]), size * size, out);
     }
     let mut geometry = vec![ViewGeometry::IDENTITY; 2 * n];
-    let steps = [0, 1].map(|view| {
-        let pipeline = views.pipelines()[view];
-        let mut rngs: Vec<_> = (0..n)
-            .map(|slot| view_rng(seed, step, slot, view))
-            .collect();
-        pipeline
-            .steps
-            .iter()
-            .map(|t| {
-                (0..n)
-                    .map(|slot| {
-                        // Training views keep the source's size through every step.
-                        let drawn = t.draw(size, size, &mut rngs[slot]);
-                        if let Some(d) = drawn {
-                            d.track(size, size, &mut geometry[view * n + slot]);
-                        }
-                        drawn
-                    })
-                    .collect()
+    let mut planned: Vec<PlannedView> = (0..2)
+        .map(|view| {
+            let tracked = &mut geometry[view * n..(view + 1) * n];
+            plan_view(views.pipelines()[view], size, size, tracked, |slot| {
+                view_rng(seed, step, slot, view)
             })
-            .collect()
-    });
+        })
+        .collect();
+    let local = &views.local;
+    for k in 0..local.count {
+        // Local crop k is view 2 + k of each image's stream (`batch::local_crop`).
+        let mut untracked = vec![ViewGeometry::IDENTITY; n];
+        planned.push(plan_view(
+            &local.pipeline,
+            size,
+            local.size,
+            &mut untracked,
+            |slot| view_rng(seed, step, slot, 2 + k),
+        ));
+    }
     ViewBatch {
         n,
         size,
@@ -93,14 +105,64 @@ pub fn plan_view_batch(
         indices,
         geometry,
         local: Vec::new(),
-        local_count: 0,
-        local_size: views.local.size,
+        local_count: local.count,
+        local_size: local.size,
         plan: Some(Box::new(ViewsPlan {
             sources,
-            steps,
+            views: planned,
             normalize: views.normalize,
         })),
     }
+}
+
+/// One view of each image of a `size`-pixel batch through `pipeline` to `out` pixels, as
+/// `ViewPipeline::apply_tracked` draws it: a crop resizes to `out`, and a view that no crop
+/// resized is resized whole at the end.
+fn plan_view(
+    pipeline: &ViewPipeline,
+    size: usize,
+    out: usize,
+    geometry: &mut [ViewGeometry],
+    rng_of: impl Fn(usize) -> crate::seeding::Rng,
+) -> PlannedView {
+    let mut rngs: Vec<_> = (0..geometry.len()).map(rng_of).collect();
+    let mut current = size;
+    let mut steps = Vec::with_capacity(pipeline.steps.len() + 1);
+    for t in &pipeline.steps {
+        let draws: Vec<Option<Drawn>> = rngs
+            .iter_mut()
+            .zip(geometry.iter_mut())
+            .map(|(rng, tracked)| {
+                let drawn = t.draw(current, current, rng);
+                if let Some(d) = drawn {
+                    d.track(current, current, tracked);
+                }
+                drawn
+            })
+            .collect();
+        let resized = draws.iter().any(|d| matches!(d, Some(Drawn::Crop(_))));
+        steps.push(PlannedStep {
+            draws,
+            size: current,
+        });
+        if resized {
+            current = out;
+        }
+    }
+    if current != out {
+        // No crop ran: the whole image, resized (geometry unchanged, as on the CPU).
+        let whole = super::ops::CropBox {
+            x: 0,
+            y: 0,
+            w: current,
+            h: current,
+        };
+        steps.push(PlannedStep {
+            draws: vec![Some(Drawn::Crop(whole)); geometry.len()],
+            size: current,
+        });
+    }
+    PlannedView { steps, out }
 }
 
 /// Interleaved 8-bit RGB to planar values in 0..=1.

@@ -223,7 +223,7 @@ fn backend_settings(ui: &mut egui::Ui, t: &mut TrainSpec) {
             .on_hover_text(
                 "CPU: the views are made on this machine's threads ahead of each step. \
                  Training device: the same views, made by the GPU itself, for a GPU the CPU \
-                 cannot keep fed (rotation, equalize, posterize and multi-crop stay on the CPU)",
+                 cannot keep fed (pipelines with rotation, equalize or posterize stay on the CPU)",
             )
     });
     if t.backend == BackendChoice::Remote {

@@ -21,6 +21,7 @@ pub mod pace;
 pub mod prepare;
 pub mod resume;
 pub mod step_report;
+pub mod view_source;
 pub mod writers;
 
 use burn::tensor::Device;
@@ -32,6 +33,7 @@ use self::commands::Flow;
 use self::evaluation::Evaluator;
 use self::prepare::{Failure, Prepared, prepare};
 use self::step_report::{Throughput, step_metrics};
+use self::view_source::{ReadyViews, prefetch_views, views_on_device};
 use self::writers::{CheckpointBook, save_checkpoint, stopped_unsaved};
 use super::export::MetricsLog;
 use super::metrics_journal::MetricsJournal;
@@ -39,18 +41,14 @@ use super::probe_runner::ProbeRunner;
 use super::protocol::{Command, Event, SimilarityMatrix};
 use super::run_folder::RunFolderClaim;
 use crate::data::Dataset;
-use crate::device_views;
 use crate::methods::{Method, StepOutput, TrainBatch};
 use crate::metrics::{MATRIX_PAIRS, similarity_matrix};
 use crate::model::tensor_io::{images_to_tensor, matrix_to_vec};
-use crate::preset::{AugmentOn, Experiment};
+use crate::preset::Experiment;
 use crate::seeding::backend_seed;
-use crate::views::ViewBatch;
-use crate::views::plan::device_unsupported;
 
 /// A reported step's views: pixels, rows, side.
 type ShownViews = (Vec<f32>, usize, usize);
-use crate::views::prefetch::{PREFETCH_DEPTH, Prefetcher};
 
 pub use writers::export_and_report;
 
@@ -342,33 +340,11 @@ impl<'a> Session<'a> {
         if !self.uses_local_crops {
             views_spec.local.count = 0;
         }
-        // On the device, the producer only draws; the trainer renders (device_views).
-        let on_device = exp.train.augment_on == AugmentOn::Device
-            && match device_unsupported(&views_spec) {
-                None => true,
-                Some(why) => {
-                    emit(Event::Warning {
-                        message: format!(
-                            "train.augment_on = \"device\": {why}, so this run makes its \
-                             views on the CPU"
-                        ),
-                    });
-                    false
-                }
-            };
+        let on_device = views_on_device(exp, &views_spec, emit).then(|| self.train_device.clone());
         // Views for the coming steps are built on a producer thread while the trainer steps.
         std::thread::scope(|scope| {
-            let mut prefetch = Prefetcher::start(
-                scope,
-                &dataset.train,
-                &views_spec,
-                exp.seed,
-                first_step,
-                exp.train.steps,
-                batch,
-                PREFETCH_DEPTH,
-                on_device,
-            );
+            let steps = first_step..exp.train.steps;
+            let mut prefetch = prefetch_views(scope, exp, dataset, &views_spec, steps, on_device);
             let mut window = Throughput::new(prefetch.waited);
             let mut step = first_step;
             let mut pause_next = false;
@@ -434,16 +410,27 @@ impl<'a> Session<'a> {
     fn step(
         &mut self,
         step: u64,
-        views: ViewBatch,
+        ReadyViews { batch: views, made }: ReadyViews,
         reported: bool,
         lr: f64,
         emit: &mut dyn FnMut(Event),
     ) -> Result<(StepOutput, Option<ShownViews>), Stopped> {
         let device = &self.train_device;
-        let pixels = match &views.plan {
-            None => images_to_tensor(&views.data, 2 * views.n, views.size, device),
-            Some(plan) => match device_views::render(plan, views.n, views.size, device) {
-                Ok(pixels) => pixels,
+        let (pixels, local) = match made {
+            None => {
+                let local = (views.local_count > 0).then(|| {
+                    images_to_tensor(
+                        &views.local,
+                        views.local_count * views.n,
+                        views.local_size,
+                        device,
+                    )
+                });
+                let pixels = images_to_tensor(&views.data, 2 * views.n, views.size, device);
+                (pixels, local)
+            }
+            Some(made) => match made {
+                Ok(made) => (made.views, made.local),
                 Err(why) => {
                     let message = format!("the views could not be made on the device: {why}");
                     return Err(self.fail(step, message, emit));
@@ -467,14 +454,7 @@ impl<'a> Session<'a> {
             indices: views.indices,
             step,
             geometry: views.geometry,
-            local: (views.local_count > 0).then(|| {
-                images_to_tensor(
-                    &views.local,
-                    views.local_count * views.n,
-                    views.local_size,
-                    device,
-                )
-            }),
+            local,
         };
         // burn's generator depends only on (seed, step): resuming draws the same.
         device.seed(backend_seed(self.exp.seed, step));

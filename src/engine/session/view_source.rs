@@ -1,0 +1,71 @@
+//! Where a run's views come from: the CPU's prefetching producer, or, with
+//! `train.augment_on = "device"`, a producer that draws them and queues their rendering
+//! on the training device (`device_views`), off the trainer's thread.
+
+use burn::tensor::Device;
+
+use crate::data::Dataset;
+use crate::device_views;
+use crate::engine::Event;
+use crate::preset::{AugmentOn, Experiment};
+use crate::views::plan::{device_unsupported, plan_view_batch};
+use crate::views::prefetch::{PREFETCH_DEPTH, Prefetcher};
+use crate::views::{ViewBatch, ViewsSpec, make_view_batch};
+
+/// A step's views as the producer thread left them: the batch (pixels, or for the device
+/// its plan) and, for the device, the views it rendered there.
+pub struct ReadyViews {
+    pub batch: ViewBatch,
+    pub made: Option<Result<device_views::Rendered, String>>,
+}
+
+/// Whether `views` are made on the training device: asked for, and every step has a
+/// device version (else a warning says why they stay on the CPU).
+pub fn views_on_device(exp: &Experiment, views: &ViewsSpec, emit: &mut dyn FnMut(Event)) -> bool {
+    if exp.train.augment_on != AugmentOn::Device {
+        return false;
+    }
+    match device_unsupported(views) {
+        None => true,
+        Some(why) => {
+            emit(Event::Warning {
+                message: format!(
+                    "train.augment_on = \"device\": {why}, so this run makes its views on the CPU"
+                ),
+            });
+            false
+        }
+    }
+}
+
+/// The producer of the views of `steps`, a thread of `scope`: the CPU's views, or with a
+/// device their draws, whose rendering (`device_views`) it queues on that device itself,
+/// off the trainer's thread.
+pub fn prefetch_views<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    exp: &'env Experiment,
+    dataset: &'env Dataset,
+    views: &'env ViewsSpec,
+    steps: std::ops::Range<u64>,
+    on_device: Option<Device>,
+) -> Prefetcher<ReadyViews> {
+    let (images, seed) = (&dataset.train, exp.seed);
+    let batch = exp.train.batch_size.min(images.len());
+    Prefetcher::start_with(scope, steps, PREFETCH_DEPTH, move |step| match &on_device {
+        None => ReadyViews {
+            batch: make_view_batch(images, views, seed, step, batch),
+            made: None,
+        },
+        Some(device) => {
+            let planned = plan_view_batch(images, views, seed, step, batch);
+            let made = planned
+                .plan
+                .as_ref()
+                .map(|plan| device_views::render(plan, planned.n, planned.size, device));
+            ReadyViews {
+                batch: planned,
+                made,
+            }
+        }
+    })
+}
