@@ -16,6 +16,18 @@ use common::{assert_succeeded, step_losses, tiny_preset_file};
 const BIN: &str = env!("CARGO_BIN_EXE_contrastive-workbench");
 
 fn train(preset: &Path, out: &Path, steps: u64, backend: &str, resume: bool) -> Output {
+    train_with(preset, out, steps, backend, resume, "cpu")
+}
+
+/// [`train`], the views made on the CPU or on the training `device`.
+fn train_with(
+    preset: &Path,
+    out: &Path,
+    steps: u64,
+    backend: &str,
+    resume: bool,
+    views_on: &str,
+) -> Output {
     let cache = out.parent().unwrap().join("cache");
     let mut cmd = Command::new(BIN);
     cmd.args(["train", "--backend", backend, "--force", "--preset"])
@@ -23,6 +35,7 @@ fn train(preset: &Path, out: &Path, steps: u64, backend: &str, resume: bool) -> 
         .arg("--out")
         .arg(out)
         .args(["--steps", &steps.to_string()])
+        .args(["--augment-on", views_on])
         // The CPU runs burn's own ops too, not its fused stage.
         .env("CW_BURN_CONV", "1")
         .env("CW_ALLOW_SOFTWARE_GPU", "1")
@@ -86,4 +99,21 @@ fn a_step_on_wgpu_from_a_cpu_checkpoint_gives_the_cpu_loss() {
         .filter(|e| e.file_type().is_file())
         .count();
     assert!(kept > 0, "no autotune cache under XDG_CACHE_HOME/cubecl");
+}
+
+#[test]
+#[ignore = "slow: compiles the wgpu kernels; run with --features gpu -- --ignored"]
+fn views_made_on_wgpu_train_as_the_cpus_do() {
+    // The same run on wgpu twice: its views made on the CPU, then rendered on the GPU
+    // by the producer thread while the trainer's thread steps (train.augment_on).
+    let dir = tempfile::tempdir().unwrap();
+    let preset = tiny_preset_file(dir.path(), 3);
+    let (cpu_made, gpu_made) = (dir.path().join("cpu-made"), dir.path().join("gpu-made"));
+    let cpu = step_losses(&train_with(&preset, &cpu_made, 3, "gpu", false, "cpu"));
+    let gpu = step_losses(&train_with(&preset, &gpu_made, 3, "gpu", false, "device"));
+    assert_eq!(cpu.len(), 3, "{cpu:?}");
+    assert_eq!(gpu.len(), 3, "{gpu:?}");
+    for (a, b) in cpu.iter().zip(&gpu) {
+        assert!((a - b).abs() <= 1e-4 * a.abs(), "{cpu:?} vs {gpu:?}");
+    }
 }
