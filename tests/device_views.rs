@@ -303,3 +303,20 @@ fn views_made_on_the_device_train_as_the_cpus_do() {
         "{warnings:?}"
     );
 }
+
+#[test]
+fn a_remote_run_keeps_its_views_on_the_cpu_and_says_so() {
+    use contrastive_workbench::engine::session::view_source::views_on_device;
+    use contrastive_workbench::preset::{AugmentOn, BackendChoice};
+    let mut exp = common::tiny_experiment(8, 16, 3);
+    exp.train.augment_on = AugmentOn::Device;
+    let mut warnings = Vec::new();
+    assert!(views_on_device(&exp, &exp.views, &mut |e| warnings.push(e)));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    exp.train.backend = BackendChoice::Remote;
+    assert!(!views_on_device(&exp, &exp.views, &mut |e| warnings.push(e)));
+    assert!(
+        matches!(&warnings[..], [Event::Warning { message }] if message.contains("remote")),
+        "{warnings:?}"
+    );
+}

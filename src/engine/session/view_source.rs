@@ -7,7 +7,7 @@ use burn::tensor::Device;
 use crate::data::Dataset;
 use crate::device_views;
 use crate::engine::Event;
-use crate::preset::{AugmentOn, Experiment};
+use crate::preset::{AugmentOn, BackendChoice, Experiment};
 use crate::views::plan::{device_unsupported, plan_view_batch};
 use crate::views::prefetch::{PREFETCH_DEPTH, Prefetcher};
 use crate::views::{ViewBatch, ViewsSpec, make_view_batch};
@@ -25,7 +25,14 @@ pub fn views_on_device(exp: &Experiment, views: &ViewsSpec, emit: &mut dyn FnMut
     if exp.train.augment_on != AugmentOn::Device {
         return false;
     }
-    match device_unsupported(views) {
+    let unsupported = if exp.train.backend == BackendChoice::Remote {
+        // burn 0.22's remote server failed on the renderer's ops ("Expected int handle,
+        // got float" in its interpreter, ending the session): keep the views here.
+        Some("the remote backend cannot run the view rendering".to_string())
+    } else {
+        device_unsupported(views)
+    };
+    match unsupported {
         None => true,
         Some(why) => {
             emit(Event::Warning {
