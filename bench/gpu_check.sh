@@ -10,9 +10,11 @@
 #      the built-in shapes with the views made on the CPU and then on the GPU, and the
 #      built-in Fashion-MNIST sample. Each logged step says its views/s and the share of
 #      time the trainer waited for views.
+#   4. the views' throughput (bench --views-only): SimCLR's views on every CPU thread, and
+#      rendered on CUDA (train.augment_on = "device"), in views.jsonl.
 # bench/gpu_ratios.py turns part 1 into the ratios. Every step is bounded by `timeout`
 # (450 s in all, GPU_CHECK_SECONDS), one that fails leaves the others' figures, and everything lands in
-# OUT_DIR as at most 8 files.
+# OUT_DIR as at most 9 files.
 #
 # Build here (scripts/install-cuda-llvm.sh first, once), strip and compress (the device
 # machine takes 64 MiB in all):
@@ -107,6 +109,10 @@ for layout in nchw channels_last; do
   done
 done
 
+# How fast the views come: on every CPU thread, and rendered on the GPU (augment_on).
+step "views on cuda" 30 env CW_ALLOW_WRONG_GPU_SUMS=1 \
+  "$bin" bench --views-only --backend cuda --batch 256 --steps 20 >"$out/views.jsonl"
+
 # 2. Correctness across backends.
 step "agreement" 90 python3 "$here/backend_agreement.py" --binary "$bin" \
   --backends cpu,cuda,gpu --out /tmp/agreement >"$out/agreement.jsonl"
@@ -125,6 +131,6 @@ train_run simclr-shapes device
 train_run simclr-fashion-mnist cpu
 
 python3 "$here/gpu_ratios.py" "$steps" >>"$summary" 2>&1
-cat "$summary" "$out/agreement.jsonl"
+cat "$summary" "$out/agreement.jsonl" "$out/views.jsonl"
 for run in "$out"/train-*.jsonl; do echo "${run##*/}"; tail -n 2 "$run"; done
 grep -m2 "^backend:\|device:" "$log"

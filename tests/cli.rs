@@ -639,3 +639,33 @@ fn bench_json_on_a_backend_this_build_lacks_says_so_and_auto_times_the_cpu() {
     );
     assert!(lines[0]["s_per_step"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn bench_views_only_times_the_cpus_views_and_the_devices() {
+    let run = |args: &[&str]| Command::new(BIN).arg("bench").args(args).output().unwrap();
+    let out = run(&["--views-only", "--batch", "8", "--steps", "1"]);
+    assert_succeeded(&out);
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    assert_eq!(line["device"], "CPU (flex)", "{line}");
+    for figure in [
+        "cpu_views_per_sec",
+        "device_views_per_sec",
+        "planning_views_per_sec",
+    ] {
+        assert!(line[figure].as_f64().unwrap() > 0.0, "{figure}: {line}");
+    }
+    // A device this build lacks is refused, not timed on the CPU under its name.
+    let out = run(&[
+        "--views-only",
+        "--backend",
+        "cuda",
+        "--batch",
+        "8",
+        "--steps",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(json_lines(&out).is_empty());
+}

@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use super::BackendArg;
 use super::bench_step::{measure_step, measure_step_on, print_stage_parts, print_step};
 use crate::data::shapes::{ShapesSpec, generate};
 use crate::engine::backend::select_local;
@@ -13,6 +14,67 @@ use crate::model::tensor_io::images_to_tensor;
 use crate::model::{EncoderConfig, EncoderKind};
 use crate::preset::{BackendChoice, TrainSpec};
 use crate::views::{Normalize, ViewPipeline, ViewsSpec, make_view_batch};
+
+/// What `bench` was asked for on the command line.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Images per step (two views each).
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// Timed steps per backend (after two warm-up steps).
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    /// Only the live views' numerics (PCA, t-SNE, neighbours, linear probe).
+    #[arg(long)]
+    projection_only: bool,
+    /// Only the views' throughput, one JSON line: SimCLR's views made on every CPU
+    /// thread, and rendered on --backend's device (`train.augment_on = "device"`).
+    #[arg(long)]
+    views_only: bool,
+    /// Only the reference training step (fused kernels and burn's ops), one JSON line
+    /// each, for bench/compare.py.
+    #[arg(long)]
+    json: bool,
+    /// With --json: the step on this backbone (small-cnn, resnet18 or vit, each at its
+    /// default shape) instead of the small CNN.
+    #[arg(long, default_value = "small-cnn", value_parser = super::parse_encoder_kind)]
+    encoder: EncoderKind,
+    /// With --json: the views' side in pixels (the small CNN and ResNet-18; the ViT is
+    /// laid out for 32).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(8..=256))]
+    size: u32,
+    /// With --json: the device to time the step on (cpu: the fused kernels and burn's
+    /// ops; cuda or gpu: burn's ops there, each step waited for to its end); with
+    /// --views-only, the device that renders the views.
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendArg,
+}
+
+/// `bench`, as its flags choose: the live views' numerics, the views' throughput, the
+/// step's JSON lines, or the whole report.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.projection_only {
+        super::bench_projection::projection_bench();
+        return Ok(());
+    }
+    if args.views_only {
+        return super::bench_views::bench_views(args.batch, args.steps, args.backend.into());
+    }
+    if args.json {
+        let encoder = EncoderConfig {
+            kind: args.encoder,
+            ..EncoderConfig::default()
+        };
+        return bench_json(
+            args.batch,
+            args.steps,
+            &encoder,
+            args.size as usize,
+            args.backend.into(),
+        );
+    }
+    bench(args.batch, args.steps)
+}
 
 /// `bench --json`: the reference step, fused and with burn's ops, one JSON line each
 /// (what `bench/compare.py` reads beside PyTorch's); with another `encoder`, its step

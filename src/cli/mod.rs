@@ -19,6 +19,7 @@
 pub mod bench;
 mod bench_projection;
 pub mod bench_step;
+mod bench_views;
 pub mod console;
 pub mod embed;
 pub mod load;
@@ -116,33 +117,7 @@ pub enum Commands {
         source: EncoderOnData,
     },
     /// Measure training views/s per backend and augmentation images/s.
-    Bench {
-        /// Images per step (two views each).
-        #[arg(long, default_value_t = 256)]
-        batch: usize,
-        /// Timed steps per backend (after two warm-up steps).
-        #[arg(long, default_value_t = 5)]
-        steps: usize,
-        /// Only the live views' numerics (PCA, t-SNE, neighbours, linear probe).
-        #[arg(long)]
-        projection_only: bool,
-        /// Only the reference training step (fused kernels and burn's ops), one JSON line
-        /// each, for bench/compare.py.
-        #[arg(long)]
-        json: bool,
-        /// With --json: the step on this backbone (small-cnn, resnet18 or vit, each at its
-        /// default shape) instead of the small CNN.
-        #[arg(long, default_value = "small-cnn", value_parser = parse_encoder_kind)]
-        encoder: EncoderKind,
-        /// With --json: the views' side in pixels (the small CNN and ResNet-18; the ViT is
-        /// laid out for 32).
-        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(8..=256))]
-        size: u32,
-        /// With --json: the device to time the step on (cpu: the fused kernels and burn's
-        /// ops; cuda or gpu: burn's ops there, each step waited for to its end).
-        #[arg(long, value_enum, default_value = "cpu")]
-        backend: BackendArg,
-    },
+    Bench(bench::BenchArgs),
     /// Host this machine's best device for other workbenches: they train on it with
     /// backend = "remote" while their data, augmentation, metrics and window stay local.
     /// Prints one JSON line {"event": "serving", "url": ...} on stdout.
@@ -402,32 +377,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Commands::Eval { source }) => {
             embed::eval(&source.encoder, source.dataset.as_deref(), source.size)
         }
-        Some(Commands::Bench {
-            projection_only: true,
-            ..
-        }) => {
-            bench_projection::projection_bench();
-            Ok(())
-        }
-        Some(Commands::Bench {
-            batch,
-            steps,
-            json: true,
-            encoder,
-            size,
-            backend,
-            ..
-        }) => bench::bench_json(
-            batch,
-            steps,
-            &crate::model::EncoderConfig {
-                kind: encoder,
-                ..crate::model::EncoderConfig::default()
-            },
-            size as usize,
-            backend.into(),
-        ),
-        Some(Commands::Bench { batch, steps, .. }) => bench::bench(batch, steps),
+        Some(Commands::Bench(args)) => bench::run(args),
     };
     exit_status(result)
 }
