@@ -67,7 +67,8 @@ step() { # name, seconds, command...: runs it (output to the log), notes its exi
   fi
   [ "$left" -lt "$limit" ] && limit=$left
   echo "== $name: $*" >>"$log"
-  timeout "$limit" "$@" 2>>"$log"
+  # Through bash, so a step may be the `tagged` function (timeout runs programs only).
+  timeout "$limit" bash -c '"$@"' step "$@" 2>>"$log"
   rc=$?
   echo "$name: exit $rc after $(($(date +%s) - start)) s" >>"$summary"
 }
@@ -77,6 +78,8 @@ tagged() { # case, then a command whose JSON lines go to steps.jsonl with the ca
   shift
   "$@" | sed -u "s/^{/{\"case\": \"$case\", /" | grep '^{' >>"$steps"
 }
+export -f tagged
+export steps
 
 nvidia-smi >"$out/nvidia-smi.txt" 2>&1
 {
