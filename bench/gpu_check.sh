@@ -113,7 +113,7 @@ for layout in nchw channels_last; do
 done
 
 # How fast the views come: on every CPU thread, and rendered on the GPU (augment_on).
-step "views on cuda" 30 env CW_ALLOW_WRONG_GPU_SUMS=1 \
+step "views on cuda" 45 env CW_ALLOW_WRONG_GPU_SUMS=1 \
   "$bin" bench --views-only --backend cuda --batch 256 --steps 20 >"$out/views.jsonl"
 
 # 2. Correctness across backends.
