@@ -39,12 +39,11 @@ fn largest_gap(views: &ViewsSpec, step: u64, batch: usize) -> f32 {
         ..ShapesSpec::default()
     });
     let cpu = make_view_batch(&data.train, views, 11, step, batch);
-    let planned = plan_view_batch(&data.train, views, 11, step, batch);
+    let (planned, plan) = plan_view_batch(&data.train, views, 11, step, batch);
     assert_eq!(planned.indices, cpu.indices);
     assert_eq!(planned.geometry, cpu.geometry);
     assert!(planned.data.is_empty());
-    let plan = planned.plan.as_ref().unwrap();
-    let made = render(plan, planned.n, planned.size, &Device::flex()).unwrap();
+    let made = render(&plan, &Device::flex()).unwrap();
     let pixels: Tensor<4> = made.views;
     assert_eq!(pixels.dims(), [2 * cpu.n, 3, cpu.size, cpu.size]);
     let device: Vec<f32> = pixels.into_data().iter::<f32>().collect();
@@ -230,13 +229,12 @@ fn what_the_device_cannot_make_is_named_and_refused() {
         test_per_class: 1,
         ..ShapesSpec::default()
     });
-    let mut planned = plan_view_batch(&data.train, &ViewsSpec::default(), 1, 0, 4);
-    let plan = planned.plan.as_mut().unwrap();
+    let (_, mut plan) = plan_view_batch(&data.train, &ViewsSpec::default(), 1, 0, 4);
     plan.views[0].steps.push(PlannedStep {
         draws: vec![Some(Drawn::Rotate { degrees: 10.0 }); 4],
-        size: planned.size,
+        size: plan.size,
     });
-    let Err(err) = render(plan, planned.n, planned.size, &Device::flex()) else {
+    let Err(err) = render(&plan, &Device::flex()) else {
         panic!("a rotation rendered");
     };
     assert!(err.contains("Rotate"), "{err}");

@@ -421,12 +421,9 @@ fn views_made_on_wgpu_are_the_cpus() {
         ViewsSpec::default(),
         ViewsSpec::byol(ViewPipeline::strong_colour()),
     ] {
-        let planned = plan_view_batch(&data.train, &views, 3, 1, 64);
-        let plan = planned.plan.as_ref().unwrap();
-        let on_cpu = render(plan, planned.n, planned.size, &Device::flex())
-            .unwrap()
-            .views;
-        let on_gpu = render(plan, planned.n, planned.size, &gpu).unwrap().views;
+        let (_, plan) = plan_view_batch(&data.train, &views, 3, 1, 64);
+        let on_cpu = render(&plan, &Device::flex()).unwrap().views;
+        let on_gpu = render(&plan, &gpu).unwrap().views;
         let gap = relative_gap(&on_cpu, &on_gpu);
         println!("views on wgpu vs flex: {gap:e}");
         assert!(gap < 1e-5, "{gap}");

@@ -124,11 +124,7 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
         batch >= 2 && steps >= 1,
         "bench needs --batch >= 2 and --steps >= 1"
     );
-    let data = generate(&ShapesSpec {
-        train_per_class: batch.div_ceil(8).max(64),
-        test_per_class: 1,
-        ..ShapesSpec::default()
-    });
+    let data = shapes_for(batch);
     let views_spec = ViewsSpec::same(ViewPipeline::default());
     crate::outln!(
         "reference model: SmallCnn [32, 64, 128, 256] + MLP 256-256-128, SimCLR NT-Xent, Adam"
@@ -209,6 +205,15 @@ pub fn bench(batch: usize, steps: usize) -> anyhow::Result<()> {
     data_stall(&data, batch, steps, fused.views_per_sec);
     super::bench_projection::projection_bench();
     Ok(())
+}
+
+/// The built-in shapes with enough training images for batches of `batch`.
+pub(super) fn shapes_for(batch: usize) -> crate::data::Dataset {
+    generate(&ShapesSpec {
+        train_per_class: batch.div_ceil(8).max(64),
+        test_per_class: 1,
+        ..ShapesSpec::default()
+    })
 }
 
 /// Images per ResNet-18 bench step (at most).

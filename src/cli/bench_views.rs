@@ -6,7 +6,6 @@
 
 use std::time::Instant;
 
-use crate::data::shapes::{ShapesSpec, generate};
 use crate::device_views;
 use crate::engine::backend::select_local;
 use crate::preset::BackendChoice;
@@ -19,11 +18,7 @@ pub fn bench_views(batch: usize, batches: usize, backend: BackendChoice) -> anyh
         batch >= 2 && batches >= 1,
         "bench needs --batch >= 2 and --steps >= 1"
     );
-    let data = generate(&ShapesSpec {
-        train_per_class: batch.div_ceil(8).max(64),
-        test_per_class: 1,
-        ..ShapesSpec::default()
-    });
+    let data = super::bench::shapes_for(batch);
     let views = ViewsSpec::default();
     let per_sec = |seconds: f64| (2 * batch * batches) as f64 / seconds;
 
@@ -39,12 +34,9 @@ pub fn bench_views(batch: usize, batches: usize, backend: BackendChoice) -> anyh
     // One batch drawn and rendered; the seconds its drawing took.
     let render = |step: u64| -> anyhow::Result<f64> {
         let t = Instant::now();
-        let planned = plan_view_batch(&data.train, &views, 0, step, batch);
+        let (_, plan) = plan_view_batch(&data.train, &views, 0, step, batch);
         let planning = t.elapsed().as_secs_f64();
-        let plan = planned.plan.as_ref().expect("a planned batch has its plan");
-        let made = device_views::render(plan, planned.n, planned.size, &device)
-            .map_err(anyhow::Error::msg)?;
-        drop(made);
+        drop(device_views::render(&plan, &device).map_err(anyhow::Error::msg)?);
         device
             .sync()
             .map_err(|e| anyhow::anyhow!("the device failed: {e:?}"))?;

@@ -27,13 +27,9 @@ pub struct Rendered {
     pub local: Option<Tensor<4>>,
 }
 
-/// The normalised views of `plan` (`n` images of `size x size`) on `device`.
-pub fn render(
-    plan: &ViewsPlan,
-    n: usize,
-    size: usize,
-    device: &Device,
-) -> Result<Rendered, String> {
+/// The normalised views of `plan` on `device`.
+pub fn render(plan: &ViewsPlan, device: &Device) -> Result<Rendered, String> {
+    let (n, size) = (plan.n, plan.size);
     let sources = Tensor::<4>::from_data(
         TensorData::new(plan.sources.clone(), [n, 3, size, size]),
         device,

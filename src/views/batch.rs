@@ -26,9 +26,6 @@ pub struct ViewBatch {
     pub local: Vec<f32>,
     pub local_count: usize,
     pub local_size: usize,
-    /// For views made on the training device: what to render there (`data` is then
-    /// empty). `None`: the views are in `data`.
-    pub plan: Option<Box<super::plan::ViewsPlan>>,
 }
 
 /// View `view` (0 or 1) of the image in batch slot `slot` at training step `step`, before
@@ -107,7 +104,6 @@ pub fn make_view_batch(
         local: local_data,
         local_count: local.count,
         local_size: local.size,
-        plan: None,
     }
 }
 

@@ -29,6 +29,12 @@ impl Normalize {
         std: [0.5; 3],
     };
 
+    /// The values as they are, 0..1 (a device renders views from these, then normalises).
+    pub const NONE: Self = Self {
+        mean: [0.0; 3],
+        std: [1.0; 3],
+    };
+
     /// torchvision's ImageNet statistics.
     pub const IMAGENET: Self = Self {
         mean: [0.485, 0.456, 0.406],

@@ -3,7 +3,7 @@
 //! same random streams as `make_view_batch`, so a planned batch renders the views the CPU
 //! would have made, and carries the same indices and geometry.
 
-use super::batch::ViewBatch;
+use super::batch::{ViewBatch, plain_batch};
 use super::drawn::Drawn;
 use super::geometry::ViewGeometry;
 use super::normalize::Normalize;
@@ -14,6 +14,10 @@ use crate::data::ImageSet;
 /// What the device renders for one batch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ViewsPlan {
+    /// Images in the batch.
+    pub n: usize,
+    /// Their side in pixels.
+    pub size: usize,
     /// The `n` source images, CHW, values in 0..=1 (`n * 3 * size * size`).
     pub sources: Vec<f32>,
     /// The two views, then multi-crop's local crops (crop `k` is entry `2 + k`).
@@ -61,22 +65,20 @@ pub fn device_unsupported(views: &ViewsSpec) -> Option<String> {
     None
 }
 
-/// The plan of training step `step`'s batch: the indices, views' geometry and draws
-/// `make_view_batch` would take, with the pixels left to the device.
+/// The plan of training step `step`'s batch, beside the batch itself: the indices,
+/// views' geometry and draws `make_view_batch` would take, with the pixels (the batch's
+/// `data` and `local`, left empty) to the device.
 pub fn plan_view_batch(
     images: &ImageSet,
     views: &ViewsSpec,
     seed: u64,
     step: u64,
     batch: usize,
-) -> ViewBatch {
+) -> (ViewBatch, ViewsPlan) {
     let indices = batch_indices(seed, step, images.len(), batch);
     let n = indices.len();
     let size = images.size;
-    let mut sources = vec![0.0f32; n * 3 * size * size];
-    for (slot, out) in sources.chunks_exact_mut(3 * size * size).enumerate() {
-        hwc_to_chw(images.image(indices[slot]), size * size, out);
-    }
+    let sources = plain_batch(images, &indices, &Normalize::NONE);
     let mut geometry = vec![ViewGeometry::IDENTITY; 2 * n];
     let mut planned: Vec<PlannedView> = (0..2)
         .map(|view| {
@@ -98,7 +100,7 @@ pub fn plan_view_batch(
             |slot| view_rng(seed, step, slot, 2 + k),
         ));
     }
-    ViewBatch {
+    let batch = ViewBatch {
         n,
         size,
         data: Vec::new(),
@@ -107,12 +109,15 @@ pub fn plan_view_batch(
         local: Vec::new(),
         local_count: local.count,
         local_size: local.size,
-        plan: Some(Box::new(ViewsPlan {
-            sources,
-            views: planned,
-            normalize: views.normalize,
-        })),
-    }
+    };
+    let plan = ViewsPlan {
+        n,
+        size,
+        sources,
+        views: planned,
+        normalize: views.normalize,
+    };
+    (batch, plan)
 }
 
 /// One view of each image of a `size`-pixel batch through `pipeline` to `out` pixels, as
@@ -163,13 +168,4 @@ fn plan_view(
         });
     }
     PlannedView { steps, out }
-}
-
-/// Interleaved 8-bit RGB to planar values in 0..=1.
-fn hwc_to_chw(pixels: &[u8], plane: usize, out: &mut [f32]) {
-    for (p, px) in pixels.chunks_exact(3).enumerate() {
-        for c in 0..3 {
-            out[c * plane + p] = f32::from(px[c]) / 255.0;
-        }
-    }
 }

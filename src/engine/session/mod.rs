@@ -416,6 +416,7 @@ impl<'a> Session<'a> {
         emit: &mut dyn FnMut(Event),
     ) -> Result<(StepOutput, Option<ShownViews>), Stopped> {
         let device = &self.train_device;
+        let on_device = made.is_some();
         let (pixels, local) = match made {
             None => {
                 let local = (views.local_count > 0).then(|| {
@@ -429,18 +430,17 @@ impl<'a> Session<'a> {
                 let pixels = images_to_tensor(&views.data, 2 * views.n, views.size, device);
                 (pixels, local)
             }
-            Some(made) => match made {
-                Ok(made) => (made.views, made.local),
-                Err(why) => {
-                    let message = format!("the views could not be made on the device: {why}");
-                    return Err(self.fail(step, message, emit));
-                }
-            },
+            Some(Ok(made)) => (made.views, made.local),
+            Some(Err(why)) => {
+                let message = format!("the views could not be made on the device: {why}");
+                return Err(self.fail(step, message, emit));
+            }
         };
         let shown = reported.then(|| {
-            let data = match &views.plan {
-                None => views.data.clone(),
-                Some(_) => pixels.to_data().iter::<f32>().collect(),
+            let data = if on_device {
+                pixels.to_data().iter::<f32>().collect()
+            } else {
+                views.data.clone()
             };
             (data, 2 * views.n, views.size)
         });

@@ -12,8 +12,8 @@ use crate::views::plan::{device_unsupported, plan_view_batch};
 use crate::views::prefetch::{PREFETCH_DEPTH, Prefetcher};
 use crate::views::{ViewBatch, ViewsSpec, make_view_batch};
 
-/// A step's views as the producer thread left them: the batch (pixels, or for the device
-/// its plan) and, for the device, the views it rendered there.
+/// A step's views as the producer thread left them: the batch (with its pixels, or for the
+/// device without them) and, for the device, the views it rendered there.
 pub struct ReadyViews {
     pub batch: ViewBatch,
     pub made: Option<Result<device_views::Rendered, String>>,
@@ -64,14 +64,10 @@ pub fn prefetch_views<'scope, 'env>(
             made: None,
         },
         Some(device) => {
-            let planned = plan_view_batch(images, views, seed, step, batch);
-            let made = planned
-                .plan
-                .as_ref()
-                .map(|plan| device_views::render(plan, planned.n, planned.size, device));
+            let (batch, plan) = plan_view_batch(images, views, seed, step, batch);
             ReadyViews {
-                batch: planned,
-                made,
+                batch,
+                made: Some(device_views::render(&plan, device)),
             }
         }
     })
