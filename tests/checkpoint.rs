@@ -152,6 +152,32 @@ fn a_killed_writer_leaves_the_previous_checkpoint_and_bad_ones_are_refused() {
     );
     let failed = run(&longer, dir.path(), true, None);
     assert!(failed.failed.unwrap().contains("cannot resume"));
+    // Shorter than the header's length (the file's first 8 bytes), peeked or read.
+    for short in [&good[..0], &good[..4]] {
+        std::fs::write(&file, short).unwrap();
+        let e = format!("{:#}", Checkpoint::peek(dir.path()).err().unwrap());
+        assert!(
+            e.contains(CHECKPOINT_FILE) && e.contains("truncated"),
+            "{e}"
+        );
+        let e = format!("{:#}", Checkpoint::read(dir.path()).err().unwrap());
+        assert!(e.contains(CHECKPOINT_FILE), "{e}");
+    }
+    // A FIFO in its place is refused by name, not read (that would block).
+    std::fs::remove_file(&file).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for e in [
+        Checkpoint::peek(dir.path()).err().unwrap(),
+        Checkpoint::read(dir.path()).err().unwrap(),
+    ] {
+        let e = format!("{e:#}");
+        assert!(e.contains(CHECKPOINT_FILE) && e.contains("FIFO"), "{e}");
+    }
+    std::fs::remove_file(&file).unwrap();
 
     // A checkpoint of another experiment is refused too; one of this experiment on
     // another device is not.

@@ -156,6 +156,50 @@ fn train_and_val_folders_give_the_split() {
         "{:?}",
         d.report.warnings
     );
+    // A class with no folder in val/ has no held-out images, said once; nothing is an
+    // unreadable file.
+    for i in 0..2 {
+        save(
+            solid_rgb(8, 8, [1, 2, 3]),
+            &dir.path().join(format!("train/c/{i}.png")),
+        );
+    }
+    let d = load_folder(ImageFolderSpec::at(dir.path())).unwrap();
+    assert_eq!(d.class_names, vec!["a", "b", "c"]);
+    assert_eq!((d.train.len(), d.test.len()), (8, 4));
+    assert!(d.report.skipped.is_empty(), "{:?}", d.report.skipped);
+    let said: Vec<&String> = d
+        .report
+        .warnings
+        .iter()
+        .filter(|w| w.contains("no held-out images"))
+        .collect();
+    assert!(
+        said.len() == 1 && said[0].contains("1 of the classes") && said[0].contains(": c"),
+        "{:?}",
+        d.report.warnings
+    );
+}
+
+/// Labels are u16: a 65,537th class folder would share label 0 with the first.
+#[test]
+fn more_class_folders_than_labels_is_an_error_naming_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    // The scan lists files by name; their contents are not read before the count.
+    for class in 0..=u16::MAX as usize + 1 {
+        let folder = dir.path().join(format!("c{class:05}"));
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::write(folder.join("0.png"), b"").unwrap();
+    }
+    let err = load_folder(ImageFolderSpec::at(dir.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&dir.path().display().to_string())
+            && err.contains("65537 class folders")
+            && err.contains("at most 65536"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -573,6 +617,28 @@ fn cifar_10_and_100_batches_load_with_names_and_interleaved_pixels() {
     assert_eq!((d.train.len(), d.test.len()), (10, 3));
     assert_eq!(d.class_names[1], "automobile");
     assert_eq!(d.train.labels[..7], [0, 1, 2, 3, 4, 5, 0]);
+    // A names file that is a FIFO, or a link to a device, is not read (it would block or
+    // never end): the known names are used.
+    let names = ten.join("batches.meta.txt");
+    for make in ["fifo", "device"] {
+        if make == "fifo" {
+            let made = std::process::Command::new("mkfifo")
+                .arg(&names)
+                .status()
+                .unwrap();
+            assert!(made.success());
+        } else {
+            std::os::unix::fs::symlink("/dev/zero", &names).unwrap();
+        }
+        let d = spec.load().unwrap();
+        assert_eq!(d.class_names[1], "automobile", "{make}");
+        std::fs::remove_file(&names).unwrap();
+    }
+    // A names file is used when it has one name per class.
+    let own: Vec<String> = (0..10).map(|i| format!("kind {i}\n")).collect();
+    std::fs::write(&names, own.concat()).unwrap();
+    assert_eq!(spec.load().unwrap().class_names[1], "kind 1");
+    std::fs::remove_file(&names).unwrap();
     // Record pixels were written planar from these interleaved values: they round-trip.
     assert_eq!(d.train.image(1), &cifar_pixels(2)[3072..]);
 

@@ -195,6 +195,41 @@ fn cmc_refuses_a_greyscale_dataset_with_a_clear_message() {
 }
 
 #[test]
+fn a_vit_patch_larger_than_an_input_is_refused_before_training() {
+    use contrastive_workbench::engine::session::run_experiment;
+    let refusal = |text: &str| {
+        let exp = contrastive_workbench::preset::Experiment::from_toml(text, "t.toml").unwrap();
+        let dataset = exp.dataset.load().unwrap();
+        let (_keep, commands) = crossbeam_channel::bounded(1);
+        let result = run_experiment(&exp, &dataset, &commands, &mut |_| {});
+        assert_eq!(result.steps_done, 0, "{text}: {:?}", result.failed);
+        result.failed
+    };
+    let vit = "[encoder]\nkind = \"vit\"\npatch = 16\nimage_size = 32\n\
+               [train]\nsteps = 1\nbatch_size = 8\nbackend = \"cpu\"\n";
+    // 8-pixel images under 16-pixel patches (the convolution used to panic at step 0).
+    let small = format!("name = \"t\"\n[dataset]\nkind = \"shapes\"\nsize = 8\n{vit}");
+    let message = refusal(&small).expect("8-pixel images must be refused");
+    assert!(
+        message.contains("encoder.patch = 16") && message.contains("8x8"),
+        "{message}"
+    );
+    // Local crops of 12 pixels for DINO, on 32-pixel images.
+    let dino = format!(
+        "name = \"t\"\n[dataset]\nkind = \"shapes\"\n[method]\nkind = \"dino\"\n\
+         [views.local]\ncount = 2\nsize = 12\n{vit}"
+    );
+    let message = refusal(&dino).expect("12-pixel local crops must be refused");
+    assert!(message.contains("views.local.size"), "{message}");
+    // CPC's patches of 32-pixel images in its paper's 7x7 grid are 8 pixels.
+    let cpc = format!(
+        "name = \"t\"\n[dataset]\nkind = \"shapes\"\n[method]\nkind = \"cpc\"\ngrid = 7\n{vit}"
+    );
+    let message = refusal(&cpc).expect("CPC's 8-pixel patches must be refused");
+    assert!(message.contains("CPC's patches"), "{message}");
+}
+
+#[test]
 fn supcon_refuses_an_unlabelled_dataset_with_a_clear_message() {
     use contrastive_workbench::engine::session::run_experiment;
     // A flat folder of photos has no classes: every image would be every other's positive.

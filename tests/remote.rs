@@ -61,15 +61,28 @@ fn three_remote_steps_give_the_local_losses_and_a_second_client_is_served() {
     let folder = dir.path().join("remote");
     assert!(folder.join("encoder.safetensors").is_file());
     assert_eq!(Checkpoint::read(&folder).unwrap().step, 3);
-    // The first client's session ended with its process; a second one trains.
+    // The first client's session ended with its process; a second one trains, with its
+    // views rendered on the server's device by its producer thread (a second stream of
+    // the same session): the same losses as the CPU's views.
     let again = train_command(
         &preset,
         &dir.path().join("again"),
         Some((&server.url, &token)),
     )
+    .args(["--augment-on", "device"])
     .output()
     .unwrap();
     assert_succeeded(&again);
+    let device_views = step_losses(&again);
+    assert_eq!(device_views.len(), 3, "{device_views:?}");
+    for (a, b) in local.iter().zip(&device_views) {
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs(),
+            "local {local:?} vs remote with views made there {device_views:?}"
+        );
+    }
+    let said_again = String::from_utf8_lossy(&again.stderr);
+    assert!(!said_again.contains("augment_on"), "{said_again}");
     let said = server.stop();
     assert_eq!(said.matches("session opened for").count(), 2, "{said}");
 }

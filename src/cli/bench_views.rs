@@ -36,7 +36,7 @@ pub fn bench_views(batch: usize, batches: usize, backend: BackendChoice) -> anyh
         let t = Instant::now();
         let (_, plan) = plan_view_batch(&data.train, &views, 0, step, batch);
         let planning = t.elapsed().as_secs_f64();
-        drop(device_views::render(&plan, &device).map_err(anyhow::Error::msg)?);
+        drop(device_views::render(&plan, &device));
         device
             .sync()
             .map_err(|e| anyhow::anyhow!("the device failed: {e:?}"))?;

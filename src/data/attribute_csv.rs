@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::image_folder::MAX_CLASSES;
 use super::{Attribute, DataError, ImageSet};
 
 /// The file an image folder's attributes are read from.
@@ -101,7 +102,7 @@ impl AttributeTable {
     pub fn apply(
         &self,
         root: &Path,
-        sets: [&mut ImageSet; 2],
+        mut sets: [&mut ImageSet; 2],
         warnings: &mut Vec<String>,
     ) -> Vec<Attribute> {
         let mut attributes: Vec<Attribute> = self
@@ -113,7 +114,10 @@ impl AttributeTable {
             })
             .collect();
         let mut matched = std::collections::HashSet::new();
-        for set in sets {
+        // Each attribute's values by name, so a column of many values is not quadratic.
+        let mut index: Vec<HashMap<String, u16>> = vec![HashMap::new(); self.names.len()];
+        let mut too_many = vec![false; self.names.len()];
+        for set in sets.iter_mut() {
             set.attributes = vec![Vec::with_capacity(set.sources.len()); self.names.len()];
             for source in &set.sources {
                 let key = relative(root, source);
@@ -123,8 +127,22 @@ impl AttributeTable {
                 }
                 for (k, attribute) in attributes.iter_mut().enumerate() {
                     let value = row.map_or(UNLISTED, |r| r[k].as_str());
-                    set.attributes[k].push(index_of(&mut attribute.values, value));
+                    let label = index_of(&mut attribute.values, &mut index[k], value);
+                    too_many[k] |= label.is_none();
+                    set.attributes[k].push(label.unwrap_or(0));
                 }
+            }
+        }
+        // Values are u16 labels; a column with more (an id, a file name) is not a grouping.
+        for k in (0..attributes.len()).rev().filter(|&k| too_many[k]) {
+            warnings.push(format!(
+                "{ATTRIBUTES_FILE}: attribute {:?} has more than {MAX_CLASSES} different \
+                 values, so it groups nothing; left out",
+                attributes[k].name
+            ));
+            attributes.remove(k);
+            for set in sets.iter_mut() {
+                set.attributes.remove(k);
             }
         }
         let mut unmatched: Vec<&String> =
@@ -150,15 +168,23 @@ fn relative(root: &Path, source: &str) -> String {
         .replace('\\', "/")
 }
 
-/// The index of `value` among `values`, added at the end when new.
-fn index_of(values: &mut Vec<String>, value: &str) -> u16 {
-    match values.iter().position(|v| v == value) {
-        Some(i) => i as u16,
-        None => {
-            values.push(value.to_string());
-            (values.len() - 1) as u16
-        }
+/// The index of `value` among `values` (`index` maps each to its position), added at the
+/// end when new; `None` when a new value would be past the last u16 label.
+fn index_of(
+    values: &mut Vec<String>,
+    index: &mut HashMap<String, u16>,
+    value: &str,
+) -> Option<u16> {
+    if let Some(&i) = index.get(value) {
+        return Some(i);
     }
+    if values.len() >= MAX_CLASSES {
+        return None;
+    }
+    let i = values.len() as u16;
+    values.push(value.to_string());
+    index.insert(value.to_string(), i);
+    Some(i)
 }
 
 #[cfg(test)]
@@ -204,5 +230,35 @@ mod tests {
         assert_eq!(test.attributes, [vec![0, 2]]);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("1 of its 4 rows name no loaded image (first: gone.png)"));
+    }
+
+    #[test]
+    fn a_column_of_more_values_than_labels_is_left_out_with_a_warning() {
+        // An id column: one value per image, 65,537 images; beside it a real grouping.
+        let n = MAX_CLASSES + 1;
+        let mut text = String::from("file,id,half\n");
+        for i in 0..n {
+            text.push_str(&format!("{i}.png,id{i},{}\n", i % 2));
+        }
+        let t = parse(&text).unwrap();
+        let root = Path::new("/data");
+        let mut train = ImageSet {
+            sources: (0..n).map(|i| format!("/data/{i}.png")).collect(),
+            ..ImageSet::default()
+        };
+        let mut test = ImageSet::default();
+        let mut warnings = Vec::new();
+        let attributes = t.apply(root, [&mut train, &mut test], &mut warnings);
+        assert_eq!(attributes.len(), 1);
+        assert_eq!(attributes[0].name, "half");
+        assert_eq!(train.attributes.len(), 1);
+        assert_eq!(train.attributes[0][..3], [0, 1, 0]);
+        assert_eq!(test.attributes.len(), 1);
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("\"id\" has more than 65536")),
+            "{warnings:?}"
+        );
     }
 }

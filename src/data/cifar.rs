@@ -183,6 +183,24 @@ fn read_batch(
     Ok(())
 }
 
+/// The class-names file's text, or `None` when it is missing, unreadable, not a plain
+/// file (a FIFO would block the load, a link to a device would never end) or larger than
+/// any names file (CIFAR-100's is under 1 KiB): the known names are used then.
+fn read_names_file(path: &Path) -> Option<String> {
+    use std::io::Read;
+    const LARGEST: u64 = 1 << 20;
+    if super::image_folder::not_a_plain_file(path).is_some() {
+        return None;
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(LARGEST + 1)
+        .read_to_string(&mut text)
+        .ok()?;
+    (text.len() as u64 <= LARGEST).then_some(text)
+}
+
 /// Names from the meta file when it is there, else CIFAR-10's known names or "class N".
 fn class_names(dir: &Path, variant: usize, labels: CifarLabels, classes: usize) -> Vec<String> {
     let meta = match (variant, labels) {
@@ -190,7 +208,7 @@ fn class_names(dir: &Path, variant: usize, labels: CifarLabels, classes: usize) 
         (_, CifarLabels::Fine) => "fine_label_names.txt",
         (_, CifarLabels::Coarse) => "coarse_label_names.txt",
     };
-    let from_file: Vec<String> = std::fs::read_to_string(dir.join(meta))
+    let from_file: Vec<String> = read_names_file(&dir.join(meta))
         .map(|t| {
             t.lines()
                 .map(str::trim)

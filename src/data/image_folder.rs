@@ -27,6 +27,9 @@ use crate::seeding::{Stream, rng_for};
 
 /// Extensions read as images (lower case); other files are listed as skipped.
 pub const EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "webp"];
+
+/// The most classes (or values of an attribute) a dataset can have: labels are u16.
+pub const MAX_CLASSES: usize = u16::MAX as usize + 1;
 /// Largest image decoded, in pixels (8192 x 8192): a bigger header is refused before any
 /// memory is allocated for it.
 pub const MAX_PIXELS: u64 = 8192 * 8192;
@@ -353,6 +356,16 @@ pub fn scan(spec: &ImageFolderSpec) -> Result<FolderScan, DataError> {
             }
         }
     }
+    // Labels are u16: one more class would share label 0 with the first.
+    if scan.class_names.len() > MAX_CLASSES {
+        return Err(DataError::format(
+            root,
+            format!(
+                "{} class folders: at most {MAX_CLASSES} classes are supported",
+                scan.class_names.len()
+            ),
+        ));
+    }
     if scan.image_files() == 0 {
         return Err(DataError::format(
             root,
@@ -383,11 +396,20 @@ fn scan_split_folders(
         held_out: held_dir.to_path_buf(),
     };
     let (classes, _) = walker.list_dir(train_dir, &mut scan.skipped)?;
+    let mut not_held_out = Vec::new();
     for class_dir in classes {
         let name = folder_name(&class_dir);
         let train = walker.files_under(&class_dir, &mut scan.skipped);
         let train = sort_files(train, &mut scan.skipped);
-        let test = walker.files_under(&held_dir.join(&name), &mut scan.skipped);
+        // A class with no held-out folder has no held-out images (said once, below), not
+        // an unreadable folder.
+        let held_class = held_dir.join(&name);
+        let test = if held_class.is_dir() {
+            walker.files_under(&held_class, &mut scan.skipped)
+        } else {
+            not_held_out.push(name.clone());
+            Vec::new()
+        };
         let test = sort_files(test, &mut scan.skipped);
         if train.is_empty() {
             scan.warnings.push(format!(
@@ -400,6 +422,21 @@ fn scan_split_folders(
         scan.class_names.push(name);
         scan.train.extend(train.into_iter().map(|p| (p, label)));
         scan.test.extend(test.into_iter().map(|p| (p, label)));
+    }
+    if !not_held_out.is_empty() {
+        let shown: Vec<&str> = not_held_out.iter().take(5).map(String::as_str).collect();
+        scan.warnings.push(format!(
+            "{} of the classes in {} have no folder in {} (no held-out images): {}{}",
+            not_held_out.len(),
+            train_dir.display(),
+            held_dir.display(),
+            shown.join(", "),
+            if not_held_out.len() > shown.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        ));
     }
     let (held_classes, _) = walker.list_dir(held_dir, &mut scan.skipped)?;
     for d in held_classes {

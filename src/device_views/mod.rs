@@ -7,10 +7,14 @@
 //!
 //! Resampling is linear in the pixels, so a crop-and-resize and a blur are each a pair of
 //! per-image matrices, `M_y . image . M_x^T`, batched matmuls on the device; the colour
-//! ops are element-wise with per-image factors. An image a step skips gets the identity
-//! (or is blended back), so one launch serves the whole batch.
+//! ops are element-wise with per-image factors. Rotation gathers each output pixel's four
+//! neighbours (`rotate`); posterize and equalize work on 8-bit levels (`levels`). An image
+//! a step skips gets the identity (or is blended back), so one launch serves the whole
+//! batch. Every transform has a device version.
 
 mod colour;
+mod levels;
+mod rotate;
 mod spatial;
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -28,7 +32,7 @@ pub struct Rendered {
 }
 
 /// The normalised views of `plan` on `device`.
-pub fn render(plan: &ViewsPlan, device: &Device) -> Result<Rendered, String> {
+pub fn render(plan: &ViewsPlan, device: &Device) -> Rendered {
     let (n, size) = (plan.n, plan.size);
     let sources = Tensor::<4>::from_data(
         TensorData::new(plan.sources.clone(), [n, 3, size, size]),
@@ -38,45 +42,37 @@ pub fn render(plan: &ViewsPlan, device: &Device) -> Result<Rendered, String> {
     for view in &plan.views {
         let mut x = sources.clone();
         for step in &view.steps {
-            x = apply_step(x, step, view.out, device)?;
+            x = apply_step(x, step, view.out, device);
         }
         made.push(colour::normalize(x, &plan.normalize));
     }
     let local = made.split_off(2.min(made.len()));
-    Ok(Rendered {
+    Rendered {
         views: Tensor::cat(made, 0),
         local: (!local.is_empty()).then(|| Tensor::cat(local, 0)),
-    })
+    }
 }
 
 /// One pipeline step over the batch (all draws come from one transform, so the first
 /// drawn one says which); a crop resizes to `out`.
-fn apply_step(
-    x: Tensor<4>,
-    step: &PlannedStep,
-    out: usize,
-    device: &Device,
-) -> Result<Tensor<4>, String> {
+fn apply_step(x: Tensor<4>, step: &PlannedStep, out: usize, device: &Device) -> Tensor<4> {
     let (draws, size) = (&step.draws[..], step.size);
     let Some(kind) = draws.iter().flatten().next() else {
-        return Ok(x);
+        return x;
     };
-    Ok(match kind {
+    match kind {
         Drawn::Crop(_) => spatial::crop(x, draws, size, out, device),
         Drawn::FlipHorizontal => spatial::flip(x, draws, 3, device),
         Drawn::FlipVertical => spatial::flip(x, draws, 2, device),
+        Drawn::Rotate { .. } => rotate::rotate(x, draws, size, device),
         Drawn::Blur { .. } => spatial::blur(x, draws, size, device),
         Drawn::Jitter(_) => colour::jitter(x, draws, device),
         Drawn::Grayscale => colour::grayscale(x, draws, device),
         Drawn::Solarize { threshold } => colour::solarize(x, draws, *threshold, device),
         Drawn::Erase(_) => colour::erase(x, draws, size, device),
-        Drawn::Rotate { .. } | Drawn::Equalize | Drawn::Posterize { .. } => {
-            return Err(format!(
-                "{kind:?} has no device implementation (views::plan::device_unsupported \
-                 should have kept this pipeline on the CPU)"
-            ));
-        }
-    })
+        Drawn::Equalize => levels::equalize(x, draws, device),
+        Drawn::Posterize { .. } => levels::posterize(x, draws, device),
+    }
 }
 
 /// `[n, 1, 1, 1]`: 1 for the images whose draw is `Some`, 0 for the others.
@@ -95,6 +91,6 @@ fn per_image(values: impl Iterator<Item = f32>, device: &Device) -> Tensor<4> {
 }
 
 /// `x` where `mask` is 0, `y` where it is 1 (exactly `x` where 0).
-fn blend(x: Tensor<4>, y: Tensor<4>, mask: Tensor<4>) -> Tensor<4> {
+fn blend<const D: usize>(x: Tensor<D>, y: Tensor<D>, mask: Tensor<D>) -> Tensor<D> {
     x.clone() + (y - x) * mask
 }

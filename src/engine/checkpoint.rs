@@ -90,15 +90,25 @@ impl CheckpointDraft<'_> {
     }
 }
 
+/// The checkpoint of a run folder (or `path` itself when it is a file), refused when it is
+/// not a plain file: a FIFO would block the reader, a link to a device never end.
+fn checkpoint_file(path: &Path) -> anyhow::Result<PathBuf> {
+    let file = if path.is_dir() {
+        path.join(CHECKPOINT_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    if let Some(problem) = crate::data::image_folder::not_a_plain_file(&file) {
+        anyhow::bail!("checkpoint {}: {problem}", file.display());
+    }
+    Ok(file)
+}
+
 impl Checkpoint {
     /// Reads a checkpoint from a run folder (or the file itself), with the metrics from the
     /// journal beside it. Errors name the file; a changed byte is "damaged".
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let file = if path.is_dir() {
-            path.join(CHECKPOINT_FILE)
-        } else {
-            path.to_path_buf()
-        };
+        let file = checkpoint_file(path)?;
         let bytes = std::fs::read(&file)
             .with_context(|| format!("cannot read checkpoint {}", file.display()))?;
         let (mut ckpt, journaled) = Self::parse(&bytes)
@@ -114,15 +124,16 @@ impl Checkpoint {
     /// only the file's header (not its sections, nor the metrics journal).
     pub fn peek(path: &Path) -> anyhow::Result<(u64, Experiment)> {
         use std::io::Read;
-        let file = if path.is_dir() {
-            path.join(CHECKPOINT_FILE)
-        } else {
-            path.to_path_buf()
-        };
+        let file = checkpoint_file(path)?;
         let mut f = std::fs::File::open(&file)
             .with_context(|| format!("cannot read checkpoint {}", file.display()))?;
         let mut len = [0u8; 8];
-        f.read_exact(&mut len)?;
+        f.read_exact(&mut len).with_context(|| {
+            format!(
+                "{} is truncated: shorter than a checkpoint's 8-byte header length",
+                file.display()
+            )
+        })?;
         let n = u64::from_le_bytes(len);
         anyhow::ensure!(n < 100_000_000, "{}: header too large", file.display());
         let mut header = vec![0u8; n as usize];

@@ -15,7 +15,20 @@ use super::run_folder::write_atomically;
 
 pub const MANIFEST_FILE: &str = "SHA256SUMS";
 
+/// The largest `SHA256SUMS` read: an export's lists about 15 files in 1.5 KiB.
+const LARGEST_MANIFEST: u64 = 1 << 20;
+
+/// Refuses what is not a plain file (a FIFO would block the reader, a link to a device
+/// would never end), naming it.
+fn plain_file(path: &Path) -> anyhow::Result<()> {
+    match crate::data::image_folder::not_a_plain_file(path) {
+        None => Ok(()),
+        Some(problem) => bail!("{}: {problem}", path.display()),
+    }
+}
+
 fn sha256_of(path: &Path) -> anyhow::Result<String> {
+    plain_file(path)?;
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut hasher = Sha256::new();
@@ -48,6 +61,16 @@ pub fn verify(dir: &Path, needed: &[String]) -> anyhow::Result<Option<Vec<String
         return Ok(None);
     }
     let damaged = |why: &str| format!("{} is damaged: {why}", path.display());
+    plain_file(&path)?;
+    let size = std::fs::metadata(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    ensure!(
+        size <= LARGEST_MANIFEST,
+        damaged(&format!(
+            "it is {size} bytes, larger than any export's manifest"
+        ))
+    );
     let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let text = String::from_utf8(text).map_err(|_| anyhow::anyhow!(damaged("it is not text")))?;
     let mut listed = Vec::new();
@@ -128,5 +151,29 @@ mod tests {
         // No manifest: an older export, read as before.
         std::fs::remove_file(dir.path().join(MANIFEST_FILE)).unwrap();
         verify(dir.path(), &files).unwrap();
+    }
+
+    #[test]
+    fn a_listed_fifo_or_device_is_refused_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.bin"), b"abc").unwrap();
+        let files = vec!["a.bin".to_string()];
+        write_manifest(dir.path(), &files).unwrap();
+        // A line naming a link to /dev/zero: hashing it would never end.
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).unwrap();
+        let mut text = std::fs::read_to_string(dir.path().join(MANIFEST_FILE)).unwrap();
+        text.push_str(&format!("{}  zero\n", "0".repeat(64)));
+        std::fs::write(dir.path().join(MANIFEST_FILE), &text).unwrap();
+        let e = format!("{:#}", verify(dir.path(), &files).unwrap_err());
+        assert!(e.contains("zero") && e.contains("a device"), "{e}");
+        // The manifest itself as a FIFO: reading it would block.
+        std::fs::remove_file(dir.path().join(MANIFEST_FILE)).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.path().join(MANIFEST_FILE))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let e = format!("{:#}", verify(dir.path(), &files).unwrap_err());
+        assert!(e.contains("FIFO"), "{e}");
     }
 }

@@ -115,12 +115,22 @@ pub fn vote_each(
         .collect()
 }
 
-/// The class with the largest sum of exp(similarity / t) over `neighbours`.
+/// The class with the largest sum of exp(similarity / t) over `neighbours`. Each term is
+/// taken relative to the most similar neighbour, exp((s - s_max) / t): the same vote
+/// scaled by one factor, which for a small `t` (a cosine of 1 at t = 0.01 is e^100)
+/// would overflow f32 to infinity and tie every class that has a close neighbour.
 fn weighted_vote(neighbours: impl IntoIterator<Item = (f32, u16)>, classes: usize, t: f32) -> u16 {
-    let mut votes = vec![0.0f32; classes.max(1)];
+    let neighbours: Vec<(f32, u16)> = neighbours.into_iter().collect();
+    let best = neighbours
+        .iter()
+        .map(|&(s, _)| s)
+        .filter(|s| s.is_finite())
+        .fold(f32::NEG_INFINITY, f32::max);
+    let best = if best.is_finite() { best } else { 0.0 };
+    let mut votes = vec![0.0f64; classes.max(1)];
     for (s, l) in neighbours {
         if let Some(v) = votes.get_mut(l as usize) {
-            *v += (s / t).exp();
+            *v += f64::from((s - best) / t).exp();
         }
     }
     votes
@@ -216,6 +226,22 @@ mod tests {
             },
         );
         assert_eq!(p, vec![1]);
+    }
+
+    #[test]
+    fn a_small_temperature_still_weighs_the_votes() {
+        // One very close neighbour of class 0 against two a little further of class 3.
+        let near = [(0.99, 0), (0.98, 3), (0.97, 3)];
+        // At t = 1 the two together outweigh the one: e^0.99 < e^0.98 + e^0.97.
+        assert_eq!(weighted_vote(near, 4, 1.0), 3);
+        // At t = 0.001 the closest decides (e^990 would overflow f32 and tie every class).
+        assert_eq!(weighted_vote(near, 4, 0.001), 0);
+        assert_eq!(weighted_vote(near, 4, 1e-6), 0);
+        // Reversed classes, reversed verdict: no preference for a class index.
+        assert_eq!(
+            weighted_vote([(0.99, 3), (0.98, 0), (0.97, 0)], 4, 0.001),
+            3
+        );
     }
 
     /// The vote by brute force: every bank item's similarity, sorted, the first k.

@@ -8,7 +8,6 @@ use super::drawn::Drawn;
 use super::geometry::ViewGeometry;
 use super::normalize::Normalize;
 use super::pipeline::{ViewPipeline, ViewsSpec, batch_indices, view_rng};
-use super::transform::Transform;
 use crate::data::ImageSet;
 
 /// What the device renders for one batch.
@@ -40,29 +39,6 @@ pub struct PlannedStep {
     pub draws: Vec<Option<Drawn>>,
     /// The side of the images the step runs on (a crop's output is `PlannedView::out`).
     pub size: usize,
-}
-
-/// Why `views` cannot be planned for the device, naming the first step it cannot run
-/// (`None`: it can). The device renders crops, flips, colour jitter, greyscale, blur,
-/// solarize and erasing, for the views and local crops alike; rotation, equalize and
-/// posterize run on the CPU only.
-pub fn device_unsupported(views: &ViewsSpec) -> Option<String> {
-    let mut pipelines = vec![("views.view1", &views.view1), ("views.view2", &views.view2)];
-    if views.local.count > 0 {
-        pipelines.push(("views.local.pipeline", &views.local.pipeline));
-    }
-    for (name, pipeline) in pipelines {
-        for (i, t) in pipeline.steps.iter().enumerate() {
-            let cpu_only = matches!(
-                t,
-                Transform::Rotation(_) | Transform::Equalize(_) | Transform::Posterize(_)
-            );
-            if t.enabled() && cpu_only {
-                return Some(format!("{name}[{i}] ({}) runs on the CPU only", t.op()));
-            }
-        }
-    }
-    None
 }
 
 /// The plan of training step `step`'s batch, beside the batch itself: the indices,

@@ -33,7 +33,7 @@ use self::commands::Flow;
 use self::evaluation::Evaluator;
 use self::prepare::{Failure, Prepared, prepare};
 use self::step_report::{Throughput, step_metrics};
-use self::view_source::{ReadyViews, prefetch_views, views_on_device};
+use self::view_source::{ReadyViews, prefetch_views};
 use self::writers::{CheckpointBook, save_checkpoint, stopped_unsaved};
 use super::export::MetricsLog;
 use super::metrics_journal::MetricsJournal;
@@ -44,7 +44,7 @@ use crate::data::Dataset;
 use crate::methods::{Method, StepOutput, TrainBatch};
 use crate::metrics::{MATRIX_PAIRS, similarity_matrix};
 use crate::model::tensor_io::{images_to_tensor, matrix_to_vec};
-use crate::preset::Experiment;
+use crate::preset::{AugmentOn, Experiment};
 use crate::seeding::backend_seed;
 
 /// A reported step's views: pixels, rows, side.
@@ -340,7 +340,8 @@ impl<'a> Session<'a> {
         if !self.uses_local_crops {
             views_spec.local.count = 0;
         }
-        let on_device = views_on_device(exp, &views_spec, emit).then(|| self.train_device.clone());
+        let on_device =
+            (exp.train.augment_on == AugmentOn::Device).then(|| self.train_device.clone());
         // Views for the coming steps are built on a producer thread while the trainer steps.
         std::thread::scope(|scope| {
             let steps = first_step..exp.train.steps;
@@ -430,11 +431,7 @@ impl<'a> Session<'a> {
                 let pixels = images_to_tensor(&views.data, 2 * views.n, views.size, device);
                 (pixels, local)
             }
-            Some(Ok(made)) => (made.views, made.local),
-            Some(Err(why)) => {
-                let message = format!("the views could not be made on the device: {why}");
-                return Err(self.fail(step, message, emit));
-            }
+            Some(made) => (made.views, made.local),
         };
         let shown = reported.then(|| {
             let data = if on_device {

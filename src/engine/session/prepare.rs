@@ -8,9 +8,12 @@ use super::super::protocol::BackendInfo;
 use super::super::run_folder::{RunFolderClaim, claim};
 use super::RunOptions;
 use super::resume::resumable;
+use crate::catalogue::methods::cpc;
+use crate::catalogue::{MethodInfo, Params};
 use crate::data::Dataset;
 use crate::engine::backend::select_device;
 use crate::methods::{self, BuildContext, Method};
+use crate::model::EncoderKind;
 use crate::preset::Experiment;
 
 /// Why a run could not start (or resume), at which step.
@@ -102,6 +105,7 @@ pub fn prepare(
             dataset.class_names.join(", ")
         )));
     }
+    vit_inputs_fit(exp, dataset, info, &params).map_err(at_start)?;
     let train_device = device.clone().autodiff();
     let mut method = methods::build(
         info,
@@ -132,6 +136,38 @@ pub fn prepare(
         uses_local_crops: info.needs.local_crops,
         fingerprint,
     })
+}
+
+/// A ViT embeds `patch x patch` pieces of its input: every image size the method feeds
+/// the encoder must hold one (a smaller one ended the run at step 0 inside the
+/// convolution). Those sizes are the dataset's, multi-crop's local crops' and CPC's
+/// patches'.
+fn vit_inputs_fit(
+    exp: &Experiment,
+    dataset: &Dataset,
+    info: &MethodInfo,
+    params: &Params,
+) -> Result<(), String> {
+    let patch = exp.encoder.patch;
+    if exp.encoder.kind != EncoderKind::Vit {
+        return Ok(());
+    }
+    let image = dataset.image_size();
+    let mut inputs = vec![(format!("dataset {}'s images", dataset.name), image)];
+    if info.needs.local_crops {
+        inputs.push(("views.local.size".to_string(), exp.views.local.size));
+    }
+    if info.id == "cpc" {
+        let (grid, _) = cpc::geometry(&cpc::Settings::read(params), image);
+        inputs.push(("CPC's patches".to_string(), grid.patch));
+    }
+    match inputs.into_iter().find(|(_, size)| *size < patch) {
+        None => Ok(()),
+        Some((what, size)) => Err(format!(
+            "encoder.patch = {patch} is larger than {what} ({size}x{size} pixels): the ViT \
+             cuts its input into {patch}x{patch} patches; use encoder.patch <= {size}"
+        )),
+    }
 }
 
 fn too_small(exp: &Experiment, dataset: &Dataset) -> String {

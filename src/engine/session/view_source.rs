@@ -6,9 +6,8 @@ use burn::tensor::Device;
 
 use crate::data::Dataset;
 use crate::device_views;
-use crate::engine::Event;
-use crate::preset::{AugmentOn, BackendChoice, Experiment};
-use crate::views::plan::{device_unsupported, plan_view_batch};
+use crate::preset::Experiment;
+use crate::views::plan::plan_view_batch;
 use crate::views::prefetch::{PREFETCH_DEPTH, Prefetcher};
 use crate::views::{ViewBatch, ViewsSpec, make_view_batch};
 
@@ -16,33 +15,7 @@ use crate::views::{ViewBatch, ViewsSpec, make_view_batch};
 /// device without them) and, for the device, the views it rendered there.
 pub struct ReadyViews {
     pub batch: ViewBatch,
-    pub made: Option<Result<device_views::Rendered, String>>,
-}
-
-/// Whether `views` are made on the training device: asked for, and every step has a
-/// device version (else a warning says why they stay on the CPU).
-pub fn views_on_device(exp: &Experiment, views: &ViewsSpec, emit: &mut dyn FnMut(Event)) -> bool {
-    if exp.train.augment_on != AugmentOn::Device {
-        return false;
-    }
-    let unsupported = if exp.train.backend == BackendChoice::Remote {
-        // burn 0.22's remote server failed on the renderer's ops ("Expected int handle,
-        // got float" in its interpreter, ending the session): keep the views here.
-        Some("the remote backend cannot run the view rendering".to_string())
-    } else {
-        device_unsupported(views)
-    };
-    match unsupported {
-        None => true,
-        Some(why) => {
-            emit(Event::Warning {
-                message: format!(
-                    "train.augment_on = \"device\": {why}, so this run makes its views on the CPU"
-                ),
-            });
-            false
-        }
-    }
+    pub made: Option<device_views::Rendered>,
 }
 
 /// The producer of the views of `steps`, a thread of `scope`: the CPU's views, or with a
