@@ -207,8 +207,9 @@ fn backend_settings(ui: &mut egui::Ui, t: &mut TrainSpec) {
             .response
             .on_hover_text(
                 "Auto: CUDA, then a hardware GPU through wgpu, then the CPU. Remote: the \
-                 networks train on a `contrastive-workbench serve` process; data, views, \
-                 metrics and this window stay here",
+                 networks train on a `contrastive-workbench serve` process; the data, \
+                 metrics and this window stay here (the views too, unless made on the \
+                 training device)",
             )
     });
     labelled(ui, "views made on", |ui| {
@@ -222,8 +223,8 @@ fn backend_settings(ui: &mut egui::Ui, t: &mut TrainSpec) {
             .response
             .on_hover_text(
                 "CPU: the views are made on this machine's threads ahead of each step. \
-                 Training device: the same views, made by the GPU itself, for a GPU the CPU \
-                 cannot keep fed (pipelines with rotation, equalize or posterize stay on the CPU)",
+                 Training device: the same views, made by the GPU (or the remote server) \
+                 itself from each image uploaded once, for a GPU the CPU cannot keep fed",
             )
     });
     if t.backend == BackendChoice::Remote {
