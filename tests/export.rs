@@ -29,6 +29,7 @@ fn export_rgb(encoder: &Encoder) -> (tempfile::TempDir, Vec<String>) {
         &[only],
         &Experiment::default(),
         &MetricsLog::default(),
+        32,
     )
     .unwrap();
     (dir, files)
@@ -171,6 +172,7 @@ fn cmc_exports_both_view_encoders_with_their_input_channels() {
         &method.export_encoders(),
         &exp,
         &MetricsLog::default(),
+        32,
     )
     .unwrap();
     for (name, c_in) in [("encoder_l", 1), ("encoder_ab", 2)] {

@@ -136,3 +136,31 @@ fn broken_run_folders_are_refused_with_the_file_named() {
     );
     assert!(e.contains("preset.toml") && e.contains("bogus"), "{e}");
 }
+
+#[test]
+fn a_vit_asked_for_images_smaller_than_its_patch_says_so() {
+    use contrastive_workbench::model::EncoderConfig;
+    let _turn = SEEDED.lock().unwrap_or_else(|p| p.into_inner());
+    let mut exp = common::tiny_experiment(8, 16, 1);
+    exp.encoder = EncoderConfig {
+        embed_dim: 16,
+        depth: 1,
+        heads: 2,
+        patch: 8,
+        ..EncoderConfig::vit()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    train_and_export(&exp, dir.path());
+    // `embed --size 4` and `eval --size 4` load it so; the patch convolution used to panic.
+    let err = FrozenEncoder::load(dir.path(), 4, &Device::flex())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains(&dir.path().display().to_string())
+            && err.contains("encoder.patch = 8")
+            && err.contains("4x4"),
+        "{err}"
+    );
+    assert!(FrozenEncoder::load(dir.path(), 8, &Device::flex()).is_ok());
+}

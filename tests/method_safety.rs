@@ -229,6 +229,36 @@ fn a_vit_patch_larger_than_an_input_is_refused_before_training() {
     assert!(message.contains("CPC's patches"), "{message}");
 }
 
+/// The divergence message names the step as the logs number it: the first update is
+/// step 1, so the update after the last logged one.
+#[test]
+fn a_diverged_run_names_the_step_that_diverged() {
+    use contrastive_workbench::engine::Event;
+    use contrastive_workbench::engine::session::run_experiment;
+    // VICReg with every weight at 1000, SGD at rate 10: the second update's loss is inf.
+    let text = "name = \"t\"\n[dataset]\nkind = \"shapes\"\ntrain_per_class = 8\n\
+                test_per_class = 4\nsize = 16\nbackgrounds = 1\n[encoder]\nchannels = [8, 16]\n\
+                norm = \"layer\"\n[train]\nsteps = 8\nbatch_size = 8\nlog_every = 1\n\
+                backend = \"cpu\"\nwarmup_steps = 0\nlearning_rate = 10.0\noptimizer = \"sgd\"\n\
+                momentum = 0.99\nweight_decay = 0.0\nschedule = \"constant\"\n[eval]\nevery = 8\n\
+                bank_size = 64\nquery_size = 32\n[method]\nkind = \"vicreg\"\n\
+                sim_weight = 1000.0\nvar_weight = 1000.0\ncov_weight = 1000.0\n";
+    let exp = contrastive_workbench::preset::Experiment::from_toml(text, "t.toml").unwrap();
+    let dataset = exp.dataset.load().unwrap();
+    let (_keep, commands) = crossbeam_channel::bounded(1);
+    let mut logged = Vec::new();
+    let result = run_experiment(&exp, &dataset, &commands, &mut |e| {
+        if let Event::Step(m) = e {
+            logged.push(m.step);
+        }
+    });
+    let message = result.failed.expect("the run must diverge");
+    let last = *logged.last().expect("a finite step was logged first");
+    let diverged = format!("diverged at step {}", last + 1);
+    assert!(message.contains(&diverged), "logged {logged:?}; {message}");
+    assert_eq!(result.diverged_at, Some(last + 1));
+}
+
 #[test]
 fn supcon_refuses_an_unlabelled_dataset_with_a_clear_message() {
     use contrastive_workbench::engine::session::run_experiment;

@@ -78,20 +78,32 @@ fn write_features(
     dir: &Path,
     prefix: &str,
     n: usize,
-    (mul, modulo): (usize, usize),
+    pattern: (usize, usize),
 ) -> Vec<f32> {
-    let input: Vec<f32> = (0..n * 3 * 32 * 32)
+    write_features_sized(encoder, dir, prefix, n, pattern, 32)
+}
+
+/// As [`write_features`], for `size x size` images.
+fn write_features_sized(
+    encoder: &Encoder,
+    dir: &Path,
+    prefix: &str,
+    n: usize,
+    (mul, modulo): (usize, usize),
+    size: usize,
+) -> Vec<f32> {
+    let input: Vec<f32> = (0..n * 3 * size * size)
         .map(|i| ((i * mul) % modulo) as f32 / (modulo / 2) as f32 - 1.0)
         .collect();
     let x = burn::tensor::Tensor::<4>::from_data(
-        burn::tensor::TensorData::new(input.clone(), [n, 3, 32, 32]),
+        burn::tensor::TensorData::new(input.clone(), [n, 3, size, size]),
         &burn::tensor::Device::flex(),
     );
     let output: Vec<f32> = encoder.forward(x).into_data().iter::<f32>().collect();
     let npy = contrastive_workbench::engine::embeddings_export::npy_f32;
     std::fs::write(
         dir.join(format!("{prefix}input.npy")),
-        npy(&input, n, 3 * 32 * 32),
+        npy(&input, n, 3 * size * size),
     )
     .unwrap();
     std::fs::write(
@@ -143,6 +155,7 @@ fn python_reads_the_export_with_numpy_and_safetensors() {
         }],
         &exp,
         &Default::default(),
+        32,
     )
     .unwrap();
     write_features(&ln, &ln_dir, "onnx_", 4, (37, 97));
@@ -209,4 +222,47 @@ fn vit_exports_in_timms_names_and_numpy_computes_the_same_features() {
         println!("{pooling:?}: {stdout}");
         assert!(stdout.starts_with("ok:"), "{pooling:?}: {stdout}");
     }
+}
+
+/// A ViT trained on images smaller than its `image_size` (16 against 32): its ONNX graph
+/// takes the images it trained on, with the position embeddings resampled as the model
+/// resamples them, and gives the model's features in onnxruntime.
+#[test]
+fn a_vits_onnx_takes_the_image_size_it_trained_on() {
+    use contrastive_workbench::data::DatasetSpec;
+    use contrastive_workbench::model::EncoderConfig;
+    let mut exp = common::tiny_experiment(10, 16, 2);
+    exp.dataset = DatasetSpec::Shapes(contrastive_workbench::data::shapes::ShapesSpec {
+        size: 16,
+        ..common::tiny_shapes(10)
+    });
+    exp.encoder = EncoderConfig {
+        embed_dim: 16,
+        depth: 1,
+        heads: 2,
+        patch: 4,
+        ..EncoderConfig::vit()
+    };
+    let (dir, _, result) = run_exported(&exp);
+    write_features_sized(&exported_encoder(&result), dir.path(), "", 3, (29, 89), 16);
+    let check = format!(
+        "import sys; sys.path.insert(0, {tests:?}); from check_export import check_onnx; \
+         print('ok:', check_onnx({dir:?}, prefix='', any_size=False))",
+        tests = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python"),
+        dir = dir.path().display().to_string(),
+    );
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = std::process::Command::new(python)
+        .args(["-c", &check])
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && said.starts_with("ok:"), "{said}");
+    let readme = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
+    assert!(readme.contains("[N, 3, 16, 16]"), "{readme}");
+    assert!(readme.contains("fixed at 16"), "{readme}");
 }

@@ -188,13 +188,17 @@ fn column_safe(name: &str) -> String {
 }
 
 /// Writes the export into `dir` (created if needed): `<name>.safetensors` and `<name>.bpk`
-/// per encoder, then the preset, metrics and README. Returns the file names written.
+/// per encoder, then the preset, metrics and README, for encoders trained on `image_size`
+/// pixel images. Returns the file names written.
 pub fn export_encoders(
     dir: &Path,
     encoders: &[ExportedEncoder],
     exp: &Experiment,
     metrics: &MetricsLog,
+    image_size: usize,
 ) -> anyhow::Result<Vec<String>> {
+    let describe =
+        |e: &ExportedEncoder| input_description(e.input, &exp.views.normalize, image_size);
     // Held while writing: refuses a folder another process writes, or one of foreign files.
     let _claim = claim(dir, false)?;
     let mut written = Vec::new();
@@ -208,7 +212,7 @@ pub fn export_encoders(
             // The network's own names (`blocks.0...`, `layer1.0...`), not the enum's.
             .skip_enum_variants(true)
             .metadata("producer", "contrastive-workbench")
-            .metadata("input", input_description(e.input, &exp.views.normalize));
+            .metadata("input", describe(e));
         for (from, to) in TORCHVISION_KEYS {
             store = store.with_key_remapping(from, to);
         }
@@ -229,8 +233,9 @@ pub fn export_encoders(
                 .map_err(|e| anyhow::anyhow!("{e}"))
         })?;
         written.push(file);
-        let doc = input_description(e.input, &exp.views.normalize);
-        let model = super::onnx_export::model_for(&e.network, e.input.channels(), &doc);
+        let doc = describe(e);
+        let size = e.input.side(image_size);
+        let model = super::onnx_export::model_for(&e.network, e.input.channels(), &doc, size);
         let file = format!("{}.onnx", e.name);
         write_atomically(&dir.join(&file), &super::onnx_export::encode(&model))?;
         written.push(file);
@@ -240,7 +245,10 @@ pub fn export_encoders(
         ("preset.toml", exp.to_toml()),
         ("metrics.csv", metrics.steps_csv()),
         ("eval.csv", metrics.evals_csv()),
-        ("README.md", readme(encoders, exp, &tables)),
+        (
+            "README.md",
+            readme(encoders, exp, &tables, &describe, image_size),
+        ),
     ];
     if !metrics.full_evals.is_empty() {
         texts.push(("full_eval.csv", metrics.full_evals_csv()));
@@ -265,24 +273,30 @@ pub fn export_encoders(
     Ok(written)
 }
 
-fn input_description(input: EncoderInput, normalize: &Normalize) -> String {
+/// What `input` takes, for encoders trained on `image_size`-pixel images.
+fn input_description(input: EncoderInput, normalize: &Normalize, image_size: usize) -> String {
+    let s = image_size;
     match input {
         EncoderInput::Rgb => format!(
-            "float32 [N, 3, 32, 32] RGB in 0..1, {}",
+            "float32 [N, 3, {s}, {s}] RGB in 0..1, {}",
             normalize.describe()
         ),
-        EncoderInput::LabL => "float32 [N, 1, 32, 32]: the L channel of CIE Lab (D65, sRGB), \
+        EncoderInput::LabL => format!(
+            "float32 [N, 1, {s}, {s}]: the L channel of CIE Lab (D65, sRGB), \
              scaled as L / 50 - 1"
-            .into(),
-        EncoderInput::LabAb => "float32 [N, 2, 32, 32]: the a and b channels of CIE Lab (D65, \
+        ),
+        EncoderInput::LabAb => format!(
+            "float32 [N, 2, {s}, {s}]: the a and b channels of CIE Lab (D65, \
              sRGB), each divided by 100"
-            .into(),
-        EncoderInput::LabA => "float32 [N, 1, 32, 32]: the a channel of CIE Lab (D65, sRGB), \
+        ),
+        EncoderInput::LabA => format!(
+            "float32 [N, 1, {s}, {s}]: the a channel of CIE Lab (D65, sRGB), \
              divided by 100"
-            .into(),
-        EncoderInput::LabB => "float32 [N, 1, 32, 32]: the b channel of CIE Lab (D65, sRGB), \
+        ),
+        EncoderInput::LabB => format!(
+            "float32 [N, 1, {s}, {s}]: the b channel of CIE Lab (D65, sRGB), \
              divided by 100"
-            .into(),
+        ),
         EncoderInput::RgbPatches(g) => format!(
             "float32 [N * {n}, 3, {p}, {p}]: the {g}x{g} grid of {p}x{p} patches at stride {s} \
              (top-left patch at pixel {o}, {o}) of each RGB image in 0..1, {norm}; an image's \
@@ -335,14 +349,18 @@ fn table_of(bytes: &[u8]) -> String {
     table
 }
 
-fn readme(encoders: &[ExportedEncoder], exp: &Experiment, tables: &[String]) -> String {
+fn readme(
+    encoders: &[ExportedEncoder],
+    exp: &Experiment,
+    tables: &[String],
+    describe: &dyn Fn(&ExportedEncoder) -> String,
+    image_size: usize,
+) -> String {
     if exp.encoder.kind == EncoderKind::Resnet18 {
-        return resnet_readme(encoders, exp, tables);
+        return resnet_readme(encoders, exp, tables, describe);
     }
     if exp.encoder.kind == EncoderKind::Vit {
-        return super::vit_readme::vit_readme(encoders, exp, tables, |e| {
-            input_description(e.input, &exp.views.normalize)
-        });
+        return super::vit_readme::vit_readme(encoders, exp, tables, describe, image_size);
     }
     let widths: Vec<Vec<usize>> = encoders.iter().map(|e| e.network.channels()).collect();
     let dim: usize = widths.iter().filter_map(|c| c.last()).sum();
@@ -362,7 +380,7 @@ fn readme(encoders: &[ExportedEncoder], exp: &Experiment, tables: &[String]) -> 
             "## `{n}` ({p} parameters)\nInput: {input}.\n\n{table}\n",
             n = e.name,
             p = e.network.num_params(),
-            input = input_description(e.input, &exp.views.normalize),
+            input = describe(e),
             table = tensor_table(channels, c_in, e.network.norm()),
         );
         loads += &format!(
@@ -443,7 +461,12 @@ onnxruntime, OpenCV's DNN module or TensorRT: input `input` `[batch, C, height, 
 normalised as below, output `representation` `[batch, D]`.";
 
 /// The README of a ResNet-18 export: torchvision's names, so torchvision loads it.
-fn resnet_readme(encoders: &[ExportedEncoder], exp: &Experiment, tables: &[String]) -> String {
+fn resnet_readme(
+    encoders: &[ExportedEncoder],
+    exp: &Experiment,
+    tables: &[String],
+    describe: &dyn Fn(&ExportedEncoder) -> String,
+) -> String {
     let width = exp.encoder.width;
     let mut sections = String::new();
     let mut loads = String::new();
@@ -452,7 +475,7 @@ fn resnet_readme(encoders: &[ExportedEncoder], exp: &Experiment, tables: &[Strin
             "## `{n}` ({p} parameters)\nInput: {input}.\n\n{table}\n",
             n = e.name,
             p = e.network.num_params(),
-            input = input_description(e.input, &exp.views.normalize),
+            input = describe(e),
         );
         loads += &format!(
             "{n} = load(\"{n}.safetensors\", in_channels={c})\n",

@@ -52,6 +52,9 @@ impl FrozenEncoder {
         let experiment = Experiment::load(&preset)?;
         let (info, params) = methods::resolve(&experiment.method)
             .map_err(|e| anyhow::anyhow!("{}: {e}", preset.display()))?;
+        let images = format!("the {image_size}-pixel images asked for");
+        super::session::prepare::vit_inputs_fit(&experiment, info, &params, image_size, &images)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
         // Built only for its architecture; the weights come from the records below.
         plain.seed(experiment.seed);
         let device = plain.clone().autodiff();

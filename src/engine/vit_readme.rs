@@ -4,13 +4,14 @@ use crate::methods::ExportedEncoder;
 use crate::model::{EncoderConfig, Pooling};
 use crate::preset::Experiment;
 
-/// The README for `encoders` (ViTs of `exp.encoder`'s shape); `tables` are their tensor
-/// tables and `input` describes each one's input.
+/// The README for `encoders` (ViTs of `exp.encoder`'s shape, trained on `image_size`
+/// pixel images); `tables` are their tensor tables and `input` describes each one's input.
 pub(super) fn vit_readme(
     encoders: &[ExportedEncoder],
     exp: &Experiment,
     tables: &[String],
-    input: impl Fn(&ExportedEncoder) -> String,
+    input: &dyn Fn(&ExportedEncoder) -> String,
+    image_size: usize,
 ) -> String {
     let e = &exp.encoder;
     let mut sections = String::new();
@@ -50,7 +51,8 @@ Trained by contrastive-workbench with method `{method}` on `{dataset}`.
 ## Files
 - `*.safetensors`: weights in timm's `VisionTransformer` names and layout (float32);
   `*.bpk`: the same as a burn record (burnpack); `*.onnx`: {onnx} Its height and width
-  are fixed at {size} (the position embeddings' grid); the batch is free.
+  are fixed at {onnx_size}, the size the encoder trained on (the position embeddings
+  resampled to its grid, as the model does); the batch is free.
 - `metrics.csv`, `eval.csv`: the logged training metrics and kNN evaluations.
 - `embeddings.npy`, `embeddings.csv`, `vectors.tsv`, `metadata.tsv`: the held-out images'
   representations.
@@ -83,6 +85,9 @@ def load(path, in_chans=3):
         arch = architecture(e, grid, pooling),
         onnx = super::export::ONNX_LINE,
         size = e.image_size,
+        onnx_size = encoders
+            .first()
+            .map_or(image_size, |first| first.input.side(image_size)),
         patch = e.patch,
         dim = e.embed_dim,
         depth = e.depth,

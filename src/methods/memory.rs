@@ -11,21 +11,30 @@ use crate::seeding::Rng;
 
 /// A first-in first-out queue of `capacity` unit vectors (MoCo, He et al. 2020, sec. 3.2).
 /// It starts full of random unit vectors, as in the reference code; `fill` tells how much
-/// of it holds real keys.
+/// of it holds real keys. Once used, the rows live on the training device and new keys
+/// are written there (`slice_assign`): a step neither reads its keys back to the host nor
+/// uploads the whole queue again (a GPU would wait for both).
 pub struct KeyQueue {
     dim: usize,
-    data: Vec<f32>,
+    rows: Rows,
     /// The step each slot was written at; `None` while it holds its random start value.
     written_at: Vec<Option<u64>>,
     /// The slot the next key goes into (the oldest one).
     next: usize,
 }
 
+/// Where a queue's `[capacity, dim]` rows are: on the host until first used (as built,
+/// or loaded from a checkpoint), then on the device.
+enum Rows {
+    Host(Vec<f32>),
+    Device(Tensor<2>),
+}
+
 impl KeyQueue {
     pub fn new(capacity: usize, dim: usize, rng: &mut Rng) -> Self {
         Self {
             dim,
-            data: random_unit_rows(capacity, dim, rng),
+            rows: Rows::Host(random_unit_rows(capacity, dim, rng)),
             written_at: vec![None; capacity],
             next: 0,
         }
@@ -35,24 +44,61 @@ impl KeyQueue {
         self.written_at.len()
     }
 
-    /// Enqueues `keys` (`[n, dim]` row-major), each replacing the oldest entry.
-    pub fn enqueue(&mut self, keys: &[f32], step: u64) {
-        for key in keys.chunks_exact(self.dim) {
-            let slot = self.next;
-            self.data[slot * self.dim..(slot + 1) * self.dim].copy_from_slice(key);
-            self.written_at[slot] = Some(step);
-            self.next = (slot + 1) % self.capacity();
+    /// Enqueues `keys` (`[n, dim]`, detached), each replacing the oldest entry, on the
+    /// keys' device.
+    pub fn enqueue(&mut self, keys: Tensor<2>, step: u64) {
+        let [n, dim] = keys.dims();
+        assert_eq!(
+            dim, self.dim,
+            "keys of width {dim} for a queue of width {}",
+            self.dim
+        );
+        let capacity = self.capacity();
+        // Of more keys than slots only the last `capacity` stay, from slot
+        // `next + n - kept` on, wrapping to slot 0.
+        let kept = n.min(capacity);
+        let first = (self.next + n - kept) % capacity;
+        let before_end = kept.min(capacity - first);
+        let mut rows = self.tensor(&keys.device());
+        let keys = keys.narrow(0, n - kept, kept);
+        rows = rows.slice_assign(
+            [first..first + before_end, 0..dim],
+            keys.clone().narrow(0, 0, before_end),
+        );
+        if kept > before_end {
+            rows = rows.slice_assign(
+                [0..kept - before_end, 0..dim],
+                keys.narrow(0, before_end, kept - before_end),
+            );
+        }
+        self.rows = Rows::Device(rows);
+        for _ in 0..n {
+            self.written_at[self.next] = Some(step);
+            self.next = (self.next + 1) % capacity;
         }
     }
 
-    /// The queue as a `[capacity, dim]` tensor (a constant: no gradient).
-    pub fn tensor(&self, device: &Device) -> Tensor<2> {
-        tensor_2d(self.data.clone(), self.capacity(), self.dim, device)
+    /// The queue as a `[capacity, dim]` tensor on `device` (a constant: no gradient).
+    pub fn tensor(&mut self, device: &Device) -> Tensor<2> {
+        let rows = match &self.rows {
+            Rows::Device(t) => t.clone(),
+            Rows::Host(values) => tensor_2d(values.clone(), self.capacity(), self.dim, device),
+        };
+        self.rows = Rows::Device(rows.clone());
+        rows
+    }
+
+    /// Every row, row-major, read back from the device when there.
+    fn values(&self) -> Vec<f32> {
+        match &self.rows {
+            Rows::Host(values) => values.clone(),
+            Rows::Device(t) => t.to_data().iter::<f32>().collect(),
+        }
     }
 
     /// One entry, for tests and inspection.
-    pub fn row(&self, slot: usize) -> &[f32] {
-        &self.data[slot * self.dim..(slot + 1) * self.dim]
+    pub fn row(&self, slot: usize) -> Vec<f32> {
+        self.values()[slot * self.dim..(slot + 1) * self.dim].to_vec()
     }
 
     /// Fraction of slots that hold real keys.
@@ -68,14 +114,14 @@ impl KeyQueue {
 
 impl Persist for KeyQueue {
     fn save(&self, name: &str, state: &mut MethodState) -> Result<(), StateError> {
-        state.put_f32s(&format!("{name}.data"), &self.data);
+        state.put_f32s(&format!("{name}.data"), &self.values());
         state.put_steps(&format!("{name}.written_at"), &self.written_at);
         state.put_f64(&format!("{name}.next"), self.next as f64);
         Ok(())
     }
 
     fn load(&mut self, name: &str, state: &MethodState) -> Result<(), StateError> {
-        let data = state.f32s(&format!("{name}.data"), self.data.len())?;
+        let data = state.f32s(&format!("{name}.data"), self.capacity() * self.dim)?;
         let written_at = state.steps(&format!("{name}.written_at"), self.capacity())?;
         let next = state.f64(&format!("{name}.next"))? as usize;
         if next >= self.capacity() {
@@ -84,7 +130,7 @@ impl Persist for KeyQueue {
                 reason: "out of range".into(),
             });
         }
-        (self.data, self.written_at, self.next) = (data, written_at, next);
+        (self.rows, self.written_at, self.next) = (Rows::Host(data), written_at, next);
         Ok(())
     }
 }
@@ -193,19 +239,35 @@ mod tests {
 
     #[test]
     fn the_queue_replaces_its_oldest_keys_first() {
+        let device = Device::flex();
+        let keys = |values: Vec<f32>| tensor_2d(values, 2, 2, &device);
         let mut q = KeyQueue::new(3, 2, &mut rng_for(0, Stream::Sample, &[]));
         assert_eq!(q.fill(), 0.0);
         for r in 0..3 {
             let norm: f32 = q.row(r).iter().map(|v| v * v).sum();
             assert!((norm - 1.0).abs() < 1e-5, "start rows are unit vectors");
         }
-        q.enqueue(&[1.0, 0.0, 2.0, 0.0], 0);
-        q.enqueue(&[3.0, 0.0, 4.0, 0.0], 1);
-        // Capacity 3: key 4 overwrote key 1, the oldest.
+        let start = q.row(2);
+        q.enqueue(keys(vec![1.0, 0.0, 2.0, 0.0]), 0);
+        assert_eq!([q.row(0)[0], q.row(1)[0]], [1.0, 2.0]);
+        assert_eq!(q.row(2), start, "an unwritten slot keeps its start row");
+        q.enqueue(keys(vec![3.0, 0.0, 4.0, 0.0]), 1);
+        // Capacity 3: key 4 overwrote key 1, the oldest (the write wrapped to slot 0).
         assert_eq!([q.row(0)[0], q.row(1)[0], q.row(2)[0]], [4.0, 2.0, 3.0]);
         assert_eq!(q.fill(), 1.0);
         // Ages at step 1: slots written at 1, 0, 1.
         assert!((q.mean_age(1) - 1.0 / 3.0).abs() < 1e-6);
+        // More keys than slots: the last three stay, in order from the next slot (1).
+        let many = tensor_2d(
+            (5..10).flat_map(|k| [k as f32, 0.0]).collect(),
+            5,
+            2,
+            &device,
+        );
+        q.enqueue(many, 2);
+        // Keys 5..=9 went to slots 1, 2, 0, 1, 2: slot 0 holds 7, slot 1 8, slot 2 9.
+        assert_eq!([q.row(0)[0], q.row(1)[0], q.row(2)[0]], [7.0, 8.0, 9.0]);
+        assert_eq!(q.next, 0);
     }
 
     #[test]

@@ -22,7 +22,6 @@ use super::persist::Persist;
 use super::{BuildContext, Method, StepError, StepOutput, TrainBatch};
 use crate::catalogue::methods::moco::Settings;
 use crate::losses::{info_nce, l2_normalize};
-use crate::model::tensor_io::matrix_to_vec;
 use crate::model::{Encoder, MlpHead, MlpHeadConfig};
 use crate::seeding::{Stream, rng_for};
 
@@ -188,8 +187,7 @@ impl Method for Moco {
                 (info_nce(pos, neg), (q, k))
             },
         )?;
-        let keys = matrix_to_vec(k.clone());
-        self.queue.enqueue(&keys, batch.step);
+        self.queue.enqueue(k.clone(), batch.step);
         let both = Tensor::cat(vec![q.detach(), k], 0);
         let dim = both.dims()[1];
         Ok(StepOutput::new(loss, both, dim)
@@ -207,6 +205,7 @@ impl Method for Moco {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::tensor_io::matrix_to_vec;
 
     #[test]
     fn a_shuffle_and_its_inverse_restore_every_row() {

@@ -84,6 +84,15 @@ impl EncoderInput {
             EncoderInput::LabAb => 2,
         }
     }
+
+    /// The side of what the encoder sees of `image_size`-pixel images: the images
+    /// themselves, or CPC's patches.
+    pub fn side(self, image_size: usize) -> usize {
+        match self {
+            EncoderInput::RgbPatches(grid) => grid.patch,
+            _ => image_size,
+        }
+    }
 }
 
 /// One network of a method's export.

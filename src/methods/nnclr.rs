@@ -55,8 +55,7 @@ impl Method for Nnclr {
         // Only an applied step adds to the support set.
         let stats = self.support.stats(&found, &anchors);
         let (_, z2) = halves(l2_normalize(z.clone().detach()), n);
-        let added: Vec<f32> = z2.into_data().iter::<f32>().collect();
-        self.support.push(&added, &anchors, batch.step);
+        self.support.push(z2, &anchors, batch.step);
         let out = StepOutput::new(loss, z, self.dim)
             .in_space("projection z")
             .with_signal("support set fill", self.support.fill())

@@ -45,7 +45,7 @@ impl SupportSet {
     }
 
     /// The set as a `[capacity, dim]` constant.
-    pub fn tensor(&self, device: &Device) -> Tensor<2> {
+    pub fn tensor(&mut self, device: &Device) -> Tensor<2> {
         self.queue.tensor(device)
     }
 
@@ -54,8 +54,8 @@ impl SupportSet {
         self.queue.fill()
     }
 
-    /// Adds unit embeddings (`[n, dim]` row-major) of `owners`' images, oldest out first.
-    pub fn push(&mut self, embeddings: &[f32], owners: &[Owner], step: u64) {
+    /// Adds unit embeddings (`[n, dim]`, detached) of `owners`' images, oldest out first.
+    pub fn push(&mut self, embeddings: Tensor<2>, owners: &[Owner], step: u64) {
         self.queue.enqueue(embeddings, step);
         for &owner in owners {
             self.owners[self.next] = Some(owner);
@@ -127,6 +127,11 @@ mod tests {
     use super::*;
     use crate::seeding::{Stream, rng_for};
 
+    /// `[2, 2]` rows on the CPU.
+    fn rows2(values: [f32; 4]) -> Tensor<2> {
+        super::super::common::tensor_2d(values.to_vec(), 2, 2, &Device::flex())
+    }
+
     fn owner(image: usize, label: u16) -> Owner {
         Owner { image, label }
     }
@@ -134,14 +139,18 @@ mod tests {
     #[test]
     fn neighbours_are_scored_against_their_anchors_and_the_oldest_entry_goes_first() {
         let mut set = SupportSet::new(3, 2, &mut rng_for(0, Stream::Method, &[]));
-        set.push(&[1.0, 0.0, 0.0, 1.0], &[owner(7, 0), owner(8, 1)], 1);
+        set.push(rows2([1.0, 0.0, 0.0, 1.0]), &[owner(7, 0), owner(8, 1)], 1);
         assert!((set.fill() - 2.0 / 3.0).abs() < 1e-6);
         // Slot 0 is image 7 (class 0), slot 1 image 8 (class 1).
         let stats = set.stats(&[0, 1], &[owner(7, 0), owner(9, 0)]);
         assert_eq!(stats.same_image, 0.5);
         assert_eq!(stats.same_class, Some(0.5));
         // The fourth entry replaces the first: slot 0 is now image 10.
-        set.push(&[0.6, 0.8, -1.0, 0.0], &[owner(9, 1), owner(10, 1)], 2);
+        set.push(
+            rows2([0.6, 0.8, -1.0, 0.0]),
+            &[owner(9, 1), owner(10, 1)],
+            2,
+        );
         assert_eq!(set.stats(&[0], &[owner(7, 0)]).same_image, 0.0);
         // A slot still holding its random start value matches nothing.
         let fresh = SupportSet::new(2, 2, &mut rng_for(0, Stream::Method, &[]));
@@ -151,14 +160,18 @@ mod tests {
     #[test]
     fn one_class_gives_no_same_class_figure() {
         let mut set = SupportSet::new(4, 2, &mut rng_for(0, Stream::Method, &[]));
-        set.push(&[1.0, 0.0, 0.0, 1.0], &[owner(0, 0), owner(1, 0)], 1);
+        set.push(rows2([1.0, 0.0, 0.0, 1.0]), &[owner(0, 0), owner(1, 0)], 1);
         assert_eq!(set.stats(&[0], &[owner(0, 0)]).same_class, None);
     }
 
     #[test]
     fn a_saved_set_loads_exactly_and_a_bad_cursor_is_refused() {
         let mut set = SupportSet::new(3, 2, &mut rng_for(0, Stream::Method, &[]));
-        set.push(&[1.0, 0.0, 0.0, 1.0], &[owner(70_000, 3), owner(8, 1)], 1);
+        set.push(
+            rows2([1.0, 0.0, 0.0, 1.0]),
+            &[owner(70_000, 3), owner(8, 1)],
+            1,
+        );
         let mut state = MethodState::default();
         set.save("support", &mut state).unwrap();
         let mut back = SupportSet::new(3, 2, &mut rng_for(1, Stream::Method, &[]));
@@ -166,13 +179,13 @@ mod tests {
         assert_eq!(back.owners, set.owners);
         assert_eq!(back.next, 2);
         let device = Device::flex();
-        let rows = |s: &SupportSet| {
+        let rows = |s: &mut SupportSet| {
             s.tensor(&device)
                 .into_data()
                 .iter::<f32>()
                 .collect::<Vec<_>>()
         };
-        assert_eq!(rows(&back), rows(&set));
+        assert_eq!(rows(&mut back), rows(&mut set));
         state.put_f64("support.owners_next", 5.0);
         assert!(back.load("support", &state).is_err());
     }

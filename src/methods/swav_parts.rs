@@ -35,7 +35,7 @@ impl CodeQueues {
     }
 
     /// Both views' queued embeddings `[size, dim]`, once the queues are full.
-    pub fn in_use(&self, device: &Device) -> Option<[Tensor<2>; 2]> {
+    pub fn in_use(&mut self, device: &Device) -> Option<[Tensor<2>; 2]> {
         let full = self.queues.len() == 2 && self.queues.iter().all(|q| q.fill() >= 1.0);
         full.then(|| [0, 1].map(|v| self.queues[v].tensor(device)))
     }
@@ -46,7 +46,7 @@ impl CodeQueues {
             return;
         }
         for (queue, z) in self.queues.iter_mut().zip(z) {
-            queue.enqueue(&matrix_to_vec(z), step);
+            queue.enqueue(z, step);
         }
     }
 
@@ -177,7 +177,7 @@ mod tests {
         q.save("queue", &mut state).unwrap();
         let mut back = CodeQueues::new(3, 2, 2, 1);
         back.load("queue", &state).unwrap();
-        let rows = |q: &CodeQueues| q.in_use(&device).map(|t| t.map(matrix_to_vec));
-        assert_eq!(rows(&back), rows(&q));
+        let rows = |q: &mut CodeQueues| q.in_use(&device).map(|t| t.map(matrix_to_vec));
+        assert_eq!(rows(&mut back), rows(&mut q));
     }
 }

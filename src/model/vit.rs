@@ -150,7 +150,7 @@ impl Vit {
 
     /// The position embeddings for a `gh x gw` patch grid `[1, prefix + gh*gw, D]`: as
     /// stored when the grid is the one they were laid out for, else resampled.
-    fn pos_embed_for(&self, gh: usize, gw: usize) -> Tensor<3> {
+    pub fn pos_embed_for(&self, gh: usize, gw: usize) -> Tensor<3> {
         let pos = self.pos_embed.val();
         let [_, tokens, d] = pos.dims();
         let prefix = self.prefix();

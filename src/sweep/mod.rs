@@ -144,6 +144,20 @@ impl SweepSpec {
                 self.seeds
             ));
         }
+        // Two cells of one name would share a member folder: the second would resume the
+        // first's run and be counted twice (a repeated value, or values that differ only
+        // in characters a folder name cannot hold).
+        let mut named: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for cell in 0..cells {
+            let name = cell_name(&self.axes, &self.cell_values(cell));
+            if let Some(first) = named.insert(name.clone(), cell) {
+                return Err(format!(
+                    "cells {} and {} are both {name}: give each value of a setting once",
+                    first + 1,
+                    cell + 1
+                ));
+            }
+        }
         let mut members = Vec::with_capacity(total);
         for cell in 0..cells {
             let values = self.cell_values(cell);
@@ -318,6 +332,14 @@ mod tests {
             .members()
             .unwrap_err();
         assert!(e.contains("varies twice"), "{e}");
+        // A repeated value would give two cells one folder (and one run counted twice).
+        let e = spec(&[("method.temperature", "0.1,0.2,0.1")], 1)
+            .members()
+            .unwrap_err();
+        assert!(
+            e.contains("cells 1 and 3") && e.contains("temperature=0.1"),
+            "{e}"
+        );
         let e = spec(&[("train.batch_size", "1")], 1).members().unwrap_err();
         assert!(
             e.contains("train.batch_size") && e.contains("2..=4096"),

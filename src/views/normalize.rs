@@ -68,9 +68,12 @@ impl Normalize {
 
     /// Checks `views.normalize`.
     pub fn validate(&self) -> Result<(), String> {
-        if let Some(s) = self.std.iter().find(|s| !(**s > 0.0 && **s <= 10.0)) {
+        // Below 1e-3 (a 1/1000 of the pixel range) a pixel's step becomes a thousand
+        // units: a tiny std blew BatchNorm's running variance to infinity while the loss
+        // stayed finite. Computed statistics use 1 for a constant channel, never less.
+        if let Some(s) = self.std.iter().find(|s| !(**s >= 1e-3 && **s <= 10.0)) {
             return Err(format!(
-                "views.normalize.std contains {s}; each must be in (0, 10]"
+                "views.normalize.std contains {s}; each must be in [0.001, 10]"
             ));
         }
         if let Some(m) = self.mean.iter().find(|m| !(-10.0..=10.0).contains(*m)) {
@@ -147,5 +150,11 @@ mod tests {
             ..Normalize::HALF
         };
         assert!(bad.validate().unwrap_err().contains("views.normalize.std"));
+        // A std too small to be a pixel scale sent BatchNorm's running variance to inf.
+        let tiny = Normalize {
+            std: [1e-30; 3],
+            ..Normalize::HALF
+        };
+        assert!(tiny.validate().unwrap_err().contains("[0.001, 10]"));
     }
 }

@@ -66,7 +66,9 @@ def check_onnx(export_dir, prefix="onnx_", any_size=True):
 
     model = onnx.load(f"{export_dir}/encoder.onnx")
     onnx.checker.check_model(model, full_check=True)
-    x = np.load(f"{export_dir}/{prefix}input.npy").reshape(-1, 3, 32, 32).astype(np.float32)
+    x = np.load(f"{export_dir}/{prefix}input.npy")
+    side = int(round((x.shape[1] / 3) ** 0.5))  # rows are 3 x side x side images
+    x = x.reshape(-1, 3, side, side).astype(np.float32)
     want = np.load(f"{export_dir}/{prefix}output.npy")
     session = ort.InferenceSession(f"{export_dir}/encoder.onnx", providers=["CPUExecutionProvider"])
     (got,) = session.run(["representation"], {"input": x})

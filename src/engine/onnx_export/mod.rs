@@ -264,12 +264,13 @@ fn fold_batch_norm(
     (weight, bias, dims)
 }
 
-/// The ONNX model of `network` (evaluation mode) taking `inputs` channels.
-pub fn model_for(network: &Encoder, inputs: usize, doc: &str) -> ModelProto {
+/// The ONNX model of `network` (evaluation mode) taking `inputs` channels of `size x size`
+/// images (the ViT's graph is fixed to that size; the CNNs' height and width are dynamic).
+pub fn model_for(network: &Encoder, inputs: usize, doc: &str, size: usize) -> ModelProto {
     match network {
         Encoder::SmallCnn(n) => encoder_model(n, inputs, doc),
         Encoder::ResNet(n) => resnet_model(n, inputs, doc),
-        Encoder::Vit(n) => vit_model(n, inputs, doc),
+        Encoder::Vit(n) => vit_model(n, inputs, doc, size),
     }
 }
 

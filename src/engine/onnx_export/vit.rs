@@ -6,8 +6,10 @@
 //! as erf (opset 17 has no `Gelu`); then the final norm and the class token (`Gather`) or
 //! the patch tokens' mean (`ReduceMean`, then `fc_norm`).
 //!
-//! Height and width are fixed at the size the position embeddings are laid out for (the
-//! model resamples them for other sizes, which this graph does not); the batch is dynamic.
+//! Height and width are fixed at the size the encoder was trained on (the dataset's
+//! images, or CPC's patches): the position embeddings are written resampled to that grid
+//! as the model resamples them, so the graph gives the model's output on those inputs; the
+//! batch is dynamic.
 
 use burn::nn::{LayerNorm, Linear};
 
@@ -15,24 +17,26 @@ use super::{Builder, float, int, ints, values};
 use crate::engine::onnx_proto::ModelProto;
 use crate::model::vit::{Block, LN_EPS, Vit};
 
-/// The ONNX model of `network` (evaluation mode) taking `inputs` channels.
-pub fn vit_model(network: &Vit, inputs: usize, doc: &str) -> ModelProto {
+/// The ONNX model of `network` (evaluation mode) taking `inputs` channels of `size x
+/// size` images.
+pub fn vit_model(network: &Vit, inputs: usize, doc: &str, size: usize) -> ModelProto {
     let mut b = Builder::new(doc);
     let d = network.dim();
-    let mut h = embed(&mut b, network);
+    let patch = network.patch_embed.proj.weight.dims()[2];
+    let grid = (size / patch).max(1);
+    let pos_embed = values(network.pos_embed_for(grid, grid));
+    let tokens = pos_embed.len() / d;
+    let mut h = embed(&mut b, network, &pos_embed, tokens);
     for (i, block) in network.blocks.iter().enumerate() {
         h = transformer_block(&mut b, &format!("blocks.{i}"), &h, block, d);
     }
-    pool(&mut b, network, &h);
-    let tokens = network.pos_embed.dims()[1];
-    let prefix = usize::from(network.cls_token.is_some());
-    let patch = network.patch_embed.proj.weight.dims()[2];
-    let side = (tokens - prefix).isqrt() * patch;
-    b.model(inputs, Some(side), d, doc)
+    pool(&mut b, network, &h, tokens);
+    b.model(inputs, Some(size), d, doc)
 }
 
-/// The tokens `[B, prefix + N, D]`: patches, the class token, the position embeddings.
-fn embed(b: &mut Builder, network: &Vit) -> String {
+/// The tokens `[B, prefix + N, D]`: patches, the class token, the position embeddings
+/// (`pos_embed`, `tokens` of them).
+fn embed(b: &mut Builder, network: &Vit, pos_embed: &[f32], tokens: usize) -> String {
     let proj = &network.patch_embed.proj;
     let [d, c_in, patch, _] = proj.weight.dims();
     let weight = values(proj.weight.val());
@@ -62,7 +66,6 @@ fn embed(b: &mut Builder, network: &Vit) -> String {
         vec![ints("perm", &[0, 2, 1])],
     );
     let mut h = "patch_embed.tokens".to_string();
-    let tokens = network.pos_embed.dims()[1];
     if let Some(cls) = &network.cls_token {
         b.constant("cls_token", &[1, 1, d], &values(cls.val()));
         // [1, 1, D] expanded to [B, 1, D]: the batch read from the input's shape.
@@ -95,18 +98,13 @@ fn embed(b: &mut Builder, network: &Vit) -> String {
         );
         h = "tokens".into();
     }
-    b.constant(
-        "pos_embed",
-        &[1, tokens, d],
-        &values(network.pos_embed.val()),
-    );
+    b.constant("pos_embed", &[1, tokens, d], pos_embed);
     b.node("Add", &[&h, "pos_embed"], "pos_drop", vec![]);
     "pos_drop".into()
 }
 
 /// The class token after the final norm, or the patch tokens' mean then `fc_norm`.
-fn pool(b: &mut Builder, network: &Vit, h: &str) {
-    let tokens = network.pos_embed.dims()[1];
+fn pool(b: &mut Builder, network: &Vit, h: &str, tokens: usize) {
     let prefix = usize::from(network.cls_token.is_some());
     match (&network.norm, &network.fc_norm) {
         (Some(norm), _) => {

@@ -466,10 +466,13 @@ impl<'a> Session<'a> {
                     ),
                     None => "earlier exports are kept".into(),
                 };
-                self.result.diverged_at = Some(step);
+                // `step` counts the updates done; the one that diverged is the next, as
+                // the logs number steps (the first update is step 1).
+                let diverged = step + 1;
+                self.result.diverged_at = Some(diverged);
                 let message = format!(
-                    "training diverged at step {step}: {e}. The run is stopped and {kept}; try a \
-                     lower learning rate"
+                    "training diverged at step {diverged}: {e}. The run is stopped and {kept}; \
+                     try a lower learning rate"
                 );
                 Err(self.fail(step, message, emit))
             }

@@ -105,7 +105,8 @@ pub fn prepare(
             dataset.class_names.join(", ")
         )));
     }
-    vit_inputs_fit(exp, dataset, info, &params).map_err(at_start)?;
+    let images = format!("dataset {}'s images", dataset.name);
+    vit_inputs_fit(exp, info, &params, dataset.image_size(), &images).map_err(at_start)?;
     let train_device = device.clone().autodiff();
     let mut method = methods::build(
         info,
@@ -140,20 +141,20 @@ pub fn prepare(
 
 /// A ViT embeds `patch x patch` pieces of its input: every image size the method feeds
 /// the encoder must hold one (a smaller one ended the run at step 0 inside the
-/// convolution). Those sizes are the dataset's, multi-crop's local crops' and CPC's
-/// patches'.
-fn vit_inputs_fit(
+/// convolution). Those sizes are the images' (`image`, described as `images`),
+/// multi-crop's local crops' and CPC's patches'.
+pub fn vit_inputs_fit(
     exp: &Experiment,
-    dataset: &Dataset,
     info: &MethodInfo,
     params: &Params,
+    image: usize,
+    images: &str,
 ) -> Result<(), String> {
     let patch = exp.encoder.patch;
     if exp.encoder.kind != EncoderKind::Vit {
         return Ok(());
     }
-    let image = dataset.image_size();
-    let mut inputs = vec![(format!("dataset {}'s images", dataset.name), image)];
+    let mut inputs = vec![(images.to_string(), image)];
     if info.needs.local_crops {
         inputs.push(("views.local.size".to_string(), exp.views.local.size));
     }

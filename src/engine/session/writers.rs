@@ -91,7 +91,9 @@ pub fn export_and_report(
     let Some(method) = result.method.as_deref() else {
         return failed("nothing to export yet: the model has not been built".into());
     };
-    let mut files = match export_encoders(dir, &method.export_encoders(), exp, &result.metrics) {
+    let encoders = method.export_encoders();
+    let image_size = dataset.image_size();
+    let mut files = match export_encoders(dir, &encoders, exp, &result.metrics, image_size) {
         Ok(files) => files,
         Err(e) => return failed(format!("{e:#}")),
     };
