@@ -26,6 +26,18 @@ pub fn warnings(exp: &Experiment, dataset: &Dataset) -> Vec<String> {
             exp.eval.knn_k
         ));
     }
+    let local = &exp.views.local;
+    let uses_local_crops =
+        crate::methods::resolve(&exp.method).is_ok_and(|(info, _)| info.needs.local_crops);
+    let image = dataset.image_size();
+    if uses_local_crops && local.count > 0 && local.size > image {
+        out.push(format!(
+            "views.local.size = {} is larger than the {image}-pixel images: multi-crop's \
+             \"local\" crops would be enlarged past the global views (they are meant to be \
+             smaller: 96 against 224 in the papers)",
+            local.size
+        ));
+    }
     if t.warmup_steps >= t.steps {
         out.push(format!(
             "train.warmup_steps = {} is not shorter than the run ({} steps): the learning rate \
@@ -60,8 +72,20 @@ mod tests {
         exp.train.batch_size = 512;
         exp.eval.knn_k = 200;
         exp.train.warmup_steps = exp.train.steps + 5;
+        exp.method = crate::catalogue::MethodSpec::with_defaults(
+            crate::catalogue::methods()
+                .find(|m| m.id == "swav")
+                .expect("swav"),
+        );
+        exp.views.local.count = 2;
+        exp.views.local.size = 64;
         let said = warnings(&exp, &dataset).join("\n");
-        for field in ["train.batch_size", "eval.knn_k", "train.warmup_steps"] {
+        for field in [
+            "train.batch_size",
+            "eval.knn_k",
+            "train.warmup_steps",
+            "views.local.size",
+        ] {
             assert!(said.contains(field), "{field} not named in:\n{said}");
         }
     }

@@ -36,6 +36,9 @@ pub struct Dim {
     prior: Option<Trainable<MlpHead>>,
     estimator: MiEstimator,
     stage: usize,
+    /// `method.local_stage` as asked for, when the encoder has fewer stages (`stage` is
+    /// then its last).
+    stage_asked: Option<usize>,
     cross_view: bool,
     weights: Weights,
     seed: u64,
@@ -97,6 +100,7 @@ impl Dim {
                 _ => MiEstimator::Jsd,
             },
             stage,
+            stage_asked: (s.local_stage != stage).then_some(s.local_stage),
             cross_view: s.cross_view,
             weights,
             seed: ctx.seed,
@@ -113,6 +117,19 @@ struct Measured {
 }
 
 impl Method for Dim {
+    fn warnings(&self, _train_images: usize) -> Vec<String> {
+        self.stage_asked
+            .map(|asked| {
+                format!(
+                    "method.local_stage = {asked} is past the encoder's last stage ({last}, \
+                     counting from 0): the local critic uses stage {last}",
+                    last = self.stage
+                )
+            })
+            .into_iter()
+            .collect()
+    }
+
     fn state(&mut self) -> Vec<(&'static str, &mut dyn Persist)> {
         let mut parts: Vec<(&'static str, &mut dyn Persist)> = vec![("net", &mut self.net)];
         if let Some(prior) = &mut self.prior {

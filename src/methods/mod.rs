@@ -452,6 +452,37 @@ pub(crate) fn test_batch(step: u64, device: &Device) -> TrainBatch {
 mod tests {
     use super::*;
 
+    /// Sizes past the dataset, and a stage past the encoder's, are said by name; the
+    /// defaults on a large dataset say nothing.
+    #[test]
+    fn settings_past_the_data_or_the_encoder_are_warned_of_by_name() {
+        let said = |spec: &str, images: usize| {
+            let b = TestBuild::new(spec);
+            let info = catalogue::methods()
+                .find(|m| spec.contains(&format!("\"{}\"", m.id)))
+                .expect("a catalogued method");
+            build(info, &b.ctx()).warnings(images).join("\n")
+        };
+        for (spec, field) in [
+            (
+                "kind = \"nnclr\"\nsupport_size = 64",
+                "method.support_size = 64",
+            ),
+            ("kind = \"swav\"\nqueue_size = 64", "method.queue_size = 64"),
+            ("kind = \"moco\"\nqueue_size = 64", "method.queue_size = 64"),
+        ] {
+            assert!(said(spec, 40).contains(field), "{spec}: {}", said(spec, 40));
+            assert!(!said(spec, 4000).contains(field), "{spec}");
+        }
+        // TestBuild's encoder has two stages (0 and 1).
+        let dim = said("kind = \"dim\"\nlocal_stage = 5", 4000);
+        assert!(
+            dim.contains("method.local_stage = 5") && dim.contains("stage 1"),
+            "{dim}"
+        );
+        assert!(said("kind = \"dim\"\nlocal_stage = 1", 4000).is_empty());
+    }
+
     #[test]
     fn the_registry_builds_every_catalogued_method_once() {
         let catalogued: Vec<&MethodInfo> = catalogue::methods().collect();

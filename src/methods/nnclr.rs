@@ -38,6 +38,21 @@ pub fn build(ctx: &BuildContext) -> Box<dyn Method> {
 }
 
 impl Method for Nnclr {
+    fn warnings(&self, train_images: usize) -> Vec<String> {
+        let size = self.support.capacity();
+        (size > train_images)
+            .then(|| {
+                format!(
+                    "method.support_size = {size} is larger than the {train_images} training \
+                     images: the set holds several earlier embeddings of every image, so an \
+                     image's nearest neighbour is often itself (the dashboard's \"neighbour is \
+                     the same image\")"
+                )
+            })
+            .into_iter()
+            .collect()
+    }
+
     fn train_step(&mut self, batch: TrainBatch, lr: f64) -> Result<StepOutput, StepError> {
         let n = batch.images();
         let anchors: Vec<Owner> = (batch.indices.iter().zip(&batch.labels))

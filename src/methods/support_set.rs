@@ -49,6 +49,11 @@ impl SupportSet {
         self.queue.tensor(device)
     }
 
+    /// How many embeddings the set holds.
+    pub fn capacity(&self) -> usize {
+        self.queue.capacity()
+    }
+
     /// Fraction of slots holding real embeddings.
     pub fn fill(&self) -> f32 {
         self.queue.fill()

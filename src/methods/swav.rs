@@ -157,6 +157,14 @@ impl Method for Swav {
     }
 
     fn warnings(&self, train_images: usize) -> Vec<String> {
+        let queue = self.s.queue_size;
+        let stale = (queue > train_images).then(|| {
+            format!(
+                "method.queue_size = {queue} is larger than the {train_images} training images: \
+                 the queues hold several earlier embeddings of every image, which Sinkhorn then \
+                 spreads over the prototypes with the batch"
+            )
+        });
         // A batch holds at most the whole training set.
         let spread = self.batch_size.min(train_images) + self.s.queue_size;
         (self.s.prototypes > spread)
@@ -170,6 +178,7 @@ impl Method for Swav {
                 )
             })
             .into_iter()
+            .chain(stale)
             .collect()
     }
 }
