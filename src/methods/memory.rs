@@ -27,7 +27,8 @@ pub struct KeyQueue {
 /// or loaded from a checkpoint), then on the device.
 enum Rows {
     Host(Vec<f32>),
-    Device(Tensor<2>),
+    // Boxed: a tensor handle is a few hundred bytes, the host variant a pointer.
+    Device(Box<Tensor<2>>),
 }
 
 impl KeyQueue {
@@ -71,7 +72,7 @@ impl KeyQueue {
                 keys.narrow(0, before_end, kept - before_end),
             );
         }
-        self.rows = Rows::Device(rows);
+        self.rows = Rows::Device(Box::new(rows));
         for _ in 0..n {
             self.written_at[self.next] = Some(step);
             self.next = (self.next + 1) % capacity;
@@ -81,10 +82,10 @@ impl KeyQueue {
     /// The queue as a `[capacity, dim]` tensor on `device` (a constant: no gradient).
     pub fn tensor(&mut self, device: &Device) -> Tensor<2> {
         let rows = match &self.rows {
-            Rows::Device(t) => t.clone(),
+            Rows::Device(t) => (**t).clone(),
             Rows::Host(values) => tensor_2d(values.clone(), self.capacity(), self.dim, device),
         };
-        self.rows = Rows::Device(rows.clone());
+        self.rows = Rows::Device(Box::new(rows.clone()));
         rows
     }
 
