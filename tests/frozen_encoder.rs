@@ -139,16 +139,9 @@ fn broken_run_folders_are_refused_with_the_file_named() {
 
 #[test]
 fn a_vit_asked_for_images_smaller_than_its_patch_says_so() {
-    use contrastive_workbench::model::EncoderConfig;
     let _turn = SEEDED.lock().unwrap_or_else(|p| p.into_inner());
     let mut exp = common::tiny_experiment(8, 16, 1);
-    exp.encoder = EncoderConfig {
-        embed_dim: 16,
-        depth: 1,
-        heads: 2,
-        patch: 8,
-        ..EncoderConfig::vit()
-    };
+    exp.encoder = common::tiny_vit(8);
     let dir = tempfile::tempdir().unwrap();
     train_and_export(&exp, dir.path());
     // `embed --size 4` and `eval --size 4` load it so; the patch convolution used to panic.

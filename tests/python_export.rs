@@ -230,19 +230,12 @@ fn vit_exports_in_timms_names_and_numpy_computes_the_same_features() {
 #[test]
 fn a_vits_onnx_takes_the_image_size_it_trained_on() {
     use contrastive_workbench::data::DatasetSpec;
-    use contrastive_workbench::model::EncoderConfig;
     let mut exp = common::tiny_experiment(10, 16, 2);
     exp.dataset = DatasetSpec::Shapes(contrastive_workbench::data::shapes::ShapesSpec {
         size: 16,
         ..common::tiny_shapes(10)
     });
-    exp.encoder = EncoderConfig {
-        embed_dim: 16,
-        depth: 1,
-        heads: 2,
-        patch: 4,
-        ..EncoderConfig::vit()
-    };
+    exp.encoder = common::tiny_vit(4);
     let (dir, _, result) = run_exported(&exp);
     write_features_sized(&exported_encoder(&result), dir.path(), "", 3, (29, 89), 16);
     let check = format!(

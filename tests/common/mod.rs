@@ -10,6 +10,18 @@ use contrastive_workbench::preset::{BackendChoice, Experiment, Schedule};
 use egui_kittest::Harness;
 use std::time::{Duration, Instant};
 
+/// The smallest ViT worth training in a test: one block of width 16, two heads, `patch`
+/// pixel patches, laid out for 32-pixel images.
+pub fn tiny_vit(patch: usize) -> contrastive_workbench::model::EncoderConfig {
+    contrastive_workbench::model::EncoderConfig {
+        embed_dim: 16,
+        depth: 1,
+        heads: 2,
+        patch,
+        ..contrastive_workbench::model::EncoderConfig::vit()
+    }
+}
+
 /// Runs `exp` on its own dataset to the end, without commands or a listener.
 pub fn run_to_end(exp: &Experiment) -> contrastive_workbench::engine::session::RunResult {
     let dataset = exp.dataset.load().unwrap();
