@@ -155,7 +155,7 @@ pub fn vit_inputs_fit(
         return Ok(());
     }
     let mut inputs = vec![(images.to_string(), image)];
-    if info.needs.local_crops {
+    if info.needs.local_crops && exp.views.local.count > 0 {
         inputs.push(("views.local.size".to_string(), exp.views.local.size));
     }
     if info.id == "cpc" {
