@@ -5,8 +5,7 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::blend;
-use super::drawn_mask;
+use super::{blend, drawn_mask, per_image};
 use crate::views::drawn::Drawn;
 
 /// Rotates each image whose draw is `Some` by its drawn angle (`size`-pixel images).
@@ -20,8 +19,9 @@ pub fn rotate(x: Tensor<4>, draws: &[Option<Drawn>], size: usize, device: &Devic
             _ => (0.0, 1.0),
         })
         .unzip();
-    let per_image = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [n, 1]), device);
-    let (sin, cos) = (per_image(sin), per_image(cos));
+    // One value per image, `[n, 1]`.
+    let column = |v: Vec<f32>| per_image(v.into_iter(), device).reshape([n, 1]);
+    let (sin, cos) = (column(sin), column(cos));
     // Each output pixel's offset from the centre, `[1, size * size]` in row-major order.
     let centre = (size as f32 - 1.0) / 2.0;
     let offsets = |of: fn(usize, usize) -> usize| {

@@ -21,7 +21,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use super::export::MetricsLog;
 use super::metrics_journal::{self, JournalMark, MetricsJournal};
-use super::run_folder::{claim, write_atomically};
+use super::run_folder::{claim, plain_file, write_atomically};
 use crate::methods::state::MethodState;
 use crate::preset::Experiment;
 
@@ -98,9 +98,7 @@ fn checkpoint_file(path: &Path) -> anyhow::Result<PathBuf> {
     } else {
         path.to_path_buf()
     };
-    if let Some(problem) = crate::data::image_folder::not_a_plain_file(&file) {
-        anyhow::bail!("checkpoint {}: {problem}", file.display());
-    }
+    plain_file(&file)?;
     Ok(file)
 }
 

@@ -11,21 +11,12 @@ use std::path::Path;
 use anyhow::{Context, bail, ensure};
 use sha2::{Digest, Sha256};
 
-use super::run_folder::write_atomically;
+use super::run_folder::{plain_file, write_atomically};
 
 pub const MANIFEST_FILE: &str = "SHA256SUMS";
 
 /// The largest `SHA256SUMS` read: an export's lists about 15 files in 1.5 KiB.
 const LARGEST_MANIFEST: u64 = 1 << 20;
-
-/// Refuses what is not a plain file (a FIFO would block the reader, a link to a device
-/// would never end), naming it.
-fn plain_file(path: &Path) -> anyhow::Result<()> {
-    match crate::data::image_folder::not_a_plain_file(path) {
-        None => Ok(()),
-        Some(problem) => bail!("{}: {problem}", path.display()),
-    }
-}
 
 fn sha256_of(path: &Path) -> anyhow::Result<String> {
     plain_file(path)?;

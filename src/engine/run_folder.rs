@@ -211,6 +211,15 @@ fn remove_stale_temporaries(dir: &Path) {
     }
 }
 
+/// Refuses, naming it, a run folder's file that is not a plain file: a FIFO would block
+/// its reader, a link to a device would never end.
+pub fn plain_file(path: &Path) -> anyhow::Result<()> {
+    match crate::data::image_folder::not_a_plain_file(path) {
+        None => Ok(()),
+        Some(problem) => anyhow::bail!("{}: {problem}", path.display()),
+    }
+}
+
 /// A temporary path beside `target`, unique to this process and call.
 pub fn temporary_beside(target: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
